@@ -1,0 +1,61 @@
+#include "cli_common.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "util/error.hpp"
+
+namespace quantlens::cli {
+
+namespace {
+std::function<int()> selected;
+void on_interrupt(int) { interrupt_token().cancel(); }
+}  // namespace
+
+void set_command(std::function<int()> command) { selected = std::move(command); }
+
+CancelToken& interrupt_token() {
+    static CancelToken token;
+    return token;
+}
+
+int run_selected(CLI::App&) {
+    std::signal(SIGINT, on_interrupt);
+    try {
+        return selected ? selected() : 2;
+    } catch (const Cancelled&) {
+        std::cerr << "\ncancelled\n";
+        return 130;
+    } catch (const Error& error) {
+        std::cerr << "error: " << error.what() << "\n";
+        return 1;
+    } catch (const std::exception& error) {
+        std::cerr << "error: " << error.what() << "\n";
+        return 1;
+    }
+}
+
+Progress stderr_progress(std::string_view unit) {
+    const char* forced = std::getenv("QUANTLENS_PROGRESS");
+    bool enabled = forced ? std::string_view(forced) == "1" : ::isatty(STDERR_FILENO);
+    if (!enabled) return {};
+    auto start = std::chrono::steady_clock::now();
+    return [start, unit = std::string(unit)](std::uint64_t done, std::uint64_t total, std::string_view what) {
+        double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        double fraction = total ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
+        int filled = static_cast<int>(fraction * 30);
+        double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
+        double eta = rate > 0 ? static_cast<double>(total - done) / rate : 0;
+        std::fprintf(stderr, "\r[%-30s] %5.1f%%  %.1f M%s/s  ETA %4.0fs  %-40.40s", std::string(static_cast<std::size_t>(filled), '#').c_str(),
+                     100 * fraction, rate / 1e6, unit.c_str(), eta, std::string(what).c_str());
+        if (done >= total) std::fprintf(stderr, "\n");
+        std::fflush(stderr);
+    };
+}
+
+}  // namespace quantlens::cli

@@ -1,0 +1,22 @@
+// quantlens-cli: the same core engine as the GUI, for scripts and batch jobs.
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "cli_common.hpp"
+#include "util/error.hpp"
+
+int main(int argc, char** argv) {
+    CLI::App app{"QuantLens command line: inspect models and their layers"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "quantlens-cli 0.1.0");
+    quantlens::cli::add_inspect(app);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    return quantlens::cli::run_selected(app);
+}

@@ -1,0 +1,60 @@
+#pragma once
+// GGUF v2/v3 (REFERENCE.md §6): header, typed metadata, tensor infos, aligned data.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "io/model_file.hpp"
+#include "io/safetensors.hpp"  // TensorToWrite
+
+namespace quantlens {
+
+enum class GgufType : std::uint32_t {
+    UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6, BOOL = 7,
+    STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
+};
+
+struct GgufValue {
+    std::string key;
+    GgufType type;
+    std::string raw;       // the value's encoded bytes, exactly as in the file (for re-export)
+    nlohmann::json value;  // decoded, for display and look-ups
+};
+
+struct GgufTensorEntry {
+    TensorInfo info;
+    std::uint32_t ggml_type = 0;
+    std::uint64_t offset = 0;  // relative to the data section
+};
+
+struct GgufHeader {
+    std::uint32_t version = 0;
+    std::vector<GgufValue> metadata;
+    std::vector<GgufTensorEntry> tensors;
+    std::uint32_t alignment = 32;
+    std::uint64_t data_start = 0;
+};
+
+GgufHeader parse_gguf(std::span<const std::byte> file, const std::string& path);
+std::unique_ptr<ModelFile> open_gguf(const std::string& path);
+
+// ggml_type ids (ggml.h enum ggml_type) <-> DType.
+std::optional<DType> dtype_from_ggml(std::uint32_t ggml_type);
+std::optional<std::uint32_t> ggml_from_dtype(DType dtype);
+
+// Encoders for metadata values written by QuantLens itself.
+GgufValue gguf_string(std::string key, const std::string& value);
+GgufValue gguf_u32(std::string key, std::uint32_t value);
+GgufValue gguf_f32(std::string key, float value);
+GgufValue gguf_string_array(std::string key, const std::vector<std::string>& values);
+
+// Writes GGUF v3 atomically. `metadata` values are written verbatim from their raw bytes;
+// a general.alignment entry, if present, sets the alignment (else 32).
+void write_gguf(const std::string& path, const std::vector<GgufValue>& metadata,
+                const std::vector<TensorToWrite>& tensors);
+
+}  // namespace quantlens

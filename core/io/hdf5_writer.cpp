@@ -1,0 +1,43 @@
+#include <hdf5.h>
+
+#include "io/hdf5.hpp"
+#include "io/hdf5_types.hpp"
+#include "util/atomic_file.hpp"
+#include "util/error.hpp"
+
+namespace quantlens {
+
+void write_hdf5(const std::string& path, const std::vector<TensorToWrite>& tensors) {
+    AtomicFile out(path);  // HDF5 writes the temporary by name; AtomicFile fsyncs and renames it
+    {
+        std::lock_guard lock(hdf5_mutex());
+        Handle file(H5Fcreate(out.temp_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+        if (file.id < 0) throw Error(path, "", "HDF5 library cannot create the file");
+        Handle link_properties(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+        H5Pset_create_intermediate_group(link_properties.id, 1);
+        for (const auto& tensor : tensors) {
+            auto needed = storage_bytes(tensor.dtype, element_count(tensor.shape).value_or(0));
+            if (dtype_info(tensor.dtype).is_block) throw Error(path, tensor.name, "ggml block types are not written to HDF5");
+            if (!needed || *needed != tensor.bytes.size()) throw Error(path, tensor.name, "byte count does not match shape " + shape_text(tensor.shape));
+            std::vector<hsize_t> dims(tensor.shape.begin(), tensor.shape.end());
+            Handle space(tensor.shape.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
+            Handle type(memory_type_for(tensor.dtype), H5Tclose);
+            Handle dataset(H5Dcreate2(file.id, tensor.name.c_str(), type.id, space.id, link_properties.id, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+            if (dataset.id < 0) throw Error(path, tensor.name, "HDF5 library cannot create the dataset (is the name used twice?)");
+            if (!tensor.bytes.empty() && H5Dwrite(dataset.id, type.id, H5S_ALL, H5S_ALL, H5P_DEFAULT, tensor.bytes.data()) < 0)
+                throw Error(path, tensor.name, "HDF5 library failed to write the dataset");
+            if (tensor.dtype == DType::F8_E4M3 || tensor.dtype == DType::F8_E5M2 || tensor.dtype == DType::BOOL) {
+                std::string marker(dtype_name(tensor.dtype));
+                Handle string_type(H5Tcopy(H5T_C_S1), H5Tclose);
+                H5Tset_size(string_type.id, marker.size());
+                Handle scalar(H5Screate(H5S_SCALAR), H5Sclose);
+                Handle attribute(H5Acreate2(dataset.id, kDTypeAttribute, string_type.id, scalar.id, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+                H5Awrite(attribute.id, string_type.id, marker.data());
+            }
+        }
+        if (H5Fflush(file.id, H5F_SCOPE_GLOBAL) < 0) throw Error(path, "", "HDF5 library failed to flush the file");
+    }
+    out.commit();
+}
+
+}  // namespace quantlens

@@ -1,0 +1,53 @@
+#pragma once
+// The one interface every format reader implements (DESIGN.md "Reader"). Opening reads
+// headers only; tensor bytes are read (or mapped) when asked for.
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/layer.hpp"
+#include "tensor/tensor.hpp"
+
+namespace quantlens {
+
+class ModelFile {
+public:
+    virtual ~ModelFile() = default;
+
+    virtual std::string_view format() const = 0;  // "safetensors", "gguf", "hdf5", ...
+    const std::string& path() const { return path_; }
+    const std::vector<TensorInfo>& tensors() const { return tensors_; }
+    const TensorInfo& tensor(std::string_view name) const;  // Error when absent
+
+    TensorBytes read(const TensorInfo& info) const;
+    FloatValues read_f32(const TensorInfo& info) const;
+
+    // Format metadata (GGUF key/values, safetensors __metadata__, HDF5 attributes, ...).
+    const nlohmann::json& metadata() const { return metadata_; }
+    // Layers the file's own graph or config describes (Keras model_config, ONNX graph);
+    // empty when the format only has named tensors.
+    const std::vector<Layer>& graph_layers() const { return graph_layers_; }
+    // Architecture config (Hugging Face config.json), when the model has one.
+    const nlohmann::json& config() const { return config_; }
+
+protected:
+    explicit ModelFile(std::string path) : path_(std::move(path)) {}
+    virtual TensorBytes read_bytes(const TensorInfo& info) const = 0;
+    void add_tensor(TensorInfo info);  // rejects duplicate names with an Error
+
+    std::string path_;
+    nlohmann::json metadata_ = nlohmann::json::object();
+    nlohmann::json config_ = nlohmann::json::object();
+    std::vector<Layer> graph_layers_;
+
+private:
+    std::vector<TensorInfo> tensors_;
+    std::unordered_map<std::string, std::size_t> index_;
+};
+
+}  // namespace quantlens

@@ -1,0 +1,48 @@
+#pragma once
+// The per-layer, per-tensor inventory behind `quantlens-cli inspect` and the GUI's first
+// table: names, kinds, dtypes, shapes, sizes and (optionally) value summaries.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/model.hpp"
+#include "stats/summary.hpp"
+#include "util/progress.hpp"
+
+namespace quantlens {
+
+struct TensorRow {
+    std::string name;
+    std::string role;  // weight, bias, other
+    DType dtype;
+    std::vector<std::int64_t> shape;  // as stored
+    std::uint64_t parameters = 0, bytes = 0;
+    std::optional<Summary> summary;
+    std::string error;  // why the summary is missing (e.g. an undecodable ggml type)
+};
+
+struct LayerRow {
+    std::string name, op;
+    LayerKind kind;
+    Orientation orientation;
+    std::vector<std::int64_t> shape;  // weight, output channels first
+    std::uint64_t parameters = 0, bytes = 0;
+    std::vector<TensorRow> tensors;
+};
+
+struct Inspection {
+    std::string path, format, architecture;
+    std::vector<LayerRow> layers;
+    std::uint64_t tensors = 0, parameters = 0, bytes = 0;
+    nlohmann::json metadata;
+};
+
+Inspection inspect_model(const Model& model, bool with_stats, const Progress& progress = {}, const CancelToken* cancel = nullptr);
+
+inline constexpr const char* kInspectSchema = "quantlens.inspect/1";  // docs/inspect-json.md
+nlohmann::ordered_json to_json(const Inspection& inspection);
+std::string to_table(const Inspection& inspection);
+
+}  // namespace quantlens

@@ -1,0 +1,17 @@
+#pragma once
+// Dequantization of llama.cpp's ggml block formats (REFERENCE.md §5; layouts from
+// ggml-common.h). Quantization lives in core/quant; this is the read side.
+#include <cstddef>
+#include <span>
+
+#include "tensor/dtype.hpp"
+
+namespace quantlens {
+
+// Dequantizes out.size() values (a whole number of blocks) from `blocks`. Throws
+// quantlens::Error for block types this build cannot decode (the K-quants).
+void dequantize_blocks(DType type, std::span<const std::byte> blocks, std::span<float> out);
+
+bool can_dequantize(DType type);
+
+}  // namespace quantlens

@@ -1,0 +1,50 @@
+#include "tensor/tensor.hpp"
+
+#include "tensor/convert.hpp"
+#include "tensor/ggml_blocks.hpp"
+#include "util/error.hpp"
+
+namespace quantlens {
+
+std::uint64_t TensorInfo::elements() const { return element_count(shape).value_or(0); }
+
+TensorBytes TensorBytes::view(std::shared_ptr<const void> owner, std::span<const std::byte> bytes) {
+    TensorBytes result;
+    result.owner_ = std::move(owner);
+    result.bytes_ = bytes;
+    return result;
+}
+
+TensorBytes TensorBytes::owned(std::vector<std::byte> bytes) {
+    TensorBytes result;
+    result.owned_ = std::move(bytes);
+    result.bytes_ = result.owned_;
+    return result;
+}
+
+FloatValues FloatValues::decode(const TensorInfo& info, TensorBytes bytes, const std::string& file) {
+    const std::uint64_t count = info.elements();
+    if (bytes.bytes().size() != storage_bytes(info.dtype, count).value_or(~0ull))
+        throw Error(file, info.name,
+                    "holds " + std::to_string(bytes.bytes().size()) + " bytes but shape " +
+                        shape_text(info.shape) + " of " + std::string(dtype_name(info.dtype)) +
+                        " needs " + std::to_string(storage_bytes(info.dtype, count).value_or(0)));
+    if (!can_dequantize(info.dtype))
+        throw Error(file, info.name,
+                    std::string(dtype_name(info.dtype)) +
+                        " cannot be decoded (QuantLens decodes F32, F16, BF16, Q4_0, Q4_1, Q5_0, "
+                        "Q5_1, Q8_0 and Q8_1 among the ggml types)");
+    FloatValues result;
+    auto raw = bytes.bytes();
+    if (info.dtype == DType::F32 && reinterpret_cast<std::uintptr_t>(raw.data()) % alignof(float) == 0) {
+        result.values_ = {reinterpret_cast<const float*>(raw.data()), static_cast<std::size_t>(count)};
+        result.bytes_ = std::move(bytes);
+        return result;
+    }
+    result.owned_.resize(count);
+    decode_to_f32(info.dtype, raw, result.owned_);
+    result.values_ = result.owned_;
+    return result;
+}
+
+}  // namespace quantlens

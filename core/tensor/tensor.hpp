@@ -1,0 +1,50 @@
+#pragma once
+// What a reader knows about a tensor without reading it (TensorInfo), its stored bytes
+// (TensorBytes: a view into a mapped file or an owned buffer) and its values as float32
+// (FloatValues: zero-copy when the tensor is stored as aligned float32).
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "tensor/dtype.hpp"
+
+namespace quantlens {
+
+struct TensorInfo {
+    std::string name;
+    DType dtype = DType::F32;
+    std::vector<std::int64_t> shape;  // outermost first (C order); GGUF's ne[] reversed
+    std::uint64_t byte_size = 0;
+    std::uint64_t elements() const;
+};
+
+class TensorBytes {
+public:
+    // A view that keeps `owner` (usually the MappedFile) alive while it lives.
+    static TensorBytes view(std::shared_ptr<const void> owner, std::span<const std::byte> bytes);
+    static TensorBytes owned(std::vector<std::byte> bytes);
+    std::span<const std::byte> bytes() const { return bytes_; }
+    bool is_view() const { return owned_.empty() && owner_ != nullptr; }
+
+private:
+    std::shared_ptr<const void> owner_;
+    std::vector<std::byte> owned_;
+    std::span<const std::byte> bytes_;
+};
+
+class FloatValues {
+public:
+    FloatValues() = default;
+    static FloatValues decode(const TensorInfo& info, TensorBytes bytes, const std::string& file);
+    std::span<const float> values() const { return values_; }
+    bool zero_copy() const { return owned_.empty() && !values_.empty(); }
+
+private:
+    TensorBytes bytes_;           // kept for zero-copy views
+    std::vector<float> owned_;
+    std::span<const float> values_;
+};
+
+}  // namespace quantlens

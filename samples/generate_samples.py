@@ -1,0 +1,279 @@
+#!/usr/bin/python3
+"""Regenerates QuantLens's bundled samples and the golden files under tests/data.
+
+Run with Debian's interpreter (python3-torch, python3-numpy, python3-h5py, python3-onnx,
+python3-sklearn; `scripts/install-deps.sh --generators` installs them):
+
+    /usr/bin/python3 samples/generate_samples.py
+
+Everything here is written by an implementation independent of QuantLens's C++ readers:
+safetensors and GGUF are packed byte by byte from their published specifications,
+.npz by NumPy, HDF5 by h5py, ONNX by the onnx package, and values come from PyTorch /
+NumPy. Seeds are fixed, so the output is reproducible.
+"""
+import json
+import os
+import struct
+
+import h5py
+import numpy as np
+import onnx
+import torch
+from onnx import TensorProto, helper, numpy_helper
+from sklearn.datasets import load_digits
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+GOLDEN = os.path.join(ROOT, "tests", "data", "golden")
+
+
+# --- safetensors (huggingface/safetensors README, "Format") -------------------------------
+ST_DTYPES = {np.dtype("float32"): "F32", np.dtype("float16"): "F16", np.dtype("float64"): "F64",
+             np.dtype("int64"): "I64", np.dtype("int32"): "I32", np.dtype("int8"): "I8",
+             np.dtype("uint8"): "U8", np.dtype("bool"): "BOOL", np.dtype("int16"): "I16"}
+
+
+def write_safetensors(path, tensors, metadata=None, dtype_override=None):
+    """tensors: list of (name, ndarray); dtype_override: name -> (dtype string, raw bytes)."""
+    header, offset, blobs = {}, 0, []
+    if metadata:
+        header["__metadata__"] = metadata
+    for name, array in tensors:
+        if dtype_override and name in dtype_override:
+            dtype, raw = dtype_override[name]
+        else:
+            array = np.ascontiguousarray(array)
+            dtype, raw = ST_DTYPES[array.dtype], array.astype(array.dtype.newbyteorder("<")).tobytes()
+        header[name] = {"dtype": dtype, "shape": list(array.shape), "data_offsets": [offset, offset + len(raw)]}
+        offset += len(raw)
+        blobs.append(raw)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * ((8 - (8 + len(text)) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for blob in blobs:
+            f.write(blob)
+
+
+# --- tiny GPT-2 in Hugging Face layout -------------------------------------------------
+def tiny_gpt2(folder, n_layer=2, n_embd=64, n_head=4, vocab=256, n_positions=128):
+    """GPT-2 shapes and initialisation (normal, std 0.02; LayerNorm 1/0) at toy size. The
+    weights are untrained: this sample exercises the readers, not model quality."""
+    g = torch.Generator().manual_seed(1234)
+    normal = lambda *shape: (torch.randn(*shape, generator=g) * 0.02).numpy().astype(np.float32)
+    tensors = [("transformer.wte.weight", normal(vocab, n_embd)),
+               ("transformer.wpe.weight", normal(n_positions, n_embd))]
+    for i in range(n_layer):
+        p = f"transformer.h.{i}."
+        tensors += [
+            (p + "ln_1.weight", np.ones(n_embd, np.float32)), (p + "ln_1.bias", np.zeros(n_embd, np.float32)),
+            (p + "attn.c_attn.weight", normal(n_embd, 3 * n_embd)), (p + "attn.c_attn.bias", np.zeros(3 * n_embd, np.float32)),
+            (p + "attn.c_proj.weight", normal(n_embd, n_embd)), (p + "attn.c_proj.bias", np.zeros(n_embd, np.float32)),
+            (p + "ln_2.weight", np.ones(n_embd, np.float32)), (p + "ln_2.bias", np.zeros(n_embd, np.float32)),
+            (p + "mlp.c_fc.weight", normal(n_embd, 4 * n_embd)), (p + "mlp.c_fc.bias", np.zeros(4 * n_embd, np.float32)),
+            (p + "mlp.c_proj.weight", normal(4 * n_embd, n_embd)), (p + "mlp.c_proj.bias", np.zeros(n_embd, np.float32)),
+        ]
+    tensors += [("transformer.ln_f.weight", np.ones(n_embd, np.float32)), ("transformer.ln_f.bias", np.zeros(n_embd, np.float32))]
+    os.makedirs(folder, exist_ok=True)
+    config = {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": vocab, "n_positions": n_positions,
+              "n_embd": n_embd, "n_layer": n_layer, "n_head": n_head, "n_inner": None, "activation_function": "gelu_new",
+              "layer_norm_epsilon": 1e-5, "tie_word_embeddings": True, "bos_token_id": 0, "eos_token_id": 0}
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    write_safetensors(os.path.join(folder, "model.safetensors"), tensors, {"format": "pt"})
+    return tensors
+
+
+# --- Keras .h5 layout (Keras 2 saving/legacy/hdf5_format.py) ------------------------------
+def digits_mlp(path):
+    """A 64-32-10 MLP trained on scikit-learn's handwritten digits, saved as Keras 2 does."""
+    digits = load_digits()
+    x = torch.tensor(digits.data / 16.0, dtype=torch.float32)
+    y = torch.tensor(digits.target)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    for _ in range(300):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+    accuracy = (net(x).argmax(1) == y).float().mean().item()
+    layers = [("dense", net[0], "relu"), ("dense_1", net[2], "softmax")]
+    config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 64], "dtype": "float32", "name": "dense_input"}}] + [
+        {"class_name": "Dense", "config": {"name": name, "trainable": True, "dtype": "float32", "units": layer.out_features,
+                                           "activation": act, "use_bias": True}} for name, layer, act in layers]}}
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"] = "2.12.0"
+        f.attrs["backend"] = "tensorflow"
+        f.attrs["model_config"] = json.dumps(config)
+        weights = f.create_group("model_weights")
+        weights.attrs["layer_names"] = np.array([b"dense_input"] + [name.encode() for name, _, _ in layers])
+        weights.create_group("dense_input").attrs["weight_names"] = np.array([], dtype="S1")
+        for name, layer, _ in layers:
+            group = weights.create_group(name)
+            group.attrs["weight_names"] = np.array([f"{name}/kernel:0".encode(), f"{name}/bias:0".encode()])
+            group.create_dataset(f"{name}/kernel:0", data=layer.weight.detach().numpy().T)  # Keras: [in, out]
+            group.create_dataset(f"{name}/bias:0", data=layer.bias.detach().numpy())
+    return accuracy, net
+
+
+# --- GGUF (ggml docs/gguf.md) with ggml reference quantizers (ggml-quants.c) ----------------
+def f16(x):
+    return np.float32(np.float16(x))
+
+
+def q8_0(row):
+    blocks = []
+    for b in row.reshape(-1, 32).astype(np.float32):
+        amax = np.float32(np.max(np.abs(b)))
+        d = np.float32(amax / np.float32(127))
+        idv = np.float32(1) / d if d != 0 else np.float32(0)
+        q = [int(np.sign(v) * np.floor(abs(np.float64(np.float32(v * idv))) + 0.5)) for v in b]  # C roundf
+        blocks.append(struct.pack("<e", d) + struct.pack("<32b", *q))
+    return b"".join(blocks)
+
+
+def q4_0(row):
+    blocks = []
+    for b in row.reshape(-1, 32).astype(np.float32):
+        idx = int(np.argmax(np.abs(b)))  # first element with the largest magnitude, sign kept
+        mx = b[idx]
+        d = np.float32(mx / np.float32(-8))
+        idv = np.float32(1) / d if d != 0 else np.float32(0)
+        def code(v):
+            return min(15, int(np.float32(np.float32(v * idv) + np.float32(8.5))))  # (int8) truncates
+        qs = bytes(code(b[j]) | (code(b[j + 16]) << 4) for j in range(16))
+        blocks.append(struct.pack("<e", d) + qs)
+    return b"".join(blocks)
+
+
+def gguf_string(s):
+    s = s.encode()
+    return struct.pack("<Q", len(s)) + s
+
+
+def write_gguf(path, kvs, tensors, alignment=32):
+    """kvs: list of (key, type id, packed value bytes); tensors: (name, shape, ggml type, raw bytes)."""
+    out = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(kvs))
+    for key, vtype, raw in kvs:
+        out += gguf_string(key) + struct.pack("<I", vtype) + raw
+    offset, datas = 0, []
+    for name, shape, gtype, raw in tensors:
+        out += gguf_string(name) + struct.pack("<I", len(shape)) + b"".join(struct.pack("<Q", d) for d in reversed(shape))
+        out += struct.pack("<IQ", gtype, offset)
+        pad = (alignment - len(raw) % alignment) % alignment
+        datas.append(raw + b"\0" * pad)
+        offset += len(raw) + pad
+    out += b"\0" * ((alignment - len(out) % alignment) % alignment)
+    with open(path, "wb") as f:
+        f.write(out + b"".join(datas))
+
+
+def tiny_gguf(path, gpt2_tensors):
+    """The tiny GPT-2's first block in llama.cpp's naming with F32, F16, Q8_0 and Q4_0 tensors;
+    returns the values llama.cpp's dequantizers would produce, for the golden file."""
+    named = dict(gpt2_tensors)
+    emb = named["transformer.wte.weight"]
+    qkv = np.ascontiguousarray(named["transformer.h.0.attn.c_attn.weight"].T)   # GGUF stores [out, in] rows
+    fc = np.ascontiguousarray(named["transformer.h.0.mlp.c_fc.weight"].T)
+    norm = named["transformer.h.0.ln_1.weight"]
+    kvs = [("general.architecture", 8, gguf_string("gpt2")), ("general.name", 8, gguf_string("quantlens tiny gpt2")),
+           ("gpt2.block_count", 4, struct.pack("<I", 1)), ("gpt2.embedding_length", 4, struct.pack("<I", 64)),
+           ("general.alignment", 4, struct.pack("<I", 32)),
+           ("tokenizer.ggml.tokens", 9, struct.pack("<IQ", 8, 3) + b"".join(gguf_string(t) for t in ["<a>", "<b>", "<c>"])),
+           ("gpt2.attention.layer_norm_epsilon", 6, struct.pack("<f", 1e-5))]
+    tensors = [("token_embd.weight", list(emb.shape), 1, emb.astype(np.float16).tobytes()),
+               ("blk.0.attn_norm.weight", list(norm.shape), 0, norm.tobytes()),
+               ("blk.0.attn_qkv.weight", list(qkv.shape), 8, q8_0(qkv)),
+               ("blk.0.ffn_up.weight", list(fc.shape), 2, q4_0(fc))]
+    write_gguf(path, kvs, tensors)
+    return {"token_embd.weight": emb.astype(np.float16).astype(np.float32), "blk.0.attn_norm.weight": norm,
+            "blk.0.attn_qkv.weight": dequant_q8_0(q8_0(qkv)).reshape(qkv.shape), "blk.0.ffn_up.weight": dequant_q4_0(q4_0(fc)).reshape(fc.shape)}
+
+
+def dequant_q8_0(raw):
+    out = []
+    for i in range(0, len(raw), 34):
+        d = np.float32(struct.unpack("<e", raw[i:i + 2])[0])
+        out += [np.float32(q) * d for q in struct.unpack("<32b", raw[i + 2:i + 34])]
+    return np.array(out, np.float32)
+
+
+def dequant_q4_0(raw):
+    out = []
+    for i in range(0, len(raw), 18):
+        d = np.float32(struct.unpack("<e", raw[i:i + 2])[0])
+        qs = raw[i + 2:i + 18]
+        out += [np.float32((q & 15) - 8) * d for q in qs] + [np.float32((q >> 4) - 8) * d for q in qs]
+    return np.array(out, np.float32)
+
+
+# --- ONNX with every weight in a Constant node (as paddle2onnx exports) ---------------------
+def constant_onnx(path, net):
+    w1, b1 = net[0].weight.detach().numpy(), net[0].bias.detach().numpy()
+    w2, b2 = net[2].weight.detach().numpy(), net[2].bias.detach().numpy()
+    const = lambda name, array: helper.make_node("Constant", [], [name], name=name + "_node",
+                                                 value=numpy_helper.from_array(np.ascontiguousarray(array), name))
+    nodes = [const("fc1.w", w1.T), const("fc1.b", b1), const("fc2.w", w2.T), const("fc2.b", b2),
+             helper.make_node("MatMul", ["x", "fc1.w"], ["h0"], name="fc1"), helper.make_node("Add", ["h0", "fc1.b"], ["h1"], name="fc1_add"),
+             helper.make_node("Relu", ["h1"], ["h2"], name="relu"),
+             helper.make_node("MatMul", ["h2", "fc2.w"], ["h3"], name="fc2"), helper.make_node("Add", ["h3", "fc2.b"], ["y"], name="fc2_add")]
+    graph = helper.make_graph(nodes, "digits_mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 10])])
+    model = helper.make_model(graph, producer_name="quantlens-samples", opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+
+
+def external_onnx(folder, net):
+    """Gemm with transB=1 and weights in an external data file (tests only)."""
+    w, b = net[0].weight.detach().numpy(), net[0].bias.detach().numpy()
+    init = [numpy_helper.from_array(w, "fc.weight"), numpy_helper.from_array(b, "fc.bias")]
+    graph = helper.make_graph([helper.make_node("Gemm", ["x", "fc.weight", "fc.bias"], ["y"], name="fc", transB=1)], "gemm",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 32])], initializer=init)
+    model = helper.make_model(graph, producer_name="quantlens-samples", opset_imports=[helper.make_opsetid("", 13)])
+    os.makedirs(folder, exist_ok=True)
+    onnx.save_model(model, os.path.join(folder, "gemm.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="gemm.weights", size_threshold=0)
+
+
+def conversion_goldens():
+    """Element-format conversions computed by PyTorch / NumPy for the C++ tests."""
+    os.makedirs(GOLDEN, exist_ok=True)
+    bits = np.arange(65536, dtype=np.uint16)
+    np.save(os.path.join(GOLDEN, "f16_to_f32.npy"), torch.from_numpy(bits.view(np.int16)).view(torch.float16).float().numpy())
+    np.save(os.path.join(GOLDEN, "bf16_to_f32.npy"), torch.from_numpy(bits.view(np.int16)).view(torch.bfloat16).float().numpy())
+    rng = np.random.default_rng(7)
+    values = np.concatenate([rng.standard_normal(3000).astype(np.float32) * np.float32(10) ** rng.integers(-9, 6, 3000).astype(np.float32),
+                             np.array([0.0, -0.0, 65504, 65519.99, 65520, 1e-8, 2.98e-8, 5.96e-8, 6.1e-5, -6.1e-5, 3.4e38, np.inf, -np.inf], np.float32),
+                             (np.arange(1000, dtype=np.float32) + np.float32(0.5)) * np.float32(2.0 ** -24)])
+    np.save(os.path.join(GOLDEN, "f32_values.npy"), values.astype(np.float32))
+    np.save(os.path.join(GOLDEN, "f32_to_f16_bits.npy"), values.astype(np.float16).view(np.uint16))
+    np.save(os.path.join(GOLDEN, "f32_to_bf16_bits.npy"), torch.from_numpy(values).to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16))
+
+
+def main():
+    torch.manual_seed(0)
+    gpt2 = tiny_gpt2(os.path.join(HERE, "tiny-gpt2"))
+    accuracy, net = digits_mlp(os.path.join(HERE, "digits-mlp.h5"))
+    golden = tiny_gguf(os.path.join(HERE, "tiny-gpt2.gguf"), gpt2)
+    np.savez(os.path.join(GOLDEN, "tiny_gguf_dequantized.npz"), **{k.replace(".", "_"): v for k, v in golden.items()})
+    constant_onnx(os.path.join(HERE, "digits-mlp-constants.onnx"), net)
+    external_onnx(os.path.join(ROOT, "tests", "data", "onnx-external"), net)
+    named = dict(gpt2)
+    np.savez_compressed(os.path.join(HERE, "tiny-gpt2-block0.npz"),
+                        **{k.replace("transformer.", ""): v for k, v in gpt2 if k.startswith("transformer.h.0.")},
+                        token_ids=np.arange(24, dtype=np.int64).reshape(2, 12))
+    np.savez(os.path.join(ROOT, "tests", "data", "stored.npz"), w=named["transformer.h.0.mlp.c_fc.weight"],
+             f64=np.linspace(-1, 1, 10), fortran=np.asfortranarray(np.arange(12, dtype=np.int32).reshape(3, 4)),
+             big=np.arange(6, dtype=">f4").reshape(2, 3), flags=np.array([True, False, True]))
+    conversion_goldens()
+    print(f"digits MLP training accuracy {accuracy:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package QuantLens needs to build, test, fuzz and run.
+# Idempotent: packages already present are skipped, so a second run is fast.
+# Usage: scripts/install-deps.sh [--generators]   (--generators adds the Python
+# packages used only by scripts that regenerate samples and golden values).
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  clang libclang-rt-14-dev            # libFuzzer targets and the ASan+UBSan build
+  qt6-base-dev libqcustomplot-dev libgl-dev
+  libeigen3-dev libhdf5-dev zlib1g-dev
+  nlohmann-json3-dev libcli11-dev catch2
+  libonnx-dev libprotobuf-dev protobuf-compiler
+  xvfb xauth
+)
+if [[ "${1:-}" == "--generators" ]]; then
+  packages+=(python3-numpy python3-h5py python3-torch python3-sklearn python3-onnx)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
