@@ -131,7 +131,7 @@ std::vector<std::byte> inflate_member(std::span<const std::byte> archive, const 
     }
     inflateEnd(&stream);
     if (status != Z_OK && status != Z_STREAM_END) throw Error(path, "member \"" + member.name + "\"", std::string("deflate data are corrupt (zlib: ") + (stream.msg ? stream.msg : "error") + ")");
-    if (out_done != wanted) throw Error(path, "member \"" + member.name + "\"", "inflates to " + std::to_string(out_done) + " bytes, expected " + std::to_string(wanted));
+    if (out_done != wanted) throw Error(path, "member \"" + member.name + "\"", "is corrupt: inflates to " + std::to_string(out_done) + " bytes, expected " + std::to_string(wanted));
     if (wanted == member.uncompressed_size) {
         uLong crc = crc32_z(0, reinterpret_cast<const Bytef*>(out.data()), out.size());
         if (crc != member.crc32) throw Error(path, "member \"" + member.name + "\"", "CRC-32 mismatch: the member is corrupt");

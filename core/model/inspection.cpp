@@ -25,7 +25,8 @@ Inspection inspect_model(const Model& model, bool with_stats, const Progress& pr
             if (with_stats) {
                 if (progress) progress(done_bytes, total_bytes, name);
                 try {
-                    tensor.summary = summarize(file.read_f32(info).values());
+                    auto values = file.read_f32(info);
+                    tensor.summary = summarize(values.values());
                 } catch (const Error& error) {
                     tensor.error = error.reason();
                 }

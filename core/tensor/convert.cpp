@@ -99,6 +99,7 @@ unsigned pack_minifloat(double magnitude, int mbits, int emin, int bias, double 
 std::uint8_t f32_to_f8_e4m3(float value) {
     unsigned sign = std::signbit(value) ? 0x80 : 0;
     if (std::isnan(value)) return static_cast<std::uint8_t>(sign | 0x7F);
+    if (std::isinf(value)) return static_cast<std::uint8_t>(sign | 0x7E);
     unsigned bits = pack_minifloat(std::fabs(static_cast<double>(value)), 3, -6, 7, 448.0);
     if (bits == ~0u) bits = 0x7E;  // saturate to 448
     return static_cast<std::uint8_t>(sign | bits);
@@ -107,6 +108,7 @@ std::uint8_t f32_to_f8_e4m3(float value) {
 std::uint8_t f32_to_f8_e5m2(float value) {
     unsigned sign = std::signbit(value) ? 0x80 : 0;
     if (std::isnan(value)) return static_cast<std::uint8_t>(sign | 0x7E);
+    if (std::isinf(value)) return static_cast<std::uint8_t>(sign | 0x7C);
     unsigned bits = pack_minifloat(std::fabs(static_cast<double>(value)), 2, -14, 15, 57344.0);
     if (bits == ~0u) bits = 0x7C;  // inf
     return static_cast<std::uint8_t>(sign | bits);

@@ -16,9 +16,11 @@ TensorBytes TensorBytes::view(std::shared_ptr<const void> owner, std::span<const
 }
 
 TensorBytes TensorBytes::owned(std::vector<std::byte> bytes) {
+    auto storage = std::make_shared<const std::vector<std::byte>>(std::move(bytes));
     TensorBytes result;
-    result.owned_ = std::move(bytes);
-    result.bytes_ = result.owned_;
+    result.bytes_ = *storage;
+    result.owner_ = std::move(storage);
+    result.owns_ = true;
     return result;
 }
 
@@ -38,12 +40,14 @@ FloatValues FloatValues::decode(const TensorInfo& info, TensorBytes bytes, const
     auto raw = bytes.bytes();
     if (info.dtype == DType::F32 && reinterpret_cast<std::uintptr_t>(raw.data()) % alignof(float) == 0) {
         result.values_ = {reinterpret_cast<const float*>(raw.data()), static_cast<std::size_t>(count)};
-        result.bytes_ = std::move(bytes);
+        result.zero_copy_ = bytes.is_view();
+        result.owner_ = std::make_shared<TensorBytes>(std::move(bytes));
         return result;
     }
-    result.owned_.resize(count);
-    decode_to_f32(info.dtype, raw, result.owned_);
-    result.values_ = result.owned_;
+    auto decoded = std::make_shared<std::vector<float>>(count);
+    decode_to_f32(info.dtype, raw, *decoded);
+    result.values_ = *decoded;
+    result.owner_ = std::move(decoded);
     return result;
 }
 

@@ -25,26 +25,31 @@ public:
     // A view that keeps `owner` (usually the MappedFile) alive while it lives.
     static TensorBytes view(std::shared_ptr<const void> owner, std::span<const std::byte> bytes);
     static TensorBytes owned(std::vector<std::byte> bytes);
-    std::span<const std::byte> bytes() const { return bytes_; }
-    bool is_view() const { return owned_.empty() && owner_ != nullptr; }
+    // Not callable on a temporary: the span lives only as long as this object's owner.
+    std::span<const std::byte> bytes() const& { return bytes_; }
+    std::span<const std::byte> bytes() const&& = delete;
+    bool is_view() const { return !owns_; }
 
 private:
+    // The span points into memory `owner_` keeps alive (a mapped file, a parsed protobuf,
+    // or an owned vector), so copies of a TensorBytes stay valid.
     std::shared_ptr<const void> owner_;
-    std::vector<std::byte> owned_;
     std::span<const std::byte> bytes_;
+    bool owns_ = false;
 };
 
 class FloatValues {
 public:
     FloatValues() = default;
     static FloatValues decode(const TensorInfo& info, TensorBytes bytes, const std::string& file);
-    std::span<const float> values() const { return values_; }
-    bool zero_copy() const { return owned_.empty() && !values_.empty(); }
+    std::span<const float> values() const& { return values_; }
+    std::span<const float> values() const&& = delete;
+    bool zero_copy() const { return zero_copy_; }
 
 private:
-    TensorBytes bytes_;           // kept for zero-copy views
-    std::vector<float> owned_;
+    std::shared_ptr<const void> owner_;  // the TensorBytes' owner, or the decoded vector
     std::span<const float> values_;
+    bool zero_copy_ = false;
 };
 
 }  // namespace quantlens
