@@ -1,0 +1,328 @@
+#include "MainWindow.hpp"
+
+#include <QAction>
+#include <QApplication>
+#include <QCheckBox>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QDragEnterEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSettings>
+#include <QSortFilterProxyModel>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QTableView>
+#include <QVBoxLayout>
+
+#include "jobs/JobRunner.hpp"
+#include "model/inspection.hpp"
+#include "models/LayerTableModel.hpp"
+#include "plots/HistogramPlot.hpp"
+#include "stats/histogram.hpp"
+#include "util/versions.hpp"
+
+namespace quantlens::gui {
+
+namespace {
+
+constexpr int kMaxRecent = 10;
+constexpr std::size_t kHistogramBins = 256;
+
+struct Loaded {
+    std::shared_ptr<const quantlens::Model> model;
+    quantlens::Inspection inspection;
+};
+
+struct LayerHistogram {
+    quantlens::Histogram histogram;
+    QString title;
+};
+
+// Name filter (regex, case-insensitive) plus a kind filter.
+class LayerFilter : public QSortFilterProxyModel {
+public:
+    using QSortFilterProxyModel::QSortFilterProxyModel;
+    void setKind(const QString& kind) { kind_ = kind; invalidateFilter(); }
+
+protected:
+    bool filterAcceptsRow(int row, const QModelIndex& parent) const override {
+        if (!kind_.isEmpty() && sourceModel()->index(row, widgets::LayerTableModel::Kind, parent).data().toString() != kind_) return false;
+        return QSortFilterProxyModel::filterAcceptsRow(row, parent);
+    }
+
+private:
+    QString kind_;
+};
+
+}  // namespace
+
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent),
+      layerModel_(new widgets::LayerTableModel(this)),
+      proxy_(new LayerFilter(this)),
+      table_(new QTableView),
+      filter_(new QLineEdit),
+      kindFilter_(new QComboBox),
+      logScale_(new QCheckBox(tr("Log count"))),
+      histogram_(new widgets::HistogramPlot),
+      layerInfo_(new QLabel),
+      statusText_(new QLabel),
+      progress_(new QProgressBar),
+      cancel_(new QPushButton(tr("Cancel"))),
+      loader_(new widgets::JobRunner(this)),
+      histogramJob_(new widgets::JobRunner(this)) {
+    setWindowTitle(tr("QuantLens"));
+    setAcceptDrops(true);
+
+    proxy_->setSourceModel(layerModel_);
+    proxy_->setSortRole(Qt::UserRole);
+    proxy_->setFilterKeyColumn(widgets::LayerTableModel::Name);
+    proxy_->setFilterCaseSensitivity(Qt::CaseInsensitive);
+    table_->setModel(proxy_);
+    table_->setSortingEnabled(true);
+    table_->sortByColumn(-1, Qt::AscendingOrder);  // file order until the user sorts
+    table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+    table_->setSelectionMode(QAbstractItemView::SingleSelection);
+    table_->setAlternatingRowColors(true);
+    table_->verticalHeader()->hide();
+    table_->horizontalHeader()->setStretchLastSection(true);
+    table_->setWordWrap(false);
+    table_->verticalHeader()->setDefaultSectionSize(table_->fontMetrics().height() + 8);
+
+    filter_->setPlaceholderText(tr("Filter layers by name (regular expression)"));
+    filter_->setClearButtonEnabled(true);
+    kindFilter_->addItem(tr("All kinds"), QString());
+    for (auto kind : {quantlens::LayerKind::Linear, quantlens::LayerKind::Conv, quantlens::LayerKind::Embedding, quantlens::LayerKind::Norm, quantlens::LayerKind::Other}) {
+        QString name = QString::fromUtf8(quantlens::layer_kind_name(kind).data());
+        kindFilter_->addItem(name, name);
+    }
+    connect(filter_, &QLineEdit::textChanged, this, [this](const QString& text) {
+        proxy_->setFilterRegularExpression(QRegularExpression(text, QRegularExpression::CaseInsensitiveOption));
+    });
+    connect(kindFilter_, &QComboBox::currentIndexChanged, this, [this] { static_cast<LayerFilter*>(proxy_)->setKind(kindFilter_->currentData().toString()); });
+
+    auto* left = new QWidget;
+    auto* leftLayout = new QVBoxLayout(left);
+    auto* filters = new QHBoxLayout;
+    filters->addWidget(filter_, 1);
+    filters->addWidget(kindFilter_);
+    leftLayout->addLayout(filters);
+    leftLayout->addWidget(table_);
+
+    auto* right = new QWidget;
+    auto* rightLayout = new QVBoxLayout(right);
+    layerInfo_->setWordWrap(true);
+    layerInfo_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    rightLayout->addWidget(histogram_, 1);
+    rightLayout->addWidget(logScale_);
+    rightLayout->addWidget(layerInfo_);
+    connect(logScale_, &QCheckBox::toggled, histogram_, &widgets::HistogramPlot::setLogScale);
+
+    auto* splitter = new QSplitter;
+    splitter->addWidget(left);
+    splitter->addWidget(right);
+    splitter->setStretchFactor(0, 3);
+    splitter->setStretchFactor(1, 2);
+    setCentralWidget(splitter);
+
+    connect(table_->selectionModel(), &QItemSelectionModel::selectionChanged, this, &MainWindow::onSelectionChanged);
+
+    buildMenus();
+    buildStatusBar();
+
+    connect(loader_, &widgets::JobRunner::finished, this, [this](const std::any& result) {
+        auto loaded = std::any_cast<std::shared_ptr<Loaded>>(result);
+        model_ = loaded->model;
+        const auto& inspection = loaded->inspection;
+        statusText_->setText(tr("%1 — %2 layers, %3 parameters, %4 (%5)")
+                                 .arg(QFileInfo(QString::fromStdString(inspection.path)).fileName())
+                                 .arg(inspection.layers.size())
+                                 .arg(QLocale().toString(static_cast<qulonglong>(inspection.parameters)))
+                                 .arg(QLocale().formattedDataSize(static_cast<qint64>(inspection.bytes)))
+                                 .arg(QString::fromStdString(inspection.format)));
+        setWindowTitle(tr("QuantLens — %1").arg(QString::fromStdString(inspection.path)));
+        layerModel_->setInspection(loaded->inspection);
+        table_->resizeColumnsToContents();
+        histogram_->clear(tr("Select a layer"));
+        layerInfo_->clear();
+        if (layerModel_->rowCount() > 0) table_->selectRow(0);
+        emit modelLoaded();
+    });
+    connect(histogramJob_, &widgets::JobRunner::finished, this, [this](const std::any& result) {
+        auto shown = std::any_cast<std::shared_ptr<LayerHistogram>>(result);
+        histogram_->setHistogram(shown->histogram, shown->title);
+        emit histogramShown();
+    });
+    for (auto* job : {loader_, histogramJob_}) {
+        connect(job, &widgets::JobRunner::started, this, [this](const QString& title) {
+            progress_->setValue(0);
+            progress_->show();
+            cancel_->show();
+            progress_->setFormat(title + " %p%");
+        });
+        connect(job, &widgets::JobRunner::progressed, this, [this](double fraction, const QString&) { progress_->setValue(static_cast<int>(fraction * 100)); });
+        auto done = [this] { if (!isBusy()) { progress_->hide(); cancel_->hide(); } };
+        connect(job, &widgets::JobRunner::finished, this, done);
+        connect(job, &widgets::JobRunner::failed, this, [this, done](const QString& message) { done(); showError(message); });
+        connect(job, &widgets::JobRunner::cancelled, this, [this, done] { done(); statusBar()->showMessage(tr("Cancelled"), 3000); });
+    }
+
+    QSettings settings;
+    restoreGeometry(settings.value("window/geometry").toByteArray());
+    restoreState(settings.value("window/state").toByteArray());
+    if (!settings.contains("window/geometry")) resize(1280, 760);
+}
+
+MainWindow::~MainWindow() = default;
+
+bool MainWindow::isBusy() const { return loader_->isRunning() || histogramJob_->isRunning(); }
+
+void MainWindow::buildMenus() {
+    auto* file = menuBar()->addMenu(tr("&File"));
+    auto* open = file->addAction(tr("&Open Model File…"), this, [this] {
+        QString path = QFileDialog::getOpenFileName(this, tr("Open model"), QString(),
+                                                    tr("Model files (*.safetensors *.json *.gguf *.h5 *.hdf5 *.keras *.npz *.npy *.onnx);;All files (*)"));
+        if (!path.isEmpty()) openModel(path);
+    });
+    open->setShortcut(QKeySequence::Open);
+    file->addAction(tr("Open Hugging Face &Folder…"), this, [this] {
+        QString path = QFileDialog::getExistingDirectory(this, tr("Open Hugging Face model folder"));
+        if (!path.isEmpty()) openModel(path);
+    });
+    recentMenu_ = file->addMenu(tr("Open &Recent"));
+    rebuildRecentMenu();
+    file->addSeparator();
+    auto* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
+    quit->setShortcut(QKeySequence::Quit);
+    auto* view = menuBar()->addMenu(tr("&View"));
+    auto* find = view->addAction(tr("&Filter Layers"), this, [this] { filter_->setFocus(); filter_->selectAll(); });
+    find->setShortcut(QKeySequence::Find);
+    auto* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About QuantLens"), this, &MainWindow::showAbout);
+}
+
+void MainWindow::buildStatusBar() {
+    progress_->setMaximumWidth(260);
+    progress_->setRange(0, 100);
+    progress_->hide();
+    cancel_->hide();
+    statusBar()->addWidget(statusText_, 1);
+    statusBar()->addPermanentWidget(progress_);
+    statusBar()->addPermanentWidget(cancel_);
+    statusText_->setText(tr("Open a model: File ▸ Open, or drop a file or folder here"));
+    connect(cancel_, &QPushButton::clicked, this, [this] { loader_->cancel(); histogramJob_->cancel(); });
+}
+
+void MainWindow::openModel(const QString& path) {
+    lastError_.clear();
+    histogramJob_->cancel();
+    statusText_->setText(tr("Opening %1…").arg(path));
+    const std::string file = path.toStdString();
+    loader_->start(tr("Reading"), [file](const quantlens::Progress& progress, const quantlens::CancelToken& cancel) -> std::any {
+        auto loaded = std::make_shared<Loaded>();
+        auto model = std::make_shared<quantlens::Model>(quantlens::Model::open(file));
+        loaded->inspection = quantlens::inspect_model(*model, true, progress, &cancel);
+        loaded->model = model;
+        return loaded;
+    });
+    rememberRecent(path);
+}
+
+void MainWindow::selectLayer(const QString& name) {
+    for (int row = 0; row < layerModel_->rowCount(); ++row) {
+        if (layerModel_->index(row, widgets::LayerTableModel::Name).data().toString() != name) continue;
+        QModelIndex index = proxy_->mapFromSource(layerModel_->index(row, 0));
+        if (index.isValid()) table_->selectRow(index.row());
+        return;
+    }
+}
+
+void MainWindow::onSelectionChanged() {
+    const auto rows = table_->selectionModel()->selectedRows();
+    if (rows.isEmpty() || !model_) return;
+    const auto* row = layerModel_->layerAt(proxy_->mapToSource(rows.first()).row());
+    if (!row) return;
+    QString details = tr("<b>%1</b> — %2%3<br>weight shape %4 (output channels first), %5 parameters")
+                          .arg(QString::fromStdString(row->name).toHtmlEscaped())
+                          .arg(QString::fromUtf8(quantlens::layer_kind_name(row->kind).data()))
+                          .arg(row->op.empty() ? QString() : QStringLiteral(" (%1)").arg(QString::fromStdString(row->op)))
+                          .arg(QString::fromStdString(quantlens::shape_text(row->shape)))
+                          .arg(QLocale().toString(static_cast<qulonglong>(row->parameters)));
+    for (const auto& tensor : row->tensors)
+        details += QStringLiteral("<br>%1: %2 %3").arg(QString::fromStdString(tensor.name).toHtmlEscaped(), QString::fromUtf8(quantlens::dtype_name(tensor.dtype).data()),
+                                                        QString::fromStdString(quantlens::shape_text(tensor.shape)));
+    layerInfo_->setText(details);
+    auto model = model_;
+    const std::string name = row->name;
+    histogramJob_->start(tr("Histogram"), [model, name](const quantlens::Progress&, const quantlens::CancelToken& cancel) -> std::any {
+        const auto& layer = model->layer(name);
+        auto weights = model->read_weights(layer);
+        cancel.throw_if_cancelled();
+        auto shown = std::make_shared<LayerHistogram>();
+        shown->histogram = quantlens::histogram(weights.values(), kHistogramBins);
+        shown->title = QString::fromStdString(name);
+        return shown;
+    });
+}
+
+void MainWindow::showError(const QString& message) {
+    lastError_ = message;
+    statusText_->setText(tr("Error: %1").arg(message));
+    emit errorShown(message);
+    if (!qEnvironmentVariableIsSet("QUANTLENS_NO_DIALOGS")) QMessageBox::warning(this, tr("QuantLens"), message);
+}
+
+void MainWindow::rememberRecent(const QString& path) {
+    QSettings settings;
+    QStringList recent = settings.value("recentFiles").toStringList();
+    const QString absolute = QFileInfo(path).absoluteFilePath();
+    recent.removeAll(absolute);
+    recent.prepend(absolute);
+    while (recent.size() > kMaxRecent) recent.removeLast();
+    settings.setValue("recentFiles", recent);
+    rebuildRecentMenu();
+}
+
+void MainWindow::rebuildRecentMenu() {
+    recentMenu_->clear();
+    const QStringList recent = QSettings().value("recentFiles").toStringList();
+    for (const QString& path : recent) recentMenu_->addAction(path, this, [this, path] { openModel(path); });
+    recentMenu_->setEnabled(!recent.isEmpty());
+}
+
+void MainWindow::showAbout() {
+    QMessageBox::about(this, tr("About QuantLens"),
+                       tr("<h3>QuantLens %1</h3><p>A workbench for quantizing model weights.</p>"
+                          "<p>Qt %2 · Eigen %3 · HDF5 %4 · protobuf %5</p>")
+                           .arg(QUANTLENS_VERSION, qVersion(), QString::fromStdString(quantlens::eigen_version()),
+                                QString::fromStdString(quantlens::hdf5_version()), QString::fromStdString(quantlens::protobuf_version())));
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+    if (event->mimeData()->hasUrls()) event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+    const auto urls = event->mimeData()->urls();
+    if (!urls.isEmpty() && urls.first().isLocalFile()) openModel(urls.first().toLocalFile());
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    QSettings settings;
+    settings.setValue("window/geometry", saveGeometry());
+    settings.setValue("window/state", saveState());
+    loader_->cancel();
+    histogramJob_->cancel();
+    event->accept();
+}
+
+}  // namespace quantlens::gui

@@ -1,0 +1,83 @@
+#pragma once
+// The application window: open a model (menu, recent list, drag and drop, argument),
+// list its layers, show the selected layer's weight histogram. All reading and
+// statistics run through JobRunner, off the UI thread, with progress and cancel.
+#include <QMainWindow>
+
+#include <memory>
+
+#include "model/model.hpp"
+
+class QLabel;
+class QLineEdit;
+class QProgressBar;
+class QPushButton;
+class QSortFilterProxyModel;
+class QTableView;
+class QComboBox;
+class QCheckBox;
+class QMenu;
+
+namespace quantlens::widgets {
+class HistogramPlot;
+class JobRunner;
+class LayerTableModel;
+}  // namespace quantlens::widgets
+
+namespace quantlens::gui {
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    // For tests and automation.
+    widgets::LayerTableModel* layerModel() const { return layerModel_; }
+    widgets::HistogramPlot* histogram() const { return histogram_; }
+    QTableView* layerTable() const { return table_; }
+    bool isBusy() const;
+    QString lastError() const { return lastError_; }
+
+public slots:
+    void openModel(const QString& path);
+    void selectLayer(const QString& name);  // by layer name; nothing happens when absent
+
+signals:
+    void modelLoaded();
+    void histogramShown();
+    void errorShown(const QString& message);
+
+protected:
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
+    void closeEvent(QCloseEvent* event) override;
+
+private:
+    void buildMenus();
+    void buildStatusBar();
+    void rememberRecent(const QString& path);
+    void rebuildRecentMenu();
+    void showError(const QString& message);
+    void showAbout();
+    void onSelectionChanged();
+
+    std::shared_ptr<const quantlens::Model> model_;
+    widgets::LayerTableModel* layerModel_;
+    QSortFilterProxyModel* proxy_;
+    QTableView* table_;
+    QLineEdit* filter_;
+    QComboBox* kindFilter_;
+    QCheckBox* logScale_;
+    widgets::HistogramPlot* histogram_;
+    QLabel* layerInfo_;
+    QLabel* statusText_;
+    QProgressBar* progress_;
+    QPushButton* cancel_;
+    QMenu* recentMenu_ = nullptr;
+    widgets::JobRunner* loader_;
+    widgets::JobRunner* histogramJob_;
+    QString lastError_;
+};
+
+}  // namespace quantlens::gui

@@ -1,0 +1,25 @@
+// quantlens [MODEL]: the desktop workbench.
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QIcon>
+
+#include "MainWindow.hpp"
+
+int main(int argc, char** argv) {
+    QApplication::setHighDpiScaleFactorRoundingPolicy(Qt::HighDpiScaleFactorRoundingPolicy::PassThrough);
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName("QuantLens");
+    QApplication::setApplicationName("QuantLens");
+    QApplication::setApplicationVersion(QUANTLENS_VERSION);
+    QCommandLineParser parser;
+    parser.setApplicationDescription("Inspect, analyse and quantize model weights");
+    parser.addHelpOption();
+    parser.addVersionOption();
+    parser.addPositionalArgument("model", "model file or Hugging Face folder to open");
+    parser.process(app);
+    QApplication::setWindowIcon(QIcon(":/quantlens/quantlens.svg"));
+    quantlens::gui::MainWindow window;
+    window.show();
+    if (!parser.positionalArguments().isEmpty()) window.openModel(parser.positionalArguments().first());
+    return QApplication::exec();
+}

@@ -1,0 +1,19 @@
+#pragma once
+// Fixed-width histogram over [min, max] of the finite values (NaN/inf counted apart).
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace quantlens {
+
+struct Histogram {
+    double low = 0, high = 0;           // edges of the first and last bin
+    std::vector<std::uint64_t> counts;  // counts[i] covers [low + i*w, low + (i+1)*w), last bin closed
+    std::uint64_t non_finite = 0;
+    double bin_width() const { return counts.empty() ? 0 : (high - low) / static_cast<double>(counts.size()); }
+    double bin_center(std::size_t i) const { return low + (static_cast<double>(i) + 0.5) * bin_width(); }
+};
+
+Histogram histogram(std::span<const float> values, std::size_t bins);
+
+}  // namespace quantlens

@@ -1,0 +1,44 @@
+#pragma once
+// The one way work leaves the UI thread: runs a core function on the thread pool with a
+// CancelToken and a progress callback, and delivers the result (or the error) by signal
+// on the UI thread. Starting a new job cancels the previous one.
+#include <QFutureWatcher>
+#include <QObject>
+#include <QString>
+
+#include <any>
+#include <functional>
+#include <memory>
+
+#include "util/progress.hpp"
+
+namespace quantlens::widgets {
+
+class JobRunner : public QObject {
+    Q_OBJECT
+public:
+    using Work = std::function<std::any(const quantlens::Progress&, const quantlens::CancelToken&)>;
+
+    explicit JobRunner(QObject* parent = nullptr);
+    ~JobRunner() override;
+
+    void start(const QString& title, Work work);
+    bool isRunning() const;
+
+public slots:
+    void cancel();
+
+signals:
+    void started(const QString& title);
+    void progressed(double fraction, const QString& detail);
+    void finished(const std::any& result);
+    void failed(const QString& message);
+    void cancelled();
+
+private:
+    struct Outcome { std::any value; QString error; bool cancelled = false; };
+    QFutureWatcher<Outcome>* watcher_ = nullptr;
+    std::shared_ptr<quantlens::CancelToken> token_;
+};
+
+}  // namespace quantlens::widgets
