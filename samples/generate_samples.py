@@ -237,6 +237,9 @@ def external_onnx(folder, net):
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 32])], initializer=init)
     model = helper.make_model(graph, producer_name="quantlens-samples", opset_imports=[helper.make_opsetid("", 13)])
     os.makedirs(folder, exist_ok=True)
+    for stale in ("gemm.onnx", "gemm.weights"):  # onnx appends to an existing external file
+        if os.path.exists(os.path.join(folder, stale)):
+            os.remove(os.path.join(folder, stale))
     onnx.save_model(model, os.path.join(folder, "gemm.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
                     location="gemm.weights", size_threshold=0)
 
@@ -256,6 +259,34 @@ def conversion_goldens():
     np.save(os.path.join(GOLDEN, "f32_to_bf16_bits.npy"), torch.from_numpy(values).to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16))
 
 
+def fuzz_seeds():
+    """Small valid inputs for each libFuzzer target (tests/fuzz/corpus/<target>/)."""
+    corpus = os.path.join(ROOT, "tests", "fuzz", "corpus")
+    def put(target, name, data):
+        os.makedirs(os.path.join(corpus, target), exist_ok=True)
+        with open(os.path.join(corpus, target, name), "wb") as f:
+            f.write(data)
+    tmp = os.path.join(corpus, "tmp.bin")
+    write_safetensors(tmp, [("a.weight", np.arange(6, dtype=np.float32).reshape(2, 3)), ("a.bias", np.zeros(2, np.float16))], {"format": "pt"})
+    put("safetensors", "two_tensors.safetensors", open(tmp, "rb").read())
+    row = np.linspace(-1, 1, 32, dtype=np.float32)
+    write_gguf(tmp, [("general.architecture", 8, gguf_string("llama")), ("a", 9, struct.pack("<IQ", 4, 2) + struct.pack("<II", 1, 2)),
+                     ("n", 9, struct.pack("<IQ", 9, 1) + struct.pack("<IQ", 0, 1) + b"\x07")],
+               [("w", [1, 32], 2, q4_0(row)), ("x", [32], 0, row.tobytes())])
+    put("gguf", "small.gguf", open(tmp, "rb").read())
+    np.save(tmp + ".npy", np.arange(4, dtype="<f2"))
+    put("numpy", "array.npy", open(tmp + ".npy", "rb").read())
+    np.savez_compressed(tmp + ".npz", a=np.ones((2, 2), np.float32), b=np.arange(3))
+    put("numpy", "deflated.npz", open(tmp + ".npz", "rb").read())
+    np.savez(tmp + ".npz", a=np.ones(3, np.int8))
+    put("numpy", "stored.npz", open(tmp + ".npz", "rb").read())
+    for leftover in (tmp, tmp + ".npy", tmp + ".npz"):
+        os.remove(leftover)
+    put("config", "index.json", json.dumps({"metadata": {"total_size": 8}, "weight_map": {"a": "model-00001-of-00002.safetensors"}}).encode())
+    put("config", "keras.json", json.dumps({"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "Dense", "config": {"name": "dense", "units": 4}}, {"class_name": "DepthwiseConv2D", "config": {"name": "conv"}}]}}).encode())
+
+
 def main():
     torch.manual_seed(0)
     gpt2 = tiny_gpt2(os.path.join(HERE, "tiny-gpt2"))
@@ -272,6 +303,7 @@ def main():
              f64=np.linspace(-1, 1, 10), fortran=np.asfortranarray(np.arange(12, dtype=np.int32).reshape(3, 4)),
              big=np.arange(6, dtype=">f4").reshape(2, 3), flags=np.array([True, False, True]))
     conversion_goldens()
+    fuzz_seeds()
     print(f"digits MLP training accuracy {accuracy:.3f}")
 
 

@@ -33,6 +33,8 @@ nlohmann::json parse_untrusted_json(std::string_view text, const std::string& fi
     } catch (const nlohmann::json::parse_error& e) {
         throw Error(file, field + " at " + at_byte(base_offset + e.byte),
                     std::string("malformed JSON: ") + e.what());
+    } catch (const nlohmann::json::exception& e) {  // e.g. out_of_range: a number too large
+        throw Error(file, field, std::string("malformed JSON: ") + e.what());
     }
     if (too_deep) throw Error(file, field, "JSON nests deeper than " + std::to_string(kMaxDepth) + " levels");
     if (!duplicate.empty()) throw Error(file, field, "JSON key \"" + duplicate + "\" appears twice");

@@ -241,3 +241,14 @@ TEST_CASE("unrecognised and missing files name themselves") {
     CHECK_THAT(open_error(data_path("not_a_model.txt")), Contains("not_a_model.txt") && Contains("unrecognised format"));
     CHECK_THAT(open_error(data_path("does-not-exist.gguf")), Contains("does-not-exist.gguf") && Contains("no such file"));
 }
+
+TEST_CASE("inputs that once crashed a fuzzer now give errors") {
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(std::string(QUANTLENS_TEST_DATA) + "/../fuzz/regressions")) {
+        if (!entry.is_regular_file()) continue;
+        INFO(entry.path());
+        std::string text = read_bytes(entry.path().string());
+        CHECK_THROWS_AS(parse_safetensors_index(text, "x.json"), Error);
+        CHECK_THROWS_AS(keras_layers(text, {}, "x.h5"), Error);
+    }
+    CHECK_THROWS_WITH(parse_safetensors_index(R"({"weight_map": {"a": 1e99999}})", "x.json"), Contains("x.json") && Contains("malformed JSON"));
+}

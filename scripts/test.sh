@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs the whole QuantLens test suite:
+#   1. the release build's tests (core Catch2 tests, CLI tests, Qt offscreen GUI tests);
+#   2. the same core and CLI tests built with AddressSanitizer + UndefinedBehaviorSanitizer;
+#   3. every libFuzzer target over its seed corpus and regressions, for FUZZ_SECONDS each.
+# The main suite runs last so the last lines printed are its summary.
+# Environment: JOBS (parallel build jobs), FUZZ_SECONDS (default 20), SKIP_FUZZ=1, SKIP_SANITIZE=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+jobs=${JOBS:-$(nproc)}
+fuzz_seconds=${FUZZ_SECONDS:-20}
+
+scripts/install-deps.sh
+
+echo "== release build"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > build.log 2>&1 || { cat build.log; exit 1; }
+cmake --build build -j "$jobs"
+
+if [[ "${SKIP_SANITIZE:-0}" != 1 ]]; then
+  echo "== sanitizer build (ASan + UBSan)"
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQUANTLENS_SANITIZE=ON -DQUANTLENS_GUI=OFF -DQUANTLENS_BENCH=OFF > build-asan.log 2>&1 || { cat build-asan.log; exit 1; }
+  cmake --build build-asan -j "$jobs"
+  echo "== sanitizer tests"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure -j "$jobs"
+fi
+
+if [[ "${SKIP_FUZZ:-0}" != 1 ]]; then
+  echo "== fuzz build (clang, libFuzzer)"
+  sanitize="-fsanitize=fuzzer-no-link,address,undefined"
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQUANTLENS_FUZZ=ON -DQUANTLENS_GUI=OFF \
+    -DQUANTLENS_TESTS=OFF -DQUANTLENS_BENCH=OFF "-DCMAKE_C_FLAGS=$sanitize" "-DCMAKE_CXX_FLAGS=$sanitize" \
+    "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined" > build-fuzz.log 2>&1 || { cat build-fuzz.log; exit 1; }
+  cmake --build build-fuzz -j "$jobs"
+  for target in safetensors gguf numpy config; do
+    work="build-fuzz/corpus-$target"
+    mkdir -p "$work"
+    seeds=("$root/tests/fuzz/corpus/$target")
+    [[ -d "$root/tests/fuzz/regressions/$target" ]] && seeds+=("$root/tests/fuzz/regressions/$target")
+    echo "== fuzzing $target for ${fuzz_seconds}s"
+    (cd build-fuzz && "./tests/fuzz/fuzz_$target" -max_total_time="$fuzz_seconds" -max_len=4096 -rss_limit_mb=2048 \
+       -print_final_stats=1 "corpus-$target" "${seeds[@]}" > "fuzz-$target.log" 2>&1) \
+      || { tail -60 "build-fuzz/fuzz-$target.log"; echo "fuzz target $target failed; the input is in build-fuzz/"; exit 1; }
+    grep -E "stat::number_of_executed_units" "build-fuzz/fuzz-$target.log" || true
+  done
+fi
+
+echo "== test suite"
+QT_QPA_PLATFORM=offscreen ctest --test-dir build --output-on-failure -j "$jobs"
