@@ -1,0 +1,108 @@
+// Opening a large model must read headers only: 300 tensors totalling >= 8 GB (a sparse
+// file, so no disk space is used) listed in < 100 ms with peak RSS < 64 MB.
+// The open runs in a forked child so its peak RSS is measured alone.
+// Usage: bench_open_model [DIR]   (default: the system temp folder)
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "bench_support.hpp"
+#include "io/gguf.hpp"
+#include "model/model.hpp"
+
+using namespace quantlens;
+
+namespace {
+
+constexpr int kTensors = 300;
+constexpr std::int64_t kRows = 4096, kColumns = 3584;  // F16: 28 MiB a tensor, 8.2 GiB in all
+
+std::uint64_t make_safetensors(const std::string& path) {
+    nlohmann::ordered_json header;
+    std::uint64_t offset = 0, bytes = kRows * kColumns * 2;
+    for (int i = 0; i < kTensors; ++i) {
+        header["model.layers." + std::to_string(i / 3) + ".proj" + std::to_string(i % 3) + ".weight"] = {
+            {"dtype", "F16"}, {"shape", {kRows, kColumns}}, {"data_offsets", {offset, offset + bytes}}};
+        offset += bytes;
+    }
+    std::string text = header.dump();
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    std::uint64_t n = text.size();
+    out.write(reinterpret_cast<const char*>(&n), 8);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    out.close();
+    std::filesystem::resize_file(path, 8 + text.size() + offset);  // sparse: the data is a hole
+    return 8 + text.size() + offset;
+}
+
+std::uint64_t make_gguf(const std::string& path) {
+    // Header only, then extend to the full size (sparse), as the writer would lay it out.
+    std::vector<std::byte> none;
+    std::vector<TensorToWrite> tensors;
+    std::string header = "GGUF";
+    auto put = [&](auto value) { header.append(reinterpret_cast<const char*>(&value), sizeof value); };
+    put(std::uint32_t{3});
+    put(std::uint64_t{kTensors});
+    put(std::uint64_t{0});
+    std::uint64_t offset = 0, bytes = kRows * kColumns * 2;
+    for (int i = 0; i < kTensors; ++i) {
+        std::string name = "blk." + std::to_string(i / 3) + ".proj" + std::to_string(i % 3) + ".weight";
+        put(std::uint64_t{name.size()});
+        header += name;
+        put(std::uint32_t{2});
+        put(std::uint64_t{kColumns});
+        put(std::uint64_t{kRows});
+        put(std::uint32_t{1});  // F16
+        put(offset);
+        offset += bytes;
+    }
+    header.append((32 - header.size() % 32) % 32, '\0');
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(header.data(), static_cast<std::streamsize>(header.size()));
+    out.close();
+    std::filesystem::resize_file(path, header.size() + offset);
+    return header.size() + offset;
+}
+
+void measure(const std::string& label, const std::string& path, std::uint64_t size) {
+    int pipe_fds[2];
+    if (pipe(pipe_fds) != 0) return;
+    pid_t child = fork();
+    if (child == 0) {
+        auto start = std::chrono::steady_clock::now();
+        auto model = Model::open(path);
+        double ms = bench::seconds_since(start) * 1e3;
+        std::size_t tensors = model.file().tensors().size(), layers = model.layers().size();
+        char line[256];
+        int n = std::snprintf(line, sizeof line, "%.2f %zu %zu %.1f", ms, tensors, layers, bench::peak_rss_mib());
+        (void)!write(pipe_fds[1], line, static_cast<std::size_t>(n));
+        _exit(0);
+    }
+    close(pipe_fds[1]);
+    char line[256] = {};
+    (void)!read(pipe_fds[0], line, sizeof line - 1);
+    close(pipe_fds[0]);
+    waitpid(child, nullptr, 0);
+    double ms = 0, rss = 0;
+    std::size_t tensors = 0, layers = 0;
+    std::sscanf(line, "%lf %zu %zu %lf", &ms, &tensors, &layers, &rss);
+    std::printf("%-12s %7.1f GB  %4zu tensors  %4zu layers  open+list %7.2f ms (target < 100)  peak RSS %6.1f MB (target < 64)  %s\n",
+                label.c_str(), static_cast<double>(size) / 1e9, tensors, layers, ms, rss * 1.048576,
+                ms < 100 && rss * 1.048576 < 64 ? "PASS" : "MISS");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::filesystem::path dir = argc > 1 ? argv[1] : std::filesystem::temp_directory_path();
+    auto st = (dir / "quantlens-bench-300.safetensors").string();
+    auto gguf = (dir / "quantlens-bench-300.gguf").string();
+    std::printf("bench_open_model: sparse files in %s\n", dir.c_str());
+    measure("safetensors", st, make_safetensors(st));
+    measure("gguf", gguf, make_gguf(gguf));
+    std::filesystem::remove(st);
+    std::filesystem::remove(gguf);
+}
