@@ -8,6 +8,7 @@
 #include "io/hdf5_types.hpp"
 #include "io/json_limits.hpp"
 #include "util/error.hpp"
+#include "util/utf8.hpp"
 
 namespace quantlens {
 
@@ -60,6 +61,7 @@ private:
         if (dataset.id < 0) throw Error(path_, name, "cannot open dataset");
         TensorInfo info;
         info.name = name;
+        if (!valid_utf8(name)) throw Error(path_, "dataset name", "is not valid UTF-8");
         Handle type(H5Dget_type(dataset.id), H5Tclose);
         auto dtype = dtype_of_dataset(dataset.id, type.id);
         if (!dtype) throw Error(path_, name, "dataset type is not a number type QuantLens reads (floats, integers, bool)");
