@@ -194,6 +194,69 @@ def tiny_gguf(path, gpt2_tensors):
             "blk.0.attn_qkv.weight": dequant_q8_0(q8_0(qkv)).reshape(qkv.shape), "blk.0.ffn_up.weight": dequant_q4_0(q4_0(fc)).reshape(fc.shape)}
 
 
+def q4_1(row):
+    blocks = []
+    for b in row.reshape(-1, 32).astype(np.float32):
+        mn, mx = np.float32(b.min()), np.float32(b.max())
+        d = np.float32(np.float32(mx - mn) / np.float32(15))
+        idv = np.float32(1) / d if d != 0 else np.float32(0)
+        def code(v):
+            return min(15, int(np.float32(np.float32(np.float32(v - mn) * idv) + np.float32(0.5))))
+        qs = bytes(code(b[j]) | (code(b[j + 16]) << 4) for j in range(16))
+        blocks.append(struct.pack("<ee", d, mn) + qs)
+    return b"".join(blocks)
+
+
+def pack5(q):
+    qs = bytes((q[j] & 15) | ((q[j + 16] & 15) << 4) for j in range(16))
+    qh = 0
+    for j in range(16):
+        qh |= ((q[j] & 0x10) >> 4) << j
+        qh |= ((q[j + 16] & 0x10) >> 4) << (j + 16)
+    return struct.pack("<I", qh), qs
+
+
+def q5_0(row):
+    blocks = []
+    for b in row.reshape(-1, 32).astype(np.float32):
+        mx = b[int(np.argmax(np.abs(b)))]
+        d = np.float32(mx / np.float32(-16))
+        idv = np.float32(1) / d if d != 0 else np.float32(0)
+        q = [min(31, int(np.float32(np.float32(v * idv) + np.float32(16.5)))) for v in b]
+        qh, qs = pack5(q)
+        blocks.append(struct.pack("<e", d) + qh + qs)
+    return b"".join(blocks)
+
+
+def q5_1(row):
+    blocks = []
+    for b in row.reshape(-1, 32).astype(np.float32):
+        mn, mx = np.float32(b.min()), np.float32(b.max())
+        d = np.float32(np.float32(mx - mn) / np.float32(31))
+        idv = np.float32(1) / d if d != 0 else np.float32(0)
+        q = [int(np.float32(np.float32(np.float32(v - mn) * idv) + np.float32(0.5))) & 0xFF for v in b]
+        qh, qs = pack5(q)
+        blocks.append(struct.pack("<ee", d, mn) + qh + qs)
+    return b"".join(blocks)
+
+
+def ggml_goldens():
+    """Blocks from a NumPy float32 transcription of llama.cpp's quantize_row_*_ref, for
+    random blocks of several scales plus edge cases: all zeros, constant, exact ties."""
+    rng = np.random.default_rng(11)
+    parts = [rng.standard_normal(32 * 40).astype(np.float32),
+             (rng.standard_t(3, 32 * 40) * 0.02).astype(np.float32),
+             rng.uniform(-1000, 1000, 32 * 8).astype(np.float32),
+             np.zeros(32, np.float32), np.full(32, 0.75, np.float32), np.full(32, -3.0, np.float32),
+             (np.arange(32, dtype=np.float32) - 16) / np.float32(8),   # many exact halves after scaling
+             np.where(np.arange(32) % 2 == 0, 1.0, -1.0).astype(np.float32) * np.float32(127.0)]
+    values = np.concatenate(parts).astype(np.float32)
+    blocks = {"input": values}
+    for name, fn in [("q8_0", q8_0), ("q4_0", q4_0), ("q4_1", q4_1), ("q5_0", q5_0), ("q5_1", q5_1)]:
+        blocks[name] = np.frombuffer(fn(values), dtype=np.uint8)
+    np.savez(os.path.join(GOLDEN, "ggml_blocks.npz"), **blocks)
+
+
 def dequant_q8_0(raw):
     out = []
     for i in range(0, len(raw), 34):
@@ -303,6 +366,7 @@ def main():
              f64=np.linspace(-1, 1, 10), fortran=np.asfortranarray(np.arange(12, dtype=np.int32).reshape(3, 4)),
              big=np.arange(6, dtype=">f4").reshape(2, 3), flags=np.array([True, False, True]))
     conversion_goldens()
+    ggml_goldens()
     fuzz_seeds()
     print(f"digits MLP training accuracy {accuracy:.3f}")
 

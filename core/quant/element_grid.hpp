@@ -1,0 +1,69 @@
+#pragma once
+// The values a format can represent, in the format's own units (before the scale):
+// integers, minifloats (REFERENCE.md §2), or a table (NF4 §3, log2, binary). Each grid is a
+// small concrete type so the quantizer's loops are templated on it (no virtual calls per
+// element). nearest() saturates at ±max; ties are documented per grid.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "quant/quant_spec.hpp"
+
+namespace quantlens {
+
+// Integers qmin..qmax; ties to even (nearbyint in the default rounding mode).
+struct IntGrid {
+    float qmin, qmax;
+    float max_value() const { return std::max(-qmin, qmax); }
+    float nearest(float x) const { return std::clamp(std::nearbyint(x), qmin, qmax); }
+    float floor_level(float x) const { return std::clamp(std::floor(x), qmin, qmax); }
+    float ceil_level(float x) const { return std::clamp(std::ceil(x), qmin, qmax); }
+    std::int32_t code(float level) const { return static_cast<std::int32_t>(level); }
+    std::vector<float> levels() const;
+};
+
+// Sign + exponent + mantissa without inf/NaN codes in range (saturating, as OCP MX does):
+// mbits mantissa bits, emin = exponent of the smallest normal, max = largest magnitude.
+// Ties to even mantissa. code() is the format's bit pattern.
+struct MinifloatGrid {
+    int ebits, mbits, bias;
+    float max;
+    float nearest(float x) const;
+    float floor_level(float x) const;  // the largest level <= x
+    float ceil_level(float x) const;   // the smallest level >= x
+    float max_value() const { return max; }
+    std::int32_t code(float level) const;
+    std::vector<float> levels() const;
+    int emin() const { return 1 - bias; }
+};
+
+// Sorted table of levels; nearest decides at midpoints, a tie going to the lower level
+// (bitsandbytes' NF4 comparisons are strict greater-than).
+struct TableGrid {
+    std::vector<float> table;  // ascending
+    std::vector<float> midpoints;
+    explicit TableGrid(std::vector<float> values);
+    float max_value() const { return std::max(-table.front(), table.back()); }
+    float nearest(float x) const;
+    float floor_level(float x) const;
+    float ceil_level(float x) const;
+    std::int32_t code(float level) const;
+    std::vector<float> levels() const { return table; }
+};
+
+MinifloatGrid minifloat_grid(QuantFormat format);  // fp8/fp6/fp4 (and their MX element types)
+const TableGrid& nf4_grid();                        // REFERENCE.md §3 code table
+TableGrid log2_grid(int bits);                      // 0 and ±2^-k, k = 0 .. 2^(bits-1) - 2
+
+// {-1, +1} by sign, 0 going to +1 (sign(w) with BitNet's convention for exact zeros).
+struct BinaryGrid {
+    float max_value() const { return 1.0f; }
+    float nearest(float x) const { return x >= 0 ? 1.0f : -1.0f; }
+    float floor_level(float x) const { return x >= 1 ? 1.0f : -1.0f; }
+    float ceil_level(float x) const { return x > -1 ? 1.0f : -1.0f; }
+    std::int32_t code(float level) const { return level > 0 ? 1 : 0; }
+    std::vector<float> levels() const { return {-1.0f, 1.0f}; }
+};
+
+}  // namespace quantlens

@@ -1,0 +1,118 @@
+#pragma once
+// Choosing one group's scale (and zero point) from its values: min-max, percentile or
+// MSE-optimal clipping (REFERENCE.md §1), then rounding to how the scale is stored.
+// Shared by round-to-nearest, stochastic rounding and GPTQ.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "quant/quantizer_family.hpp"
+
+namespace quantlens {
+
+// MSE clipping candidates: ratios 1, 0.99…, 0.2 of the min-max range (100 of them).
+inline constexpr int kClipCandidates = 100;
+inline float clip_ratio(int k) { return 1.0f - static_cast<float>(k) * 0.8f / (kClipCandidates - 1); }
+
+enum class ScaleRule {
+    AbsMax,      // scale = clipped max|x| / grid max
+    AbsMean,     // scale = mean|x| (BitNet's ternary absmean, binary's mean |w|)
+    PowerOfTwo,  // AbsMax rounded up to a power of two (log2: every level a power of two)
+};
+
+// p-th percentile (nearest rank) of the values.
+inline float percentile_of(std::vector<float> values, double percentile) {
+    if (values.empty()) return 0;
+    auto rank = static_cast<std::size_t>(std::ceil(percentile / 100.0 * static_cast<double>(values.size())));
+    rank = std::clamp<std::size_t>(rank, 1, values.size()) - 1;
+    std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(rank), values.end());
+    return values[rank];
+}
+
+inline float scale_from_range(float range, float grid_max, ScaleRule rule, ScaleStorage storage) {
+    if (!(range > 0)) return 1.0f;  // an all-zero group: any positive scale represents it exactly
+    float scale = range / grid_max;
+    if (rule == ScaleRule::PowerOfTwo) return stored_scale(scale, ScaleStorage::E8M0);
+    return stored_scale(scale, storage);
+}
+
+template <class Grid>
+double squared_error_at(const Grid& grid, const float* x, std::size_t n, float scale) {
+    const float inverse = 1.0f / scale;
+    double error = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        float e = x[i] - grid.nearest(x[i] * inverse) * scale;
+        error += static_cast<double>(e) * e;
+    }
+    return error;
+}
+
+template <class Grid>
+float choose_scale(const Grid& grid, ScaleRule rule, const QuantSpec& spec, const float* x, std::size_t n) {
+    const float grid_max = grid.max_value();
+    if (rule == ScaleRule::AbsMean) {
+        double sum = 0;
+        for (std::size_t i = 0; i < n; ++i) sum += std::fabs(x[i]);
+        return scale_from_range(static_cast<float>(sum / static_cast<double>(std::max<std::size_t>(n, 1))) * grid_max, grid_max, rule, spec.scale_storage);
+    }
+    float range = 0;
+    for (std::size_t i = 0; i < n; ++i) range = std::max(range, std::fabs(x[i]));
+    if (spec.clip == ClipMethod::Percentile) {
+        std::vector<float> magnitudes(n);
+        for (std::size_t i = 0; i < n; ++i) magnitudes[i] = std::fabs(x[i]);
+        range = percentile_of(std::move(magnitudes), spec.percentile);
+    } else if (spec.clip == ClipMethod::Mse && range > 0) {
+        float best_scale = scale_from_range(range, grid_max, rule, spec.scale_storage);
+        double best = std::numeric_limits<double>::infinity();
+        for (int k = 0; k < kClipCandidates; ++k) {
+            float scale = scale_from_range(range * clip_ratio(k), grid_max, rule, spec.scale_storage);
+            double error = squared_error_at(grid, x, n, scale);
+            if (error < best) { best = error; best_scale = scale; }
+        }
+        return best_scale;
+    }
+    return scale_from_range(range, grid_max, rule, spec.scale_storage);
+}
+
+struct AffineParameters { float scale = 1, zero = 0; };
+
+// Asymmetric integers (REFERENCE.md §1): range [min(x,0), max(x,0)], zero point z.
+inline AffineParameters affine_for(float low, float high, float qmax, ScaleStorage storage) {
+    AffineParameters p;
+    p.scale = high > low ? stored_scale((high - low) / qmax, storage) : 1.0f;
+    p.zero = std::clamp(std::nearbyint(-low / p.scale), 0.0f, qmax);
+    return p;
+}
+
+inline float affine_level(float x, const AffineParameters& p, float qmax) {
+    return std::clamp(std::nearbyint(x / p.scale) + p.zero, 0.0f, qmax);
+}
+
+inline AffineParameters choose_affine(const QuantSpec& spec, const float* x, std::size_t n) {
+    const float qmax = static_cast<float>((1 << spec.bits) - 1);
+    float low = 0, high = 0;
+    for (std::size_t i = 0; i < n; ++i) { low = std::min(low, x[i]); high = std::max(high, x[i]); }
+    if (spec.clip == ClipMethod::Percentile) {
+        std::vector<float> values(x, x + n);
+        low = std::min(0.0f, percentile_of(values, 100.0 - spec.percentile));
+        high = std::max(0.0f, percentile_of(std::move(values), spec.percentile));
+    } else if (spec.clip == ClipMethod::Mse) {
+        AffineParameters best_p = affine_for(low, high, qmax, spec.scale_storage);
+        double best = std::numeric_limits<double>::infinity();
+        for (int k = 0; k < kClipCandidates; ++k) {
+            auto p = affine_for(low * clip_ratio(k), high * clip_ratio(k), qmax, spec.scale_storage);
+            double error = 0;
+            for (std::size_t i = 0; i < n; ++i) {
+                float e = x[i] - (affine_level(x[i], p, qmax) - p.zero) * p.scale;
+                error += static_cast<double>(e) * e;
+            }
+            if (error < best) { best = error; best_p = p; }
+        }
+        return best_p;
+    }
+    return affine_for(low, high, qmax, spec.scale_storage);
+}
+
+}  // namespace quantlens

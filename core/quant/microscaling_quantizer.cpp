@@ -1,0 +1,114 @@
+// OCP Microscaling v1.0 (REFERENCE.md §4) and NVIDIA's NVFP4.
+// MX: blocks of 32 consecutive elements of a row share X = 2^E, stored as E8M0, with
+// E = floor(log2(max|V|)) − emax_elem clamped to [−127, 127] (an all-zero block takes the
+// smallest scale); elements are V/X rounded to nearest-even and saturated to the element
+// format. MXINT8 elements are int8 × 2^−6, clamped symmetrically to ±127/64 as Microsoft's
+// MX reference library does (so a block's maximum can never round past a power of two and
+// re-quantizing is stable). A row whose length is not a multiple of 32 ends
+// in a shorter block with its own scale.
+// NVFP4: E2M1 elements in blocks of 16, each block scale an FP8 E4M3 value, times one FP32
+// per-tensor scale g = max|W| / (6 · 448): block scale = E4M3(max|block| / 6 / g).
+#include <cmath>
+#include <functional>
+
+#include "quant/element_grid.hpp"
+#include "quant/quantizer_family.hpp"
+#include "quant/scaled_grid.hpp"
+#include "tensor/convert.hpp"
+#include "util/parallel.hpp"
+
+namespace quantlens {
+
+namespace {
+
+int element_emax(QuantFormat format) {  // REFERENCE.md §4 table
+    switch (format) {
+        case QuantFormat::MxFp8E4M3: return 8;
+        case QuantFormat::MxFp8E5M2: return 15;
+        case QuantFormat::MxFp6E3M2: return 4;
+        case QuantFormat::MxFp6E2M3: return 2;
+        case QuantFormat::MxFp4: return 2;
+        default: return 0;  // MXINT8
+    }
+}
+
+// MXINT8's element grid, in the element's own units: int8 / 64, within ±127/64.
+struct MxInt8Grid {
+    float max_value() const { return 127.0f / 64; }
+    float nearest(float x) const { return std::clamp(std::nearbyint(x * 64), -127.0f, 127.0f) / 64; }
+    float floor_level(float x) const { return std::clamp(std::floor(x * 64), -127.0f, 127.0f) / 64; }
+    float ceil_level(float x) const { return std::clamp(std::ceil(x * 64), -127.0f, 127.0f) / 64; }
+    std::int32_t code(float level) const { return static_cast<std::int32_t>(level * 64); }
+    std::vector<float> levels() const {
+        std::vector<float> values;
+        for (int q = -127; q <= 127; ++q) values.push_back(static_cast<float>(q) / 64);
+        return values;
+    }
+};
+
+template <class Grid>
+void quantize_blocks(const Grid& grid, const WeightMatrix& w, std::int64_t block, QuantResult& out,
+                     const std::function<float(float block_max)>& block_scale) {
+    const auto spans = group_spans(w, Granularity::Group, block);
+    const std::size_t n = w.values.size();
+    out.scales.assign(spans.size(), 0);
+    out.codes.assign(n, 0);
+    out.dequantized.assign(n, 0);
+    parallel_for(spans.size(), 2048, [&](std::size_t first, std::size_t last) {
+        for (std::size_t g = first; g < last; ++g) {
+            const auto [begin, end] = spans[g];
+            float block_max = 0;
+            for (std::size_t i = begin; i < end; ++i) block_max = std::max(block_max, std::fabs(w.values[i]));
+            const float scale = block_scale(block_max);
+            out.scales[g] = scale;
+            const float inverse = scale > 0 ? 1.0f / scale : 0.0f;
+            for (std::size_t i = begin; i < end; ++i) {
+                float level = grid.nearest(w.values[i] * inverse);
+                out.codes[i] = grid.code(level);
+                out.dequantized[i] = level * scale;
+            }
+        }
+    });
+    out.group_elements = spans.empty() ? 0 : static_cast<std::int64_t>(spans.front().second - spans.front().first);
+    const float first = out.scales.empty() ? 1.0f : out.scales.front();
+    for (float level : grid.levels()) out.levels.push_back(level * first);
+}
+
+class MicroscalingFamily final : public QuantizerFamily {
+public:
+    bool handles(QuantFormat f) const override {
+        switch (f) {
+            case QuantFormat::MxFp8E4M3: case QuantFormat::MxFp8E5M2: case QuantFormat::MxFp6E3M2: case QuantFormat::MxFp6E2M3:
+            case QuantFormat::MxFp4: case QuantFormat::MxInt8: case QuantFormat::NvFp4: return true;
+            default: return false;
+        }
+    }
+
+    void quantize(const WeightMatrix& w, const QuantSpec& spec, const QuantOptions&, QuantResult& out) const override {
+        if (spec.format == QuantFormat::NvFp4) {
+            float tensor_max = 0;
+            for (float v : w.values) tensor_max = std::max(tensor_max, std::fabs(v));
+            const float global = tensor_max > 0 ? tensor_max / (6.0f * 448.0f) : 1.0f;
+            out.tensor_scale = global;
+            return quantize_blocks(minifloat_grid(QuantFormat::Fp4E2M1), w, 16, out, [global](float block_max) {
+                return f8_e4m3_to_f32(f32_to_f8_e4m3(block_max / 6.0f / global)) * global;
+            });
+        }
+        const int emax = element_emax(spec.format);
+        auto shared_scale = [emax](float block_max) {
+            int exponent = block_max > 0 ? std::ilogb(block_max) - emax : -127;  // floor(log2 max) − emax
+            return std::ldexp(1.0f, std::clamp(exponent, -127, 127));
+        };
+        if (spec.format == QuantFormat::MxInt8) return quantize_blocks(MxInt8Grid{}, w, 32, out, shared_scale);
+        quantize_blocks(minifloat_grid(spec.format), w, 32, out, shared_scale);
+    }
+};
+
+}  // namespace
+
+const QuantizerFamily& microscaling_family() {
+    static const MicroscalingFamily family;
+    return family;
+}
+
+}  // namespace quantlens

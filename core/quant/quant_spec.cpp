@@ -1,0 +1,259 @@
+#include "quant/quant_spec.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <sstream>
+
+#include "util/error.hpp"
+
+namespace quantlens {
+
+namespace {
+
+struct FormatEntry {
+    const char* name;
+    QuantFormat format;
+    int bits;                 // element bits
+    Granularity granularity;  // default
+    std::int64_t group;       // default group / block size
+};
+
+const FormatEntry kFormats[] = {
+    {"int", QuantFormat::Int, 8, Granularity::Channel, 0},
+    {"fp8_e4m3", QuantFormat::Fp8E4M3, 8, Granularity::Tensor, 0},
+    {"fp8_e5m2", QuantFormat::Fp8E5M2, 8, Granularity::Tensor, 0},
+    {"fp6_e3m2", QuantFormat::Fp6E3M2, 6, Granularity::Tensor, 0},
+    {"fp6_e2m3", QuantFormat::Fp6E2M3, 6, Granularity::Tensor, 0},
+    {"fp4_e2m1", QuantFormat::Fp4E2M1, 4, Granularity::Tensor, 0},
+    {"nf4", QuantFormat::NF4, 4, Granularity::Group, 64},  // bitsandbytes' default block
+    {"mxfp8_e4m3", QuantFormat::MxFp8E4M3, 8, Granularity::Block, 32},
+    {"mxfp8_e5m2", QuantFormat::MxFp8E5M2, 8, Granularity::Block, 32},
+    {"mxfp6_e3m2", QuantFormat::MxFp6E3M2, 6, Granularity::Block, 32},
+    {"mxfp6_e2m3", QuantFormat::MxFp6E2M3, 6, Granularity::Block, 32},
+    {"mxfp4", QuantFormat::MxFp4, 4, Granularity::Block, 32},
+    {"mxint8", QuantFormat::MxInt8, 8, Granularity::Block, 32},
+    {"nvfp4", QuantFormat::NvFp4, 4, Granularity::Block, 16},
+    {"q8_0", QuantFormat::Q8_0, 8, Granularity::Block, 32},
+    {"q4_0", QuantFormat::Q4_0, 4, Granularity::Block, 32},
+    {"q4_1", QuantFormat::Q4_1, 4, Granularity::Block, 32},
+    {"q5_0", QuantFormat::Q5_0, 5, Granularity::Block, 32},
+    {"q5_1", QuantFormat::Q5_1, 5, Granularity::Block, 32},
+    {"log2", QuantFormat::Log2, 4, Granularity::Channel, 0},
+    {"ternary", QuantFormat::Ternary, 2, Granularity::Tensor, 0},
+    {"binary", QuantFormat::Binary, 1, Granularity::Tensor, 0},
+    {"f16", QuantFormat::F16, 16, Granularity::Tensor, 0},
+    {"bf16", QuantFormat::BF16, 16, Granularity::Tensor, 0},
+    {"f32", QuantFormat::F32, 32, Granularity::Tensor, 0},
+};
+
+const FormatEntry& entry_of(QuantFormat format) {
+    for (const auto& entry : kFormats)
+        if (entry.format == format) return entry;
+    return kFormats[0];
+}
+
+const char* kAliases[][2] = {{"fp4", "fp4_e2m1"}, {"mxfp8", "mxfp8_e4m3"}, {"mxfp6", "mxfp6_e3m2"}, {"fp8", "fp8_e4m3"}};
+
+template <class T>
+bool parse_number(std::string_view text, T& value) {
+    if (text.empty()) return false;
+    if constexpr (std::is_floating_point_v<T>) {
+        std::string copy(text);
+        char* end = nullptr;
+        value = static_cast<T>(std::strtod(copy.c_str(), &end));
+        return end == copy.c_str() + copy.size() && std::isfinite(value);
+    } else {
+        auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+        return error == std::errc() && end == text.data() + text.size();
+    }
+}
+
+std::string number_text(double value) {
+    std::ostringstream out;
+    out.precision(12);
+    out << value;
+    return out.str();
+}
+
+bool is_scaled(QuantFormat f) {
+    return f == QuantFormat::Int || f == QuantFormat::Fp8E4M3 || f == QuantFormat::Fp8E5M2 || f == QuantFormat::Fp6E3M2 ||
+           f == QuantFormat::Fp6E2M3 || f == QuantFormat::Fp4E2M1 || f == QuantFormat::NF4 || f == QuantFormat::Log2 ||
+           f == QuantFormat::Ternary || f == QuantFormat::Binary;
+}
+
+}  // namespace
+
+const std::vector<std::string>& quant_format_names() {
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> list;
+        for (int bits = 2; bits <= 8; ++bits) list.push_back("int" + std::to_string(bits));
+        for (const auto& entry : kFormats)
+            if (entry.format != QuantFormat::Int) list.push_back(entry.name);
+        return list;
+    }();
+    return names;
+}
+
+bool QuantSpec::is_block_format() const { return granularity == Granularity::Block; }
+bool QuantSpec::is_cast() const { return format == QuantFormat::F16 || format == QuantFormat::BF16 || format == QuantFormat::F32; }
+
+int QuantSpec::element_bits() const {
+    if (format == QuantFormat::Int || format == QuantFormat::Log2) return bits;
+    return entry_of(format).bits;
+}
+
+double QuantSpec::scale_bits() const {
+    switch (format) {
+        case QuantFormat::MxFp8E4M3: case QuantFormat::MxFp8E5M2: case QuantFormat::MxFp6E3M2:
+        case QuantFormat::MxFp6E2M3: case QuantFormat::MxFp4: case QuantFormat::MxInt8: return 8;  // E8M0
+        case QuantFormat::NvFp4: return 8;   // E4M3 per block (+ one FP32 per tensor, counted apart)
+        case QuantFormat::Q8_0: case QuantFormat::Q4_0: case QuantFormat::Q5_0: return 16;  // half d
+        case QuantFormat::Q4_1: case QuantFormat::Q5_1: return 32;  // half d + half m
+        case QuantFormat::F16: case QuantFormat::BF16: case QuantFormat::F32: return 0;
+        case QuantFormat::Log2: return 8;  // a power of two: an exponent byte
+        default: break;
+    }
+    switch (scale_storage) {
+        case ScaleStorage::F32: return 32;
+        case ScaleStorage::F16: case ScaleStorage::BF16: return 16;
+        case ScaleStorage::E8M0: return 8;
+    }
+    return 32;
+}
+
+QuantSpec QuantSpec::parse(std::string_view text) {
+    const std::string whole(text);
+    auto fail = [&](const std::string& part, const std::string& reason) -> QuantSpec {
+        throw Error("", "spec \"" + whole + "\"", (part.empty() ? "" : "\"" + part + "\": ") + reason);
+    };
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    while (true) {
+        auto colon = text.find(':', start);
+        parts.emplace_back(text.substr(start, colon == std::string_view::npos ? std::string_view::npos : colon - start));
+        if (colon == std::string_view::npos) break;
+        start = colon + 1;
+    }
+    std::string name = parts.front();
+    for (auto& alias : kAliases)
+        if (name == alias[0]) name = alias[1];
+    QuantSpec spec;
+    bool found = false;
+    if (name.rfind("int", 0) == 0 && name.size() > 3) {
+        int bits = 0;
+        if (!parse_number(std::string_view(name).substr(3), bits) || bits < 2 || bits > 8) return fail(parts.front(), "integer formats are int2 to int8");
+        spec.format = QuantFormat::Int;
+        spec.bits = bits;
+        found = true;
+    } else {
+        for (const auto& entry : kFormats)
+            if (name == entry.name && entry.format != QuantFormat::Int) {
+                spec.format = entry.format;
+                spec.bits = entry.bits;
+                spec.granularity = entry.granularity;
+                spec.group_size = entry.group;
+                found = true;
+            }
+    }
+    if (!found) {
+        std::string names;
+        for (const auto& n : quant_format_names()) names += (names.empty() ? "" : ", ") + n;
+        return fail(parts.front(), "unknown format; expected one of " + names);
+    }
+    if (spec.format == QuantFormat::Int) spec.granularity = Granularity::Channel;
+
+    const bool scaled = is_scaled(spec.format);
+    const bool integer = spec.format == QuantFormat::Int;
+    const bool gptq_capable = scaled && spec.format != QuantFormat::Ternary && spec.format != QuantFormat::Binary;
+    std::string allowed = scaled ? "tensor, channel, g<N>" : "";
+    if (integer) allowed += ", sym, asym, full";
+    if (spec.format == QuantFormat::Log2) allowed += ", <bits 2..8>";
+    if (scaled && spec.format != QuantFormat::Ternary && spec.format != QuantFormat::Binary) allowed += ", clip=minmax|mse|p<percentile>, scale=f32|f16|bf16|e8m0";
+    if (gptq_capable) allowed += ", round=rtn|stochastic|gptq, seed=<n>, actorder, damp=<x>";
+    if (!spec.is_cast()) allowed += std::string(allowed.empty() ? "" : ", ") + "rot=hadamard, rotseed=<n>, smooth=<alpha>";
+    if (allowed.empty()) allowed = "no options";
+
+    for (std::size_t i = 1; i < parts.size(); ++i) {
+        const std::string& part = parts[i];
+        auto not_allowed = [&] { return fail(part, "not an option of " + std::string(parts.front()) + "; allowed: " + allowed); };
+        auto value_of = [&](std::string_view key) { return std::string_view(part).substr(key.size()); };
+        if (part.empty()) return fail(part, "empty option (two colons in a row?)");
+        if (scaled && part == "tensor") spec.granularity = Granularity::Tensor, spec.group_size = 0;
+        else if (scaled && part == "channel") spec.granularity = Granularity::Channel, spec.group_size = 0;
+        else if (scaled && part[0] == 'g' && part.size() > 1 && std::isdigit(static_cast<unsigned char>(part[1]))) {
+            std::int64_t group = 0;
+            if (!parse_number(std::string_view(part).substr(1), group) || group < 1 || group > (1 << 30)) return fail(part, "group size must be a positive integer, e.g. g128");
+            spec.granularity = Granularity::Group;
+            spec.group_size = group;
+        } else if (integer && part == "sym") spec.symmetric = true;
+        else if (integer && part == "asym") spec.symmetric = false;
+        else if (integer && part == "full") spec.full_range = true;
+        else if (spec.format == QuantFormat::Log2 && std::isdigit(static_cast<unsigned char>(part[0]))) {
+            if (!parse_number(std::string_view(part), spec.bits) || spec.bits < 2 || spec.bits > 8) return fail(part, "log2 takes 2 to 8 bits (1 sign bit + exponent)");
+        } else if (part.rfind("clip=", 0) == 0 && allowed.find("clip=") != std::string::npos) {
+            auto value = value_of("clip=");
+            if (value == "minmax") spec.clip = ClipMethod::MinMax;
+            else if (value == "mse") spec.clip = ClipMethod::Mse;
+            else if (!value.empty() && value[0] == 'p' && parse_number(value.substr(1), spec.percentile) && spec.percentile > 0 && spec.percentile <= 100) spec.clip = ClipMethod::Percentile;
+            else return fail(part, "clip is minmax, mse or p<percentile> with 0 < percentile <= 100, e.g. clip=p99.9");
+        } else if (part.rfind("scale=", 0) == 0 && allowed.find("scale=") != std::string::npos) {
+            auto value = value_of("scale=");
+            if (value == "f32") spec.scale_storage = ScaleStorage::F32;
+            else if (value == "f16") spec.scale_storage = ScaleStorage::F16;
+            else if (value == "bf16") spec.scale_storage = ScaleStorage::BF16;
+            else if (value == "e8m0") spec.scale_storage = ScaleStorage::E8M0;
+            else return fail(part, "scale storage is f32, f16, bf16 or e8m0");
+        } else if (part.rfind("round=", 0) == 0 && gptq_capable) {
+            auto value = value_of("round=");
+            if (value == "rtn") spec.rounding = Rounding::Nearest;
+            else if (value == "stochastic") spec.rounding = Rounding::Stochastic;
+            else if (value == "gptq") spec.rounding = Rounding::Gptq;
+            else return fail(part, "rounding is rtn, stochastic or gptq");
+        } else if (part.rfind("seed=", 0) == 0 && gptq_capable) {
+            if (!parse_number(value_of("seed="), spec.seed)) return fail(part, "seed must be a non-negative integer");
+        } else if (part == "actorder" && gptq_capable) spec.act_order = true;
+        else if (part.rfind("damp=", 0) == 0 && gptq_capable) {
+            if (!parse_number(value_of("damp="), spec.damp) || spec.damp < 0 || spec.damp > 1) return fail(part, "damp is a fraction of mean(diag H) between 0 and 1, e.g. damp=0.01");
+        } else if (part == "rot=hadamard" && !spec.is_cast()) spec.rotation = Rotation::Hadamard;
+        else if (part.rfind("rotseed=", 0) == 0 && !spec.is_cast()) {
+            if (!parse_number(value_of("rotseed="), spec.rotation_seed)) return fail(part, "rotseed must be a non-negative integer");
+        } else if (part.rfind("smooth=", 0) == 0 && !spec.is_cast()) {
+            if (!parse_number(value_of("smooth="), spec.smooth_alpha) || spec.smooth_alpha < 0 || spec.smooth_alpha > 1) return fail(part, "smooth takes the migration strength alpha in [0, 1], e.g. smooth=0.5");
+        } else return not_allowed();
+    }
+    if (spec.full_range && !spec.symmetric) return fail("full", "full range applies to symmetric integers only (asym already uses every code)");
+    if (spec.format == QuantFormat::Ternary || spec.format == QuantFormat::Binary) spec.clip = ClipMethod::MinMax;
+    if (spec.rounding != Rounding::Gptq && (spec.act_order || spec.damp != 0.01)) return fail("actorder/damp", "apply to round=gptq only");
+    if (spec.rounding != Rounding::Stochastic && spec.seed != 0) return fail("seed", "applies to round=stochastic only");
+    if (spec.rotation == Rotation::None && spec.rotation_seed != 0) return fail("rotseed", "applies to rot=hadamard only");
+    return spec;
+}
+
+std::string QuantSpec::to_string() const {
+    std::string text = format == QuantFormat::Int ? "int" + std::to_string(bits) : entry_of(format).name;
+    auto add = [&text](const std::string& part) { text += ":" + part; };
+    if (format == QuantFormat::Log2) add(std::to_string(bits));
+    if (is_scaled(format)) {
+        if (granularity == Granularity::Tensor) add("tensor");
+        else if (granularity == Granularity::Channel) add("channel");
+        else add("g" + std::to_string(group_size));
+    }
+    if (format == QuantFormat::Int) add(symmetric ? "sym" : "asym");
+    if (full_range) add("full");
+    if (clip == ClipMethod::Mse) add("clip=mse");
+    if (clip == ClipMethod::Percentile) add("clip=p" + number_text(percentile));
+    if (scale_storage == ScaleStorage::F16) add("scale=f16");
+    if (scale_storage == ScaleStorage::BF16) add("scale=bf16");
+    if (scale_storage == ScaleStorage::E8M0) add("scale=e8m0");
+    if (rounding == Rounding::Stochastic) add("round=stochastic");
+    if (rounding == Rounding::Gptq) add("round=gptq");
+    if (seed != 0) add("seed=" + std::to_string(seed));
+    if (act_order) add("actorder");
+    if (damp != 0.01) add("damp=" + number_text(damp));
+    if (rotation == Rotation::Hadamard) add("rot=hadamard");
+    if (rotation_seed != 0) add("rotseed=" + std::to_string(rotation_seed));
+    if (smooth_alpha >= 0) add("smooth=" + number_text(smooth_alpha));
+    return text;
+}
+
+}  // namespace quantlens

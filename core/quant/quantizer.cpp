@@ -1,0 +1,118 @@
+#include "quant/quantizer.hpp"
+
+#include <cmath>
+
+#include "quant/quantizer_family.hpp"
+#include "quant/transforms.hpp"
+#include "tensor/dtype.hpp"
+#include "util/error.hpp"
+#include "util/parallel.hpp"
+
+namespace quantlens {
+
+namespace {
+
+const QuantizerFamily& family_for(QuantFormat format) {
+    for (const QuantizerFamily* family : {&scaled_grid_family(), &microscaling_family(), &ggml_family(), &cast_family()})
+        if (family->handles(format)) return *family;
+    throw std::logic_error("no quantizer family for the format");
+}
+
+void count_bits(const QuantSpec& spec, QuantResult& out) {
+    const auto n = static_cast<double>(out.dequantized.size());
+    auto& m = out.metrics;
+    m.scales = out.scales.size();
+    m.zero_points = out.zero_points.size();
+    double bits;
+    if (!out.blocks.empty()) bits = static_cast<double>(out.blocks.size()) * 8;  // ggml: the bytes themselves
+    else bits = n * spec.element_bits() + static_cast<double>(m.scales) * spec.scale_bits() + static_cast<double>(m.zero_points) * spec.bits;
+    if (spec.format == QuantFormat::NvFp4) bits += 32;  // the FP32 per-tensor scale
+    m.bits_per_weight = n > 0 ? bits / n : 0;
+    m.size_bytes = static_cast<std::uint64_t>(std::ceil(bits / 8));
+}
+
+}  // namespace
+
+WeightMatrix as_matrix(std::span<const float> values, const std::vector<std::int64_t>& shape) {
+    WeightMatrix w{values, 1, static_cast<std::int64_t>(values.size())};
+    if (shape.size() >= 2) {
+        w.rows = shape[0];
+        w.cols = shape[0] > 0 ? static_cast<std::int64_t>(values.size()) / shape[0] : 0;
+    }
+    return w;
+}
+
+QuantMetrics error_metrics(std::span<const float> original, std::span<const float> approximation) {
+    double signal = 0, noise = 0, dot = 0, energy = 0, worst = 0;
+    for (std::size_t i = 0; i < original.size(); ++i) {
+        const double x = original[i], y = approximation[i], e = y - x;
+        signal += x * x;
+        energy += y * y;
+        noise += e * e;
+        dot += x * y;
+        worst = std::max(worst, std::fabs(e));
+    }
+    QuantMetrics m;
+    const double n = static_cast<double>(std::max<std::size_t>(original.size(), 1));
+    m.mse = noise / n;
+    m.rmse = std::sqrt(m.mse);
+    m.sqnr_db = noise > 0 ? 10 * std::log10(signal / noise) : INFINITY;
+    m.cosine = signal > 0 && energy > 0 ? dot / std::sqrt(signal * energy) : (signal == energy ? 1.0 : 0.0);
+    m.max_abs_error = worst;
+    return m;
+}
+
+QuantResult quantize(const WeightMatrix& weights, const QuantSpec& spec, const QuantOptions& options) {
+    if (weights.rows < 0 || weights.cols < 0 || static_cast<std::uint64_t>(weights.rows * weights.cols) != weights.values.size())
+        throw std::invalid_argument("quantize: rows × cols does not match the values");
+    for (std::size_t i = 0; i < weights.values.size(); ++i)
+        if (!std::isfinite(weights.values[i]))
+            throw Error("", "weights", "value " + std::to_string(i) + " is not finite; quantizers need finite weights");
+    if (spec.granularity == Granularity::Group && spec.group_size <= 0) throw Error("", "spec \"" + spec.to_string() + "\"", "group size must be positive");
+
+    QuantResult out;
+    out.spec = spec;
+    out.rows = weights.rows;
+    out.cols = weights.cols;
+    WeightMatrix working = weights;
+
+    // Transforms act on the input dimension (the columns); they are undone after quantizing
+    // so the error is measured in the weight's own basis.
+    std::unique_ptr<InputRotation> rotation;
+    std::vector<float> smoothing;
+    if (spec.smooth_alpha >= 0 || spec.rotation == Rotation::Hadamard) {
+        out.transformed.assign(weights.values.begin(), weights.values.end());
+        if (spec.smooth_alpha >= 0) {
+            if (!options.inputs) throw Error("", "spec \"" + spec.to_string() + "\"", "smooth=alpha needs calibration inputs of the layer for per-channel activation ranges");
+            smoothing = smoothing_scales(weights, *options.inputs, spec.smooth_alpha);
+            for (std::int64_t r = 0; r < weights.rows; ++r)
+                for (std::int64_t c = 0; c < weights.cols; ++c) out.transformed[static_cast<std::size_t>(r * weights.cols + c)] *= smoothing[static_cast<std::size_t>(c)];
+        }
+        if (spec.rotation == Rotation::Hadamard) {
+            rotation = std::make_unique<InputRotation>(weights.cols, spec.rotation_seed);
+            parallel_for(static_cast<std::size_t>(weights.rows), 64, [&](std::size_t first, std::size_t last) {
+                for (std::size_t r = first; r < last; ++r) rotation->rotate({out.transformed.data() + r * static_cast<std::size_t>(weights.cols), static_cast<std::size_t>(weights.cols)});
+            });
+        }
+        working.values = out.transformed;
+    }
+
+    family_for(spec.format).quantize(working, spec, options, out);
+
+    if (rotation)
+        parallel_for(static_cast<std::size_t>(weights.rows), 64, [&](std::size_t first, std::size_t last) {
+            for (std::size_t r = first; r < last; ++r) rotation->rotate_back({out.dequantized.data() + r * static_cast<std::size_t>(weights.cols), static_cast<std::size_t>(weights.cols)});
+        });
+    if (!smoothing.empty())
+        for (std::int64_t r = 0; r < weights.rows; ++r)
+            for (std::int64_t c = 0; c < weights.cols; ++c) out.dequantized[static_cast<std::size_t>(r * weights.cols + c)] /= smoothing[static_cast<std::size_t>(c)];
+
+    out.metrics = error_metrics(weights.values, out.dequantized);
+    count_bits(spec, out);
+    std::vector<float> errors(out.dequantized.size());
+    for (std::size_t i = 0; i < errors.size(); ++i) errors[i] = out.dequantized[i] - weights.values[i];
+    out.error_histogram = histogram(errors, options.histogram_bins);
+    return out;
+}
+
+}  // namespace quantlens

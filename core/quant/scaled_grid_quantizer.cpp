@@ -1,0 +1,118 @@
+// Scaled-grid quantizers: value = level × scale, with one scale per tensor, per output
+// channel, or per group of G consecutive input elements of a row. Every group is therefore a
+// contiguous run of the row-major matrix; a row whose length is not a multiple of G ends in
+// a shorter group with its own scale, computed from its own values.
+// Asymmetric integers are the same thing with a per-group grid: level q − z ∈ [−z, qmax − z].
+#include "quant/scaled_grid.hpp"
+
+#include "quant/gptq.hpp"
+#include "tensor/convert.hpp"
+#include "util/parallel.hpp"
+
+namespace quantlens {
+
+float stored_scale(float scale, ScaleStorage storage) {
+    switch (storage) {
+        case ScaleStorage::F32: return scale;
+        case ScaleStorage::F16: {  // nearest f16, kept positive and finite
+            float stored = f16_to_f32(f32_to_f16(scale));
+            if (!std::isfinite(stored)) return 65504.0f;
+            return stored > 0 ? stored : std::ldexp(1.0f, -24);
+        }
+        case ScaleStorage::BF16: {
+            float stored = bf16_to_f32(f32_to_bf16(scale));
+            return stored > 0 ? stored : std::numeric_limits<float>::denorm_min();
+        }
+        case ScaleStorage::E8M0: {  // up to a power of two, so storing never clips a value
+            int exponent = std::ilogb(scale);
+            if (std::ldexp(1.0f, exponent) < scale) ++exponent;
+            return std::ldexp(1.0f, std::clamp(exponent, -127, 127));
+        }
+    }
+    return scale;
+}
+
+namespace {
+
+template <class Grid>
+void quantize_groups(const Grid& grid, ScaleRule rule, const WeightMatrix& w, const QuantSpec& spec, std::int64_t group, QuantResult& out) {
+    const auto spans = group_spans(w, spec.granularity, group);
+    const std::size_t n = w.values.size();
+    out.scales.assign(spans.size(), 0);
+    if (!spec.symmetric) out.zero_points.assign(spans.size(), 0);
+    out.codes.assign(n, 0);
+    out.dequantized.assign(n, 0);
+    const std::size_t per_group = spans.empty() ? 1 : spans.front().second - spans.front().first;
+    parallel_for(spans.size(), std::max<std::size_t>(1, (1u << 16) / per_group), [&](std::size_t first, std::size_t last) {
+        for (std::size_t g = first; g < last; ++g) {
+            const auto [begin, end] = spans[g];
+            auto setup = setup_group(grid, rule, spec, w.values.data() + begin, end - begin);
+            out.scales[g] = setup.scale;
+            if (!spec.symmetric) out.zero_points[g] = setup.zero;
+            std::uint64_t state = stochastic_state(spec.seed, g);
+            const float inverse = 1.0f / setup.scale;
+            for (std::size_t i = begin; i < end; ++i) {
+                float level = round_level(setup.grid, w.values[i] * inverse, spec.rounding, state);
+                out.codes[i] = setup.grid.code(level) + setup.zero;
+                out.dequantized[i] = level * setup.scale;
+            }
+        }
+    });
+    out.group_elements = static_cast<std::int64_t>(per_group);
+}
+
+template <class Grid>
+void run(const Grid& grid, ScaleRule rule, const WeightMatrix& w, const QuantSpec& spec, const QuantOptions& options, std::int64_t group, QuantResult& out) {
+    if (spec.rounding == Rounding::Gptq) gptq_quantize(grid, rule, w, spec, options, group, out);
+    else quantize_groups(grid, rule, w, spec, group, out);
+    // The levels of the first group, in weight units, for drawing over histograms.
+    const float scale = out.scales.empty() ? 1.0f : out.scales.front();
+    const float zero = out.zero_points.empty() ? 0.0f : static_cast<float>(out.zero_points.front());
+    for (float level : grid.levels()) out.levels.push_back((level - (spec.symmetric ? 0.0f : zero)) * scale);
+}
+
+// PyTorch's full-range symmetric integers: codes −2^(b−1) … 2^(b−1) − 1 with
+// scale = absmax / ((qmax − qmin) / 2) = absmax / (2^(b−1) − 0.5).
+struct FullRangeIntGrid : IntGrid {
+    float max_value() const { return qmax + 0.5f; }
+};
+
+class ScaledGridFamily final : public QuantizerFamily {
+public:
+    bool handles(QuantFormat f) const override {
+        switch (f) {
+            case QuantFormat::Int: case QuantFormat::Fp8E4M3: case QuantFormat::Fp8E5M2: case QuantFormat::Fp6E3M2:
+            case QuantFormat::Fp6E2M3: case QuantFormat::Fp4E2M1: case QuantFormat::NF4: case QuantFormat::Log2:
+            case QuantFormat::Ternary: case QuantFormat::Binary: return true;
+            default: return false;
+        }
+    }
+
+    void quantize(const WeightMatrix& w, const QuantSpec& spec, const QuantOptions& options, QuantResult& out) const override {
+        const std::int64_t group = spec.granularity == Granularity::Tensor ? std::max<std::int64_t>(1, w.rows * w.cols)
+                                 : spec.granularity == Granularity::Channel ? std::max<std::int64_t>(1, w.cols)
+                                                                             : spec.group_size;
+        switch (spec.format) {
+            case QuantFormat::Int: {
+                const float half = static_cast<float>(1 << (spec.bits - 1));
+                if (!spec.symmetric) return run(IntGrid{0, static_cast<float>((1 << spec.bits) - 1)}, ScaleRule::AbsMax, w, spec, options, group, out);
+                if (spec.full_range) return run(FullRangeIntGrid{{-half, half - 1}}, ScaleRule::AbsMax, w, spec, options, group, out);
+                return run(IntGrid{-(half - 1), half - 1}, ScaleRule::AbsMax, w, spec, options, group, out);
+            }
+            case QuantFormat::NF4: return run(nf4_grid(), ScaleRule::AbsMax, w, spec, options, group, out);
+            case QuantFormat::Log2: return run(log2_grid(spec.bits), ScaleRule::PowerOfTwo, w, spec, options, group, out);
+            case QuantFormat::Ternary: return run(IntGrid{-1, 1}, ScaleRule::AbsMean, w, spec, options, group, out);
+            case QuantFormat::Binary: return run(BinaryGrid{}, ScaleRule::AbsMean, w, spec, options, group, out);
+            default: return run(minifloat_grid(spec.format), ScaleRule::AbsMax, w, spec, options, group, out);
+        }
+    }
+};
+
+}  // namespace
+
+const QuantizerFamily& scaled_grid_family() {
+    static const ScaledGridFamily family;
+    return family;
+}
+
+}  // namespace quantlens
