@@ -257,6 +257,29 @@ def ggml_goldens():
     np.savez(os.path.join(GOLDEN, "ggml_blocks.npz"), **blocks)
 
 
+def torch_quant_goldens():
+    """PyTorch's observers + fake_quantize for the integer schemes QuantLens names
+    int8:channel:sym:full (qint8 per-channel symmetric), int8:tensor:asym (quint8 affine) and
+    int4:channel:asym (quant range 0..15)."""
+    from torch.ao.quantization.observer import MinMaxObserver, PerChannelMinMaxObserver
+    g = torch.Generator().manual_seed(21)
+    w = (torch.randn(64, 128, generator=g) * 0.05 + torch.randn(64, 1, generator=g) * 0.01).float()
+    out = {"weights": w.numpy()}
+    obs = PerChannelMinMaxObserver(ch_axis=0, dtype=torch.qint8, qscheme=torch.per_channel_symmetric)
+    obs(w)
+    scale, zero = obs.calculate_qparams()
+    out["int8_channel_sym_full"] = torch.fake_quantize_per_channel_affine(w, scale.float(), zero.int(), 0, -128, 127).numpy()
+    obs = MinMaxObserver(dtype=torch.quint8, qscheme=torch.per_tensor_affine)
+    obs(w)
+    scale, zero = obs.calculate_qparams()
+    out["int8_tensor_asym"] = torch.fake_quantize_per_tensor_affine(w, float(scale), int(zero), 0, 255).numpy()
+    obs = PerChannelMinMaxObserver(ch_axis=0, dtype=torch.quint8, qscheme=torch.per_channel_affine, quant_min=0, quant_max=15)
+    obs(w)
+    scale, zero = obs.calculate_qparams()
+    out["int4_channel_asym"] = torch.fake_quantize_per_channel_affine(w, scale.float(), zero.int(), 0, 0, 15).numpy()
+    np.savez(os.path.join(GOLDEN, "torch_fake_quant.npz"), **out)
+
+
 def dequant_q8_0(raw):
     out = []
     for i in range(0, len(raw), 34):
@@ -367,6 +390,7 @@ def main():
              big=np.arange(6, dtype=">f4").reshape(2, 3), flags=np.array([True, False, True]))
     conversion_goldens()
     ggml_goldens()
+    torch_quant_goldens()
     fuzz_seeds()
     print(f"digits MLP training accuracy {accuracy:.3f}")
 

@@ -12,6 +12,8 @@ namespace quantlens::cli {
 // One add_* per subcommand (one file each); each registers a callback that returns an
 // exit code through run_selected.
 void add_inspect(CLI::App& app);
+void add_quantize(CLI::App& app);
+void add_compare(CLI::App& app);
 int run_selected(CLI::App& app);
 void set_command(std::function<int()> command);
 

@@ -192,3 +192,17 @@ TEST_CASE("f16 and bf16 casts round to nearest even; f32 is lossless") {
     CHECK(exact.metrics.mse == 0);
     CHECK(std::isinf(exact.metrics.sqnr_db));
 }
+
+TEST_CASE("integer fake-quantization agrees with PyTorch's observers and fake_quantize") {
+    auto golden = open_model_file(data_path("golden/torch_fake_quant.npz"));
+    auto weights = golden->read_f32(golden->tensor("weights"));
+    std::vector<float> w(weights.values().begin(), weights.values().end());
+    for (auto [key, spec] : {std::pair{"int8_channel_sym_full", "int8:channel:sym:full"}, {"int8_tensor_asym", "int8:tensor:asym"}, {"int4_channel_asym", "int4:channel:asym"}}) {
+        INFO(spec);
+        auto expected = golden->read_f32(golden->tensor(key));
+        auto ours = run(w, 64, spec);
+        double worst = 0;
+        for (std::size_t i = 0; i < w.size(); ++i) worst = std::max(worst, static_cast<double>(std::fabs(ours.dequantized[i] - expected.values()[i])));
+        CHECK(worst <= 1e-7);
+    }
+}

@@ -1,0 +1,43 @@
+#pragma once
+// Several specs on several layers, side by side: what `quantlens-cli compare` prints and
+// the GUI's compare view draws. Whole-model figures weight every layer by its size.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/model.hpp"
+#include "quant/quantizer.hpp"
+
+namespace quantlens {
+
+struct SpecOutcome {
+    std::optional<QuantMetrics> metrics;
+    std::string error;  // why this spec does not apply to this layer
+};
+
+struct LayerComparison {
+    std::string layer;
+    std::uint64_t parameters = 0;
+    std::vector<SpecOutcome> outcomes;  // one per spec, in order
+};
+
+struct ModelTotals {
+    std::uint64_t parameters = 0, size_bytes = 0, skipped_layers = 0;
+    double sqnr_db = 0;          // 10 log10(Σ signal / Σ noise) over the layers it applied to
+    double bits_per_weight = 0;
+};
+
+struct Comparison {
+    std::vector<QuantSpec> specs;
+    std::vector<LayerComparison> layers;
+    std::vector<ModelTotals> totals;  // one per spec
+};
+
+// Layers worth quantizing: linear, conv and embedding weights (norms and vectors are left
+// in full precision by every tool we know).
+std::vector<const Layer*> quantizable_layers(const Model& model);
+
+Comparison compare_specs(const Model& model, const std::vector<const Layer*>& layers, const std::vector<QuantSpec>& specs,
+                         const Progress& progress = {}, const CancelToken* cancel = nullptr);
+
+}  // namespace quantlens
