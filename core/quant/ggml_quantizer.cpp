@@ -9,7 +9,13 @@
 #include "tensor/convert.hpp"
 #include "tensor/ggml_blocks.hpp"
 #include "util/error.hpp"
+#include "util/cpu_features.hpp"
 #include "util/parallel.hpp"
+
+namespace quantlens::simd {
+void q8_0_blocks_avx2(const float* x, std::uint8_t* y, std::size_t blocks);
+void q4_0_blocks_avx2(const float* x, std::uint8_t* y, std::size_t blocks);
+}  // namespace quantlens::simd
 
 namespace quantlens {
 
@@ -156,11 +162,18 @@ void quantize_ggml_row_reference(DType type, std::span<const float> x, std::span
     for (std::size_t b = 0; b < x.size() / kQK; ++b) block(x.data() + b * kQK, out.data() + b * bytes);
 }
 
+void quantize_ggml_row_single_thread(DType type, std::span<const float> x, std::span<std::uint8_t> out) {
+    const std::size_t blocks = x.size() / kQK;
+    if (cpu_has_avx2() && type == DType::Q8_0) return simd::q8_0_blocks_avx2(x.data(), out.data(), blocks);
+    if (cpu_has_avx2() && type == DType::Q4_0) return simd::q4_0_blocks_avx2(x.data(), out.data(), blocks);
+    quantize_ggml_row_reference(type, x, out);
+}
+
 void quantize_ggml_row(DType type, std::span<const float> x, std::span<std::uint8_t> out) {
-    const BlockFunction block = block_function(type);
+    block_function(type);  // rejects types QuantLens does not write
     const std::size_t bytes = dtype_info(type).block_bytes;
     parallel_for(x.size() / kQK, 1 << 14, [&](std::size_t first, std::size_t last) {
-        for (std::size_t b = first; b < last; ++b) block(x.data() + b * kQK, out.data() + b * bytes);
+        quantize_ggml_row_single_thread(type, x.subspan(first * kQK, (last - first) * kQK), out.subspan(first * bytes, (last - first) * bytes));
     });
 }
 

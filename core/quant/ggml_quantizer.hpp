@@ -13,6 +13,9 @@ namespace quantlens {
 // x.size() must be a multiple of 32; out holds x.size()/32 blocks of the type's size.
 void quantize_ggml_row(DType type, std::span<const float> x, std::span<std::uint8_t> out);
 
+// The production path on the calling thread only (for per-core benchmarks).
+void quantize_ggml_row_single_thread(DType type, std::span<const float> x, std::span<std::uint8_t> out);
+
 // Plain one-block-at-a-time versions: the reference the fast paths are tested against.
 void quantize_ggml_row_reference(DType type, std::span<const float> x, std::span<std::uint8_t> out);
 

@@ -1,6 +1,5 @@
 #include "tensor/convert.hpp"
 
-#include <cpuid.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include <stdexcept>
 
 #include "tensor/ggml_blocks.hpp"
+#include "util/cpu_features.hpp"
 #include "util/parallel.hpp"
 
 namespace quantlens {
@@ -139,19 +139,7 @@ void bf16_block(const std::byte* in, float* out, std::size_t n) {
     }
 }
 
-// CPUID leaf 1: ECX bit 29 = F16C, bit 28 = AVX, bit 27 = OSXSAVE; XGETBV must show the OS
-// saves the YMM state. (clang 14 has no __builtin_cpu_supports("f16c").)
-bool has_f16c() {
-    static const bool supported = [] {
-        unsigned eax, ebx, ecx, edx;
-        if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return false;
-        if (!(ecx & (1u << 29)) || !(ecx & (1u << 28)) || !(ecx & (1u << 27))) return false;
-        unsigned xcr0_low, xcr0_high;
-        __asm__("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
-        return (xcr0_low & 0x6) == 0x6;
-    }();
-    return supported;
-}
+bool has_f16c() { return cpu_has_f16c(); }
 
 template <class Out>
 void decode_range(DType type, const std::byte* in, Out* out, std::size_t n) {

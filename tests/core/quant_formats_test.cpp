@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <random>
 
 #include "quant/element_grid.hpp"
 #include "quant/ggml_quantizer.hpp"
@@ -204,5 +205,32 @@ TEST_CASE("integer fake-quantization agrees with PyTorch's observers and fake_qu
         double worst = 0;
         for (std::size_t i = 0; i < w.size(); ++i) worst = std::max(worst, static_cast<double>(std::fabs(ours.dequantized[i] - expected.values()[i])));
         CHECK(worst <= 1e-7);
+    }
+}
+
+TEST_CASE("the SIMD ggml paths match the reference even where a fused multiply-add would round differently") {
+    // Found by the benchmark: with x*id + 8.5 contracted into one FMA these blocks differ by
+    // one code from llama.cpp's reference (which rounds x*id first).
+    std::vector<float> blocks = {
+        0.0148039032f, -0.0961205363f, 0.124267749f, -0.450430959f, 0.300928593f, 0.190711677f, 0.00490727369f, -0.0450232364f, 0.0577521622f,
+        0.0233216621f, 0.133503795f, 0.0252114721f, -0.0950101987f, -0.0505745821f, 0.183671743f, -0.00354472501f, 0.098390758f, -0.0946493596f,
+        -0.00604767585f, 0.554376602f, -0.0232284963f, -0.0339909047f, -0.00853433553f, 0.0456892923f, -0.0364055969f, -0.0283600688f,
+        -0.01722835f, 0.013134093f, -0.0239998903f, 0.0539015308f, -0.131181434f, 0.0327548347f,
+        0.0143848425f, 0.0224531684f, -0.0221708976f, 0.156838f, 0.0146168675f, 0.191619605f, -0.00797816925f, 0.00495286565f, 0.00370050012f,
+        0.133673042f, -0.0353239328f, -0.0984870717f, -0.0857056752f, 0.613182664f, 0.0305188354f, -0.023303654f, -0.20650956f, 0.0181793235f,
+        0.304409444f, 0.105889648f, 0.0548536181f, 0.00128297857f, 0.0198008008f, 0.127193362f, 0.0432166904f, 0.157276914f, 0.0467268303f,
+        -0.148989081f, 0.000823146838f, 0.0249492005f, -0.120731615f, -0.0162067283f};
+    std::mt19937 rng(3);
+    std::student_t_distribution<float> t(4);
+    for (int i = 0; i < 32 * 20000; ++i) blocks.push_back(0.02f * t(rng) * static_cast<float>(1 + i % 7));
+    for (int i = 0; i < 64; ++i) blocks.push_back(i < 32 ? 0.0f : -1.0f);  // an all-zero block and a constant one
+    for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1}) {
+        INFO(dtype_name(type));
+        std::vector<std::uint8_t> fast(blocks.size() / 32 * dtype_info(type).block_bytes), reference(fast.size()), threaded(fast.size());
+        quantize_ggml_row_single_thread(type, blocks, fast);
+        quantize_ggml_row_reference(type, blocks, reference);
+        quantize_ggml_row(type, blocks, threaded);
+        CHECK(fast == reference);
+        CHECK(threaded == reference);
     }
 }
