@@ -10,6 +10,7 @@ class CastFamily final : public QuantizerFamily {
 public:
     bool handles(QuantFormat f) const override { return f == QuantFormat::F16 || f == QuantFormat::BF16 || f == QuantFormat::F32; }
     void quantize(const WeightMatrix& w, const QuantSpec& spec, const QuantOptions&, QuantResult& out) const override {
+        out.codes.clear();
         out.dequantized.resize(w.values.size());
         for (std::size_t i = 0; i < w.values.size(); ++i) {
             const float x = w.values[i];

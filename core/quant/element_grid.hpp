@@ -12,11 +12,18 @@
 
 namespace quantlens {
 
-// Integers qmin..qmax; ties to even (nearbyint in the default rounding mode).
+// Round half to even for |x| < 2^22: adding 1.5·2^23 leaves no fraction bits, so the FPU's
+// default rounding does the work (and loops using it vectorise).
+inline float round_half_even(float x) {
+    constexpr float kMagic = 12582912.0f;
+    return (x + kMagic) - kMagic;
+}
+
+// Integers qmin..qmax; ties to even. Clamping first keeps round_half_even in its range.
 struct IntGrid {
     float qmin, qmax;
     float max_value() const { return std::max(-qmin, qmax); }
-    float nearest(float x) const { return std::clamp(std::nearbyint(x), qmin, qmax); }
+    float nearest(float x) const { return round_half_even(std::clamp(x, qmin, qmax)); }
     float floor_level(float x) const { return std::clamp(std::floor(x), qmin, qmax); }
     float ceil_level(float x) const { return std::clamp(std::ceil(x), qmin, qmax); }
     std::int32_t code(float level) const { return static_cast<std::int32_t>(level); }

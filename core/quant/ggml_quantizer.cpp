@@ -140,6 +140,7 @@ public:
             throw Error("", "spec \"" + spec.to_string() + "\"", "ggml block types need rows whose length is a multiple of 32; this weight's rows hold " + std::to_string(w.cols) + " values");
         const DType type = dtype_of(spec.format);
         const auto& info = dtype_info(type);
+        out.codes.clear();  // the blocks hold the codes
         out.blocks.resize(w.values.size() / kQK * info.block_bytes);
         quantize_ggml_row(type, w.values, out.blocks);
         out.dequantized.resize(w.values.size());

@@ -49,8 +49,8 @@ void gptq_quantize(const Grid& grid, ScaleRule rule, const WeightMatrix& w, cons
         for (std::size_t g = 0; g < spans.size(); ++g)
             setups[g] = setup_group(grid, rule, spec, original.data() + spans[g].first, spans[g].second - spans[g].first);
 
-    out.codes.assign(static_cast<std::size_t>(rows * cols), 0);
-    out.dequantized.assign(static_cast<std::size_t>(rows * cols), 0);
+    out.codes.resize(static_cast<std::size_t>(rows * cols));  // every element is written below
+    out.dequantized.resize(static_cast<std::size_t>(rows * cols));
     std::vector<float> group_values;
     constexpr Eigen::Index kBlock = 128;
     std::uint64_t unused_state = 0;

@@ -8,6 +8,7 @@
 #include <limits>
 #include <vector>
 
+#include "quant/element_grid.hpp"
 #include "quant/quantizer_family.hpp"
 
 namespace quantlens {
@@ -38,8 +39,13 @@ inline float scale_from_range(float range, float grid_max, ScaleRule rule, Scale
     return stored_scale(scale, storage);
 }
 
+// Σ (x − nearest(x/scale)·scale)² for an integer grid, accumulated in float64 over eight
+// lanes (element i in lane i mod 8) so the AVX2 and scalar paths give identical sums.
+double int_grid_squared_error(const float* x, std::size_t n, float scale, float qmin, float qmax);
+
 template <class Grid>
 double squared_error_at(const Grid& grid, const float* x, std::size_t n, float scale) {
+    if constexpr (std::is_base_of_v<IntGrid, Grid>) return int_grid_squared_error(x, n, scale, grid.qmin, grid.qmax);
     const float inverse = 1.0f / scale;
     double error = 0;
     for (std::size_t i = 0; i < n; ++i) {
@@ -86,10 +92,6 @@ inline AffineParameters affine_for(float low, float high, float qmax, ScaleStora
     return p;
 }
 
-inline float affine_level(float x, const AffineParameters& p, float qmax) {
-    return std::clamp(std::nearbyint(x / p.scale) + p.zero, 0.0f, qmax);
-}
-
 inline AffineParameters choose_affine(const QuantSpec& spec, const float* x, std::size_t n) {
     const float qmax = static_cast<float>((1 << spec.bits) - 1);
     float low = 0, high = 0;
@@ -103,11 +105,8 @@ inline AffineParameters choose_affine(const QuantSpec& spec, const float* x, std
         double best = std::numeric_limits<double>::infinity();
         for (int k = 0; k < kClipCandidates; ++k) {
             auto p = affine_for(low * clip_ratio(k), high * clip_ratio(k), qmax, spec.scale_storage);
-            double error = 0;
-            for (std::size_t i = 0; i < n; ++i) {
-                float e = x[i] - (affine_level(x[i], p, qmax) - p.zero) * p.scale;
-                error += static_cast<double>(e) * e;
-            }
+            // level − z is the integer grid [−z, qmax − z]
+            double error = int_grid_squared_error(x, n, p.scale, -p.zero, qmax - p.zero);
             if (error < best) { best = error; best_p = p; }
         }
         return best_p;

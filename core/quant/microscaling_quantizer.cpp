@@ -52,8 +52,8 @@ void quantize_blocks(const Grid& grid, const WeightMatrix& w, std::int64_t block
     const auto spans = group_spans(w, Granularity::Group, block);
     const std::size_t n = w.values.size();
     out.scales.assign(spans.size(), 0);
-    out.codes.assign(n, 0);
-    out.dequantized.assign(n, 0);
+    out.codes.resize(n);  // every element is written below
+    out.dequantized.resize(n);
     parallel_for(spans.size(), 2048, [&](std::size_t first, std::size_t last) {
         for (std::size_t g = first; g < last; ++g) {
             const auto [begin, end] = spans[g];

@@ -1,5 +1,6 @@
 #include "quant/quantizer.hpp"
 
+#include <atomic>
 #include <cmath>
 
 #include "quant/quantizer_family.hpp"
@@ -43,14 +44,34 @@ WeightMatrix as_matrix(std::span<const float> values, const std::vector<std::int
 }
 
 QuantMetrics error_metrics(std::span<const float> original, std::span<const float> approximation) {
+    // float64 sums per chunk of 64 Ki elements, chunks added in order: the result does not
+    // depend on the number of threads.
+    constexpr std::size_t kChunk = std::size_t{1} << 16;
+    const std::size_t chunks = (original.size() + kChunk - 1) / kChunk;
+    struct Sums { double signal = 0, noise = 0, dot = 0, energy = 0, worst = 0; };
+    std::vector<Sums> partial(chunks);
+    parallel_for(chunks, 4, [&](std::size_t first, std::size_t last) {
+        for (std::size_t c = first; c < last; ++c) {
+            Sums sums;
+            const std::size_t end = std::min(original.size(), (c + 1) * kChunk);
+            for (std::size_t i = c * kChunk; i < end; ++i) {
+                const double x = original[i], y = approximation[i], e = y - x;
+                sums.signal += x * x;
+                sums.energy += y * y;
+                sums.noise += e * e;
+                sums.dot += x * y;
+                sums.worst = std::max(sums.worst, std::fabs(e));
+            }
+            partial[c] = sums;
+        }
+    });
     double signal = 0, noise = 0, dot = 0, energy = 0, worst = 0;
-    for (std::size_t i = 0; i < original.size(); ++i) {
-        const double x = original[i], y = approximation[i], e = y - x;
-        signal += x * x;
-        energy += y * y;
-        noise += e * e;
-        dot += x * y;
-        worst = std::max(worst, std::fabs(e));
+    for (const auto& sums : partial) {
+        signal += sums.signal;
+        noise += sums.noise;
+        dot += sums.dot;
+        energy += sums.energy;
+        worst = std::max(worst, sums.worst);
     }
     QuantMetrics m;
     const double n = static_cast<double>(std::max<std::size_t>(original.size(), 1));
@@ -63,14 +84,36 @@ QuantMetrics error_metrics(std::span<const float> original, std::span<const floa
 }
 
 QuantResult quantize(const WeightMatrix& weights, const QuantSpec& spec, const QuantOptions& options) {
+    QuantResult result;
+    quantize_into(weights, spec, options, result);
+    return result;
+}
+
+void quantize_into(const WeightMatrix& weights, const QuantSpec& spec, const QuantOptions& options, QuantResult& out) {
     if (weights.rows < 0 || weights.cols < 0 || static_cast<std::uint64_t>(weights.rows * weights.cols) != weights.values.size())
         throw std::invalid_argument("quantize: rows × cols does not match the values");
-    for (std::size_t i = 0; i < weights.values.size(); ++i)
-        if (!std::isfinite(weights.values[i]))
-            throw Error("", "weights", "value " + std::to_string(i) + " is not finite; quantizers need finite weights");
+    std::atomic<std::size_t> first_bad{weights.values.size()};
+    parallel_for(weights.values.size(), 1 << 20, [&](std::size_t begin, std::size_t end) {
+        bool finite = true;
+        for (std::size_t i = begin; i < end; ++i) finite &= std::isfinite(weights.values[i]);
+        if (finite) return;
+        for (std::size_t i = begin; i < end; ++i)
+            if (!std::isfinite(weights.values[i])) {
+                std::size_t current = first_bad.load();
+                while (i < current && !first_bad.compare_exchange_weak(current, i)) {}
+                return;
+            }
+    });
+    if (first_bad.load() < weights.values.size())
+        throw Error("", "weights", "value " + std::to_string(first_bad.load()) + " is not finite; quantizers need finite weights");
     if (spec.granularity == Granularity::Group && spec.group_size <= 0) throw Error("", "spec \"" + spec.to_string() + "\"", "group size must be positive");
 
-    QuantResult out;
+    // Keep the big buffers' storage; every other field starts afresh.
+    std::vector<float> dequantized = std::move(out.dequantized);
+    std::vector<std::int32_t> codes = std::move(out.codes);
+    out = QuantResult{};
+    out.dequantized = std::move(dequantized);  // families resize these and write every element
+    out.codes = std::move(codes);
     out.spec = spec;
     out.rows = weights.rows;
     out.cols = weights.cols;
@@ -109,10 +152,7 @@ QuantResult quantize(const WeightMatrix& weights, const QuantSpec& spec, const Q
 
     out.metrics = error_metrics(weights.values, out.dequantized);
     count_bits(spec, out);
-    std::vector<float> errors(out.dequantized.size());
-    for (std::size_t i = 0; i < errors.size(); ++i) errors[i] = out.dequantized[i] - weights.values[i];
-    out.error_histogram = histogram(errors, options.histogram_bins);
-    return out;
+    out.error_histogram = histogram_of_difference(weights.values, out.dequantized, options.histogram_bins);
 }
 
 }  // namespace quantlens

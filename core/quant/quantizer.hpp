@@ -60,6 +60,10 @@ struct QuantResult {
 
 QuantResult quantize(const WeightMatrix& weights, const QuantSpec& spec, const QuantOptions& options = {});
 
+// The same, reusing `result`'s buffers (an interactive preview re-quantizes the same layer
+// with one spec after another; reuse spares allocating and zero-filling them each time).
+void quantize_into(const WeightMatrix& weights, const QuantSpec& spec, const QuantOptions& options, QuantResult& result);
+
 // Error metrics of an approximation (used by quantize and by comparisons).
 QuantMetrics error_metrics(std::span<const float> original, std::span<const float> approximation);
 

@@ -40,8 +40,8 @@ void quantize_groups(const Grid& grid, ScaleRule rule, const WeightMatrix& w, co
     const std::size_t n = w.values.size();
     out.scales.assign(spans.size(), 0);
     if (!spec.symmetric) out.zero_points.assign(spans.size(), 0);
-    out.codes.assign(n, 0);
-    out.dequantized.assign(n, 0);
+    out.codes.resize(n);  // every element is written below
+    out.dequantized.resize(n);
     const std::size_t per_group = spans.empty() ? 1 : spans.front().second - spans.front().first;
     parallel_for(spans.size(), std::max<std::size_t>(1, (1u << 16) / per_group), [&](std::size_t first, std::size_t last) {
         for (std::size_t g = first; g < last; ++g) {
@@ -49,12 +49,26 @@ void quantize_groups(const Grid& grid, ScaleRule rule, const WeightMatrix& w, co
             auto setup = setup_group(grid, rule, spec, w.values.data() + begin, end - begin);
             out.scales[g] = setup.scale;
             if (!spec.symmetric) out.zero_points[g] = setup.zero;
-            std::uint64_t state = stochastic_state(spec.seed, g);
             const float inverse = 1.0f / setup.scale;
+            if (spec.rounding == Rounding::Stochastic) {
+                std::uint64_t state = stochastic_state(spec.seed, g);
+                for (std::size_t i = begin; i < end; ++i) {
+                    float level = round_level(setup.grid, w.values[i] * inverse, spec.rounding, state);
+                    out.codes[i] = setup.grid.code(level) + setup.zero;
+                    out.dequantized[i] = level * setup.scale;
+                }
+                continue;
+            }
+            const auto grid_copy = setup.grid;  // a local the compiler can keep in registers
+            const float scale = setup.scale;
+            const std::int32_t zero = setup.zero;
+            const float* x = w.values.data();
+            std::int32_t* codes = out.codes.data();
+            float* values = out.dequantized.data();
             for (std::size_t i = begin; i < end; ++i) {
-                float level = round_level(setup.grid, w.values[i] * inverse, spec.rounding, state);
-                out.codes[i] = setup.grid.code(level) + setup.zero;
-                out.dequantized[i] = level * setup.scale;
+                float level = grid_copy.nearest(x[i] * inverse);
+                codes[i] = grid_copy.code(level) + zero;
+                values[i] = level * scale;
             }
         }
     });

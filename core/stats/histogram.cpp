@@ -1,43 +1,60 @@
 #include "stats/histogram.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <limits>
 #include <mutex>
 
+#include "stats/histogram_kernels.hpp"
 #include "util/parallel.hpp"
 
 namespace quantlens {
 
-Histogram histogram(std::span<const float> values, std::size_t bins) {
+namespace {
+
+// Histogram of x (or x − base): the finite range, then the counts, each pass in parallel.
+Histogram histogram_of(const float* x, const float* base, std::size_t n, std::size_t bins) {
     Histogram result;
     result.counts.assign(bins, 0);
     float low = std::numeric_limits<float>::infinity(), high = -low;
-    for (float v : values)
-        if (std::isfinite(v)) { low = std::min(low, v); high = std::max(high, v); }
-    if (!(low <= high) || bins == 0) {
-        result.non_finite = values.size();
-        return result;
-    }
+    std::uint64_t non_finite = 0;
+    std::mutex lock;
+    parallel_for(n, 1 << 20, [&](std::size_t begin, std::size_t end) {
+        auto range = finite_range(x + begin, base ? base + begin : nullptr, end - begin);
+        std::lock_guard guard(lock);
+        low = std::min(low, range.low);
+        high = std::max(high, range.high);
+        non_finite += range.non_finite;
+    });
+    result.non_finite = non_finite;
+    if (!(low <= high) || bins == 0) return result;
     if (low == high) { low -= 0.5f; high += 0.5f; }  // one value: a unit-wide range centred on it
     result.low = low;
     result.high = high;
-    const double scale = static_cast<double>(bins) / (static_cast<double>(high) - low);
-    std::mutex lock;
-    parallel_for(values.size(), 1 << 20, [&](std::size_t begin, std::size_t end) {
-        std::vector<std::uint64_t> local(bins, 0);
-        std::uint64_t bad = 0;
-        for (std::size_t i = begin; i < end; ++i) {
-            float v = values[i];
-            if (!std::isfinite(v)) { ++bad; continue; }
-            auto bin = static_cast<std::size_t>((static_cast<double>(v) - low) * scale);
-            ++local[std::min(bin, bins - 1)];
+    // Bin index in float: (v − low)·(bins / (high − low)), the top edge going to the last bin.
+    const float scale = static_cast<float>(static_cast<double>(bins) / (static_cast<double>(high) - low));
+    parallel_for(n, 1 << 20, [&](std::size_t begin, std::size_t end) {
+        std::vector<std::uint32_t> local(4 * bins, 0);  // < 2^32 per chunk of at most n / threads values
+        std::vector<std::uint64_t> wide(bins, 0);
+        for (std::size_t start = begin; start < end; start += std::size_t{1} << 30) {
+            std::size_t stop = std::min(end, start + (std::size_t{1} << 30));
+            count_bins(x + start, base ? base + start : nullptr, stop - start, low, scale, bins, local.data());
+            for (std::size_t b = 0; b < bins; ++b) {
+                wide[b] += std::uint64_t{local[b]} + local[bins + b] + local[2 * bins + b] + local[3 * bins + b];
+                local[b] = local[bins + b] = local[2 * bins + b] = local[3 * bins + b] = 0;
+            }
         }
         std::lock_guard guard(lock);
-        for (std::size_t b = 0; b < bins; ++b) result.counts[b] += local[b];
-        result.non_finite += bad;
+        for (std::size_t b = 0; b < bins; ++b) result.counts[b] += wide[b];
     });
     return result;
+}
+
+}  // namespace
+
+Histogram histogram(std::span<const float> values, std::size_t bins) { return histogram_of(values.data(), nullptr, values.size(), bins); }
+
+Histogram histogram_of_difference(std::span<const float> a, std::span<const float> b, std::size_t bins) {
+    return histogram_of(b.data(), a.data(), a.size(), bins);
 }
 
 }  // namespace quantlens

@@ -16,4 +16,7 @@ struct Histogram {
 
 Histogram histogram(std::span<const float> values, std::size_t bins);
 
+// Histogram of b[i] − a[i] without materialising the differences (quantization error).
+Histogram histogram_of_difference(std::span<const float> a, std::span<const float> b, std::size_t bins);
+
 }  // namespace quantlens
