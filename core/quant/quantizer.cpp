@@ -4,7 +4,9 @@
 #include <cmath>
 
 #include "quant/quantizer_family.hpp"
+#include "quant/metrics_kernels.hpp"
 #include "quant/transforms.hpp"
+#include "stats/histogram_kernels.hpp"
 #include "tensor/dtype.hpp"
 #include "util/error.hpp"
 #include "util/parallel.hpp"
@@ -44,34 +46,27 @@ WeightMatrix as_matrix(std::span<const float> values, const std::vector<std::int
 }
 
 QuantMetrics error_metrics(std::span<const float> original, std::span<const float> approximation) {
-    // float64 sums per chunk of 64 Ki elements, chunks added in order: the result does not
-    // depend on the number of threads.
+    // Per chunk of 64 Ki elements, chunks combined in order: the result does not depend on
+    // the number of threads (nor, see metrics_kernels, on the SIMD path).
     constexpr std::size_t kChunk = std::size_t{1} << 16;
     const std::size_t chunks = (original.size() + kChunk - 1) / kChunk;
-    struct Sums { double signal = 0, noise = 0, dot = 0, energy = 0, worst = 0; };
-    std::vector<Sums> partial(chunks);
+    std::vector<ErrorSums> partial(chunks);
     parallel_for(chunks, 4, [&](std::size_t first, std::size_t last) {
         for (std::size_t c = first; c < last; ++c) {
-            Sums sums;
-            const std::size_t end = std::min(original.size(), (c + 1) * kChunk);
-            for (std::size_t i = c * kChunk; i < end; ++i) {
-                const double x = original[i], y = approximation[i], e = y - x;
-                sums.signal += x * x;
-                sums.energy += y * y;
-                sums.noise += e * e;
-                sums.dot += x * y;
-                sums.worst = std::max(sums.worst, std::fabs(e));
-            }
-            partial[c] = sums;
+            const std::size_t begin = c * kChunk, end = std::min(original.size(), begin + kChunk);
+            partial[c] = error_sums(original.data() + begin, approximation.data() + begin, end - begin);
         }
     });
     double signal = 0, noise = 0, dot = 0, energy = 0, worst = 0;
+    float low = INFINITY, high = -INFINITY;
     for (const auto& sums : partial) {
         signal += sums.signal;
         noise += sums.noise;
         dot += sums.dot;
         energy += sums.energy;
-        worst = std::max(worst, sums.worst);
+        worst = std::max(worst, static_cast<double>(sums.worst));
+        low = std::min(low, sums.low);
+        high = std::max(high, sums.high);
     }
     QuantMetrics m;
     const double n = static_cast<double>(std::max<std::size_t>(original.size(), 1));
@@ -80,6 +75,8 @@ QuantMetrics error_metrics(std::span<const float> original, std::span<const floa
     m.sqnr_db = noise > 0 ? 10 * std::log10(signal / noise) : INFINITY;
     m.cosine = signal > 0 && energy > 0 ? dot / std::sqrt(signal * energy) : (signal == energy ? 1.0 : 0.0);
     m.max_abs_error = worst;
+    m.min_error = original.empty() ? 0 : low;
+    m.max_error = original.empty() ? 0 : high;
     return m;
 }
 
@@ -89,23 +86,33 @@ QuantResult quantize(const WeightMatrix& weights, const QuantSpec& spec, const Q
     return result;
 }
 
+namespace {
+Histogram weights_histogram(std::span<const float> values, std::size_t bins, float low, float high) {
+    if (!(low <= high)) return histogram(values, bins);
+    if (low == high) { low -= 0.5f; high += 0.5f; }
+    return histogram(values, bins, low, high, 0);
+}
+}  // namespace
+
 void quantize_into(const WeightMatrix& weights, const QuantSpec& spec, const QuantOptions& options, QuantResult& out) {
     if (weights.rows < 0 || weights.cols < 0 || static_cast<std::uint64_t>(weights.rows * weights.cols) != weights.values.size())
         throw std::invalid_argument("quantize: rows × cols does not match the values");
-    std::atomic<std::size_t> first_bad{weights.values.size()};
-    parallel_for(weights.values.size(), 1 << 20, [&](std::size_t begin, std::size_t end) {
-        bool finite = true;
-        for (std::size_t i = begin; i < end; ++i) finite &= std::isfinite(weights.values[i]);
-        if (finite) return;
-        for (std::size_t i = begin; i < end; ++i)
-            if (!std::isfinite(weights.values[i])) {
-                std::size_t current = first_bad.load();
-                while (i < current && !first_bad.compare_exchange_weak(current, i)) {}
-                return;
-            }
+    // One pass finds non-finite weights (refused) and the weights' range (for their histogram).
+    const std::size_t n = weights.values.size();
+    constexpr std::size_t kChunk = std::size_t{1} << 20;
+    std::vector<FiniteRange> ranges((n + kChunk - 1) / kChunk);
+    parallel_for(ranges.size(), 1, [&](std::size_t first, std::size_t last) {
+        for (std::size_t c = first; c < last; ++c)
+            ranges[c] = finite_range(weights.values.data() + c * kChunk, nullptr, std::min(n, (c + 1) * kChunk) - c * kChunk);
     });
-    if (first_bad.load() < weights.values.size())
-        throw Error("", "weights", "value " + std::to_string(first_bad.load()) + " is not finite; quantizers need finite weights");
+    float low = INFINITY, high = -INFINITY;
+    for (const auto& range : ranges) {
+        if (range.non_finite)
+            for (std::size_t i = 0; i < n; ++i)
+                if (!std::isfinite(weights.values[i])) throw Error("", "weights", "value " + std::to_string(i) + " is not finite; quantizers need finite weights");
+        low = std::min(low, range.low);
+        high = std::max(high, range.high);
+    }
     if (spec.granularity == Granularity::Group && spec.group_size <= 0) throw Error("", "spec \"" + spec.to_string() + "\"", "group size must be positive");
 
     // Keep the big buffers' storage; every other field starts afresh.
@@ -152,7 +159,10 @@ void quantize_into(const WeightMatrix& weights, const QuantSpec& spec, const Qua
 
     out.metrics = error_metrics(weights.values, out.dequantized);
     count_bits(spec, out);
-    out.error_histogram = histogram_of_difference(weights.values, out.dequantized, options.histogram_bins);
+    float error_low = out.metrics.min_error, error_high = out.metrics.max_error;
+    if (error_low == error_high) { error_low -= 0.5f; error_high += 0.5f; }  // as histogram() does for one value
+    out.error_histogram = histogram_of_difference(weights.values, out.dequantized, options.histogram_bins, error_low, error_high, 0);
+    if (options.weight_histogram) out.weight_histogram = weights_histogram(weights.values, options.histogram_bins, low, high);
 }
 
 }  // namespace quantlens

@@ -31,10 +31,12 @@ struct QuantOptions {
     const CalibrationInputs* inputs = nullptr;
     const CancelToken* cancel = nullptr;
     std::size_t histogram_bins = 256;
+    bool weight_histogram = false;  // also fill QuantResult::weight_histogram (previews)
 };
 
 struct QuantMetrics {
     double mse = 0, rmse = 0, sqnr_db = 0, cosine = 0, max_abs_error = 0;
+    float min_error = 0, max_error = 0;  // of dequantized − original
     double bits_per_weight = 0;  // element bits + scale/zero-point overhead, measured
     std::uint64_t size_bytes = 0;
     std::uint64_t scales = 0, zero_points = 0;
@@ -55,6 +57,7 @@ struct QuantResult {
     std::vector<float> levels;            // representable values of one group, in weight units
                                           // of the first group (for drawing over histograms)
     Histogram error_histogram;            // of (dequantized - original)
+    Histogram weight_histogram;           // of the original weights, when asked for
     QuantMetrics metrics;
 };
 

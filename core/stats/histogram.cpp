@@ -11,20 +11,11 @@ namespace quantlens {
 
 namespace {
 
-// Histogram of x (or x − base): the finite range, then the counts, each pass in parallel.
-Histogram histogram_of(const float* x, const float* base, std::size_t n, std::size_t bins) {
+// Counts of x (or x − base) over a known finite range, in parallel.
+Histogram counted(const float* x, const float* base, std::size_t n, std::size_t bins, float low, float high, std::uint64_t non_finite) {
     Histogram result;
     result.counts.assign(bins, 0);
-    float low = std::numeric_limits<float>::infinity(), high = -low;
-    std::uint64_t non_finite = 0;
     std::mutex lock;
-    parallel_for(n, 1 << 20, [&](std::size_t begin, std::size_t end) {
-        auto range = finite_range(x + begin, base ? base + begin : nullptr, end - begin);
-        std::lock_guard guard(lock);
-        low = std::min(low, range.low);
-        high = std::max(high, range.high);
-        non_finite += range.non_finite;
-    });
     result.non_finite = non_finite;
     if (!(low <= high) || bins == 0) return result;
     if (low == high) { low -= 0.5f; high += 0.5f; }  // one value: a unit-wide range centred on it
@@ -49,12 +40,35 @@ Histogram histogram_of(const float* x, const float* base, std::size_t n, std::si
     return result;
 }
 
+// Histogram of x (or x − base): the finite range, then the counts, each pass in parallel.
+Histogram histogram_of(const float* x, const float* base, std::size_t n, std::size_t bins) {
+    float low = std::numeric_limits<float>::infinity(), high = -low;
+    std::uint64_t non_finite = 0;
+    std::mutex lock;
+    parallel_for(n, 1 << 20, [&](std::size_t begin, std::size_t end) {
+        auto range = finite_range(x + begin, base ? base + begin : nullptr, end - begin);
+        std::lock_guard guard(lock);
+        low = std::min(low, range.low);
+        high = std::max(high, range.high);
+        non_finite += range.non_finite;
+    });
+    return counted(x, base, n, bins, low, high, non_finite);
+}
+
 }  // namespace
 
 Histogram histogram(std::span<const float> values, std::size_t bins) { return histogram_of(values.data(), nullptr, values.size(), bins); }
 
+Histogram histogram(std::span<const float> values, std::size_t bins, float low, float high, std::uint64_t non_finite) {
+    return counted(values.data(), nullptr, values.size(), bins, low, high, non_finite);
+}
+
 Histogram histogram_of_difference(std::span<const float> a, std::span<const float> b, std::size_t bins) {
     return histogram_of(b.data(), a.data(), a.size(), bins);
+}
+
+Histogram histogram_of_difference(std::span<const float> a, std::span<const float> b, std::size_t bins, float low, float high, std::uint64_t non_finite) {
+    return counted(b.data(), a.data(), a.size(), bins, low, high, non_finite);
 }
 
 }  // namespace quantlens

@@ -16,7 +16,12 @@ struct Histogram {
 
 Histogram histogram(std::span<const float> values, std::size_t bins);
 
+// The same when the finite range [low, high] of the values is already known.
+Histogram histogram(std::span<const float> values, std::size_t bins, float low, float high, std::uint64_t non_finite);
+
 // Histogram of b[i] − a[i] without materialising the differences (quantization error).
 Histogram histogram_of_difference(std::span<const float> a, std::span<const float> b, std::size_t bins);
+// The same when the finite range [low, high] of b − a is already known (one pass instead of two).
+Histogram histogram_of_difference(std::span<const float> a, std::span<const float> b, std::size_t bins, float low, float high, std::uint64_t non_finite);
 
 }  // namespace quantlens

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "quant/quantizer.hpp"
+#include "stats/histogram.hpp"
 
 using namespace quantlens;
 
@@ -208,4 +209,24 @@ TEST_CASE("metrics agree with their definitions") {
     for (auto c : r.error_histogram.counts) counted += c;
     CHECK(counted == 1024);
     CHECK(r.metrics.size_bytes == static_cast<std::uint64_t>(std::ceil((1024 * 4 + 8 * 32) / 8.0)));
+}
+
+TEST_CASE("a preview's weight histogram equals the plain histogram of the weights, and re-used buffers give the same result") {
+    auto w = heavy_tailed(32, 256, 13);
+    QuantOptions options;
+    options.weight_histogram = true;
+    auto fresh = quantize({w, 32, 256}, QuantSpec::parse("int4:g128:asym"), options);
+    auto expected = histogram(w, 256);
+    CHECK(fresh.weight_histogram.counts == expected.counts);
+    CHECK(fresh.weight_histogram.low == expected.low);
+    QuantResult reused;
+    quantize_into({w, 32, 256}, QuantSpec::parse("nf4:g64"), options, reused);  // different sizes of everything
+    quantize_into({w, 32, 256}, QuantSpec::parse("int4:g128:asym"), options, reused);
+    CHECK(reused.dequantized == fresh.dequantized);
+    CHECK(reused.codes == fresh.codes);
+    CHECK(reused.scales == fresh.scales);
+    CHECK(reused.zero_points == fresh.zero_points);
+    CHECK(reused.error_histogram.counts == fresh.error_histogram.counts);
+    quantize_into({w, 32, 256}, QuantSpec::parse("q4_0"), options, reused);
+    CHECK(reused.codes.empty());  // ggml results keep their codes in the blocks
 }
