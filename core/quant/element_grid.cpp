@@ -1,5 +1,6 @@
 #include "quant/element_grid.hpp"
 
+#include <bit>
 #include <stdexcept>
 
 namespace quantlens {
@@ -18,11 +19,25 @@ float quantum_at(float magnitude, int emin, int mbits) {
 }
 }  // namespace
 
+MinifloatGrid::MinifloatGrid(int exponent_bits, int mantissa_bits, int exponent_bias, float max_value)
+    : ebits(exponent_bits), mbits(mantissa_bits), bias(exponent_bias), max(max_value),
+      min_normal(std::ldexp(1.0f, 1 - exponent_bias)),
+      subnormal_quantum(std::ldexp(1.0f, 1 - exponent_bias - mantissa_bits)),
+      inverse_quantum(std::ldexp(1.0f, exponent_bias - 1 + mantissa_bits)) {}
+
 float MinifloatGrid::nearest(float x) const {
-    float magnitude = std::fabs(x);
-    if (!(magnitude < max)) return std::copysign(std::isnan(x) ? 0.0f : max, x);  // saturate (NaN inputs are rejected earlier)
-    float quantum = quantum_at(magnitude, emin(), mbits);
-    float rounded = std::nearbyint(magnitude / quantum) * quantum;  // exact: power-of-two quantum
+    // Normal range: round float32's mantissa to mbits bits, ties to even, on the bit pattern
+    // (a carry into the exponent is the correct next binade). Below 2^emin the spacing is the
+    // fixed subnormal quantum 2^(emin − mbits): scale to integers and round there. Beyond the
+    // largest value, saturate (OCP's saturating conversion). Branch-free so loops vectorise.
+    const float magnitude = std::fabs(x);
+    const int drop = 23 - mbits;
+    std::uint32_t bits = std::bit_cast<std::uint32_t>(magnitude);
+    bits += ((1u << (drop - 1)) - 1) + ((bits >> drop) & 1u);
+    bits &= ~((1u << drop) - 1);
+    const float normal = std::bit_cast<float>(bits);
+    const float subnormal = round_half_even(magnitude * inverse_quantum) * subnormal_quantum;  // exact: powers of two
+    const float rounded = magnitude < min_normal ? subnormal : normal;
     return std::copysign(std::min(rounded, max), x);
 }
 
@@ -36,15 +51,16 @@ float MinifloatGrid::floor_level(float x) const {  // the largest level <= x
 float MinifloatGrid::ceil_level(float x) const { return -floor_level(-x); }  // the smallest level >= x
 
 std::int32_t MinifloatGrid::code(float level) const {
-    std::uint32_t sign = std::signbit(level) ? 1u : 0u;
-    float magnitude = std::fabs(level);
-    std::uint32_t bits = 0;
-    if (magnitude > 0) {
-        int exponent = std::ilogb(magnitude);
-        if (exponent < emin()) bits = static_cast<std::uint32_t>(magnitude / std::ldexp(1.0f, emin() - mbits));
-        else bits = static_cast<std::uint32_t>(exponent + bias) << mbits | (static_cast<std::uint32_t>(magnitude / std::ldexp(1.0f, exponent - mbits)) - (1u << mbits));
-    }
-    return static_cast<std::int32_t>(sign << (ebits + mbits) | bits);
+    // The level is exact in float32: re-bias its exponent and keep the top mbits of its
+    // mantissa; below 2^emin it is a multiple of the subnormal quantum.
+    const std::uint32_t bits = std::bit_cast<std::uint32_t>(level);
+    const std::uint32_t sign = bits >> 31;
+    const float magnitude = std::fabs(level);
+    const int exponent = static_cast<int>((bits >> 23) & 0xFF) - 127;
+    const std::uint32_t normal = static_cast<std::uint32_t>(exponent + bias) << mbits | ((bits >> (23 - mbits)) & ((1u << mbits) - 1));
+    const std::uint32_t subnormal = static_cast<std::uint32_t>(magnitude * inverse_quantum);
+    const std::uint32_t body = magnitude < min_normal ? subnormal : normal;
+    return static_cast<std::int32_t>(sign << (ebits + mbits) | body);
 }
 
 std::vector<float> MinifloatGrid::levels() const {
@@ -62,11 +78,19 @@ TableGrid::TableGrid(std::vector<float> values) : table(std::move(values)) {
     for (std::size_t i = 0; i + 1 < table.size(); ++i) midpoints.push_back((table[i] + table[i + 1]) / 2);
 }
 
-float TableGrid::nearest(float x) const {
-    // first midpoint >= x: a tie (x == midpoint) stays on the lower level
-    auto index = std::lower_bound(midpoints.begin(), midpoints.end(), x) - midpoints.begin();
-    return table[static_cast<std::size_t>(index)];
+std::pair<float, std::int32_t> TableGrid::quantize(float x) const {
+    // The number of midpoints below x is the level's index; a tie (x == midpoint) stays on
+    // the lower level. Small tables (NF4) count with compares; large ones search.
+    std::size_t index = 0;
+    if (midpoints.size() <= 32) {
+        for (float midpoint : midpoints) index += midpoint < x;
+    } else {
+        index = static_cast<std::size_t>(std::lower_bound(midpoints.begin(), midpoints.end(), x) - midpoints.begin());
+    }
+    return {table[index], static_cast<std::int32_t>(index)};
 }
+
+float TableGrid::nearest(float x) const { return quantize(x).first; }
 
 float TableGrid::floor_level(float x) const {
     auto it = std::upper_bound(table.begin(), table.end(), x);
@@ -78,17 +102,22 @@ float TableGrid::ceil_level(float x) const {
     return it == table.end() ? table.back() : *it;
 }
 
-std::int32_t TableGrid::code(float level) const {
+std::int32_t TableGrid::code(float level) const {  // a level's index: the midpoints below it
+    if (midpoints.size() <= 32) {
+        std::int32_t index = 0;
+        for (float midpoint : midpoints) index += midpoint < level;
+        return index;
+    }
     return static_cast<std::int32_t>(std::lower_bound(table.begin(), table.end(), level) - table.begin());
 }
 
 MinifloatGrid minifloat_grid(QuantFormat format) {
     switch (format) {  // REFERENCE.md §2; E4M3 keeps 448 (S.1111.110), E5M2's max normal is 57344
-        case QuantFormat::Fp8E4M3: case QuantFormat::MxFp8E4M3: return {4, 3, 7, 448.0f};
-        case QuantFormat::Fp8E5M2: case QuantFormat::MxFp8E5M2: return {5, 2, 15, 57344.0f};
-        case QuantFormat::Fp6E3M2: case QuantFormat::MxFp6E3M2: return {3, 2, 3, 28.0f};
-        case QuantFormat::Fp6E2M3: case QuantFormat::MxFp6E2M3: return {2, 3, 1, 7.5f};
-        case QuantFormat::Fp4E2M1: case QuantFormat::MxFp4: case QuantFormat::NvFp4: return {2, 1, 1, 6.0f};
+        case QuantFormat::Fp8E4M3: case QuantFormat::MxFp8E4M3: return MinifloatGrid(4, 3, 7, 448.0f);
+        case QuantFormat::Fp8E5M2: case QuantFormat::MxFp8E5M2: return MinifloatGrid(5, 2, 15, 57344.0f);
+        case QuantFormat::Fp6E3M2: case QuantFormat::MxFp6E3M2: return MinifloatGrid(3, 2, 3, 28.0f);
+        case QuantFormat::Fp6E2M3: case QuantFormat::MxFp6E2M3: return MinifloatGrid(2, 3, 1, 7.5f);
+        case QuantFormat::Fp4E2M1: case QuantFormat::MxFp4: case QuantFormat::NvFp4: return MinifloatGrid(2, 1, 1, 6.0f);
         default: break;
     }
     throw std::logic_error("minifloat_grid: not a minifloat format");

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "quant/quant_spec.hpp"
@@ -27,6 +28,7 @@ struct IntGrid {
     float floor_level(float x) const { return std::clamp(std::floor(x), qmin, qmax); }
     float ceil_level(float x) const { return std::clamp(std::ceil(x), qmin, qmax); }
     std::int32_t code(float level) const { return static_cast<std::int32_t>(level); }
+    std::pair<float, std::int32_t> quantize(float x) const { float level = nearest(x); return {level, code(level)}; }
     std::vector<float> levels() const;
 };
 
@@ -34,13 +36,16 @@ struct IntGrid {
 // mbits mantissa bits, emin = exponent of the smallest normal, max = largest magnitude.
 // Ties to even mantissa. code() is the format's bit pattern.
 struct MinifloatGrid {
+    MinifloatGrid(int exponent_bits, int mantissa_bits, int exponent_bias, float max_value);
     int ebits, mbits, bias;
     float max;
+    float min_normal, subnormal_quantum, inverse_quantum;  // 2^emin, 2^(emin − mbits) and its inverse
     float nearest(float x) const;
     float floor_level(float x) const;  // the largest level <= x
     float ceil_level(float x) const;   // the smallest level >= x
     float max_value() const { return max; }
     std::int32_t code(float level) const;
+    std::pair<float, std::int32_t> quantize(float x) const { float level = nearest(x); return {level, code(level)}; }
     std::vector<float> levels() const;
     int emin() const { return 1 - bias; }
 };
@@ -56,6 +61,7 @@ struct TableGrid {
     float floor_level(float x) const;
     float ceil_level(float x) const;
     std::int32_t code(float level) const;
+    std::pair<float, std::int32_t> quantize(float x) const;  // one search for both
     std::vector<float> levels() const { return table; }
 };
 
@@ -70,6 +76,7 @@ struct BinaryGrid {
     float floor_level(float x) const { return x >= 1 ? 1.0f : -1.0f; }
     float ceil_level(float x) const { return x > -1 ? 1.0f : -1.0f; }
     std::int32_t code(float level) const { return level > 0 ? 1 : 0; }
+    std::pair<float, std::int32_t> quantize(float x) const { float level = nearest(x); return {level, code(level)}; }
     std::vector<float> levels() const { return {-1.0f, 1.0f}; }
 };
 

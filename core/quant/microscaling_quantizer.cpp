@@ -39,6 +39,7 @@ struct MxInt8Grid {
     float floor_level(float x) const { return std::clamp(std::floor(x * 64), -127.0f, 127.0f) / 64; }
     float ceil_level(float x) const { return std::clamp(std::ceil(x * 64), -127.0f, 127.0f) / 64; }
     std::int32_t code(float level) const { return static_cast<std::int32_t>(level * 64); }
+    std::pair<float, std::int32_t> quantize(float x) const { float level = nearest(x); return {level, code(level)}; }
     std::vector<float> levels() const {
         std::vector<float> values;
         for (int q = -127; q <= 127; ++q) values.push_back(static_cast<float>(q) / 64);
@@ -62,10 +63,13 @@ void quantize_blocks(const Grid& grid, const WeightMatrix& w, std::int64_t block
             const float scale = block_scale(block_max);
             out.scales[g] = scale;
             const float inverse = scale > 0 ? 1.0f / scale : 0.0f;
+            const float* x = w.values.data();
+            std::int32_t* codes = out.codes.data();
+            float* values = out.dequantized.data();
             for (std::size_t i = begin; i < end; ++i) {
-                float level = grid.nearest(w.values[i] * inverse);
-                out.codes[i] = grid.code(level);
-                out.dequantized[i] = level * scale;
+                const auto [level, code] = grid.quantize(x[i] * inverse);
+                codes[i] = code;
+                values[i] = level * scale;
             }
         }
     });

@@ -5,7 +5,10 @@
 // Asymmetric integers are the same thing with a per-group grid: level q − z ∈ [−z, qmax − z].
 #include "quant/scaled_grid.hpp"
 
+#include <mutex>
+
 #include "quant/gptq.hpp"
+#include "stats/histogram_kernels.hpp"
 #include "tensor/convert.hpp"
 #include "util/parallel.hpp"
 
@@ -34,6 +37,17 @@ float stored_scale(float scale, ScaleStorage storage) {
 
 namespace {
 
+float parallel_absmax(std::span<const float> values) {
+    float absmax = 0;
+    std::mutex lock;
+    parallel_for(values.size(), 1 << 20, [&](std::size_t begin, std::size_t end) {
+        auto range = finite_range(values.data() + begin, nullptr, end - begin);
+        std::lock_guard guard(lock);
+        absmax = std::max({absmax, std::fabs(range.low), std::fabs(range.high)});
+    });
+    return absmax;
+}
+
 template <class Grid>
 void quantize_groups(const Grid& grid, ScaleRule rule, const WeightMatrix& w, const QuantSpec& spec, std::int64_t group, QuantResult& out) {
     const auto spans = group_spans(w, spec.granularity, group);
@@ -43,6 +57,31 @@ void quantize_groups(const Grid& grid, ScaleRule rule, const WeightMatrix& w, co
     out.codes.resize(n);  // every element is written below
     out.dequantized.resize(n);
     const std::size_t per_group = spans.empty() ? 1 : spans.front().second - spans.front().first;
+    if (spans.size() == 1 && spec.rounding == Rounding::Nearest) {
+        // One group (per-tensor scale): choose the scale once, then split the elements. A plain
+        // min-max scale takes its range from a parallel pass.
+        auto setup = spec.clip == ClipMethod::MinMax && rule == ScaleRule::AbsMax && spec.symmetric
+                         ? GroupSetup<Grid>{grid, scale_from_range(parallel_absmax(w.values), grid.max_value(), rule, spec.scale_storage), 0}
+                         : setup_group(grid, rule, spec, w.values.data(), n);
+        out.scales[0] = setup.scale;
+        if (!spec.symmetric) out.zero_points[0] = setup.zero;
+        const float inverse = 1.0f / setup.scale;
+        parallel_for(n, 1 << 18, [&](std::size_t begin, std::size_t end) {
+            const auto grid_copy = setup.grid;
+            const float scale = setup.scale;
+            const std::int32_t zero = setup.zero;
+            const float* x = w.values.data();
+            std::int32_t* codes = out.codes.data();
+            float* values = out.dequantized.data();
+            for (std::size_t i = begin; i < end; ++i) {
+                const auto [level, code] = grid_copy.quantize(x[i] * inverse);
+                codes[i] = code + zero;
+                values[i] = level * scale;
+            }
+        });
+        out.group_elements = static_cast<std::int64_t>(n);
+        return;
+    }
     parallel_for(spans.size(), std::max<std::size_t>(1, (1u << 16) / per_group), [&](std::size_t first, std::size_t last) {
         for (std::size_t g = first; g < last; ++g) {
             const auto [begin, end] = spans[g];
@@ -66,8 +105,8 @@ void quantize_groups(const Grid& grid, ScaleRule rule, const WeightMatrix& w, co
             std::int32_t* codes = out.codes.data();
             float* values = out.dequantized.data();
             for (std::size_t i = begin; i < end; ++i) {
-                float level = grid_copy.nearest(x[i] * inverse);
-                codes[i] = grid_copy.code(level) + zero;
+                const auto [level, code] = grid_copy.quantize(x[i] * inverse);
+                codes[i] = code + zero;
                 values[i] = level * scale;
             }
         }
