@@ -78,6 +78,11 @@ __attribute__((target("avx2"))) ErrorSums error_sums_avx2(const float* x, const 
 
 }  // namespace
 
+ErrorSums combine(const ErrorSums& a, const ErrorSums& b) {
+    return {a.signal + b.signal, a.noise + b.noise, a.dot + b.dot, a.energy + b.energy,
+            std::max(a.worst, b.worst), std::min(a.low, b.low), std::max(a.high, b.high)};
+}
+
 ErrorSums error_sums(const float* x, const float* y, std::size_t n) {
     static const bool avx2 = cpu_has_avx2();
     return avx2 ? error_sums_avx2(x, y, n) : error_sums_scalar(x, y, n);

@@ -12,4 +12,7 @@ struct ErrorSums {
 
 ErrorSums error_sums(const float* x, const float* y, std::size_t n);
 
+// a then b (the order matters for bit-identical results).
+ErrorSums combine(const ErrorSums& a, const ErrorSums& b);
+
 }  // namespace quantlens

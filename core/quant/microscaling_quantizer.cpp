@@ -48,12 +48,12 @@ struct MxInt8Grid {
 };
 
 template <class Grid>
-void quantize_blocks(const Grid& grid, const WeightMatrix& w, std::int64_t block, QuantResult& out,
+void quantize_blocks(const Grid& grid, const WeightMatrix& w, std::int64_t block, bool keep_codes, QuantResult& out,
                      const std::function<float(float block_max)>& block_scale) {
     const auto spans = group_spans(w, Granularity::Group, block);
     const std::size_t n = w.values.size();
     out.scales.assign(spans.size(), 0);
-    out.codes.resize(n);  // every element is written below
+    out.codes.resize(keep_codes ? n : 0);  // every element is written below
     out.dequantized.resize(n);
     parallel_for(spans.size(), 2048, [&](std::size_t first, std::size_t last) {
         for (std::size_t g = first; g < last; ++g) {
@@ -68,7 +68,7 @@ void quantize_blocks(const Grid& grid, const WeightMatrix& w, std::int64_t block
             float* values = out.dequantized.data();
             for (std::size_t i = begin; i < end; ++i) {
                 const auto [level, code] = grid.quantize(x[i] * inverse);
-                codes[i] = code;
+                if (keep_codes) codes[i] = code;
                 values[i] = level * scale;
             }
         }
@@ -88,13 +88,13 @@ public:
         }
     }
 
-    void quantize(const WeightMatrix& w, const QuantSpec& spec, const QuantOptions&, QuantResult& out) const override {
+    void quantize(const WeightMatrix& w, const QuantSpec& spec, const QuantOptions& options, QuantResult& out) const override {
         if (spec.format == QuantFormat::NvFp4) {
             float tensor_max = 0;
             for (float v : w.values) tensor_max = std::max(tensor_max, std::fabs(v));
             const float global = tensor_max > 0 ? tensor_max / (6.0f * 448.0f) : 1.0f;
             out.tensor_scale = global;
-            return quantize_blocks(minifloat_grid(QuantFormat::Fp4E2M1), w, 16, out, [global](float block_max) {
+            return quantize_blocks(minifloat_grid(QuantFormat::Fp4E2M1), w, 16, options.codes, out, [global](float block_max) {
                 return f8_e4m3_to_f32(f32_to_f8_e4m3(block_max / 6.0f / global)) * global;
             });
         }
@@ -103,8 +103,8 @@ public:
             int exponent = block_max > 0 ? std::ilogb(block_max) - emax : -127;  // floor(log2 max) − emax
             return std::ldexp(1.0f, std::clamp(exponent, -127, 127));
         };
-        if (spec.format == QuantFormat::MxInt8) return quantize_blocks(MxInt8Grid{}, w, 32, out, shared_scale);
-        quantize_blocks(minifloat_grid(spec.format), w, 32, out, shared_scale);
+        if (spec.format == QuantFormat::MxInt8) return quantize_blocks(MxInt8Grid{}, w, 32, options.codes, out, shared_scale);
+        quantize_blocks(minifloat_grid(spec.format), w, 32, options.codes, out, shared_scale);
     }
 };
 

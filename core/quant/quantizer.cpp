@@ -57,26 +57,21 @@ QuantMetrics error_metrics(std::span<const float> original, std::span<const floa
             partial[c] = error_sums(original.data() + begin, approximation.data() + begin, end - begin);
         }
     });
-    double signal = 0, noise = 0, dot = 0, energy = 0, worst = 0;
-    float low = INFINITY, high = -INFINITY;
-    for (const auto& sums : partial) {
-        signal += sums.signal;
-        noise += sums.noise;
-        dot += sums.dot;
-        energy += sums.energy;
-        worst = std::max(worst, static_cast<double>(sums.worst));
-        low = std::min(low, sums.low);
-        high = std::max(high, sums.high);
-    }
+    ErrorSums total{0, 0, 0, 0, 0, INFINITY, -INFINITY};
+    for (const auto& sums : partial) total = combine(total, sums);
+    return metrics_from_sums(total, original.size());
+}
+
+QuantMetrics metrics_from_sums(const ErrorSums& sums, std::size_t count) {
     QuantMetrics m;
-    const double n = static_cast<double>(std::max<std::size_t>(original.size(), 1));
-    m.mse = noise / n;
+    const double n = static_cast<double>(std::max<std::size_t>(count, 1));
+    m.mse = sums.noise / n;
     m.rmse = std::sqrt(m.mse);
-    m.sqnr_db = noise > 0 ? 10 * std::log10(signal / noise) : INFINITY;
-    m.cosine = signal > 0 && energy > 0 ? dot / std::sqrt(signal * energy) : (signal == energy ? 1.0 : 0.0);
-    m.max_abs_error = worst;
-    m.min_error = original.empty() ? 0 : low;
-    m.max_error = original.empty() ? 0 : high;
+    m.sqnr_db = sums.noise > 0 ? 10 * std::log10(sums.signal / sums.noise) : INFINITY;
+    m.cosine = sums.signal > 0 && sums.energy > 0 ? sums.dot / std::sqrt(sums.signal * sums.energy) : (sums.signal == sums.energy ? 1.0 : 0.0);
+    m.max_abs_error = sums.worst;
+    m.min_error = count ? sums.low : 0;
+    m.max_error = count ? sums.high : 0;
     return m;
 }
 
@@ -157,7 +152,7 @@ void quantize_into(const WeightMatrix& weights, const QuantSpec& spec, const Qua
         for (std::int64_t r = 0; r < weights.rows; ++r)
             for (std::int64_t c = 0; c < weights.cols; ++c) out.dequantized[static_cast<std::size_t>(r * weights.cols + c)] /= smoothing[static_cast<std::size_t>(c)];
 
-    out.metrics = error_metrics(weights.values, out.dequantized);
+    if (!out.metrics_measured || !out.transformed.empty()) out.metrics = error_metrics(weights.values, out.dequantized);
     count_bits(spec, out);
     float error_low = out.metrics.min_error, error_high = out.metrics.max_error;
     if (error_low == error_high) { error_low -= 0.5f; error_high += 0.5f; }  // as histogram() does for one value

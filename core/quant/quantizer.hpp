@@ -32,7 +32,10 @@ struct QuantOptions {
     const CancelToken* cancel = nullptr;
     std::size_t histogram_bins = 256;
     bool weight_histogram = false;  // also fill QuantResult::weight_histogram (previews)
+    bool codes = true;              // fill QuantResult::codes (export needs them; a preview does not)
 };
+
+struct ErrorSums;
 
 struct QuantMetrics {
     double mse = 0, rmse = 0, sqnr_db = 0, cosine = 0, max_abs_error = 0;
@@ -59,6 +62,9 @@ struct QuantResult {
     Histogram error_histogram;            // of (dequantized - original)
     Histogram weight_histogram;           // of the original weights, when asked for
     QuantMetrics metrics;
+    // Set by a family that measured the error while quantizing (groups still in cache); then
+    // quantize() skips its own pass over the weights. Meaningless to callers.
+    bool metrics_measured = false;
 };
 
 QuantResult quantize(const WeightMatrix& weights, const QuantSpec& spec, const QuantOptions& options = {});
@@ -69,5 +75,6 @@ void quantize_into(const WeightMatrix& weights, const QuantSpec& spec, const Qua
 
 // Error metrics of an approximation (used by quantize and by comparisons).
 QuantMetrics error_metrics(std::span<const float> original, std::span<const float> approximation);
+QuantMetrics metrics_from_sums(const ErrorSums& sums, std::size_t count);
 
 }  // namespace quantlens

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "quant/gptq.hpp"
+#include "quant/metrics_kernels.hpp"
 #include "stats/histogram_kernels.hpp"
 #include "tensor/convert.hpp"
 #include "util/parallel.hpp"
@@ -37,6 +38,14 @@ float stored_scale(float scale, ScaleStorage storage) {
 
 namespace {
 
+// Error sums measured while quantizing, combined in group order.
+void record_sums(const std::vector<ErrorSums>& sums, std::size_t n, QuantResult& out) {
+    ErrorSums total{0, 0, 0, 0, 0, INFINITY, -INFINITY};
+    for (const auto& part : sums) total = combine(total, part);
+    out.metrics = metrics_from_sums(total, n);
+    out.metrics_measured = true;
+}
+
 float parallel_absmax(std::span<const float> values) {
     float absmax = 0;
     std::mutex lock;
@@ -48,13 +57,23 @@ float parallel_absmax(std::span<const float> values) {
     return absmax;
 }
 
+// level × scale for each element of [begin, end), and its stored code when wanted.
+template <bool kCodes, class Grid>
+void quantize_run(const Grid& grid, const float* x, float inverse, float scale, std::int32_t zero, std::size_t begin, std::size_t end, std::int32_t* codes, float* values) {
+    for (std::size_t i = begin; i < end; ++i) {
+        const auto [level, code] = grid.quantize(x[i] * inverse);
+        if constexpr (kCodes) codes[i] = code + zero;
+        values[i] = level * scale;
+    }
+}
+
 template <class Grid>
-void quantize_groups(const Grid& grid, ScaleRule rule, const WeightMatrix& w, const QuantSpec& spec, std::int64_t group, QuantResult& out) {
+void quantize_groups(const Grid& grid, ScaleRule rule, const WeightMatrix& w, const QuantSpec& spec, bool keep_codes, std::int64_t group, QuantResult& out) {
     const auto spans = group_spans(w, spec.granularity, group);
     const std::size_t n = w.values.size();
     out.scales.assign(spans.size(), 0);
     if (!spec.symmetric) out.zero_points.assign(spans.size(), 0);
-    out.codes.resize(n);  // every element is written below
+    out.codes.resize(keep_codes ? n : 0);  // every element is written below
     out.dequantized.resize(n);
     const std::size_t per_group = spans.empty() ? 1 : spans.front().second - spans.front().first;
     if (spans.size() == 1 && spec.rounding == Rounding::Nearest) {
@@ -66,22 +85,28 @@ void quantize_groups(const Grid& grid, ScaleRule rule, const WeightMatrix& w, co
         out.scales[0] = setup.scale;
         if (!spec.symmetric) out.zero_points[0] = setup.zero;
         const float inverse = 1.0f / setup.scale;
-        parallel_for(n, 1 << 18, [&](std::size_t begin, std::size_t end) {
+        // Fixed blocks (not per-thread ranges) so the error sums do not depend on threads.
+        constexpr std::size_t kBlock = std::size_t{1} << 16;
+        std::vector<ErrorSums> block_sums((n + kBlock - 1) / kBlock);
+        parallel_for(block_sums.size(), 4, [&](std::size_t first, std::size_t last) {
             const auto grid_copy = setup.grid;
             const float scale = setup.scale;
             const std::int32_t zero = setup.zero;
             const float* x = w.values.data();
             std::int32_t* codes = out.codes.data();
             float* values = out.dequantized.data();
-            for (std::size_t i = begin; i < end; ++i) {
-                const auto [level, code] = grid_copy.quantize(x[i] * inverse);
-                codes[i] = code + zero;
-                values[i] = level * scale;
+            for (std::size_t b = first; b < last; ++b) {
+                const std::size_t begin = b * kBlock, end = std::min(n, begin + kBlock);
+                if (keep_codes) quantize_run<true>(grid_copy, x, inverse, scale, zero, begin, end, codes, values);
+                else quantize_run<false>(grid_copy, x, inverse, scale, zero, begin, end, codes, values);
+                block_sums[b] = error_sums(x + begin, values + begin, end - begin);  // still in cache
             }
         });
+        record_sums(block_sums, n, out);
         out.group_elements = static_cast<std::int64_t>(n);
         return;
     }
+    std::vector<ErrorSums> group_sums(spec.rounding == Rounding::Nearest ? spans.size() : 0);
     parallel_for(spans.size(), std::max<std::size_t>(1, (1u << 16) / per_group), [&](std::size_t first, std::size_t last) {
         for (std::size_t g = first; g < last; ++g) {
             const auto [begin, end] = spans[g];
@@ -93,7 +118,7 @@ void quantize_groups(const Grid& grid, ScaleRule rule, const WeightMatrix& w, co
                 std::uint64_t state = stochastic_state(spec.seed, g);
                 for (std::size_t i = begin; i < end; ++i) {
                     float level = round_level(setup.grid, w.values[i] * inverse, spec.rounding, state);
-                    out.codes[i] = setup.grid.code(level) + setup.zero;
+                    if (keep_codes) out.codes[i] = setup.grid.code(level) + setup.zero;
                     out.dequantized[i] = level * setup.scale;
                 }
                 continue;
@@ -104,20 +129,19 @@ void quantize_groups(const Grid& grid, ScaleRule rule, const WeightMatrix& w, co
             const float* x = w.values.data();
             std::int32_t* codes = out.codes.data();
             float* values = out.dequantized.data();
-            for (std::size_t i = begin; i < end; ++i) {
-                const auto [level, code] = grid_copy.quantize(x[i] * inverse);
-                codes[i] = code + zero;
-                values[i] = level * scale;
-            }
+            if (keep_codes) quantize_run<true>(grid_copy, x, inverse, scale, zero, begin, end, codes, values);
+            else quantize_run<false>(grid_copy, x, inverse, scale, zero, begin, end, codes, values);
+            group_sums[g] = error_sums(x + begin, values + begin, end - begin);  // the group is still in cache
         }
     });
+    if (!group_sums.empty()) record_sums(group_sums, n, out);
     out.group_elements = static_cast<std::int64_t>(per_group);
 }
 
 template <class Grid>
 void run(const Grid& grid, ScaleRule rule, const WeightMatrix& w, const QuantSpec& spec, const QuantOptions& options, std::int64_t group, QuantResult& out) {
     if (spec.rounding == Rounding::Gptq) gptq_quantize(grid, rule, w, spec, options, group, out);
-    else quantize_groups(grid, rule, w, spec, group, out);
+    else quantize_groups(grid, rule, w, spec, options.codes, group, out);
     // The levels of the first group, in weight units, for drawing over histograms.
     const float scale = out.scales.empty() ? 1.0f : out.scales.front();
     const float zero = out.zero_points.empty() ? 0.0f : static_cast<float>(out.zero_points.front());

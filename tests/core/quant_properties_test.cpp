@@ -230,3 +230,19 @@ TEST_CASE("a preview's weight histogram equals the plain histogram of the weight
     quantize_into({w, 32, 256}, QuantSpec::parse("q4_0"), options, reused);
     CHECK(reused.codes.empty());  // ggml results keep their codes in the blocks
 }
+
+TEST_CASE("skipping codes (previews) leaves every other output the same") {
+    auto w = heavy_tailed(16, 512, 14);
+    for (const char* spec : {"int4:g128:asym", "fp8_e4m3:tensor", "nf4:g64", "mxfp4", "nvfp4", "int8:tensor:sym", "int4:g64:sym:round=stochastic:seed=3"}) {
+        INFO(spec);
+        QuantOptions without;
+        without.codes = false;
+        auto full = run(w, 16, spec);
+        auto light = run(w, 16, spec, without);
+        CHECK(light.codes.empty());
+        CHECK(light.dequantized == full.dequantized);
+        CHECK(light.scales == full.scales);
+        CHECK(light.metrics.mse == full.metrics.mse);
+        CHECK(light.metrics.bits_per_weight == full.metrics.bits_per_weight);
+    }
+}
