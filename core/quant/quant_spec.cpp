@@ -230,13 +230,13 @@ QuantSpec QuantSpec::parse(std::string_view text) {
 }
 
 std::string QuantSpec::to_string() const {
-    std::string text = format == QuantFormat::Int ? "int" + std::to_string(bits) : entry_of(format).name;
+    std::string text = format == QuantFormat::Int ? std::string("int").append(std::to_string(bits)) : std::string(entry_of(format).name);
     auto add = [&text](const std::string& part) { text += ":" + part; };
     if (format == QuantFormat::Log2) add(std::to_string(bits));
     if (is_scaled(format)) {
         if (granularity == Granularity::Tensor) add("tensor");
         else if (granularity == Granularity::Channel) add("channel");
-        else add("g" + std::to_string(group_size));
+        else add(std::string("g").append(std::to_string(group_size)));
     }
     if (format == QuantFormat::Int) add(symmetric ? "sym" : "asym");
     if (full_range) add("full");

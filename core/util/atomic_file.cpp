@@ -21,7 +21,9 @@ AtomicFile::AtomicFile(std::string target) : target_(std::move(target)) {
     if (dir.empty()) dir = ".";
     std::random_device seed;
     for (int attempt = 0; attempt < 16 && fd_ < 0; ++attempt) {
-        temp_path_ = (dir / ("." + fs::path(target_).filename().string() + "." + std::to_string(seed()) + ".tmp")).string();
+        std::string name = ".";
+        name.append(fs::path(target_).filename().string()).append(".").append(std::to_string(seed())).append(".tmp");
+        temp_path_ = (dir / name).string();
         fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fd_ < 0 && errno != EEXIST) break;
     }

@@ -1,10 +1,12 @@
-// JSON configs: sharded-safetensors indexes and Keras model_config.
+// JSON configs (sharded-safetensors indexes, Keras model_config) and quantizer spec text,
+// which configuration files carry: a spec that parses must print and parse back to itself.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "io/hdf5.hpp"
 #include "io/safetensors.hpp"
+#include "quant/quant_spec.hpp"
 #include "util/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -16,6 +18,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     try {
         quantlens::keras_layers(text, {{"dense", {"model_weights/dense/dense/kernel:0", "model_weights/dense/dense/bias:0"}}, {"conv", {"conv/depthwise_kernel:0"}}},
                                 "fuzz.h5");
+    } catch (const quantlens::Error&) {
+    }
+    try {
+        auto spec = quantlens::QuantSpec::parse(text);
+        if (!(quantlens::QuantSpec::parse(spec.to_string()) == spec)) __builtin_trap();
     } catch (const quantlens::Error&) {
     }
     return 0;
