@@ -194,12 +194,17 @@ def tiny_gguf(path, gpt2_tensors):
             "blk.0.attn_qkv.weight": dequant_q8_0(q8_0(qkv)).reshape(qkv.shape), "blk.0.ffn_up.weight": dequant_q4_0(q4_0(fc)).reshape(fc.shape)}
 
 
+def min_scale(b, top_code):
+    """Q4_1/Q5_1 header values: min, d = (max - min) / top code, and 1/d (0 when d is 0)."""
+    mn, mx = np.float32(b.min()), np.float32(b.max())
+    d = np.float32(np.float32(mx - mn) / np.float32(top_code))
+    return mn, d, (np.float32(1) / d if d != 0 else np.float32(0))
+
+
 def q4_1(row):
     blocks = []
     for b in row.reshape(-1, 32).astype(np.float32):
-        mn, mx = np.float32(b.min()), np.float32(b.max())
-        d = np.float32(np.float32(mx - mn) / np.float32(15))
-        idv = np.float32(1) / d if d != 0 else np.float32(0)
+        mn, d, idv = min_scale(b, 15)
         def code(v):
             return min(15, int(np.float32(np.float32(np.float32(v - mn) * idv) + np.float32(0.5))))
         qs = bytes(code(b[j]) | (code(b[j + 16]) << 4) for j in range(16))
@@ -231,9 +236,7 @@ def q5_0(row):
 def q5_1(row):
     blocks = []
     for b in row.reshape(-1, 32).astype(np.float32):
-        mn, mx = np.float32(b.min()), np.float32(b.max())
-        d = np.float32(np.float32(mx - mn) / np.float32(31))
-        idv = np.float32(1) / d if d != 0 else np.float32(0)
+        mn, d, idv = min_scale(b, 31)
         q = [int(np.float32(np.float32(np.float32(v - mn) * idv) + np.float32(0.5))) & 0xFF for v in b]
         qh, qs = pack5(q)
         blocks.append(struct.pack("<ee", d, mn) + qh + qs)

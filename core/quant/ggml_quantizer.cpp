@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 #include "quant/quantizer_family.hpp"
 #include "tensor/convert.hpp"
@@ -58,14 +59,20 @@ void q4_0_block(const float* x, std::uint8_t* y) {
     }
 }
 
-// block_q4_1 {half d; half m; u8 qs[16]}
-void q4_1_block(const float* x, std::uint8_t* y) {
+// The {half d; half m} header of Q4_1 and Q5_1: m = min, d = (max − min) / top code.
+// Returns {min, 1/d} for the elements.
+std::pair<float, float> write_min_scale(const float* x, float top_code, std::uint8_t* y) {
     float min = x[0], max = x[0];
     for (int j = 1; j < kQK; ++j) { min = std::min(min, x[j]); max = std::max(max, x[j]); }
-    const float d = (max - min) / 15;
-    const float id = d != 0 ? 1.0f / d : 0.0f;
+    const float d = (max - min) / top_code;
     put_half(y, d);
     put_half(y + 2, min);
+    return {min, d != 0 ? 1.0f / d : 0.0f};
+}
+
+// block_q4_1 {half d; half m; u8 qs[16]}
+void q4_1_block(const float* x, std::uint8_t* y) {
+    const auto [min, id] = write_min_scale(x, 15, y);
     for (int j = 0; j < kQK / 2; ++j) {
         const auto q0 = std::min<std::int8_t>(15, static_cast<std::int8_t>((x[j] - min) * id + 0.5f));
         const auto q1 = std::min<std::int8_t>(15, static_cast<std::int8_t>((x[j + kQK / 2] - min) * id + 0.5f));
@@ -96,12 +103,7 @@ void q5_0_block(const float* x, std::uint8_t* y) {
 
 // block_q5_1 {half d; half m; u8 qh[4]; u8 qs[16]}
 void q5_1_block(const float* x, std::uint8_t* y) {
-    float min = x[0], max = x[0];
-    for (int j = 1; j < kQK; ++j) { min = std::min(min, x[j]); max = std::max(max, x[j]); }
-    const float d = (max - min) / 31;
-    const float id = d != 0 ? 1.0f / d : 0.0f;
-    put_half(y, d);
-    put_half(y + 2, min);
+    const auto [min, id] = write_min_scale(x, 31, y);
     std::uint8_t q[kQK];
     for (int j = 0; j < kQK; ++j) q[j] = static_cast<std::uint8_t>((x[j] - min) * id + 0.5f);
     pack5(q, y + 4, y + 8);
