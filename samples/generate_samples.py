@@ -283,6 +283,32 @@ def torch_quant_goldens():
     np.savez(os.path.join(GOLDEN, "torch_fake_quant.npz"), **out)
 
 
+def stats_goldens():
+    """scipy.stats on float64 copies of float32 arrays: mean, std (ddof=0), skew and kurtosis
+    (Fisher, biased: scipy's defaults), and the per-row kurtosis distribution."""
+    from scipy import stats
+    rng = np.random.default_rng(31)
+    cases = {
+        "normal": rng.standard_normal((64, 200)).astype(np.float32) * np.float32(0.02),
+        "heavy": (rng.standard_t(3, (32, 300)) * 0.01).astype(np.float32),
+        "skewed_offset": (rng.gamma(2.0, 1.0, (16, 257)) + 1000.0).astype(np.float32),
+        "sparse": np.where(rng.random((8, 128)) < 0.7, 0, rng.standard_normal((8, 128))).astype(np.float32),
+    }
+    out = {}
+    for name, data in cases.items():
+        x = data.astype(np.float64)
+        flat = x.ravel()
+        row_kurtosis = np.sort(stats.kurtosis(x, axis=1, fisher=True, bias=True))
+        rank = lambda p: row_kurtosis[max(1, int(np.ceil(p / 100 * len(row_kurtosis)))) - 1]
+        mean, std = flat.mean(), flat.std()
+        out[name] = data
+        out[name + "_expected"] = np.array([
+            flat.mean(), std, stats.skew(flat, bias=True), stats.kurtosis(flat, fisher=True, bias=True),
+            np.abs(flat).max() / np.abs(flat).mean(), np.mean(np.abs(flat - mean) > 3 * std), np.mean(flat == 0),
+            rank(50), rank(95), row_kurtosis[-1]], dtype=np.float64)
+    np.savez(os.path.join(GOLDEN, "scipy_stats.npz"), **out)
+
+
 def dequant_q8_0(raw):
     out = []
     for i in range(0, len(raw), 34):
@@ -394,6 +420,7 @@ def main():
     conversion_goldens()
     ggml_goldens()
     torch_quant_goldens()
+    stats_goldens()
     fuzz_seeds()
     print(f"digits MLP training accuracy {accuracy:.3f}")
 

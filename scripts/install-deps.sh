@@ -15,7 +15,7 @@ packages=(
   xvfb xauth
 )
 if [[ "${1:-}" == "--generators" ]]; then
-  packages+=(python3-numpy python3-h5py python3-torch python3-sklearn python3-onnx)
+  packages+=(python3-numpy python3-h5py python3-torch python3-sklearn python3-scipy python3-onnx)
 fi
 
 missing=()

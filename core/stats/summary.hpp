@@ -1,7 +1,6 @@
 #pragma once
-// Count, min, max, mean and standard deviation of a tensor, in one parallel pass with
-// float64 accumulation (per-chunk mean/M2 merged with Chan et al.'s formula, so a
-// large mean does not cancel the variance). Full statistics live in core/stats later.
+// Count, min, max, mean and standard deviation of a tensor (inspect's columns), from the
+// robust float64 moments in stats/moments.hpp. layer_statistics.hpp has the full set.
 #include <cstdint>
 #include <span>
 
