@@ -306,6 +306,13 @@ def stats_goldens():
             flat.mean(), std, stats.skew(flat, bias=True), stats.kurtosis(flat, fisher=True, bias=True),
             np.abs(flat).max() / np.abs(flat).mean(), np.mean(np.abs(flat - mean) > 3 * std), np.mean(flat == 0),
             rank(50), rank(95), row_kurtosis[-1]], dtype=np.float64)
+    # Spearman's rho with ties, as scipy.stats.spearmanr computes it
+    a = rng.integers(0, 6, 40).astype(np.float64)
+    b = a * 0.5 + rng.integers(0, 4, 40)
+    c = rng.standard_normal(40)
+    out["spearman_series"] = np.stack([a, b, c])
+    out["spearman_expected"] = np.array([stats.spearmanr(a, b).correlation, stats.spearmanr(a, c).correlation,
+                                         stats.spearmanr(b, c).correlation], dtype=np.float64)
     np.savez(os.path.join(GOLDEN, "scipy_stats.npz"), **out)
 
 

@@ -14,6 +14,7 @@ namespace quantlens::cli {
 void add_inspect(CLI::App& app);
 void add_quantize(CLI::App& app);
 void add_compare(CLI::App& app);
+void add_analyze(CLI::App& app);
 int run_selected(CLI::App& app);
 void set_command(std::function<int()> command);
 

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
     quantlens::cli::add_inspect(app);
     quantlens::cli::add_quantize(app);
     quantlens::cli::add_compare(app);
+    quantlens::cli::add_analyze(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "stats/layer_statistics.hpp"
+#include "stats/rank_correlation.hpp"
 #include "stats/summary.hpp"
 #include "test_support.hpp"
 
@@ -65,4 +66,21 @@ TEST_CASE("outlier and histogram counts are exact on constructed data") {
     CHECK(strict.outlier_fraction == 0.01);
     CHECK(s.channel_absmax.max == 100.0);
     CHECK(s.channel_absmax.median == 1.0);  // rows 0..8 hold only ±1
+}
+
+TEST_CASE("Spearman's rho with tied ranks agrees with scipy.stats.spearmanr") {
+    auto golden = open_model_file(data_path("golden/scipy_stats.npz"));
+    auto series_data = golden->read(golden->tensor("spearman_series"));
+    auto expected_data = golden->read(golden->tensor("spearman_expected"));
+    std::vector<double> series(120), expected(3);
+    std::memcpy(series.data(), series_data.bytes().data(), 120 * sizeof(double));
+    std::memcpy(expected.data(), expected_data.bytes().data(), 3 * sizeof(double));
+    std::span<const double> a(series.data(), 40), b(series.data() + 40, 40), c(series.data() + 80, 40);
+    CHECK(spearman(a, b) == Approx(expected[0]).epsilon(1e-12));
+    CHECK(spearman(a, c) == Approx(expected[1]).epsilon(1e-12));
+    CHECK(spearman(b, c) == Approx(expected[2]).epsilon(1e-12));
+    std::vector<double> ties{1, 2, 2, 3};
+    CHECK(average_ranks(ties) == std::vector<double>{1, 2.5, 2.5, 4});
+    std::vector<double> constant{5, 5, 5, 5};
+    CHECK(std::isnan(spearman(ties, constant)));
 }

@@ -1,0 +1,44 @@
+#include <iostream>
+
+#include "analysis/model_analysis.hpp"
+#include "cli_common.hpp"
+#include "util/atomic_file.hpp"
+
+namespace quantlens::cli {
+
+void add_analyze(CLI::App& app) {
+    auto* command = app.add_subcommand("analyze", "Per-layer weight statistics and quantization error for every linear, conv and embedding layer");
+    struct Options { std::string model, out, first; std::vector<std::string> specs; bool json = false, csv = false; double outlier_k = 3; };
+    auto options = std::make_shared<Options>();
+    command->add_option("MODEL", options->model, "model file or Hugging Face folder")->required();
+    command->add_option("--spec", options->specs, "quantizer spec to measure on every layer (repeatable)");
+    auto* json = command->add_flag("--json", options->json, "print the quantlens.analysis/1 JSON report");
+    auto* csv = command->add_flag("--csv", options->csv, "print one CSV row per layer");
+    json->excludes(csv);
+    command->add_option("--out", options->out, "write the report to this file (atomically) instead of standard output");
+    command->add_option("--outlier-k", options->outlier_k, "outliers are |w - mean| > k·std (default 3)")->check(CLI::PositiveNumber);
+    command->add_option("--first", options->first, "analyse this layer before the others");
+    command->callback([options] {
+        set_command([options] {
+            AnalysisOptions analysis;
+            for (const auto& text : options->specs) analysis.specs.push_back(QuantSpec::parse(text));
+            analysis.statistics.outlier_k = options->outlier_k;
+            analysis.first_layer = options->first;
+            auto model = Model::open(options->model);
+            if (!options->first.empty()) model.layer(options->first);  // a clear error for an unknown name
+            auto report = analyze_model(model, analysis, stderr_progress("w"), &interrupt_token());
+            std::string text = options->json ? to_json(report).dump(2) + "\n" : options->csv ? to_csv(report) : to_table(report);
+            if (options->out.empty()) {
+                std::cout << text;
+                return 0;
+            }
+            AtomicFile out(options->out);
+            out.write(text.data(), text.size());
+            out.commit();
+            std::cerr << "wrote " << options->out << " (" << report.layers.size() << " layers)\n";
+            return 0;
+        });
+    });
+}
+
+}  // namespace quantlens::cli

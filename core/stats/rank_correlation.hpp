@@ -1,0 +1,13 @@
+#pragma once
+// Spearman's rank correlation (REFERENCE.md §10): the Pearson correlation of the ranks, ties
+// taking the average of the ranks they span (scipy.stats.spearmanr's definition).
+#include <span>
+#include <vector>
+
+namespace quantlens {
+
+std::vector<double> average_ranks(std::span<const double> values);  // 1-based
+// NaN when fewer than two values or when either side is constant.
+double spearman(std::span<const double> a, std::span<const double> b);
+
+}  // namespace quantlens
