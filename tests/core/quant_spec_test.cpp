@@ -51,3 +51,11 @@ TEST_CASE("invalid specs say which part is wrong and what is allowed") {
     CHECK_THROWS_WITH(QuantSpec::parse("log2:9"), Contains("2 to 8 bits"));
     CHECK_THROWS_AS(QuantSpec::parse(""), Error);
 }
+
+TEST_CASE("numbers in spec text print exactly so the canonical form round-trips") {
+    // Found by fuzzing: printed with 12 significant digits, this alpha came back different.
+    auto spec = QuantSpec::parse("int3:g32:asym:round=gptq:actorder:damp=0.05:rot=hadamard:rotseed=2:smooth=0.111111111111111115");
+    CHECK(QuantSpec::parse(spec.to_string()) == spec);
+    CHECK(QuantSpec::parse("int4:clip=p99.98765432101234").to_string() == "int4:channel:sym:clip=p99.98765432101234");
+    CHECK(QuantSpec::parse("int8:smooth=0.5").to_string() == "int8:channel:sym:smooth=0.5");
+}
