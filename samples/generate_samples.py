@@ -316,6 +316,35 @@ def stats_goldens():
     np.savez(os.path.join(GOLDEN, "scipy_stats.npz"), **out)
 
 
+def qsur_goldens():
+    """QSUR (REFERENCE.md §11) with NumPy's eigvalsh and SciPy's χ² quantile: rows are samples,
+    covariance with ddof=1, eigenvalues floored at 1e-12·λ_max, confidence 0.99."""
+    from scipy import special, stats
+    rng = np.random.default_rng(47)
+    mix = rng.standard_normal((12, 12))
+    cases = {
+        "aniso": (rng.standard_normal((300, 12)) @ mix * 0.05).astype(np.float32),
+        "offset": (rng.standard_normal((200, 16)) * np.linspace(0.5, 2, 16) + np.linspace(-3, 5, 16)).astype(np.float32),
+        "wide": rng.standard_normal((10, 40)).astype(np.float32),
+        "heavy": (rng.standard_t(3, (500, 64)) * 0.02).astype(np.float32),
+    }
+    out = {}
+    for name, data in cases.items():
+        x = data.astype(np.float64)
+        d = x.shape[1]
+        mu = x.mean(axis=0)
+        cov = np.cov(x, rowvar=False, ddof=1)
+        lam = np.linalg.eigvalsh(cov)
+        lam = np.maximum(lam, 1e-12 * lam.max())
+        c = stats.chi2.ppf(0.99, d)
+        r = np.sqrt(c * np.diag(cov))
+        side = (mu + r).max() - (mu - r).min()
+        log_q = d / 2 * np.log(np.pi) - special.gammaln(d / 2 + 1) + d / 2 * np.log(c) + 0.5 * np.log(lam).sum() - d * np.log(side)
+        out[name] = data
+        out[name + "_expected"] = np.array([log_q / np.log(10), np.exp(log_q / d)], dtype=np.float64)
+    np.savez(os.path.join(GOLDEN, "qsur.npz"), **out)
+
+
 def dequant_q8_0(raw):
     out = []
     for i in range(0, len(raw), 34):
@@ -428,6 +457,7 @@ def main():
     ggml_goldens()
     torch_quant_goldens()
     stats_goldens()
+    qsur_goldens()
     fuzz_seeds()
     print(f"digits MLP training accuracy {accuracy:.3f}")
 
