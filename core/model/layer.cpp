@@ -13,6 +13,12 @@ std::string_view layer_kind_name(LayerKind kind) {
     return "other";
 }
 
+LayerKind layer_kind_from_name(std::string_view name) {
+    for (auto kind : {LayerKind::Linear, LayerKind::Conv, LayerKind::Embedding, LayerKind::Norm})
+        if (layer_kind_name(kind) == name) return kind;
+    return LayerKind::Other;
+}
+
 std::string_view orientation_name(Orientation orientation) {
     switch (orientation) {
         case Orientation::OutFirst: return "out-first";

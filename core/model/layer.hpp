@@ -30,6 +30,7 @@ struct Layer {
 };
 
 std::string_view layer_kind_name(LayerKind kind);
+LayerKind layer_kind_from_name(std::string_view name);  // Other for names it does not know
 std::string_view orientation_name(Orientation orientation);
 
 // The output-channels-first shape of a stored weight shape.

@@ -27,10 +27,11 @@ TEST_CASE("a model analysis covers every quantizable layer with the same numbers
     CHECK(fc.quantization[0].metrics->mse == quantize(as_matrix(weights.values(), weights.shape), options.specs[0]).metrics.mse);
     // agreement: a square matrix over the statistics and each spec's MSE, with 1 on the diagonal
     const auto& agreement = report.agreement;
-    REQUIRE(agreement.metrics.size() == 7);
+    REQUIRE(agreement.metrics.size() == 8);
+    CHECK(agreement.metrics[5] == "qsur_per_dimension");
     CHECK(agreement.metrics.back() == "mse:q4_0");
     for (std::size_t i = 0; i < agreement.metrics.size(); ++i) CHECK(agreement.spearman[i][i] == Approx(1.0));
-    CHECK(agreement.spearman[5][6] > 0.5);  // two 4-bit quantizers agree on which layers suffer
+    CHECK(agreement.spearman[6][7] > 0.5);  // two 4-bit quantizers agree on which layers suffer
     auto json = to_json(report);
     CHECK(json["schema"] == kAnalysisSchema);
     CHECK(json["layers"].size() == report.layers.size());

@@ -1,0 +1,247 @@
+#include "analysis/analysis_cache.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "io/json_limits.hpp"
+#include "util/atomic_file.hpp"
+
+namespace quantlens {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kCacheSchema = "quantlens.analysis-cache/1";
+constexpr std::size_t kHeaderBytes = 1 << 20;
+
+std::uint64_t fnv1a(std::string_view bytes, std::uint64_t hash = 1469598103934665603ull) {
+    for (unsigned char c : bytes) hash = (hash ^ c) * 1099511628211ull;
+    return hash;
+}
+
+std::string hex(std::uint64_t value) {
+    char text[17];
+    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
+    return text;
+}
+
+std::string describe_file(const fs::path& path) {
+    std::error_code error;
+    const auto size = fs::file_size(path, error);
+    const auto mtime = fs::last_write_time(path, error).time_since_epoch().count();
+    std::string head(kHeaderBytes, '\0');
+    std::ifstream in(path, std::ios::binary);
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<std::size_t>(in.gcount()));
+    return path.filename().string() + " " + std::to_string(size) + " " + std::to_string(mtime) + " " + hex(fnv1a(head)) + "\n";
+}
+
+// Non-finite numbers as strings: JSON has no NaN or infinity (a lossless SQNR is +inf).
+nlohmann::json number(double value) {
+    if (std::isnan(value)) return "nan";
+    if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+    return value;
+}
+double number(const nlohmann::json& value) {
+    if (value.is_number()) return value.get<double>();
+    const auto text = value.get<std::string>();
+    if (text == "inf") return INFINITY;
+    if (text == "-inf") return -INFINITY;
+    if (text == "nan") return NAN;
+    throw nlohmann::json::other_error::create(501, "not a number: " + text, &value);
+}
+
+nlohmann::json histogram_json(const Histogram& h) { return {{"low", number(h.low)}, {"high", number(h.high)}, {"counts", h.counts}, {"non_finite", h.non_finite}}; }
+Histogram histogram_from(const nlohmann::json& j) {
+    Histogram h;
+    h.low = number(j.at("low"));
+    h.high = number(j.at("high"));
+    h.counts = j.at("counts").get<std::vector<std::uint64_t>>();
+    h.non_finite = j.at("non_finite").get<std::uint64_t>();
+    return h;
+}
+nlohmann::json distribution_json(const Distribution& d) { return {number(d.median), number(d.p95), number(d.max)}; }
+Distribution distribution_from(const nlohmann::json& j) { return {number(j.at(0)), number(j.at(1)), number(j.at(2))}; }
+
+nlohmann::json statistics_json(const LayerStatistics& s) {
+    return {{"count", s.count}, {"mean", number(s.mean)}, {"std", number(s.std)}, {"min", number(s.min)}, {"max", number(s.max)},
+            {"absmax", number(s.absmax)}, {"sparsity", number(s.sparsity)}, {"skewness", number(s.skewness)},
+            {"excess_kurtosis", number(s.excess_kurtosis)}, {"max_to_mean", number(s.max_to_mean)}, {"outlier_k", number(s.outlier_k)},
+            {"outlier_fraction", number(s.outlier_fraction)}, {"histogram", histogram_json(s.histogram)},
+            {"log_magnitude", histogram_json(s.log_magnitude)}, {"channel_kurtosis", distribution_json(s.channel_kurtosis)},
+            {"channel_absmax", distribution_json(s.channel_absmax)}};
+}
+LayerStatistics statistics_from(const nlohmann::json& j) {
+    LayerStatistics s;
+    s.count = j.at("count").get<std::uint64_t>();
+    s.mean = number(j.at("mean"));
+    s.std = number(j.at("std"));
+    s.min = number(j.at("min"));
+    s.max = number(j.at("max"));
+    s.absmax = number(j.at("absmax"));
+    s.sparsity = number(j.at("sparsity"));
+    s.skewness = number(j.at("skewness"));
+    s.excess_kurtosis = number(j.at("excess_kurtosis"));
+    s.max_to_mean = number(j.at("max_to_mean"));
+    s.outlier_k = number(j.at("outlier_k"));
+    s.outlier_fraction = number(j.at("outlier_fraction"));
+    s.histogram = histogram_from(j.at("histogram"));
+    s.log_magnitude = histogram_from(j.at("log_magnitude"));
+    s.channel_kurtosis = distribution_from(j.at("channel_kurtosis"));
+    s.channel_absmax = distribution_from(j.at("channel_absmax"));
+    return s;
+}
+
+nlohmann::json qsur_json(const Qsur& q) {
+    return {{"samples", q.samples}, {"dimension", q.dimension}, {"log10_qsur", number(q.log10_qsur)}, {"per_dimension", number(q.per_dimension)},
+            {"log10_qsur_rotated", number(q.log10_qsur_rotated)}, {"per_dimension_rotated", number(q.per_dimension_rotated)},
+            {"rank_deficient", q.rank_deficient}, {"floored_eigenvalues", q.floored_eigenvalues}};
+}
+Qsur qsur_from(const nlohmann::json& j) {
+    Qsur q;
+    q.samples = j.at("samples").get<std::int64_t>();
+    q.dimension = j.at("dimension").get<std::int64_t>();
+    q.log10_qsur = number(j.at("log10_qsur"));
+    q.per_dimension = number(j.at("per_dimension"));
+    q.log10_qsur_rotated = number(j.at("log10_qsur_rotated"));
+    q.per_dimension_rotated = number(j.at("per_dimension_rotated"));
+    q.rank_deficient = j.at("rank_deficient").get<bool>();
+    q.floored_eigenvalues = j.at("floored_eigenvalues").get<std::int64_t>();
+    return q;
+}
+nlohmann::json qsur_options_json(const QsurOptions& o) { return {number(o.confidence), o.rotated, o.rotation_seed}; }
+
+nlohmann::json outcome_json(const SpecOutcome& outcome) {
+    if (!outcome.metrics) return {{"error", outcome.error}};
+    const auto& m = *outcome.metrics;
+    return {{"mse", number(m.mse)}, {"rmse", number(m.rmse)}, {"sqnr_db", number(m.sqnr_db)}, {"cosine", number(m.cosine)},
+            {"max_abs_error", number(m.max_abs_error)}, {"min_error", number(m.min_error)}, {"max_error", number(m.max_error)},
+            {"bits_per_weight", number(m.bits_per_weight)}, {"size_bytes", m.size_bytes}, {"scales", m.scales}, {"zero_points", m.zero_points}};
+}
+SpecOutcome outcome_from(const nlohmann::json& j) {
+    SpecOutcome outcome;
+    if (j.contains("error")) {
+        outcome.error = j.at("error").get<std::string>();
+        return outcome;
+    }
+    QuantMetrics m;
+    m.mse = number(j.at("mse"));
+    m.rmse = number(j.at("rmse"));
+    m.sqnr_db = number(j.at("sqnr_db"));
+    m.cosine = number(j.at("cosine"));
+    m.max_abs_error = number(j.at("max_abs_error"));
+    m.min_error = static_cast<float>(number(j.at("min_error")));
+    m.max_error = static_cast<float>(number(j.at("max_error")));
+    m.bits_per_weight = number(j.at("bits_per_weight"));
+    m.size_bytes = j.at("size_bytes").get<std::uint64_t>();
+    m.scales = j.at("scales").get<std::uint64_t>();
+    m.zero_points = j.at("zero_points").get<std::uint64_t>();
+    outcome.metrics = m;
+    return outcome;
+}
+
+}  // namespace
+
+std::string default_cache_dir() {
+    if (const char* dir = std::getenv("QUANTLENS_CACHE_DIR"); dir && *dir) return dir;
+    if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return (fs::path(xdg) / "quantlens").string();
+    if (const char* home = std::getenv("HOME"); home && *home) return (fs::path(home) / ".cache" / "quantlens").string();
+    return (fs::temp_directory_path() / "quantlens-cache").string();
+}
+
+ModelIdentity model_identity(const std::string& path) {
+    ModelIdentity identity;
+    std::error_code error;
+    if (fs::is_directory(path, error)) {
+        std::vector<fs::path> files;
+        for (const auto& entry : fs::directory_iterator(path, error))
+            if (entry.is_regular_file(error)) files.push_back(entry.path());
+        std::sort(files.begin(), files.end());
+        for (const auto& file : files) identity.description += describe_file(file);
+    } else {
+        identity.description = describe_file(path);
+    }
+    identity.description += "metrics " + std::to_string(kAnalysisMetricVersion) + "\n";
+    identity.hash = fnv1a(identity.description);
+    return identity;
+}
+
+AnalysisCache::AnalysisCache(std::string cache_dir, const std::string& model_path) : identity_(model_identity(model_path)) {
+    file_ = (fs::path(cache_dir) / ("analysis-" + hex(identity_.hash) + ".json")).string();
+    std::ifstream in(file_, std::ios::binary);
+    if (!in) return;
+    const std::string text{std::istreambuf_iterator<char>(in), {}};
+    try {  // anything wrong and the entry is simply not used; the next save replaces it
+        const auto json = parse_untrusted_json(text, file_, "cache");
+        if (json.at("schema") != kCacheSchema || json.at("identity") != identity_.description) return;
+        const auto& layers = json.at("layers");
+        if (json.at("checksum") != hex(fnv1a(layers.dump()))) return;
+        for (const auto& [name, entry] : layers.items()) layers_[name] = entry;
+    } catch (const std::exception&) {
+        layers_.clear();
+    }
+}
+
+std::optional<LayerAnalysis> AnalysisCache::find(const std::string& layer, const AnalysisOptions& options) const {
+    const auto found = layers_.find(layer);
+    if (found == layers_.end()) return std::nullopt;
+    try {
+        const auto& entry = found->second;
+        LayerAnalysis result;
+        result.layer = layer;
+        result.kind = layer_kind_from_name(entry.at("kind").get<std::string>());
+        result.shape = entry.at("shape").get<std::vector<std::int64_t>>();
+        result.parameters = entry.at("parameters").get<std::uint64_t>();
+        result.statistics = statistics_from(entry.at("statistics"));
+        if (entry.contains("qsur") && entry.at("qsur_options") == qsur_options_json(options.qsur_options)) result.qsur = qsur_from(entry.at("qsur"));
+        for (const auto& spec : options.specs) {
+            const auto& specs = entry.at("specs");
+            const auto text = spec.to_string();
+            result.quantization.push_back(specs.contains(text) ? outcome_from(specs.at(text)) : SpecOutcome{});
+        }
+        return result;
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
+void AnalysisCache::store(const LayerAnalysis& analysis, const AnalysisOptions& options) {
+    auto& entry = layers_[analysis.layer];
+    nlohmann::json specs = entry.is_object() && entry.contains("specs") && entry.at("specs").is_object() ? entry.at("specs") : nlohmann::json::object();
+    entry = nlohmann::json::object();
+    entry["kind"] = layer_kind_name(analysis.kind);
+    entry["shape"] = analysis.shape;
+    entry["parameters"] = analysis.parameters;
+    entry["statistics"] = statistics_json(analysis.statistics);
+    if (analysis.qsur) {
+        entry["qsur"] = qsur_json(*analysis.qsur);
+        entry["qsur_options"] = qsur_options_json(options.qsur_options);
+    }
+    for (std::size_t k = 0; k < options.specs.size() && k < analysis.quantization.size(); ++k) {
+        const auto& outcome = analysis.quantization[k];
+        if (outcome.metrics || !outcome.error.empty()) specs[options.specs[k].to_string()] = outcome_json(outcome);
+    }
+    entry["specs"] = std::move(specs);
+}
+
+bool AnalysisCache::save() const {
+    try {
+        nlohmann::json layers = nlohmann::json::object();
+        for (const auto& [name, entry] : layers_) layers[name] = entry;
+        nlohmann::json json{{"schema", kCacheSchema}, {"identity", identity_.description}, {"checksum", hex(fnv1a(layers.dump()))}, {"layers", layers}};
+        fs::create_directories(fs::path(file_).parent_path());
+        const auto text = json.dump();
+        AtomicFile out(file_);
+        out.write(text.data(), text.size());
+        out.commit();
+        return true;
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
+}  // namespace quantlens

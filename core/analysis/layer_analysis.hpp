@@ -1,0 +1,47 @@
+#pragma once
+// Everything the weights alone say about one layer: statistics, QSUR and the quantization
+// error of each spec asked for. The unit of work (and of caching) of a model analysis.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/model.hpp"
+#include "quant/comparison.hpp"
+#include "stats/layer_statistics.hpp"
+#include "stats/qsur.hpp"
+
+namespace quantlens {
+
+// Bumped whenever a statistic's definition or computation changes, so cached results made by
+// an older QuantLens are recomputed rather than trusted.
+inline constexpr int kAnalysisMetricVersion = 1;
+
+struct LayerAnalysis {
+    std::string layer;
+    LayerKind kind = LayerKind::Other;
+    std::vector<std::int64_t> shape;  // output channels first
+    std::uint64_t parameters = 0;
+    LayerStatistics statistics;
+    std::optional<Qsur> qsur;               // weights with at least 2 rows, when asked for
+    std::vector<SpecOutcome> quantization;  // one per spec
+    bool from_cache = false;
+};
+
+struct AnalysisOptions {
+    std::vector<QuantSpec> specs;
+    StatisticsOptions statistics;
+    bool qsur = true;
+    QsurOptions qsur_options;
+    std::string first_layer;  // analysed before the others (the one on screen); report order stays the model's
+    bool use_cache = true;
+    std::string cache_dir;    // empty: default_cache_dir()
+};
+
+// What is still missing from `partial` (a cached entry or nothing) is computed; the rest kept.
+LayerAnalysis analyze_layer(const Model& model, const Layer& layer, const AnalysisOptions& options, std::optional<LayerAnalysis> partial = {},
+                            const CancelToken* cancel = nullptr);
+
+// Whether a cached entry already holds every figure `options` asks for.
+bool is_complete(const LayerAnalysis& cached, const AnalysisOptions& options);
+
+}  // namespace quantlens
