@@ -24,4 +24,9 @@ Histogram histogram_of_difference(std::span<const float> a, std::span<const floa
 // The same when the finite range [low, high] of b − a is already known (one pass instead of two).
 Histogram histogram_of_difference(std::span<const float> a, std::span<const float> b, std::size_t bins, float low, float high, std::uint64_t non_finite);
 
+// Histogram of log10|x| over the non-zero values, whose magnitudes lie in [smallest, largest]
+// (both known from a first pass). No logarithm per value: bin k holds |x| ≥ 10^(low + k·w),
+// compared on the float's bits, with a table over the top 16 bits of |x| to start the search.
+Histogram log_magnitude_histogram(std::span<const float> values, std::size_t bins, float smallest, float largest);
+
 }  // namespace quantlens

@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "stats/summary_kernels.hpp"
 #include "util/error.hpp"
 #include "util/parallel.hpp"
 
@@ -29,16 +30,15 @@ struct RowSummary {
 
 RowSummary summarize_row(std::span<const float> row) {
     RowSummary s;
-    for (float v : row) {
-        if (!std::isfinite(v)) { ++s.non_finite; continue; }
-        s.min = std::min(s.min, v);
-        s.max = std::max(s.max, v);
-        const float magnitude = std::fabs(v);
-        s.absmax = std::max(s.absmax, magnitude);
-        s.sum_abs += magnitude;
-        if (v == 0) ++s.zeros;
-        else s.smallest_magnitude = std::min(s.smallest_magnitude, magnitude);
-    }
+    const auto v = summarize_values(row.data(), row.size());
+    s.min = v.min;
+    s.max = v.max;
+    s.absmax = v.absmax;
+    s.smallest_magnitude = v.smallest_magnitude;
+    s.sum_abs = v.sum_abs;
+    s.zeros = v.zeros;
+    s.non_finite = v.non_finite;
+    if (s.non_finite) return s;  // rejected by the caller
     // Moments per block of the row (two passes while it is in cache), merged in order.
     constexpr std::size_t kBlock = 8192;
     for (std::size_t start = 0; start < row.size(); start += kBlock) s.moments.merge(Moments::of(row.subspan(start, std::min(kBlock, row.size() - start))));
@@ -101,25 +101,16 @@ LayerStatistics layer_statistics(std::span<const float> values, std::int64_t row
     // Second pass: outliers need the global mean and std; histograms need the range.
     const double threshold = options.outlier_k * stats.std;
     std::vector<std::uint64_t> outliers(summaries.size(), 0);
-    std::vector<float> log_magnitudes;
     parallel_for(summaries.size(), 1, [&](std::size_t first, std::size_t last) {
         for (std::size_t r = first; r < last; ++r) {
-            std::uint64_t count = 0;
-            for (float v : values.subspan(r * static_cast<std::size_t>(cols), static_cast<std::size_t>(cols)))
-                count += std::fabs(static_cast<double>(v) - stats.mean) > threshold;
-            outliers[r] = count;
+            outliers[r] = count_outliers(values.data() + r * static_cast<std::size_t>(cols), static_cast<std::size_t>(cols), stats.mean, threshold);
         }
     });
     std::uint64_t outlier_count = 0;
     for (auto c : outliers) outlier_count += c;
     stats.outlier_fraction = static_cast<double>(outlier_count) / static_cast<double>(stats.count);
     stats.histogram = histogram(values, options.bins, min == max ? min - 0.5f : min, min == max ? max + 0.5f : max, 0);
-    if (zeros < stats.count) {
-        log_magnitudes.reserve(static_cast<std::size_t>(stats.count - zeros));
-        for (float v : values)
-            if (v != 0) log_magnitudes.push_back(std::log10(std::fabs(v)));
-        stats.log_magnitude = histogram(log_magnitudes, options.bins);
-    }
+    if (zeros < stats.count) stats.log_magnitude = log_magnitude_histogram(values, options.bins, smallest, absmax);
     return stats;
 }
 

@@ -36,3 +36,50 @@ TEST_CASE("histograms count every finite value once, in the bin a direct computa
     CHECK(difference.non_finite == 3);
     CHECK(histogram(std::vector<float>(10, 2.5f), 4).low == 2.0f);  // one value: a unit-wide range around it
 }
+
+namespace {
+
+// The definition, with a logarithm per value: bin k holds |x| with log10|x| in [low + k·w, low + (k+1)·w).
+std::vector<std::uint64_t> log_reference(const std::vector<float>& values, std::size_t bins, double low, double high) {
+    std::vector<std::uint64_t> counts(bins, 0);
+    const double width = (high - low) / static_cast<double>(bins);
+    for (float v : values) {
+        if (v == 0) continue;
+        const double position = (std::log10(std::fabs(static_cast<double>(v))) - low) / width;
+        counts[std::min<std::size_t>(bins - 1, static_cast<std::size_t>(std::max(0.0, std::floor(position))))]++;
+    }
+    return counts;
+}
+
+}  // namespace
+
+TEST_CASE("log-magnitude histogram: exact counts without a logarithm per value") {
+    SECTION("one value per decade's middle, and both ends of the range") {
+        std::vector<float> values{1e-3f, -1e3f, 0.0f};
+        for (int e = -3; e <= 2; ++e)
+            for (int copies = 0; copies < e + 4; ++copies) values.push_back((copies % 2 ? -1.0f : 1.0f) * static_cast<float>(std::pow(10.0, e + 0.5)));
+        const auto h = log_magnitude_histogram(values, 6, 1e-3f, 1e3f);
+        REQUIRE(h.counts.size() == 6);
+        CHECK(h.counts == std::vector<std::uint64_t>{2, 2, 3, 4, 5, 7});  // the top edge goes to the last bin; zeros are left out
+    }
+    SECTION("random magnitudes over nine decades, and a range narrower than the lookup cells") {
+        std::mt19937 rng(4);
+        std::uniform_real_distribution<double> exponent(-7, 2);
+        std::vector<float> wide(300000), narrow(100000);
+        for (auto& v : wide) v = static_cast<float>(std::pow(10.0, exponent(rng)) * (rng() % 2 ? 1 : -1));
+        std::uniform_real_distribution<float> near_one(1.0f, 1.0005f);
+        for (auto& v : narrow) v = near_one(rng);
+        for (const auto* values : {&wide, &narrow}) {
+            float smallest = INFINITY, largest = 0;
+            for (float v : *values) { smallest = std::min(smallest, std::fabs(v)); largest = std::max(largest, std::fabs(v)); }
+            const auto h = log_magnitude_histogram(*values, 256, smallest, largest);
+            CHECK(h.counts == log_reference(*values, 256, h.low, h.high));
+        }
+    }
+    SECTION("one magnitude: a unit-wide range around it") {
+        const std::vector<float> same(10, -0.5f);
+        const auto h = log_magnitude_histogram(same, 4, 0.5f, 0.5f);
+        CHECK(h.low == Approx(std::log10(0.5) - 0.5));
+        CHECK(h.counts == std::vector<std::uint64_t>{0, 0, 10, 0});
+    }
+}

@@ -1,0 +1,148 @@
+// Whole-model analysis speed (issue 4 targets), each beside a baseline measured in the same run:
+//   statistics  layer_statistics over a 256 MiB float32 tensor (2 threads)
+//               target >= 50% of the memory read bandwidth (a 2-thread sum over the same tensor)
+//   qsur        QSUR (with the Hadamard-rotated figure) of a 4096×4096 weight      target <= 2 s
+//               baseline: the 4096³ GEMM of Eigen alone, the arithmetic floor of the covariance
+//   analyze     analyze_model with three specs over F16 safetensors models of 256 MiB and 1 GiB
+//               (4096×4096 layers), without QSUR        target <= 10 s for 1 GiB on 2 cores;
+//               peak RSS of each run (a forked child) must not grow with the model's size.
+//               The same with QSUR is reported: it is O(rows·d² + d³) per layer, so it is not
+//               expected within 10 s.
+// Usage: bench_analysis [scratch folder] [--with-qsur]
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <vector>
+
+#include <Eigen/Dense>
+#include <nlohmann/json.hpp>
+
+#include "analysis/model_analysis.hpp"
+#include "bench_support.hpp"
+#include "stats/layer_statistics.hpp"
+#include "stats/qsur.hpp"
+#include "tensor/convert.hpp"
+#include "util/parallel.hpp"
+
+using namespace quantlens;
+
+namespace {
+
+std::vector<float> heavy_tailed(std::size_t count, std::uint32_t seed) {
+    std::vector<float> out(count);
+    std::mt19937 rng(seed);
+    std::student_t_distribution<float> t(4);
+    for (auto& v : out) v = 0.02f * t(rng);
+    return out;
+}
+
+// F16 safetensors of `layers` 4096×4096 weights, written one tensor at a time.
+void write_model(const std::string& path, int layers) {
+    const std::int64_t side = 4096, bytes = side * side * 2;
+    nlohmann::ordered_json header;
+    for (int i = 0; i < layers; ++i)
+        header["model.layers." + std::to_string(i) + ".mlp.proj.weight"] = {{"dtype", "F16"}, {"shape", {side, side}}, {"data_offsets", {i * bytes, (i + 1) * bytes}}};
+    std::string text = header.dump();
+    text.append((8 - text.size() % 8) % 8, ' ');
+    std::ofstream out(path, std::ios::binary);
+    const std::uint64_t length = text.size();
+    out.write(reinterpret_cast<const char*>(&length), 8);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    const auto values = heavy_tailed(static_cast<std::size_t>(side * side), 7);
+    std::vector<std::uint16_t> half(values.size());
+    for (int i = 0; i < layers; ++i) {
+        for (std::size_t k = 0; k < values.size(); ++k) half[k] = f32_to_f16(values[k] * (1.0f + 0.1f * static_cast<float>(i)));
+        out.write(reinterpret_cast<const char*>(half.data()), bytes);
+    }
+}
+
+void measure_analysis(const std::string& path, double gib, bool with_qsur) {
+    int pipe_fds[2];
+    if (pipe(pipe_fds) != 0) return;
+    pid_t child = fork();
+    if (child == 0) {
+        AnalysisOptions options;
+        options.specs = {QuantSpec::parse("int8:channel:sym"), QuantSpec::parse("int4:g128:asym"), QuantSpec::parse("q4_0")};
+        options.qsur = with_qsur;
+        options.use_cache = false;
+        auto start = std::chrono::steady_clock::now();
+        auto report = analyze_model(Model::open(path), options);
+        char line[128];
+        int n = std::snprintf(line, sizeof line, "%.3f %zu %.1f", bench::seconds_since(start), report.layers.size(), bench::peak_rss_mib());
+        (void)!write(pipe_fds[1], line, static_cast<std::size_t>(n));
+        _exit(0);
+    }
+    close(pipe_fds[1]);
+    char line[128] = {};
+    (void)!read(pipe_fds[0], line, sizeof line - 1);
+    close(pipe_fds[0]);
+    waitpid(child, nullptr, 0);
+    double seconds = 0, rss = 0;
+    std::size_t layers = 0;
+    std::sscanf(line, "%lf %zu %lf", &seconds, &layers, &rss);
+    const bool target = gib >= 1 && !with_qsur;
+    std::printf("analyze %5.2f GiB F16, %2zu layers, 3 specs%s: %6.2f s (%.0f MB/s of F16)  peak RSS %6.1f MiB  %s\n", gib, layers,
+                with_qsur ? " + QSUR" : "", seconds, gib * 1024 / seconds * 1.048576, rss, target ? (seconds <= 10 ? "PASS" : "MISS") : "");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::filesystem::path dir = std::filesystem::temp_directory_path();
+    bool with_qsur = false;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--with-qsur") == 0) with_qsur = true;
+        else dir = argv[i];
+    }
+    std::printf("threads %u\n", max_threads());
+
+    // Model-sized runs first, in children, before this process holds large buffers.
+    for (auto [layers, gib] : {std::pair{8, 0.25}, std::pair{32, 1.0}}) {
+        const auto path = (dir / ("quantlens-bench-analysis-" + std::to_string(layers) + ".safetensors")).string();
+        write_model(path, layers);
+        measure_analysis(path, gib, false);
+        if (with_qsur && layers == 8) measure_analysis(path, gib, true);
+        std::filesystem::remove(path);
+    }
+
+    // Statistics over 256 MiB against a two-thread read of the same memory.
+    const std::int64_t rows = 8192, cols = 8192;
+    auto big = heavy_tailed(static_cast<std::size_t>(rows * cols), 3);
+    const double bytes = static_cast<double>(big.size()) * 4;
+    std::vector<double> partial(max_threads());
+    double read_s = bench::best_seconds(5, [&] {
+        parallel_for(big.size(), 1 << 20, [&](std::size_t b, std::size_t e) {
+            float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+            std::size_t i = b;
+            for (; i + 8 <= e; i += 8) {
+                s0 += big[i]; s1 += big[i + 1]; s2 += big[i + 2]; s3 += big[i + 3];
+                s4 += big[i + 4]; s5 += big[i + 5]; s6 += big[i + 6]; s7 += big[i + 7];
+            }
+            for (; i < e; ++i) s0 += big[i];
+            partial[b / ((big.size() + partial.size() - 1) / partial.size())] = s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7;
+        });
+    });
+    double stats_s = bench::best_seconds(3, [&] { auto s = layer_statistics(big, rows, cols); });
+    const double ratio = read_s / stats_s;
+    std::printf("statistics 256 MiB float32: %7.1f ms (%.1f GB/s); read bandwidth %.1f GB/s; %.0f%% of it  target >= 50%%  %s\n", stats_s * 1e3,
+                bytes / stats_s / 1e9, bytes / read_s / 1e9, 100 * ratio, ratio >= 0.5 ? "PASS" : "MISS");
+    big = {};
+
+    // QSUR of a 4096×4096 weight, beside Eigen's 4096³ double GEMM (the covariance's floor).
+    const std::int64_t side = 4096;
+    const auto weight = heavy_tailed(static_cast<std::size_t>(side * side), 5);
+    Eigen::MatrixXd a = Eigen::MatrixXd::Random(side, side), c(side, side);
+    double gemm_s = bench::best_seconds(1, [&] { c.noalias() = a.transpose() * a; });
+    a.resize(0, 0);
+    c.resize(0, 0);
+    Qsur result;
+    double qsur_s = bench::best_seconds(2, [&] { result = qsur(weight, side, side); });
+    std::printf("qsur 4096x4096: %7.0f ms (log10 %.1f, per-dimension %.4f, rotated %.4f); Eigen GEMM 4096^3 %.0f ms (%.2fx)  target <= 2 s  %s\n",
+                qsur_s * 1e3, result.log10_qsur, result.per_dimension, result.per_dimension_rotated, gemm_s * 1e3, qsur_s / gemm_s,
+                qsur_s <= 2 ? "PASS" : "MISS");
+}
