@@ -45,6 +45,7 @@ void Analysis::run(Progress progress, LayerDone layer_done, const CancelToken* c
     if (options_.use_cache) cache.emplace(options_.cache_dir.empty() ? default_cache_dir() : options_.cache_dir, model_->file().path());
     std::uint64_t total = 0, done = 0;
     for (const auto* layer : layers_) total += model_->file().tensor(layer->weight).elements();
+    QuantResult scratch;  // the quantizers' buffers, reused from layer to layer
     bool unsaved = false;
     auto last_save = std::chrono::steady_clock::now();
     // The caller's token and cancel() both stop the work between layers; inside a layer the
@@ -65,7 +66,7 @@ void Analysis::run(Progress progress, LayerDone layer_done, const CancelToken* c
             const Layer& layer = *layers_[index];
             if (progress) progress(done, total, layer.name);
             auto partial = cache ? cache->find(layer.name, options_) : std::nullopt;
-            auto result = analyze_layer(*model_, layer, options_, std::move(partial), cancel ? cancel : &cancel_);
+            auto result = analyze_layer(*model_, layer, options_, std::move(partial), cancel ? cancel : &cancel_, &scratch);
             check();
             if (cache && !result.from_cache) {
                 cache->store(result, options_);

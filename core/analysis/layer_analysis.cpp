@@ -21,7 +21,7 @@ bool is_complete(const LayerAnalysis& cached, const AnalysisOptions& options) {
 }
 
 LayerAnalysis analyze_layer(const Model& model, const Layer& layer, const AnalysisOptions& options, std::optional<LayerAnalysis> partial,
-                            const CancelToken* cancel) {
+                            const CancelToken* cancel, QuantResult* scratch) {
     LayerAnalysis result = partial ? std::move(*partial) : LayerAnalysis{};
     result.quantization.resize(options.specs.size());
     if (partial && is_complete(result, options)) {
@@ -43,11 +43,15 @@ LayerAnalysis analyze_layer(const Model& model, const Layer& layer, const Analys
     QuantOptions quant_options;
     quant_options.cancel = cancel;
     quant_options.codes = false;
+    quant_options.error_histogram = false;
+    QuantResult local;
+    QuantResult& buffers = scratch ? *scratch : local;
     for (std::size_t k = 0; k < options.specs.size(); ++k) {
         if (has_spec(result, k)) continue;
         SpecOutcome outcome;
         try {
-            outcome.metrics = quantize(matrix, options.specs[k], quant_options).metrics;
+            quantize_into(matrix, options.specs[k], quant_options, buffers);
+            outcome.metrics = buffers.metrics;
         } catch (const Error& error) {
             outcome.error = error.reason();
         }

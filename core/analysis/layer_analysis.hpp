@@ -38,8 +38,9 @@ struct AnalysisOptions {
 };
 
 // What is still missing from `partial` (a cached entry or nothing) is computed; the rest kept.
+// `scratch` lends its buffers to the quantizers, so a run over many layers allocates once.
 LayerAnalysis analyze_layer(const Model& model, const Layer& layer, const AnalysisOptions& options, std::optional<LayerAnalysis> partial = {},
-                            const CancelToken* cancel = nullptr);
+                            const CancelToken* cancel = nullptr, QuantResult* scratch = nullptr);
 
 // Whether a cached entry already holds every figure `options` asks for.
 bool is_complete(const LayerAnalysis& cached, const AnalysisOptions& options);

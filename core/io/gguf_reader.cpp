@@ -202,7 +202,7 @@ public:
 
 protected:
     TensorBytes read_bytes(const TensorInfo& info) const override {
-        return TensorBytes::view(file_, file_->range(data_start_ + offsets_.at(info.name), info.byte_size, info.name));
+        return TensorBytes::file_view(file_, file_->range(data_start_ + offsets_.at(info.name), info.byte_size, info.name));
     }
 
 private:

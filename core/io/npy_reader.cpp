@@ -164,7 +164,7 @@ public:
 protected:
     TensorBytes read_bytes(const TensorInfo& info) const override {
         auto bytes = file_->range(header_.data_offset, info.byte_size, info.name);
-        if (!header_.big_endian && !header_.fortran_order) return TensorBytes::view(file_, bytes);
+        if (!header_.big_endian && !header_.fortran_order) return TensorBytes::file_view(file_, bytes);
         return TensorBytes::owned(npy_to_c_order(header_, bytes));
     }
 

@@ -164,7 +164,7 @@ protected:
     TensorBytes read_bytes(const TensorInfo& info) const override {
         const auto& [member, header] = entries_.at(info.name);
         if (member.method == 0 && !header.big_endian && !header.fortran_order)
-            return TensorBytes::view(file_, file_->range(member.data_offset + header.data_offset, info.byte_size, info.name));
+            return TensorBytes::file_view(file_, file_->range(member.data_offset + header.data_offset, info.byte_size, info.name));
         auto whole = inflate_member(file_->bytes(), member, member.uncompressed_size, path_);
         auto data = std::span<const std::byte>(whole).subspan(header.data_offset);
         if (!header.big_endian && !header.fortran_order) {

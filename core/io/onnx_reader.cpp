@@ -71,7 +71,7 @@ protected:
         const auto& [tensor, external] = sources_.at(info.name);
         if (external) {
             auto file = mapped(external->file);
-            return TensorBytes::view(file, file->range(external->offset, info.byte_size, info.name + " external data"));
+            return TensorBytes::file_view(file, file->range(external->offset, info.byte_size, info.name + " external data"));
         }
         if (tensor->has_raw_data()) {
             const std::string& raw = tensor->raw_data();

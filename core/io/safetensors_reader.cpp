@@ -147,7 +147,7 @@ protected:
     TensorBytes read_bytes(const TensorInfo& info) const override {
         const auto& where = locations_.at(info.name);
         const auto& shard = shards_[where.shard];
-        return TensorBytes::view(shard.file, shard.file->range(shard.data_start + where.begin, info.byte_size, info.name));
+        return TensorBytes::file_view(shard.file, shard.file->range(shard.data_start + where.begin, info.byte_size, info.name));
     }
 
 private:

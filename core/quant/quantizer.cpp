@@ -156,7 +156,7 @@ void quantize_into(const WeightMatrix& weights, const QuantSpec& spec, const Qua
     count_bits(spec, out);
     float error_low = out.metrics.min_error, error_high = out.metrics.max_error;
     if (error_low == error_high) { error_low -= 0.5f; error_high += 0.5f; }  // as histogram() does for one value
-    out.error_histogram = histogram_of_difference(weights.values, out.dequantized, options.histogram_bins, error_low, error_high, 0);
+    if (options.error_histogram) out.error_histogram = histogram_of_difference(weights.values, out.dequantized, options.histogram_bins, error_low, error_high, 0);
     if (options.weight_histogram) out.weight_histogram = weights_histogram(weights.values, options.histogram_bins, low, high);
 }
 

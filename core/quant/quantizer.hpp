@@ -33,6 +33,7 @@ struct QuantOptions {
     std::size_t histogram_bins = 256;
     bool weight_histogram = false;  // also fill QuantResult::weight_histogram (previews)
     bool codes = true;              // fill QuantResult::codes (export needs them; a preview does not)
+    bool error_histogram = true;    // fill QuantResult::error_histogram (previews; an analysis needs only the metrics)
 };
 
 struct ErrorSums;

@@ -1,5 +1,8 @@
 #include "tensor/tensor.hpp"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "tensor/convert.hpp"
 #include "tensor/ggml_blocks.hpp"
 #include "util/error.hpp"
@@ -13,6 +16,20 @@ TensorBytes TensorBytes::view(std::shared_ptr<const void> owner, std::span<const
     result.owner_ = std::move(owner);
     result.bytes_ = bytes;
     return result;
+}
+
+TensorBytes TensorBytes::file_view(std::shared_ptr<const void> mapping, std::span<const std::byte> bytes) {
+    TensorBytes result = view(std::move(mapping), bytes);
+    result.file_backed_ = true;
+    return result;
+}
+
+void TensorBytes::release_pages() const {
+    if (!file_backed_ || bytes_.empty()) return;
+    const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto begin = (reinterpret_cast<std::uintptr_t>(bytes_.data()) + page - 1) / page * page;
+    const auto end = (reinterpret_cast<std::uintptr_t>(bytes_.data()) + bytes_.size()) / page * page;
+    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);  // advisory: failure changes nothing
 }
 
 TensorBytes TensorBytes::owned(std::vector<std::byte> bytes) {
@@ -41,11 +58,16 @@ FloatValues FloatValues::decode(const TensorInfo& info, TensorBytes bytes, const
     if (info.dtype == DType::F32 && reinterpret_cast<std::uintptr_t>(raw.data()) % alignof(float) == 0) {
         result.values_ = {reinterpret_cast<const float*>(raw.data()), static_cast<std::size_t>(count)};
         result.zero_copy_ = bytes.is_view();
-        result.owner_ = std::make_shared<TensorBytes>(std::move(bytes));
+        // Zero-copy: the mapped pages are released when the last user of these values is done.
+        result.owner_ = std::shared_ptr<TensorBytes>(new TensorBytes(std::move(bytes)), [](TensorBytes* held) {
+            held->release_pages();
+            delete held;
+        });
         return result;
     }
     auto decoded = std::make_shared<std::vector<float>>(count);
     decode_to_f32(info.dtype, raw, *decoded);
+    bytes.release_pages();
     result.values_ = *decoded;
     result.owner_ = std::move(decoded);
     return result;

@@ -25,6 +25,12 @@ public:
     // A view that keeps `owner` (usually the MappedFile) alive while it lives.
     static TensorBytes view(std::shared_ptr<const void> owner, std::span<const std::byte> bytes);
     static TensorBytes owned(std::vector<std::byte> bytes);
+    // A view into a read-only file mapping: its pages may be dropped from this process once
+    // read (release_pages), since the kernel re-reads them from the file if touched again.
+    static TensorBytes file_view(std::shared_ptr<const void> mapping, std::span<const std::byte> bytes);
+    // Drops the whole pages of a file view from the resident set (madvise MADV_DONTNEED), so
+    // streaming through a model larger than RAM keeps RSS at about one layer. No-op otherwise.
+    void release_pages() const;
     // Not callable on a temporary: the span lives only as long as this object's owner.
     std::span<const std::byte> bytes() const& { return bytes_; }
     std::span<const std::byte> bytes() const&& = delete;
@@ -36,6 +42,7 @@ private:
     std::shared_ptr<const void> owner_;
     std::span<const std::byte> bytes_;
     bool owns_ = false;
+    bool file_backed_ = false;
 };
 
 class FloatValues {
