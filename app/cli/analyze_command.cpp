@@ -33,7 +33,24 @@ void add_analyze(CLI::App& app) {
             analysis.cache_dir = options->cache_dir;
             auto model = Model::open(options->model);
             if (!options->first.empty()) model.layer(options->first);  // a clear error for an unknown name
-            auto report = analyze_model(model, analysis, stderr_progress("w"), &interrupt_token());
+            // Progress in stored bytes, with the layer count beside the layer's name.
+            Progress progress;
+            if (auto bar = stderr_progress("B")) {
+                const auto layers = quantizable_layers(model);
+                std::uint64_t weights = 0, bytes = 0;
+                for (const auto* layer : layers) {
+                    const auto& info = model.file().tensor(layer->weight);
+                    weights += info.elements();
+                    bytes += info.byte_size;
+                }
+                const double bytes_per_weight = weights ? static_cast<double>(bytes) / static_cast<double>(weights) : 0;
+                progress = [bar, bytes_per_weight, count = layers.size(), started = std::size_t{0}](std::uint64_t done, std::uint64_t total, std::string_view what) mutable {
+                    if (!what.empty()) ++started;
+                    const auto label = what.empty() ? std::string() : "[" + std::to_string(started) + "/" + std::to_string(count) + "] " + std::string(what);
+                    bar(static_cast<std::uint64_t>(static_cast<double>(done) * bytes_per_weight), static_cast<std::uint64_t>(static_cast<double>(total) * bytes_per_weight), label);
+                };
+            }
+            auto report = analyze_model(model, analysis, progress, &interrupt_token());
             if (report.cached_layers) std::cerr << report.cached_layers << " of " << report.layers.size() << " layers from the cache\n";
             std::string text = options->json ? to_json(report).dump(2) + "\n" : options->csv ? to_csv(report) : to_table(report);
             if (options->out.empty()) {

@@ -79,7 +79,8 @@ MainWindow::MainWindow(QWidget* parent)
       progress_(new QProgressBar),
       cancel_(new QPushButton(tr("Cancel"))),
       loader_(new widgets::JobRunner(this)),
-      histogramJob_(new widgets::JobRunner(this)) {
+      histogramJob_(new widgets::JobRunner(this)),
+      analysisProgress_(new QProgressBar) {
     setWindowTitle(tr("QuantLens"));
     setAcceptDrops(true);
 
@@ -155,6 +156,7 @@ MainWindow::MainWindow(QWidget* parent)
         histogram_->clear(tr("Select a layer"));
         layerInfo_->clear();
         if (layerModel_->rowCount() > 0) table_->selectRow(0);
+        startAnalysis();
         emit modelLoaded();
     });
     connect(histogramJob_, &widgets::JobRunner::finished, this, [this](const std::any& result) {
@@ -170,7 +172,11 @@ MainWindow::MainWindow(QWidget* parent)
             progress_->setFormat(title + " %p%");
         });
         connect(job, &widgets::JobRunner::progressed, this, [this](double fraction, const QString&) { progress_->setValue(static_cast<int>(fraction * 100)); });
-        auto done = [this] { if (!isBusy()) { progress_->hide(); cancel_->hide(); } };
+        auto done = [this] {
+            if (isBusy()) return;
+            progress_->hide();
+            if (!isAnalysing()) cancel_->hide();
+        };
         connect(job, &widgets::JobRunner::finished, this, done);
         connect(job, &widgets::JobRunner::failed, this, [this, done](const QString& message) { done(); showError(message); });
         connect(job, &widgets::JobRunner::cancelled, this, [this, done] { done(); statusBar()->showMessage(tr("Cancelled"), 3000); });
@@ -182,9 +188,57 @@ MainWindow::MainWindow(QWidget* parent)
     if (!settings.contains("window/geometry")) resize(1280, 760);
 }
 
-MainWindow::~MainWindow() = default;
+MainWindow::~MainWindow() { stopAnalysis(); }
 
 bool MainWindow::isBusy() const { return loader_->isRunning() || histogramJob_->isRunning(); }
+
+// Counted on the table, not on the Analysis: its worker may be done while finished layers are
+// still queued for the UI thread.
+bool MainWindow::isAnalysing() const {
+    return analysis_ && !analysisCancelled_ && static_cast<std::size_t>(layerModel_->analysedRows()) < analysis_->layer_count();
+}
+
+void MainWindow::startAnalysis() {
+    stopAnalysis();
+    quantlens::AnalysisOptions options;  // statistics and QSUR; the on-disk cache makes a reopened model instant
+    analysis_ = std::make_unique<quantlens::Analysis>(model_, options);
+    analysisCancelled_ = false;
+    const auto rows = table_->selectionModel()->selectedRows();
+    if (!rows.isEmpty())
+        if (const auto* row = layerModel_->layerAt(proxy_->mapToSource(rows.first()).row())) analysis_->prioritize(row->name);
+    analysisProgress_->setRange(0, static_cast<int>(analysis_->layer_count()));
+    analysisProgress_->setValue(0);
+    analysisProgress_->setVisible(analysis_->layer_count() > 0);
+    cancel_->setVisible(analysis_->layer_count() > 0 || isBusy());
+    // Called on the analysis thread: hand a copy to the UI thread. A call still queued when
+    // this window is gone is dropped by Qt (the context object no longer exists).
+    analysis_->start({}, [this](const quantlens::LayerAnalysis& layer) {
+        QMetaObject::invokeMethod(this, [this, layer] { onLayerAnalysed(layer); }, Qt::QueuedConnection);
+    });
+}
+
+void MainWindow::stopAnalysis() {
+    if (!analysis_) return;
+    analysis_->cancel();
+    analysis_.reset();  // joins: at most the layer in flight
+    analysisProgress_->hide();
+}
+
+void MainWindow::onLayerAnalysed(const quantlens::LayerAnalysis& layer) {
+    if (!analysis_ || analysisCancelled_) return;  // from an analysis already stopped
+    layerModel_->setLayerAnalysis(layer);
+    analysisProgress_->setValue(layerModel_->analysedRows());
+    const auto rows = table_->selectionModel()->selectedRows();
+    if (!rows.isEmpty()) {
+        const auto* row = layerModel_->layerAt(proxy_->mapToSource(rows.first()).row());
+        if (row && row->name == layer.layer) showLayerDetails();
+    }
+    if (!isAnalysing()) {
+        analysisProgress_->hide();
+        if (!isBusy()) cancel_->hide();
+        emit analysisFinished();
+    }
+}
 
 void MainWindow::buildMenus() {
     auto* file = menuBar()->addMenu(tr("&File"));
@@ -211,6 +265,10 @@ void MainWindow::buildMenus() {
 }
 
 void MainWindow::buildStatusBar() {
+    analysisProgress_->setMaximumWidth(200);
+    analysisProgress_->setFormat(tr("Analysis %v/%m layers"));
+    analysisProgress_->hide();
+    statusBar()->addPermanentWidget(analysisProgress_);
     progress_->setMaximumWidth(260);
     progress_->setRange(0, 100);
     progress_->hide();
@@ -219,11 +277,19 @@ void MainWindow::buildStatusBar() {
     statusBar()->addPermanentWidget(progress_);
     statusBar()->addPermanentWidget(cancel_);
     statusText_->setText(tr("Open a model: File ▸ Open, or drop a file or folder here"));
-    connect(cancel_, &QPushButton::clicked, this, [this] { loader_->cancel(); histogramJob_->cancel(); });
+    connect(cancel_, &QPushButton::clicked, this, [this] {
+        loader_->cancel();
+        histogramJob_->cancel();
+        if (analysis_) analysis_->cancel();  // finished layers stay in the table and the cache
+        analysisCancelled_ = true;
+        analysisProgress_->hide();
+        if (!isBusy()) cancel_->hide();
+    });
 }
 
 void MainWindow::openModel(const QString& path) {
     lastError_.clear();
+    stopAnalysis();
     histogramJob_->cancel();
     statusText_->setText(tr("Opening %1…").arg(path));
     const std::string file = path.toStdString();
@@ -246,10 +312,11 @@ void MainWindow::selectLayer(const QString& name) {
     }
 }
 
-void MainWindow::onSelectionChanged() {
+void MainWindow::showLayerDetails() {
     const auto rows = table_->selectionModel()->selectedRows();
-    if (rows.isEmpty() || !model_) return;
-    const auto* row = layerModel_->layerAt(proxy_->mapToSource(rows.first()).row());
+    if (rows.isEmpty()) return;
+    const int source = proxy_->mapToSource(rows.first()).row();
+    const auto* row = layerModel_->layerAt(source);
     if (!row) return;
     QString details = tr("<b>%1</b> — %2%3<br>weight shape %4 (output channels first), %5 parameters")
                           .arg(QString::fromStdString(row->name).toHtmlEscaped())
@@ -260,7 +327,28 @@ void MainWindow::onSelectionChanged() {
     for (const auto& tensor : row->tensors)
         details += QStringLiteral("<br>%1: %2 %3").arg(QString::fromStdString(tensor.name).toHtmlEscaped(), QString::fromUtf8(quantlens::dtype_name(tensor.dtype).data()),
                                                         QString::fromStdString(quantlens::shape_text(tensor.shape)));
+    if (const auto* analysis = layerModel_->analysisAt(source)) {
+        const auto& st = analysis->statistics;
+        details += tr("<br>kurtosis %1, skewness %2, max/mean |w| %3, outliers (>%4σ) %5 %, channel kurtosis p95 %6")
+                       .arg(st.excess_kurtosis, 0, 'g', 4).arg(st.skewness, 0, 'g', 3).arg(st.max_to_mean, 0, 'g', 3).arg(st.outlier_k)
+                       .arg(100 * st.outlier_fraction, 0, 'f', 2).arg(st.channel_kurtosis.p95, 0, 'g', 3);
+        if (const auto& q = analysis->qsur)
+            details += tr("<br>QSUR<sup>1/d</sup> %1 (log<sub>10</sub> QSUR %2), after a Hadamard rotation %3%4")
+                           .arg(q->per_dimension, 0, 'g', 3).arg(q->log10_qsur, 0, 'f', 1).arg(q->per_dimension_rotated, 0, 'g', 3)
+                           .arg(q->rank_deficient ? tr("; rank-deficient: fewer rows than inputs, %1 eigenvalues floored").arg(q->floored_eigenvalues) : QString());
+    } else if (analysis_) {
+        details += tr("<br><i>Statistics and QSUR are being computed…</i>");
+    }
     layerInfo_->setText(details);
+}
+
+void MainWindow::onSelectionChanged() {
+    const auto rows = table_->selectionModel()->selectedRows();
+    if (rows.isEmpty() || !model_) return;
+    const auto* row = layerModel_->layerAt(proxy_->mapToSource(rows.first()).row());
+    if (!row) return;
+    if (analysis_) analysis_->prioritize(row->name);  // the layer on screen goes next
+    showLayerDetails();
     auto model = model_;
     const std::string name = row->name;
     histogramJob_->start(tr("Histogram"), [model, name](const quantlens::Progress&, const quantlens::CancelToken& cancel) -> std::any {
@@ -322,6 +410,7 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     settings.setValue("window/state", saveState());
     loader_->cancel();
     histogramJob_->cancel();
+    stopAnalysis();
     event->accept();
 }
 

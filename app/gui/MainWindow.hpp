@@ -1,11 +1,14 @@
 #pragma once
 // The application window: open a model (menu, recent list, drag and drop, argument),
 // list its layers, show the selected layer's weight histogram. All reading and
-// statistics run through JobRunner, off the UI thread, with progress and cancel.
+// statistics run through JobRunner, off the UI thread, with progress and cancel; the
+// weights-only analysis (kurtosis, QSUR, outliers) runs as a core Analysis on its own thread,
+// the selected layer first, and fills the table's columns as layers finish.
 #include <QMainWindow>
 
 #include <memory>
 
+#include "analysis/analysis.hpp"
 #include "model/model.hpp"
 
 class QLabel;
@@ -38,6 +41,7 @@ public:
     QTableView* layerTable() const { return table_; }
     bool isBusy() const;
     QString lastError() const { return lastError_; }
+    bool isAnalysing() const;
 
 public slots:
     void openModel(const QString& path);
@@ -46,6 +50,7 @@ public slots:
 signals:
     void modelLoaded();
     void histogramShown();
+    void analysisFinished();  // every layer's statistics and QSUR are in the table
     void errorShown(const QString& message);
 
 protected:
@@ -61,6 +66,10 @@ private:
     void showError(const QString& message);
     void showAbout();
     void onSelectionChanged();
+    void showLayerDetails();
+    void startAnalysis();
+    void stopAnalysis();
+    void onLayerAnalysed(const quantlens::LayerAnalysis& analysis);
 
     std::shared_ptr<const quantlens::Model> model_;
     widgets::LayerTableModel* layerModel_;
@@ -77,6 +86,9 @@ private:
     QMenu* recentMenu_ = nullptr;
     widgets::JobRunner* loader_;
     widgets::JobRunner* histogramJob_;
+    QProgressBar* analysisProgress_;
+    std::unique_ptr<quantlens::Analysis> analysis_;  // weights-only metrics, on its own thread
+    bool analysisCancelled_ = false;
     QString lastError_;
 };
 

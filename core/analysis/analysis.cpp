@@ -66,9 +66,17 @@ void Analysis::run(Progress progress, LayerDone layer_done, const CancelToken* c
             const Layer& layer = *layers_[index];
             if (progress) progress(done, total, layer.name);
             auto partial = cache ? cache->find(layer.name, options_) : std::nullopt;
-            auto result = analyze_layer(*model_, layer, options_, std::move(partial), cancel ? cancel : &cancel_, &scratch);
+            LayerAnalysis result;
+            try {
+                result = analyze_layer(*model_, layer, options_, std::move(partial), cancel ? cancel : &cancel_, &scratch);
+            } catch (const Error& error) {  // one bad layer must not cost the others theirs
+                result.layer = layer.name;
+                result.kind = layer.kind;
+                result.parameters = model_->file().tensor(layer.weight).elements();
+                result.error = error.what();
+            }
             check();
-            if (cache && !result.from_cache) {
+            if (cache && !result.from_cache && result.error.empty()) {
                 cache->store(result, options_);
                 unsaved = true;
                 if (std::chrono::steady_clock::now() - last_save > kSaveInterval) {

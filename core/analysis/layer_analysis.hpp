@@ -25,6 +25,7 @@ struct LayerAnalysis {
     std::optional<Qsur> qsur;               // weights with at least 2 rows, when asked for
     std::vector<SpecOutcome> quantization;  // one per spec
     bool from_cache = false;
+    std::string error;  // why this layer could not be analysed (e.g. a K-quant it cannot decode); the rest is empty
 };
 
 struct AnalysisOptions {

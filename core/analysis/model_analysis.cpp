@@ -13,10 +13,13 @@ AnalysisReport analyze_model(const Model& model, const AnalysisOptions& options,
 }
 
 MetricAgreement metric_agreement(const AnalysisReport& report) {
+    std::vector<const LayerAnalysis*> analysed;  // layers that could not be read take no part
+    for (const auto& layer : report.layers)
+        if (layer.error.empty()) analysed.push_back(&layer);
     std::vector<std::pair<std::string, std::vector<double>>> series = {
         {"excess_kurtosis", {}}, {"skewness", {}}, {"max_to_mean", {}}, {"outlier_fraction", {}}, {"channel_kurtosis_p95", {}}};
-    for (const auto& layer : report.layers) {
-        const auto& s = layer.statistics;
+    for (const auto* layer : analysed) {
+        const auto& s = layer->statistics;
         series[0].second.push_back(s.excess_kurtosis);
         series[1].second.push_back(s.skewness);
         series[2].second.push_back(s.max_to_mean);
@@ -25,8 +28,8 @@ MetricAgreement metric_agreement(const AnalysisReport& report) {
     }
     auto add_if_complete = [&](std::string name, auto value_of) {  // a series some layer lacks is left out
         std::vector<double> values;
-        for (const auto& layer : report.layers) {
-            auto value = value_of(layer);
+        for (const auto* layer : analysed) {
+            auto value = value_of(*layer);
             if (!value) return;
             values.push_back(*value);
         }

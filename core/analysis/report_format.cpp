@@ -29,6 +29,11 @@ nlohmann::ordered_json to_json(const AnalysisReport& report) {
         j["kind"] = layer_kind_name(layer.kind);
         j["shape"] = layer.shape;
         j["parameters"] = layer.parameters;
+        if (!layer.error.empty()) {
+            j["error"] = layer.error;
+            out["layers"].push_back(std::move(j));
+            continue;
+        }
         j["statistics"] = {{"mean", s.mean}, {"std", s.std}, {"min", s.min}, {"max", s.max}, {"absmax", s.absmax}, {"sparsity", s.sparsity},
                            {"skewness", s.skewness}, {"excess_kurtosis", s.excess_kurtosis}, {"max_to_mean", s.max_to_mean},
                            {"outlier_k", s.outlier_k}, {"outlier_fraction", s.outlier_fraction},
@@ -90,6 +95,10 @@ std::string to_csv(const AnalysisReport& report) {
             name = quoted + "\"";
         }
         out += name + "," + std::string(layer_kind_name(layer.kind)) + "," + std::to_string(layer.parameters);
+        if (!layer.error.empty()) {  // the columns stay empty; the JSON report says why
+            out += std::string(12 + 3 * report.specs.size(), ',') + "\n";
+            continue;
+        }
         for (double v : {s.mean, s.std, s.absmax, s.sparsity, s.skewness, s.excess_kurtosis, s.max_to_mean, s.outlier_fraction, s.channel_kurtosis.p95}) add(v);
         if (layer.qsur) {
             add(layer.qsur->log10_qsur);
@@ -120,6 +129,10 @@ std::string to_table(const AnalysisReport& report) {
     out += "\n";
     for (const auto& layer : report.layers) {
         const auto& s = layer.statistics;
+        if (!layer.error.empty()) {
+            out += layer.layer + ": not analysed: " + layer.error + "\n";
+            continue;
+        }
         std::snprintf(line, sizeof line, "%-36.36s %-9s %11llu %9.3f %9.3f %8.2f %7.3f%% %9.3f", layer.layer.c_str(), std::string(layer_kind_name(layer.kind)).c_str(),
                       static_cast<unsigned long long>(layer.parameters), s.excess_kurtosis, s.skewness, s.max_to_mean, 100 * s.outlier_fraction, s.channel_kurtosis.p95);
         out += line;

@@ -6,10 +6,12 @@
 
 namespace quantlens {
 
+bool is_quantizable(LayerKind kind) { return kind == LayerKind::Linear || kind == LayerKind::Conv || kind == LayerKind::Embedding; }
+
 std::vector<const Layer*> quantizable_layers(const Model& model) {
     std::vector<const Layer*> layers;
     for (const auto& layer : model.layers())
-        if (layer.kind == LayerKind::Linear || layer.kind == LayerKind::Conv || layer.kind == LayerKind::Embedding) layers.push_back(&layer);
+        if (is_quantizable(layer.kind)) layers.push_back(&layer);
     return layers;
 }
 

@@ -36,6 +36,7 @@ struct Comparison {
 // Layers worth quantizing: linear, conv and embedding weights (norms and vectors are left
 // in full precision by every tool we know).
 std::vector<const Layer*> quantizable_layers(const Model& model);
+bool is_quantizable(LayerKind kind);
 
 Comparison compare_specs(const Model& model, const std::vector<const Layer*>& layers, const std::vector<QuantSpec>& specs,
                          const Progress& progress = {}, const CancelToken* cancel = nullptr);

@@ -1,9 +1,11 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <random>
 
 #include "analysis/analysis.hpp"
 #include "analysis/analysis_cache.hpp"
+#include "io/gguf.hpp"
 #include "io/json_limits.hpp"
 #include "test_support.hpp"
 
@@ -145,4 +147,40 @@ TEST_CASE("a cancelled Analysis stops between layers and keeps what it finished 
         Analysis dropped(model, options);  // destroyed while running: cancels and joins
         dropped.start();
     }
+}
+
+TEST_CASE("a layer that cannot be decoded is reported and the others are analysed") {
+    ScratchDir dir;
+    std::mt19937 rng(12);
+    std::normal_distribution<float> normal(0.0f, 0.02f);
+    std::vector<std::vector<float>> dense(3, std::vector<float>(8 * 64));
+    for (auto& values : dense)
+        for (auto& v : values) v = normal(rng);
+    std::vector<std::byte> k_quant(2 * 144, std::byte{0});  // two Q4_K blocks of 256
+    auto bytes_of = [](const std::vector<float>& v) { return std::span<const std::byte>(reinterpret_cast<const std::byte*>(v.data()), v.size() * 4); };
+    std::vector<TensorToWrite> tensors{{"blk.0.ffn_up.weight", DType::F32, {8, 64}, bytes_of(dense[0])},
+                                       {"blk.0.ffn_down.weight", DType::Q4_K, {2, 256}, k_quant},
+                                       {"blk.0.attn_q.weight", DType::F32, {8, 64}, bytes_of(dense[1])},
+                                       {"blk.0.attn_k.weight", DType::F32, {8, 64}, bytes_of(dense[2])}};
+    write_gguf(dir.file("mixed.gguf"), {gguf_string("general.architecture", "llama")}, tensors);
+    AnalysisOptions options;
+    options.use_cache = false;
+    options.specs = {QuantSpec::parse("q8_0")};
+    const auto report = analyze_model(Model::open(dir.file("mixed.gguf")), options);
+    REQUIRE(report.layers.size() == 4);
+    std::size_t failed = 0;
+    for (const auto& layer : report.layers) {
+        if (layer.error.empty()) {
+            CHECK(layer.statistics.count == 512);
+            continue;
+        }
+        ++failed;
+        CHECK(layer.layer == "blk.0.ffn_down");
+        CHECK_THAT(layer.error, Catch::Contains("mixed.gguf") && Catch::Contains("Q4_K"));
+    }
+    CHECK(failed == 1);
+    CHECK(report.agreement.metrics.size() == 7);  // five statistics, QSUR, q8_0 — over the three analysed layers
+    const auto json = to_json(report);
+    CHECK(json["layers"][1]["error"].get<std::string>().find("Q4_K") != std::string::npos);
+    CHECK_THAT(to_table(report), Catch::Contains("blk.0.ffn_down: not analysed:"));
 }

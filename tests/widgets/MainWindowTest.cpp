@@ -9,6 +9,8 @@
 #include "models/LayerTableModel.hpp"
 #include "plots/HistogramPlot.hpp"
 #include "stats/histogram.hpp"
+#include "stats/layer_statistics.hpp"
+#include "stats/qsur.hpp"
 
 using quantlens::gui::MainWindow;
 
@@ -18,6 +20,7 @@ private slots:
     void opensSampleAndListsEveryLayer();
     void histogramMatchesCore();
     void badFileShowsErrorAndWindowStaysUsable();
+    void analysisFillsTheTableWithTheCoresFigures();
 };
 
 namespace {
@@ -65,7 +68,6 @@ void MainWindowTest::histogramMatchesCore() {
     auto bars = window.histogram()->barValues();
     QCOMPARE(bars.size(), 256);
     for (int i = 0; i < bars.size(); ++i) QCOMPARE(bars[i], static_cast<double>(expected.counts[static_cast<std::size_t>(i)]));
-    saveScreenshot(window, "main-window.png");
 }
 
 void MainWindowTest::badFileShowsErrorAndWindowStaysUsable() {
@@ -80,6 +82,51 @@ void MainWindowTest::badFileShowsErrorAndWindowStaysUsable() {
     window.openModel(kSample);
     QVERIFY(loaded.wait(20000));
     QVERIFY(window.layerModel()->rowCount() > 0);
+}
+
+void MainWindowTest::analysisFillsTheTableWithTheCoresFigures() {
+    QTemporaryDir cache;  // a fresh analysis cache: every figure is computed here
+    qputenv("QUANTLENS_CACHE_DIR", cache.path().toUtf8());
+    MainWindow window;
+    window.resize(1280, 760);
+    window.show();
+    QSignalSpy loaded(&window, &MainWindow::modelLoaded);
+    QSignalSpy analysed(&window, &MainWindow::analysisFinished);
+    window.openModel(kSample);
+    QVERIFY(loaded.wait(20000));
+    if (analysed.isEmpty()) QVERIFY(analysed.wait(60000));
+    QVERIFY(!window.isAnalysing());
+    using Table = quantlens::widgets::LayerTableModel;
+    auto model = quantlens::Model::open(kSample.toStdString());
+    auto* table = window.layerModel();
+    int quantizable = 0;
+    for (int row = 0; row < table->rowCount(); ++row) {
+        const auto name = table->index(row, Table::Name).data().toString().toStdString();
+        const auto& layer = model.layer(name);
+        const auto kurtosis = table->index(row, Table::Kurtosis).data(Qt::UserRole);
+        if (layer.kind == quantlens::LayerKind::Norm || layer.kind == quantlens::LayerKind::Other) {
+            QVERIFY(!kurtosis.isValid());  // not analysed: left in full precision by every tool
+            QCOMPARE(table->index(row, Table::Kurtosis).data().toString(), QStringLiteral("–"));
+            continue;
+        }
+        ++quantizable;
+        auto weights = model.read_weights(layer);
+        auto matrix = quantlens::as_matrix(weights.values(), weights.shape);
+        const auto statistics = quantlens::layer_statistics(matrix.values, matrix.rows, matrix.cols);
+        QCOMPARE(kurtosis.toDouble(), statistics.excess_kurtosis);
+        QCOMPARE(table->index(row, Table::Outliers).data(Qt::UserRole).toDouble(), statistics.outlier_fraction);
+        const auto qsur = quantlens::qsur(matrix.values, matrix.rows, matrix.cols);
+        QCOMPARE(table->index(row, Table::Qsur).data(Qt::UserRole).toDouble(), qsur.per_dimension);
+        QCOMPARE(table->index(row, Table::Qsur).data().toString().endsWith('*'), qsur.rank_deficient);
+        QVERIFY(table->index(row, Table::Kurtosis).data(Qt::BackgroundRole).isValid());  // on the colour scale
+    }
+    QCOMPARE(table->analysedRows(), quantizable);
+    window.selectLayer(QStringLiteral("transformer.h.0.attn.c_attn"));
+    QSignalSpy shown(&window, &MainWindow::histogramShown);
+    QVERIFY(shown.wait(20000));
+    window.layerTable()->sortByColumn(Table::Kurtosis, Qt::DescendingOrder);
+    saveScreenshot(window, "main-window.png");
+    qunsetenv("QUANTLENS_CACHE_DIR");
 }
 
 QTEST_MAIN(MainWindowTest)

@@ -1,6 +1,10 @@
 #include "models/LayerTableModel.hpp"
 
+#include <QColor>
 #include <QLocale>
+
+#include <algorithm>
+#include <cmath>
 
 namespace quantlens::widgets {
 
@@ -17,7 +21,56 @@ LayerTableModel::LayerTableModel(QObject* parent) : QAbstractTableModel(parent) 
 void LayerTableModel::setInspection(quantlens::Inspection inspection) {
     beginResetModel();
     inspection_ = std::move(inspection);
+    analyses_.assign(inspection_.layers.size(), std::nullopt);
+    updateRanges();
     endResetModel();
+}
+
+void LayerTableModel::setLayerAnalysis(const quantlens::LayerAnalysis& analysis) {
+    for (std::size_t row = 0; row < inspection_.layers.size(); ++row) {
+        if (inspection_.layers[row].name != analysis.layer) continue;
+        analyses_[row] = analysis;
+        updateRanges();
+        // Every row's colour depends on the range, so the analysis columns of all rows change.
+        emit dataChanged(index(0, Kurtosis), index(rowCount() - 1, Outliers));
+        return;
+    }
+}
+
+const quantlens::LayerAnalysis* LayerTableModel::analysisAt(int row) const {
+    return row >= 0 && row < static_cast<int>(analyses_.size()) && analyses_[static_cast<std::size_t>(row)] ? &*analyses_[static_cast<std::size_t>(row)] : nullptr;
+}
+
+int LayerTableModel::analysedRows() const {
+    return static_cast<int>(std::count_if(analyses_.begin(), analyses_.end(), [](const auto& a) { return a.has_value(); }));
+}
+
+std::optional<double> LayerTableModel::metric(int row, int column) const {
+    const auto* analysis = analysisAt(row);
+    if (!analysis) return std::nullopt;
+    switch (column) {
+        case Kurtosis: return analysis->statistics.excess_kurtosis;
+        case Qsur:
+            if (analysis->qsur && std::isfinite(analysis->qsur->per_dimension)) return analysis->qsur->per_dimension;
+            return std::nullopt;
+        case Outliers: return analysis->statistics.outlier_fraction;
+    }
+    return std::nullopt;
+}
+
+void LayerTableModel::updateRanges() {
+    auto range_of = [&](int column) {
+        Range range{INFINITY, -INFINITY};
+        for (int row = 0; row < rowCount(); ++row)
+            if (auto value = metric(row, column)) {
+                range.low = std::min(range.low, *value);
+                range.high = std::max(range.high, *value);
+            }
+        return range;
+    };
+    kurtosisRange_ = range_of(Kurtosis);
+    qsurRange_ = range_of(Qsur);
+    outlierRange_ = range_of(Outliers);
 }
 
 const quantlens::LayerRow* LayerTableModel::layerAt(int row) const {
@@ -28,8 +81,13 @@ int LayerTableModel::rowCount(const QModelIndex& parent) const { return parent.i
 int LayerTableModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : ColumnCount; }
 
 QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
-    if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
-    static const char* kTitles[] = {"Layer", "Kind", "Shape (out, in…)", "Parameters", "DType", "Size", "Min", "Max", "Mean", "Std"};
+    if (orientation != Qt::Horizontal || (role != Qt::DisplayRole && role != Qt::ToolTipRole)) return {};
+    static const char* kTitles[] = {"Layer", "Kind", "Shape (out, in…)", "Parameters", "DType", "Kurtosis", "QSUR", "Outliers", "Size", "Min", "Max", "Mean", "Std"};
+    if (role == Qt::ToolTipRole) {
+        if (section == Kurtosis) return tr("Excess (Fisher) kurtosis of the weights: heavy tails make per-tensor ranges wasteful");
+        if (section == Qsur) return tr("QSUR^(1/d): how much of a per-tensor quantizer's range the weights fill (1 = all; * rank-deficient)");
+        if (section == Outliers) return tr("Share of weights further than 3σ from the mean");
+    }
     return tr(kTitles[section]);
 }
 
@@ -46,6 +104,32 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
     if (role == Qt::TextAlignmentRole)
         return index.column() >= Parameters && index.column() != DType ? QVariant(Qt::AlignRight | Qt::AlignVCenter) : QVariant(Qt::AlignLeft | Qt::AlignVCenter);
     if (role == Qt::ToolTipRole && weight && !weight->error.empty()) return QString::fromStdString(weight->error);
+    if (role == Qt::ToolTipRole && analysisAt(index.row()) && !analysisAt(index.row())->error.empty()) return QString::fromStdString(analysisAt(index.row())->error);
+    const bool analysisColumn = index.column() >= Kurtosis && index.column() <= Outliers;
+    if (analysisColumn && role == Qt::BackgroundRole) {
+        // Warm where a layer stands out: high kurtosis or outlier share, low QSUR. Translucent,
+        // so it reads on light and dark palettes alike.
+        auto value = metric(index.row(), index.column());
+        const Range range = index.column() == Kurtosis ? kurtosisRange_ : index.column() == Qsur ? qsurRange_ : outlierRange_;
+        if (!value || !(range.high > range.low)) return {};
+        double t = (*value - range.low) / (range.high - range.low);
+        if (index.column() == Qsur) t = 1 - t;
+        return QColor(230, 90, 50, static_cast<int>(20 + 150 * t));
+    }
+    if (analysisColumn && (role == Qt::DisplayRole || role == Qt::UserRole)) {
+        auto value = metric(index.row(), index.column());
+        if (!value) {
+            if (role != Qt::DisplayRole) return {};
+            if (!quantlens::is_quantizable(layer->kind)) return QStringLiteral("–");  // norms and vectors stay in full precision
+            const auto* analysis = analysisAt(index.row());
+            return !analysis ? QStringLiteral("…") : analysis->error.empty() ? QStringLiteral("n/a") : QStringLiteral("error");
+        }
+        if (role == Qt::UserRole) return *value;
+        if (index.column() == Outliers) return QString::number(100 * *value, 'f', 2) + QStringLiteral(" %");
+        const auto* analysis = analysisAt(index.row());
+        const bool flagged = index.column() == Qsur && analysis->qsur && analysis->qsur->rank_deficient;
+        return QString::number(*value, 'g', 3) + (flagged ? QStringLiteral("*") : QString());
+    }
     if (role != Qt::DisplayRole && role != Qt::UserRole) return {};
     switch (index.column()) {
         case Name: return QString::fromStdString(layer->name);

@@ -1,8 +1,14 @@
 #pragma once
 // Table adapter over core::Inspection: one row per layer. Sorting uses Qt::UserRole,
-// which holds numbers for numeric columns.
+// which holds numbers for numeric columns. The analysis columns (kurtosis, QSUR, outliers)
+// fill in as the background Analysis finishes each layer, each with a colour scale over the
+// finished rows so the layers that stand out are visible at a glance.
 #include <QAbstractTableModel>
 
+#include <optional>
+#include <vector>
+
+#include "analysis/layer_analysis.hpp"
 #include "model/inspection.hpp"
 
 namespace quantlens::widgets {
@@ -10,12 +16,16 @@ namespace quantlens::widgets {
 class LayerTableModel : public QAbstractTableModel {
     Q_OBJECT
 public:
-    enum Column { Name, Kind, Shape, Parameters, DType, Bytes, Min, Max, Mean, Std, ColumnCount };
+    enum Column { Name, Kind, Shape, Parameters, DType, Kurtosis, Qsur, Outliers, Bytes, Min, Max, Mean, Std, ColumnCount };
 
     explicit LayerTableModel(QObject* parent = nullptr);
     void setInspection(quantlens::Inspection inspection);
     const quantlens::Inspection& inspection() const { return inspection_; }
     const quantlens::LayerRow* layerAt(int row) const;
+    // A finished layer's analysis; rows without one show "…" in the analysis columns.
+    void setLayerAnalysis(const quantlens::LayerAnalysis& analysis);
+    const quantlens::LayerAnalysis* analysisAt(int row) const;
+    int analysedRows() const;
 
     int rowCount(const QModelIndex& parent = {}) const override;
     int columnCount(const QModelIndex& parent = {}) const override;
@@ -23,7 +33,13 @@ public:
     QVariant headerData(int section, Qt::Orientation orientation, int role) const override;
 
 private:
+    std::optional<double> metric(int row, int column) const;  // the analysis figure behind a cell
+    void updateRanges();
+
     quantlens::Inspection inspection_;
+    std::vector<std::optional<quantlens::LayerAnalysis>> analyses_;  // by row
+    struct Range { double low = 0, high = 0; };
+    Range kurtosisRange_, qsurRange_, outlierRange_;
 };
 
 }  // namespace quantlens::widgets
