@@ -133,6 +133,7 @@ MainWindow::MainWindow(QWidget* parent)
     splitter->addWidget(right);
     splitter->setStretchFactor(0, 3);
     splitter->setStretchFactor(1, 2);
+    splitter->setSizes({800, 480});  // the table's analysis columns visible at the default size
     setCentralWidget(splitter);
 
     connect(table_->selectionModel(), &QItemSelectionModel::selectionChanged, this, &MainWindow::onSelectionChanged);
@@ -234,6 +235,7 @@ void MainWindow::onLayerAnalysed(const quantlens::LayerAnalysis& layer) {
         if (row && row->name == layer.layer) showLayerDetails();
     }
     if (!isAnalysing()) {
+        for (int column : {widgets::LayerTableModel::Kurtosis, widgets::LayerTableModel::Qsur, widgets::LayerTableModel::Outliers}) table_->resizeColumnToContents(column);
         analysisProgress_->hide();
         if (!isBusy()) cancel_->hide();
         emit analysisFinished();
