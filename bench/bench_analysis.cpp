@@ -96,8 +96,10 @@ __attribute__((target("avx2,fma"))) double fma_chains(std::size_t iterations) {
     __m256d acc[16];
     for (int k = 0; k < 16; ++k) acc[k] = _mm256_set1_pd(1.0 + k * 1e-3);
     const __m256d a = _mm256_set1_pd(0.999999), b = _mm256_set1_pd(1e-7);
-    for (std::size_t i = 0; i < iterations; ++i)
-        for (int k = 0; k < 16; ++k) acc[k] = _mm256_fmadd_pd(acc[k], a, b);
+    for (std::size_t i = 0; i < iterations; ++i) {
+#pragma GCC unroll 16
+        for (int k = 0; k < 16; ++k) acc[k] = _mm256_fmadd_pd(acc[k], a, b);  // unrolled: the chains stay in registers
+    }
     double total = 0;
     alignas(32) double lanes[4];
     for (int k = 0; k < 16; ++k) {
@@ -110,7 +112,7 @@ __attribute__((target("avx2,fma"))) double fma_chains(std::size_t iterations) {
 double fma_peak_flops() {
     constexpr std::size_t kIterations = 50'000'000;
     std::vector<double> sink(max_threads());
-    const double seconds = bench::best_seconds(3, [&] {
+    const double seconds = bench::best_seconds(7, [&] {  // best of several: the VM's other tenants show in single runs
         parallel_for(sink.size(), 1, [&](std::size_t b, std::size_t e) {
             for (std::size_t t = b; t < e; ++t) sink[t] = fma_chains(kIterations);
         });
