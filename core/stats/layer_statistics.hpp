@@ -30,7 +30,7 @@ struct LayerStatistics {
 
 struct StatisticsOptions {
     double outlier_k = 3;
-    std::size_t bins = 256;
+    std::size_t bins = 256;  // at most 65535
 };
 
 // rows = output channels (WeightMatrix layout: row-major [rows, cols]).

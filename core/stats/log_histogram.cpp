@@ -2,6 +2,7 @@
 #include <bit>
 #include <cmath>
 #include <mutex>
+#include <stdexcept>
 
 #include "stats/histogram.hpp"
 #include "util/parallel.hpp"
@@ -10,6 +11,7 @@ namespace quantlens {
 
 Histogram log_magnitude_histogram(std::span<const float> values, std::size_t bins, float smallest, float largest) {
     Histogram result;
+    if (bins > 65535) throw std::invalid_argument("log_magnitude_histogram: at most 65535 bins (the lookup table holds bin numbers in 16 bits)");
     if (bins == 0 || !(smallest > 0) || !(largest >= smallest) || !std::isfinite(largest)) return result;
     double low = std::log10(static_cast<double>(smallest)), high = std::log10(static_cast<double>(largest));
     if (low == high) { low -= 0.5; high += 0.5; }  // one magnitude: a unit-wide range centred on it
