@@ -189,7 +189,10 @@ MainWindow::MainWindow(QWidget* parent)
     if (!settings.contains("window/geometry")) resize(1280, 760);
 }
 
-MainWindow::~MainWindow() { stopAnalysis(); }
+MainWindow::~MainWindow() {
+    stopAnalysis();
+    retired_.clear();  // joins: their callbacks name this window, which must outlive them
+}
 
 bool MainWindow::isBusy() const { return loader_->isRunning() || histogramJob_->isRunning(); }
 
@@ -213,20 +216,23 @@ void MainWindow::startAnalysis() {
     cancel_->setVisible(analysis_->layer_count() > 0 || isBusy());
     // Called on the analysis thread: hand a copy to the UI thread. A call still queued when
     // this window is gone is dropped by Qt (the context object no longer exists).
-    analysis_->start({}, [this](const quantlens::LayerAnalysis& layer) {
-        QMetaObject::invokeMethod(this, [this, layer] { onLayerAnalysed(layer); }, Qt::QueuedConnection);
+    const auto generation = ++analysisGeneration_;
+    analysis_->start({}, [this, generation](const quantlens::LayerAnalysis& layer) {
+        QMetaObject::invokeMethod(this, [this, generation, layer] { onLayerAnalysed(generation, layer); }, Qt::QueuedConnection);
     });
 }
 
 void MainWindow::stopAnalysis() {
+    std::erase_if(retired_, [](const auto& analysis) { return !analysis->running(); });  // joins finished workers at once
     if (!analysis_) return;
     analysis_->cancel();
-    analysis_.reset();  // joins: at most the layer in flight
+    retired_.push_back(std::move(analysis_));  // its layer in flight may take seconds (QSUR of a large layer)
+    ++analysisGeneration_;
     analysisProgress_->hide();
 }
 
-void MainWindow::onLayerAnalysed(const quantlens::LayerAnalysis& layer) {
-    if (!analysis_ || analysisCancelled_) return;  // from an analysis already stopped
+void MainWindow::onLayerAnalysed(std::uint64_t generation, const quantlens::LayerAnalysis& layer) {
+    if (!analysis_ || analysisCancelled_ || generation != analysisGeneration_) return;  // from an analysis already stopped
     layerModel_->setLayerAnalysis(layer);
     analysisProgress_->setValue(layerModel_->analysedRows());
     const auto rows = table_->selectionModel()->selectedRows();

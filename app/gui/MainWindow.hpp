@@ -7,6 +7,7 @@
 #include <QMainWindow>
 
 #include <memory>
+#include <vector>
 
 #include "analysis/analysis.hpp"
 #include "model/model.hpp"
@@ -69,7 +70,7 @@ private:
     void showLayerDetails();
     void startAnalysis();
     void stopAnalysis();
-    void onLayerAnalysed(const quantlens::LayerAnalysis& analysis);
+    void onLayerAnalysed(std::uint64_t generation, const quantlens::LayerAnalysis& analysis);
 
     std::shared_ptr<const quantlens::Model> model_;
     widgets::LayerTableModel* layerModel_;
@@ -88,6 +89,10 @@ private:
     widgets::JobRunner* histogramJob_;
     QProgressBar* analysisProgress_;
     std::unique_ptr<quantlens::Analysis> analysis_;  // weights-only metrics, on its own thread
+    // Cancelled analyses finishing their layer in flight: joined when done or with the window,
+    // never on the UI thread while the user waits.
+    std::vector<std::unique_ptr<quantlens::Analysis>> retired_;
+    std::uint64_t analysisGeneration_ = 0;  // results of a retired analysis are ignored
     bool analysisCancelled_ = false;
     QString lastError_;
 };

@@ -30,6 +30,7 @@ Analysis::~Analysis() {
 }
 
 void Analysis::start(Progress progress, LayerDone layer_done) {
+    running_ = true;
     worker_ = std::thread([this, progress = std::move(progress), layer_done = std::move(layer_done)] {
         try {
             run(progress, layer_done);
@@ -37,6 +38,7 @@ void Analysis::start(Progress progress, LayerDone layer_done) {
             std::lock_guard lock(mutex_);
             error_ = std::current_exception();
         }
+        running_ = false;
     });
 }
 

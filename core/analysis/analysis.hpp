@@ -3,6 +3,7 @@
 // reports progress and each finished layer through callbacks, honours cancel(), and takes
 // a layer to the front of the queue on request (prioritize: the one the user is looking at).
 // Results found in the on-disk cache (analysis_cache.hpp) count as done at once.
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -34,6 +35,7 @@ public:
     AnalysisReport wait();
     std::optional<LayerAnalysis> result(const std::string& layer) const;  // once that layer is done
     std::size_t layers_done() const;
+    bool running() const { return running_.load(); }  // a worker started and not yet returned
     std::size_t layer_count() const { return layers_.size(); }
 
 private:
@@ -46,6 +48,7 @@ private:
     std::vector<std::optional<LayerAnalysis>> results_;
     std::exception_ptr error_;
     std::thread worker_;
+    std::atomic<bool> running_{false};
 };
 
 }  // namespace quantlens
