@@ -16,29 +16,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kCacheSchema = "quantlens.analysis-cache/1";
-constexpr std::size_t kHeaderBytes = 1 << 20;
-
-std::uint64_t fnv1a(std::string_view bytes, std::uint64_t hash = 1469598103934665603ull) {
-    for (unsigned char c : bytes) hash = (hash ^ c) * 1099511628211ull;
-    return hash;
-}
-
-std::string hex(std::uint64_t value) {
-    char text[17];
-    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
-    return text;
-}
-
-std::string describe_file(const fs::path& path) {
-    std::error_code error;
-    const auto size = fs::file_size(path, error);
-    const auto mtime = fs::last_write_time(path, error).time_since_epoch().count();
-    std::string head(kHeaderBytes, '\0');
-    std::ifstream in(path, std::ios::binary);
-    in.read(head.data(), static_cast<std::streamsize>(head.size()));
-    head.resize(static_cast<std::size_t>(in.gcount()));
-    return path.filename().string() + " " + std::to_string(size) + " " + std::to_string(mtime) + " " + hex(fnv1a(head)) + "\n";
-}
 
 // Non-finite numbers as strings: JSON has no NaN or infinity (a lossless SQNR is +inf).
 nlohmann::json number(double value) {
@@ -153,33 +130,17 @@ std::string default_cache_dir() {
     return (fs::temp_directory_path() / "quantlens-cache").string();
 }
 
-ModelIdentity model_identity(const std::string& path) {
-    ModelIdentity identity;
-    std::error_code error;
-    if (fs::is_directory(path, error)) {
-        std::vector<fs::path> files;
-        for (const auto& entry : fs::directory_iterator(path, error))
-            if (entry.is_regular_file(error)) files.push_back(entry.path());
-        std::sort(files.begin(), files.end());
-        for (const auto& file : files) identity.description += describe_file(file);
-    } else {
-        identity.description = describe_file(path);
-    }
-    identity.description += "metrics " + std::to_string(kAnalysisMetricVersion) + "\n";
-    identity.hash = fnv1a(identity.description);
-    return identity;
-}
-
-AnalysisCache::AnalysisCache(std::string cache_dir, const std::string& model_path) : identity_(model_identity(model_path)) {
-    file_ = (fs::path(cache_dir) / ("analysis-" + hex(identity_.hash) + ".json")).string();
+AnalysisCache::AnalysisCache(std::string cache_dir, const std::string& model_path)
+    : identity_(model_identity(model_path).description + "metrics " + std::to_string(kAnalysisMetricVersion) + "\n") {
+    file_ = (fs::path(cache_dir) / ("analysis-" + hex64(fnv1a(identity_)) + ".json")).string();
     std::ifstream in(file_, std::ios::binary);
     if (!in) return;
     const std::string text{std::istreambuf_iterator<char>(in), {}};
     try {  // anything wrong and the entry is simply not used; the next save replaces it
         const auto json = parse_untrusted_json(text, file_, "cache");
-        if (json.at("schema") != kCacheSchema || json.at("identity") != identity_.description) return;
+        if (json.at("schema") != kCacheSchema || json.at("identity") != identity_) return;
         const auto& layers = json.at("layers");
-        if (json.at("checksum") != hex(fnv1a(layers.dump()))) return;
+        if (json.at("checksum") != hex64(fnv1a(layers.dump()))) return;
         for (const auto& [name, entry] : layers.items()) layers_[name] = entry;
     } catch (const std::exception&) {
         layers_.clear();
@@ -232,7 +193,7 @@ bool AnalysisCache::save() const {
     try {
         nlohmann::json layers = nlohmann::json::object();
         for (const auto& [name, entry] : layers_) layers[name] = entry;
-        nlohmann::json json{{"schema", kCacheSchema}, {"identity", identity_.description}, {"checksum", hex(fnv1a(layers.dump()))}, {"layers", layers}};
+        nlohmann::json json{{"schema", kCacheSchema}, {"identity", identity_}, {"checksum", hex64(fnv1a(layers.dump()))}, {"layers", layers}};
         fs::create_directories(fs::path(file_).parent_path());
         const auto text = json.dump();
         AtomicFile out(file_);

@@ -12,17 +12,12 @@
 #include <string>
 
 #include "analysis/layer_analysis.hpp"
+#include "model/model_identity.hpp"
 
 namespace quantlens {
 
 // $QUANTLENS_CACHE_DIR, else $XDG_CACHE_HOME/quantlens, else ~/.cache/quantlens.
 std::string default_cache_dir();
-
-struct ModelIdentity {
-    std::string description;  // human-readable: file names, sizes, mtimes, header hashes
-    std::uint64_t hash = 0;
-};
-ModelIdentity model_identity(const std::string& path);
 
 class AnalysisCache {
 public:
@@ -39,7 +34,7 @@ public:
 
 private:
     std::string file_;
-    ModelIdentity identity_;
+    std::string identity_;  // the model's identity and the metric version
     std::map<std::string, nlohmann::json> layers_;  // by layer name, in the cache file's form
 };
 
