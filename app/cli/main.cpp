@@ -9,13 +9,14 @@
 #include "util/error.hpp"
 
 int main(int argc, char** argv) {
-    CLI::App app{"QuantLens command line: inspect models, quantize layers, compare quantizers"};
+    CLI::App app{"QuantLens command line: inspect models, quantize layers, compare quantizers, analyse and allocate"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "quantlens-cli 0.1.0");
     quantlens::cli::add_inspect(app);
     quantlens::cli::add_quantize(app);
     quantlens::cli::add_compare(app);
     quantlens::cli::add_analyze(app);
+    quantlens::cli::add_allocate(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -14,7 +14,11 @@ namespace {
 
 constexpr std::size_t kHeaderBytes = 1 << 20;
 
-std::string describe_file(const fs::path& path) {
+struct FileIdentity {
+    std::string line, content;
+};
+
+FileIdentity describe_file(const fs::path& path) {
     std::error_code error;
     const auto size = fs::file_size(path, error);
     const auto mtime = fs::last_write_time(path, error).time_since_epoch().count();
@@ -22,7 +26,8 @@ std::string describe_file(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
     in.read(head.data(), static_cast<std::streamsize>(head.size()));
     head.resize(static_cast<std::size_t>(in.gcount()));
-    return path.filename().string() + " " + std::to_string(size) + " " + std::to_string(mtime) + " " + hex64(fnv1a(head)) + "\n";
+    const std::string content = std::to_string(size) + " " + hex64(fnv1a(head)) + "\n";
+    return {path.filename().string() + " " + std::to_string(size) + " " + std::to_string(mtime) + " " + hex64(fnv1a(head)) + "\n", content};
 }
 
 }  // namespace
@@ -48,9 +53,17 @@ ModelIdentity model_identity(const std::string& path) {
         for (const auto& entry : fs::directory_iterator(path, error))
             if (entry.is_regular_file(error)) files.push_back(entry.path());
         std::sort(files.begin(), files.end());
-        for (const auto& file : files) identity.description += describe_file(file);
+        std::string content;
+        for (const auto& file : files) {
+            const auto described = describe_file(file);
+            identity.description += described.line;
+            content += described.content;
+        }
+        identity.content = fnv1a(content);
     } else {
-        identity.description = describe_file(path);
+        const auto described = describe_file(path);
+        identity.description = described.line;
+        identity.content = fnv1a(described.content);
     }
     identity.hash = fnv1a(identity.description);
     return identity;

@@ -3,10 +3,11 @@
 namespace quantlens {
 
 namespace {
+// "file: where: reason"; an error about something typed (an option, a spec) has no file.
 std::string compose(const std::string& file, const std::string& where, const std::string& reason) {
-    std::string message = file.empty() ? std::string("<input>") : file;
-    if (!where.empty()) message += ": " + where;
-    return message + ": " + reason;
+    std::string message = file;
+    if (!where.empty()) message += (message.empty() ? "" : ": ") + where;
+    return message.empty() ? reason : message + ": " + reason;
 }
 }  // namespace
 

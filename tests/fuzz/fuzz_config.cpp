@@ -1,9 +1,11 @@
-// JSON configs (sharded-safetensors indexes, Keras model_config) and quantizer spec text,
-// which configuration files carry: a spec that parses must print and parse back to itself.
+// JSON configs (sharded-safetensors indexes, Keras model_config, quantization plans) and
+// quantizer spec text, which configuration files carry: a spec that parses must print and
+// parse back to itself, and so must a plan and a budget.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
+#include "alloc/plan.hpp"
 #include "io/hdf5.hpp"
 #include "io/safetensors.hpp"
 #include "quant/quant_spec.hpp"
@@ -18,6 +20,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     try {
         quantlens::keras_layers(text, {{"dense", {"model_weights/dense/dense/kernel:0", "model_weights/dense/dense/bias:0"}}, {"conv", {"conv/depthwise_kernel:0"}}},
                                 "fuzz.h5");
+    } catch (const quantlens::Error&) {
+    }
+    try {
+        const auto plan = quantlens::parse_plan(text, "fuzz.plan.json");
+        const auto printed = quantlens::to_json(plan).dump();
+        if (quantlens::to_json(quantlens::parse_plan(printed, "again.plan.json")).dump() != printed) __builtin_trap();
+    } catch (const quantlens::Error&) {
+    }
+    try {
+        const auto budget = quantlens::Budget::parse(text);
+        if (quantlens::Budget::parse(budget.to_string()).value != budget.value) __builtin_trap();
     } catch (const quantlens::Error&) {
     }
     try {

@@ -1,0 +1,110 @@
+#include <cstdio>
+#include <iostream>
+
+#include "alloc/planning.hpp"
+#include "analysis/model_analysis.hpp"
+#include "cli_common.hpp"
+
+namespace quantlens::cli {
+
+namespace {
+
+// "PATTERN=SPEC" split at the first '=' (specs may contain '=', e.g. clip=mse).
+std::pair<std::string, QuantSpec> pattern_and_spec(const std::string& text, const char* option) {
+    const auto equals = text.find('=');
+    if (equals == std::string::npos || equals == 0) throw Error("", std::string(option) + " \"" + text + "\"", "expected PATTERN=SPEC");
+    return {text.substr(0, equals), QuantSpec::parse(text.substr(equals + 1))};
+}
+
+std::string print_plan(const PlanResult& result, const AnalysisReport& report) {
+    std::string out;
+    char line[512];
+    std::snprintf(line, sizeof line, "%-40s %-9s %11s  %-24s %6s %12s\n", "LAYER", "KIND", "PARAMS", "SPEC", "BPW", "DAMAGE");
+    out += line;
+    const auto& layers = result.solver.layers();
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+        const auto& candidate = layers[l].candidates[result.chosen.choice[l]];
+        const auto parameters = static_cast<double>(report.layers[l].parameters);
+        std::snprintf(line, sizeof line, "%-40.40s %-9s %11llu  %-24.24s %6.3f %12.4g%s\n", layers[l].name.c_str(),
+                      std::string(layer_kind_name(report.layers[l].kind)).c_str(), static_cast<unsigned long long>(report.layers[l].parameters),
+                      candidate.spec.c_str(), static_cast<double>(candidate.cost_bits) / parameters, candidate.damage,
+                      layers[l].candidates.size() == 1 ? "  (only choice)" : "");
+        out += line;
+    }
+    const auto& summary = *result.plan.summary;
+    std::snprintf(line, sizeof line, "\nplan: %.4f bits/weight over %llu parameters, %llu bytes in all (%llu kept as they are), predicted damage %.6g (%s)\n",
+                  summary.bits_per_weight, static_cast<unsigned long long>(summary.parameters), static_cast<unsigned long long>(summary.size_bytes),
+                  static_cast<unsigned long long>(result.fixed_bytes), summary.predicted_damage, result.plan.metric.c_str());
+    out += line;
+    const auto& frontier = result.solver.frontier();
+    std::snprintf(line, sizeof line, "\nPareto frontier (%zu efficient plans; bits/weight against predicted damage):\n", frontier.size());
+    out += line;
+    const std::size_t shown = std::min<std::size_t>(frontier.size(), 16);
+    for (std::size_t i = 0; i < shown; ++i) {
+        const auto& point = frontier[shown == 1 ? 0 : i * (frontier.size() - 1) / (shown - 1)];
+        const bool chosen = point.cost_bits == result.chosen.cost_bits && point.damage == result.chosen.damage;
+        std::snprintf(line, sizeof line, "  %8.4f bpw  %12.6g%s\n", static_cast<double>(point.cost_bits) / static_cast<double>(summary.parameters), point.damage,
+                      chosen ? "  <- chosen" : "");
+        out += line;
+    }
+    return out;
+}
+
+}  // namespace
+
+void add_allocate(CLI::App& app) {
+    auto* command = app.add_subcommand("allocate", "Choose a spec per layer under a size budget (mixed precision) and write the plan");
+    struct Options {
+        std::string model, budget, metric = "mse", out, cache_dir;
+        std::vector<std::string> candidates, kinds, pins;
+        bool json = false, no_cache = false;
+    };
+    auto options = std::make_shared<Options>();
+    command->add_option("MODEL", options->model, "model file or Hugging Face folder")->required();
+    command->add_option("--budget", options->budget, "average bits per weight (4.5bpw) or the weights' size (2.1GB, 1.5GiB, 800MB)")->required();
+    command->add_option("--metric", options->metric, "predicted damage: squared error (mse) times 1, the kurtosis or the max-to-mean ratio")
+        ->check(CLI::IsMember({"mse", "kurtosis", "max_to_mean"}));
+    command->add_option("--candidate", options->candidates, "a spec every layer may take (repeatable; default int3:g128:asym, int4:g128:asym, int6:g128:asym, int8:channel:sym)");
+    command->add_option("--kind", options->kinds, "KIND=SPEC: a candidate for one layer kind (linear, conv, embedding) instead of --candidate (repeatable)");
+    command->add_option("--pin", options->pins, "PATTERN=SPEC: layers whose name matches the regex take this spec (repeatable; first match wins)");
+    command->add_option("--out", options->out, "write the plan (quantlens.plan/1) to this file, atomically");
+    command->add_flag("--json", options->json, "print the plan as JSON instead of the table");
+    auto* no_cache = command->add_flag("--no-cache", options->no_cache, "neither read nor write the analysis cache");
+    command->add_option("--cache-dir", options->cache_dir, "analysis cache folder")->excludes(no_cache);
+    command->callback([options] {
+        set_command([options] {
+            PlanRequest request;
+            request.budget = Budget::parse(options->budget);
+            request.metric = parse_damage_metric(options->metric);
+            if (options->candidates.empty() && options->kinds.empty())
+                options->candidates = {"int3:g128:asym", "int4:g128:asym", "int6:g128:asym", "int8:channel:sym"};
+            for (const auto& text : options->candidates) request.candidates.push_back(QuantSpec::parse(text));
+            for (const auto& text : options->kinds) {
+                auto [kind_name, spec] = pattern_and_spec(text, "--kind");
+                const auto kind = layer_kind_from_name(kind_name);
+                if (kind == LayerKind::Other || kind == LayerKind::Norm)
+                    throw Error("", "--kind \"" + text + "\"", "expected linear, conv or embedding before '='");
+                request.kind_candidates[kind].push_back(spec);
+            }
+            for (const auto& text : options->pins) request.pins.push_back(pattern_and_spec(text, "--pin"));
+
+            auto model = Model::open(options->model);
+            AnalysisOptions analysis;
+            analysis.specs = specs_to_measure(request);
+            analysis.qsur = false;  // not a damage metric here; the analysis cache keeps what it measures
+            analysis.use_cache = !options->no_cache;
+            analysis.cache_dir = options->cache_dir;
+            const auto report = analyze_model(model, analysis, stderr_progress("w"), &interrupt_token());
+            const auto result = plan_allocation(model, report, request);
+            if (options->json) std::cout << to_json(result.plan).dump(2) << "\n";
+            else std::cout << print_plan(result, report);
+            if (!options->out.empty()) {
+                save_plan(result.plan, options->out);
+                std::cerr << "wrote " << options->out << "\n";
+            }
+            return 0;
+        });
+    });
+}
+
+}  // namespace quantlens::cli

@@ -1,0 +1,135 @@
+#include "alloc/planning.hpp"
+
+#include <cmath>
+#include <regex>
+
+#include "model/model_identity.hpp"
+
+namespace quantlens {
+
+namespace {
+
+double sensitivity_weight(DamageMetric metric, const LayerStatistics& s) {
+    switch (metric) {
+        case DamageMetric::Mse: return 1.0;
+        case DamageMetric::Kurtosis: return std::max(0.0, s.excess_kurtosis + 3);
+        case DamageMetric::MaxToMean: return s.max_to_mean;
+    }
+    return 1.0;
+}
+
+}  // namespace
+
+std::string_view damage_metric_name(DamageMetric metric) {
+    switch (metric) {
+        case DamageMetric::Mse: return "mse";
+        case DamageMetric::Kurtosis: return "kurtosis";
+        case DamageMetric::MaxToMean: return "max_to_mean";
+    }
+    return "mse";
+}
+
+DamageMetric parse_damage_metric(std::string_view name) {
+    for (auto metric : {DamageMetric::Mse, DamageMetric::Kurtosis, DamageMetric::MaxToMean})
+        if (damage_metric_name(metric) == name) return metric;
+    throw Error("", "metric \"" + std::string(name) + "\"", "expected mse, kurtosis or max_to_mean");
+}
+
+std::vector<QuantSpec> specs_to_measure(const PlanRequest& request) {
+    std::vector<QuantSpec> out;
+    auto add = [&](const QuantSpec& spec) {
+        for (const auto& known : out)
+            if (known.to_string() == spec.to_string()) return;
+        out.push_back(spec);
+    };
+    for (const auto& spec : request.candidates) add(spec);
+    for (const auto& [kind, specs] : request.kind_candidates)
+        for (const auto& spec : specs) add(spec);
+    for (const auto& [pattern, spec] : request.pins) add(spec);
+    return out;
+}
+
+PlanResult plan_allocation(const Model& model, const AnalysisReport& report, const PlanRequest& request) {
+    const std::string& path = model.file().path();
+    std::vector<std::regex> pins;
+    for (std::size_t i = 0; i < request.pins.size(); ++i) {
+        try {
+            pins.emplace_back(request.pins[i].first, std::regex::ECMAScript);
+        } catch (const std::regex_error& error) {
+            throw Error("", "pin \"" + request.pins[i].first + "\"", std::string("not a valid regular expression: ") + error.what());
+        }
+    }
+    auto measured = [&](const QuantSpec& spec) {
+        for (std::size_t k = 0; k < report.specs.size(); ++k)
+            if (report.specs[k].to_string() == spec.to_string()) return k;
+        throw Error(path, "spec \"" + spec.to_string() + "\"", "was not measured by the analysis this plan is made from");
+    };
+    std::vector<AllocationLayer> layers;
+    std::uint64_t parameters = 0, layer_bytes = 0;
+    for (const auto& analysed : report.layers) {
+        if (!analysed.error.empty()) throw Error(path, "layer \"" + analysed.layer + "\"", "could not be analysed: " + analysed.error);
+        const std::vector<QuantSpec>* list = &request.candidates;
+        if (auto found = request.kind_candidates.find(analysed.kind); found != request.kind_candidates.end()) list = &found->second;
+        std::vector<QuantSpec> pinned;
+        for (std::size_t i = 0; i < pins.size() && pinned.empty(); ++i)
+            if (std::regex_match(analysed.layer, pins[i])) pinned.push_back(request.pins[i].second);
+        if (!pinned.empty()) list = &pinned;
+        AllocationLayer layer{analysed.layer, {}};
+        std::string reasons;
+        const double weight = sensitivity_weight(request.metric, analysed.statistics);
+        const double n = static_cast<double>(analysed.parameters);
+        for (const auto& spec : *list) {
+            const auto& outcome = analysed.quantization.at(measured(spec));
+            if (!outcome.metrics) {
+                reasons += "; " + spec.to_string() + ": " + outcome.error;
+                continue;
+            }
+            layer.candidates.push_back({spec.to_string(), static_cast<std::uint64_t>(std::llround(outcome.metrics->bits_per_weight * n)), weight * outcome.metrics->mse * n});
+        }
+        if (layer.candidates.empty())
+            throw Error(path, "layer \"" + analysed.layer + "\"", list->empty() ? "has no candidate spec" : "no candidate spec applies" + reasons);
+        parameters += analysed.parameters;
+        layer_bytes += model.file().tensor(model.layer(analysed.layer).weight).byte_size;
+        layers.push_back(std::move(layer));
+    }
+    std::uint64_t model_bytes = 0;
+    for (const auto& tensor : model.file().tensors()) model_bytes += tensor.byte_size;
+    const std::uint64_t fixed_bytes = model_bytes - layer_bytes;
+
+    AllocationSolver solver(std::move(layers));
+    std::uint64_t budget_bits = 0;
+    if (request.budget.kind == Budget::Kind::BitsPerWeight) {
+        budget_bits = static_cast<std::uint64_t>(std::floor(request.budget.value * static_cast<double>(parameters)));
+    } else {
+        const double bits = request.budget.value * 8 - static_cast<double>(fixed_bytes) * 8;
+        budget_bits = bits > 0 ? static_cast<std::uint64_t>(bits) : 0;
+    }
+    const auto chosen = solver.solve(budget_bits);
+    if (!chosen) {
+        const double cheapest = static_cast<double>(solver.cheapest_bits());
+        char need[160];
+        std::snprintf(need, sizeof need, "too small: the cheapest plan takes %.4g bpw, %.0f bytes with the %llu bytes kept as they are",
+                      parameters ? cheapest / static_cast<double>(parameters) : 0.0, std::ceil(cheapest / 8) + static_cast<double>(fixed_bytes),
+                      static_cast<unsigned long long>(fixed_bytes));
+        throw Error("", "budget \"" + request.budget.to_string() + "\"", need);
+    }
+    PlanResult result{QuantPlan{}, std::move(solver), *chosen, budget_bits, fixed_bytes};
+    auto& plan = result.plan;
+    plan.model_path = path;
+    plan.model_identity = hex64(model_identity(path).content);
+    for (std::size_t l = 0; l < result.solver.layers().size(); ++l) {
+        const auto& layer = result.solver.layers()[l];
+        plan.layers.emplace_back(layer.name, QuantSpec::parse(layer.candidates[chosen->choice[l]].spec));
+    }
+    plan.budget = request.budget;
+    plan.metric = std::string(damage_metric_name(request.metric));
+    QuantPlan::Summary summary;
+    summary.parameters = parameters;
+    summary.size_bytes = (chosen->cost_bits + 7) / 8 + fixed_bytes;
+    summary.bits_per_weight = parameters ? static_cast<double>(chosen->cost_bits) / static_cast<double>(parameters) : 0;
+    summary.predicted_damage = chosen->damage;
+    plan.summary = summary;
+    return result;
+}
+
+}  // namespace quantlens

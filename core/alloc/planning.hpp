@@ -1,0 +1,50 @@
+#pragma once
+// From a weights-only analysis to a quantization plan: candidate specs per layer (per kind,
+// with pinned layers), each candidate's cost (its measured bits) and predicted damage
+// (a per-layer weight × the squared error it adds), the knapsack solved under a budget.
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "alloc/allocation.hpp"
+#include "alloc/plan.hpp"
+#include "analysis/model_analysis.hpp"
+
+namespace quantlens {
+
+// How a candidate's damage is predicted from the weights: squared error Σ(q(w) − w)² = MSE·n,
+// times a per-layer sensitivity weight. The model-based metrics (HAWQ's Hessian trace, measured
+// Δloss) join these when the sensitivity engine provides them.
+enum class DamageMetric {
+    Mse,        // weight 1
+    Kurtosis,   // weight β2 = excess kurtosis + 3: heavy-tailed layers count more
+    MaxToMean,  // weight max|w| / mean|w|
+};
+std::string_view damage_metric_name(DamageMetric metric);
+DamageMetric parse_damage_metric(std::string_view name);  // Error listing the names
+
+struct PlanRequest {
+    std::vector<QuantSpec> candidates;                          // for every layer
+    std::map<LayerKind, std::vector<QuantSpec>> kind_candidates;  // replace `candidates` for that kind
+    std::vector<std::pair<std::string, QuantSpec>> pins;        // regex over layer names → the one spec allowed
+    DamageMetric metric = DamageMetric::Mse;
+    Budget budget;
+};
+
+// Every spec the analysis must measure for this request.
+std::vector<QuantSpec> specs_to_measure(const PlanRequest& request);
+
+struct PlanResult {
+    QuantPlan plan;
+    AllocationSolver solver;  // the candidates, and the frontier for plotting
+    Allocation chosen;
+    std::uint64_t budget_bits = 0;  // what the layers' weights may take
+    std::uint64_t fixed_bytes = 0;  // tensors the plan leaves as they are (norms, biases, …)
+};
+
+// `report` must hold every spec of specs_to_measure(request). Error naming the layer when no
+// candidate applies to it, or saying how small the budget may be when nothing fits.
+PlanResult plan_allocation(const Model& model, const AnalysisReport& report, const PlanRequest& request);
+
+}  // namespace quantlens

@@ -1,0 +1,119 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "alloc/plan.hpp"
+#include "alloc/planning.hpp"
+#include "model/model_identity.hpp"
+#include "test_support.hpp"
+
+using namespace quantlens;
+using namespace quantlens::test;
+
+namespace {
+
+AnalysisReport analysis_for(const Model& model, const PlanRequest& request) {
+    AnalysisOptions options;
+    options.specs = specs_to_measure(request);
+    options.qsur = false;
+    options.use_cache = false;
+    return analyze_model(model, options);
+}
+
+}  // namespace
+
+TEST_CASE("budgets parse as bits per weight or bytes and print back the same") {
+    CHECK(Budget::parse("4.5bpw").kind == Budget::Kind::BitsPerWeight);
+    CHECK(Budget::parse("4.5bpw").value == 4.5);
+    CHECK(Budget::parse("2.1GB").value == 2.1e9);
+    CHECK(Budget::parse("1.5GiB").value == 1.5 * 1073741824.0);
+    CHECK(Budget::parse("800mb").value == 8e8);
+    for (const char* text : {"4.5bpw", "3bpw", "2100000000B"}) CHECK(Budget::parse(Budget::parse(text).to_string()).value == Budget::parse(text).value);
+    CHECK_THROWS_WITH(Budget::parse("4.5"), Catch::Contains("budget \"4.5\""));
+    CHECK_THROWS_WITH(Budget::parse("fast"), Catch::Contains("positive number"));
+    CHECK_THROWS_WITH(Budget::parse("2PB"), Catch::Contains("unknown unit"));
+    CHECK_THROWS(Budget::parse("100bpw"));
+}
+
+TEST_CASE("an allocation plan meets its budget, keeps pins and round-trips through its file") {
+    const auto model = Model::open(sample_path("tiny-gpt2"));
+    PlanRequest request;
+    request.candidates = {QuantSpec::parse("int3:g64:asym"), QuantSpec::parse("int4:g64:asym"), QuantSpec::parse("int8:channel:sym")};
+    request.pins = {{"transformer\\.w[tp]e", QuantSpec::parse("int8:channel:sym")}};
+    request.budget = Budget::parse("5.2bpw");
+    const auto report = analysis_for(model, request);
+    const auto result = plan_allocation(model, report, request);
+    const auto& summary = *result.plan.summary;
+    CHECK(summary.bits_per_weight <= 5.2);
+    CHECK(summary.bits_per_weight > 4.9);  // the budget is used, not wasted
+    CHECK(result.plan.layers.size() == report.layers.size());
+    for (const auto& [name, spec] : result.plan.layers)
+        if (name == "transformer.wte" || name == "transformer.wpe") CHECK(spec.to_string() == "int8:channel:sym");
+    // the plan is the best the analysis allows: no frontier point within budget does better
+    for (const auto& point : result.solver.frontier())
+        if (point.cost_bits <= result.budget_bits) CHECK(point.damage >= result.chosen.damage - 1e-12);
+    // a more generous budget never predicts more damage
+    request.budget = Budget::parse("6.5bpw");
+    CHECK(plan_allocation(model, report, request).chosen.damage <= result.chosen.damage);
+
+    ScratchDir dir;
+    save_plan(result.plan, dir.file("plan.json"));
+    const auto loaded = load_plan(dir.file("plan.json"));
+    CHECK(to_json(loaded).dump() == to_json(result.plan).dump());
+    const auto assigned = resolve_plan(loaded, model, dir.file("plan.json"));
+    REQUIRE(assigned.size() == result.plan.layers.size());
+    CHECK(assigned[0].layer->name == result.plan.layers[0].first);
+    CHECK(assigned[0].spec.to_string() == result.plan.layers[0].second.to_string());
+}
+
+TEST_CASE("a byte budget counts the tensors the plan leaves alone") {
+    const auto model = Model::open(sample_path("tiny-gpt2"));
+    PlanRequest request;
+    request.candidates = {QuantSpec::parse("int4:g64:asym"), QuantSpec::parse("int8:channel:sym")};
+    request.budget = Budget::parse("80000B");
+    const auto report = analysis_for(model, request);
+    const auto result = plan_allocation(model, report, request);
+    CHECK(result.plan.summary->size_bytes <= 80000);
+    CHECK(result.fixed_bytes > 0);  // norms and biases stay as they are
+    request.budget = Budget::parse("1000B");
+    CHECK_THROWS_WITH(plan_allocation(model, report, request), Catch::Contains("too small") && Catch::Contains("bpw"));
+}
+
+TEST_CASE("plan files: malformed entries, unknown layers and another model are refused by name") {
+    const auto model = Model::open(sample_path("tiny-gpt2"));
+    const std::string identity = hex64(model_identity(model.file().path()).content);
+    auto plan_text = [&](const std::string& layers, const std::string& extra = "") {
+        return R"({"schema": "quantlens.plan/1", "model": {"path": "x", "identity": ")" + identity + R"("}, "layers": )" + layers + extra + "}";
+    };
+    CHECK_THROWS_WITH(parse_plan(R"({"schema": "other"})", "p.json"), Catch::Contains("p.json") && Catch::Contains("schema"));
+    CHECK_THROWS_WITH(parse_plan(plan_text(R"({"transformer.wte": "int0"})"), "p.json"), Catch::Contains("layers.\"transformer.wte\""));
+    CHECK_THROWS_WITH(parse_plan(plan_text("{}", R"(, "patterns": [{"match": "(", "spec": "q4_0"}])"), "p.json"), Catch::Contains("patterns[0].match"));
+    CHECK_THROWS_WITH(parse_plan(plan_text("{}", R"(, "budget": "lots")"), "p.json"), Catch::Contains("p.json: budget"));
+    CHECK_THROWS_WITH(parse_plan("{\"schema\": ", "p.json"), Catch::Contains("p.json"));
+
+    const auto unknown = parse_plan(plan_text(R"({"transformer.h.9.mlp.c_fc": "q8_0"})"), "p.json");
+    CHECK_THROWS_WITH(resolve_plan(unknown, model, "p.json"), Catch::Contains("layers.\"transformer.h.9.mlp.c_fc\"") && Catch::Contains("no layer"));
+    const auto norm = parse_plan(plan_text(R"({"transformer.ln_f": "q8_0"})"), "p.json");
+    CHECK_THROWS_WITH(resolve_plan(norm, model, "p.json"), Catch::Contains("norm layer"));
+    const auto other = Model::open(sample_path("digits-mlp.h5"));
+    CHECK_THROWS_WITH(resolve_plan(unknown, other, "p.json"), Catch::Contains("model.identity") && Catch::Contains("digits-mlp.h5"));
+
+    // exact names first, then the first matching pattern, then the default
+    const auto mixed = parse_plan(plan_text(R"({"transformer.h.0.mlp.c_fc": "int8:channel:sym"})",
+                                            R"(, "patterns": [{"match": ".*mlp.*", "spec": "q4_0"}, {"match": ".*", "spec": "q8_0"}], "default_spec": "int4:g32:sym")"),
+                                  "p.json");
+    for (const auto& [layer, spec] : resolve_plan(mixed, model, "p.json")) {
+        INFO(layer->name);
+        if (layer->name == "transformer.h.0.mlp.c_fc") CHECK(spec.to_string() == "int8:channel:sym");
+        else if (layer->name.find("mlp") != std::string::npos) CHECK(spec.to_string() == "q4_0");
+        else CHECK(spec.to_string() == "q8_0");
+    }
+}
+
+TEST_CASE("a copy of the model elsewhere takes the same plan") {
+    ScratchDir dir;
+    std::filesystem::copy(sample_path("tiny-gpt2"), dir.file("copy"));
+    const auto original = Model::open(sample_path("tiny-gpt2"));
+    const auto copy = Model::open(dir.file("copy"));
+    CHECK(model_identity(original.file().path()).content == model_identity(copy.file().path()).content);
+}
