@@ -4,6 +4,8 @@
 #include "alloc/planning.hpp"
 #include "analysis/model_analysis.hpp"
 #include "cli_common.hpp"
+#include "export/llama_quantize_types.hpp"
+#include "util/atomic_file.hpp"
 
 namespace quantlens::cli {
 
@@ -55,7 +57,7 @@ std::string print_plan(const PlanResult& result, const AnalysisReport& report) {
 void add_allocate(CLI::App& app) {
     auto* command = app.add_subcommand("allocate", "Choose a spec per layer under a size budget (mixed precision) and write the plan");
     struct Options {
-        std::string model, budget, metric = "mse", out, cache_dir;
+        std::string model, budget, metric = "mse", out, cache_dir, llama_types;
         std::vector<std::string> candidates, kinds, pins;
         bool json = false, no_cache = false;
     };
@@ -68,6 +70,8 @@ void add_allocate(CLI::App& app) {
     command->add_option("--kind", options->kinds, "KIND=SPEC: a candidate for one layer kind (linear, conv, embedding) instead of --candidate (repeatable)");
     command->add_option("--pin", options->pins, "PATTERN=SPEC: layers whose name matches the regex take this spec (repeatable; first match wins)");
     command->add_option("--out", options->out, "write the plan (quantlens.plan/1) to this file, atomically");
+    command->add_option("--llama-tensor-types", options->llama_types,
+                        "also write the plan as a llama-quantize --tensor-type-file (GGUF models, ggml types only)");
     command->add_flag("--json", options->json, "print the plan as JSON instead of the table");
     auto* no_cache = command->add_flag("--no-cache", options->no_cache, "neither read nor write the analysis cache");
     command->add_option("--cache-dir", options->cache_dir, "analysis cache folder")->excludes(no_cache);
@@ -96,11 +100,19 @@ void add_allocate(CLI::App& app) {
             analysis.cache_dir = options->cache_dir;
             const auto report = analyze_model(model, analysis, stderr_progress("w"), &interrupt_token());
             const auto result = plan_allocation(model, report, request);
+            std::string llama_types;  // checked before anything is written
+            if (!options->llama_types.empty()) llama_types = llama_quantize_tensor_types(model, resolve_plan(result.plan, model, "(this plan)"));
             if (options->json) std::cout << to_json(result.plan).dump(2) << "\n";
             else std::cout << print_plan(result, report);
             if (!options->out.empty()) {
                 save_plan(result.plan, options->out);
                 std::cerr << "wrote " << options->out << "\n";
+            }
+            if (!options->llama_types.empty()) {
+                AtomicFile types(options->llama_types);
+                types.write(llama_types.data(), llama_types.size());
+                types.commit();
+                std::cerr << "wrote " << options->llama_types << " (llama-quantize --tensor-type-file)\n";
             }
             return 0;
         });

@@ -1,9 +1,13 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <optional>
+#include <regex>
+#include <sstream>
 
 #include "alloc/plan.hpp"
 #include "alloc/planning.hpp"
+#include "export/llama_quantize_types.hpp"
 #include "model/model_identity.hpp"
 #include "test_support.hpp"
 
@@ -116,4 +120,41 @@ TEST_CASE("a copy of the model elsewhere takes the same plan") {
     const auto original = Model::open(sample_path("tiny-gpt2"));
     const auto copy = Model::open(dir.file("copy"));
     CHECK(model_identity(original.file().path()).content == model_identity(copy.file().path()).content);
+}
+
+TEST_CASE("a plan in llama-quantize's tensor-type file names each tensor once with a ggml type") {
+    const auto model = Model::open(sample_path("tiny-gpt2.gguf"));
+    QuantPlan plan;
+    plan.model_identity = hex64(model_identity(model.file().path()).content);
+    plan.default_spec = QuantSpec::parse("q4_0");
+    plan.layers = {{"token_embd", QuantSpec::parse("q8_0")}};
+    const auto assignments = resolve_plan(plan, model, "p.json");
+    const auto text = llama_quantize_tensor_types(model, assignments);
+    // Read it as llama-quantize does: whitespace-separated PATTERN=TYPE, the pattern searched
+    // in the lowercased tensor name, the first match winning.
+    std::istringstream entries(text);
+    std::vector<std::pair<std::regex, std::string>> rules;
+    for (std::string entry; entries >> entry;) {
+        const auto equals = entry.find('=');
+        REQUIRE(equals != std::string::npos);
+        rules.emplace_back(std::regex(entry.substr(0, equals)), entry.substr(equals + 1));
+    }
+    REQUIRE(rules.size() == assignments.size());
+    for (const auto& tensor : model.file().tensors()) {
+        std::optional<std::string> type;
+        for (const auto& [pattern, name] : rules)
+            if (!type && std::regex_search(tensor.name, pattern)) type = name;
+        std::optional<std::string> expected;
+        for (const auto& [layer, spec] : assignments)
+            if (layer->weight == tensor.name) expected = spec.to_string();
+        INFO(tensor.name);
+        CHECK(type == expected);  // biases, norms and other tensors match no entry
+    }
+    CHECK(text.find("^token_embd\\.weight$=q8_0") != std::string::npos);
+
+    plan.default_spec = QuantSpec::parse("int4:g32:asym");
+    CHECK_THROWS_WITH(llama_quantize_tensor_types(model, resolve_plan(plan, model, "p.json")),
+                      Catch::Contains("blk.0.ffn_up: int4:g32:asym is not a ggml type"));
+    const auto hf = Model::open(sample_path("tiny-gpt2"));
+    CHECK_THROWS_WITH(llama_quantize_tensor_types(hf, {}), Catch::Contains("convert_hf_to_gguf"));
 }
