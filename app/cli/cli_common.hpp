@@ -16,6 +16,7 @@ void add_quantize(CLI::App& app);
 void add_compare(CLI::App& app);
 void add_analyze(CLI::App& app);
 void add_allocate(CLI::App& app);
+void add_export(CLI::App& app);
 int run_selected(CLI::App& app);
 void set_command(std::function<int()> command);
 

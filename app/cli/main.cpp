@@ -9,7 +9,7 @@
 #include "util/error.hpp"
 
 int main(int argc, char** argv) {
-    CLI::App app{"QuantLens command line: inspect models, quantize layers, compare quantizers, analyse and allocate"};
+    CLI::App app{"QuantLens command line: inspect models, quantize layers, compare quantizers, analyse, allocate and export"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "quantlens-cli 0.1.0");
     quantlens::cli::add_inspect(app);
@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
     quantlens::cli::add_compare(app);
     quantlens::cli::add_analyze(app);
     quantlens::cli::add_allocate(app);
+    quantlens::cli::add_export(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -10,6 +10,7 @@
 
 #include "io/model_file.hpp"
 #include "io/safetensors.hpp"  // TensorToWrite
+#include "util/atomic_file.hpp"
 
 namespace quantlens {
 
@@ -56,5 +57,29 @@ GgufValue gguf_string_array(std::string key, const std::vector<std::string>& val
 // a general.alignment entry, if present, sets the alignment (else 32).
 void write_gguf(const std::string& path, const std::vector<GgufValue>& metadata,
                 const std::vector<TensorToWrite>& tensors);
+
+// The same, one tensor at a time, so an exporter holds one tensor in memory: the header is
+// written from the declarations (the sizes follow from dtype and shape), then each tensor's
+// bytes in declaration order, then commit(). Destroyed before commit(), it leaves nothing.
+struct GgufTensorDeclaration {
+    std::string name;
+    DType dtype;
+    std::vector<std::int64_t> shape;  // outermost first
+};
+
+class GgufStreamWriter {
+public:
+    GgufStreamWriter(const std::string& path, const std::vector<GgufValue>& metadata, std::vector<GgufTensorDeclaration> tensors);
+    void write_tensor(std::span<const std::byte> bytes);  // the next declared tensor's bytes
+    void commit();                                        // every tensor written
+
+private:
+    std::string path_;
+    std::vector<GgufTensorDeclaration> tensors_;
+    std::vector<std::uint64_t> sizes_;
+    std::size_t next_ = 0;
+    std::uint32_t alignment_ = 32;
+    std::unique_ptr<AtomicFile> out_;
+};
 
 }  // namespace quantlens

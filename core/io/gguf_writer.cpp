@@ -44,16 +44,16 @@ GgufValue gguf_string_array(std::string key, const std::vector<std::string>& val
     return kv;
 }
 
-void write_gguf(const std::string& path, const std::vector<GgufValue>& metadata,
-                const std::vector<TensorToWrite>& tensors) {
-    std::uint32_t alignment = 32;
+GgufStreamWriter::GgufStreamWriter(const std::string& path, const std::vector<GgufValue>& metadata, std::vector<GgufTensorDeclaration> tensors)
+    : path_(path), tensors_(std::move(tensors)) {
     for (const auto& kv : metadata)
-        if (kv.key == "general.alignment") alignment = kv.value.get<std::uint32_t>();
-    auto pad = [alignment](std::uint64_t n) { return (alignment - n % alignment) % alignment; };
+        if (kv.key == "general.alignment") alignment_ = kv.value.get<std::uint32_t>();
+    if (alignment_ == 0 || alignment_ % 8 != 0) throw Error(path, "general.alignment", "must be a positive multiple of 8, found " + std::to_string(alignment_));
+    const auto pad = [this](std::uint64_t n) { return (alignment_ - n % alignment_) % alignment_; };
 
     std::string header = "GGUF";
     append<std::uint32_t>(header, 3);
-    append<std::uint64_t>(header, tensors.size());
+    append<std::uint64_t>(header, tensors_.size());
     append<std::uint64_t>(header, metadata.size());
     for (const auto& kv : metadata) {
         append_string(header, kv.key);
@@ -61,28 +61,48 @@ void write_gguf(const std::string& path, const std::vector<GgufValue>& metadata,
         header += kv.raw;
     }
     std::uint64_t offset = 0;
-    for (const auto& tensor : tensors) {
-        auto ggml = ggml_from_dtype(tensor.dtype);
-        auto needed = storage_bytes(tensor.dtype, element_count(tensor.shape).value_or(0));
+    for (const auto& tensor : tensors_) {
+        const auto ggml = ggml_from_dtype(tensor.dtype);
+        const auto needed = storage_bytes(tensor.dtype, element_count(tensor.shape).value_or(0));
         if (!ggml) throw Error(path, tensor.name, std::string(dtype_name(tensor.dtype)) + " has no ggml type");
         if (tensor.shape.empty() || tensor.shape.size() > 4) throw Error(path, tensor.name, "GGUF tensors have 1 to 4 dimensions, found " + std::to_string(tensor.shape.size()));
-        if (!needed || *needed != tensor.bytes.size() || tensor.shape.back() % dtype_info(tensor.dtype).block_elements != 0)
-            throw Error(path, tensor.name, "shape " + shape_text(tensor.shape) + " does not match " + std::to_string(tensor.bytes.size()) + " bytes of " + std::string(dtype_name(tensor.dtype)) + " (rows must be whole blocks)");
+        if (!needed || tensor.shape.back() % dtype_info(tensor.dtype).block_elements != 0)
+            throw Error(path, tensor.name, "rows of shape " + shape_text(tensor.shape) + " are not whole blocks of " + std::string(dtype_name(tensor.dtype)));
+        sizes_.push_back(*needed);
         append_string(header, tensor.name);
         append<std::uint32_t>(header, static_cast<std::uint32_t>(tensor.shape.size()));
         for (auto it = tensor.shape.rbegin(); it != tensor.shape.rend(); ++it) append<std::uint64_t>(header, static_cast<std::uint64_t>(*it));
         append<std::uint32_t>(header, *ggml);
         append<std::uint64_t>(header, offset);
-        offset += tensor.bytes.size() + pad(tensor.bytes.size());
+        offset += *needed + pad(*needed);
     }
-    AtomicFile out(path);
-    out.write(header.data(), header.size());
-    out.write_zeros(pad(header.size()));
-    for (const auto& tensor : tensors) {
-        out.write(tensor.bytes);
-        out.write_zeros(pad(tensor.bytes.size()));
-    }
-    out.commit();
+    out_ = std::make_unique<AtomicFile>(path);
+    out_->write(header.data(), header.size());
+    out_->write_zeros(pad(header.size()));
+}
+
+void GgufStreamWriter::write_tensor(std::span<const std::byte> bytes) {
+    if (next_ >= tensors_.size()) throw Error(path_, "", "more tensors written than declared");
+    const auto& tensor = tensors_[next_];
+    if (bytes.size() != sizes_[next_])
+        throw Error(path_, tensor.name, std::to_string(bytes.size()) + " bytes given for shape " + shape_text(tensor.shape) + " of " +
+                                            std::string(dtype_name(tensor.dtype)) + ", which needs " + std::to_string(sizes_[next_]));
+    out_->write(bytes);
+    out_->write_zeros((alignment_ - bytes.size() % alignment_) % alignment_);
+    ++next_;
+}
+
+void GgufStreamWriter::commit() {
+    if (next_ != tensors_.size()) throw Error(path_, "", std::to_string(tensors_.size() - next_) + " declared tensors were not written");
+    out_->commit();
+}
+
+void write_gguf(const std::string& path, const std::vector<GgufValue>& metadata, const std::vector<TensorToWrite>& tensors) {
+    std::vector<GgufTensorDeclaration> declared;
+    for (const auto& tensor : tensors) declared.push_back({tensor.name, tensor.dtype, tensor.shape});
+    GgufStreamWriter writer(path, metadata, std::move(declared));
+    for (const auto& tensor : tensors) writer.write_tensor(tensor.bytes);
+    writer.commit();
 }
 
 }  // namespace quantlens

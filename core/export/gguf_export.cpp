@@ -1,0 +1,125 @@
+#include "export/gguf_export.hpp"
+
+#include <cstring>
+#include <filesystem>
+#include <map>
+
+#include "io/gguf.hpp"
+#include "quant/ggml_quantizer.hpp"
+#include "tensor/convert.hpp"
+#include "tensor/ggml_blocks.hpp"
+#include "util/mapped_file.hpp"
+
+namespace quantlens {
+
+namespace fs = std::filesystem;
+
+std::optional<DType> ggml_dtype_of(const QuantSpec& spec) {
+    static const std::map<std::string, DType> kTypes = {{"q8_0", DType::Q8_0}, {"q4_0", DType::Q4_0}, {"q4_1", DType::Q4_1}, {"q5_0", DType::Q5_0},
+                                                        {"q5_1", DType::Q5_1}, {"f16", DType::F16},   {"bf16", DType::BF16}, {"f32", DType::F32}};
+    const auto found = kTypes.find(spec.to_string());
+    return found == kTypes.end() ? std::nullopt : std::optional(found->second);
+}
+
+namespace {
+
+std::vector<std::byte> encode(DType type, std::span<const float> values) {
+    std::vector<std::byte> out(*storage_bytes(type, values.size()));
+    switch (type) {
+        case DType::F32: std::memcpy(out.data(), values.data(), out.size()); break;
+        case DType::F16:
+            for (std::size_t i = 0; i < values.size(); ++i) {
+                const std::uint16_t bits = f32_to_f16(values[i]);
+                std::memcpy(out.data() + 2 * i, &bits, 2);
+            }
+            break;
+        case DType::BF16:
+            for (std::size_t i = 0; i < values.size(); ++i) {
+                const std::uint16_t bits = f32_to_bf16(values[i]);
+                std::memcpy(out.data() + 2 * i, &bits, 2);
+            }
+            break;
+        default: quantize_ggml_row(type, values, {reinterpret_cast<std::uint8_t*>(out.data()), out.size()}); break;
+    }
+    return out;
+}
+
+}  // namespace
+
+ExportSummary export_gguf(const Model& model, const std::vector<LayerAssignment>& assignments, const std::string& out_path, const Progress& progress,
+                          const CancelToken* cancel) {
+    const std::string& source = model.file().path();
+    if (model.file().format() != "gguf")
+        throw Error(source, "GGUF export",
+                    "this export re-quantizes GGUF models (keeping their metadata and tokenizer); convert a Hugging Face folder with llama.cpp's "
+                    "convert_hf_to_gguf.py first");
+    std::error_code ignored;
+    if (fs::exists(out_path, ignored) && fs::equivalent(out_path, source, ignored)) throw Error(out_path, "", "is the input model; refusing to overwrite it");
+
+    // Checks first: every failing layer, then nothing is written.
+    std::map<std::string, DType> planned;  // weight tensor → ggml type
+    std::string problems;
+    for (const auto& [layer, spec] : assignments) {
+        const auto type = ggml_dtype_of(spec);
+        const auto& info = model.file().tensor(layer->weight);
+        if (!type) {
+            problems += "\n  " + layer->name + ": " + spec.to_string() + " is not a ggml type (use q8_0, q4_0, q4_1, q5_0, q5_1, f16, bf16 or f32)";
+            continue;
+        }
+        const auto block = dtype_info(*type).block_elements;
+        if (info.shape.empty() || info.shape.back() % block != 0) {
+            problems += "\n  " + layer->name + ": rows of " + std::to_string(info.shape.empty() ? 0 : info.shape.back()) + " values are not whole " +
+                        std::to_string(block) + "-value blocks of " + spec.to_string() + " (use f16, bf16 or f32 for this layer)";
+            continue;
+        }
+        if (!can_dequantize(info.dtype)) {
+            problems += "\n  " + layer->name + ": its " + std::string(dtype_name(info.dtype)) + " weights cannot be decoded to re-quantize them (leave the layer out of the plan)";
+            continue;
+        }
+        planned[layer->weight] = *type;
+    }
+    if (!problems.empty()) throw Error(out_path, "GGUF export", "the plan cannot be exported:" + problems);
+
+    const auto header = parse_gguf(MappedFile::open(source)->bytes(), source);
+    auto metadata = header.metadata;
+    bool has_quantization_version = false;
+    for (const auto& kv : metadata) has_quantization_version = has_quantization_version || kv.key == "general.quantization_version";
+    bool quantizes = false;
+    for (const auto& [tensor, type] : planned) quantizes = quantizes || dtype_info(type).block_elements > 1;
+    if (quantizes && !has_quantization_version) metadata.push_back(gguf_u32("general.quantization_version", 2));  // as llama.cpp's quantize writes
+
+    std::vector<GgufTensorDeclaration> declared;
+    ExportSummary summary;
+    for (const auto& entry : header.tensors) {
+        const auto found = planned.find(entry.info.name);
+        declared.push_back({entry.info.name, found == planned.end() ? entry.info.dtype : found->second, entry.info.shape});
+        summary.bytes_in += entry.info.byte_size;
+    }
+    GgufStreamWriter writer(out_path, metadata, declared);
+    std::uint64_t done = 0;
+    for (const auto& entry : header.tensors) {
+        if (cancel) cancel->throw_if_cancelled();
+        if (progress) progress(done, summary.bytes_in, entry.info.name);
+        const auto& info = model.file().tensor(entry.info.name);
+        const auto found = planned.find(info.name);
+        if (found == planned.end()) {
+            const auto bytes = model.file().read(info);
+            writer.write_tensor(bytes.bytes());
+            summary.bytes_out += bytes.bytes().size();
+        } else {
+            const auto values = model.file().read_f32(info);
+            const auto bytes = encode(found->second, values.values());
+            writer.write_tensor(bytes);
+            summary.bytes_out += bytes.size();
+            ++summary.quantized;
+        }
+        ++summary.tensors;
+        done += info.byte_size;
+    }
+    if (cancel) cancel->throw_if_cancelled();
+    writer.commit();
+    if (progress) progress(summary.bytes_in, summary.bytes_in, "");
+    return summary;
+}
+
+}  // namespace quantlens

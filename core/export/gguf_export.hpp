@@ -1,0 +1,31 @@
+#pragma once
+// Export to GGUF with per-tensor ggml types from a plan (mixed precision), streamed one tensor
+// at a time. From a GGUF source every metadata key (tokenizer included) is carried over byte for
+// byte and every tensor the plan does not name is copied as it is, so llama.cpp loads the result
+// as it loaded the source. The blocks come from the same quantizers as the previews, which
+// reproduce llama.cpp's reference quantizers byte for byte.
+//
+// Checks before any byte is written, each failing layer listed with what to change: the plan's
+// specs must be ggml types (q8_0, q4_0, q4_1, q5_0, q5_1, f16, bf16, f32), a quantized row
+// length must be a whole number of blocks, and the output must not be the input. Writing is
+// atomic: a failure or a cancel leaves no output and no temporary file.
+#include <string>
+#include <vector>
+
+#include "alloc/plan.hpp"
+#include "util/progress.hpp"
+
+namespace quantlens {
+
+struct ExportSummary {
+    std::size_t tensors = 0, quantized = 0;
+    std::uint64_t bytes_in = 0, bytes_out = 0;
+};
+
+ExportSummary export_gguf(const Model& model, const std::vector<LayerAssignment>& assignments, const std::string& out_path,
+                          const Progress& progress = {}, const CancelToken* cancel = nullptr);
+
+// The ggml type a spec stands for (its canonical text is a bare ggml type name), if any.
+std::optional<DType> ggml_dtype_of(const QuantSpec& spec);
+
+}  // namespace quantlens
