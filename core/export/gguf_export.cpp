@@ -23,8 +23,9 @@ std::optional<DType> ggml_dtype_of(const QuantSpec& spec) {
 
 namespace {
 
-std::vector<std::byte> encode(DType type, std::span<const float> values) {
-    std::vector<std::byte> out(*storage_bytes(type, values.size()));
+// Into `out`, which keeps its storage from tensor to tensor (no page faults after the first).
+void encode(DType type, std::span<const float> values, std::vector<std::byte>& out) {
+    out.resize(*storage_bytes(type, values.size()));
     switch (type) {
         case DType::F32: std::memcpy(out.data(), values.data(), out.size()); break;
         case DType::F16:
@@ -41,7 +42,6 @@ std::vector<std::byte> encode(DType type, std::span<const float> values) {
             break;
         default: quantize_ggml_row(type, values, {reinterpret_cast<std::uint8_t*>(out.data()), out.size()}); break;
     }
-    return out;
 }
 
 }  // namespace
@@ -97,6 +97,8 @@ ExportSummary export_gguf(const Model& model, const std::vector<LayerAssignment>
     }
     GgufStreamWriter writer(out_path, metadata, declared);
     std::uint64_t done = 0;
+    std::vector<float> values;       // one tensor at a time, storage reused
+    std::vector<std::byte> encoded;
     for (const auto& entry : header.tensors) {
         if (cancel) cancel->throw_if_cancelled();
         if (progress) progress(done, summary.bytes_in, entry.info.name);
@@ -105,12 +107,16 @@ ExportSummary export_gguf(const Model& model, const std::vector<LayerAssignment>
         if (found == planned.end()) {
             const auto bytes = model.file().read(info);
             writer.write_tensor(bytes.bytes());
+            bytes.release_pages();
             summary.bytes_out += bytes.bytes().size();
         } else {
-            const auto values = model.file().read_f32(info);
-            const auto bytes = encode(found->second, values.values());
-            writer.write_tensor(bytes);
-            summary.bytes_out += bytes.size();
+            const auto stored = model.file().read(info);
+            values.resize(static_cast<std::size_t>(info.elements()));
+            decode_to_f32(info.dtype, stored.bytes(), values);
+            stored.release_pages();  // streamed: the source's pages leave the resident set
+            encode(found->second, values, encoded);
+            writer.write_tensor(encoded);
+            summary.bytes_out += encoded.size();
             ++summary.quantized;
         }
         ++summary.tensors;
