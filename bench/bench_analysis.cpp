@@ -9,8 +9,6 @@
 //               The same with QSUR is reported: it is O(rows·d² + d³) per layer, so it is not
 //               expected within 10 s.
 // Usage: bench_analysis [scratch folder] [--with-qsur]
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -62,29 +60,20 @@ void write_model(const std::string& path, int layers) {
 }
 
 void measure_analysis(const std::string& path, double gib, bool with_qsur) {
-    int pipe_fds[2];
-    if (pipe(pipe_fds) != 0) return;
-    pid_t child = fork();
-    if (child == 0) {
+    const std::string line = bench::in_child([&] {
         AnalysisOptions options;
         options.specs = {QuantSpec::parse("int8:channel:sym"), QuantSpec::parse("int4:g128:asym"), QuantSpec::parse("q4_0")};
         options.qsur = with_qsur;
         options.use_cache = false;
         auto start = std::chrono::steady_clock::now();
         auto report = analyze_model(Model::open(path), options);
-        char line[128];
-        int n = std::snprintf(line, sizeof line, "%.3f %zu %.1f", bench::seconds_since(start), report.layers.size(), bench::peak_rss_mib());
-        (void)!write(pipe_fds[1], line, static_cast<std::size_t>(n));
-        _exit(0);
-    }
-    close(pipe_fds[1]);
-    char line[128] = {};
-    (void)!read(pipe_fds[0], line, sizeof line - 1);
-    close(pipe_fds[0]);
-    waitpid(child, nullptr, 0);
+        char text[128];
+        std::snprintf(text, sizeof text, "%.3f %zu %.1f", bench::seconds_since(start), report.layers.size(), bench::peak_rss_mib());
+        return std::string(text);
+    });
     double seconds = 0, rss = 0;
     std::size_t layers = 0;
-    std::sscanf(line, "%lf %zu %lf", &seconds, &layers, &rss);
+    std::sscanf(line.c_str(), "%lf %zu %lf", &seconds, &layers, &rss);
     const bool target = gib >= 1 && !with_qsur;
     std::printf("analyze %5.2f GiB F16, %2zu layers, 3 specs%s: %6.2f s (%.0f MB/s of F16)  peak RSS %6.1f MiB  %s\n", gib, layers,
                 with_qsur ? " + QSUR" : "", seconds, gib * 1024 / seconds * 1.048576, rss, target ? (seconds <= 10 ? "PASS" : "MISS") : "");

@@ -3,8 +3,6 @@
 // Reported as GB/s of input beside the same run's F16 → F32 decode of the input (the least
 // any export must do), target ≥ 1 GB/s of input on 2 threads with RSS independent of size.
 // Usage: bench_export [scratch folder]
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -38,30 +36,20 @@ void write_model(const std::string& path, int layers) {
 }
 
 void measure(const std::string& path, const std::string& out, double gib) {
-    int fds[2];
-    if (pipe(fds) != 0) return;
-    const pid_t child = fork();
-    if (child == 0) {
+    const std::string line = bench::in_child([&] {
         const auto model = Model::open(path);
         QuantPlan plan;
         plan.model_identity = hex64(model_identity(path).content);
         plan.default_spec = QuantSpec::parse("q4_0");
         const auto start = std::chrono::steady_clock::now();
         const auto summary = export_gguf(model, resolve_plan(plan, model, "bench"), out);
-        char line[128];
-        const int n = std::snprintf(line, sizeof line, "%.4f %llu %.1f", bench::seconds_since(start), static_cast<unsigned long long>(summary.bytes_out),
-                                    bench::peak_rss_mib());
-        (void)!write(fds[1], line, static_cast<std::size_t>(n));
-        _exit(0);
-    }
-    close(fds[1]);
-    char line[128] = {};
-    (void)!read(fds[0], line, sizeof line - 1);
-    close(fds[0]);
-    waitpid(child, nullptr, 0);
+        char text[128];
+        std::snprintf(text, sizeof text, "%.4f %llu %.1f", bench::seconds_since(start), static_cast<unsigned long long>(summary.bytes_out), bench::peak_rss_mib());
+        return std::string(text);
+    });
     double seconds = 0, rss = 0;
     unsigned long long bytes_out = 0;
-    std::sscanf(line, "%lf %llu %lf", &seconds, &bytes_out, &rss);
+    std::sscanf(line.c_str(), "%lf %llu %lf", &seconds, &bytes_out, &rss);
     const double input = gib * 1073741824.0;
     std::printf("export %.2f GiB F16 -> Q4_0 GGUF: %6.2f s, %.2f GB/s of input, %.0f MiB written, peak RSS %6.1f MiB  %s\n", gib, seconds,
                 input / seconds / 1e9, static_cast<double>(bytes_out) / 1048576.0, rss, gib >= 1 ? (input / seconds >= 1e9 ? "PASS" : "MISS") : "");

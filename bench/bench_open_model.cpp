@@ -2,8 +2,6 @@
 // file, so no disk space is used) listed in < 100 ms with peak RSS < 64 MB.
 // The open runs in a forked child so its peak RSS is measured alone.
 // Usage: bench_open_model [DIR]   (default: the system temp folder)
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -68,27 +66,17 @@ std::uint64_t make_gguf(const std::string& path) {
 }
 
 void measure(const std::string& label, const std::string& path, std::uint64_t size) {
-    int pipe_fds[2];
-    if (pipe(pipe_fds) != 0) return;
-    pid_t child = fork();
-    if (child == 0) {
+    const std::string line = bench::in_child([&] {
         auto start = std::chrono::steady_clock::now();
         auto model = Model::open(path);
         double ms = bench::seconds_since(start) * 1e3;
-        std::size_t tensors = model.file().tensors().size(), layers = model.layers().size();
-        char line[256];
-        int n = std::snprintf(line, sizeof line, "%.2f %zu %zu %.1f", ms, tensors, layers, bench::peak_rss_mib());
-        (void)!write(pipe_fds[1], line, static_cast<std::size_t>(n));
-        _exit(0);
-    }
-    close(pipe_fds[1]);
-    char line[256] = {};
-    (void)!read(pipe_fds[0], line, sizeof line - 1);
-    close(pipe_fds[0]);
-    waitpid(child, nullptr, 0);
+        char text[256];
+        std::snprintf(text, sizeof text, "%.2f %zu %zu %.1f", ms, model.file().tensors().size(), model.layers().size(), bench::peak_rss_mib());
+        return std::string(text);
+    });
     double ms = 0, rss = 0;
     std::size_t tensors = 0, layers = 0;
-    std::sscanf(line, "%lf %zu %zu %lf", &ms, &tensors, &layers, &rss);
+    std::sscanf(line.c_str(), "%lf %zu %zu %lf", &ms, &tensors, &layers, &rss);
     std::printf("%-12s %7.1f GB  %4zu tensors  %4zu layers  open+list %7.2f ms (target < 100)  peak RSS %6.1f MB (target < 64)  %s\n",
                 label.c_str(), static_cast<double>(size) / 1e9, tensors, layers, ms, rss * 1.048576,
                 ms < 100 && rss * 1.048576 < 64 ? "PASS" : "MISS");
