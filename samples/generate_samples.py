@@ -85,6 +85,76 @@ def tiny_gpt2(folder, n_layer=2, n_embd=64, n_head=4, vocab=256, n_positions=128
     return tensors
 
 
+# --- tiny LLaMA in Hugging Face layout ---------------------------------------------------
+def tiny_llama(folder, n_layer=2, hidden=64, n_head=4, n_kv_head=2, intermediate=128, vocab=256):
+    """LLaMA shapes (grouped-query attention: 4 query heads, 2 key/value heads) at toy size, in
+    LlamaForCausalLM's names, [out, in] nn.Linear weights, untied head. Weights are drawn at
+    initialisation scale (normal, std 0.02; RMSNorm 1) with a fixed seed, untrained."""
+    g = torch.Generator().manual_seed(4321)
+    normal = lambda *shape: (torch.randn(*shape, generator=g) * 0.02).numpy().astype(np.float32)
+    head_dim = hidden // n_head
+    tensors = [("model.embed_tokens.weight", normal(vocab, hidden))]
+    for i in range(n_layer):
+        p = f"model.layers.{i}."
+        tensors += [
+            (p + "input_layernorm.weight", np.ones(hidden, np.float32)),
+            (p + "self_attn.q_proj.weight", normal(n_head * head_dim, hidden)),
+            (p + "self_attn.k_proj.weight", normal(n_kv_head * head_dim, hidden)),
+            (p + "self_attn.v_proj.weight", normal(n_kv_head * head_dim, hidden)),
+            (p + "self_attn.o_proj.weight", normal(hidden, n_head * head_dim)),
+            (p + "post_attention_layernorm.weight", np.ones(hidden, np.float32)),
+            (p + "mlp.gate_proj.weight", normal(intermediate, hidden)),
+            (p + "mlp.up_proj.weight", normal(intermediate, hidden)),
+            (p + "mlp.down_proj.weight", normal(hidden, intermediate)),
+        ]
+    tensors += [("model.norm.weight", np.ones(hidden, np.float32)), ("lm_head.weight", normal(vocab, hidden))]
+    os.makedirs(folder, exist_ok=True)
+    config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": vocab, "hidden_size": hidden,
+              "intermediate_size": intermediate, "num_hidden_layers": n_layer, "num_attention_heads": n_head,
+              "num_key_value_heads": n_kv_head, "max_position_embeddings": 128, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
+              "hidden_act": "silu", "tie_word_embeddings": False, "torch_dtype": "float32", "bos_token_id": 1, "eos_token_id": 2}
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    write_safetensors(os.path.join(folder, "model.safetensors"), tensors, {"format": "pt"})
+
+    # llama.cpp's converter (convert_hf_to_gguf.py, LlamaModel.permute) reorders q_proj/k_proj
+    # rows for its rotary layout; this is that reshape/swapaxes in PyTorch, the golden for the
+    # C++ export. K uses the key/value head count.
+    def permute(w, heads):
+        w = torch.from_numpy(w)
+        return w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape).numpy()
+    named = dict(tensors)
+    np.savez(os.path.join(GOLDEN, "llama_gguf_permuted.npz"),
+             attn_q=permute(named["model.layers.0.self_attn.q_proj.weight"], n_head),
+             attn_k=permute(named["model.layers.0.self_attn.k_proj.weight"], n_kv_head))
+
+
+def compressed_tensors_goldens():
+    """compressed-tensors' pack-quantized layout (pack_to_int32 in its pack_quantized.py): signed
+    values shifted by 2^(b-1), then value k of each 32-bit word at bits k*b. Written here with
+    PyTorch tensor ops from that description; rows are padded with zeros."""
+    g = torch.Generator().manual_seed(99)
+    out = {}
+    for bits in (4, 8):
+        lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        values = torch.randint(lo, hi + 1, (5, 19), generator=g, dtype=torch.int32)
+        per_word = 32 // bits
+        padded_cols = -(-values.shape[1] // per_word) * per_word
+        shifted = torch.nn.functional.pad(values + (1 << (bits - 1)), (0, padded_cols - values.shape[1]))
+        words = shifted.view(values.shape[0], -1, per_word).to(torch.int64)
+        packed = (words << (torch.arange(per_word, dtype=torch.int64) * bits)).sum(dim=2)
+        packed = ((packed + 2**31) % 2**32 - 2**31).to(torch.int32)  # the same 32 bits as a signed word
+        out[f"values{bits}"] = values.numpy()
+        out[f"packed{bits}"] = packed.numpy()
+        # zero points are packed down the output dimension (packed_dim=0): pack the transpose
+        t = values.T.contiguous()
+        shifted_t = torch.nn.functional.pad(t + (1 << (bits - 1)), (0, -(-t.shape[1] // per_word) * per_word - t.shape[1]))
+        words_t = shifted_t.view(t.shape[0], -1, per_word).to(torch.int64)
+        packed_t = (words_t << (torch.arange(per_word, dtype=torch.int64) * bits)).sum(dim=2)
+        out[f"packed{bits}_dim0"] = ((packed_t + 2**31) % 2**32 - 2**31).to(torch.int32).T.contiguous().numpy()
+    np.savez(os.path.join(GOLDEN, "compressed_tensors_pack.npz"), **out)
+
+
 # --- Keras .h5 layout (Keras 2 saving/legacy/hdf5_format.py) ------------------------------
 def digits_mlp(path):
     """A 64-32-10 MLP trained on scikit-learn's handwritten digits, saved as Keras 2 does."""
@@ -439,7 +509,14 @@ def fuzz_seeds():
 
 
 def main():
+    import sys
+    if sys.argv[1:] == ["--only", "export"]:  # the export samples and goldens alone
+        tiny_llama(os.path.join(HERE, "tiny-llama"))
+        compressed_tensors_goldens()
+        return
     torch.manual_seed(0)
+    tiny_llama(os.path.join(HERE, "tiny-llama"))
+    compressed_tensors_goldens()
     gpt2 = tiny_gpt2(os.path.join(HERE, "tiny-gpt2"))
     accuracy, net = digits_mlp(os.path.join(HERE, "digits-mlp.h5"))
     golden = tiny_gguf(os.path.join(HERE, "tiny-gpt2.gguf"), gpt2)

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 
+#include "export/hf_llama_gguf.hpp"
 #include "io/gguf.hpp"
 #include "quant/ggml_quantizer.hpp"
 #include "tensor/convert.hpp"
@@ -21,40 +22,15 @@ std::optional<DType> ggml_dtype_of(const QuantSpec& spec) {
     return found == kTypes.end() ? std::nullopt : std::optional(found->second);
 }
 
-namespace {
-
-// Into `out`, which keeps its storage from tensor to tensor (no page faults after the first).
-void encode(DType type, std::span<const float> values, std::vector<std::byte>& out) {
-    out.resize(*storage_bytes(type, values.size()));
-    switch (type) {
-        case DType::F32: std::memcpy(out.data(), values.data(), out.size()); break;
-        case DType::F16:
-            for (std::size_t i = 0; i < values.size(); ++i) {
-                const std::uint16_t bits = f32_to_f16(values[i]);
-                std::memcpy(out.data() + 2 * i, &bits, 2);
-            }
-            break;
-        case DType::BF16:
-            for (std::size_t i = 0; i < values.size(); ++i) {
-                const std::uint16_t bits = f32_to_bf16(values[i]);
-                std::memcpy(out.data() + 2 * i, &bits, 2);
-            }
-            break;
-        default: quantize_ggml_row(type, values, {reinterpret_cast<std::uint8_t*>(out.data()), out.size()}); break;
-    }
-}
-
-}  // namespace
-
 ExportSummary export_gguf(const Model& model, const std::vector<LayerAssignment>& assignments, const std::string& out_path, const Progress& progress,
                           const CancelToken* cancel) {
     const std::string& source = model.file().path();
+    if (is_hf_llama(model)) return export_hf_llama_gguf(model, assignments, out_path, progress, cancel);
     if (model.file().format() != "gguf")
         throw Error(source, "GGUF export",
-                    "this export re-quantizes GGUF models (keeping their metadata and tokenizer); convert a Hugging Face folder with llama.cpp's "
-                    "convert_hf_to_gguf.py first");
-    std::error_code ignored;
-    if (fs::exists(out_path, ignored) && fs::equivalent(out_path, source, ignored)) throw Error(out_path, "", "is the input model; refusing to overwrite it");
+                    "writes GGUF from GGUF models (keeping their metadata and tokenizer) and from Hugging Face llama folders; for " +
+                        std::string(model.file().format()) + " (architecture \"" + model.architecture() + "\") use llama.cpp's convert_hf_to_gguf.py first");
+    refuse_to_overwrite_input(model.file(), out_path);
 
     // Checks first: every failing layer, then nothing is written.
     std::map<std::string, DType> planned;  // weight tensor → ggml type
@@ -114,7 +90,7 @@ ExportSummary export_gguf(const Model& model, const std::vector<LayerAssignment>
             values.resize(static_cast<std::size_t>(info.elements()));
             decode_to_f32(info.dtype, stored.bytes(), values);
             stored.release_pages();  // streamed: the source's pages leave the resident set
-            encode(found->second, values, encoded);
+            encode_values(found->second, values, encoded);
             writer.write_tensor(encoded);
             summary.bytes_out += encoded.size();
             ++summary.quantized;
@@ -124,6 +100,7 @@ ExportSummary export_gguf(const Model& model, const std::vector<LayerAssignment>
     }
     if (cancel) cancel->throw_if_cancelled();
     writer.commit();
+    summary.written.push_back(out_path);
     if (progress) progress(summary.bytes_in, summary.bytes_in, "");
     return summary;
 }

@@ -12,15 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "alloc/plan.hpp"
-#include "util/progress.hpp"
+#include "export/export_common.hpp"
 
 namespace quantlens {
-
-struct ExportSummary {
-    std::size_t tensors = 0, quantized = 0;
-    std::uint64_t bytes_in = 0, bytes_out = 0;
-};
 
 ExportSummary export_gguf(const Model& model, const std::vector<LayerAssignment>& assignments, const std::string& out_path,
                           const Progress& progress = {}, const CancelToken* cancel = nullptr);

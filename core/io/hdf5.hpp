@@ -21,4 +21,21 @@ std::vector<Layer> keras_layers(const std::string& model_config_json,
 // Writes each tensor as a dataset at its name (slashes make groups), atomically.
 void write_hdf5(const std::string& path, const std::vector<TensorToWrite>& tensors);
 
+// Overwrites datasets of an existing HDF5 file in place, keeping their types, shapes,
+// attributes and every other object (exports copy the source, then edit the copy).
+class Hdf5DatasetEditor {
+public:
+    Hdf5DatasetEditor(const std::string& file_path, std::string display_path);
+    ~Hdf5DatasetEditor();
+    Hdf5DatasetEditor(const Hdf5DatasetEditor&) = delete;
+    Hdf5DatasetEditor& operator=(const Hdf5DatasetEditor&) = delete;
+    // `bytes` hold the dataset's values laid out as `dtype`; HDF5 converts to the file's type.
+    void overwrite(const std::string& dataset, DType dtype, std::span<const std::byte> bytes);
+    void close();  // flushes; errors surface here rather than in the destructor
+
+private:
+    std::string display_path_;
+    long long file_ = -1;
+};
+
 }  // namespace quantlens

@@ -40,4 +40,38 @@ void write_hdf5(const std::string& path, const std::vector<TensorToWrite>& tenso
     out.commit();
 }
 
+Hdf5DatasetEditor::Hdf5DatasetEditor(const std::string& file_path, std::string display_path) : display_path_(std::move(display_path)) {
+    std::lock_guard lock(hdf5_mutex());
+    file_ = H5Fopen(file_path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    if (file_ < 0) throw Error(display_path_, "", "HDF5 library cannot open the copy for writing");
+}
+
+Hdf5DatasetEditor::~Hdf5DatasetEditor() {
+    std::lock_guard lock(hdf5_mutex());
+    if (file_ >= 0) H5Fclose(file_);
+}
+
+void Hdf5DatasetEditor::overwrite(const std::string& name, DType dtype, std::span<const std::byte> bytes) {
+    std::lock_guard lock(hdf5_mutex());
+    Handle dataset(H5Dopen2(file_, name.c_str(), H5P_DEFAULT), H5Dclose);
+    if (dataset.id < 0) throw Error(display_path_, name, "no such dataset to overwrite");
+    Handle space(H5Dget_space(dataset.id), H5Sclose);
+    const auto points = H5Sget_simple_extent_npoints(space.id);
+    const auto needed = storage_bytes(dtype, static_cast<std::uint64_t>(points < 0 ? 0 : points));
+    if (!needed || *needed != bytes.size())
+        throw Error(display_path_, name, std::to_string(bytes.size()) + " bytes given for a dataset of " + std::to_string(points) + " values");
+    Handle type(memory_type_for(dtype), H5Tclose);
+    if (!bytes.empty() && H5Dwrite(dataset.id, type.id, H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()) < 0)
+        throw Error(display_path_, name, "HDF5 library failed to write the dataset");
+}
+
+void Hdf5DatasetEditor::close() {
+    std::lock_guard lock(hdf5_mutex());
+    if (file_ < 0) return;
+    const bool flushed = H5Fflush(file_, H5F_SCOPE_GLOBAL) >= 0;
+    const bool closed = H5Fclose(file_) >= 0;
+    file_ = -1;
+    if (!flushed || !closed) throw Error(display_path_, "", "HDF5 library failed to flush the file");
+}
+
 }  // namespace quantlens

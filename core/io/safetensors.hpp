@@ -31,6 +31,9 @@ SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file, cons
 // weight_map of a sharded index: tensor -> shard file name (validated, no path escapes).
 std::map<std::string, std::string> parse_safetensors_index(std::string_view json_text, const std::string& path);
 
+// A small text file (index, config) read whole; Error naming it when larger than `limit`.
+std::string read_small_text(const std::string& path, std::size_t limit);
+
 bool looks_like_safetensors(std::span<const std::byte> prefix, std::uint64_t file_size);
 
 std::unique_ptr<ModelFile> open_safetensors(const std::string& path);
@@ -42,6 +45,30 @@ struct TensorToWrite {
     DType dtype;
     std::vector<std::int64_t> shape;  // outermost first
     std::span<const std::byte> bytes;
+};
+
+// The same, one tensor at a time (exports hold one tensor in memory): the header is written
+// from the declarations, then each tensor's bytes in declaration order, then commit().
+// Destroyed before commit(), it leaves nothing.
+struct TensorDeclaration {
+    std::string name;
+    DType dtype;
+    std::vector<std::int64_t> shape;  // outermost first
+};
+
+class SafetensorsStreamWriter {
+public:
+    SafetensorsStreamWriter(const std::string& path, std::vector<TensorDeclaration> tensors, const std::map<std::string, std::string>& metadata = {});
+    ~SafetensorsStreamWriter();
+    void write_tensor(std::span<const std::byte> bytes);  // the next declared tensor's bytes
+    void commit();
+
+private:
+    std::string path_;
+    std::vector<TensorDeclaration> tensors_;
+    std::vector<std::uint64_t> sizes_;
+    std::size_t next_ = 0;
+    std::unique_ptr<class AtomicFile> out_;
 };
 
 // Writes atomically; tensors in the given order, data aligned to 8 bytes.

@@ -158,12 +158,6 @@ private:
     std::unordered_map<std::string, Location> locations_;
 };
 
-std::string read_small_text(const std::string& path, std::size_t limit) {
-    auto file = MappedFile::open(path);
-    if (file->size() > limit) throw Error(path, "", "file of " + std::to_string(file->size()) + " bytes is larger than the " + std::to_string(limit) + "-byte limit for this kind of file");
-    return {reinterpret_cast<const char*>(file->bytes().data()), file->size()};
-}
-
 void add_shards_from_index(SafetensorsModel& model, const std::string& index_path) {
     auto weight_map = parse_safetensors_index(read_small_text(index_path, kSafetensorsMaxHeader), index_path);
     std::set<std::string> shard_names;
@@ -175,6 +169,12 @@ void add_shards_from_index(SafetensorsModel& model, const std::string& index_pat
 }
 
 }  // namespace
+
+std::string read_small_text(const std::string& path, std::size_t limit) {
+    auto file = MappedFile::open(path);
+    if (file->size() > limit) throw Error(path, "", "file of " + std::to_string(file->size()) + " bytes is larger than the " + std::to_string(limit) + "-byte limit for this kind of file");
+    return {reinterpret_cast<const char*>(file->bytes().data()), file->size()};
+}
 
 std::map<std::string, std::string> parse_safetensors_index(std::string_view json_text, const std::string& path) {
     auto json = parse_untrusted_json(json_text, path, "index");

@@ -1,0 +1,164 @@
+#include "export/export_common.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <random>
+
+#include "io/safetensors.hpp"
+#include "quant/ggml_quantizer.hpp"
+#include "tensor/convert.hpp"
+#include "util/mapped_file.hpp"
+
+namespace quantlens {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool same_or_inside(const fs::path& candidate, const fs::path& folder) {
+    std::error_code ignored;
+    const auto a = fs::weakly_canonical(candidate, ignored), b = fs::weakly_canonical(folder, ignored);
+    auto [end, _] = std::mismatch(b.begin(), b.end(), a.begin(), a.end());
+    return end == b.end();
+}
+
+}  // namespace
+
+bool is_safetensors_family(const ModelFile& source) {
+    return source.format() == "safetensors" || source.format() == "safetensors (sharded)" || source.format() == "huggingface folder";
+}
+
+std::string model_folder(const ModelFile& source) {
+    if (source.format() == "huggingface folder") return source.path();
+    if (source.format() == "safetensors (sharded)") return fs::path(source.path()).parent_path().string();
+    return {};
+}
+
+void refuse_to_overwrite_input(const ModelFile& source, const std::string& out_path) {
+    const auto folder = model_folder(source);
+    std::error_code ignored;
+    const bool clash = folder.empty() ? (fs::exists(out_path, ignored) && fs::equivalent(out_path, source.path(), ignored))
+                                      : same_or_inside(out_path, folder) || same_or_inside(folder, out_path);
+    if (clash) throw Error(out_path, "", "is the input model (or holds it); refusing to overwrite it — choose another destination");
+}
+
+void ExportChecks::throw_if_failed(const std::string& out_path, const std::string& target) const {
+    if (!problems_.empty()) throw Error(out_path, target, "the plan cannot be exported:" + problems_);
+}
+
+std::string needs_calibration(const QuantSpec& spec) {
+    if (spec.rounding == Rounding::Gptq) return spec.to_string() + " rounds with GPTQ, which needs the layer's calibration inputs (export runs on weights alone; use round=rtn)";
+    if (spec.smooth_alpha >= 0) return spec.to_string() + " smooths with activation statistics, which export does not have (drop smooth=)";
+    if (spec.rotation != Rotation::None)
+        return spec.to_string() + " rotates the weights; the rotation must be folded into the neighbouring layers, which this export does not do (drop rot=)";
+    return {};
+}
+
+QuantResult quantize_planned_layer(const Model& model, const Layer& layer, const QuantSpec& spec, const CancelToken* cancel) {
+    const auto weights = model.read_weights(layer);
+    QuantOptions options;
+    options.cancel = cancel;
+    options.error_histogram = false;
+    auto result = quantize(as_matrix(weights.values(), weights.shape), spec, options);
+    return result;
+}
+
+std::vector<float> to_stored_layout(std::span<const float> out_first, const std::vector<std::int64_t>& stored, Orientation orientation) {
+    const std::size_t rank = stored.size();
+    if (orientation == Orientation::OutFirst || rank < 2) return {out_first.begin(), out_first.end()};
+    // reorient() reads the stored [spatial..., in, out] into (out, in, spatial...) (depthwise:
+    // (in·multiplier + m, spatial)); this writes each value back where it came from.
+    std::size_t spatial = 1;
+    for (std::size_t d = 0; d + 2 < rank; ++d) spatial *= static_cast<std::size_t>(stored[d]);
+    const auto in = static_cast<std::size_t>(stored[rank - 2]), out = static_cast<std::size_t>(stored[rank - 1]);
+    std::vector<float> result(out_first.size());
+    for (std::size_t s = 0; s < spatial; ++s)
+        for (std::size_t i = 0; i < in; ++i)
+            for (std::size_t o = 0; o < out; ++o) {
+                const std::size_t from = orientation == Orientation::KerasDepthwise ? (i * out + o) * spatial + s : (o * in + i) * spatial + s;
+                result[(s * in + i) * out + o] = out_first[from];
+            }
+    return result;
+}
+
+void encode_values(DType type, std::span<const float> values, std::vector<std::byte>& out) {
+    const auto bytes = storage_bytes(type, values.size());
+    if (!bytes) throw Error("", std::string(dtype_name(type)), std::to_string(values.size()) + " values are not whole blocks of this type");
+    out.resize(*bytes);
+    if (dtype_info(type).is_block) quantize_ggml_row(type, values, {reinterpret_cast<std::uint8_t*>(out.data()), out.size()});
+    else encode_from_f32(type, values, out);
+}
+
+AtomicDirectory::AtomicDirectory(std::string target) : target_(std::move(target)) {
+    fs::path path(target_);
+    if (path.filename().empty()) path = path.parent_path();  // "out/" names the folder "out"
+    target_ = path.string();
+    std::error_code error;
+    if (fs::exists(path, error) && !fs::is_directory(path, error))
+        throw Error(target_, "", "exists and is not a folder; this export writes a folder");
+    const auto parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
+    if (!fs::is_directory(parent, error)) throw Error(target_, "", "its parent folder " + parent.string() + " does not exist");
+    std::random_device random;
+    for (int attempt = 0; attempt < 16 && temp_.empty(); ++attempt) {
+        const auto candidate = parent / ("." + path.filename().string() + ".tmp-" + std::to_string(random()));
+        if (fs::create_directory(candidate, error)) temp_ = candidate.string();
+    }
+    if (temp_.empty()) throw Error(target_, "", "cannot create a temporary folder beside it: " + error.message());
+}
+
+AtomicDirectory::~AtomicDirectory() {
+    std::error_code ignored;
+    if (!committed_) fs::remove_all(temp_, ignored);
+}
+
+std::string AtomicDirectory::file(const std::string& name) const { return (fs::path(temp_) / name).string(); }
+
+void AtomicDirectory::commit() {
+    std::error_code error;
+    std::string aside;
+    if (fs::exists(target_, error)) {
+        aside = temp_ + ".old";
+        fs::rename(target_, aside, error);
+        if (error) throw Error(target_, "", "cannot move the existing folder aside: " + error.message());
+    }
+    fs::rename(temp_, target_, error);
+    if (error) {
+        std::error_code ignored;
+        if (!aside.empty()) fs::rename(aside, target_, ignored);
+        throw Error(target_, "", "cannot move the finished folder into place: " + error.message());
+    }
+    committed_ = true;
+    if (!aside.empty()) fs::remove_all(aside, error);
+}
+
+std::vector<SafetensorsShard> safetensors_shards(const ModelFile& source) {
+    std::vector<fs::path> files;
+    if (source.format() == "safetensors") {
+        files.push_back(source.path());
+    } else {
+        const fs::path folder = model_folder(source);
+        const fs::path index = source.format() == "safetensors (sharded)" ? fs::path(source.path()) : folder / "model.safetensors.index.json";
+        if (fs::exists(index)) {
+            std::vector<std::string> names;
+            for (const auto& [tensor, shard] : parse_safetensors_index(read_small_text(index.string(), 64 << 20), index.string())) names.push_back(shard);
+            std::sort(names.begin(), names.end());
+            names.erase(std::unique(names.begin(), names.end()), names.end());
+            for (const auto& name : names) files.push_back(folder / name);
+        } else {
+            for (const auto& entry : fs::directory_iterator(folder))
+                if (entry.is_regular_file() && entry.path().extension() == ".safetensors") files.push_back(entry.path());
+            std::sort(files.begin(), files.end());
+        }
+    }
+    std::vector<SafetensorsShard> shards;
+    for (const auto& file : files) {
+        const auto mapped = MappedFile::open(file.string());
+        const auto header = parse_safetensors_header(mapped->bytes(), file.string());
+        SafetensorsShard shard{file.filename().string(), {}, header.metadata};
+        for (const auto& entry : header.entries) shard.tensors.push_back(entry.info.name);
+        shards.push_back(std::move(shard));
+    }
+    return shards;
+}
+
+}  // namespace quantlens

@@ -1,0 +1,85 @@
+#pragma once
+// What every exporter shares: the summary it returns, the refusal to overwrite the input,
+// checks collected per layer before any byte is written, quantizing a planned layer the way
+// the preview does, turning its values back into the file's stored layout, and writing a
+// folder atomically.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "alloc/plan.hpp"
+#include "quant/quantizer.hpp"
+#include "util/progress.hpp"
+
+namespace quantlens {
+
+struct ExportSummary {
+    std::size_t tensors = 0, quantized = 0;
+    std::uint64_t bytes_in = 0, bytes_out = 0;
+    std::vector<std::string> written;   // files, in the order they were committed
+    std::vector<std::string> warnings;  // what the output lacks, said to the user
+};
+
+// Error when `out_path` is the model's file, or its folder, or inside its folder for a
+// folder model (the input is never overwritten).
+void refuse_to_overwrite_input(const ModelFile& source, const std::string& out_path);
+
+// Problems found before writing, one line per layer, thrown together so the user fixes all
+// of them at once: "the plan cannot be exported as X:\n  layer: reason (what to change)".
+class ExportChecks {
+public:
+    void fail(const std::string& layer, const std::string& reason) { problems_ += "\n  " + layer + ": " + reason; }
+    void throw_if_failed(const std::string& out_path, const std::string& target) const;
+
+private:
+    std::string problems_;
+};
+
+// Why `spec` cannot be applied by an exporter without calibration inputs (empty when it can).
+std::string needs_calibration(const QuantSpec& spec);
+
+// Quantizes one planned layer exactly as the preview does (same quantize() call on the same
+// output-channels-first matrix), with codes for packing.
+QuantResult quantize_planned_layer(const Model& model, const Layer& layer, const QuantSpec& spec, const CancelToken* cancel);
+
+// The inverse of reorient(): output-channels-first values back to the stored shape's layout.
+std::vector<float> to_stored_layout(std::span<const float> out_first, const std::vector<std::int64_t>& stored_shape, Orientation orientation);
+
+// Float values encoded as `type`: float and integer dtypes by cast, ggml block types by the
+// quantizer module (llama.cpp's reference bytes). `out` keeps its storage between calls.
+void encode_values(DType type, std::span<const float> values, std::vector<std::byte>& out);
+
+// A folder written as a whole: files go to a temporary sibling folder, and commit() moves it
+// into place (an existing folder of that name is moved aside first and removed after), so
+// readers see the old folder or the complete new one. Destroyed uncommitted, it leaves nothing.
+class AtomicDirectory {
+public:
+    explicit AtomicDirectory(std::string target);
+    ~AtomicDirectory();
+    AtomicDirectory(const AtomicDirectory&) = delete;
+    AtomicDirectory& operator=(const AtomicDirectory&) = delete;
+
+    std::string file(const std::string& name) const;  // path inside the temporary folder
+    void commit();
+
+private:
+    std::string target_, temp_;
+    bool committed_ = false;
+};
+
+// The safetensors files of a safetensors-family model (one file, a sharded index, a Hugging
+// Face folder) with their tensors in header order, so exports keep the shard layout.
+struct SafetensorsShard {
+    std::string file_name;
+    std::vector<std::string> tensors;
+    std::map<std::string, std::string> metadata;  // the shard's __metadata__
+};
+std::vector<SafetensorsShard> safetensors_shards(const ModelFile& source);
+bool is_safetensors_family(const ModelFile& source);
+// The folder of a folder model (HF folder, sharded index), empty for a single file.
+std::string model_folder(const ModelFile& source);
+
+}  // namespace quantlens

@@ -1,0 +1,33 @@
+#pragma once
+// A Hugging Face llama folder (config.json + safetensors) written as a GGUF that llama.cpp's
+// `llama` architecture loads, with ggml types per tensor from a plan: the architecture keys
+// from config.json (REFERENCE.md §6), llama.cpp's tensor names, and the row permutation its
+// converter (convert_hf_to_gguf.py, LlamaModel.permute) applies to q_proj and k_proj so that
+// rotary embeddings pair the dimensions llama.cpp's kernel pairs. Norms stay F32 as the
+// converter keeps them; other tensors keep their float dtype unless the plan says otherwise.
+//
+// Tokenizers are not converted: the file says tokenizer.ggml.model = "no_vocab" (llama.cpp
+// then loads the weights and runs on token ids, with no text tokenization) and the export's
+// warnings say so, rather than writing a vocabulary llama.cpp would misread.
+#include <span>
+#include <string>
+#include <vector>
+
+#include "export/export_common.hpp"
+
+namespace quantlens {
+
+bool is_hf_llama(const Model& model);
+
+ExportSummary export_hf_llama_gguf(const Model& model, const std::vector<LayerAssignment>& assignments, const std::string& out_path,
+                                   const Progress& progress = {}, const CancelToken* cancel = nullptr);
+
+// llama.cpp's name for a Hugging Face llama tensor ("" for tensors it drops, e.g. rotary inv_freq);
+// Error for names it does not know.
+std::string llama_cpp_tensor_name(const std::string& hf_name, const std::string& path);
+
+// Rows of a [heads·head_dim, cols] projection in llama.cpp's order: within each head, the two
+// rotary halves interleaved (row h·D + 2i + j comes from row h·D + j·D/2 + i).
+std::vector<float> llama_permute_rows(std::span<const float> values, std::int64_t rows, std::int64_t cols, std::int64_t heads);
+
+}  // namespace quantlens
