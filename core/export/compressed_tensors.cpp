@@ -309,35 +309,59 @@ ExportSummary export_packed_safetensors(const Model& model, const std::vector<La
 }
 
 std::vector<float> dequantize_packed_module(const ModelFile& file, const std::string& module, const nlohmann::json& weights) {
-    const int bits = weights.at("num_bits").get<int>();
-    const bool symmetric = weights.at("symmetric").get<bool>();
-    const auto strategy = weights.at("strategy").get<std::string>();
-    const auto shape_values = file.read_f32(file.tensor(module + ".weight_shape"));
-    const auto rows = static_cast<std::int64_t>(shape_values.values()[0]), cols = static_cast<std::int64_t>(shape_values.values()[1]);
-    const auto packed_bytes = file.read(file.tensor(module + ".weight_packed"));
-    std::vector<std::int32_t> words(packed_bytes.bytes().size() / 4);
-    std::memcpy(words.data(), packed_bytes.bytes().data(), words.size() * 4);
-    const auto q = unpack_int32(words, rows, cols, bits);
-    const auto scales = file.read_f32(file.tensor(module + ".weight_scale"));
-    const std::int64_t groups = strategy == "tensor" ? 1 : static_cast<std::int64_t>(scales.values().size()) / rows;
-    const std::int64_t group_cols = strategy == "group" ? weights.at("group_size").get<std::int64_t>() : cols;
+    const auto& path = file.path();
+    PackedScheme scheme;
+    try {
+        scheme.num_bits = weights.at("num_bits").get<int>();
+        scheme.symmetric = weights.at("symmetric").get<bool>();
+        scheme.strategy = weights.at("strategy").get<std::string>();
+        if (scheme.strategy == "group") scheme.group_size = weights.at("group_size").get<std::int64_t>();
+    } catch (const nlohmann::json::exception& error) {
+        throw Error(path, module, std::string("quantization_config weights: ") + error.what());
+    }
+    if ((scheme.num_bits != 4 && scheme.num_bits != 8) || (scheme.strategy != "tensor" && scheme.strategy != "channel" && scheme.strategy != "group") ||
+        (scheme.strategy == "group" && scheme.group_size <= 0))
+        throw Error(path, module, "unsupported pack-quantized scheme " + weights.dump());
+
+    // Every size is checked against weight_shape before anything is indexed (untrusted file).
+    const auto& shape_info = file.tensor(module + ".weight_shape");
+    const auto shape_values = file.read_f32(shape_info);
+    if (shape_values.values().size() != 2) throw Error(path, shape_info.name, "must hold 2 values [out, in]");
+    const double rows_value = shape_values.values()[0], cols_value = shape_values.values()[1];
+    if (!(rows_value >= 1 && cols_value >= 1 && rows_value * cols_value <= 1e10)) throw Error(path, shape_info.name, "is not a valid [out, in]");
+    const auto rows = static_cast<std::int64_t>(rows_value), cols = static_cast<std::int64_t>(cols_value);
+    if (scheme.strategy == "group" && cols % scheme.group_size != 0) throw Error(path, shape_info.name, "in is not a whole number of groups");
+    const auto expected = packed_shapes(scheme, rows, cols);
+    const auto read_words = [&](const std::string& name, const std::vector<std::int64_t>& shape) {
+        const auto& info = file.tensor(name);
+        if (info.dtype != DType::I32 || info.shape != shape) throw Error(path, name, "must be I32 " + shape_text(shape) + ", found " + std::string(dtype_name(info.dtype)) + " " + shape_text(info.shape));
+        const auto bytes = file.read(info);
+        std::vector<std::int32_t> words(bytes.bytes().size() / 4);
+        std::memcpy(words.data(), bytes.bytes().data(), words.size() * 4);
+        return words;
+    };
+    const auto q = unpack_int32(read_words(module + ".weight_packed", expected.packed), rows, cols, scheme.num_bits);
+    const auto& scale_info = file.tensor(module + ".weight_scale");
+    if (scale_info.shape != expected.scale) throw Error(path, scale_info.name, "must have shape " + shape_text(expected.scale) + ", found " + shape_text(scale_info.shape));
+    const auto scales = file.read_f32(scale_info);
     std::vector<std::int32_t> zeros;
-    if (!symmetric) {
-        const auto& info = file.tensor(module + ".weight_zero_point");
-        const auto zero_bytes = file.read(info);
-        if (info.dtype == DType::I8) {
-            zeros.push_back(static_cast<std::int8_t>(zero_bytes.bytes()[0]));
+    if (!scheme.symmetric) {
+        const auto name = module + ".weight_zero_point";
+        if (scheme.strategy == "tensor") {
+            const auto& info = file.tensor(name);
+            if (info.elements() != 1) throw Error(path, name, "must hold one zero point");
+            const auto zero = file.read_f32(info);
+            zeros.push_back(static_cast<std::int32_t>(zero.values()[0]));
         } else {
-            std::vector<std::int32_t> zero_words(zero_bytes.bytes().size() / 4);
-            std::memcpy(zero_words.data(), zero_bytes.bytes().data(), zero_words.size() * 4);
-            zeros = unpack_int32(zero_words, rows, groups, bits, false);
+            zeros = unpack_int32(read_words(name, expected.zero_point), rows, expected.groups, scheme.num_bits, false);
         }
     }
+    const std::int64_t group_cols = scheme.strategy == "group" ? scheme.group_size : cols;
     std::vector<float> values(q.size());
     for (std::int64_t r = 0; r < rows; ++r)
         for (std::int64_t c = 0; c < cols; ++c) {
-            const std::size_t g = strategy == "tensor" ? 0 : static_cast<std::size_t>(r * groups + c / group_cols);
-            const std::int32_t zero = zeros.empty() ? 0 : zeros[strategy == "tensor" ? 0 : g];
+            const std::size_t g = scheme.strategy == "tensor" ? 0 : static_cast<std::size_t>(r * expected.groups + c / group_cols);
+            const std::int32_t zero = zeros.empty() ? 0 : zeros[g];
             values[static_cast<std::size_t>(r * cols + c)] = static_cast<float>(q[static_cast<std::size_t>(r * cols + c)] - zero) * scales.values()[g];
         }
     return values;
