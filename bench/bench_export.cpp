@@ -1,5 +1,6 @@
-// Export speed (issue 6 target): a 256 MiB and a 1 GiB F16 GGUF model (4096×4096 layers)
-// exported with every layer at Q4_0, each in a forked child for its own peak RSS.
+// Export speed (issue 6 target): 256 MiB and 1 GiB F16 models (4096×4096 layers) exported
+// with every layer at Q4_0 to GGUF (from GGUF) and at int4:g128:sym to compressed-tensors'
+// packed safetensors (from safetensors), each in a forked child for its own peak RSS.
 // Reported as GB/s of input beside the same run's F16 → F32 decode of the input (the least
 // any export must do), target ≥ 1 GB/s of input on 2 threads with RSS independent of size.
 // Usage: bench_export [scratch folder]
@@ -11,8 +12,10 @@
 
 #include "alloc/plan.hpp"
 #include "bench_support.hpp"
+#include "export/compressed_tensors.hpp"
 #include "export/gguf_export.hpp"
 #include "io/gguf.hpp"
+#include "io/safetensors.hpp"
 #include "model/model_identity.hpp"
 #include "tensor/convert.hpp"
 #include "util/parallel.hpp"
@@ -33,6 +36,38 @@ void write_model(const std::string& path, int layers) {
     for (auto& h : half) h = f32_to_f16(0.02f * t(rng));
     for (int i = 0; i < layers; ++i) writer.write_tensor({reinterpret_cast<const std::byte*>(half.data()), half.size() * 2});
     writer.commit();
+}
+
+void write_safetensors_model(const std::string& path, int layers) {
+    std::vector<TensorDeclaration> declared;
+    for (int i = 0; i < layers; ++i) declared.push_back({"model.layers." + std::to_string(i) + ".mlp.up_proj.weight", DType::F16, {kSide, kSide}});
+    SafetensorsStreamWriter writer(path, declared);
+    std::mt19937 rng(5);
+    std::student_t_distribution<float> t(4);
+    std::vector<std::uint16_t> half(static_cast<std::size_t>(kSide * kSide));
+    for (auto& h : half) h = f32_to_f16(0.02f * t(rng));
+    for (int i = 0; i < layers; ++i) writer.write_tensor({reinterpret_cast<const std::byte*>(half.data()), half.size() * 2});
+    writer.commit();
+}
+
+void measure_packed(const std::string& path, const std::string& out, double gib) {
+    const std::string line = bench::in_child([&] {
+        const auto model = Model::open(path);
+        QuantPlan plan;
+        plan.model_identity = hex64(model_identity(path).content);
+        plan.default_spec = QuantSpec::parse("int4:g128:sym:scale=f16");
+        const auto start = std::chrono::steady_clock::now();
+        const auto summary = export_packed_safetensors(model, resolve_plan(plan, model, "bench"), out);
+        char text[128];
+        std::snprintf(text, sizeof text, "%.4f %llu %.1f", bench::seconds_since(start), static_cast<unsigned long long>(summary.bytes_out), bench::peak_rss_mib());
+        return std::string(text);
+    });
+    double seconds = 0, rss = 0;
+    unsigned long long bytes_out = 0;
+    std::sscanf(line.c_str(), "%lf %llu %lf", &seconds, &bytes_out, &rss);
+    const double input = gib * 1073741824.0;
+    std::printf("export %.2f GiB F16 -> int4:g128 packed safetensors: %6.2f s, %.2f GB/s of input, %.0f MiB written, peak RSS %6.1f MiB  %s\n", gib, seconds,
+                input / seconds / 1e9, static_cast<double>(bytes_out) / 1048576.0, rss, gib >= 1 ? (input / seconds >= 1e9 ? "PASS" : "MISS") : "");
 }
 
 void measure(const std::string& path, const std::string& out, double gib) {
@@ -74,5 +109,13 @@ int main(int argc, char** argv) {
         measure(path, out, gib);
         std::filesystem::remove(path);
         std::filesystem::remove(out);
+    }
+    for (auto [layers, gib] : {std::pair{8, 0.25}, std::pair{32, 1.0}}) {
+        const auto path = (dir / ("quantlens-bench-export-" + std::to_string(layers) + ".safetensors")).string();
+        const auto out = (dir / ("quantlens-bench-export-" + std::to_string(layers) + "-packed")).string();
+        write_safetensors_model(path, layers);
+        measure_packed(path, out, gib);
+        std::filesystem::remove(path);
+        std::filesystem::remove_all(out);
     }
 }

@@ -7,6 +7,7 @@
 #include "io/json_limits.hpp"
 #include "io/safetensors.hpp"
 #include "util/atomic_file.hpp"
+#include "util/parallel.hpp"
 
 namespace quantlens {
 
@@ -177,6 +178,26 @@ std::vector<std::int32_t> pack_int32(const std::vector<std::int32_t>& values, st
     return result;
 }
 
+void pack_rows_int32(std::span<const std::int32_t> codes, std::int32_t code_offset, std::int64_t rows, std::int64_t cols, int bits, std::vector<std::int32_t>& words) {
+    const std::int64_t per_word = 32 / bits, word_cols = ceil_div(cols, per_word);
+    // signed q + 2^(b−1) = code − code_offset + 2^(b−1), masked to b bits
+    const std::uint32_t shift_to_unsigned = static_cast<std::uint32_t>((1 << (bits - 1)) - code_offset), mask = (1u << bits) - 1;
+    words.resize(static_cast<std::size_t>(rows * word_cols));
+    parallel_for(static_cast<std::size_t>(rows), 64, [&](std::size_t begin, std::size_t end) {
+        for (std::size_t r = begin; r < end; ++r) {
+            const std::int32_t* row = codes.data() + r * static_cast<std::size_t>(cols);
+            auto* out = reinterpret_cast<std::uint32_t*>(words.data()) + r * static_cast<std::size_t>(word_cols);
+            for (std::int64_t w = 0; w < word_cols; ++w) {
+                std::uint32_t word = 0;
+                const std::int64_t first = w * per_word, count = std::min(per_word, cols - first);
+                for (std::int64_t k = 0; k < count; ++k)
+                    word |= ((static_cast<std::uint32_t>(row[first + k]) + shift_to_unsigned) & mask) << (k * bits);
+                out[w] = word;
+            }
+        }
+    });
+}
+
 std::vector<std::int32_t> unpack_int32(std::span<const std::int32_t> words, std::int64_t rows, std::int64_t cols, int bits, bool along_rows) {
     const std::int64_t per_word = 32 / bits, offset = std::int64_t{1} << (bits - 1), mask = (std::int64_t{1} << bits) - 1;
     const std::int64_t word_cols = along_rows ? ceil_div(cols, per_word) : cols;
@@ -227,7 +248,9 @@ ExportSummary export_packed_safetensors(const Model& model, const std::vector<La
     const auto shards = safetensors_shards(file);
     nlohmann::ordered_json weight_map = nlohmann::ordered_json::object();
     std::uint64_t total_size = 0, done = 0;
-    std::vector<std::byte> encoded;
+    std::vector<std::byte> encoded;  // buffers reused from layer to layer
+    std::vector<std::int32_t> words;
+    PlannedLayerQuantizer quantizer;
     for (const auto& shard : shards) {
         std::vector<TensorDeclaration> declared;
         for (const auto& name : shard.tensors) {
@@ -263,7 +286,7 @@ ExportSummary export_packed_safetensors(const Model& model, const std::vector<La
                 continue;
             }
             const auto& planned = found->second;
-            const auto result = quantize_planned_layer(model, *planned.layer, planned.spec, cancel);
+            const auto& result = quantizer.quantize(model, *planned.layer, planned.spec, cancel);
             ++summary.quantized;
             if (!planned.scheme) {
                 encode_values(cast_dtype(planned.spec), result.dequantized, encoded);
@@ -272,10 +295,9 @@ ExportSummary export_packed_safetensors(const Model& model, const std::vector<La
             }
             const auto& scheme = *planned.scheme;
             const auto shapes = packed_shapes(scheme, result.rows, result.cols);
-            std::vector<std::int32_t> signed_codes(result.codes.size());
             const std::int32_t offset = scheme.symmetric ? 0 : 1 << (scheme.num_bits - 1);  // asymmetric codes are 0 … 2^b−1
-            for (std::size_t i = 0; i < signed_codes.size(); ++i) signed_codes[i] = result.codes[i] - offset;
-            writer.write_tensor(as_bytes_of(pack_int32(signed_codes, result.rows, result.cols, scheme.num_bits)));
+            pack_rows_int32(result.codes, offset, result.rows, result.cols, scheme.num_bits, words);
+            writer.write_tensor(as_bytes_of(words));
             encode_values(scheme.scale_dtype, result.scales, encoded);
             writer.write_tensor(encoded);
             if (!scheme.symmetric) {

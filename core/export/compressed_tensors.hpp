@@ -38,6 +38,9 @@ nlohmann::ordered_json scheme_weights_json(const PackedScheme& scheme);  // a co
 // The words for rows of `codes` (signed values in [−2^(b−1), 2^(b−1)−1]); `packed_rows` = false
 // packs down the columns instead (zero points are packed along the output dimension).
 std::vector<std::int32_t> pack_int32(const std::vector<std::int32_t>& signed_values, std::int64_t rows, std::int64_t cols, int bits, bool along_rows = true);
+// The same along rows, from codes stored with `code_offset` added (the quantizer's unsigned
+// asymmetric codes), into `words` (reused); rows run in parallel.
+void pack_rows_int32(std::span<const std::int32_t> codes, std::int32_t code_offset, std::int64_t rows, std::int64_t cols, int bits, std::vector<std::int32_t>& words);
 std::vector<std::int32_t> unpack_int32(std::span<const std::int32_t> words, std::int64_t rows, std::int64_t cols, int bits, bool along_rows = true);
 
 // quantization_config for these assignments (every plan layer must have a scheme or a cast

@@ -109,11 +109,12 @@ nlohmann::ordered_json aimet_encodings(const Model& model, const std::vector<Lay
 
     nlohmann::ordered_json params = nlohmann::ordered_json::object();
     std::size_t done = 0;
+    PlannedLayerQuantizer quantizer;
     for (const auto& [layer, spec] : assignments) {
         if (cancel) cancel->throw_if_cancelled();
         if (progress) progress(done++, assignments.size(), layer->name);
         if (spec.is_cast()) continue;
-        const auto result = quantize_planned_layer(model, *layer, spec, cancel);
+        const auto& result = quantizer.quantize(model, *layer, spec, cancel);
         const std::int64_t levels = (std::int64_t{1} << spec.bits) - 1;
         nlohmann::ordered_json entries = nlohmann::ordered_json::array();
         for (std::size_t g = 0; g < result.scales.size(); ++g) {

@@ -54,13 +54,22 @@ std::string needs_calibration(const QuantSpec& spec) {
     return {};
 }
 
-QuantResult quantize_planned_layer(const Model& model, const Layer& layer, const QuantSpec& spec, const CancelToken* cancel) {
-    const auto weights = model.read_weights(layer);
+const QuantResult& PlannedLayerQuantizer::quantize(const Model& model, const Layer& layer, const QuantSpec& spec, const CancelToken* cancel) {
     QuantOptions options;
     options.cancel = cancel;
     options.error_histogram = false;
-    auto result = quantize(as_matrix(weights.values(), weights.shape), spec, options);
-    return result;
+    const auto& info = model.file().tensor(layer.weight);
+    if (layer.orientation == Orientation::OutFirst || info.shape.size() < 2) {
+        const auto stored = model.file().read(info);
+        values_.resize(static_cast<std::size_t>(info.elements()));
+        decode_to_f32(info.dtype, stored.bytes(), values_);
+        stored.release_pages();
+        quantize_into(as_matrix(values_, normalised_shape(info.shape, layer.orientation)), spec, options, result_);
+    } else {
+        const auto weights = model.read_weights(layer);  // reordered to output channels first
+        quantize_into(as_matrix(weights.values(), weights.shape), spec, options, result_);
+    }
+    return result_;
 }
 
 std::vector<float> to_stored_layout(std::span<const float> out_first, const std::vector<std::int64_t>& stored, Orientation orientation) {

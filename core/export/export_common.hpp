@@ -41,9 +41,18 @@ private:
 // Why `spec` cannot be applied by an exporter without calibration inputs (empty when it can).
 std::string needs_calibration(const QuantSpec& spec);
 
-// Quantizes one planned layer exactly as the preview does (same quantize() call on the same
-// output-channels-first matrix), with codes for packing.
-QuantResult quantize_planned_layer(const Model& model, const Layer& layer, const QuantSpec& spec, const CancelToken* cancel);
+// Quantizes planned layers one after another exactly as the preview does (the same quantize()
+// on the same output-channels-first matrix), with codes for packing. The decoded weights and
+// the result keep their storage from layer to layer: an export streams through a model with
+// no page faults after the first layer, and drops the source's mapped pages once decoded.
+class PlannedLayerQuantizer {
+public:
+    const QuantResult& quantize(const Model& model, const Layer& layer, const QuantSpec& spec, const CancelToken* cancel);
+
+private:
+    std::vector<float> values_;
+    QuantResult result_;
+};
 
 // The inverse of reorient(): output-channels-first values back to the stored shape's layout.
 std::vector<float> to_stored_layout(std::span<const float> out_first, const std::vector<std::int64_t>& stored_shape, Orientation orientation);

@@ -74,7 +74,7 @@ private:
             return keep.bytes();
         }
         const auto& [layer, spec] = found->second;
-        const auto result = quantize_planned_layer(model_, *layer, spec, cancel_);
+        const auto& result = quantizer_.quantize(model_, *layer, spec, cancel_);
         const auto stored = to_stored_layout(result.dequantized, info.shape, layer->orientation);
         encode_values(written, stored, encoded_);
         ++summary_.quantized;
@@ -164,6 +164,7 @@ private:
     ExportSummary summary_;
     std::uint64_t done_ = 0;
     std::vector<std::byte> encoded_;  // reused from tensor to tensor
+    PlannedLayerQuantizer quantizer_;
 };
 
 }  // namespace

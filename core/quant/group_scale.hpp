@@ -43,6 +43,34 @@ inline float scale_from_range(float range, float grid_max, ScaleRule rule, Scale
 // lanes (element i in lane i mod 8) so the AVX2 and scalar paths give identical sums.
 double int_grid_squared_error(const float* x, std::size_t n, float scale, float qmin, float qmax);
 
+// max|x| and min/max over eight independent lanes: the weights are finite (quantize() refuses
+// others), so the order does not change the result, and the lanes let the compiler vectorise
+// what one running maximum would serialise (std::max's NaN rule blocks that otherwise).
+inline float absmax_of(const float* x, std::size_t n) {
+    float lane[8] = {};
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; ++k) lane[k] = std::max(lane[k], std::fabs(x[i + k]));
+    for (; i < n; ++i) lane[0] = std::max(lane[0], std::fabs(x[i]));
+    return *std::max_element(lane, lane + 8);
+}
+
+inline void min_max_of(const float* x, std::size_t n, float& low, float& high) {
+    float lows[8] = {}, highs[8] = {};  // start at 0: the affine range always holds zero
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; ++k) {
+            lows[k] = std::min(lows[k], x[i + k]);
+            highs[k] = std::max(highs[k], x[i + k]);
+        }
+    for (; i < n; ++i) {
+        lows[0] = std::min(lows[0], x[i]);
+        highs[0] = std::max(highs[0], x[i]);
+    }
+    low = *std::min_element(lows, lows + 8);
+    high = *std::max_element(highs, highs + 8);
+}
+
 template <class Grid>
 double squared_error_at(const Grid& grid, const float* x, std::size_t n, float scale) {
     if constexpr (std::is_base_of_v<IntGrid, Grid>) return int_grid_squared_error(x, n, scale, grid.qmin, grid.qmax);
@@ -63,8 +91,7 @@ float choose_scale(const Grid& grid, ScaleRule rule, const QuantSpec& spec, cons
         for (std::size_t i = 0; i < n; ++i) sum += std::fabs(x[i]);
         return scale_from_range(static_cast<float>(sum / static_cast<double>(std::max<std::size_t>(n, 1))) * grid_max, grid_max, rule, spec.scale_storage);
     }
-    float range = 0;
-    for (std::size_t i = 0; i < n; ++i) range = std::max(range, std::fabs(x[i]));
+    float range = absmax_of(x, n);
     if (spec.clip == ClipMethod::Percentile) {
         std::vector<float> magnitudes(n);
         for (std::size_t i = 0; i < n; ++i) magnitudes[i] = std::fabs(x[i]);
@@ -95,7 +122,7 @@ inline AffineParameters affine_for(float low, float high, float qmax, ScaleStora
 inline AffineParameters choose_affine(const QuantSpec& spec, const float* x, std::size_t n) {
     const float qmax = static_cast<float>((1 << spec.bits) - 1);
     float low = 0, high = 0;
-    for (std::size_t i = 0; i < n; ++i) { low = std::min(low, x[i]); high = std::max(high, x[i]); }
+    min_max_of(x, n, low, high);
     if (spec.clip == ClipMethod::Percentile) {
         std::vector<float> values(x, x + n);
         low = std::min(0.0f, percentile_of(values, 100.0 - spec.percentile));

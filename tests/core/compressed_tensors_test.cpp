@@ -44,6 +44,12 @@ TEST_CASE("pack-quantized words match compressed-tensors' packing, along rows an
         const auto values = golden_int32(*golden, "values" + std::to_string(bits));  // [5, 19]
         CHECK(pack_int32(values, 5, 19, bits) == golden_int32(*golden, "packed" + std::to_string(bits)));
         CHECK(pack_int32(values, 5, 19, bits, false) == golden_int32(*golden, "packed" + std::to_string(bits) + "_dim0"));
+        std::vector<std::int32_t> words, shifted(values);
+        pack_rows_int32(values, 0, 5, 19, bits, words);  // the exporter's fast path: signed codes…
+        CHECK(words == golden_int32(*golden, "packed" + std::to_string(bits)));
+        for (auto& v : shifted) v += 1 << (bits - 1);     // …and unsigned asymmetric ones
+        pack_rows_int32(shifted, 1 << (bits - 1), 5, 19, bits, words);
+        CHECK(words == golden_int32(*golden, "packed" + std::to_string(bits)));
         const auto packed = pack_int32(values, 5, 19, bits);
         CHECK(unpack_int32(packed, 5, 19, bits) == values);
         const auto down = pack_int32(values, 5, 19, bits, false);
