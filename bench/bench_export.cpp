@@ -18,6 +18,7 @@
 #include "io/safetensors.hpp"
 #include "model/model_identity.hpp"
 #include "tensor/convert.hpp"
+#include "util/atomic_file.hpp"
 #include "util/parallel.hpp"
 
 using namespace quantlens;
@@ -102,6 +103,17 @@ int main(int argc, char** argv) {
         decode_to_f32(DType::F16, {reinterpret_cast<const std::byte*>(half.data()), half.size() * 2}, decoded);
     });
     std::printf("baseline F16 -> F32 decode: %.2f GB/s of input\n", static_cast<double>(half.size()) * 2 / decode_s / 1e9);
+    {  // Baseline: what writing an export's output costs here (write + fsync + rename of 288 MiB)
+        const auto path = (dir / "quantlens-bench-write.bin").string();
+        std::vector<std::byte> block(std::size_t{1} << 24, std::byte{1});
+        const auto start = std::chrono::steady_clock::now();
+        AtomicFile out(path);
+        for (int i = 0; i < 18; ++i) out.write(block);
+        out.commit();
+        const double seconds = bench::seconds_since(start);
+        std::printf("baseline write+fsync of 288 MiB: %.2f s (%.2f GB/s)\n", seconds, 18.0 * 16 * 1048576 / seconds / 1e9);
+        std::filesystem::remove(path);
+    }
     for (auto [layers, gib] : {std::pair{8, 0.25}, std::pair{32, 1.0}}) {
         const auto path = (dir / ("quantlens-bench-export-" + std::to_string(layers) + ".gguf")).string();
         const auto out = (dir / ("quantlens-bench-export-" + std::to_string(layers) + "-q4_0.gguf")).string();
