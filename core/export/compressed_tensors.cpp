@@ -159,7 +159,8 @@ std::optional<PackedScheme> packed_scheme_of(const QuantSpec& spec, std::string&
 nlohmann::ordered_json scheme_weights_json(const PackedScheme& scheme) {
     return {{"num_bits", scheme.num_bits}, {"type", "int"}, {"symmetric", scheme.symmetric}, {"strategy", scheme.strategy},
             {"group_size", scheme.strategy == "group" ? nlohmann::ordered_json(scheme.group_size) : nlohmann::ordered_json(nullptr)},
-            {"dynamic", false}, {"actorder", nullptr}, {"observer", "minmax"}};
+            {"dynamic", false}, {"actorder", nullptr}, {"observer", "minmax"}, {"observer_kwargs", nlohmann::ordered_json::object()},
+            {"block_structure", nullptr}};
 }
 
 std::vector<std::int32_t> pack_int32(const std::vector<std::int32_t>& values, std::int64_t rows, std::int64_t cols, int bits, bool along_rows) {

@@ -1,14 +1,47 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <optional>
 #include <regex>
 
+#include "export/compressed_tensors.hpp"
 #include "export/dialects.hpp"
 #include "export_support.hpp"
 #include "test_support.hpp"
 
 using namespace quantlens;
 using namespace quantlens::test;
+
+namespace {
+
+nlohmann::ordered_json example(const std::string& name) { return nlohmann::ordered_json::parse(read_bytes(data_path("dialects/" + name))); }
+
+// How vLLM's gptq_utils.get_dynamic_override reads a GPTQModel config for one module: the first
+// key that re.match-es the name wins; "-:" keys skip the module, the others override fields of
+// the base config. Empty: not quantized.
+std::optional<nlohmann::ordered_json> gptq_scheme_for(const nlohmann::ordered_json& config, const std::string& module) {
+    nlohmann::ordered_json scheme = {{"bits", config["bits"]}, {"group_size", config["group_size"]}, {"sym", config["sym"]}, {"desc_act", config["desc_act"]}};
+    for (const auto& [key, overrides] : config["dynamic"].items()) {
+        const bool negative = key.rfind("-:", 0) == 0;
+        const auto pattern = key.rfind("-:", 0) == 0 || key.rfind("+:", 0) == 0 ? key.substr(2) : key;
+        if (!std::regex_search(module, std::regex(pattern), std::regex_constants::match_continuous)) continue;
+        if (negative) return std::nullopt;
+        for (const auto& [field, value] : overrides.items()) scheme[field] = value;
+        return scheme;
+    }
+    return scheme;
+}
+
+// Every key of `reference` is in `ours` with a value of the same JSON type (null: any).
+void check_same_fields(const nlohmann::ordered_json& ours, const nlohmann::ordered_json& reference) {
+    for (const auto& [key, value] : reference.items()) {
+        INFO(key);
+        REQUIRE(ours.contains(key));
+        if (!value.is_null() && !ours[key].is_null()) CHECK(ours[key].type_name() == std::string(value.type_name()));
+    }
+}
+
+}  // namespace
 
 TEST_CASE("module patterns match their module and nothing else") {
     const auto pattern = python_exact_pattern("model.layers.1.mlp.up_proj");
@@ -42,6 +75,75 @@ TEST_CASE("GPTQModel dialect: the common scheme as the base, exceptions as dynam
     CHECK_THROWS_WITH(gptqmodel_quantize_config(model, resolve_plan(bad, model, "p"), "q.json"),
                       Catch::Contains("model.embed_tokens: is a embedding layer; GPTQModel quantizes Linear modules only") &&
                           Catch::Contains("lm_head: q4_0 is not a GPTQ scheme") && Catch::Contains("group size 48 does not divide its 64 input columns"));
+}
+
+TEST_CASE("dialects read the way their tools read them, checked on the tools' own examples") {
+    SECTION("GPTQModel: the resolver reproduces the example's documented meaning, then reads our file") {
+        const auto reference = example("gptqmodel_dynamic_example.json");
+        CHECK((*gptq_scheme_for(reference, "model.layers.1.self_attn.q_proj"))["bits"] == 8);
+        CHECK((*gptq_scheme_for(reference, "model.layers.1.self_attn.q_proj"))["group_size"] == 32);
+        CHECK((*gptq_scheme_for(reference, "model.layers.0.mlp.up_proj"))["bits"] == 4);
+        CHECK_FALSE(gptq_scheme_for(reference, "model.layers.2.mlp.up_proj"));
+        CHECK_FALSE(gptq_scheme_for(reference, "model.layers.10.mlp.up_proj"));
+
+        const auto model = Model::open(sample_path("tiny-llama"));
+        const auto plan = plan_for(model, "int4:g32:sym", {{"model.embed_tokens", "f16"}, {"model.layers.1.mlp.up_proj", "f16"},
+                                                           {"model.layers.0.mlp.down_proj", "int8:channel:asym"},
+                                                           {"model.layers.1.self_attn.k_proj", "int3:g16:sym"}});
+        const auto ours = gptqmodel_quantize_config(model, resolve_plan(plan, model, "p"), "q.json");
+        for (const auto& key : {"bits", "group_size", "desc_act", "sym", "lm_head", "quant_method", "checkpoint_format", "dynamic"}) {
+            INFO(key);
+            REQUIRE(ours.contains(key));
+            CHECK(ours[key].type_name() == std::string(reference[key].type_name()));
+        }
+        for (const auto& layer : model.layers()) {
+            if (layer.kind != LayerKind::Linear) continue;
+            INFO(layer.name);
+            const auto module = layer.weight.substr(0, layer.weight.size() - 7);
+            const auto scheme = gptq_scheme_for(ours, module);
+            if (layer.name == "model.layers.1.mlp.up_proj") {
+                CHECK_FALSE(scheme);
+            } else if (layer.name == "model.layers.0.mlp.down_proj") {
+                CHECK(*scheme == nlohmann::ordered_json({{"bits", 8}, {"group_size", -1}, {"sym", false}, {"desc_act", false}}));
+            } else if (layer.name == "model.layers.1.self_attn.k_proj") {
+                CHECK(*scheme == nlohmann::ordered_json({{"bits", 3}, {"group_size", 16}, {"sym", true}, {"desc_act", false}}));
+            } else {
+                CHECK(*scheme == nlohmann::ordered_json({{"bits", 4}, {"group_size", 32}, {"sym", true}, {"desc_act", false}}));
+            }
+        }
+    }
+    SECTION("compressed-tensors: our quantization_config has the example's fields, group by group") {
+        const auto reference = example("compressed_tensors_config_example.json");
+        const auto model = Model::open(sample_path("tiny-llama"));
+        const auto ours = compressed_tensors_config(model, resolve_plan(plan_for(model, "int4:g32:sym", {{"model.embed_tokens", "f16"}, {"lm_head", "f16"}}), model, "p"), "c.json");
+        check_same_fields(ours, reference);
+        CHECK(ours["ignore"] == reference["ignore"]);  // the head kept, as in the example
+        REQUIRE(ours["config_groups"].size() == 1);
+        const auto& group = ours["config_groups"]["group_0"];
+        CHECK(group["targets"].size() == 14);
+        const auto& reference_weights = reference["config_groups"]["group_0"]["weights"];
+        // the same W4A16 scheme, field for field (in any order)
+        CHECK(nlohmann::json::parse(group["weights"].dump()) == nlohmann::json::parse(reference_weights.dump()));
+    }
+    SECTION("AIMET: our entries have exactly the example's fields and types") {
+        const auto reference = example("aimet_encodings_example.json");
+        const auto model = Model::open(sample_path("digits-mlp.h5"));
+        const auto ours = aimet_encodings(model, resolve_plan(plan_for(model, "int8:channel:asym"), model, "p"), "e.json");
+        CHECK(ours["version"] == reference["version"]);
+        const auto& reference_entry = reference["param_encodings"]["conv1.weight"][0];
+        for (const auto& [name, entries] : ours["param_encodings"].items()) {
+            INFO(name);
+            for (const auto& entry : entries) {
+                CHECK(entry.size() == reference_entry.size());
+                for (const auto& [key, value] : reference_entry.items()) {
+                    INFO(key);
+                    REQUIRE(entry.contains(key));
+                    CHECK(entry[key].is_number() == value.is_number());
+                    CHECK(entry[key].is_string() == value.is_string());
+                }
+            }
+        }
+    }
 }
 
 TEST_CASE("AIMET encodings hold each channel's grid: (q + offset)·scale gives the preview's values") {
