@@ -20,12 +20,14 @@
 #include <QSortFilterProxyModel>
 #include <QSplitter>
 #include <QStatusBar>
+#include <QTabWidget>
 #include <QTableView>
 #include <QVBoxLayout>
 
 #include "jobs/JobRunner.hpp"
 #include "model/inspection.hpp"
 #include "models/LayerTableModel.hpp"
+#include "panels/LayerInspector.hpp"
 #include "plots/HistogramPlot.hpp"
 #include "stats/histogram.hpp"
 #include "util/versions.hpp"
@@ -74,6 +76,8 @@ MainWindow::MainWindow(QWidget* parent)
       kindFilter_(new QComboBox),
       logScale_(new QCheckBox(tr("Log count"))),
       histogram_(new widgets::HistogramPlot),
+      inspector_(new widgets::LayerInspector),
+      views_(new QTabWidget),
       layerInfo_(new QLabel),
       statusText_(new QLabel),
       progress_(new QProgressBar),
@@ -128,12 +132,14 @@ MainWindow::MainWindow(QWidget* parent)
     rightLayout->addWidget(layerInfo_);
     connect(logScale_, &QCheckBox::toggled, histogram_, &widgets::HistogramPlot::setLogScale);
 
+    views_->addTab(right, tr("Layer"));
+    views_->addTab(inspector_, tr("Quantize"));
     auto* splitter = new QSplitter;
     splitter->addWidget(left);
-    splitter->addWidget(right);
+    splitter->addWidget(views_);
     splitter->setStretchFactor(0, 3);
     splitter->setStretchFactor(1, 2);
-    splitter->setSizes({800, 480});  // the table's analysis columns visible at the default size
+    splitter->setSizes({760, 680});  // the table's analysis columns visible at the default size
     setCentralWidget(splitter);
 
     connect(table_->selectionModel(), &QItemSelectionModel::selectionChanged, this, &MainWindow::onSelectionChanged);
@@ -155,6 +161,7 @@ MainWindow::MainWindow(QWidget* parent)
         layerModel_->setInspection(loaded->inspection);
         table_->resizeColumnsToContents();
         histogram_->clear(tr("Select a layer"));
+        inspector_->clear();
         layerInfo_->clear();
         if (layerModel_->rowCount() > 0) table_->selectRow(0);
         startAnalysis();
@@ -165,7 +172,7 @@ MainWindow::MainWindow(QWidget* parent)
         histogram_->setHistogram(shown->histogram, shown->title);
         emit histogramShown();
     });
-    for (auto* job : {loader_, histogramJob_}) {
+    for (auto* job : {loader_, histogramJob_, inspector_->job()}) {
         connect(job, &widgets::JobRunner::started, this, [this](const QString& title) {
             progress_->setValue(0);
             progress_->show();
@@ -186,7 +193,7 @@ MainWindow::MainWindow(QWidget* parent)
     QSettings settings;
     restoreGeometry(settings.value("window/geometry").toByteArray());
     restoreState(settings.value("window/state").toByteArray());
-    if (!settings.contains("window/geometry")) resize(1280, 760);
+    if (!settings.contains("window/geometry")) resize(1440, 860);
 }
 
 MainWindow::~MainWindow() {
@@ -194,7 +201,7 @@ MainWindow::~MainWindow() {
     retired_.clear();  // joins: their callbacks name this window, which must outlive them
 }
 
-bool MainWindow::isBusy() const { return loader_->isRunning() || histogramJob_->isRunning(); }
+bool MainWindow::isBusy() const { return loader_->isRunning() || histogramJob_->isRunning() || inspector_->job()->isRunning(); }
 
 // Counted on the table, not on the Analysis: its worker may be done while finished layers are
 // still queued for the UI thread.
@@ -288,6 +295,7 @@ void MainWindow::buildStatusBar() {
     connect(cancel_, &QPushButton::clicked, this, [this] {
         loader_->cancel();
         histogramJob_->cancel();
+        inspector_->job()->cancel();
         if (analysis_) analysis_->cancel();  // finished layers stay in the table and the cache
         analysisCancelled_ = true;
         analysisProgress_->hide();
@@ -357,6 +365,7 @@ void MainWindow::onSelectionChanged() {
     if (!row) return;
     if (analysis_) analysis_->prioritize(row->name);  // the layer on screen goes next
     showLayerDetails();
+    inspector_->setLayer(model_, QString::fromStdString(row->name));
     auto model = model_;
     const std::string name = row->name;
     histogramJob_->start(tr("Histogram"), [model, name](const quantlens::Progress&, const quantlens::CancelToken& cancel) -> std::any {

@@ -21,10 +21,12 @@ class QTableView;
 class QComboBox;
 class QCheckBox;
 class QMenu;
+class QTabWidget;
 
 namespace quantlens::widgets {
 class HistogramPlot;
 class JobRunner;
+class LayerInspector;
 class LayerTableModel;
 }  // namespace quantlens::widgets
 
@@ -40,6 +42,8 @@ public:
     widgets::LayerTableModel* layerModel() const { return layerModel_; }
     widgets::HistogramPlot* histogram() const { return histogram_; }
     QTableView* layerTable() const { return table_; }
+    widgets::LayerInspector* inspector() const { return inspector_; }
+    class QTabWidget* views() const { return views_; }
     bool isBusy() const;
     QString lastError() const { return lastError_; }
     bool isAnalysing() const;
@@ -80,6 +84,8 @@ private:
     QComboBox* kindFilter_;
     QCheckBox* logScale_;
     widgets::HistogramPlot* histogram_;
+    widgets::LayerInspector* inspector_;
+    QTabWidget* views_;
     QLabel* layerInfo_;
     QLabel* statusText_;
     QProgressBar* progress_;

@@ -5,9 +5,17 @@
 #include <QtTest>
 
 #include "MainWindow.hpp"
+#include "jobs/JobRunner.hpp"
 #include "model/inspection.hpp"
 #include "models/LayerTableModel.hpp"
+#include "panels/LayerInspector.hpp"
+#include "panels/SpecEditor.hpp"
+#include "plots/ChannelPlot.hpp"
+#include "plots/HeatmapPlot.hpp"
 #include "plots/HistogramPlot.hpp"
+#include "quant/layer_preview.hpp"
+#include <QLabel>
+#include <QTabWidget>
 #include "stats/histogram.hpp"
 #include "stats/layer_statistics.hpp"
 #include "stats/qsur.hpp"
@@ -21,6 +29,7 @@ private slots:
     void histogramMatchesCore();
     void badFileShowsErrorAndWindowStaysUsable();
     void analysisFillsTheTableWithTheCoresFigures();
+    void quantizeViewShowsTheCoresPreviewOfTheSpec();
 };
 
 namespace {
@@ -131,6 +140,51 @@ void MainWindowTest::analysisFillsTheTableWithTheCoresFigures() {
     window.layerTable()->sortByColumn(Table::Kurtosis, Qt::DescendingOrder);
     saveScreenshot(window, "main-window.png");
     qunsetenv("QUANTLENS_CACHE_DIR");
+}
+
+void MainWindowTest::quantizeViewShowsTheCoresPreviewOfTheSpec() {
+    MainWindow window;
+    window.resize(1440, 860);
+    window.show();
+    QSignalSpy loaded(&window, &MainWindow::modelLoaded);
+    window.openModel(kSample);
+    QVERIFY(loaded.wait(20000));
+    auto* inspector = window.inspector();
+    window.views()->setCurrentWidget(inspector);
+    QSignalSpy previewed(inspector, &quantlens::widgets::LayerInspector::previewShown);
+    window.selectLayer(QStringLiteral("transformer.h.0.mlp.c_fc"));
+    QTRY_VERIFY_WITH_TIMEOUT(inspector->layerName() == QStringLiteral("transformer.h.0.mlp.c_fc") && inspector->preview() &&
+                                 !inspector->job()->isRunning(), 20000);
+
+    auto model = quantlens::Model::open(kSample.toStdString());
+    auto weights = model.read_weights(model.layer("transformer.h.0.mlp.c_fc"));
+    const auto matrix = quantlens::as_matrix(weights.values(), weights.shape);
+    for (const char* text : {"int4:g32:asym", "nf4:g64", "int8:channel:sym:clip=mse"}) {
+        previewed.clear();
+        inspector->specEditor()->setSpecText(QString::fromLatin1(text));
+        QVERIFY(previewed.wait(20000));
+        QTRY_VERIFY_WITH_TIMEOUT(!inspector->job()->isRunning(), 20000);
+        const auto spec = quantlens::QuantSpec::parse(text);
+        const auto core = quantlens::quantize(matrix, spec);
+        const auto* shown = inspector->preview();
+        QCOMPARE(QString::fromStdString(shown->spec.to_string()), QString::fromStdString(spec.to_string()));
+        QCOMPARE(shown->metrics.mse, core.metrics.mse);
+        QCOMPARE(shown->metrics.bits_per_weight, core.metrics.bits_per_weight);
+        // the levels drawn over the histogram are the core's, and so is the clipping range
+        const auto levels = inspector->weightPlot()->levelPositions();
+        QCOMPARE(levels.size(), static_cast<qsizetype>(core.levels.size()));
+        for (qsizetype i = 0; i < levels.size(); ++i) QCOMPARE(levels[i], static_cast<double>(core.levels[static_cast<std::size_t>(i)]));
+        QCOMPARE(inspector->weightPlot()->clipRange().second, static_cast<double>(*std::max_element(core.levels.begin(), core.levels.end())));
+        const auto errorBars = inspector->errorPlot()->barValues();
+        QCOMPARE(errorBars.size(), static_cast<qsizetype>(core.error_histogram.counts.size()));
+        for (qsizetype i = 0; i < errorBars.size(); ++i) QCOMPARE(errorBars[i], static_cast<double>(core.error_histogram.counts[static_cast<std::size_t>(i)]));
+        QCOMPARE(inspector->channelPlot()->channelCount(), static_cast<int>(matrix.rows));
+        QVERIFY(inspector->metricsLabel()->text().contains(QString::number(core.metrics.bits_per_weight, 'f', 3)));
+        if (std::string(text) == "int4:g32:asym") saveScreenshot(window, "quantize-view.png");
+    }
+    // a spec that does not parse leaves the last preview on screen and says why
+    inspector->specEditor()->setSpecText(QStringLiteral("int4:g0"));
+    QCOMPARE(QString::fromStdString(inspector->preview()->spec.to_string()), QStringLiteral("int8:channel:sym:clip=mse"));
 }
 
 QTEST_MAIN(MainWindowTest)

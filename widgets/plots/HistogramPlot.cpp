@@ -12,6 +12,21 @@ HistogramPlot::HistogramPlot(QWidget* parent) : QWidget(parent), plot_(new QCust
     bars_ = new QCPBars(plot_->xAxis, plot_->yAxis);
     bars_->setPen(Qt::NoPen);
     bars_->setBrush(palette().color(QPalette::Highlight));
+    bars_->setName(tr("weights"));
+    levels_ = plot_->addGraph();
+    levels_->setLineStyle(QCPGraph::lsImpulse);
+    levels_->setPen(QPen(QColor(230, 126, 34, 150), 1));
+    levels_->setName(tr("levels"));
+    levels_->removeFromLegend();
+    for (int i = 0; i < 2; ++i) {
+        auto* line = new QCPItemStraightLine(plot_);
+        line->setPen(QPen(QColor(192, 57, 43), 1.5, Qt::DashLine));
+        line->setVisible(false);
+        clipLines_.push_back(line);
+    }
+    plot_->legend->setVisible(false);
+    plot_->legend->setBrush(QColor(255, 255, 255, 200));
+    plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
     plot_->plotLayout()->insertRow(0);
     plot_->plotLayout()->addElement(0, 0, new QCPTextElement(plot_, tr("Select a layer"), QFont(font().family(), font().pointSize() + 1, QFont::Bold)));
     plot_->xAxis->setLabel(tr("weight value"));
@@ -43,13 +58,84 @@ void HistogramPlot::setHistogram(const quantlens::Histogram& histogram, const QS
         heading->setText(title);
         heading->setTextColor(palette().color(QPalette::WindowText));
     }
-    plot_->rescaleAxes();
-    plot_->yAxis->setRangeLower(plot_->yAxis->scaleType() == QCPAxis::stLogarithmic ? 0.5 : 0);
+    rescale();
+}
+
+void HistogramPlot::rescale() {
+    bars_->rescaleAxes();
+    for (auto* overlay : overlays_) overlay->rescaleAxes(true);
+    // The y range follows the bars (overlays of a few levels would dwarf them) unless there are none.
+    double top = 1;
+    for (auto it = bars_->data()->constBegin(); it != bars_->data()->constEnd(); ++it) top = std::max(top, it->value);
+    if (bars_->data()->isEmpty())
+        for (auto* overlay : overlays_)
+            for (auto it = overlay->data()->constBegin(); it != overlay->data()->constEnd(); ++it) top = std::max(top, it->value);
+    for (auto it = levels_->data()->begin(); it != levels_->data()->end(); ++it) it->value = top * 1.05;
+    if (!clipLines_.empty() && clipLines_.front()->visible()) {
+        auto range = plot_->xAxis->range();
+        range.lower = std::min(range.lower, clip_.first - 0.02 * range.size());
+        range.upper = std::max(range.upper, clip_.second + 0.02 * range.size());
+        plot_->xAxis->setRange(range);
+    }
+    const bool log = plot_->yAxis->scaleType() == QCPAxis::stLogarithmic;
+    plot_->yAxis->setRange(log ? 0.5 : 0, top * (log ? 2.0 : 1.15));
     plot_->replot();
+}
+
+void HistogramPlot::setLevels(const std::vector<float>& levels, float clipLow, float clipHigh) {
+    QVector<double> keys, values;
+    for (float level : levels) {
+        keys.push_back(level);
+        values.push_back(1);
+    }
+    levels_->setData(keys, values, false);
+    levels_->setVisible(!levels.empty());
+    clip_ = {clipLow, clipHigh};
+    for (std::size_t i = 0; i < clipLines_.size(); ++i) {
+        const double x = i == 0 ? clipLow : clipHigh;
+        clipLines_[i]->point1->setCoords(x, 0);
+        clipLines_[i]->point2->setCoords(x, 1);
+        clipLines_[i]->setVisible(!levels.empty());
+    }
+    rescale();
+}
+
+void HistogramPlot::clearOverlays() {
+    for (auto* overlay : overlays_) plot_->removeGraph(overlay);
+    overlays_.clear();
+    plot_->legend->setVisible(false);
+    plot_->replot();
+}
+
+void HistogramPlot::addOverlay(const quantlens::Histogram& histogram, const QColor& color, const QString& name) {
+    auto* graph = plot_->addGraph();
+    graph->setLineStyle(QCPGraph::lsStepCenter);
+    graph->setPen(QPen(color, 1.6));
+    graph->setName(name);
+    QVector<double> keys, values;
+    for (std::size_t i = 0; i < histogram.counts.size(); ++i) {
+        keys.push_back(histogram.bin_center(i));
+        values.push_back(static_cast<double>(histogram.counts[i]));
+    }
+    graph->setData(keys, values, true);
+    overlays_.push_back(graph);
+    plot_->legend->setVisible(true);
+    rescale();
+}
+
+void HistogramPlot::setAxisLabel(const QString& label) { plot_->xAxis->setLabel(label); }
+
+QVector<double> HistogramPlot::levelPositions() const {
+    QVector<double> keys;
+    if (!levels_->visible()) return keys;
+    for (auto it = levels_->data()->constBegin(); it != levels_->data()->constEnd(); ++it) keys.push_back(it->key);
+    return keys;
 }
 
 void HistogramPlot::clear(const QString& message) {
     bars_->data()->clear();
+    levels_->data()->clear();
+    for (auto* line : clipLines_) line->setVisible(false);
     if (auto* heading = qobject_cast<QCPTextElement*>(plot_->plotLayout()->element(0, 0))) heading->setText(message);
     plot_->replot();
 }
@@ -57,9 +143,7 @@ void HistogramPlot::clear(const QString& message) {
 void HistogramPlot::setLogScale(bool log) {
     plot_->yAxis->setScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
     plot_->yAxis->setTicker(log ? QSharedPointer<QCPAxisTicker>(new QCPAxisTickerLog) : QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
-    plot_->rescaleAxes();
-    plot_->yAxis->setRangeLower(log ? 0.5 : 0);
-    plot_->replot();
+    rescale();
 }
 
 QVector<double> HistogramPlot::barValues() const {

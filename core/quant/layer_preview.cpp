@@ -1,0 +1,118 @@
+#include "quant/layer_preview.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "util/parallel.hpp"
+
+namespace quantlens {
+
+std::int64_t group_columns(const QuantSpec& spec, std::int64_t cols) {
+    if (spec.granularity == Granularity::Group || spec.granularity == Granularity::Block) return std::clamp<std::int64_t>(spec.group_size, 1, std::max<std::int64_t>(cols, 1));
+    return std::max<std::int64_t>(cols, 1);
+}
+
+LayerPreview preview_layer(const WeightMatrix& weights, const QuantSpec& spec, const PreviewOptions& options, QuantResult& scratch) {
+    QuantOptions quant;
+    quant.inputs = options.inputs;
+    quant.cancel = options.cancel;
+    quant.histogram_bins = options.bins;
+    quant.weight_histogram = true;
+    quant.codes = false;
+    quantize_into(weights, spec, quant, scratch);
+
+    LayerPreview preview;
+    preview.spec = spec;
+    preview.metrics = scratch.metrics;
+    preview.weights = scratch.weight_histogram;
+    preview.errors = scratch.error_histogram;
+    preview.levels = scratch.levels;
+    if (!preview.levels.empty()) {
+        const auto [low, high] = std::minmax_element(preview.levels.begin(), preview.levels.end());
+        preview.clip_low = *low;
+        preview.clip_high = *high;
+    }
+    preview.dequantized = histogram(scratch.dequantized, options.bins, static_cast<float>(preview.weights.low), static_cast<float>(preview.weights.high), 0);
+
+    const auto rows = std::max<std::int64_t>(weights.rows, 1), cols = std::max<std::int64_t>(weights.cols, 1);
+    const auto group = group_columns(spec, cols);
+    const auto groups = (cols + group - 1) / group;
+    auto& map = preview.error_map;
+    map.rows_per_cell = (rows + options.map_rows - 1) / options.map_rows;
+    map.columns_per_cell = group * ((groups + options.map_cols - 1) / options.map_cols);
+    map.rows = (rows + map.rows_per_cell - 1) / map.rows_per_cell;
+    map.cols = (cols + map.columns_per_cell - 1) / map.columns_per_cell;
+    map.mse.assign(static_cast<std::size_t>(map.rows * map.cols), 0.0);
+    preview.channel_min.assign(static_cast<std::size_t>(rows), 0);
+    preview.channel_max.assign(static_cast<std::size_t>(rows), 0);
+    preview.channel_rmse.assign(static_cast<std::size_t>(rows), 0);
+    std::vector<double> row_cells(static_cast<std::size_t>(rows * map.cols), 0.0);
+    // One pass per row: its range, its error, and its share of each map cell.
+    parallel_for(static_cast<std::size_t>(rows), 16, [&](std::size_t begin, std::size_t end) {
+        for (std::size_t r = begin; r < end; ++r) {
+            const float* w = weights.values.data() + r * static_cast<std::size_t>(cols);
+            const float* q = scratch.dequantized.data() + r * static_cast<std::size_t>(cols);
+            float low = w[0], high = w[0];
+            double total = 0;
+            for (std::int64_t c = 0; c < cols; ++c) {
+                low = std::min(low, w[c]);
+                high = std::max(high, w[c]);
+                const double e = static_cast<double>(q[c]) - w[c];
+                total += e * e;
+                row_cells[r * static_cast<std::size_t>(map.cols) + static_cast<std::size_t>(c / map.columns_per_cell)] += e * e;
+            }
+            preview.channel_min[r] = low;
+            preview.channel_max[r] = high;
+            preview.channel_rmse[r] = std::sqrt(total / static_cast<double>(cols));
+        }
+    });
+    for (std::int64_t r = 0; r < rows; ++r)
+        for (std::int64_t c = 0; c < map.cols; ++c) map.mse[static_cast<std::size_t>((r / map.rows_per_cell) * map.cols + c)] += row_cells[static_cast<std::size_t>(r * map.cols + c)];
+    for (std::int64_t cr = 0; cr < map.rows; ++cr)
+        for (std::int64_t cc = 0; cc < map.cols; ++cc) {
+            const auto cell_rows = std::min(map.rows_per_cell, rows - cr * map.rows_per_cell);
+            const auto cell_cols = std::min(map.columns_per_cell, cols - cc * map.columns_per_cell);
+            map.mse[static_cast<std::size_t>(cr * map.cols + cc)] /= static_cast<double>(cell_rows * cell_cols);
+        }
+    return preview;
+}
+
+std::vector<QuantSpec> bits_sweep(const QuantSpec& spec) {
+    if (spec.format != QuantFormat::Int && spec.format != QuantFormat::Log2) return {spec};
+    std::vector<QuantSpec> sweep;
+    for (int bits = 2; bits <= 8; ++bits) {
+        QuantSpec varied = spec;
+        varied.bits = bits;
+        sweep.push_back(varied);
+    }
+    return sweep;
+}
+
+SpecsOnLayer compare_on_layer(const WeightMatrix& weights, const std::vector<QuantSpec>& specs, const PreviewOptions& options, const Progress& progress) {
+    SpecsOnLayer comparison;
+    std::size_t total = specs.size(), done = 0;
+    for (const auto& spec : specs) total += bits_sweep(spec).size();
+    QuantResult scratch;
+    for (const auto& spec : specs) {
+        if (progress) progress(done++, total, spec.to_string());
+        comparison.previews.push_back(preview_layer(weights, spec, options, scratch));
+    }
+    QuantOptions quant;
+    quant.inputs = options.inputs;
+    quant.cancel = options.cancel;
+    quant.codes = false;
+    quant.error_histogram = false;
+    for (const auto& spec : specs) {
+        std::vector<BitsPoint> curve;
+        for (const auto& varied : bits_sweep(spec)) {
+            if (progress) progress(done++, total, varied.to_string());
+            quantize_into(weights, varied, quant, scratch);
+            curve.push_back({varied, scratch.metrics.bits_per_weight, scratch.metrics.sqnr_db});
+        }
+        comparison.curves.push_back(std::move(curve));
+    }
+    if (progress) progress(total, total, "");
+    return comparison;
+}
+
+}  // namespace quantlens

@@ -1,0 +1,11 @@
+#pragma once
+// Plots follow the application's palette (light or dark), so every plot is styled here once.
+#include <QPalette>
+
+class QCustomPlot;
+
+namespace quantlens::widgets {
+
+void style_plot(QCustomPlot* plot, const QPalette& palette);
+
+}  // namespace quantlens::widgets
