@@ -27,6 +27,7 @@
 #include "jobs/JobRunner.hpp"
 #include "model/inspection.hpp"
 #include "models/LayerTableModel.hpp"
+#include "panels/ComparePanel.hpp"
 #include "panels/LayerInspector.hpp"
 #include "plots/HistogramPlot.hpp"
 #include "stats/histogram.hpp"
@@ -77,6 +78,7 @@ MainWindow::MainWindow(QWidget* parent)
       logScale_(new QCheckBox(tr("Log count"))),
       histogram_(new widgets::HistogramPlot),
       inspector_(new widgets::LayerInspector),
+      compare_(new widgets::ComparePanel),
       views_(new QTabWidget),
       layerInfo_(new QLabel),
       statusText_(new QLabel),
@@ -134,6 +136,7 @@ MainWindow::MainWindow(QWidget* parent)
 
     views_->addTab(right, tr("Layer"));
     views_->addTab(inspector_, tr("Quantize"));
+    views_->addTab(compare_, tr("Compare"));
     auto* splitter = new QSplitter;
     splitter->addWidget(left);
     splitter->addWidget(views_);
@@ -172,7 +175,7 @@ MainWindow::MainWindow(QWidget* parent)
         histogram_->setHistogram(shown->histogram, shown->title);
         emit histogramShown();
     });
-    for (auto* job : {loader_, histogramJob_, inspector_->job()}) {
+    for (auto* job : {loader_, histogramJob_, inspector_->job(), compare_->job()}) {
         connect(job, &widgets::JobRunner::started, this, [this](const QString& title) {
             progress_->setValue(0);
             progress_->show();
@@ -201,7 +204,7 @@ MainWindow::~MainWindow() {
     retired_.clear();  // joins: their callbacks name this window, which must outlive them
 }
 
-bool MainWindow::isBusy() const { return loader_->isRunning() || histogramJob_->isRunning() || inspector_->job()->isRunning(); }
+bool MainWindow::isBusy() const { return loader_->isRunning() || histogramJob_->isRunning() || inspector_->job()->isRunning() || compare_->job()->isRunning(); }
 
 // Counted on the table, not on the Analysis: its worker may be done while finished layers are
 // still queued for the UI thread.
@@ -296,6 +299,7 @@ void MainWindow::buildStatusBar() {
         loader_->cancel();
         histogramJob_->cancel();
         inspector_->job()->cancel();
+        compare_->job()->cancel();
         if (analysis_) analysis_->cancel();  // finished layers stay in the table and the cache
         analysisCancelled_ = true;
         analysisProgress_->hide();
@@ -366,6 +370,7 @@ void MainWindow::onSelectionChanged() {
     if (analysis_) analysis_->prioritize(row->name);  // the layer on screen goes next
     showLayerDetails();
     inspector_->setLayer(model_, QString::fromStdString(row->name));
+    compare_->setLayer(model_, QString::fromStdString(row->name));
     auto model = model_;
     const std::string name = row->name;
     histogramJob_->start(tr("Histogram"), [model, name](const quantlens::Progress&, const quantlens::CancelToken& cancel) -> std::any {

@@ -27,6 +27,7 @@ namespace quantlens::widgets {
 class HistogramPlot;
 class JobRunner;
 class LayerInspector;
+class ComparePanel;
 class LayerTableModel;
 }  // namespace quantlens::widgets
 
@@ -43,6 +44,7 @@ public:
     widgets::HistogramPlot* histogram() const { return histogram_; }
     QTableView* layerTable() const { return table_; }
     widgets::LayerInspector* inspector() const { return inspector_; }
+    widgets::ComparePanel* comparePanel() const { return compare_; }
     class QTabWidget* views() const { return views_; }
     bool isBusy() const;
     QString lastError() const { return lastError_; }
@@ -85,6 +87,7 @@ private:
     QCheckBox* logScale_;
     widgets::HistogramPlot* histogram_;
     widgets::LayerInspector* inspector_;
+    widgets::ComparePanel* compare_;
     QTabWidget* views_;
     QLabel* layerInfo_;
     QLabel* statusText_;

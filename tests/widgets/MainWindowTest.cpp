@@ -8,7 +8,11 @@
 #include "jobs/JobRunner.hpp"
 #include "model/inspection.hpp"
 #include "models/LayerTableModel.hpp"
+#include "panels/ComparePanel.hpp"
 #include "panels/LayerInspector.hpp"
+#include "quant/comparison.hpp"
+#include <QTableWidget>
+#include <qcustomplot.h>
 #include "panels/SpecEditor.hpp"
 #include "plots/ChannelPlot.hpp"
 #include "plots/HeatmapPlot.hpp"
@@ -30,6 +34,7 @@ private slots:
     void badFileShowsErrorAndWindowStaysUsable();
     void analysisFillsTheTableWithTheCoresFigures();
     void quantizeViewShowsTheCoresPreviewOfTheSpec();
+    void compareViewPutsThreeSpecsSideBySide();
 };
 
 namespace {
@@ -185,6 +190,47 @@ void MainWindowTest::quantizeViewShowsTheCoresPreviewOfTheSpec() {
     // a spec that does not parse leaves the last preview on screen and says why
     inspector->specEditor()->setSpecText(QStringLiteral("int4:g0"));
     QCOMPARE(QString::fromStdString(inspector->preview()->spec.to_string()), QStringLiteral("int8:channel:sym:clip=mse"));
+}
+
+void MainWindowTest::compareViewPutsThreeSpecsSideBySide() {
+    MainWindow window;
+    window.resize(1440, 860);
+    window.show();
+    QSignalSpy loaded(&window, &MainWindow::modelLoaded);
+    window.openModel(kSample);
+    QVERIFY(loaded.wait(20000));
+    auto* panel = window.comparePanel();
+    const QStringList specs = {QStringLiteral("int4:g32:asym"), QStringLiteral("nf4:g64"), QStringLiteral("q4_0")};
+    panel->setSpecs(specs);
+    panel->setWholeModel(true);
+    QSignalSpy compared(panel, &quantlens::widgets::ComparePanel::compared);
+    window.selectLayer(QStringLiteral("transformer.h.1.mlp.c_fc"));
+    window.views()->setCurrentWidget(panel);
+    QTRY_VERIFY_WITH_TIMEOUT(!compared.isEmpty() && !panel->job()->isRunning() && panel->modelResult(), 30000);
+
+    auto model = quantlens::Model::open(kSample.toStdString());
+    auto weights = model.read_weights(model.layer("transformer.h.1.mlp.c_fc"));
+    const auto matrix = quantlens::as_matrix(weights.values(), weights.shape);
+    std::vector<quantlens::QuantSpec> parsed;
+    for (const auto& text : specs) parsed.push_back(quantlens::QuantSpec::parse(text.toStdString()));
+    const auto whole = quantlens::compare_specs(model, quantlens::quantizable_layers(model), parsed);
+    auto* table = panel->table();
+    QCOMPARE(table->rowCount(), 3);
+    int bestSqnr = 0;
+    for (int s = 0; s < 3; ++s) {
+        const auto core = quantlens::quantize(matrix, parsed[static_cast<std::size_t>(s)]);
+        QCOMPARE(table->verticalHeaderItem(s)->text(), QString::fromStdString(parsed[static_cast<std::size_t>(s)].to_string()));
+        QCOMPARE(table->item(s, 0)->data(Qt::UserRole).toDouble(), core.metrics.bits_per_weight);
+        QCOMPARE(table->item(s, 1)->data(Qt::UserRole).toDouble(), core.metrics.mse);
+        QCOMPARE(table->item(s, 2)->data(Qt::UserRole).toDouble(), core.metrics.sqnr_db);
+        QCOMPARE(table->item(s, 6)->data(Qt::UserRole).toDouble(), whole.totals[static_cast<std::size_t>(s)].sqnr_db);
+        if (core.metrics.sqnr_db > table->item(bestSqnr, 2)->data(Qt::UserRole).toDouble()) bestSqnr = s;
+    }
+    for (int s = 0; s < 3; ++s) QCOMPARE(table->item(s, 2)->font().bold(), s == bestSqnr);  // the best SQNR stands out
+    QCOMPARE(panel->histogram()->overlayCount(), 3);
+    QCOMPARE(panel->bitsPlot()->graph(0)->dataCount(), 7);  // int2 … int8 for the integer spec
+    QCOMPARE(panel->modelPlot()->graphCount(), 3);
+    saveScreenshot(window, "compare-view.png");
 }
 
 QTEST_MAIN(MainWindowTest)
