@@ -27,6 +27,8 @@
 #include "jobs/JobRunner.hpp"
 #include "model/inspection.hpp"
 #include "models/LayerTableModel.hpp"
+#include "ExportDialog.hpp"
+#include "panels/AllocationPanel.hpp"
 #include "panels/ComparePanel.hpp"
 #include "panels/LayerInspector.hpp"
 #include "plots/HistogramPlot.hpp"
@@ -79,6 +81,7 @@ MainWindow::MainWindow(QWidget* parent)
       histogram_(new widgets::HistogramPlot),
       inspector_(new widgets::LayerInspector),
       compare_(new widgets::ComparePanel),
+      allocation_(new widgets::AllocationPanel),
       views_(new QTabWidget),
       layerInfo_(new QLabel),
       statusText_(new QLabel),
@@ -137,6 +140,8 @@ MainWindow::MainWindow(QWidget* parent)
     views_->addTab(right, tr("Layer"));
     views_->addTab(inspector_, tr("Quantize"));
     views_->addTab(compare_, tr("Compare"));
+    views_->addTab(allocation_, tr("Allocate"));
+    connect(allocation_, &widgets::AllocationPanel::failed, this, &MainWindow::showError);
     auto* splitter = new QSplitter;
     splitter->addWidget(left);
     splitter->addWidget(views_);
@@ -165,6 +170,7 @@ MainWindow::MainWindow(QWidget* parent)
         table_->resizeColumnsToContents();
         histogram_->clear(tr("Select a layer"));
         inspector_->clear();
+        allocation_->setModel(model_);
         layerInfo_->clear();
         if (layerModel_->rowCount() > 0) table_->selectRow(0);
         startAnalysis();
@@ -175,7 +181,7 @@ MainWindow::MainWindow(QWidget* parent)
         histogram_->setHistogram(shown->histogram, shown->title);
         emit histogramShown();
     });
-    for (auto* job : {loader_, histogramJob_, inspector_->job(), compare_->job()}) {
+    for (auto* job : {loader_, histogramJob_, inspector_->job(), compare_->job(), allocation_->job()}) {
         connect(job, &widgets::JobRunner::started, this, [this](const QString& title) {
             progress_->setValue(0);
             progress_->show();
@@ -204,7 +210,8 @@ MainWindow::~MainWindow() {
     retired_.clear();  // joins: their callbacks name this window, which must outlive them
 }
 
-bool MainWindow::isBusy() const { return loader_->isRunning() || histogramJob_->isRunning() || inspector_->job()->isRunning() || compare_->job()->isRunning(); }
+bool MainWindow::isBusy() const { return loader_->isRunning() || histogramJob_->isRunning() || inspector_->job()->isRunning() || compare_->job()->isRunning() ||
+                                         allocation_->job()->isRunning(); }
 
 // Counted on the table, not on the Analysis: its worker may be done while finished layers are
 // still queued for the UI thread.
@@ -273,6 +280,11 @@ void MainWindow::buildMenus() {
     recentMenu_ = file->addMenu(tr("Open &Recent"));
     rebuildRecentMenu();
     file->addSeparator();
+    auto* exportAction = file->addAction(tr("&Export Quantized Model…"), this, [this] {
+        if (auto* dialog = openExportDialog()) dialog->show();
+    });
+    exportAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+    file->addSeparator();
     auto* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
     auto* view = menuBar()->addMenu(tr("&View"));
@@ -300,6 +312,7 @@ void MainWindow::buildStatusBar() {
         histogramJob_->cancel();
         inspector_->job()->cancel();
         compare_->job()->cancel();
+        allocation_->job()->cancel();
         if (analysis_) analysis_->cancel();  // finished layers stay in the table and the cache
         analysisCancelled_ = true;
         analysisProgress_->hide();
@@ -382,6 +395,18 @@ void MainWindow::onSelectionChanged() {
         shown->title = QString::fromStdString(name);
         return shown;
     });
+}
+
+ExportDialog* MainWindow::openExportDialog() {
+    if (!model_) {
+        showError(tr("Open a model before exporting"));
+        return nullptr;
+    }
+    std::optional<quantlens::QuantPlan> plan;
+    if (const auto* shown = allocation_->plan()) plan = *shown;
+    auto* dialog = new ExportDialog(model_, plan, this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    return dialog;
 }
 
 void MainWindow::showError(const QString& message) {

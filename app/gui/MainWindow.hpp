@@ -28,6 +28,7 @@ class HistogramPlot;
 class JobRunner;
 class LayerInspector;
 class ComparePanel;
+class AllocationPanel;
 class LayerTableModel;
 }  // namespace quantlens::widgets
 
@@ -45,6 +46,9 @@ public:
     QTableView* layerTable() const { return table_; }
     widgets::LayerInspector* inspector() const { return inspector_; }
     widgets::ComparePanel* comparePanel() const { return compare_; }
+    widgets::AllocationPanel* allocationPanel() const { return allocation_; }
+    // The export dialog for the model and plan on screen (owned by the window).
+    class ExportDialog* openExportDialog();
     class QTabWidget* views() const { return views_; }
     bool isBusy() const;
     QString lastError() const { return lastError_; }
@@ -88,6 +92,7 @@ private:
     widgets::HistogramPlot* histogram_;
     widgets::LayerInspector* inspector_;
     widgets::ComparePanel* compare_;
+    widgets::AllocationPanel* allocation_;
     QTabWidget* views_;
     QLabel* layerInfo_;
     QLabel* statusText_;

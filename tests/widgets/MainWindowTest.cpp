@@ -8,7 +8,12 @@
 #include "jobs/JobRunner.hpp"
 #include "model/inspection.hpp"
 #include "models/LayerTableModel.hpp"
+#include "ExportDialog.hpp"
+#include "alloc/planning.hpp"
+#include "analysis/model_analysis.hpp"
+#include "panels/AllocationPanel.hpp"
 #include "panels/ComparePanel.hpp"
+#include <QSlider>
 #include "panels/LayerInspector.hpp"
 #include "quant/comparison.hpp"
 #include <QTableWidget>
@@ -35,6 +40,7 @@ private slots:
     void analysisFillsTheTableWithTheCoresFigures();
     void quantizeViewShowsTheCoresPreviewOfTheSpec();
     void compareViewPutsThreeSpecsSideBySide();
+    void allocationSliderChangesThePlanAndExportWritesIt();
 };
 
 namespace {
@@ -231,6 +237,88 @@ void MainWindowTest::compareViewPutsThreeSpecsSideBySide() {
     QCOMPARE(panel->bitsPlot()->graph(0)->dataCount(), 7);  // int2 … int8 for the integer spec
     QCOMPARE(panel->modelPlot()->graphCount(), 3);
     saveScreenshot(window, "compare-view.png");
+}
+
+void MainWindowTest::allocationSliderChangesThePlanAndExportWritesIt() {
+    QTemporaryDir scratch;
+    qputenv("QUANTLENS_CACHE_DIR", scratch.filePath("cache").toUtf8());
+    MainWindow window;
+    window.resize(1440, 860);
+    window.show();
+    QSignalSpy loaded(&window, &MainWindow::modelLoaded);
+    window.openModel(kSample);
+    QVERIFY(loaded.wait(20000));
+    auto* panel = window.allocationPanel();
+    window.views()->setCurrentWidget(panel);
+    panel->setCandidates(QStringLiteral("int4:g64:asym, int8:channel:sym"), QStringLiteral("int8:channel:sym"));
+    QSignalSpy changed(panel, &quantlens::widgets::AllocationPanel::planChanged);
+    panel->analyse();
+    QVERIFY(changed.wait(30000));
+    QVERIFY(panel->slider()->isEnabled());
+    QVERIFY(panel->maxBudget() > panel->minBudget());
+
+    // The plan at each budget is the core's plan for that budget, and more budget buys more bits.
+    auto model = quantlens::Model::open(kSample.toStdString());
+    quantlens::PlanRequest request;
+    request.candidates = {quantlens::QuantSpec::parse("int4:g64:asym"), quantlens::QuantSpec::parse("int8:channel:sym")};
+    request.kind_candidates[quantlens::LayerKind::Embedding] = {quantlens::QuantSpec::parse("int8:channel:sym")};
+    quantlens::AnalysisOptions options;
+    options.specs = quantlens::specs_to_measure(request);
+    options.qsur = false;
+    options.use_cache = false;
+    const auto report = quantlens::analyze_model(model, options);
+    double previous = 0;
+    for (double fraction : {0.0, 0.5, 1.0}) {
+        const double bits = panel->minBudget() + fraction * (panel->maxBudget() - panel->minBudget());
+        changed.clear();
+        panel->slider()->setValue(static_cast<int>(fraction * panel->slider()->maximum()));
+        if (fraction > 0) QVERIFY(!changed.isEmpty());
+        const auto* plan = panel->plan();
+        QVERIFY(plan && plan->summary);
+        QVERIFY(plan->summary->bits_per_weight <= bits + 1e-6);
+        QVERIFY(plan->summary->bits_per_weight >= previous);
+        previous = plan->summary->bits_per_weight;
+        request.budget = {quantlens::Budget::Kind::BitsPerWeight, std::max(bits, panel->minBudget()) + 1e-9};
+        const auto core = quantlens::plan_allocation(model, report, request).plan;
+        QCOMPARE(plan->layers.size(), core.layers.size());
+        for (std::size_t i = 0; i < core.layers.size(); ++i) QCOMPARE(plan->layers[i].second.to_string(), core.layers[i].second.to_string());
+        if (fraction == 0.5) saveScreenshot(window, "allocate-view.png");
+    }
+    QVERIFY(previous > panel->minBudget());
+    // pinning a layer holds it at that spec whatever the budget
+    panel->pin(QStringLiteral("transformer.h.0.mlp.c_fc"), QStringLiteral("int4:g64:asym"));
+    for (const auto& [name, spec] : panel->plan()->layers)
+        if (name == "transformer.h.0.mlp.c_fc") QCOMPARE(QString::fromStdString(spec.to_string()), QStringLiteral("int4:g64:asym"));
+
+    // Export the plan on screen from the dialog: the file reads back with the preview's values.
+    auto* dialog = window.openExportDialog();
+    QVERIFY(dialog);
+    dialog->show();
+    dialog->setFormat(QStringLiteral("fakequant"));
+    const QString out = scratch.filePath("exported");
+    dialog->setDestination(out);
+    QSignalSpy exported(dialog, &quantlens::gui::ExportDialog::exported);
+    dialog->start();
+    QVERIFY(exported.wait(30000));
+    QVERIFY(dialog->report().contains(QStringLiteral("Wrote")));
+    saveScreenshot(*dialog, "export-dialog.png");
+    const auto written = quantlens::Model::open(out.toStdString());
+    const auto assignments = quantlens::resolve_plan(*panel->plan(), model, "plan");
+    for (const auto& [layer, spec] : assignments) {
+        const auto source = model.read_weights(*layer);
+        const auto preview = quantlens::quantize(quantlens::as_matrix(source.values(), source.shape), spec);
+        const auto back = written.read_weights(written.layer(layer->name));
+        QCOMPARE(back.values().size(), preview.dequantized.size());
+        QVERIFY(std::equal(back.values().begin(), back.values().end(), preview.dequantized.begin()));
+    }
+    // A plan the target cannot take lists the layers to change and writes nothing.
+    dialog->setFormat(QStringLiteral("gguf"));
+    dialog->setDestination(scratch.filePath("never.gguf"));
+    QSignalSpy failed(dialog, &quantlens::gui::ExportDialog::exportFailed);
+    dialog->start();
+    QVERIFY(failed.wait(30000));
+    QVERIFY(!QFileInfo::exists(scratch.filePath("never.gguf")));
+    qunsetenv("QUANTLENS_CACHE_DIR");
 }
 
 QTEST_MAIN(MainWindowTest)

@@ -1,0 +1,186 @@
+#include "ExportDialog.hpp"
+
+#include <QComboBox>
+#include <QDialogButtonBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QVBoxLayout>
+
+#include <any>
+#include <filesystem>
+#include <fstream>
+
+#include "export/compressed_tensors.hpp"
+#include "export/dialects.hpp"
+#include "export/fakequant_export.hpp"
+#include "export/gguf_export.hpp"
+#include "export/llama_quantize_types.hpp"
+#include "jobs/JobRunner.hpp"
+#include "util/atomic_file.hpp"
+
+namespace quantlens::gui {
+
+namespace {
+
+struct Written {
+    QString path, text;
+};
+
+void write_text(const std::string& path, const std::string& text) {
+    quantlens::AtomicFile out(path);
+    out.write(text.data(), text.size());
+    out.commit();
+}
+
+}  // namespace
+
+ExportDialog::ExportDialog(std::shared_ptr<const quantlens::Model> model, std::optional<quantlens::QuantPlan> plan, QWidget* parent)
+    : QDialog(parent), model_(std::move(model)), plan_(std::move(plan)), format_(new QComboBox), destination_(new QLineEdit), planInfo_(new QLabel),
+      report_(new QLabel), progress_(new QProgressBar), run_(new QPushButton(tr("Export"))), cancel_(new QPushButton(tr("Cancel"))),
+      job_(new widgets::JobRunner(this)) {
+    setWindowTitle(tr("Export quantized model"));
+    const std::vector<std::pair<QString, QString>> formats = {
+        {"gguf", tr("GGUF — ggml types per tensor (GGUF or Hugging Face llama sources)")},
+        {"fakequant", tr("Fake-quant — dequantized weights in the source's format and dtype")},
+        {"safetensors-packed", tr("Packed safetensors — compressed-tensors pack-quantized (vLLM, transformers)")},
+        {"gptqmodel", tr("GPTQModel quantize_config.json (dynamic per-module overrides)")},
+        {"compressed-tensors", tr("compressed-tensors quantization_config")},
+        {"aimet", tr("AIMET parameter encodings")},
+        {"llama-tensor-types", tr("llama-quantize --tensor-type-file")}};
+    for (const auto& [name, label] : formats) format_->addItem(label, name);
+    auto* browse = new QPushButton(tr("Browse…"));
+    auto* loadPlan = new QPushButton(tr("Load plan…"));
+    auto* form = new QFormLayout;
+    auto* planRow = new QHBoxLayout;
+    planRow->addWidget(planInfo_, 1);
+    planRow->addWidget(loadPlan);
+    form->addRow(tr("Plan"), planRow);
+    form->addRow(tr("Format"), format_);
+    auto* destinationRow = new QHBoxLayout;
+    destinationRow->addWidget(destination_, 1);
+    destinationRow->addWidget(browse);
+    form->addRow(tr("Destination"), destinationRow);
+    auto* layout = new QVBoxLayout(this);
+    layout->addLayout(form);
+    progress_->setRange(0, 1000);
+    progress_->hide();
+    layout->addWidget(progress_);
+    report_->setWordWrap(true);
+    report_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    layout->addWidget(report_, 1);
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close);
+    buttons->addButton(run_, QDialogButtonBox::AcceptRole);
+    buttons->addButton(cancel_, QDialogButtonBox::ActionRole);
+    cancel_->setEnabled(false);
+    layout->addWidget(buttons);
+    resize(720, 320);
+
+    auto describePlan = [this] {
+        if (!plan_) planInfo_->setText(tr("<i>no plan: make one in the Allocate view, or load one</i>"));
+        else planInfo_->setText(tr("%1 layers named%2%3").arg(plan_->layers.size())
+                                    .arg(plan_->default_spec ? tr(", default %1").arg(QString::fromStdString(plan_->default_spec->to_string())) : QString())
+                                    .arg(plan_->summary ? tr(", %1 bits/weight").arg(plan_->summary->bits_per_weight, 0, 'f', 3) : QString()));
+        run_->setEnabled(plan_.has_value());
+    };
+    describePlan();
+    connect(loadPlan, &QPushButton::clicked, this, [this, describePlan] {
+        const auto path = QFileDialog::getOpenFileName(this, tr("Load plan"), QString(), tr("Plans (*.json)"));
+        if (path.isEmpty()) return;
+        try {
+            plan_ = quantlens::load_plan(path.toStdString());
+        } catch (const quantlens::Error& error) {
+            report_->setText(QString::fromStdString(error.what()).toHtmlEscaped());
+        }
+        describePlan();
+    });
+    connect(browse, &QPushButton::clicked, this, [this] {
+        const auto format = format_->currentData().toString();
+        const bool folder = format == QLatin1String("safetensors-packed") || (format == QLatin1String("fakequant") && QFileInfo(QString::fromStdString(model_->file().path())).isDir());
+        const auto path = folder ? QFileDialog::getSaveFileName(this, tr("Export folder"), QString(), QString(), nullptr, QFileDialog::ShowDirsOnly)
+                                 : QFileDialog::getSaveFileName(this, tr("Export to"));
+        if (!path.isEmpty()) destination_->setText(path);
+    });
+    connect(run_, &QPushButton::clicked, this, &ExportDialog::start);
+    connect(buttons, &QDialogButtonBox::rejected, this, [this] { job_->cancel(); reject(); });
+    connect(cancel_, &QPushButton::clicked, job_, &widgets::JobRunner::cancel);
+    connect(job_, &widgets::JobRunner::progressed, this, [this](double fraction, const QString&) { progress_->setValue(static_cast<int>(fraction * 1000)); });
+    auto finish = [this] {
+        progress_->hide();
+        cancel_->setEnabled(false);
+        run_->setEnabled(plan_.has_value());
+    };
+    connect(job_, &widgets::JobRunner::finished, this, [this, finish](const std::any& result) {
+        finish();
+        const auto written = std::any_cast<std::shared_ptr<Written>>(result);
+        report_->setText(written->text);
+        emit exported(written->path);
+    });
+    connect(job_, &widgets::JobRunner::failed, this, [this, finish](const QString& message) {
+        finish();
+        report_->setText(QStringLiteral("<span style='color:#c0392b'>%1</span>").arg(message.toHtmlEscaped().replace('\n', QStringLiteral("<br>"))));
+        emit exportFailed(message);
+    });
+    connect(job_, &widgets::JobRunner::cancelled, this, [this, finish] {
+        finish();
+        report_->setText(tr("Cancelled: nothing was written."));
+    });
+}
+
+void ExportDialog::setFormat(const QString& format) { format_->setCurrentIndex(format_->findData(format)); }
+
+void ExportDialog::setDestination(const QString& path) { destination_->setText(path); }
+
+QString ExportDialog::report() const { return report_->text(); }
+
+void ExportDialog::start() {
+    if (!plan_ || destination_->text().isEmpty()) {
+        report_->setText(tr("Choose a destination first."));
+        return;
+    }
+    auto model = model_;
+    const auto plan = *plan_;
+    const std::string format = format_->currentData().toString().toStdString(), out = destination_->text().toStdString();
+    progress_->setValue(0);
+    progress_->show();
+    cancel_->setEnabled(true);
+    run_->setEnabled(false);
+    report_->setText(tr("Exporting…"));
+    job_->start(tr("Exporting"), [model, plan, format, out](const quantlens::Progress& progress, const quantlens::CancelToken& cancel) -> std::any {
+        const auto assignments = quantlens::resolve_plan(plan, *model, "(the plan)");
+        auto written = std::make_shared<Written>();
+        written->path = QString::fromStdString(out);
+        if (format == "gptqmodel" || format == "compressed-tensors" || format == "aimet" || format == "llama-tensor-types") {
+            std::string text;
+            if (format == "gptqmodel") text = quantlens::gptqmodel_quantize_config(*model, assignments, out).dump(2) + "\n";
+            if (format == "compressed-tensors") text = quantlens::compressed_tensors_config(*model, assignments, out).dump(2) + "\n";
+            if (format == "aimet") text = quantlens::aimet_encodings(*model, assignments, out, progress, &cancel).dump(2) + "\n";
+            if (format == "llama-tensor-types") text = quantlens::llama_quantize_tensor_types(*model, assignments);
+            write_text(out, text);
+            written->text = QObject::tr("Wrote <b>%1</b> (%2 planned layers).").arg(written->path.toHtmlEscaped()).arg(assignments.size());
+            return written;
+        }
+        quantlens::ExportSummary summary;
+        if (format == "gguf") summary = quantlens::export_gguf(*model, assignments, out, progress, &cancel);
+        if (format == "fakequant") summary = quantlens::export_fakequant(*model, assignments, out, progress, &cancel);
+        if (format == "safetensors-packed") summary = quantlens::export_packed_safetensors(*model, assignments, out, progress, &cancel);
+        const auto planPath = std::filesystem::is_directory(out) ? (std::filesystem::path(out) / "quantlens.plan.json").string() : out + ".plan.json";
+        quantlens::save_plan(plan, planPath);
+        written->text = QObject::tr("Wrote <b>%1</b>: %2 tensors (%3 quantized), %4 from %5; the plan is in %6.")
+                            .arg(written->path.toHtmlEscaped())
+                            .arg(summary.tensors)
+                            .arg(summary.quantized)
+                            .arg(QLocale().formattedDataSize(static_cast<qint64>(summary.bytes_out)))
+                            .arg(QLocale().formattedDataSize(static_cast<qint64>(summary.bytes_in)))
+                            .arg(QString::fromStdString(planPath).toHtmlEscaped());
+        for (const auto& warning : summary.warnings) written->text += QStringLiteral("<br><i>%1</i>").arg(QString::fromStdString(warning).toHtmlEscaped());
+        return written;
+    });
+}
+
+}  // namespace quantlens::gui

@@ -1,0 +1,321 @@
+#include "panels/AllocationPanel.hpp"
+
+#include <QComboBox>
+#include <QFileDialog>
+#include <QFormLayout>
+#include <QGridLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMenu>
+#include <QPushButton>
+#include <QRegularExpression>
+#include <QSlider>
+#include <QTableWidget>
+#include <QVBoxLayout>
+#include <qcustomplot.h>
+
+#include <any>
+
+#include "analysis/model_analysis.hpp"
+#include "jobs/JobRunner.hpp"
+#include "plots/PlotStyle.hpp"
+#include "util/error.hpp"
+
+namespace quantlens::widgets {
+
+namespace {
+
+constexpr int kSliderSteps = 1000;
+
+std::vector<quantlens::QuantSpec> parseSpecs(const QString& text) {
+    std::vector<quantlens::QuantSpec> specs;
+    for (const auto& part : text.split(QRegularExpression(QStringLiteral("[,\\s]+")), Qt::SkipEmptyParts)) specs.push_back(quantlens::QuantSpec::parse(part.toStdString()));
+    return specs;
+}
+
+// An ECMAScript pattern matching exactly `name` (pins name one layer).
+std::string exactPattern(const std::string& name) {
+    std::string pattern;
+    for (char c : name) {
+        if (std::string_view("\\^$.|?*+()[]{}").find(c) != std::string_view::npos) pattern += '\\';
+        pattern += c;
+    }
+    return pattern;
+}
+
+}  // namespace
+
+AllocationPanel::AllocationPanel(QWidget* parent)
+    : QWidget(parent), candidates_(new QLineEdit(QStringLiteral("int4:g64:asym, int8:channel:sym"))), embeddings_(new QLineEdit),
+      metric_(new QComboBox), analyse_(new QPushButton(tr("Measure candidates"))), slider_(new QSlider(Qt::Horizontal)), summary_(new QLabel),
+      frontier_(new QCustomPlot), bars_(new QCustomPlot), table_(new QTableWidget), load_(new QPushButton(tr("Load plan…"))),
+      save_(new QPushButton(tr("Save plan…"))), job_(new JobRunner(this)) {
+    embeddings_->setPlaceholderText(tr("same as every layer (e.g. f16 or int8:channel:sym to keep them wider)"));
+    metric_->addItem(tr("squared error (mse)"), "mse");
+    metric_->addItem(tr("squared error × kurtosis"), "kurtosis");
+    metric_->addItem(tr("squared error × max/mean |w|"), "max_to_mean");
+    slider_->setRange(0, kSliderSteps);
+    slider_->setEnabled(false);
+    save_->setEnabled(false);
+    summary_->setWordWrap(true);
+    summary_->setText(tr("Choose candidate specs and measure them; then move the budget."));
+
+    auto* form = new QFormLayout;
+    form->addRow(tr("Candidates"), candidates_);
+    form->addRow(tr("Embeddings"), embeddings_);
+    auto* metricRow = new QHBoxLayout;
+    metricRow->addWidget(metric_, 1);
+    metricRow->addWidget(analyse_);
+    metricRow->addWidget(load_);
+    metricRow->addWidget(save_);
+    form->addRow(tr("Damage"), metricRow);
+    form->addRow(tr("Budget"), slider_);
+    auto* layout = new QVBoxLayout(this);
+    layout->addLayout(form);
+    layout->addWidget(summary_);
+    frontier_->xAxis->setLabel(tr("bits per weight"));
+    frontier_->yAxis->setLabel(tr("predicted damage"));
+    bars_->xAxis->setLabel(tr("layer (model order)"));
+    bars_->yAxis->setLabel(tr("bits per weight"));
+    for (auto* plot : {frontier_, bars_}) {
+        plot->setMinimumSize(280, 200);
+        style_plot(plot, palette());
+    }
+    auto* grid = new QGridLayout;
+    grid->addWidget(frontier_, 0, 0);
+    grid->addWidget(bars_, 0, 1);
+    layout->addLayout(grid, 1);
+    table_->setColumnCount(5);
+    table_->setHorizontalHeaderLabels({tr("Layer"), tr("Kind"), tr("Parameters"), tr("Spec"), tr("Bits/weight")});
+    table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+    table_->verticalHeader()->hide();
+    table_->horizontalHeader()->setStretchLastSection(true);
+    table_->setToolTip(tr("Double-click a layer to pin it to one of its candidates"));
+    layout->addWidget(table_, 1);
+
+    connect(analyse_, &QPushButton::clicked, this, &AllocationPanel::analyse);
+    connect(metric_, &QComboBox::currentIndexChanged, this, [this] { if (report_) solve(minBits_ + (maxBits_ - minBits_) * slider_->value() / kSliderSteps); });
+    connect(slider_, &QSlider::valueChanged, this, [this](int value) { solve(minBits_ + (maxBits_ - minBits_) * value / kSliderSteps); });
+    connect(table_, &QTableWidget::cellDoubleClicked, this, [this](int row, int) {
+        if (!report_) return;
+        const auto layer = table_->item(row, 0)->text();
+        QMenu menu(this);
+        for (const auto& spec : parseSpecs(candidates_->text())) {
+            const auto text = QString::fromStdString(spec.to_string());
+            menu.addAction(tr("Pin to %1").arg(text), this, [this, layer, text] { pin(layer, text); });
+        }
+        menu.addAction(tr("Unpin"), this, [this, layer] { pin(layer, QString()); });
+        menu.exec(QCursor::pos());
+    });
+    connect(load_, &QPushButton::clicked, this, [this] {
+        const auto path = QFileDialog::getOpenFileName(this, tr("Load plan"), QString(), tr("Plans (*.json);;All files (*)"));
+        if (!path.isEmpty()) loadPlan(path);
+    });
+    connect(save_, &QPushButton::clicked, this, [this] {
+        const auto path = QFileDialog::getSaveFileName(this, tr("Save plan"), QStringLiteral("plan.json"), tr("Plans (*.json)"));
+        if (!path.isEmpty()) savePlan(path);
+    });
+    connect(job_, &JobRunner::finished, this, [this](const std::any& result) {
+        report_ = std::any_cast<std::shared_ptr<const quantlens::AnalysisReport>>(result);
+        pins_.clear();
+        slider_->setEnabled(true);
+        solve(-1);  // the frontier's range, then the middle of it
+    });
+    connect(job_, &JobRunner::failed, this, [this](const QString& message) {
+        summary_->setText(QStringLiteral("<span style='color:#c0392b'>%1</span>").arg(message.toHtmlEscaped()));
+        emit failed(message);
+    });
+}
+
+AllocationPanel::~AllocationPanel() { job_->cancel(); }
+
+void AllocationPanel::setModel(std::shared_ptr<const quantlens::Model> model) {
+    if (model == model_) return;
+    job_->cancel();
+    model_ = std::move(model);
+    report_.reset();
+    plan_.reset();
+    pins_.clear();
+    slider_->setEnabled(false);
+    save_->setEnabled(false);
+    table_->setRowCount(0);
+    frontier_->clearGraphs();
+    bars_->clearPlottables();
+    frontier_->replot();
+    bars_->replot();
+    summary_->setText(tr("Choose candidate specs and measure them; then move the budget."));
+}
+
+void AllocationPanel::setCandidates(const QString& candidates, const QString& embeddingCandidates) {
+    candidates_->setText(candidates);
+    embeddings_->setText(embeddingCandidates);
+}
+
+quantlens::PlanRequest AllocationPanel::request(double bitsPerWeight) const {
+    quantlens::PlanRequest request;
+    request.candidates = parseSpecs(candidates_->text());
+    if (!embeddings_->text().trimmed().isEmpty()) request.kind_candidates[quantlens::LayerKind::Embedding] = parseSpecs(embeddings_->text());
+    request.pins = pins_;
+    request.metric = quantlens::parse_damage_metric(metric_->currentData().toString().toStdString());
+    request.budget = {quantlens::Budget::Kind::BitsPerWeight, bitsPerWeight};
+    return request;
+}
+
+void AllocationPanel::analyse() {
+    if (!model_) return;
+    quantlens::AnalysisOptions options;
+    try {
+        auto planned = request(0);
+        planned.pins.clear();
+        options.specs = quantlens::specs_to_measure(planned);
+    } catch (const quantlens::Error& error) {
+        emit job_->failed(QString::fromStdString(error.where() + ": " + error.reason()));
+        return;
+    }
+    options.qsur = false;  // the damage metrics need the statistics and each spec's error, not QSUR
+    auto model = model_;
+    job_->start(tr("Measuring candidates"), [model, options](const quantlens::Progress& progress, const quantlens::CancelToken& cancel) -> std::any {
+        return std::shared_ptr<const quantlens::AnalysisReport>(std::make_shared<quantlens::AnalysisReport>(quantlens::analyze_model(*model, options, progress, &cancel)));
+    });
+}
+
+void AllocationPanel::setBudget(double bitsPerWeight) {
+    if (maxBits_ <= minBits_) return;
+    slider_->setValue(static_cast<int>(std::lround((bitsPerWeight - minBits_) / (maxBits_ - minBits_) * kSliderSteps)));
+}
+
+void AllocationPanel::pin(const QString& layer, const QString& spec) {
+    const auto pattern = exactPattern(layer.toStdString());
+    std::erase_if(pins_, [&](const auto& entry) { return entry.first == pattern; });
+    if (!spec.isEmpty()) pins_.insert(pins_.begin(), {pattern, quantlens::QuantSpec::parse(spec.toStdString())});
+    solve(-1 - (minBits_ + (maxBits_ - minBits_) * slider_->value() / kSliderSteps));  // new frontier, same budget
+}
+
+// budget < 0: first recompute the frontier and the slider's range (candidates, pins or the metric
+// changed); -1 keeps the middle, -1 - b keeps the budget b.
+void AllocationPanel::solve(double bitsPerWeight) {
+    if (!model_ || !report_) return;
+    try {
+        if (bitsPerWeight < 0) {
+            const auto widest = quantlens::plan_allocation(*model_, *report_, request(1e9));
+            parameters_ = widest.plan.summary ? widest.plan.summary->parameters : 0;
+            const double n = std::max<double>(1.0, static_cast<double>(parameters_));
+            minBits_ = static_cast<double>(widest.solver.cheapest_bits()) / n;
+            maxBits_ = static_cast<double>(widest.solver.dearest_bits()) / n;
+            frontierPoints_ = widest.solver.frontier();
+            const double keep = bitsPerWeight == -1 ? (minBits_ + maxBits_) / 2 : -1 - bitsPerWeight;
+            const QSignalBlocker block(slider_);
+            slider_->setValue(maxBits_ > minBits_ ? static_cast<int>(std::lround((std::clamp(keep, minBits_, maxBits_) - minBits_) / (maxBits_ - minBits_) * kSliderSteps)) : kSliderSteps);
+            bitsPerWeight = minBits_ + (maxBits_ - minBits_) * slider_->value() / kSliderSteps;
+        }
+        // The slider's cheapest end is exactly the cheapest plan (rounding could land below it).
+        const double budget = std::max(bitsPerWeight, minBits_) + 1e-9;
+        plan_ = quantlens::plan_allocation(*model_, *report_, request(budget)).plan;
+        showPlan();
+    } catch (const quantlens::Error& error) {
+        summary_->setText(QStringLiteral("<span style='color:#c0392b'>%1</span>").arg(QString::fromStdString(error.where() + ": " + error.reason()).toHtmlEscaped()));
+    }
+}
+
+void AllocationPanel::showPlan() {
+    const auto& plan = *plan_;
+    save_->setEnabled(true);
+    table_->setRowCount(static_cast<int>(plan.layers.size()));
+    QVector<double> keys, bits;
+    const QLocale locale;
+    for (std::size_t i = 0; i < plan.layers.size(); ++i) {
+        const auto& [name, spec] = plan.layers[i];
+        const auto& layer = model_->layer(name);
+        double layerBits = 0;
+        std::uint64_t parameters = 0;
+        if (report_)
+            for (const auto& analysed : report_->layers) {
+                if (analysed.layer != name) continue;
+                parameters = analysed.parameters;
+                for (std::size_t k = 0; k < report_->specs.size(); ++k)
+                    if (report_->specs[k] == spec && analysed.quantization[k].metrics) layerBits = analysed.quantization[k].metrics->bits_per_weight;
+            }
+        bool pinned = false;
+        for (const auto& [pattern, pinnedSpec] : pins_) pinned = pinned || pattern == exactPattern(name);
+        const QStringList cells = {QString::fromStdString(name), QString::fromUtf8(quantlens::layer_kind_name(layer.kind).data()),
+                                   parameters ? locale.toString(static_cast<qulonglong>(parameters)) : QStringLiteral("–"),
+                                   QString::fromStdString(spec.to_string()) + (pinned ? tr("  (pinned)") : QString()),
+                                   layerBits > 0 ? QString::number(layerBits, 'f', 3) : QStringLiteral("–")};
+        for (int c = 0; c < cells.size(); ++c) table_->setItem(static_cast<int>(i), c, new QTableWidgetItem(cells[c]));
+        keys.push_back(static_cast<double>(i));
+        bits.push_back(layerBits);
+    }
+    table_->resizeColumnsToContents();
+
+    bars_->clearPlottables();
+    auto* bar = new QCPBars(bars_->xAxis, bars_->yAxis);
+    bar->setData(keys, bits);
+    bar->setPen(Qt::NoPen);
+    bar->setBrush(palette().color(QPalette::Highlight));
+    bars_->rescaleAxes();
+    bars_->yAxis->setRangeLower(0);
+    bars_->yAxis->setRangeUpper(bars_->yAxis->range().upper * 1.1);
+    bars_->xAxis->setRange(-1, static_cast<double>(keys.size()));
+    bars_->replot();
+
+    frontier_->clearGraphs();
+    const double n = std::max<double>(1.0, static_cast<double>(parameters_));
+    auto* line = frontier_->addGraph();
+    line->setName(tr("Pareto frontier"));
+    line->setPen(QPen(palette().color(QPalette::Highlight), 1.5));
+    line->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 4));
+    for (const auto& point : frontierPoints_) line->addData(static_cast<double>(point.cost_bits) / n, point.damage);
+    auto* current = frontier_->addGraph();
+    current->setName(tr("this plan"));
+    current->setLineStyle(QCPGraph::lsNone);
+    current->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, QColor(192, 57, 43), 11));
+    if (plan.summary) current->addData(plan.summary->bits_per_weight, plan.summary->predicted_damage);
+    frontier_->legend->setVisible(true);
+    frontier_->rescaleAxes();
+    frontier_->xAxis->scaleRange(1.1);
+    frontier_->yAxis->scaleRange(1.15);
+    frontier_->replot();
+
+    if (plan.summary)
+        summary_->setText(tr("<b>%1 bits/weight</b> over %2 parameters, %3 in all; predicted damage %4 (%5).<br>Budget range %6 – %7 bits/weight; double-click a layer below to pin it.")
+                              .arg(plan.summary->bits_per_weight, 0, 'f', 3)
+                              .arg(locale.toString(static_cast<qulonglong>(plan.summary->parameters)))
+                              .arg(locale.formattedDataSize(static_cast<qint64>(plan.summary->size_bytes)))
+                              .arg(plan.summary->predicted_damage, 0, 'g', 4)
+                              .arg(QString::fromStdString(plan.metric))
+                              .arg(minBits_, 0, 'f', 3)
+                              .arg(maxBits_, 0, 'f', 3));
+    else
+        summary_->setText(tr("Plan loaded: %1 layers named, default %2").arg(plan.layers.size()).arg(plan.default_spec ? QString::fromStdString(plan.default_spec->to_string()) : tr("none")));
+    emit planChanged();
+}
+
+void AllocationPanel::loadPlan(const QString& path) {
+    if (!model_) return;
+    try {
+        auto plan = quantlens::load_plan(path.toStdString());
+        const auto assignments = quantlens::resolve_plan(plan, *model_, path.toStdString());  // refuses another model's plan
+        quantlens::QuantPlan shown = plan;
+        shown.layers.clear();
+        shown.patterns.clear();
+        for (const auto& [layer, spec] : assignments) shown.layers.emplace_back(layer->name, spec);  // every layer it resolves to
+        shown.default_spec.reset();
+        plan_ = shown;
+        showPlan();
+    } catch (const quantlens::Error& error) {
+        emit failed(QString::fromStdString(error.file() + ": " + error.where() + ": " + error.reason()));
+    }
+}
+
+void AllocationPanel::savePlan(const QString& path) {
+    if (!plan_) return;
+    try {
+        quantlens::save_plan(*plan_, path.toStdString());
+    } catch (const quantlens::Error& error) {
+        emit failed(QString::fromStdString(error.file() + ": " + error.reason()));
+    }
+}
+
+}  // namespace quantlens::widgets

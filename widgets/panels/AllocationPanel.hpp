@@ -1,0 +1,81 @@
+#pragma once
+// Mixed precision under a budget: candidate specs (for every layer and for embeddings), the
+// damage metric, then a budget slider in bits per weight that re-solves the knapsack as it
+// moves; the Pareto frontier (bits per weight against predicted damage) with the current plan
+// on it, each layer's bits along the model's depth, and the assignment table, where a double
+// click pins a layer to one of its candidates. Plans load from and save to quantlens.plan/1.
+// The weights-only analysis (cached) runs once per candidate set, off the UI thread.
+#include <QWidget>
+
+#include <memory>
+#include <optional>
+
+#include "alloc/planning.hpp"
+#include "model/model.hpp"
+
+class QComboBox;
+class QCustomPlot;
+class QLabel;
+class QLineEdit;
+class QPushButton;
+class QSlider;
+class QTableWidget;
+
+namespace quantlens::widgets {
+
+class JobRunner;
+
+class AllocationPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit AllocationPanel(QWidget* parent = nullptr);
+    ~AllocationPanel() override;
+
+    void setModel(std::shared_ptr<const quantlens::Model> model);
+    void setCandidates(const QString& candidates, const QString& embeddingCandidates = {});
+    void analyse();                       // measure the candidates (then the slider is live)
+    void setBudget(double bitsPerWeight);  // as if the slider were moved there
+    void pin(const QString& layer, const QString& spec);
+    void loadPlan(const QString& path);
+    void savePlan(const QString& path);
+
+    // The plan on screen (none before the first solve or load).
+    const quantlens::QuantPlan* plan() const { return plan_ ? &*plan_ : nullptr; }
+    double minBudget() const { return minBits_; }
+    double maxBudget() const { return maxBits_; }
+    QSlider* slider() const { return slider_; }
+    QTableWidget* table() const { return table_; }
+    QCustomPlot* frontierPlot() const { return frontier_; }
+    JobRunner* job() const { return job_; }
+
+signals:
+    void planChanged();
+    void failed(const QString& message);
+
+private:
+    quantlens::PlanRequest request(double bitsPerWeight) const;
+    void solve(double bitsPerWeight);
+    void showPlan();
+
+    std::shared_ptr<const quantlens::Model> model_;
+    std::shared_ptr<const quantlens::AnalysisReport> report_;
+    std::vector<std::pair<std::string, quantlens::QuantSpec>> pins_;
+    std::optional<quantlens::QuantPlan> plan_;
+    std::vector<quantlens::Allocation> frontierPoints_;
+    std::uint64_t parameters_ = 0;
+    double minBits_ = 0, maxBits_ = 0;
+    QLineEdit* candidates_;
+    QLineEdit* embeddings_;
+    QComboBox* metric_;
+    QPushButton* analyse_;
+    QSlider* slider_;
+    QLabel* summary_;
+    QCustomPlot* frontier_;
+    QCustomPlot* bars_;
+    QTableWidget* table_;
+    QPushButton* load_;
+    QPushButton* save_;
+    JobRunner* job_;
+};
+
+}  // namespace quantlens::widgets
