@@ -59,6 +59,13 @@ public:
     void setKind(const QString& kind) { kind_ = kind; invalidateFilter(); }
 
 protected:
+    // Layers without a figure (norms have no kurtosis) sort last in either order, so a ranked
+    // column reads from the most sensitive layer down.
+    bool lessThan(const QModelIndex& left, const QModelIndex& right) const override {
+        const QVariant a = left.data(sortRole()), b = right.data(sortRole());
+        if (a.isValid() != b.isValid()) return (sortOrder() == Qt::AscendingOrder) ? a.isValid() : !a.isValid();
+        return QSortFilterProxyModel::lessThan(left, right);
+    }
     bool filterAcceptsRow(int row, const QModelIndex& parent) const override {
         if (!kind_.isEmpty() && sourceModel()->index(row, widgets::LayerTableModel::Kind, parent).data().toString() != kind_) return false;
         return QSortFilterProxyModel::filterAcceptsRow(row, parent);
@@ -147,7 +154,7 @@ MainWindow::MainWindow(QWidget* parent)
     splitter->addWidget(views_);
     splitter->setStretchFactor(0, 3);
     splitter->setStretchFactor(1, 2);
-    splitter->setSizes({760, 680});  // the table's analysis columns visible at the default size
+    splitter->setSizes({800, 640});  // the table's analysis columns visible at the default size
     setCentralWidget(splitter);
 
     connect(table_->selectionModel(), &QItemSelectionModel::selectionChanged, this, &MainWindow::onSelectionChanged);

@@ -108,7 +108,7 @@ void MainWindowTest::analysisFillsTheTableWithTheCoresFigures() {
     QTemporaryDir cache;  // a fresh analysis cache: every figure is computed here
     qputenv("QUANTLENS_CACHE_DIR", cache.path().toUtf8());
     MainWindow window;
-    window.resize(1280, 760);
+    window.resize(1440, 860);
     window.show();
     QSignalSpy loaded(&window, &MainWindow::modelLoaded);
     QSignalSpy analysed(&window, &MainWindow::analysisFinished);
