@@ -30,6 +30,7 @@
 #include "ExportDialog.hpp"
 #include "panels/AllocationPanel.hpp"
 #include "panels/ComparePanel.hpp"
+#include "panels/SensitivityPanel.hpp"
 #include "panels/LayerInspector.hpp"
 #include "plots/HistogramPlot.hpp"
 #include "stats/histogram.hpp"
@@ -89,6 +90,7 @@ MainWindow::MainWindow(QWidget* parent)
       inspector_(new widgets::LayerInspector),
       compare_(new widgets::ComparePanel),
       allocation_(new widgets::AllocationPanel),
+      sensitivity_(new widgets::SensitivityPanel),
       views_(new QTabWidget),
       layerInfo_(new QLabel),
       statusText_(new QLabel),
@@ -146,6 +148,7 @@ MainWindow::MainWindow(QWidget* parent)
 
     views_->addTab(right, tr("Layer"));
     views_->addTab(inspector_, tr("Quantize"));
+    views_->addTab(sensitivity_, tr("Sensitivity"));
     views_->addTab(compare_, tr("Compare"));
     views_->addTab(allocation_, tr("Allocate"));
     connect(allocation_, &widgets::AllocationPanel::failed, this, &MainWindow::showError);
@@ -266,6 +269,7 @@ void MainWindow::onLayerAnalysed(std::uint64_t generation, const quantlens::Laye
     }
     if (!isAnalysing()) {
         for (int column : {widgets::LayerTableModel::Kurtosis, widgets::LayerTableModel::Qsur, widgets::LayerTableModel::Outliers}) table_->resizeColumnToContents(column);
+        updateSensitivity();
         analysisProgress_->hide();
         if (!isBusy()) cancel_->hide();
         emit analysisFinished();
@@ -402,6 +406,13 @@ void MainWindow::onSelectionChanged() {
         shown->title = QString::fromStdString(name);
         return shown;
     });
+}
+
+void MainWindow::updateSensitivity() {
+    std::vector<quantlens::LayerAnalysis> analysed;  // in model order
+    for (int row = 0; row < layerModel_->rowCount(); ++row)
+        if (const auto* analysis = layerModel_->analysisAt(row)) analysed.push_back(*analysis);
+    sensitivity_->setSeries(quantlens::metric_series(analysed, {}));
 }
 
 ExportDialog* MainWindow::openExportDialog() {

@@ -29,6 +29,7 @@ class JobRunner;
 class LayerInspector;
 class ComparePanel;
 class AllocationPanel;
+class SensitivityPanel;
 class LayerTableModel;
 }  // namespace quantlens::widgets
 
@@ -47,6 +48,7 @@ public:
     widgets::LayerInspector* inspector() const { return inspector_; }
     widgets::ComparePanel* comparePanel() const { return compare_; }
     widgets::AllocationPanel* allocationPanel() const { return allocation_; }
+    widgets::SensitivityPanel* sensitivityPanel() const { return sensitivity_; }
     // The export dialog for the model and plan on screen (owned by the window).
     class ExportDialog* openExportDialog();
     class QTabWidget* views() const { return views_; }
@@ -81,6 +83,7 @@ private:
     void startAnalysis();
     void stopAnalysis();
     void onLayerAnalysed(std::uint64_t generation, const quantlens::LayerAnalysis& analysis);
+    void updateSensitivity();
 
     std::shared_ptr<const quantlens::Model> model_;
     widgets::LayerTableModel* layerModel_;
@@ -93,6 +96,7 @@ private:
     widgets::LayerInspector* inspector_;
     widgets::ComparePanel* compare_;
     widgets::AllocationPanel* allocation_;
+    widgets::SensitivityPanel* sensitivity_;
     QTabWidget* views_;
     QLabel* layerInfo_;
     QLabel* statusText_;

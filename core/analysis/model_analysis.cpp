@@ -12,11 +12,16 @@ AnalysisReport analyze_model(const Model& model, const AnalysisOptions& options,
     return analysis.wait();
 }
 
-MetricAgreement metric_agreement(const AnalysisReport& report) {
+MetricSeries metric_series(const std::vector<LayerAnalysis>& layers, const std::vector<QuantSpec>& specs) {
     std::vector<const LayerAnalysis*> analysed;  // layers that could not be read take no part
-    for (const auto& layer : report.layers)
-        if (layer.error.empty()) analysed.push_back(&layer);
-    std::vector<std::pair<std::string, std::vector<double>>> series = {
+    MetricSeries result;
+    for (const auto& layer : layers)
+        if (layer.error.empty()) {
+            analysed.push_back(&layer);
+            result.layers.push_back(layer.layer);
+        }
+    auto& series = result.series;
+    series = {
         {"excess_kurtosis", {}}, {"skewness", {}}, {"max_to_mean", {}}, {"outlier_fraction", {}}, {"channel_kurtosis_p95", {}}};
     for (const auto* layer : analysed) {
         const auto& s = layer->statistics;
@@ -36,10 +41,15 @@ MetricAgreement metric_agreement(const AnalysisReport& report) {
         if (!values.empty()) series.emplace_back(std::move(name), std::move(values));
     };
     add_if_complete("qsur_per_dimension", [](const LayerAnalysis& l) { return l.qsur ? std::optional(l.qsur->per_dimension) : std::nullopt; });
-    for (std::size_t k = 0; k < report.specs.size(); ++k)
-        add_if_complete("mse:" + report.specs[k].to_string(), [k](const LayerAnalysis& l) {
+    for (std::size_t k = 0; k < specs.size(); ++k)
+        add_if_complete("mse:" + specs[k].to_string(), [k](const LayerAnalysis& l) {
             return k < l.quantization.size() && l.quantization[k].metrics ? std::optional(l.quantization[k].metrics->mse) : std::nullopt;
         });
+    return result;
+}
+
+MetricAgreement metric_agreement(const AnalysisReport& report) {
+    const auto series = metric_series(report.layers, report.specs).series;
     MetricAgreement agreement;
     for (const auto& [name, values] : series) agreement.metrics.push_back(name);
     for (const auto& [a_name, a] : series) {

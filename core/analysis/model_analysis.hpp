@@ -28,6 +28,15 @@ struct AnalysisReport {
 
 AnalysisReport analyze_model(const Model& model, const AnalysisOptions& options, const Progress& progress = {}, const CancelToken* cancel = nullptr);
 
+// The per-layer metric series the report holds, over the layers that were analysed (in model
+// order): the statistics, QSUR and each spec's MSE; a series some layer lacks is left out.
+// What the GUI's sensitivity view plots and the agreement below ranks.
+struct MetricSeries {
+    std::vector<std::string> layers;
+    std::vector<std::pair<std::string, std::vector<double>>> series;  // name, one value per layer
+};
+MetricSeries metric_series(const std::vector<LayerAnalysis>& layers, const std::vector<QuantSpec>& specs);
+
 // Spearman's rho between every pair of per-layer series: the statistics, QSUR and each spec's
 // MSE (a series some layer lacks is left out).
 MetricAgreement metric_agreement(const AnalysisReport& report);

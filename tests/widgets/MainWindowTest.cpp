@@ -13,6 +13,8 @@
 #include "analysis/model_analysis.hpp"
 #include "panels/AllocationPanel.hpp"
 #include "panels/ComparePanel.hpp"
+#include "panels/SensitivityPanel.hpp"
+#include "stats/rank_correlation.hpp"
 #include <QSlider>
 #include "panels/LayerInspector.hpp"
 #include "quant/comparison.hpp"
@@ -145,6 +147,26 @@ void MainWindowTest::analysisFillsTheTableWithTheCoresFigures() {
         QVERIFY(table->index(row, Table::Kurtosis).data(Qt::BackgroundRole).isValid());  // on the colour scale
     }
     QCOMPARE(table->analysedRows(), quantizable);
+    // the sensitivity view plots the same figures along depth, and ranks two of them
+    auto* sensitivity = window.sensitivityPanel();
+    sensitivity->setBarMetric(QStringLiteral("excess_kurtosis"));
+    sensitivity->setScatterMetrics(QStringLiteral("excess_kurtosis"), QStringLiteral("qsur_per_dimension"));
+    auto* bars = qobject_cast<QCPBars*>(sensitivity->barPlot()->plottable(0));
+    QVERIFY(bars);
+    QCOMPARE(bars->dataCount(), quantizable);
+    std::vector<double> kurtosis, qsurs;
+    for (const auto& layer : model.layers()) {
+        if (!quantlens::is_quantizable(layer.kind)) continue;
+        auto weights = model.read_weights(layer);
+        auto matrix = quantlens::as_matrix(weights.values(), weights.shape);
+        kurtosis.push_back(quantlens::layer_statistics(matrix.values, matrix.rows, matrix.cols).excess_kurtosis);
+        qsurs.push_back(quantlens::qsur(matrix.values, matrix.rows, matrix.cols).per_dimension);
+    }
+    for (int i = 0; i < quantizable; ++i) QCOMPARE(bars->data()->at(i)->value, kurtosis[static_cast<std::size_t>(i)]);
+    QCOMPARE(sensitivity->shownSpearman(), quantlens::spearman(kurtosis, qsurs));
+    window.views()->setCurrentWidget(sensitivity);
+    saveScreenshot(window, "sensitivity-view.png");
+    window.views()->setCurrentIndex(0);
     window.selectLayer(QStringLiteral("transformer.h.0.attn.c_attn"));
     QSignalSpy shown(&window, &MainWindow::histogramShown);
     QVERIFY(shown.wait(20000));

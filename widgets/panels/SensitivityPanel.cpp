@@ -1,0 +1,145 @@
+#include "panels/SensitivityPanel.hpp"
+
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QVBoxLayout>
+#include <qcustomplot.h>
+
+#include <cmath>
+
+#include "plots/PlotStyle.hpp"
+#include "stats/rank_correlation.hpp"
+
+namespace quantlens::widgets {
+
+namespace {
+
+QString label(const std::string& name) {
+    static const std::map<std::string, QString> kLabels = {
+        {"excess_kurtosis", QObject::tr("excess kurtosis")}, {"skewness", QObject::tr("skewness")}, {"max_to_mean", QObject::tr("max / mean |w|")},
+        {"outlier_fraction", QObject::tr("outlier fraction")}, {"channel_kurtosis_p95", QObject::tr("channel kurtosis p95")},
+        {"qsur_per_dimension", QObject::tr("QSUR^(1/d)")}};
+    const auto found = kLabels.find(name);
+    return found != kLabels.end() ? found->second : QString::fromStdString(name);
+}
+
+}  // namespace
+
+SensitivityPanel::SensitivityPanel(QWidget* parent)
+    : QWidget(parent), barMetric_(new QComboBox), xMetric_(new QComboBox), yMetric_(new QComboBox), rhoLabel_(new QLabel), bars_(new QCustomPlot),
+      scatter_(new QCustomPlot) {
+    auto* layout = new QVBoxLayout(this);
+    auto* barRow = new QHBoxLayout;
+    barRow->addWidget(new QLabel(tr("Metric along depth")));
+    barRow->addWidget(barMetric_, 1);
+    layout->addLayout(barRow);
+    layout->addWidget(bars_, 1);
+    auto* scatterRow = new QHBoxLayout;
+    scatterRow->addWidget(new QLabel(tr("Scatter")));
+    scatterRow->addWidget(xMetric_, 1);
+    scatterRow->addWidget(new QLabel(tr("against")));
+    scatterRow->addWidget(yMetric_, 1);
+    scatterRow->addWidget(rhoLabel_);
+    layout->addLayout(scatterRow);
+    layout->addWidget(scatter_, 1);
+    for (auto* plot : {bars_, scatter_}) {
+        plot->setMinimumSize(300, 200);
+        style_plot(plot, palette());
+    }
+    bars_->xAxis->setLabel(tr("layer (model order)"));
+    connect(barMetric_, &QComboBox::currentIndexChanged, this, &SensitivityPanel::drawBars);
+    for (auto* box : {xMetric_, yMetric_}) connect(box, &QComboBox::currentIndexChanged, this, &SensitivityPanel::drawScatter);
+}
+
+void SensitivityPanel::setSeries(quantlens::MetricSeries series) {
+    const QString bar = barMetric_->currentData().toString(), x = xMetric_->currentData().toString(), y = yMetric_->currentData().toString();
+    series_ = std::move(series);
+    for (auto* box : {barMetric_, xMetric_, yMetric_}) {
+        const QSignalBlocker block(box);
+        box->clear();
+        for (const auto& [name, values] : series_.series) box->addItem(label(name), QString::fromStdString(name));
+    }
+    auto restore = [](QComboBox* box, const QString& name, int fallback) {
+        const int index = box->findData(name);
+        const QSignalBlocker block(box);
+        box->setCurrentIndex(index >= 0 ? index : std::min(fallback, box->count() - 1));
+    };
+    restore(barMetric_, bar, 0);
+    restore(xMetric_, x, 0);
+    restore(yMetric_, y.isEmpty() ? QStringLiteral("qsur_per_dimension") : y, 2);
+    drawBars();
+    drawScatter();
+}
+
+void SensitivityPanel::setBarMetric(const QString& name) { barMetric_->setCurrentIndex(barMetric_->findData(name)); }
+
+void SensitivityPanel::setScatterMetrics(const QString& x, const QString& y) {
+    xMetric_->setCurrentIndex(xMetric_->findData(x));
+    yMetric_->setCurrentIndex(yMetric_->findData(y));
+}
+
+const std::vector<double>* SensitivityPanel::values(const QString& name) const {
+    for (const auto& [series, values] : series_.series)
+        if (QString::fromStdString(series) == name) return &values;
+    return nullptr;
+}
+
+void SensitivityPanel::drawBars() {
+    bars_->clearPlottables();
+    const auto* shown = values(barMetric_->currentData().toString());
+    if (!shown) {
+        bars_->replot();
+        return;
+    }
+    QVector<double> keys, heights;
+    auto ticker = QSharedPointer<QCPAxisTickerText>::create();
+    for (std::size_t i = 0; i < shown->size(); ++i) {
+        keys.push_back(static_cast<double>(i));
+        heights.push_back((*shown)[i]);
+        if (series_.layers.size() <= 48) ticker->addTick(static_cast<double>(i), QString::fromStdString(series_.layers[i]));
+    }
+    auto* bar = new QCPBars(bars_->xAxis, bars_->yAxis);
+    bar->setData(keys, heights);
+    bar->setPen(Qt::NoPen);
+    bar->setBrush(palette().color(QPalette::Highlight));
+    if (series_.layers.size() <= 48) {
+        bars_->xAxis->setTicker(ticker);
+        bars_->xAxis->setTickLabelRotation(60);
+    } else {
+        bars_->xAxis->setTicker(QSharedPointer<QCPAxisTicker>::create());
+        bars_->xAxis->setTickLabelRotation(0);
+    }
+    bars_->yAxis->setLabel(barMetric_->currentText());
+    bars_->rescaleAxes();
+    bars_->xAxis->setRange(-1, static_cast<double>(keys.size()));
+    const auto range = bars_->yAxis->range();
+    bars_->yAxis->setRange(std::min(0.0, range.lower * 1.1), std::max(0.0, range.upper * 1.1));
+    bars_->replot();
+}
+
+void SensitivityPanel::drawScatter() {
+    scatter_->clearGraphs();
+    const auto* x = values(xMetric_->currentData().toString());
+    const auto* y = values(yMetric_->currentData().toString());
+    if (!x || !y) {
+        rho_ = NAN;
+        rhoLabel_->clear();
+        scatter_->replot();
+        return;
+    }
+    auto* graph = scatter_->addGraph();
+    graph->setLineStyle(QCPGraph::lsNone);
+    graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, palette().color(QPalette::Highlight), 8));
+    for (std::size_t i = 0; i < x->size(); ++i) graph->addData((*x)[i], (*y)[i]);
+    rho_ = quantlens::spearman(*x, *y);
+    rhoLabel_->setText(std::isnan(rho_) ? tr("Spearman ρ undefined") : tr("Spearman ρ = <b>%1</b>").arg(rho_, 0, 'f', 3));
+    scatter_->xAxis->setLabel(xMetric_->currentText());
+    scatter_->yAxis->setLabel(yMetric_->currentText());
+    scatter_->rescaleAxes();
+    scatter_->xAxis->scaleRange(1.15);
+    scatter_->yAxis->scaleRange(1.15);
+    scatter_->replot();
+}
+
+}  // namespace quantlens::widgets
