@@ -20,6 +20,8 @@
 #include <QSortFilterProxyModel>
 #include <QSplitter>
 #include <QStatusBar>
+#include <QClipboard>
+#include <QSaveFile>
 #include <QTabWidget>
 #include <QTableView>
 #include <QVBoxLayout>
@@ -30,6 +32,8 @@
 #include "ExportDialog.hpp"
 #include "panels/AllocationPanel.hpp"
 #include "panels/ComparePanel.hpp"
+#include "panels/SpecEditor.hpp"
+#include "quant/comparison.hpp"
 #include "panels/SensitivityPanel.hpp"
 #include "panels/LayerInspector.hpp"
 #include "plots/HistogramPlot.hpp"
@@ -98,6 +102,7 @@ MainWindow::MainWindow(QWidget* parent)
       cancel_(new QPushButton(tr("Cancel"))),
       loader_(new widgets::JobRunner(this)),
       histogramJob_(new widgets::JobRunner(this)),
+      sqnrJob_(new widgets::JobRunner(this)),
       analysisProgress_(new QProgressBar) {
     setWindowTitle(tr("QuantLens"));
     setAcceptDrops(true);
@@ -152,6 +157,18 @@ MainWindow::MainWindow(QWidget* parent)
     views_->addTab(compare_, tr("Compare"));
     views_->addTab(allocation_, tr("Allocate"));
     connect(allocation_, &widgets::AllocationPanel::failed, this, &MainWindow::showError);
+    connect(allocation_, &widgets::AllocationPanel::planChanged, this, [this] {
+        std::map<std::string, std::string> assigned;
+        if (const auto* plan = allocation_->plan())
+            for (const auto& [layer, spec] : plan->layers) assigned[layer] = spec.to_string();
+        layerModel_->setAssignments(assigned);
+    });
+    connect(inspector_->specEditor(), &widgets::SpecEditor::specChanged, this, &MainWindow::measureSqnr);
+    connect(sqnrJob_, &widgets::JobRunner::finished, this, [this](const std::any& result) {
+        const auto measured = std::any_cast<std::shared_ptr<std::pair<QString, std::map<std::string, double>>>>(result);
+        layerModel_->setSqnr(measured->first, measured->second);
+        table_->resizeColumnToContents(widgets::LayerTableModel::Sqnr);
+    });
     auto* splitter = new QSplitter;
     splitter->addWidget(left);
     splitter->addWidget(views_);
@@ -184,6 +201,7 @@ MainWindow::MainWindow(QWidget* parent)
         layerInfo_->clear();
         if (layerModel_->rowCount() > 0) table_->selectRow(0);
         startAnalysis();
+        measureSqnr();
         emit modelLoaded();
     });
     connect(histogramJob_, &widgets::JobRunner::finished, this, [this](const std::any& result) {
@@ -191,7 +209,7 @@ MainWindow::MainWindow(QWidget* parent)
         histogram_->setHistogram(shown->histogram, shown->title);
         emit histogramShown();
     });
-    for (auto* job : {loader_, histogramJob_, inspector_->job(), compare_->job(), allocation_->job()}) {
+    for (auto* job : {loader_, histogramJob_, inspector_->job(), compare_->job(), allocation_->job(), sqnrJob_}) {
         connect(job, &widgets::JobRunner::started, this, [this](const QString& title) {
             progress_->setValue(0);
             progress_->show();
@@ -221,7 +239,7 @@ MainWindow::~MainWindow() {
 }
 
 bool MainWindow::isBusy() const { return loader_->isRunning() || histogramJob_->isRunning() || inspector_->job()->isRunning() || compare_->job()->isRunning() ||
-                                         allocation_->job()->isRunning(); }
+                                         allocation_->job()->isRunning() || sqnrJob_->isRunning(); }
 
 // Counted on the table, not on the Analysis: its worker may be done while finished layers are
 // still queued for the UI thread.
@@ -291,6 +309,10 @@ void MainWindow::buildMenus() {
     recentMenu_ = file->addMenu(tr("Open &Recent"));
     rebuildRecentMenu();
     file->addSeparator();
+    file->addAction(tr("Export Layer &Table as CSV…"), this, [this] {
+        const auto path = QFileDialog::getSaveFileName(this, tr("Export layer table"), QStringLiteral("layers.csv"), tr("CSV (*.csv)"));
+        if (!path.isEmpty()) exportLayerTable(path);
+    });
     auto* exportAction = file->addAction(tr("&Export Quantized Model…"), this, [this] {
         if (auto* dialog = openExportDialog()) dialog->show();
     });
@@ -298,6 +320,15 @@ void MainWindow::buildMenus() {
     file->addSeparator();
     auto* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
+    auto* edit = menuBar()->addMenu(tr("&Edit"));
+    auto* copy = edit->addAction(tr("&Copy Layer Row"), this, [this] {
+        const auto rows = table_->selectionModel()->selectedRows();
+        if (rows.isEmpty()) return;
+        QStringList cells;
+        for (int c = 0; c < proxy_->columnCount(); ++c) cells << proxy_->index(rows.first().row(), c).data().toString();
+        QApplication::clipboard()->setText(cells.join(QLatin1Char('\t')));
+    });
+    copy->setShortcut(QKeySequence::Copy);
     auto* view = menuBar()->addMenu(tr("&View"));
     auto* find = view->addAction(tr("&Filter Layers"), this, [this] { filter_->setFocus(); filter_->selectAll(); });
     find->setShortcut(QKeySequence::Find);
@@ -324,6 +355,7 @@ void MainWindow::buildStatusBar() {
         inspector_->job()->cancel();
         compare_->job()->cancel();
         allocation_->job()->cancel();
+        sqnrJob_->cancel();
         if (analysis_) analysis_->cancel();  // finished layers stay in the table and the cache
         analysisCancelled_ = true;
         analysisProgress_->hide();
@@ -406,6 +438,33 @@ void MainWindow::onSelectionChanged() {
         shown->title = QString::fromStdString(name);
         return shown;
     });
+}
+
+// Every quantizable layer under the spec in the Quantize view, for the table's SQNR column;
+// a newer spec cancels the measurement under way.
+void MainWindow::measureSqnr() {
+    if (!model_) return;
+    auto model = model_;
+    const auto spec = inspector_->specEditor()->spec();
+    const QString text = QString::fromStdString(spec.to_string());
+    sqnrJob_->start(tr("SQNR of %1").arg(text), [model, spec, text](const quantlens::Progress& progress, const quantlens::CancelToken& cancel) -> std::any {
+        const auto comparison = quantlens::compare_specs(*model, quantlens::quantizable_layers(*model), {spec}, progress, &cancel);
+        auto measured = std::make_shared<std::pair<QString, std::map<std::string, double>>>();
+        measured->first = text;
+        for (const auto& layer : comparison.layers)
+            if (layer.outcomes.front().metrics) measured->second[layer.layer] = layer.outcomes.front().metrics->sqnr_db;
+        return measured;
+    });
+}
+
+bool MainWindow::exportLayerTable(const QString& path) {
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly) || file.write(layerModel_->toCsv().toUtf8()) < 0 || !file.commit()) {
+        showError(tr("%1: cannot write the table: %2").arg(path, file.errorString()));
+        return false;
+    }
+    statusBar()->showMessage(tr("Wrote %1").arg(path), 4000);
+    return true;
 }
 
 void MainWindow::updateSensitivity() {

@@ -55,6 +55,8 @@ public:
     bool isBusy() const;
     QString lastError() const { return lastError_; }
     bool isAnalysing() const;
+    widgets::JobRunner* sqnrJob() const { return sqnrJob_; }
+    bool exportLayerTable(const QString& path);  // CSV of the table as shown
 
 public slots:
     void openModel(const QString& path);
@@ -84,6 +86,7 @@ private:
     void stopAnalysis();
     void onLayerAnalysed(std::uint64_t generation, const quantlens::LayerAnalysis& analysis);
     void updateSensitivity();
+    void measureSqnr();
 
     std::shared_ptr<const quantlens::Model> model_;
     widgets::LayerTableModel* layerModel_;
@@ -105,6 +108,7 @@ private:
     QMenu* recentMenu_ = nullptr;
     widgets::JobRunner* loader_;
     widgets::JobRunner* histogramJob_;
+    widgets::JobRunner* sqnrJob_;
     QProgressBar* analysisProgress_;
     std::unique_ptr<quantlens::Analysis> analysis_;  // weights-only metrics, on its own thread
     // Cancelled analyses finishing their layer in flight: joined when done or with the window,

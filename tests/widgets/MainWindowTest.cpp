@@ -213,8 +213,25 @@ void MainWindowTest::quantizeViewShowsTheCoresPreviewOfTheSpec() {
         for (qsizetype i = 0; i < errorBars.size(); ++i) QCOMPARE(errorBars[i], static_cast<double>(core.error_histogram.counts[static_cast<std::size_t>(i)]));
         QCOMPARE(inspector->channelPlot()->channelCount(), static_cast<int>(matrix.rows));
         QVERIFY(inspector->metricsLabel()->text().contains(QString::number(core.metrics.bits_per_weight, 'f', 3)));
+        // the table's SQNR column follows the spec, layer by layer
+        QTRY_VERIFY_WITH_TIMEOUT(window.layerModel()->sqnrSpec() == QString::fromStdString(spec.to_string()) && !window.sqnrJob()->isRunning(), 20000);
+        for (int row = 0; row < window.layerModel()->rowCount(); ++row) {
+            const auto name = window.layerModel()->index(row, quantlens::widgets::LayerTableModel::Name).data().toString();
+            if (name != QStringLiteral("transformer.h.0.mlp.c_fc")) continue;
+            QCOMPARE(window.layerModel()->index(row, quantlens::widgets::LayerTableModel::Sqnr).data(Qt::UserRole).toDouble(), core.metrics.sqnr_db);
+        }
         if (std::string(text) == "int4:g32:asym") saveScreenshot(window, "quantize-view.png");
     }
+    // the table exports as CSV, numbers at full precision
+    QTemporaryDir dir;
+    QVERIFY(window.exportLayerTable(dir.filePath("layers.csv")));
+    QFile csv(dir.filePath("layers.csv"));
+    QVERIFY(csv.open(QIODevice::ReadOnly));
+    const auto lines = QString::fromUtf8(csv.readAll()).split('\n', Qt::SkipEmptyParts);
+    QCOMPARE(lines.size(), window.layerModel()->rowCount() + 1);
+    QVERIFY(lines[0].startsWith(QStringLiteral("Layer,Kind,")));
+    QVERIFY(lines[0].contains(QStringLiteral("SQNR @ int8:channel:sym:clip=mse")));
+    QVERIFY(lines[1].startsWith(QStringLiteral("transformer.wte,embedding,")));
     // a spec that does not parse leaves the last preview on screen and says why
     inspector->specEditor()->setSpecText(QStringLiteral("int4:g0"));
     QCOMPARE(QString::fromStdString(inspector->preview()->spec.to_string()), QStringLiteral("int8:channel:sym:clip=mse"));
@@ -307,6 +324,12 @@ void MainWindowTest::allocationSliderChangesThePlanAndExportWritesIt() {
         if (fraction == 0.5) saveScreenshot(window, "allocate-view.png");
     }
     QVERIFY(previous > panel->minBudget());
+    // the table shows what the plan assigns
+    for (int row = 0; row < window.layerModel()->rowCount(); ++row) {
+        const auto name = window.layerModel()->index(row, quantlens::widgets::LayerTableModel::Name).data().toString().toStdString();
+        for (const auto& [layer, spec] : panel->plan()->layers)
+            if (layer == name) QCOMPARE(window.layerModel()->index(row, quantlens::widgets::LayerTableModel::Assigned).data().toString(), QString::fromStdString(spec.to_string()));
+    }
     // pinning a layer holds it at that spec whatever the budget
     panel->pin(QStringLiteral("transformer.h.0.mlp.c_fc"), QStringLiteral("int4:g64:asym"));
     for (const auto& [name, spec] : panel->plan()->layers)

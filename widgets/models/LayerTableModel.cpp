@@ -45,7 +45,49 @@ int LayerTableModel::analysedRows() const {
     return static_cast<int>(std::count_if(analyses_.begin(), analyses_.end(), [](const auto& a) { return a.has_value(); }));
 }
 
+void LayerTableModel::setSqnr(const QString& spec, const std::map<std::string, double>& sqnr) {
+    sqnrSpec_ = spec;
+    sqnr_ = sqnr;
+    updateRanges();
+    emit headerDataChanged(Qt::Horizontal, Sqnr, Sqnr);
+    if (rowCount() > 0) emit dataChanged(index(0, Sqnr), index(rowCount() - 1, Sqnr));
+}
+
+void LayerTableModel::setAssignments(const std::map<std::string, std::string>& specs) {
+    assigned_ = specs;
+    if (rowCount() > 0) emit dataChanged(index(0, Assigned), index(rowCount() - 1, Assigned));
+}
+
+QString LayerTableModel::toCsv() const {
+    auto quoted = [](QString text) {
+        if (text.contains(QLatin1Char(',')) || text.contains(QLatin1Char('"')) || text.contains(QLatin1Char('\n')))
+            text = QLatin1Char('"') + text.replace(QLatin1Char('"'), QStringLiteral("\"\"")) + QLatin1Char('"');
+        return text;
+    };
+    QStringList lines, cells;
+    for (int c = 0; c < ColumnCount; ++c) cells << quoted(headerData(c, Qt::Horizontal, Qt::DisplayRole).toString());
+    lines << cells.join(QLatin1Char(','));
+    for (int r = 0; r < rowCount(); ++r) {
+        cells.clear();
+        for (int c = 0; c < ColumnCount; ++c) {
+            // numbers as numbers (full precision) where the column has them, else the text shown
+            const QVariant value = data(index(r, c), Qt::UserRole);
+            const bool number = value.isValid() && (value.typeId() == QMetaType::Double || value.typeId() == QMetaType::ULongLong);
+            cells << quoted(number ? QString::number(value.toDouble(), 'g', 17) : data(index(r, c), Qt::DisplayRole).toString());
+        }
+        lines << cells.join(QLatin1Char(','));
+    }
+    return lines.join(QLatin1Char('\n')) + QLatin1Char('\n');
+}
+
 std::optional<double> LayerTableModel::metric(int row, int column) const {
+    if (column == Sqnr) {
+        const auto* layer = layerAt(row);
+        if (!layer) return std::nullopt;
+        const auto found = sqnr_.find(layer->name);
+        if (found == sqnr_.end() || !std::isfinite(found->second)) return std::nullopt;
+        return found->second;
+    }
     const auto* analysis = analysisAt(row);
     if (!analysis) return std::nullopt;
     switch (column) {
@@ -71,6 +113,7 @@ void LayerTableModel::updateRanges() {
     kurtosisRange_ = range_of(Kurtosis);
     qsurRange_ = range_of(Qsur);
     outlierRange_ = range_of(Outliers);
+    sqnrRange_ = range_of(Sqnr);
 }
 
 const quantlens::LayerRow* LayerTableModel::layerAt(int row) const {
@@ -82,11 +125,14 @@ int LayerTableModel::columnCount(const QModelIndex& parent) const { return paren
 
 QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
     if (orientation != Qt::Horizontal || (role != Qt::DisplayRole && role != Qt::ToolTipRole)) return {};
-    static const char* kTitles[] = {"Layer", "Kind", "Shape (out, in…)", "Parameters", "DType", "Kurtosis", "QSUR", "Outliers", "Size", "Min", "Max", "Mean", "Std"};
+    static const char* kTitles[] = {"Layer", "Kind", "Shape (out, in…)", "Parameters", "DType", "Kurtosis", "QSUR", "Outliers", "SQNR", "Assigned", "Size", "Min", "Max", "Mean", "Std"};
+    if (section == Sqnr && role == Qt::DisplayRole && !sqnrSpec_.isEmpty()) return tr("SQNR @ %1").arg(sqnrSpec_);
     if (role == Qt::ToolTipRole) {
         if (section == Kurtosis) return tr("Excess (Fisher) kurtosis of the weights: heavy tails make per-tensor ranges wasteful");
         if (section == Qsur) return tr("QSUR^(1/d): how much of a per-tensor quantizer's range the weights fill (1 = all; * rank-deficient)");
         if (section == Outliers) return tr("Share of weights further than 3σ from the mean");
+        if (section == Sqnr) return tr("Signal-to-quantization-noise ratio (dB) of each layer under the spec in the Quantize view: low means damaged");
+        if (section == Assigned) return tr("The spec the plan in the Allocate view gives the layer");
     }
     return tr(kTitles[section]);
 }
@@ -105,6 +151,19 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
         return index.column() >= Parameters && index.column() != DType ? QVariant(Qt::AlignRight | Qt::AlignVCenter) : QVariant(Qt::AlignLeft | Qt::AlignVCenter);
     if (role == Qt::ToolTipRole && weight && !weight->error.empty()) return QString::fromStdString(weight->error);
     if (role == Qt::ToolTipRole && analysisAt(index.row()) && !analysisAt(index.row())->error.empty()) return QString::fromStdString(analysisAt(index.row())->error);
+    if (index.column() == Sqnr && (role == Qt::DisplayRole || role == Qt::UserRole || role == Qt::BackgroundRole)) {
+        const auto value = metric(index.row(), Sqnr);
+        if (role == Qt::BackgroundRole) {  // warm where the spec hurts: low SQNR
+            if (!value || !(sqnrRange_.high > sqnrRange_.low)) return {};
+            return QColor(230, 90, 50, static_cast<int>(20 + 150 * (1 - (*value - sqnrRange_.low) / (sqnrRange_.high - sqnrRange_.low))));
+        }
+        if (!value) return role == Qt::DisplayRole ? QVariant(QStringLiteral("–")) : QVariant();
+        return role == Qt::UserRole ? QVariant(*value) : QVariant(QString::number(*value, 'f', 1) + QStringLiteral(" dB"));
+    }
+    if (index.column() == Assigned && (role == Qt::DisplayRole || role == Qt::UserRole)) {
+        const auto found = assigned_.find(layer->name);
+        return found == assigned_.end() ? (role == Qt::DisplayRole ? QVariant(QStringLiteral("–")) : QVariant()) : QVariant(QString::fromStdString(found->second));
+    }
     const bool analysisColumn = index.column() >= Kurtosis && index.column() <= Outliers;
     if (analysisColumn && role == Qt::BackgroundRole) {
         // Warm where a layer stands out: high kurtosis or outlier share, low QSUR. Translucent,

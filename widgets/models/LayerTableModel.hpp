@@ -5,7 +5,9 @@
 // finished rows so the layers that stand out are visible at a glance.
 #include <QAbstractTableModel>
 
+#include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "analysis/layer_analysis.hpp"
@@ -16,7 +18,7 @@ namespace quantlens::widgets {
 class LayerTableModel : public QAbstractTableModel {
     Q_OBJECT
 public:
-    enum Column { Name, Kind, Shape, Parameters, DType, Kurtosis, Qsur, Outliers, Bytes, Min, Max, Mean, Std, ColumnCount };
+    enum Column { Name, Kind, Shape, Parameters, DType, Kurtosis, Qsur, Outliers, Sqnr, Assigned, Bytes, Min, Max, Mean, Std, ColumnCount };
 
     explicit LayerTableModel(QObject* parent = nullptr);
     void setInspection(quantlens::Inspection inspection);
@@ -26,6 +28,13 @@ public:
     void setLayerAnalysis(const quantlens::LayerAnalysis& analysis);
     const quantlens::LayerAnalysis* analysisAt(int row) const;
     int analysedRows() const;
+    // Each layer's SQNR under the spec being previewed (the column's title names the spec),
+    // and the spec a plan assigns it; layers absent from the map show "–".
+    void setSqnr(const QString& spec, const std::map<std::string, double>& sqnr);
+    void setAssignments(const std::map<std::string, std::string>& specs);
+    QString sqnrSpec() const { return sqnrSpec_; }
+    // The table as shown (display text), header first, comma-separated with quoting.
+    QString toCsv() const;
 
     int rowCount(const QModelIndex& parent = {}) const override;
     int columnCount(const QModelIndex& parent = {}) const override;
@@ -39,7 +48,10 @@ private:
     quantlens::Inspection inspection_;
     std::vector<std::optional<quantlens::LayerAnalysis>> analyses_;  // by row
     struct Range { double low = 0, high = 0; };
-    Range kurtosisRange_, qsurRange_, outlierRange_;
+    Range kurtosisRange_, qsurRange_, outlierRange_, sqnrRange_;
+    QString sqnrSpec_;
+    std::map<std::string, double> sqnr_;
+    std::map<std::string, std::string> assigned_;
 };
 
 }  // namespace quantlens::widgets
