@@ -14,6 +14,7 @@
 #include "panels/AllocationPanel.hpp"
 #include "panels/ComparePanel.hpp"
 #include "panels/SensitivityPanel.hpp"
+#include "plots/PlotExport.hpp"
 #include "stats/rank_correlation.hpp"
 #include <QSlider>
 #include "panels/LayerInspector.hpp"
@@ -276,6 +277,19 @@ void MainWindowTest::compareViewPutsThreeSpecsSideBySide() {
     QCOMPARE(panel->bitsPlot()->graph(0)->dataCount(), 7);  // int2 … int8 for the integer spec
     QCOMPARE(panel->modelPlot()->graphCount(), 3);
     saveScreenshot(window, "compare-view.png");
+    // every plot saves itself as PNG, SVG, PDF and its data as CSV
+    QTemporaryDir dir;
+    for (const char* suffix : {"png", "svg", "pdf", "csv"}) {
+        const QString path = dir.filePath(QStringLiteral("bits.") + QLatin1String(suffix));
+        QVERIFY(quantlens::widgets::save_plot(panel->bitsPlot(), path));
+        QVERIFY(QFileInfo(path).size() > 100);
+    }
+    QFile svg(dir.filePath("bits.svg"));
+    QVERIFY(svg.open(QIODevice::ReadOnly));
+    QVERIFY(svg.readAll().contains("<svg"));
+    const auto csv = quantlens::widgets::plot_data_csv(panel->bitsPlot()).split('\n', Qt::SkipEmptyParts);
+    QVERIFY(csv.first() == QStringLiteral("series,x,y,value"));
+    QVERIFY(csv.filter(QStringLiteral("int4:g32:asym,")).size() >= 7);
 }
 
 void MainWindowTest::allocationSliderChangesThePlanAndExportWritesIt() {

@@ -3,6 +3,8 @@
 #include <QVBoxLayout>
 #include <qcustomplot.h>
 
+#include "plots/PlotStyle.hpp"
+
 namespace quantlens::widgets {
 
 HistogramPlot::HistogramPlot(QWidget* parent) : QWidget(parent), plot_(new QCustomPlot(this)) {
@@ -34,15 +36,7 @@ HistogramPlot::HistogramPlot(QWidget* parent) : QWidget(parent), plot_(new QCust
     plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     plot_->axisRect()->setRangeZoom(Qt::Horizontal);
     plot_->axisRect()->setRangeDrag(Qt::Horizontal);
-    const QColor text = palette().color(QPalette::WindowText), base = palette().color(QPalette::Base);
-    plot_->setBackground(base);
-    for (auto* axis : {plot_->xAxis, plot_->yAxis}) {
-        axis->setBasePen(QPen(text));
-        axis->setTickPen(QPen(text));
-        axis->setSubTickPen(QPen(text));
-        axis->setTickLabelColor(text);
-        axis->setLabelColor(text);
-    }
+    style_plot(plot_, palette());
     setMinimumSize(320, 220);
 }
 

@@ -2,6 +2,8 @@
 
 #include <qcustomplot.h>
 
+#include "plots/PlotExport.hpp"
+
 namespace quantlens::widgets {
 
 void style_plot(QCustomPlot* plot, const QPalette& palette) {
@@ -17,6 +19,7 @@ void style_plot(QCustomPlot* plot, const QPalette& palette) {
     plot->legend->setBrush(QColor(base.red(), base.green(), base.blue(), 210));
     plot->legend->setTextColor(text);
     plot->legend->setBorderPen(QPen(palette.color(QPalette::Mid)));
+    install_plot_export(plot);
 }
 
 }  // namespace quantlens::widgets

@@ -1,5 +1,6 @@
 #pragma once
-// Plots follow the application's palette (light or dark), so every plot is styled here once.
+// Plots follow the application's palette (light or dark), so every plot is styled here once;
+// styling also installs the plot's export menu (PlotExport.hpp).
 #include <QPalette>
 
 class QCustomPlot;
