@@ -2,7 +2,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "calibration_input.hpp"
+#include "quant/calibration_inputs.hpp"
 #include "cli_common.hpp"
 #include "model/model.hpp"
 #include "quant/quantizer.hpp"

@@ -33,6 +33,7 @@
 #include "panels/AllocationPanel.hpp"
 #include "panels/ComparePanel.hpp"
 #include "panels/SpecEditor.hpp"
+#include "quant/calibration_inputs.hpp"
 #include "quant/comparison.hpp"
 #include "panels/SensitivityPanel.hpp"
 #include "panels/LayerInspector.hpp"
@@ -228,6 +229,10 @@ MainWindow::MainWindow(QWidget* parent)
     }
 
     QSettings settings;
+    inspector_->specEditor()->setSpecText(settings.value("specs/preview", QStringLiteral("int4:g128:asym")).toString());
+    compare_->setSpecs(settings.value("specs/compare", QStringList{QStringLiteral("int4:g128:asym"), QStringLiteral("nf4:g64"), QStringLiteral("q4_0")}).toStringList());
+    allocation_->setCandidates(settings.value("specs/candidates", QStringLiteral("int4:g64:asym, int8:channel:sym")).toString(),
+                               settings.value("specs/embedding_candidates").toString());
     restoreGeometry(settings.value("window/geometry").toByteArray());
     restoreState(settings.value("window/state").toByteArray());
     if (!settings.contains("window/geometry")) resize(1440, 860);
@@ -305,6 +310,11 @@ void MainWindow::buildMenus() {
     file->addAction(tr("Open Hugging Face &Folder…"), this, [this] {
         QString path = QFileDialog::getExistingDirectory(this, tr("Open Hugging Face model folder"));
         if (!path.isEmpty()) openModel(path);
+    });
+    file->addAction(tr("Open &Calibration Inputs…"), this, [this] {
+        const auto path = QFileDialog::getOpenFileName(this, tr("Open calibration inputs (samples × features)"), QString(),
+                                                       tr("Arrays (*.npy *.npz *.safetensors *.h5);;All files (*)"));
+        if (!path.isEmpty()) openCalibration(path);
     });
     recentMenu_ = file->addMenu(tr("Open &Recent"));
     rebuildRecentMenu();
@@ -440,6 +450,17 @@ void MainWindow::onSelectionChanged() {
     });
 }
 
+void MainWindow::openCalibration(const QString& path) {
+    try {
+        auto inputs = std::make_shared<quantlens::LoadedInputs>(quantlens::load_calibration_inputs(path.toStdString(), ""));
+        statusBar()->showMessage(tr("Calibration inputs: %1 samples × %2 features from %3 (used by round=gptq and smooth= on layers with %2 inputs)")
+                                     .arg(inputs->inputs.samples).arg(inputs->inputs.features).arg(QFileInfo(path).fileName()), 8000);
+        inspector_->setCalibration(std::move(inputs));
+    } catch (const quantlens::Error& error) {
+        showError(QString::fromStdString(error.what()));
+    }
+}
+
 // Every quantizable layer under the spec in the Quantize view, for the table's SQNR column;
 // a newer spec cancels the measurement under way.
 void MainWindow::measureSqnr() {
@@ -532,6 +553,10 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     QSettings settings;
     settings.setValue("window/geometry", saveGeometry());
     settings.setValue("window/state", saveState());
+    settings.setValue("specs/preview", inspector_->specEditor()->specText());
+    settings.setValue("specs/compare", compare_->specs());
+    settings.setValue("specs/candidates", allocation_->candidates());
+    settings.setValue("specs/embedding_candidates", allocation_->embeddingCandidates());
     loader_->cancel();
     histogramJob_->cancel();
     stopAnalysis();

@@ -61,6 +61,7 @@ public:
 public slots:
     void openModel(const QString& path);
     void selectLayer(const QString& name);  // by layer name; nothing happens when absent
+    void openCalibration(const QString& path);  // layer inputs for GPTQ and smoothing previews
 
 signals:
     void modelLoaded();

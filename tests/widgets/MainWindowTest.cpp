@@ -15,6 +15,7 @@
 #include "panels/ComparePanel.hpp"
 #include "panels/SensitivityPanel.hpp"
 #include "plots/PlotExport.hpp"
+#include "io/numpy.hpp"
 #include "stats/rank_correlation.hpp"
 #include <QSlider>
 #include "panels/LayerInspector.hpp"
@@ -233,9 +234,25 @@ void MainWindowTest::quantizeViewShowsTheCoresPreviewOfTheSpec() {
     QVERIFY(lines[0].startsWith(QStringLiteral("Layer,Kind,")));
     QVERIFY(lines[0].contains(QStringLiteral("SQNR @ int8:channel:sym:clip=mse")));
     QVERIFY(lines[1].startsWith(QStringLiteral("transformer.wte,embedding,")));
+    // with calibration inputs loaded, GPTQ previews as the core computes it
+    std::vector<float> inputs(128 * 64);
+    for (std::size_t i = 0; i < inputs.size(); ++i) inputs[i] = std::sin(0.37f * static_cast<float>(i)) + 0.1f * static_cast<float>(i % 7);
+    const std::string calib = dir.filePath("x.npy").toStdString();
+    quantlens::write_npy(calib, {"x", quantlens::DType::F32, {128, 64}, {reinterpret_cast<const std::byte*>(inputs.data()), inputs.size() * 4}});
+    previewed.clear();
+    window.openCalibration(QString::fromStdString(calib));
+    QVERIFY(previewed.wait(20000));
+    previewed.clear();
+    inspector->specEditor()->setSpecText(QStringLiteral("int4:g32:sym:round=gptq"));
+    QVERIFY(previewed.wait(20000));
+    QTRY_VERIFY_WITH_TIMEOUT(!inspector->job()->isRunning(), 20000);
+    quantlens::QuantOptions withInputs;
+    const quantlens::CalibrationInputs x{inputs, 128, 64};
+    withInputs.inputs = &x;
+    QCOMPARE(inspector->preview()->metrics.mse, quantlens::quantize(matrix, quantlens::QuantSpec::parse("int4:g32:sym:round=gptq"), withInputs).metrics.mse);
     // a spec that does not parse leaves the last preview on screen and says why
     inspector->specEditor()->setSpecText(QStringLiteral("int4:g0"));
-    QCOMPARE(QString::fromStdString(inspector->preview()->spec.to_string()), QStringLiteral("int8:channel:sym:clip=mse"));
+    QCOMPARE(QString::fromStdString(inspector->preview()->spec.to_string()), QStringLiteral("int4:g32:sym:round=gptq"));
 }
 
 void MainWindowTest::compareViewPutsThreeSpecsSideBySide() {
@@ -274,6 +291,10 @@ void MainWindowTest::compareViewPutsThreeSpecsSideBySide() {
     }
     for (int s = 0; s < 3; ++s) QCOMPARE(table->item(s, 2)->font().bold(), s == bestSqnr);  // the best SQNR stands out
     QCOMPARE(panel->histogram()->overlayCount(), 3);
+    const auto tableCsv = panel->tableCsv().split('\n', Qt::SkipEmptyParts);
+    QCOMPARE(tableCsv.size(), 4);  // header and three specs
+    QVERIFY(tableCsv[0].contains(QStringLiteral("bits/weight")));
+    QVERIFY(tableCsv[2].startsWith(QStringLiteral("nf4:g64,")));
     QCOMPARE(panel->bitsPlot()->graph(0)->dataCount(), 7);  // int2 … int8 for the integer spec
     QCOMPARE(panel->modelPlot()->graphCount(), 3);
     saveScreenshot(window, "compare-view.png");

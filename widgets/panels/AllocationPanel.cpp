@@ -20,6 +20,7 @@
 #include "analysis/model_analysis.hpp"
 #include "jobs/JobRunner.hpp"
 #include "plots/PlotStyle.hpp"
+#include "plots/TableExport.hpp"
 #include "util/error.hpp"
 
 namespace quantlens::widgets {
@@ -89,6 +90,7 @@ AllocationPanel::AllocationPanel(QWidget* parent)
     table_->setColumnCount(5);
     table_->setHorizontalHeaderLabels({tr("Layer"), tr("Kind"), tr("Parameters"), tr("Spec"), tr("Bits/weight")});
     table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    install_table_export(table_);
     table_->setSelectionBehavior(QAbstractItemView::SelectRows);
     table_->verticalHeader()->hide();
     table_->horizontalHeader()->setStretchLastSection(true);
@@ -152,6 +154,9 @@ void AllocationPanel::setCandidates(const QString& candidates, const QString& em
     candidates_->setText(candidates);
     embeddings_->setText(embeddingCandidates);
 }
+
+QString AllocationPanel::candidates() const { return candidates_->text(); }
+QString AllocationPanel::embeddingCandidates() const { return embeddings_->text(); }
 
 quantlens::PlanRequest AllocationPanel::request(double bitsPerWeight) const {
     quantlens::PlanRequest request;

@@ -33,6 +33,8 @@ public:
 
     void setModel(std::shared_ptr<const quantlens::Model> model);
     void setCandidates(const QString& candidates, const QString& embeddingCandidates = {});
+    QString candidates() const;
+    QString embeddingCandidates() const;
     void analyse();                       // measure the candidates (then the slider is live)
     void setBudget(double bitsPerWeight);  // as if the slider were moved there
     void pin(const QString& layer, const QString& spec);

@@ -16,6 +16,7 @@
 #include "jobs/JobRunner.hpp"
 #include "plots/HistogramPlot.hpp"
 #include "plots/PlotStyle.hpp"
+#include "plots/TableExport.hpp"
 #include "util/error.hpp"
 
 namespace quantlens::widgets {
@@ -71,6 +72,7 @@ ComparePanel::ComparePanel(QWidget* parent)
     row->addWidget(run_);
     layout->addLayout(row);
     table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    install_table_export(table_);
     table_->verticalHeader()->setDefaultSectionSize(table_->fontMetrics().height() + 8);
     table_->setMaximumHeight(table_->fontMetrics().height() * 9);
     layout->addWidget(table_);
@@ -104,6 +106,12 @@ void ComparePanel::setLayer(std::shared_ptr<const quantlens::Model> model, const
 
 void ComparePanel::setSpecs(const QStringList& specs) {
     for (std::size_t i = 0; i < specs_.size(); ++i) specs_[i]->setText(i < static_cast<std::size_t>(specs.size()) ? specs[static_cast<int>(i)] : QString());
+}
+
+QStringList ComparePanel::specs() const {
+    QStringList texts;
+    for (auto* edit : specs_) texts << edit->text();
+    return texts;
 }
 
 void ComparePanel::setWholeModel(bool on) { wholeModel_->setChecked(on); }
@@ -233,5 +241,7 @@ void ComparePanel::fillTable() {
     }
     table_->resizeColumnsToContents();
 }
+
+QString ComparePanel::tableCsv() const { return table_csv(table_); }
 
 }  // namespace quantlens::widgets

@@ -32,6 +32,8 @@ public:
 
     void setLayer(std::shared_ptr<const quantlens::Model> model, const QString& name);
     void setSpecs(const QStringList& specs);  // 2 to 4; empty entries are skipped
+    QStringList specs() const;
+    QString tableCsv() const;  // the metrics table as CSV (also from its context menu)
     void setWholeModel(bool on);
     void compare();
 

@@ -69,13 +69,19 @@ void LayerInspector::setLayer(std::shared_ptr<const quantlens::Model> model, con
     refresh();
 }
 
+void LayerInspector::setCalibration(std::shared_ptr<const quantlens::LoadedInputs> inputs) {
+    calibration_ = std::move(inputs);
+    refresh();
+}
+
 void LayerInspector::refresh() {
     if (!model_ || name_.isEmpty()) return;
     auto state = state_;
     auto model = model_;
     const std::string layer = name_.toStdString();
     const auto spec = editor_->spec();
-    job_->start(tr("Quantizing"), [state, model, layer, spec](const quantlens::Progress&, const quantlens::CancelToken& cancel) -> std::any {
+    auto calibration = calibration_;
+    job_->start(tr("Quantizing"), [state, model, layer, spec, calibration](const quantlens::Progress&, const quantlens::CancelToken& cancel) -> std::any {
         std::lock_guard lock(state->mutex);
         cancel.throw_if_cancelled();
         if (state->layer != layer) {
@@ -86,6 +92,7 @@ void LayerInspector::refresh() {
         quantlens::PreviewOptions options;
         options.cancel = &cancel;
         const auto matrix = quantlens::as_matrix(state->weights.values(), state->weights.shape);
+        if (calibration && calibration->inputs.features == matrix.cols) options.inputs = &calibration->inputs;
         return std::shared_ptr<const quantlens::LayerPreview>(std::make_shared<quantlens::LayerPreview>(quantlens::preview_layer(matrix, spec, options, state->scratch)));
     });
 }

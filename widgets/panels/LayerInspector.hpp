@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "model/model.hpp"
+#include "quant/calibration_inputs.hpp"
 #include "quant/layer_preview.hpp"
 
 class QLabel;
@@ -28,6 +29,9 @@ public:
     ~LayerInspector() override;
 
     void setLayer(std::shared_ptr<const quantlens::Model> model, const QString& name);
+    // Calibration inputs X [samples, features] for round=gptq and smooth=, used on layers whose
+    // input dimension is `features` (null: none).
+    void setCalibration(std::shared_ptr<const quantlens::LoadedInputs> inputs);
     void clear();
 
     SpecEditor* specEditor() const { return editor_; }
@@ -52,6 +56,7 @@ private:
     struct State;
     std::shared_ptr<State> state_;  // the layer's decoded weights and the quantizer's buffers, shared with the job
     std::shared_ptr<const quantlens::Model> model_;
+    std::shared_ptr<const quantlens::LoadedInputs> calibration_;
     QString name_;
     SpecEditor* editor_;
     HistogramPlot* weights_;

@@ -1,9 +1,9 @@
-#include "calibration_input.hpp"
+#include "quant/calibration_inputs.hpp"
 
 #include "io/open_model.hpp"
 #include "util/error.hpp"
 
-namespace quantlens::cli {
+namespace quantlens {
 
 LoadedInputs load_calibration_inputs(const std::string& path, const std::string& tensor_name) {
     auto file = open_model_file(path);
@@ -21,4 +21,4 @@ LoadedInputs load_calibration_inputs(const std::string& path, const std::string&
     return loaded;
 }
 
-}  // namespace quantlens::cli
+}  // namespace quantlens
