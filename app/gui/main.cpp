@@ -6,6 +6,7 @@
 #include "MainWindow.hpp"
 
 int main(int argc, char** argv) {
+    Q_INIT_RESOURCE(quantlens);  // the resources live in the static quantlens_gui library
     QApplication::setHighDpiScaleFactorRoundingPolicy(Qt::HighDpiScaleFactorRoundingPolicy::PassThrough);
     QApplication app(argc, argv);
     QApplication::setOrganizationName("QuantLens");
