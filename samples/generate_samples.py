@@ -129,6 +129,19 @@ def tiny_llama(folder, n_layer=2, hidden=64, n_head=4, n_kv_head=2, intermediate
              attn_k=permute(named["model.layers.0.self_attn.k_proj.weight"], n_kv_head))
 
 
+def packed_fuzz_seeds():
+    """Seeds for the pack-quantized reader's fuzz target: two small modules, symmetric
+    per channel and asymmetric per group of 8, in compressed-tensors' layout."""
+    folder = os.path.join(ROOT, "tests", "fuzz", "corpus", "packed")
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, "sym_channel.safetensors")
+    write_safetensors(tmp, [("m.weight_shape", np.array([2, 16], np.int64)), ("m.weight_packed", np.arange(4, dtype=np.int32).reshape(2, 2) * 0x11111111),
+                            ("m.weight_scale", np.array([[0.5], [0.25]], np.float32))])
+    tmp = os.path.join(folder, "asym_group.safetensors")
+    write_safetensors(tmp, [("m.weight_shape", np.array([8, 16], np.int64)), ("m.weight_packed", np.full((8, 2), 0x76543210, np.int32)),
+                            ("m.weight_scale", np.full((8, 2), 0.1, np.float32)), ("m.weight_zero_point", np.full((1, 2), 0x11111111, np.int32))])
+
+
 def compressed_tensors_goldens():
     """compressed-tensors' pack-quantized layout (pack_to_int32 in its pack_quantized.py): signed
     values shifted by 2^(b-1), then value k of each 32-bit word at bits k*b. Written here with
@@ -513,10 +526,12 @@ def main():
     if sys.argv[1:] == ["--only", "export"]:  # the export samples and goldens alone
         tiny_llama(os.path.join(HERE, "tiny-llama"))
         compressed_tensors_goldens()
+        packed_fuzz_seeds()
         return
     torch.manual_seed(0)
     tiny_llama(os.path.join(HERE, "tiny-llama"))
     compressed_tensors_goldens()
+    packed_fuzz_seeds()
     gpt2 = tiny_gpt2(os.path.join(HERE, "tiny-gpt2"))
     accuracy, net = digits_mlp(os.path.join(HERE, "digits-mlp.h5"))
     golden = tiny_gguf(os.path.join(HERE, "tiny-gpt2.gguf"), gpt2)

@@ -23,14 +23,13 @@ std::string print_plan(const PlanResult& result, const AnalysisReport& report) {
     char line[512];
     std::snprintf(line, sizeof line, "%-40s %-9s %11s  %-24s %6s %12s\n", "LAYER", "KIND", "PARAMS", "SPEC", "BPW", "DAMAGE");
     out += line;
-    const auto& layers = result.solver.layers();
-    for (std::size_t l = 0; l < layers.size(); ++l) {
-        const auto& candidate = layers[l].candidates[result.chosen.choice[l]];
+    for (std::size_t l = 0; l < result.layer_choices.size(); ++l) {
+        const auto& candidate = result.layer_choices[l];
         const auto parameters = static_cast<double>(report.layers[l].parameters);
-        std::snprintf(line, sizeof line, "%-40.40s %-9s %11llu  %-24.24s %6.3f %12.4g%s\n", layers[l].name.c_str(),
+        std::snprintf(line, sizeof line, "%-40.40s %-9s %11llu  %-24.24s %6.3f %12.4g%s\n", report.layers[l].layer.c_str(),
                       std::string(layer_kind_name(report.layers[l].kind)).c_str(), static_cast<unsigned long long>(report.layers[l].parameters),
                       candidate.spec.c_str(), static_cast<double>(candidate.cost_bits) / parameters, candidate.damage,
-                      layers[l].candidates.size() == 1 ? "  (only choice)" : "");
+                      result.only_choice[l] ? "  (only choice)" : "");
         out += line;
     }
     const auto& summary = *result.plan.summary;
@@ -59,7 +58,7 @@ void add_allocate(CLI::App& app) {
     struct Options {
         std::string model, budget, metric = "mse", out, cache_dir, llama_types;
         std::vector<std::string> candidates, kinds, pins;
-        bool json = false, no_cache = false;
+        bool json = false, no_cache = false, tie_fused = false;
     };
     auto options = std::make_shared<Options>();
     command->add_option("MODEL", options->model, "model file or Hugging Face folder")->required();
@@ -72,6 +71,8 @@ void add_allocate(CLI::App& app) {
     command->add_option("--out", options->out, "write the plan (quantlens.plan/1) to this file, atomically");
     command->add_option("--llama-tensor-types", options->llama_types,
                         "also write the plan as a llama-quantize --tensor-type-file (GGUF models, ggml types only)");
+    command->add_flag("--tie-fused", options->tie_fused,
+                      "give q/k/v and gate/up projections of a block one spec, as vLLM fuses them (needed for --format safetensors-packed)");
     command->add_flag("--json", options->json, "print the plan as JSON instead of the table");
     auto* no_cache = command->add_flag("--no-cache", options->no_cache, "neither read nor write the analysis cache");
     command->add_option("--cache-dir", options->cache_dir, "analysis cache folder")->excludes(no_cache);
@@ -79,6 +80,7 @@ void add_allocate(CLI::App& app) {
         set_command([options] {
             PlanRequest request;
             request.budget = Budget::parse(options->budget);
+            request.tie_fused = options->tie_fused;
             request.metric = parse_damage_metric(options->metric);
             if (options->candidates.empty() && options->kinds.empty())
                 options->candidates = {"int3:g128:asym", "int4:g128:asym", "int6:g128:asym", "int8:channel:sym"};

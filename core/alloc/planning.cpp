@@ -1,5 +1,7 @@
 #include "alloc/planning.hpp"
 
+#include <map>
+
 #include <cmath>
 #include <regex>
 
@@ -49,6 +51,17 @@ std::vector<QuantSpec> specs_to_measure(const PlanRequest& request) {
     return out;
 }
 
+std::string fused_group(const std::string& layer) {
+    static const std::pair<const char*, const char*> kFused[] = {
+        {"q_proj", "qkv_proj"}, {"k_proj", "qkv_proj"}, {"v_proj", "qkv_proj"}, {"gate_proj", "gate_up_proj"}, {"up_proj", "gate_up_proj"}};
+    for (const auto& [member, group] : kFused) {
+        const std::string suffix = std::string(".") + member;
+        if (layer.size() > suffix.size() && layer.compare(layer.size() - suffix.size(), suffix.size(), suffix) == 0)
+            return layer.substr(0, layer.size() - suffix.size() + 1) + group;
+    }
+    return layer;
+}
+
 PlanResult plan_allocation(const Model& model, const AnalysisReport& report, const PlanRequest& request) {
     const std::string& path = model.file().path();
     std::vector<std::regex> pins;
@@ -96,7 +109,29 @@ PlanResult plan_allocation(const Model& model, const AnalysisReport& report, con
     for (const auto& tensor : model.file().tensors()) model_bytes += tensor.byte_size;
     const std::uint64_t fixed_bytes = model_bytes - layer_bytes;
 
-    AllocationSolver solver(std::move(layers));
+    // Tied groups become one item: specs all members take, costs and damages summed.
+    std::vector<std::size_t> item_of(layers.size());
+    std::vector<AllocationLayer> items;
+    std::map<std::string, std::size_t> item_index;
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+        const auto key = request.tie_fused ? fused_group(layers[l].name) : layers[l].name;
+        const auto [found, added] = item_index.emplace(key, items.size());
+        item_of[l] = found->second;
+        if (added) {
+            items.push_back(layers[l]);
+            items.back().name = key;
+            continue;
+        }
+        auto& item = items[found->second];
+        std::vector<Candidate> common;
+        for (const auto& candidate : item.candidates)
+            for (const auto& other : layers[l].candidates)
+                if (other.spec == candidate.spec) common.push_back({candidate.spec, candidate.cost_bits + other.cost_bits, candidate.damage + other.damage});
+        if (common.empty())
+            throw Error(path, "layer \"" + layers[l].name + "\"", "shares no candidate spec with the layers it is fused with in \"" + key + "\" (give them a common candidate, or do not tie)");
+        item.candidates = std::move(common);
+    }
+    AllocationSolver solver(std::move(items));
     std::uint64_t budget_bits = 0;
     if (request.budget.kind == Budget::Kind::BitsPerWeight) {
         budget_bits = static_cast<std::uint64_t>(std::floor(request.budget.value * static_cast<double>(parameters)));
@@ -113,13 +148,17 @@ PlanResult plan_allocation(const Model& model, const AnalysisReport& report, con
                       static_cast<unsigned long long>(fixed_bytes));
         throw Error("", "budget \"" + request.budget.to_string() + "\"", need);
     }
-    PlanResult result{QuantPlan{}, std::move(solver), *chosen, budget_bits, fixed_bytes};
+    PlanResult result{QuantPlan{}, std::move(solver), *chosen, {}, {}, budget_bits, fixed_bytes};
     auto& plan = result.plan;
     plan.model_path = path;
     plan.model_identity = hex64(model_identity(path).content);
-    for (std::size_t l = 0; l < result.solver.layers().size(); ++l) {
-        const auto& layer = result.solver.layers()[l];
-        plan.layers.emplace_back(layer.name, QuantSpec::parse(layer.candidates[chosen->choice[l]].spec));
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+        const auto& item = result.solver.layers()[item_of[l]];
+        const auto& spec = item.candidates[chosen->choice[item_of[l]]].spec;
+        for (const auto& candidate : layers[l].candidates)
+            if (candidate.spec == spec) result.layer_choices.push_back(candidate);
+        result.only_choice.push_back(layers[l].candidates.size() == 1);
+        plan.layers.emplace_back(layers[l].name, QuantSpec::parse(spec));
     }
     plan.budget = request.budget;
     plan.metric = std::string(damage_metric_name(request.metric));

@@ -30,15 +30,25 @@ struct PlanRequest {
     std::vector<std::pair<std::string, QuantSpec>> pins;        // regex over layer names → the one spec allowed
     DamageMetric metric = DamageMetric::Mse;
     Budget budget;
+    // Give the projections an inference engine fuses into one matrix the same spec: q/k/v of an
+    // attention block, gate/up of an MLP (`…q_proj`, `…k_proj`, `…v_proj`; `…gate_proj`,
+    // `…up_proj`, as vLLM fuses them). Each group is one knapsack item, its cost and damage the
+    // sums of its members', and only specs every member can take.
+    bool tie_fused = false;
 };
+
+// The group a layer ties into under tie_fused ("model.layers.0.self_attn.qkv_proj"), or its own name.
+std::string fused_group(const std::string& layer);
 
 // Every spec the analysis must measure for this request.
 std::vector<QuantSpec> specs_to_measure(const PlanRequest& request);
 
 struct PlanResult {
     QuantPlan plan;
-    AllocationSolver solver;  // the candidates, and the frontier for plotting
+    AllocationSolver solver;  // the knapsack's items (layers, or tied groups), and the frontier for plotting
     Allocation chosen;
+    std::vector<Candidate> layer_choices;  // per analysed layer, in model order: its spec, cost and damage
+    std::vector<bool> only_choice;         // per analysed layer: it had one candidate (pinned)
     std::uint64_t budget_bits = 0;  // what the layers' weights may take
     std::uint64_t fixed_bytes = 0;  // tensors the plan leaves as they are (norms, biases, …)
 };

@@ -158,3 +158,38 @@ TEST_CASE("a plan in llama-quantize's tensor-type file names each tensor once wi
     const auto hf = Model::open(sample_path("tiny-gpt2"));
     CHECK_THROWS_WITH(llama_quantize_tensor_types(hf, {}), Catch::Contains("convert_hf_to_gguf"));
 }
+
+TEST_CASE("tied fused projections take one spec per block, at the best plan that constraint allows") {
+    CHECK(fused_group("model.layers.3.self_attn.k_proj") == "model.layers.3.self_attn.qkv_proj");
+    CHECK(fused_group("model.layers.3.mlp.up_proj") == "model.layers.3.mlp.gate_up_proj");
+    CHECK(fused_group("model.layers.3.mlp.down_proj") == "model.layers.3.mlp.down_proj");
+    CHECK(fused_group("lm_head") == "lm_head");
+
+    const auto model = Model::open(sample_path("tiny-llama"));
+    PlanRequest request;
+    request.candidates = {QuantSpec::parse("int4:g32:asym"), QuantSpec::parse("int8:channel:sym")};
+    request.kind_candidates[LayerKind::Embedding] = {QuantSpec::parse("f16")};
+    request.budget = Budget::parse("7.5bpw");
+    const auto report = analysis_for(model, request);
+    const auto free = plan_allocation(model, report, request);
+    request.tie_fused = true;
+    const auto tied = plan_allocation(model, report, request);
+    std::map<std::string, std::string> spec_of_group;
+    for (const auto& [layer, spec] : tied.plan.layers) {
+        const auto group = fused_group(layer);
+        if (group == layer) continue;
+        const auto [found, added] = spec_of_group.emplace(group, spec.to_string());
+        CHECK(found->second == spec.to_string());  // every member of a group shares its spec
+    }
+    CHECK(spec_of_group.size() == 4);  // qkv and gate_up of two blocks
+    CHECK(tied.plan.summary->bits_per_weight <= 7.5);
+    CHECK(tied.plan.summary->predicted_damage >= free.plan.summary->predicted_damage - 1e-12);  // a constraint never helps
+    // the per-layer choices add up to the plan
+    double damage = 0;
+    for (const auto& choice : tied.layer_choices) damage += choice.damage;
+    CHECK(damage == Approx(tied.plan.summary->predicted_damage));
+
+    request.pins = {{".*0\\.self_attn\\.q_proj", QuantSpec::parse("int4:g32:asym")}, {".*0\\.self_attn\\.k_proj", QuantSpec::parse("int8:channel:sym")}};
+    CHECK_THROWS_WITH(plan_allocation(model, report, request),
+                      Catch::Contains("model.layers.0.self_attn.k_proj") && Catch::Contains("shares no candidate spec with the layers it is fused with"));
+}

@@ -1,5 +1,6 @@
 #include "panels/AllocationPanel.hpp"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QFileDialog>
 #include <QFormLayout>
@@ -49,7 +50,7 @@ std::string exactPattern(const std::string& name) {
 
 AllocationPanel::AllocationPanel(QWidget* parent)
     : QWidget(parent), candidates_(new QLineEdit(QStringLiteral("int4:g64:asym, int8:channel:sym"))), embeddings_(new QLineEdit),
-      metric_(new QComboBox), analyse_(new QPushButton(tr("Measure candidates"))), slider_(new QSlider(Qt::Horizontal)), summary_(new QLabel),
+      metric_(new QComboBox), tieFused_(new QCheckBox(tr("Tie fused q/k/v, gate/up"))), analyse_(new QPushButton(tr("Measure candidates"))), slider_(new QSlider(Qt::Horizontal)), summary_(new QLabel),
       frontier_(new QCustomPlot), bars_(new QCustomPlot), table_(new QTableWidget), load_(new QPushButton(tr("Load plan…"))),
       save_(new QPushButton(tr("Save plan…"))), job_(new JobRunner(this)) {
     embeddings_->setPlaceholderText(tr("same as every layer (e.g. f16 or int8:channel:sym to keep them wider)"));
@@ -67,6 +68,8 @@ AllocationPanel::AllocationPanel(QWidget* parent)
     form->addRow(tr("Embeddings"), embeddings_);
     auto* metricRow = new QHBoxLayout;
     metricRow->addWidget(metric_, 1);
+    tieFused_->setToolTip(tr("One spec for the projections vLLM fuses into one matrix (needed for packed safetensors)"));
+    metricRow->addWidget(tieFused_);
     metricRow->addWidget(analyse_);
     metricRow->addWidget(load_);
     metricRow->addWidget(save_);
@@ -98,7 +101,8 @@ AllocationPanel::AllocationPanel(QWidget* parent)
     layout->addWidget(table_, 1);
 
     connect(analyse_, &QPushButton::clicked, this, &AllocationPanel::analyse);
-    connect(metric_, &QComboBox::currentIndexChanged, this, [this] { if (report_) solve(minBits_ + (maxBits_ - minBits_) * slider_->value() / kSliderSteps); });
+    connect(metric_, &QComboBox::currentIndexChanged, this, [this] { if (report_) solve(-1 - (minBits_ + (maxBits_ - minBits_) * slider_->value() / kSliderSteps)); });
+    connect(tieFused_, &QCheckBox::toggled, this, [this] { if (report_) solve(-1 - (minBits_ + (maxBits_ - minBits_) * slider_->value() / kSliderSteps)); });
     connect(slider_, &QSlider::valueChanged, this, [this](int value) { solve(minBits_ + (maxBits_ - minBits_) * value / kSliderSteps); });
     connect(table_, &QTableWidget::cellDoubleClicked, this, [this](int row, int) {
         if (!report_) return;
@@ -155,6 +159,8 @@ void AllocationPanel::setCandidates(const QString& candidates, const QString& em
     embeddings_->setText(embeddingCandidates);
 }
 
+void AllocationPanel::setTieFused(bool on) { tieFused_->setChecked(on); }
+
 QString AllocationPanel::candidates() const { return candidates_->text(); }
 QString AllocationPanel::embeddingCandidates() const { return embeddings_->text(); }
 
@@ -165,6 +171,7 @@ quantlens::PlanRequest AllocationPanel::request(double bitsPerWeight) const {
     request.pins = pins_;
     request.metric = quantlens::parse_damage_metric(metric_->currentData().toString().toStdString());
     request.budget = {quantlens::Budget::Kind::BitsPerWeight, bitsPerWeight};
+    request.tie_fused = tieFused_->isChecked();
     return request;
 }
 

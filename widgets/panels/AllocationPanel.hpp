@@ -13,6 +13,7 @@
 #include "alloc/planning.hpp"
 #include "model/model.hpp"
 
+class QCheckBox;
 class QComboBox;
 class QCustomPlot;
 class QLabel;
@@ -33,6 +34,7 @@ public:
 
     void setModel(std::shared_ptr<const quantlens::Model> model);
     void setCandidates(const QString& candidates, const QString& embeddingCandidates = {});
+    void setTieFused(bool on);
     QString candidates() const;
     QString embeddingCandidates() const;
     void analyse();                       // measure the candidates (then the slider is live)
@@ -69,6 +71,7 @@ private:
     QLineEdit* candidates_;
     QLineEdit* embeddings_;
     QComboBox* metric_;
+    QCheckBox* tieFused_;
     QPushButton* analyse_;
     QSlider* slider_;
     QLabel* summary_;
