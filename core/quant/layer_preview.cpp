@@ -47,22 +47,41 @@ LayerPreview preview_layer(const WeightMatrix& weights, const QuantSpec& spec, c
     preview.channel_max.assign(static_cast<std::size_t>(rows), 0);
     preview.channel_rmse.assign(static_cast<std::size_t>(rows), 0);
     std::vector<double> row_cells(static_cast<std::size_t>(rows * map.cols), 0.0);
-    // One pass per row: its range, its error, and its share of each map cell.
+    // One pass per row: its range, its error, and its share of each map cell, a cell's columns
+    // at a time (no division per element; independent lanes so the sums and extremes vectorise).
     parallel_for(static_cast<std::size_t>(rows), 16, [&](std::size_t begin, std::size_t end) {
         for (std::size_t r = begin; r < end; ++r) {
             const float* w = weights.values.data() + r * static_cast<std::size_t>(cols);
             const float* q = scratch.dequantized.data() + r * static_cast<std::size_t>(cols);
-            float low = w[0], high = w[0];
+            float lows[8], highs[8];
+            std::fill(lows, lows + 8, w[0]);
+            std::fill(highs, highs + 8, w[0]);
             double total = 0;
-            for (std::int64_t c = 0; c < cols; ++c) {
-                low = std::min(low, w[c]);
-                high = std::max(high, w[c]);
-                const double e = static_cast<double>(q[c]) - w[c];
-                total += e * e;
-                row_cells[r * static_cast<std::size_t>(map.cols) + static_cast<std::size_t>(c / map.columns_per_cell)] += e * e;
+            for (std::int64_t cell = 0; cell < map.cols; ++cell) {
+                const std::int64_t first = cell * map.columns_per_cell, last = std::min(cols, first + map.columns_per_cell);
+                double lanes[8] = {};
+                std::int64_t c = first;
+                for (; c + 8 <= last; c += 8)
+                    for (int k = 0; k < 8; ++k) {
+                        const float x = w[c + k];
+                        lows[k] = std::min(lows[k], x);
+                        highs[k] = std::max(highs[k], x);
+                        const double e = static_cast<double>(q[c + k]) - x;
+                        lanes[k] += e * e;
+                    }
+                for (; c < last; ++c) {
+                    lows[0] = std::min(lows[0], w[c]);
+                    highs[0] = std::max(highs[0], w[c]);
+                    const double e = static_cast<double>(q[c]) - w[c];
+                    lanes[0] += e * e;
+                }
+                double sum = 0;
+                for (double lane : lanes) sum += lane;
+                row_cells[r * static_cast<std::size_t>(map.cols) + static_cast<std::size_t>(cell)] = sum;
+                total += sum;
             }
-            preview.channel_min[r] = low;
-            preview.channel_max[r] = high;
+            preview.channel_min[r] = *std::min_element(lows, lows + 8);
+            preview.channel_max[r] = *std::max_element(highs, highs + 8);
             preview.channel_rmse[r] = std::sqrt(total / static_cast<double>(cols));
         }
     });
