@@ -120,6 +120,9 @@ ExportSummary export_hf_llama_gguf(const Model& model, const std::vector<LayerAs
         std::int64_t permute = 0;
         if (info.name.ends_with("self_attn.q_proj.weight")) permute = heads;
         if (info.name.ends_with("self_attn.k_proj.weight")) permute = kv_heads;
+        if (permute && (info.shape.size() != 2 || info.shape[0] != permute * head_dim || head_dim % 2 != 0))
+            throw Error(config_path, permute == heads ? "num_attention_heads" : "num_key_value_heads",
+                        std::to_string(permute) + " heads of dimension " + std::to_string(head_dim) + " do not match " + info.name + " of shape " + shape_text(info.shape));
         outputs.push_back({&info, name, type, permute});
         if (!vector) parameters_by_type[type] += info.elements();
         summary.bytes_in += info.byte_size;

@@ -101,6 +101,12 @@ TEST_CASE("llama GGUF export names the config field it needs and the tensors it 
     write_bytes(dir.file("llama/config.json"), config.dump());
     const auto model = Model::open(dir.file("llama"));
     CHECK_THROWS_WITH(export_gguf(model, {}, dir.file("out.gguf")), Catch::Contains("config.json: num_hidden_layers: llama config.json needs this field"));
+    config = nlohmann::json::parse(read_bytes(sample_path("tiny-llama/config.json")));
+    config["num_key_value_heads"] = 3;
+    write_bytes(dir.file("llama/config.json"), config.dump());
+    const auto mismatched = Model::open(dir.file("llama"));
+    CHECK_THROWS_WITH(export_gguf(mismatched, {}, dir.file("out.gguf")),
+                      Catch::Contains("config.json: num_key_value_heads: 3 heads of dimension 16 do not match model.layers.0.self_attn.k_proj.weight of shape [32, 64]"));
     CHECK_THROWS_WITH(llama_cpp_tensor_name("model.layers.0.self_attn.qkv.weight", "m"), Catch::Contains("not a tensor of the llama architecture"));
     CHECK(llama_cpp_tensor_name("model.layers.3.self_attn.rotary_emb.inv_freq", "m").empty());
     CHECK_FALSE(fs::exists(dir.file("out.gguf")));
