@@ -17,6 +17,7 @@ void add_compare(CLI::App& app);
 void add_analyze(CLI::App& app);
 void add_allocate(CLI::App& app);
 void add_export(CLI::App& app);
+void add_sensitivity(CLI::App& app);
 int run_selected(CLI::App& app);
 void set_command(std::function<int()> command);
 

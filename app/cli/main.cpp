@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
     quantlens::cli::add_analyze(app);
     quantlens::cli::add_allocate(app);
     quantlens::cli::add_export(app);
+    quantlens::cli::add_sensitivity(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -1,0 +1,42 @@
+#pragma once
+// Per-layer Hessian traces (HAWQ-V2, REFERENCE.md §12). Hutchinson: Tr(H_ii) = E[vᵀ H v] over
+// Rademacher vectors v drawn on layer i's parameters only (zero elsewhere), with PyHessian's
+// stopping rule (at most max_samples; stop when the running mean moves by less than tolerance
+// relative to the previous one) and the standard error of the samples. The exact trace (Σ of
+// the block's diagonal, one HVP per parameter) is there for small layers and for tests.
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include <Eigen/Dense>
+
+#include "nn/dense_network.hpp"
+#include "util/progress.hpp"
+
+namespace quantlens {
+
+struct TraceEstimate {
+    double trace = 0;           // mean of vᵀHv
+    double standard_error = 0;  // of that mean (sample standard deviation / √samples)
+    int samples = 0;
+};
+
+struct HutchinsonOptions {
+    int max_samples = 100;      // PyHessian's maxIter
+    double tolerance = 1e-3;    // PyHessian's tol
+    int min_samples = 2;        // a standard error needs two
+    std::uint64_t seed = 0;
+};
+
+using HessianVectorProduct = std::function<Eigen::VectorXd(const Eigen::VectorXd&)>;
+
+TraceEstimate hutchinson_trace(const HessianVectorProduct& hvp, std::size_t parameters, const ParameterBlock& block, const HutchinsonOptions& options = {},
+                               const CancelToken* cancel = nullptr);
+double exact_block_trace(const HessianVectorProduct& hvp, std::size_t parameters, const ParameterBlock& block, const CancelToken* cancel = nullptr);
+
+// HAWQ-V2's sensitivity of a layer quantized with some spec: Ω = Tr(H)/n · ‖Q(W) − W‖² (eq. of §12).
+inline double hawq_sensitivity(double trace, std::size_t parameters, double squared_error) {
+    return parameters ? trace / static_cast<double>(parameters) * squared_error : 0;
+}
+
+}  // namespace quantlens
