@@ -4,6 +4,7 @@
 #include "alloc/planning.hpp"
 #include "analysis/model_analysis.hpp"
 #include "cli_common.hpp"
+#include "sensitivity/hessian_sensitivity.hpp"
 #include "export/llama_quantize_types.hpp"
 #include "util/atomic_file.hpp"
 
@@ -56,15 +57,18 @@ std::string print_plan(const PlanResult& result, const AnalysisReport& report) {
 void add_allocate(CLI::App& app) {
     auto* command = app.add_subcommand("allocate", "Choose a spec per layer under a size budget (mixed precision) and write the plan");
     struct Options {
-        std::string model, budget, metric = "mse", out, cache_dir, llama_types;
+        std::string model, budget, metric = "mse", out, cache_dir, llama_types, calib;
         std::vector<std::string> candidates, kinds, pins;
         bool json = false, no_cache = false, tie_fused = false;
     };
     auto options = std::make_shared<Options>();
     command->add_option("MODEL", options->model, "model file or Hugging Face folder")->required();
     command->add_option("--budget", options->budget, "average bits per weight (4.5bpw) or the weights' size (2.1GB, 1.5GiB, 800MB)")->required();
-    command->add_option("--metric", options->metric, "predicted damage: squared error (mse) times 1, the kurtosis or the max-to-mean ratio")
-        ->check(CLI::IsMember({"mse", "kurtosis", "max_to_mean"}));
+    command->add_option("--metric", options->metric,
+                        "predicted damage: squared error (mse) times 1, the kurtosis, the max-to-mean ratio, or HAWQ-V2's Omega = Tr(H)/n times it "
+                        "(hawq: needs --calib; Keras Dense networks)")
+        ->check(CLI::IsMember({"mse", "kurtosis", "max_to_mean", "hawq"}));
+    command->add_option("--calib", options->calib, "labelled calibration data (x, y) for --metric hawq's Hessian traces");
     command->add_option("--candidate", options->candidates, "a spec every layer may take (repeatable; default int3:g128:asym, int4:g128:asym, int6:g128:asym, int8:channel:sym)");
     command->add_option("--kind", options->kinds, "KIND=SPEC: a candidate for one layer kind (linear, conv, embedding) instead of --candidate (repeatable)");
     command->add_option("--pin", options->pins, "PATTERN=SPEC: layers whose name matches the regex take this spec (repeatable; first match wins)");
@@ -101,6 +105,11 @@ void add_allocate(CLI::App& app) {
             analysis.use_cache = !options->no_cache;
             analysis.cache_dir = options->cache_dir;
             const auto report = analyze_model(model, analysis, stderr_progress("w"), &interrupt_token());
+            if (request.metric == DamageMetric::Hawq) {
+                if (options->calib.empty()) throw Error("", "--metric hawq", "needs --calib with labelled calibration data for the Hessian traces");
+                const auto hessian = hessian_sensitivity(model, load_labelled_data(options->calib), {}, {}, stderr_progress("layers"), &interrupt_token());
+                for (const auto& layer : hessian.layers) request.hessian_traces[layer.layer] = {layer.hutchinson.trace, layer.parameters};
+            }
             const auto result = plan_allocation(model, report, request);
             std::string llama_types;  // checked before anything is written
             if (!options->llama_types.empty()) llama_types = llama_quantize_tensor_types(model, resolve_plan(result.plan, model, "(this plan)"));

@@ -16,6 +16,7 @@ double sensitivity_weight(DamageMetric metric, const LayerStatistics& s) {
         case DamageMetric::Mse: return 1.0;
         case DamageMetric::Kurtosis: return std::max(0.0, s.excess_kurtosis + 3);
         case DamageMetric::MaxToMean: return s.max_to_mean;
+        case DamageMetric::Hawq: break;  // from the Hessian traces, in plan_allocation
     }
     return 1.0;
 }
@@ -27,14 +28,15 @@ std::string_view damage_metric_name(DamageMetric metric) {
         case DamageMetric::Mse: return "mse";
         case DamageMetric::Kurtosis: return "kurtosis";
         case DamageMetric::MaxToMean: return "max_to_mean";
+        case DamageMetric::Hawq: return "hawq";
     }
     return "mse";
 }
 
 DamageMetric parse_damage_metric(std::string_view name) {
-    for (auto metric : {DamageMetric::Mse, DamageMetric::Kurtosis, DamageMetric::MaxToMean})
+    for (auto metric : {DamageMetric::Mse, DamageMetric::Kurtosis, DamageMetric::MaxToMean, DamageMetric::Hawq})
         if (damage_metric_name(metric) == name) return metric;
-    throw Error("", "metric \"" + std::string(name) + "\"", "expected mse, kurtosis or max_to_mean");
+    throw Error("", "metric \"" + std::string(name) + "\"", "expected mse, kurtosis, max_to_mean or hawq");
 }
 
 std::vector<QuantSpec> specs_to_measure(const PlanRequest& request) {
@@ -89,7 +91,13 @@ PlanResult plan_allocation(const Model& model, const AnalysisReport& report, con
         if (!pinned.empty()) list = &pinned;
         AllocationLayer layer{analysed.layer, {}};
         std::string reasons;
-        const double weight = sensitivity_weight(request.metric, analysed.statistics);
+        double weight = sensitivity_weight(request.metric, analysed.statistics);
+        if (request.metric == DamageMetric::Hawq) {  // HAWQ-V2: Ω = Tr(H)/n · ‖Q(W) − W‖²
+            const auto trace = request.hessian_traces.find(analysed.layer);
+            if (trace == request.hessian_traces.end() || trace->second.second == 0)
+                throw Error(path, "layer \"" + analysed.layer + "\"", "has no Hessian trace for --metric hawq (the sensitivity engine covers Keras Dense networks so far)");
+            weight = trace->second.first / static_cast<double>(trace->second.second);
+        }
         const double n = static_cast<double>(analysed.parameters);
         for (const auto& spec : *list) {
             const auto& outcome = analysed.quantization.at(measured(spec));

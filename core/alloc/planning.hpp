@@ -20,6 +20,7 @@ enum class DamageMetric {
     Mse,        // weight 1
     Kurtosis,   // weight β2 = excess kurtosis + 3: heavy-tailed layers count more
     MaxToMean,  // weight max|w| / mean|w|
+    Hawq,       // weight Tr(H)/n from PlanRequest::hessian_traces: damage = HAWQ-V2's Ω
 };
 std::string_view damage_metric_name(DamageMetric metric);
 DamageMetric parse_damage_metric(std::string_view name);  // Error listing the names
@@ -35,6 +36,9 @@ struct PlanRequest {
     // `…up_proj`, as vLLM fuses them). Each group is one knapsack item, its cost and damage the
     // sums of its members', and only specs every member can take.
     bool tie_fused = false;
+    // For DamageMetric::Hawq: each layer's Hessian trace and the parameter count it is over
+    // (sensitivity/hessian_sensitivity). A layer without one is an error naming it.
+    std::map<std::string, std::pair<double, std::size_t>> hessian_traces;
 };
 
 // The group a layer ties into under tie_fused ("model.layers.0.self_attn.qkv_proj"), or its own name.

@@ -193,3 +193,26 @@ TEST_CASE("tied fused projections take one spec per block, at the best plan that
     CHECK_THROWS_WITH(plan_allocation(model, report, request),
                       Catch::Contains("model.layers.0.self_attn.k_proj") && Catch::Contains("shares no candidate spec with the layers it is fused with"));
 }
+
+TEST_CASE("HAWQ allocation: each candidate's damage is HAWQ-V2's Omega from the layer's Hessian trace") {
+    const auto model = Model::open(sample_path("digits-mlp.h5"));
+    PlanRequest request;
+    request.candidates = {QuantSpec::parse("int4:channel:asym"), QuantSpec::parse("int8:channel:sym")};
+    request.budget = Budget::parse("6bpw");
+    request.metric = DamageMetric::Hawq;
+    const auto report = analysis_for(model, request);
+    CHECK_THROWS_WITH(plan_allocation(model, report, request), Catch::Contains("layer \"dense\": has no Hessian trace for --metric hawq"));
+    request.hessian_traces = {{"dense", {4.0, 2080}}, {"dense_1", {50.0, 330}}};
+    const auto result = plan_allocation(model, report, request);
+    CHECK(result.plan.metric == "hawq");
+    for (std::size_t l = 0; l < report.layers.size(); ++l) {
+        const auto& analysed = report.layers[l];
+        const auto& [trace, n] = request.hessian_traces[analysed.layer];
+        std::size_t k = 0;
+        while (report.specs[k].to_string() != result.layer_choices[l].spec) ++k;
+        const double squared_error = analysed.quantization[k].metrics->mse * static_cast<double>(analysed.parameters);
+        CHECK(result.layer_choices[l].damage == Approx(trace / static_cast<double>(n) * squared_error));
+    }
+    // the layer with the larger trace per parameter gets the wider spec
+    CHECK(result.plan.layers[1].second.to_string() == "int8:channel:sym");
+}
