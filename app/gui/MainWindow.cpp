@@ -35,6 +35,7 @@
 #include "panels/SpecEditor.hpp"
 #include "quant/calibration_inputs.hpp"
 #include "quant/comparison.hpp"
+#include "sensitivity/hessian_sensitivity.hpp"
 #include "panels/SensitivityPanel.hpp"
 #include "panels/LayerInspector.hpp"
 #include "plots/HistogramPlot.hpp"
@@ -104,6 +105,7 @@ MainWindow::MainWindow(QWidget* parent)
       loader_(new widgets::JobRunner(this)),
       histogramJob_(new widgets::JobRunner(this)),
       sqnrJob_(new widgets::JobRunner(this)),
+      modelJob_(new widgets::JobRunner(this)),
       analysisProgress_(new QProgressBar) {
     setWindowTitle(tr("QuantLens"));
     setAcceptDrops(true);
@@ -165,6 +167,22 @@ MainWindow::MainWindow(QWidget* parent)
         layerModel_->setAssignments(assigned);
     });
     connect(inspector_->specEditor(), &widgets::SpecEditor::specChanged, this, &MainWindow::measureSqnr);
+    connect(sensitivity_, &widgets::SensitivityPanel::modelMetricsRequested, this, [this] {
+        const auto path = QFileDialog::getOpenFileName(this, tr("Labelled calibration data (x, y)"), QString(), tr("Arrays (*.npz *.h5 *.safetensors);;All files (*)"));
+        if (!path.isEmpty()) runModelMetrics(path);
+    });
+    connect(modelJob_, &widgets::JobRunner::finished, this, [this](const std::any& result) {
+        const auto report = std::any_cast<std::shared_ptr<quantlens::HessianReport>>(result);
+        std::map<std::string, double> traces, perParameter;
+        for (const auto& layer : report->layers) {
+            traces[layer.layer] = layer.hutchinson.trace;
+            perParameter[layer.layer] = layer.hutchinson.trace / static_cast<double>(std::max<std::size_t>(layer.parameters, 1));
+        }
+        sensitivity_->setExtraSeries("hessian_trace", traces);
+        sensitivity_->setExtraSeries("hessian_trace_per_parameter", perParameter);
+        updateSensitivity();
+        statusBar()->showMessage(tr("Hessian traces of %1 layers from %2 samples (loss %3)").arg(report->layers.size()).arg(report->samples).arg(report->loss, 0, 'g', 4), 6000);
+    });
     connect(sqnrJob_, &widgets::JobRunner::finished, this, [this](const std::any& result) {
         const auto measured = std::any_cast<std::shared_ptr<std::pair<QString, std::map<std::string, double>>>>(result);
         layerModel_->setSqnr(measured->first, measured->second);
@@ -198,6 +216,7 @@ MainWindow::MainWindow(QWidget* parent)
         table_->resizeColumnsToContents();
         histogram_->clear(tr("Select a layer"));
         inspector_->clear();
+        sensitivity_->clearExtraSeries();
         allocation_->setModel(model_);
         layerInfo_->clear();
         if (layerModel_->rowCount() > 0) table_->selectRow(0);
@@ -210,7 +229,7 @@ MainWindow::MainWindow(QWidget* parent)
         histogram_->setHistogram(shown->histogram, shown->title);
         emit histogramShown();
     });
-    for (auto* job : {loader_, histogramJob_, inspector_->job(), compare_->job(), allocation_->job(), sqnrJob_}) {
+    for (auto* job : {loader_, histogramJob_, inspector_->job(), compare_->job(), allocation_->job(), sqnrJob_, modelJob_}) {
         connect(job, &widgets::JobRunner::started, this, [this](const QString& title) {
             progress_->setValue(0);
             progress_->show();
@@ -244,7 +263,8 @@ MainWindow::~MainWindow() {
 }
 
 bool MainWindow::isBusy() const { return loader_->isRunning() || histogramJob_->isRunning() || inspector_->job()->isRunning() || compare_->job()->isRunning() ||
-                                         allocation_->job()->isRunning() || sqnrJob_->isRunning(); }
+                                         allocation_->job()->isRunning() || sqnrJob_->isRunning() ||
+                                         modelJob_->isRunning(); }
 
 // Counted on the table, not on the Analysis: its worker may be done while finished layers are
 // still queued for the UI thread.
@@ -366,6 +386,7 @@ void MainWindow::buildStatusBar() {
         compare_->job()->cancel();
         allocation_->job()->cancel();
         sqnrJob_->cancel();
+        modelJob_->cancel();
         if (analysis_) analysis_->cancel();  // finished layers stay in the table and the cache
         analysisCancelled_ = true;
         analysisProgress_->hide();
@@ -447,6 +468,16 @@ void MainWindow::onSelectionChanged() {
         shown->histogram = quantlens::histogram(weights.values(), kHistogramBins);
         shown->title = QString::fromStdString(name);
         return shown;
+    });
+}
+
+void MainWindow::runModelMetrics(const QString& labelledData) {
+    if (!model_) return;
+    auto model = model_;
+    const std::string path = labelledData.toStdString();
+    modelJob_->start(tr("Hessian traces"), [model, path](const quantlens::Progress& progress, const quantlens::CancelToken& cancel) -> std::any {
+        const auto data = quantlens::load_labelled_data(path);
+        return std::make_shared<quantlens::HessianReport>(quantlens::hessian_sensitivity(*model, data, {}, {}, progress, &cancel));
     });
 }
 

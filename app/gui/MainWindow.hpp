@@ -56,12 +56,14 @@ public:
     QString lastError() const { return lastError_; }
     bool isAnalysing() const;
     widgets::JobRunner* sqnrJob() const { return sqnrJob_; }
+    widgets::JobRunner* modelMetricsJob() const { return modelJob_; }
     bool exportLayerTable(const QString& path);  // CSV of the table as shown
 
 public slots:
     void openModel(const QString& path);
     void selectLayer(const QString& name);  // by layer name; nothing happens when absent
     void openCalibration(const QString& path);  // layer inputs for GPTQ and smoothing previews
+    void runModelMetrics(const QString& labelledData);  // Hessian traces into the sensitivity view
 
 signals:
     void modelLoaded();
@@ -110,6 +112,7 @@ private:
     widgets::JobRunner* loader_;
     widgets::JobRunner* histogramJob_;
     widgets::JobRunner* sqnrJob_;
+    widgets::JobRunner* modelJob_;
     QProgressBar* analysisProgress_;
     std::unique_ptr<quantlens::Analysis> analysis_;  // weights-only metrics, on its own thread
     // Cancelled analyses finishing their layer in flight: joined when done or with the window,

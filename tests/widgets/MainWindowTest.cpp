@@ -17,6 +17,7 @@
 #include "plots/PlotExport.hpp"
 #include "io/numpy.hpp"
 #include "stats/rank_correlation.hpp"
+#include "sensitivity/hessian_sensitivity.hpp"
 #include <QSlider>
 #include "panels/LayerInspector.hpp"
 #include "quant/comparison.hpp"
@@ -45,6 +46,7 @@ private slots:
     void quantizeViewShowsTheCoresPreviewOfTheSpec();
     void compareViewPutsThreeSpecsSideBySide();
     void allocationSliderChangesThePlanAndExportWritesIt();
+    void sensitivityViewRunsTheHessianTraces();
 };
 
 namespace {
@@ -398,6 +400,32 @@ void MainWindowTest::allocationSliderChangesThePlanAndExportWritesIt() {
     dialog->start();
     QVERIFY(failed.wait(30000));
     QVERIFY(!QFileInfo::exists(scratch.filePath("never.gguf")));
+    qunsetenv("QUANTLENS_CACHE_DIR");
+}
+
+void MainWindowTest::sensitivityViewRunsTheHessianTraces() {
+    QTemporaryDir cache;
+    qputenv("QUANTLENS_CACHE_DIR", cache.path().toUtf8());
+    MainWindow window;
+    window.resize(1440, 860);
+    window.show();
+    QSignalSpy loaded(&window, &MainWindow::modelLoaded);
+    const QString model = QStringLiteral(QUANTLENS_SAMPLES "/digits-mlp.h5"), calib = QStringLiteral(QUANTLENS_SAMPLES "/digits-calib.npz");
+    window.openModel(model);
+    QVERIFY(loaded.wait(20000));
+    QTRY_VERIFY_WITH_TIMEOUT(!window.isAnalysing(), 30000);
+    window.runModelMetrics(calib);
+    QTRY_VERIFY_WITH_TIMEOUT(!window.modelMetricsJob()->isRunning(), 30000);
+    auto* sensitivity = window.sensitivityPanel();
+    sensitivity->setBarMetric(QStringLiteral("hessian_trace"));
+    const auto core = quantlens::hessian_sensitivity(quantlens::Model::open(model.toStdString()), quantlens::load_labelled_data(calib.toStdString()), {});
+    auto* bars = qobject_cast<QCPBars*>(sensitivity->barPlot()->plottable(0));
+    QVERIFY(bars);
+    QCOMPARE(bars->dataCount(), 2);
+    for (int i = 0; i < 2; ++i) QCOMPARE(bars->data()->at(i)->value, core.layers[static_cast<std::size_t>(i)].hutchinson.trace);
+    window.views()->setCurrentWidget(sensitivity);
+    sensitivity->setScatterMetrics(QStringLiteral("hessian_trace_per_parameter"), QStringLiteral("excess_kurtosis"));
+    saveScreenshot(window, "sensitivity-hessian.png");
     qunsetenv("QUANTLENS_CACHE_DIR");
 }
 

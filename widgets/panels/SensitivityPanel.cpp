@@ -3,6 +3,7 @@
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QPushButton>
 #include <QVBoxLayout>
 #include <qcustomplot.h>
 
@@ -19,7 +20,8 @@ QString label(const std::string& name) {
     static const std::map<std::string, QString> kLabels = {
         {"excess_kurtosis", QObject::tr("excess kurtosis")}, {"skewness", QObject::tr("skewness")}, {"max_to_mean", QObject::tr("max / mean |w|")},
         {"outlier_fraction", QObject::tr("outlier fraction")}, {"channel_kurtosis_p95", QObject::tr("channel kurtosis p95")},
-        {"qsur_per_dimension", QObject::tr("QSUR^(1/d)")}};
+        {"qsur_per_dimension", QObject::tr("QSUR^(1/d)")}, {"hessian_trace", QObject::tr("Hessian trace (Hutchinson)")},
+        {"hessian_trace_per_parameter", QObject::tr("Hessian trace / parameters")}};
     const auto found = kLabels.find(name);
     return found != kLabels.end() ? found->second : QString::fromStdString(name);
 }
@@ -29,10 +31,14 @@ QString label(const std::string& name) {
 SensitivityPanel::SensitivityPanel(QWidget* parent)
     : QWidget(parent), barMetric_(new QComboBox), xMetric_(new QComboBox), yMetric_(new QComboBox), rhoLabel_(new QLabel), bars_(new QCustomPlot),
       scatter_(new QCustomPlot) {
+    runModel_ = new QPushButton(tr("Hessian traces from calibration data…"));
+    runModel_->setToolTip(tr("Runs the model on labelled calibration data (x, y) and adds each layer's Hessian trace (HAWQ-V2) to these plots"));
+    connect(runModel_, &QPushButton::clicked, this, &SensitivityPanel::modelMetricsRequested);
     auto* layout = new QVBoxLayout(this);
     auto* barRow = new QHBoxLayout;
     barRow->addWidget(new QLabel(tr("Metric along depth")));
     barRow->addWidget(barMetric_, 1);
+    barRow->addWidget(runModel_);
     layout->addLayout(barRow);
     layout->addWidget(bars_, 1);
     auto* scatterRow = new QHBoxLayout;
@@ -52,8 +58,27 @@ SensitivityPanel::SensitivityPanel(QWidget* parent)
     for (auto* box : {xMetric_, yMetric_}) connect(box, &QComboBox::currentIndexChanged, this, &SensitivityPanel::drawScatter);
 }
 
+void SensitivityPanel::setExtraSeries(const std::string& name, const std::map<std::string, double>& values) {
+    std::erase_if(extra_, [&](const auto& entry) { return entry.first == name; });
+    extra_.emplace_back(name, values);
+    setSeries(series_);
+}
+
+void SensitivityPanel::clearExtraSeries() { extra_.clear(); }
+
 void SensitivityPanel::setSeries(quantlens::MetricSeries series) {
     const QString bar = barMetric_->currentData().toString(), x = xMetric_->currentData().toString(), y = yMetric_->currentData().toString();
+    std::erase_if(series.series, [&](const auto& entry) {
+        for (const auto& [name, values] : extra_)
+            if (entry.first == name) return true;
+        return false;
+    });
+    for (const auto& [name, values] : extra_) {  // joins when every plotted layer has a value
+        std::vector<double> column;
+        for (const auto& layer : series.layers)
+            if (const auto found = values.find(layer); found != values.end()) column.push_back(found->second);
+        if (column.size() == series.layers.size() && !column.empty()) series.series.emplace_back(name, std::move(column));
+    }
     series_ = std::move(series);
     for (auto* box : {barMetric_, xMetric_, yMetric_}) {
         const QSignalBlocker block(box);

@@ -5,11 +5,15 @@
 // which layers are sensitive. The series come from the core (metric_series); ρ from spearman().
 #include <QWidget>
 
+#include <map>
+#include <string>
+
 #include "analysis/model_analysis.hpp"
 
 class QComboBox;
 class QCustomPlot;
 class QLabel;
+class QPushButton;
 
 namespace quantlens::widgets {
 
@@ -18,6 +22,11 @@ class SensitivityPanel : public QWidget {
 public:
     explicit SensitivityPanel(QWidget* parent = nullptr);
     void setSeries(quantlens::MetricSeries series);
+    // A model-based series (Hessian traces, …) by layer name; it joins the weights-only ones
+    // when every plotted layer has a value. Kept until the model changes (clearExtraSeries).
+    void setExtraSeries(const std::string& name, const std::map<std::string, double>& values);
+    void clearExtraSeries();
+    QPushButton* modelMetricsButton() const { return runModel_; }
     void setBarMetric(const QString& name);
     void setScatterMetrics(const QString& x, const QString& y);
 
@@ -25,18 +34,23 @@ public:
     QCustomPlot* scatterPlot() const { return scatter_; }
     double shownSpearman() const { return rho_; }  // of the scatter on screen (NaN when undefined)
 
+signals:
+    void modelMetricsRequested();
+
 private:
     void drawBars();
     void drawScatter();
     const std::vector<double>* values(const QString& name) const;
 
     quantlens::MetricSeries series_;
+    std::vector<std::pair<std::string, std::map<std::string, double>>> extra_;
     QComboBox* barMetric_;
     QComboBox* xMetric_;
     QComboBox* yMetric_;
     QLabel* rhoLabel_;
     QCustomPlot* bars_;
     QCustomPlot* scatter_;
+    QPushButton* runModel_;
     double rho_ = 0;
 };
 
