@@ -51,14 +51,16 @@ void write_safetensors_model(const std::string& path, int layers) {
     writer.commit();
 }
 
-void measure_packed(const std::string& path, const std::string& out, double gib) {
+// One export in a forked child (its peak RSS is its own), reported against the target.
+template <class Export>
+void measure(const std::string& path, const std::string& out, double gib, const char* what, const char* spec, Export run) {
     const std::string line = bench::in_child([&] {
         const auto model = Model::open(path);
         QuantPlan plan;
         plan.model_identity = hex64(model_identity(path).content);
-        plan.default_spec = QuantSpec::parse("int4:g128:sym:scale=f16");
+        plan.default_spec = QuantSpec::parse(spec);
         const auto start = std::chrono::steady_clock::now();
-        const auto summary = export_packed_safetensors(model, resolve_plan(plan, model, "bench"), out);
+        const auto summary = run(model, resolve_plan(plan, model, "bench"), out);
         char text[128];
         std::snprintf(text, sizeof text, "%.4f %llu %.1f", bench::seconds_since(start), static_cast<unsigned long long>(summary.bytes_out), bench::peak_rss_mib());
         return std::string(text);
@@ -67,27 +69,7 @@ void measure_packed(const std::string& path, const std::string& out, double gib)
     unsigned long long bytes_out = 0;
     std::sscanf(line.c_str(), "%lf %llu %lf", &seconds, &bytes_out, &rss);
     const double input = gib * 1073741824.0;
-    std::printf("export %.2f GiB F16 -> int4:g128 packed safetensors: %6.2f s, %.2f GB/s of input, %.0f MiB written, peak RSS %6.1f MiB  %s\n", gib, seconds,
-                input / seconds / 1e9, static_cast<double>(bytes_out) / 1048576.0, rss, gib >= 1 ? (input / seconds >= 1e9 ? "PASS" : "MISS") : "");
-}
-
-void measure(const std::string& path, const std::string& out, double gib) {
-    const std::string line = bench::in_child([&] {
-        const auto model = Model::open(path);
-        QuantPlan plan;
-        plan.model_identity = hex64(model_identity(path).content);
-        plan.default_spec = QuantSpec::parse("q4_0");
-        const auto start = std::chrono::steady_clock::now();
-        const auto summary = export_gguf(model, resolve_plan(plan, model, "bench"), out);
-        char text[128];
-        std::snprintf(text, sizeof text, "%.4f %llu %.1f", bench::seconds_since(start), static_cast<unsigned long long>(summary.bytes_out), bench::peak_rss_mib());
-        return std::string(text);
-    });
-    double seconds = 0, rss = 0;
-    unsigned long long bytes_out = 0;
-    std::sscanf(line.c_str(), "%lf %llu %lf", &seconds, &bytes_out, &rss);
-    const double input = gib * 1073741824.0;
-    std::printf("export %.2f GiB F16 -> Q4_0 GGUF: %6.2f s, %.2f GB/s of input, %.0f MiB written, peak RSS %6.1f MiB  %s\n", gib, seconds,
+    std::printf("export %.2f GiB F16 -> %s: %6.2f s, %.2f GB/s of input, %.0f MiB written, peak RSS %6.1f MiB  %s\n", gib, what, seconds,
                 input / seconds / 1e9, static_cast<double>(bytes_out) / 1048576.0, rss, gib >= 1 ? (input / seconds >= 1e9 ? "PASS" : "MISS") : "");
 }
 
@@ -118,7 +100,7 @@ int main(int argc, char** argv) {
         const auto path = (dir / ("quantlens-bench-export-" + std::to_string(layers) + ".gguf")).string();
         const auto out = (dir / ("quantlens-bench-export-" + std::to_string(layers) + "-q4_0.gguf")).string();
         write_model(path, layers);
-        measure(path, out, gib);
+        measure(path, out, gib, "Q4_0 GGUF", "q4_0", [](const Model& m, const auto& plan, const std::string& o) { return export_gguf(m, plan, o); });
         std::filesystem::remove(path);
         std::filesystem::remove(out);
     }
@@ -126,7 +108,8 @@ int main(int argc, char** argv) {
         const auto path = (dir / ("quantlens-bench-export-" + std::to_string(layers) + ".safetensors")).string();
         const auto out = (dir / ("quantlens-bench-export-" + std::to_string(layers) + "-packed")).string();
         write_safetensors_model(path, layers);
-        measure_packed(path, out, gib);
+        measure(path, out, gib, "int4:g128 packed safetensors", "int4:g128:sym:scale=f16",
+                [](const Model& m, const auto& plan, const std::string& o) { return export_packed_safetensors(m, plan, o); });
         std::filesystem::remove(path);
         std::filesystem::remove_all(out);
     }

@@ -13,16 +13,9 @@
 #include <QVBoxLayout>
 
 #include <any>
-#include <filesystem>
-#include <fstream>
 
-#include "export/compressed_tensors.hpp"
-#include "export/dialects.hpp"
-#include "export/fakequant_export.hpp"
-#include "export/gguf_export.hpp"
-#include "export/llama_quantize_types.hpp"
+#include "export/export_plan.hpp"
 #include "jobs/JobRunner.hpp"
-#include "util/atomic_file.hpp"
 
 namespace quantlens::gui {
 
@@ -31,12 +24,6 @@ namespace {
 struct Written {
     QString path, text;
 };
-
-void write_text(const std::string& path, const std::string& text) {
-    quantlens::AtomicFile out(path);
-    out.write(text.data(), text.size());
-    out.commit();
-}
 
 }  // namespace
 
@@ -152,32 +139,21 @@ void ExportDialog::start() {
     run_->setEnabled(false);
     report_->setText(tr("Exporting…"));
     job_->start(tr("Exporting"), [model, plan, format, out](const quantlens::Progress& progress, const quantlens::CancelToken& cancel) -> std::any {
-        const auto assignments = quantlens::resolve_plan(plan, *model, "(the plan)");
+        const auto outcome = quantlens::export_plan(*model, plan, "(the plan)", format, out, progress, &cancel);
+        const auto& summary = outcome.summary;
         auto written = std::make_shared<Written>();
         written->path = QString::fromStdString(out);
-        if (format == "gptqmodel" || format == "compressed-tensors" || format == "aimet" || format == "llama-tensor-types") {
-            std::string text;
-            if (format == "gptqmodel") text = quantlens::gptqmodel_quantize_config(*model, assignments, out).dump(2) + "\n";
-            if (format == "compressed-tensors") text = quantlens::compressed_tensors_config(*model, assignments, out).dump(2) + "\n";
-            if (format == "aimet") text = quantlens::aimet_encodings(*model, assignments, out, progress, &cancel).dump(2) + "\n";
-            if (format == "llama-tensor-types") text = quantlens::llama_quantize_tensor_types(*model, assignments);
-            write_text(out, text);
-            written->text = QObject::tr("Wrote <b>%1</b> (%2 planned layers).").arg(written->path.toHtmlEscaped()).arg(assignments.size());
+        if (quantlens::is_dialect(format)) {
+            written->text = QObject::tr("Wrote <b>%1</b> (%2 planned layers).").arg(written->path.toHtmlEscaped()).arg(summary.quantized);
             return written;
         }
-        quantlens::ExportSummary summary;
-        if (format == "gguf") summary = quantlens::export_gguf(*model, assignments, out, progress, &cancel);
-        if (format == "fakequant") summary = quantlens::export_fakequant(*model, assignments, out, progress, &cancel);
-        if (format == "safetensors-packed") summary = quantlens::export_packed_safetensors(*model, assignments, out, progress, &cancel);
-        const auto planPath = std::filesystem::is_directory(out) ? (std::filesystem::path(out) / "quantlens.plan.json").string() : out + ".plan.json";
-        quantlens::save_plan(plan, planPath);
         written->text = QObject::tr("Wrote <b>%1</b>: %2 tensors (%3 quantized), %4 from %5; the plan is in %6.")
                             .arg(written->path.toHtmlEscaped())
                             .arg(summary.tensors)
                             .arg(summary.quantized)
                             .arg(QLocale().formattedDataSize(static_cast<qint64>(summary.bytes_out)))
                             .arg(QLocale().formattedDataSize(static_cast<qint64>(summary.bytes_in)))
-                            .arg(QString::fromStdString(planPath).toHtmlEscaped());
+                            .arg(QString::fromStdString(outcome.plan_path).toHtmlEscaped());
         for (const auto& warning : summary.warnings) written->text += QStringLiteral("<br><i>%1</i>").arg(QString::fromStdString(warning).toHtmlEscaped());
         return written;
     });

@@ -56,6 +56,15 @@ void saveScreenshot(QWidget& window, const QString& name) {
     if (qEnvironmentVariableIsSet("QUANTLENS_SAVE_SCREENSHOTS"))
         window.grab().save(QStringLiteral(QUANTLENS_SCREENSHOTS "/") + name);
 }
+
+// Shows the window at the screenshots' size and opens a model in it, waiting until it is listed.
+void showAndOpen(MainWindow& window, const QString& path) {
+    window.resize(1440, 860);
+    window.show();
+    QSignalSpy loaded(&window, &MainWindow::modelLoaded);
+    window.openModel(path);
+    QVERIFY(loaded.wait(20000));
+}
 }  // namespace
 
 void MainWindowTest::opensSampleAndListsEveryLayer() {
@@ -181,11 +190,7 @@ void MainWindowTest::analysisFillsTheTableWithTheCoresFigures() {
 
 void MainWindowTest::quantizeViewShowsTheCoresPreviewOfTheSpec() {
     MainWindow window;
-    window.resize(1440, 860);
-    window.show();
-    QSignalSpy loaded(&window, &MainWindow::modelLoaded);
-    window.openModel(kSample);
-    QVERIFY(loaded.wait(20000));
+    showAndOpen(window, kSample);
     auto* inspector = window.inspector();
     window.views()->setCurrentWidget(inspector);
     QSignalSpy previewed(inspector, &quantlens::widgets::LayerInspector::previewShown);
@@ -259,11 +264,7 @@ void MainWindowTest::quantizeViewShowsTheCoresPreviewOfTheSpec() {
 
 void MainWindowTest::compareViewPutsThreeSpecsSideBySide() {
     MainWindow window;
-    window.resize(1440, 860);
-    window.show();
-    QSignalSpy loaded(&window, &MainWindow::modelLoaded);
-    window.openModel(kSample);
-    QVERIFY(loaded.wait(20000));
+    showAndOpen(window, kSample);
     auto* panel = window.comparePanel();
     const QStringList specs = {QStringLiteral("int4:g32:asym"), QStringLiteral("nf4:g64"), QStringLiteral("q4_0")};
     panel->setSpecs(specs);
@@ -319,11 +320,7 @@ void MainWindowTest::allocationSliderChangesThePlanAndExportWritesIt() {
     QTemporaryDir scratch;
     qputenv("QUANTLENS_CACHE_DIR", scratch.filePath("cache").toUtf8());
     MainWindow window;
-    window.resize(1440, 860);
-    window.show();
-    QSignalSpy loaded(&window, &MainWindow::modelLoaded);
-    window.openModel(kSample);
-    QVERIFY(loaded.wait(20000));
+    showAndOpen(window, kSample);
     auto* panel = window.allocationPanel();
     window.views()->setCurrentWidget(panel);
     panel->setCandidates(QStringLiteral("int4:g64:asym, int8:channel:sym"), QStringLiteral("int8:channel:sym"));

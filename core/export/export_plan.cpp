@@ -1,0 +1,51 @@
+#include "export/export_plan.hpp"
+
+#include <filesystem>
+
+#include "export/compressed_tensors.hpp"
+#include "export/dialects.hpp"
+#include "export/fakequant_export.hpp"
+#include "export/gguf_export.hpp"
+#include "export/llama_quantize_types.hpp"
+#include "util/atomic_file.hpp"
+
+namespace quantlens {
+
+const std::vector<std::string>& export_formats() {
+    static const std::vector<std::string> kFormats = {"gguf", "fakequant", "safetensors-packed", "gptqmodel", "compressed-tensors", "aimet", "llama-tensor-types"};
+    return kFormats;
+}
+
+bool is_dialect(std::string_view format) {
+    return format == "gptqmodel" || format == "compressed-tensors" || format == "aimet" || format == "llama-tensor-types";
+}
+
+ExportOutcome export_plan(const Model& model, const QuantPlan& plan, const std::string& plan_file, std::string_view format, const std::string& out_path,
+                          const Progress& progress, const CancelToken* cancel) {
+    const auto assignments = resolve_plan(plan, model, plan_file);
+    ExportOutcome outcome;
+    if (is_dialect(format)) {
+        std::string text;
+        if (format == "gptqmodel") text = gptqmodel_quantize_config(model, assignments, out_path).dump(2) + "\n";
+        if (format == "compressed-tensors") text = compressed_tensors_config(model, assignments, out_path).dump(2) + "\n";
+        if (format == "aimet") text = aimet_encodings(model, assignments, out_path, progress, cancel).dump(2) + "\n";
+        if (format == "llama-tensor-types") text = llama_quantize_tensor_types(model, assignments);
+        AtomicFile out(out_path);
+        out.write(text.data(), text.size());
+        out.commit();
+        outcome.summary.quantized = assignments.size();
+        outcome.summary.written.push_back(out_path);
+        return outcome;
+    }
+    if (format == "gguf") outcome.summary = export_gguf(model, assignments, out_path, progress, cancel);
+    else if (format == "fakequant") outcome.summary = export_fakequant(model, assignments, out_path, progress, cancel);
+    else if (format == "safetensors-packed") outcome.summary = export_packed_safetensors(model, assignments, out_path, progress, cancel);
+    else throw Error(out_path, "format \"" + std::string(format) + "\"", "expected gguf, fakequant, safetensors-packed, gptqmodel, compressed-tensors, aimet or llama-tensor-types");
+    // The plan travels with the weights: inside a folder, beside a file.
+    namespace fs = std::filesystem;
+    outcome.plan_path = fs::is_directory(out_path) ? (fs::path(out_path) / "quantlens.plan.json").string() : out_path + ".plan.json";
+    save_plan(plan, outcome.plan_path);
+    return outcome;
+}
+
+}  // namespace quantlens
