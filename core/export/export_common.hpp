@@ -62,8 +62,8 @@ std::vector<float> to_stored_layout(std::span<const float> out_first, const std:
 void encode_values(DType type, std::span<const float> values, std::vector<std::byte>& out);
 
 // A folder written as a whole: files go to a temporary sibling folder, and commit() moves it
-// into place (an existing folder of that name is moved aside first and removed after), so
-// readers see the old folder or the complete new one. Destroyed uncommitted, it leaves nothing.
+// into place (an existing folder of that name is moved aside first and removed after), so a
+// partial folder never stands under the target's name. Destroyed uncommitted, it leaves nothing.
 class AtomicDirectory {
 public:
     explicit AtomicDirectory(std::string target);
