@@ -47,6 +47,7 @@ namespace quantlens::gui {
 namespace {
 
 constexpr int kMaxRecent = 10;
+constexpr std::uint64_t kAutoSqnrParameters = 200'000'000;
 constexpr std::size_t kHistogramBins = 256;
 
 struct Loaded {
@@ -166,7 +167,11 @@ MainWindow::MainWindow(QWidget* parent)
             for (const auto& [layer, spec] : plan->layers) assigned[layer] = spec.to_string();
         layerModel_->setAssignments(assigned);
     });
-    connect(inspector_->specEditor(), &widgets::SpecEditor::specChanged, this, &MainWindow::measureSqnr);
+    // Small models get the SQNR column at every spec change; on large ones it is one click away
+    // (View ▸ Measure SQNR on Every Layer), as it quantizes the whole model.
+    connect(inspector_->specEditor(), &widgets::SpecEditor::specChanged, this, [this] {
+        if (layerModel_->inspection().parameters <= kAutoSqnrParameters) measureSqnr();
+    });
     connect(sensitivity_, &widgets::SensitivityPanel::modelMetricsRequested, this, [this] {
         const auto path = QFileDialog::getOpenFileName(this, tr("Labelled calibration data (x, y)"), QString(), tr("Arrays (*.npz *.h5 *.safetensors);;All files (*)"));
         if (!path.isEmpty()) runModelMetrics(path);
@@ -221,7 +226,7 @@ MainWindow::MainWindow(QWidget* parent)
         layerInfo_->clear();
         if (layerModel_->rowCount() > 0) table_->selectRow(0);
         startAnalysis();
-        measureSqnr();
+        if (layerModel_->inspection().parameters <= kAutoSqnrParameters) measureSqnr();
         emit modelLoaded();
     });
     connect(histogramJob_, &widgets::JobRunner::finished, this, [this](const std::any& result) {
@@ -362,6 +367,7 @@ void MainWindow::buildMenus() {
     auto* view = menuBar()->addMenu(tr("&View"));
     auto* find = view->addAction(tr("&Filter Layers"), this, [this] { filter_->setFocus(); filter_->selectAll(); });
     find->setShortcut(QKeySequence::Find);
+    view->addAction(tr("Measure &SQNR on Every Layer"), this, &MainWindow::measureSqnr);
     auto* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About QuantLens"), this, &MainWindow::showAbout);
 }
