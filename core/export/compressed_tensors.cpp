@@ -21,12 +21,6 @@ DType cast_dtype(const QuantSpec& spec) {
 
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
-std::string module_of(const Layer& layer) {
-    const std::string suffix = ".weight";
-    if (layer.weight.size() <= suffix.size() || layer.weight.compare(layer.weight.size() - suffix.size(), suffix.size(), suffix) != 0) return {};
-    return layer.weight.substr(0, layer.weight.size() - suffix.size());
-}
-
 // The shapes of what one packed module writes, known before it is quantized.
 struct PackedShapes {
     std::int64_t rows = 0, cols = 0, groups = 1;

@@ -7,10 +7,10 @@ namespace quantlens {
 
 namespace {
 
+// GPTQModel names modules as PyTorch does; a weight not named <module>.weight keeps its layer's name.
 std::string module_name(const Layer& layer) {
-    const std::string suffix = ".weight";
-    const auto& w = layer.weight;
-    return w.size() > suffix.size() && w.compare(w.size() - suffix.size(), suffix.size(), suffix) == 0 ? w.substr(0, w.size() - suffix.size()) : layer.name;
+    const auto module = module_of(layer);
+    return module.empty() ? layer.name : module;
 }
 
 struct GptqScheme {

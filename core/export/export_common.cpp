@@ -24,6 +24,12 @@ bool same_or_inside(const fs::path& candidate, const fs::path& folder) {
 
 }  // namespace
 
+std::string module_of(const Layer& layer) {
+    const std::string suffix = ".weight";
+    const auto& w = layer.weight;
+    return w.size() > suffix.size() && w.compare(w.size() - suffix.size(), suffix.size(), suffix) == 0 ? w.substr(0, w.size() - suffix.size()) : std::string();
+}
+
 bool is_safetensors_family(const ModelFile& source) {
     return source.format() == "safetensors" || source.format() == "safetensors (sharded)" || source.format() == "huggingface folder";
 }

@@ -23,6 +23,10 @@ struct ExportSummary {
     std::vector<std::string> warnings;  // what the output lacks, said to the user
 };
 
+// The module a weight tensor belongs to, as PyTorch names it ("model.layers.0.mlp.up_proj" for
+// "….up_proj.weight"); empty when the tensor is not named <module>.weight.
+std::string module_of(const Layer& layer);
+
 // Error when `out_path` is the model's file, or its folder, or inside its folder for a
 // folder model (the input is never overwritten).
 void refuse_to_overwrite_input(const ModelFile& source, const std::string& out_path);

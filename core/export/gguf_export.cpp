@@ -22,6 +22,32 @@ std::optional<DType> ggml_dtype_of(const QuantSpec& spec) {
     return found == kTypes.end() ? std::nullopt : std::optional(found->second);
 }
 
+std::map<std::string, DType> planned_ggml_types(const Model& model, const std::vector<LayerAssignment>& assignments, const std::string& out_path) {
+    ExportChecks checks;
+    std::map<std::string, DType> planned;  // weight tensor → ggml type
+    for (const auto& [layer, spec] : assignments) {
+        const auto type = ggml_dtype_of(spec);
+        const auto& info = model.file().tensor(layer->weight);
+        if (!type) {
+            checks.fail(layer->name, spec.to_string() + " is not a ggml type (use q8_0, q4_0, q4_1, q5_0, q5_1, f16, bf16 or f32)");
+            continue;
+        }
+        const auto block = dtype_info(*type).block_elements;
+        if (info.shape.empty() || info.shape.back() % block != 0) {
+            checks.fail(layer->name, "rows of " + std::to_string(info.shape.empty() ? 0 : info.shape.back()) + " values are not whole " + std::to_string(block) +
+                                         "-value blocks of " + spec.to_string() + " (use f16, bf16 or f32 for this layer)");
+            continue;
+        }
+        if (!can_dequantize(info.dtype)) {
+            checks.fail(layer->name, "its " + std::string(dtype_name(info.dtype)) + " weights cannot be decoded to re-quantize them (leave the layer out of the plan)");
+            continue;
+        }
+        planned[layer->weight] = *type;
+    }
+    checks.throw_if_failed(out_path, "GGUF export");
+    return planned;
+}
+
 ExportSummary export_gguf(const Model& model, const std::vector<LayerAssignment>& assignments, const std::string& out_path, const Progress& progress,
                           const CancelToken* cancel) {
     const std::string& source = model.file().path();
@@ -32,29 +58,7 @@ ExportSummary export_gguf(const Model& model, const std::vector<LayerAssignment>
                         std::string(model.file().format()) + " (architecture \"" + model.architecture() + "\") use llama.cpp's convert_hf_to_gguf.py first");
     refuse_to_overwrite_input(model.file(), out_path);
 
-    // Checks first: every failing layer, then nothing is written.
-    std::map<std::string, DType> planned;  // weight tensor → ggml type
-    std::string problems;
-    for (const auto& [layer, spec] : assignments) {
-        const auto type = ggml_dtype_of(spec);
-        const auto& info = model.file().tensor(layer->weight);
-        if (!type) {
-            problems += "\n  " + layer->name + ": " + spec.to_string() + " is not a ggml type (use q8_0, q4_0, q4_1, q5_0, q5_1, f16, bf16 or f32)";
-            continue;
-        }
-        const auto block = dtype_info(*type).block_elements;
-        if (info.shape.empty() || info.shape.back() % block != 0) {
-            problems += "\n  " + layer->name + ": rows of " + std::to_string(info.shape.empty() ? 0 : info.shape.back()) + " values are not whole " +
-                        std::to_string(block) + "-value blocks of " + spec.to_string() + " (use f16, bf16 or f32 for this layer)";
-            continue;
-        }
-        if (!can_dequantize(info.dtype)) {
-            problems += "\n  " + layer->name + ": its " + std::string(dtype_name(info.dtype)) + " weights cannot be decoded to re-quantize them (leave the layer out of the plan)";
-            continue;
-        }
-        planned[layer->weight] = *type;
-    }
-    if (!problems.empty()) throw Error(out_path, "GGUF export", "the plan cannot be exported:" + problems);
+    const auto planned = planned_ggml_types(model, assignments, out_path);  // checks first: nothing is written on failure
 
     const auto header = parse_gguf(MappedFile::open(source)->bytes(), source);
     auto metadata = header.metadata;

@@ -9,6 +9,7 @@
 // specs must be ggml types (q8_0, q4_0, q4_1, q5_0, q5_1, f16, bf16, f32), a quantized row
 // length must be a whole number of blocks, and the output must not be the input. Writing is
 // atomic: a failure or a cancel leaves no output and no temporary file.
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,11 @@ namespace quantlens {
 
 ExportSummary export_gguf(const Model& model, const std::vector<LayerAssignment>& assignments, const std::string& out_path,
                           const Progress& progress = {}, const CancelToken* cancel = nullptr);
+
+// Each planned weight tensor's ggml type, after checking every layer (a ggml type, whole blocks,
+// decodable weights); Error listing each failing layer with what to change. Shared by both
+// GGUF exports.
+std::map<std::string, DType> planned_ggml_types(const Model& model, const std::vector<LayerAssignment>& assignments, const std::string& out_path);
 
 // The ggml type a spec stands for (its canonical text is a bare ggml type name), if any.
 std::optional<DType> ggml_dtype_of(const QuantSpec& spec);

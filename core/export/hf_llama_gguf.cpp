@@ -93,19 +93,7 @@ ExportSummary export_hf_llama_gguf(const Model& model, const std::vector<LayerAs
     const auto kv_heads = config_int(config, "num_key_value_heads", config_path, heads);
     const auto head_dim = config_int(config, "head_dim", config_path, hidden / heads);
 
-    // Checks before writing: names, plan types, block rows.
-    ExportChecks checks;
-    std::map<std::string, DType> planned;
-    for (const auto& [layer, spec] : assignments) {
-        const auto type = ggml_dtype_of(spec);
-        const auto& info = file.tensor(layer->weight);
-        if (!type) checks.fail(layer->name, spec.to_string() + " is not a ggml type (use q8_0, q4_0, q4_1, q5_0, q5_1, f16, bf16 or f32)");
-        else if (info.shape.empty() || info.shape.back() % dtype_info(*type).block_elements != 0)
-            checks.fail(layer->name, "rows of " + std::to_string(info.shape.empty() ? 0 : info.shape.back()) + " values are not whole " +
-                                         std::to_string(dtype_info(*type).block_elements) + "-value blocks of " + spec.to_string() + " (use f16 for this layer)");
-        else planned[layer->weight] = *type;
-    }
-    checks.throw_if_failed(out_path, "GGUF export");
+    const auto planned = planned_ggml_types(model, assignments, out_path);  // checks before writing
 
     struct Output { const TensorInfo* source; std::string name; DType type; std::int64_t permute_heads = 0; };
     std::vector<Output> outputs;

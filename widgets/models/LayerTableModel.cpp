@@ -1,5 +1,7 @@
 #include "models/LayerTableModel.hpp"
 
+#include "plots/TableExport.hpp"
+
 #include <QColor>
 #include <QLocale>
 
@@ -59,13 +61,8 @@ void LayerTableModel::setAssignments(const std::map<std::string, std::string>& s
 }
 
 QString LayerTableModel::toCsv() const {
-    auto quoted = [](QString text) {
-        if (text.contains(QLatin1Char(',')) || text.contains(QLatin1Char('"')) || text.contains(QLatin1Char('\n')))
-            text = QLatin1Char('"') + text.replace(QLatin1Char('"'), QStringLiteral("\"\"")) + QLatin1Char('"');
-        return text;
-    };
     QStringList lines, cells;
-    for (int c = 0; c < ColumnCount; ++c) cells << quoted(headerData(c, Qt::Horizontal, Qt::DisplayRole).toString());
+    for (int c = 0; c < ColumnCount; ++c) cells << csv_field(headerData(c, Qt::Horizontal, Qt::DisplayRole).toString());
     lines << cells.join(QLatin1Char(','));
     for (int r = 0; r < rowCount(); ++r) {
         cells.clear();
@@ -73,7 +70,7 @@ QString LayerTableModel::toCsv() const {
             // numbers as numbers (full precision) where the column has them, else the text shown
             const QVariant value = data(index(r, c), Qt::UserRole);
             const bool number = value.isValid() && (value.typeId() == QMetaType::Double || value.typeId() == QMetaType::ULongLong);
-            cells << quoted(number ? QString::number(value.toDouble(), 'g', 17) : data(index(r, c), Qt::DisplayRole).toString());
+            cells << csv_field(number ? QString::number(value.toDouble(), 'g', 17) : data(index(r, c), Qt::DisplayRole).toString());
         }
         lines << cells.join(QLatin1Char(','));
     }

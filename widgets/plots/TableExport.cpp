@@ -10,23 +10,22 @@
 
 namespace quantlens::widgets {
 
-namespace {
-QString quoted(QString text) {
-    if (text.contains(QLatin1Char(',')) || text.contains(QLatin1Char('"'))) text = QLatin1Char('"') + text.replace(QLatin1Char('"'), QStringLiteral("\"\"")) + QLatin1Char('"');
+QString csv_field(QString text) {
+    if (text.contains(QLatin1Char(',')) || text.contains(QLatin1Char('"')) || text.contains(QLatin1Char('\n')))
+        text = QLatin1Char('"') + text.replace(QLatin1Char('"'), QStringLiteral("\"\"")) + QLatin1Char('"');
     return text;
 }
-}  // namespace
 
 QString table_csv(const QTableWidget* table) {
     const bool rowHeaders = table->verticalHeader()->isVisible();
     QStringList lines, cells;
     if (rowHeaders) cells << QString();
-    for (int c = 0; c < table->columnCount(); ++c) cells << quoted(table->horizontalHeaderItem(c) ? table->horizontalHeaderItem(c)->text() : QString());
+    for (int c = 0; c < table->columnCount(); ++c) cells << csv_field(table->horizontalHeaderItem(c) ? table->horizontalHeaderItem(c)->text() : QString());
     lines << cells.join(QLatin1Char(','));
     for (int r = 0; r < table->rowCount(); ++r) {
         cells.clear();
-        if (rowHeaders) cells << quoted(table->verticalHeaderItem(r) ? table->verticalHeaderItem(r)->text() : QString());
-        for (int c = 0; c < table->columnCount(); ++c) cells << quoted(table->item(r, c) ? table->item(r, c)->text() : QString());
+        if (rowHeaders) cells << csv_field(table->verticalHeaderItem(r) ? table->verticalHeaderItem(r)->text() : QString());
+        for (int c = 0; c < table->columnCount(); ++c) cells << csv_field(table->item(r, c) ? table->item(r, c)->text() : QString());
         lines << cells.join(QLatin1Char(','));
     }
     return lines.join(QLatin1Char('\n')) + QLatin1Char('\n');
