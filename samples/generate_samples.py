@@ -22,6 +22,8 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from sklearn.datasets import load_digits
 
+import engine_samples  # the model engine's samples and goldens (samples/engine_samples.py)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 GOLDEN = os.path.join(ROOT, "tests", "data", "golden")
@@ -127,58 +129,6 @@ def tiny_llama(folder, n_layer=2, hidden=64, n_head=4, n_kv_head=2, intermediate
     np.savez(os.path.join(GOLDEN, "llama_gguf_permuted.npz"),
              attn_q=permute(named["model.layers.0.self_attn.q_proj.weight"], n_head),
              attn_k=permute(named["model.layers.0.self_attn.k_proj.weight"], n_kv_head))
-
-
-def digits_engine_goldens():
-    """Calibration data for the digits MLP (the first 256 handwritten digits, x = pixels / 16,
-    as it was trained) and PyTorch float64 goldens for the C++ engine: logits, mean
-    cross-entropy, its gradient, one Hessian-vector product (double backward) and each layer's
-    exact Hessian trace (weight and bias of the layer as one block), on the first 32 samples. Parameters are flattened
-    layer by layer: weight [out, in] row-major, then bias."""
-    digits = load_digits()
-    x = (digits.data[:256] / 16.0).astype(np.float32)
-    y = digits.target[:256].astype(np.int64)
-    np.savez(os.path.join(HERE, "digits-calib.npz"), x=x, y=y)
-    with h5py.File(os.path.join(HERE, "digits-mlp.h5"), "r") as f:
-        w1 = torch.tensor(f["model_weights/dense/dense/kernel:0"][()].T, dtype=torch.float64)
-        b1 = torch.tensor(f["model_weights/dense/dense/bias:0"][()], dtype=torch.float64)
-        w2 = torch.tensor(f["model_weights/dense_1/dense_1/kernel:0"][()].T, dtype=torch.float64)
-        b2 = torch.tensor(f["model_weights/dense_1/dense_1/bias:0"][()], dtype=torch.float64)
-    shapes = [w1.shape, b1.shape, w2.shape, b2.shape]
-    sizes = [int(np.prod(s)) for s in shapes]
-    X = torch.tensor(x[:32], dtype=torch.float64)  # goldens on the first 32 samples: exact traces stay cheap under sanitizers
-    Y = torch.tensor(y[:32])
-
-    def unflatten(theta):
-        parts, offset = [], 0
-        for shape, size in zip(shapes, sizes):
-            parts.append(theta[offset:offset + size].reshape(shape))
-            offset += size
-        return parts
-
-    def logits_of(theta):
-        a, c, d, e = unflatten(theta)
-        return torch.relu(X @ a.T + c) @ d.T + e
-
-    def loss_of(theta):
-        return torch.nn.functional.cross_entropy(logits_of(theta), Y)
-
-    theta = torch.cat([w1.flatten(), b1, w2.flatten(), b2]).requires_grad_(True)
-    loss = loss_of(theta)
-    (grad,) = torch.autograd.grad(loss, theta, create_graph=True)
-    g = torch.Generator().manual_seed(7)
-    v = torch.randn(theta.shape, generator=g, dtype=torch.float64)
-    (hvp,) = torch.autograd.grad(grad, theta, grad_outputs=v)
-    traces, offset = [], 0
-    for size in (sizes[0] + sizes[1], sizes[2] + sizes[3]):
-        def block_loss(part, offset=offset, size=size):
-            full = torch.cat([theta.detach()[:offset], part, theta.detach()[offset + size:]])
-            return loss_of(full)
-        hessian = torch.autograd.functional.hessian(block_loss, theta.detach()[offset:offset + size].clone())
-        traces.append(torch.trace(hessian).item())
-        offset += size
-    np.savez(os.path.join(GOLDEN, "digits_engine.npz"), logits=logits_of(theta).detach().numpy(), loss=np.array([loss.item()]),
-             gradient=grad.detach().numpy(), v=v.numpy(), hvp=hvp.numpy(), traces=np.array(traces))
 
 
 def packed_fuzz_seeds():
@@ -575,8 +525,8 @@ def fuzz_seeds():
 
 def main():
     import sys
-    if sys.argv[1:] == ["--only", "engine"]:  # the engine's calibration file and goldens alone
-        digits_engine_goldens()
+    if sys.argv[1:] == ["--only", "engine"]:  # the engine's samples, calibration file and goldens alone
+        engine_samples.main()
         return
     if sys.argv[1:] == ["--only", "export"]:  # the export samples and goldens alone
         tiny_llama(os.path.join(HERE, "tiny-llama"))
@@ -587,9 +537,9 @@ def main():
     tiny_llama(os.path.join(HERE, "tiny-llama"))
     compressed_tensors_goldens()
     packed_fuzz_seeds()
-    digits_engine_goldens()
     gpt2 = tiny_gpt2(os.path.join(HERE, "tiny-gpt2"))
     accuracy, net = digits_mlp(os.path.join(HERE, "digits-mlp.h5"))
+    engine_samples.main()  # reads the MLP written just above
     golden = tiny_gguf(os.path.join(HERE, "tiny-gpt2.gguf"), gpt2)
     np.savez(os.path.join(GOLDEN, "tiny_gguf_dequantized.npz"), **{k.replace(".", "_"): v for k, v in golden.items()})
     constant_onnx(os.path.join(HERE, "digits-mlp-constants.onnx"), net)

@@ -78,24 +78,6 @@ const QuantResult& PlannedLayerQuantizer::quantize(const Model& model, const Lay
     return result_;
 }
 
-std::vector<float> to_stored_layout(std::span<const float> out_first, const std::vector<std::int64_t>& stored, Orientation orientation) {
-    const std::size_t rank = stored.size();
-    if (orientation == Orientation::OutFirst || rank < 2) return {out_first.begin(), out_first.end()};
-    // reorient() reads the stored [spatial..., in, out] into (out, in, spatial...) (depthwise:
-    // (in·multiplier + m, spatial)); this writes each value back where it came from.
-    std::size_t spatial = 1;
-    for (std::size_t d = 0; d + 2 < rank; ++d) spatial *= static_cast<std::size_t>(stored[d]);
-    const auto in = static_cast<std::size_t>(stored[rank - 2]), out = static_cast<std::size_t>(stored[rank - 1]);
-    std::vector<float> result(out_first.size());
-    for (std::size_t s = 0; s < spatial; ++s)
-        for (std::size_t i = 0; i < in; ++i)
-            for (std::size_t o = 0; o < out; ++o) {
-                const std::size_t from = orientation == Orientation::KerasDepthwise ? (i * out + o) * spatial + s : (o * in + i) * spatial + s;
-                result[(s * in + i) * out + o] = out_first[from];
-            }
-    return result;
-}
-
 void encode_values(DType type, std::span<const float> values, std::vector<std::byte>& out) {
     const auto bytes = storage_bytes(type, values.size());
     if (!bytes) throw Error("", std::string(dtype_name(type)), std::to_string(values.size()) + " values are not whole blocks of this type");

@@ -58,9 +58,6 @@ private:
     QuantResult result_;
 };
 
-// The inverse of reorient(): output-channels-first values back to the stored shape's layout.
-std::vector<float> to_stored_layout(std::span<const float> out_first, const std::vector<std::int64_t>& stored_shape, Orientation orientation);
-
 // Float values encoded as `type`: float and integer dtypes by cast, ggml block types by the
 // quantizer module (llama.cpp's reference bytes). `out` keeps its storage between calls.
 void encode_values(DType type, std::span<const float> values, std::vector<std::byte>& out);

@@ -40,5 +40,8 @@ std::vector<Layer> group_layers(const ModelFile& file);
 
 // Reorders values stored as `stored_shape` in `orientation` to output-channels-first.
 std::vector<float> reorient(std::span<const float> values, const std::vector<std::int64_t>& stored_shape, Orientation orientation);
+// The inverse of reorient(): output-channels-first values back to the stored shape's layout.
+std::vector<float> to_stored_layout(std::span<const float> out_first, const std::vector<std::int64_t>& stored_shape, Orientation orientation);
+
 
 }  // namespace quantlens

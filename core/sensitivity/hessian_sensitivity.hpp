@@ -1,30 +1,25 @@
 #pragma once
-// Model-based sensitivity of a feed-forward classifier on labelled calibration data: each
-// layer's Hessian trace (Hutchinson, and exact on request) and HAWQ-V2's Ω for each spec.
-// Calibration data: an .npz (or any readable file) with inputs "x" (or "inputs") [samples,
-// features] and integer labels "y" (or "labels") [samples].
+// Model-based sensitivity from the Hessian of a classifier's loss on labelled calibration data:
+// each layer's Hessian trace (Hutchinson, and exact on request) over its trainable parameters,
+// and HAWQ-V2's Ω for each spec on layers with a weight to quantize. Any network the engine
+// builds (nn/keras_graph) works; HVPs are in float64.
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "nn/dense_network.hpp"
+#include "model/model.hpp"
 #include "quant/quant_spec.hpp"
 #include "sensitivity/hessian_trace.hpp"
+#include "sensitivity/labelled_data.hpp"
 
 namespace quantlens {
 
-struct LabelledData {
-    Eigen::MatrixXd x;
-    std::vector<std::int64_t> y;
-};
-LabelledData load_labelled_data(const std::string& path, std::size_t max_samples = 0);  // 0: all
-
 struct LayerHessian {
     std::string layer;
-    std::size_t parameters = 0;       // weight and bias, the block the trace is over
+    std::size_t parameters = 0;       // the block the trace is over (weight and bias, or γ and β)
     TraceEstimate hutchinson;
     std::optional<double> exact;
-    std::vector<double> omega;        // per spec: Tr/n · ‖Q(W) − W‖²
+    std::vector<double> omega;        // per spec: Tr/n · ‖Q(W) − W‖² (empty for layers without a weight to quantize)
 };
 
 struct HessianReport {
@@ -41,5 +36,8 @@ struct HessianOptions {
 
 HessianReport hessian_sensitivity(const Model& model, const LabelledData& data, const std::vector<QuantSpec>& specs, const HessianOptions& options = {},
                                   const Progress& progress = {}, const CancelToken* cancel = nullptr);
+
+// ‖Q(W) − W‖² of a layer's weight under a spec (the quantizer every view uses).
+double weight_squared_error(const Model& model, const std::string& layer, const QuantSpec& spec);
 
 }  // namespace quantlens

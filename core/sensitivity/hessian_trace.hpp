@@ -10,10 +10,12 @@
 
 #include <Eigen/Dense>
 
-#include "nn/dense_network.hpp"
+#include "nn/graph.hpp"
 #include "util/progress.hpp"
 
 namespace quantlens {
+
+using nn::ParameterBlock;
 
 struct TraceEstimate {
     double trace = 0;           // mean of vᵀHv

@@ -1,0 +1,87 @@
+#pragma once
+// A Graph evaluated on Eigen in float32 (the default, as models run) or float64 (verification,
+// Hessians): forward with every node's output kept (activation capture), the mean cross-entropy
+// over integer labels, and backpropagation to every parameter and to the inputs. Samples are
+// rows: inputs [N, input.size()] with spatial inputs flattened channels-last, as Keras stores them.
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include <Eigen/Dense>
+
+#include "nn/graph.hpp"
+
+namespace quantlens::nn {
+
+template <typename T>
+using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <typename T>
+using Vector = Eigen::Matrix<T, Eigen::Dynamic, 1>;
+
+// Every node's output on one batch (node i's at outputs[i]), the input it ran on, and logits.
+template <typename T>
+struct ForwardTrace {
+    Matrix<T> input;
+    std::vector<Matrix<T>> outputs;
+    const Matrix<T>& output_of(int node) const { return node < 0 ? input : outputs[static_cast<std::size_t>(node)]; }
+};
+
+// What one backward pass gives: ∂L/∂θ (flat, as Graph::parameters), ∂L/∂x, and on request
+// ∂L/∂(each node's output).
+template <typename T>
+struct Gradients {
+    Vector<T> parameters;
+    Matrix<T> input;
+    std::vector<Matrix<T>> outputs;  // filled when asked for
+};
+
+template <typename T>
+class Network {
+public:
+    explicit Network(Graph graph);
+
+    const Graph& graph() const { return graph_; }
+    std::size_t parameter_count() const { return static_cast<std::size_t>(theta_.size()); }
+    std::size_t input_size() const { return static_cast<std::size_t>(graph_.input.size()); }
+    std::size_t output_size() const { return static_cast<std::size_t>(graph_.nodes[static_cast<std::size_t>(graph_.output)].out.size()); }
+    const Vector<T>& parameters() const { return theta_; }
+    void set_parameters(const Vector<T>& theta);
+    // One parameter tensor (e.g. a layer's kernel) replaced, in the file's layout.
+    void set_slot(const ParameterSlot& slot, const std::vector<float>& values);
+
+    // `pattern`: a pass whose ReLU masks and max-pool choices this one keeps (the network's
+    // linear piece at that pass's parameters), as an HVP by differences of gradients needs.
+    ForwardTrace<T> run(const Matrix<T>& x, const ForwardTrace<T>* pattern = nullptr) const;
+    Matrix<T> forward(const Matrix<T>& x) const;  // logits [N, classes]
+    double loss(const Matrix<T>& x, const std::vector<std::int64_t>& labels) const;
+    // Mean cross-entropy and its gradients; `node_gradients` also keeps ∂L/∂(every node output).
+    double loss_and_gradient(const Matrix<T>& x, const std::vector<std::int64_t>& labels, Gradients<T>& gradients, bool node_gradients = false,
+                             ForwardTrace<T>* trace = nullptr, const ForwardTrace<T>* pattern = nullptr) const;
+    // Backpropagation of a given ∂L/∂logits through a recorded forward pass.
+    void backward(const ForwardTrace<T>& trace, const Matrix<T>& logits_gradient, Gradients<T>& gradients, bool node_gradients = false,
+                  const ForwardTrace<T>* pattern = nullptr) const;
+
+private:
+    Graph graph_;
+    Vector<T> theta_;
+};
+
+// The mean cross-entropy of logits against integer labels, and ∂/∂logits when asked.
+template <typename T>
+double cross_entropy(const Matrix<T>& logits, const std::vector<std::int64_t>& labels, Matrix<T>* gradient = nullptr);
+// Row-wise softmax.
+template <typename T>
+Matrix<T> softmax_rows(const Matrix<T>& logits);
+
+// H·v of the mean cross-entropy in float64 by central differences of exact gradients,
+// (∇L(θ + h·v) − ∇L(θ − h·v)) / 2h with h = ∛ε_machine · (1 + ‖θ‖∞) / ‖v‖∞ (≈ 6·10⁻⁶ for unit
+// weights). Both gradients are taken on the network's linear piece at θ: ReLU masks and
+// max-pool choices are frozen at θ's (autograd's convention: ReLU'' = 0), so a unit near its
+// kink cannot switch inside the step and add a jump divided by h. What remains is truncation,
+// O(h²·‖∇³L‖) ≈ 10⁻¹⁰ relative, and rounding, ≈ ε_machine·‖∇L‖/h ≈ 10⁻¹¹.
+Eigen::VectorXd hessian_vector(const Network<double>& network, const Matrix<double>& x, const std::vector<std::int64_t>& labels, const Eigen::VectorXd& v);
+
+extern template class Network<float>;
+extern template class Network<double>;
+
+}  // namespace quantlens::nn

@@ -1,0 +1,208 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "io/numpy.hpp"
+#include "nn/keras_graph.hpp"
+#include "nn/network.hpp"
+#include "quant/quantizer.hpp"
+#include "sensitivity/hessian_sensitivity.hpp"
+#include "sensitivity/hessian_trace.hpp"
+#include "tensor/convert.hpp"
+#include "test_support.hpp"
+
+using namespace quantlens;
+using namespace quantlens::test;
+using nn::Matrix;
+
+namespace {
+
+// The goldens (samples/engine_samples.py) hold one entry per file tensor: "<kind>__<tensor>" with / as . and : as _.
+std::string golden_key(const std::string& kind, std::string tensor) {
+    for (auto& c : tensor) c = c == '/' ? '.' : c == ':' ? '_' : c;
+    return kind + "__" + tensor;
+}
+
+struct Golden {
+    std::unique_ptr<ModelFile> file;
+    explicit Golden(const std::string& name) : file(open_model_file(data_path("golden/" + name))) {}
+    Eigen::VectorXd operator()(const std::string& name) const {
+        const auto& info = file->tensor(name);
+        std::vector<double> values(info.elements());
+        const auto bytes = file->read(info);
+        decode_to_f64(info.dtype, bytes.bytes(), values);
+        return Eigen::Map<const Eigen::VectorXd>(values.data(), static_cast<Eigen::Index>(values.size()));
+    }
+    // A flat parameter-vector quantity ("gradient", "v", "hvp") assembled slot by slot.
+    Eigen::VectorXd flat(const nn::Graph& graph, const std::string& kind) const {
+        Eigen::VectorXd out = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(graph.parameters.size()));
+        for (const auto& node : graph.nodes)
+            for (const auto& slot : node.parameters) out.segment(static_cast<Eigen::Index>(slot.offset), static_cast<Eigen::Index>(slot.size)) = (*this)(golden_key(kind, slot.tensor));
+        return out;
+    }
+};
+
+Eigen::VectorXd flat_rows(const Matrix<double>& m) { return Eigen::Map<const Eigen::VectorXd>(m.data(), m.size()); }
+double relative(const Eigen::VectorXd& a, const Eigen::VectorXd& b) { return (a - b).norm() / b.norm(); }
+
+void check_against_golden(const std::string& model_file, const std::string& golden_file) {
+    const auto model = Model::open(sample_path(model_file));
+    const nn::Network<double> network(nn::keras_graph(model));
+    const auto data = load_labelled_data(sample_path("digits-calib.npz"), 32);
+    const Golden golden(golden_file);
+    CHECK(relative(flat_rows(network.forward(data.x)), golden("logits")) < 1e-12);
+    nn::Gradients<double> gradients;
+    CHECK(network.loss_and_gradient(data.x, data.y, gradients) == Approx(golden("loss")[0]).epsilon(1e-12));
+    CHECK(relative(gradients.parameters, golden.flat(network.graph(), "gradient")) < 1e-9);
+    CHECK(relative(flat_rows(gradients.input), golden("input_gradient")) < 1e-9);
+    CHECK(relative(nn::hessian_vector(network, data.x, data.y, golden.flat(network.graph(), "v")), golden.flat(network.graph(), "hvp")) < 1e-6);
+    // float32, as models run: the same logits to float32's precision
+    const nn::Network<float> single(nn::keras_graph(model));
+    const Matrix<float> x32 = data.x.cast<float>();
+    CHECK(relative(flat_rows(single.forward(x32).cast<double>()), golden("logits")) < 1e-4);
+    nn::Gradients<float> gradients32;
+    CHECK(single.loss_and_gradient(x32, data.y, gradients32) == Approx(golden("loss")[0]).epsilon(1e-4));
+    CHECK(relative(gradients32.parameters.cast<double>(), golden.flat(network.graph(), "gradient")) < 1e-4);
+}
+
+}  // namespace
+
+TEST_CASE("the digits MLP's forward, loss, gradients and Hessian-vector product match PyTorch") {
+    const auto graph = nn::keras_graph(Model::open(sample_path("digits-mlp.h5")));
+    CHECK(graph.softmax_folded);
+    CHECK(graph.parameters.size() == 2410);
+    REQUIRE(graph.blocks().size() == 2);
+    check_against_golden("digits-mlp.h5", "digits_engine.npz");
+}
+
+TEST_CASE("the digits CNN (Conv2D, BatchNorm, DepthwiseConv2D, residual Add, pools, GELU, swish, tanh) matches PyTorch") {
+    const auto graph = nn::keras_graph(Model::open(sample_path("digits-cnn.h5")));
+    std::vector<std::string> layers;
+    for (const auto& block : graph.blocks()) layers.push_back(block.layer);
+    CHECK(layers == std::vector<std::string>{"conv2d", "batch_normalization", "depthwise_conv2d", "conv2d_1", "conv2d_2", "dense", "dense_1", "dense_2"});
+    CHECK(graph.softmax_folded);
+    CHECK(nn::shape_text(graph.input) == "[8, 8, 1]");
+    check_against_golden("digits-cnn.h5", "digits_cnn_engine.npz");
+}
+
+TEST_CASE("a Keras 3 config of the same CNN builds the same network") {
+    const auto keras2 = nn::keras_graph(Model::open(sample_path("digits-cnn.h5")));
+    const auto keras3 = nn::keras_graph(Model::open(data_path("keras3-digits-cnn.h5")));
+    CHECK(keras3.parameters == keras2.parameters);
+    REQUIRE(keras3.nodes.size() == keras2.nodes.size());
+    for (std::size_t i = 0; i < keras2.nodes.size(); ++i) {
+        CHECK(keras3.nodes[i].inputs == keras2.nodes[i].inputs);
+        CHECK(keras3.nodes[i].out.dims == keras2.nodes[i].out.dims);
+    }
+}
+
+TEST_CASE("per-layer Hessian traces: exact ones match PyTorch, Hutchinson's fall within three standard errors") {
+    for (const auto& [file, golden_file] : {std::pair{"digits-mlp.h5", "digits_engine.npz"}, std::pair{"digits-cnn.h5", "digits_cnn_engine.npz"}}) {
+        const nn::Network<double> network(nn::keras_graph(Model::open(sample_path(file))));
+        const auto data = load_labelled_data(sample_path("digits-calib.npz"), 32);
+        const Golden golden(golden_file);
+        const HessianVectorProduct hvp = [&](const Eigen::VectorXd& v) { return nn::hessian_vector(network, data.x, data.y, v); };
+        for (const auto& block : network.graph().blocks()) {
+            if (block.size > 1200) continue;  // one HVP per parameter: the big blocks would dominate the suite's time
+            INFO(file << " " << block.layer);
+            const double exact = exact_block_trace(hvp, network.parameter_count(), block);
+            CHECK(exact == Approx(golden("trace__" + block.layer)[0]).epsilon(1e-6).margin(1e-9));
+            HutchinsonOptions options;
+            options.seed = 42;
+            const auto estimate = hutchinson_trace(hvp, network.parameter_count(), block, options);
+            CHECK(estimate.samples >= 2);
+            CHECK(estimate.samples <= 100);
+            CHECK(std::fabs(estimate.trace - exact) <= 3 * estimate.standard_error + 1e-9);
+            CHECK(hutchinson_trace(hvp, network.parameter_count(), block, options).trace == estimate.trace);  // seeded
+        }
+    }
+    CHECK(hawq_sensitivity(2.0, 4, 3.0) == 1.5);
+}
+
+TEST_CASE("every activation's backward agrees with central differences of the loss") {
+    for (auto act : {nn::ActivationKind::Relu, nn::ActivationKind::Gelu, nn::ActivationKind::Tanh, nn::ActivationKind::Sigmoid, nn::ActivationKind::Swish,
+                     nn::ActivationKind::Softmax, nn::ActivationKind::Linear}) {
+        INFO(nn::activation_name(act));
+        nn::Graph graph;
+        graph.input.dims = {5};
+        nn::Node dense;
+        dense.name = dense.layer = "d";
+        dense.kind = nn::OpKind::Dense;
+        dense.inputs = {-1};
+        dense.in.dims = {5};
+        dense.out.dims = {4};
+        dense.parameters = {{"kernel", "k", {5, 4}, 0, 20}, {"bias", "b", {4}, 20, 4}};
+        nn::Node activation;
+        activation.name = activation.layer = "a";
+        activation.kind = nn::OpKind::Activation;
+        activation.activation = act;
+        activation.inputs = {0};
+        activation.in.dims = activation.out.dims = {4};
+        nn::Node head = dense;
+        head.name = head.layer = "h";
+        head.inputs = {1};
+        head.in.dims = {4};
+        head.out.dims = {3};
+        head.parameters = {{"kernel", "k2", {4, 3}, 24, 12}};
+        graph.nodes = {dense, activation, head};
+        graph.output = 2;
+        for (int i = 0; i < 36; ++i) graph.parameters.push_back(std::sin(1.7 * i + 0.3));
+        nn::Network<double> network(graph);
+        Matrix<double> x(6, 5);
+        for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = std::cos(0.9 * static_cast<double>(i)) * 1.5;
+        const std::vector<std::int64_t> y = {0, 1, 2, 0, 1, 2};
+        nn::Gradients<double> gradients;
+        network.loss_and_gradient(x, y, gradients);
+        const Eigen::VectorXd theta = network.parameters();
+        for (Eigen::Index k = 0; k < theta.size(); ++k) {
+            auto moved = network;
+            Eigen::VectorXd t = theta;
+            t[k] += 1e-6;
+            moved.set_parameters(t);
+            const double up = moved.loss(x, y);
+            t[k] -= 2e-6;
+            moved.set_parameters(t);
+            CHECK((up - moved.loss(x, y)) / 2e-6 == Approx(gradients.parameters[k]).margin(1e-7));
+        }
+    }
+}
+
+TEST_CASE("the engine names what it cannot build or feed") {
+    CHECK_THROWS_WITH(nn::keras_graph(Model::open(sample_path("tiny-gpt2"))), Catch::Contains("model_config"));
+    const nn::Network<double> network(nn::keras_graph(Model::open(sample_path("digits-mlp.h5"))));
+    CHECK_THROWS_WITH(network.forward(Matrix<double>::Zero(3, 10)), Catch::Contains("10 values per sample; the network takes [64] = 64"));
+    nn::Gradients<double> gradients;
+    CHECK_THROWS_WITH(network.loss_and_gradient(Matrix<double>::Zero(2, 64), {0, 10}, gradients), Catch::Contains("labels[1]: class 10 outside the network's 10 outputs"));
+}
+
+TEST_CASE("Hessian sensitivity reports each layer's trace and HAWQ's Omega per spec") {
+    const auto model = Model::open(sample_path("digits-cnn.h5"));
+    const auto data = load_labelled_data(sample_path("digits-calib.npz"), 32);
+    CHECK(data.x.rows() == 32);
+    const std::vector<QuantSpec> specs = {QuantSpec::parse("int4:channel:asym"), QuantSpec::parse("int8:channel:sym")};
+    const auto report = hessian_sensitivity(model, data, specs);
+    REQUIRE(report.layers.size() == 8);
+    for (const auto& layer : report.layers) {
+        INFO(layer.layer);
+        if (layer.layer == "batch_normalization") { CHECK(layer.omega.empty()); continue; }  // no weight to quantize
+        REQUIRE(layer.omega.size() == 2);
+        CHECK(layer.omega[0] == Approx(layer.hutchinson.trace / static_cast<double>(layer.parameters) * weight_squared_error(model, layer.layer, specs[0])));
+        if (layer.hutchinson.trace > 0) CHECK(layer.omega[0] > layer.omega[1]);  // fewer bits, more predicted damage
+    }
+}
+
+TEST_CASE("labelled calibration data are checked by name, shape and type") {
+    ScratchDir dir;
+    const std::vector<float> x(12, 0.5f), y_float(3, 1.0f);
+    const std::vector<std::int64_t> y(4, 1);
+    write_npz(dir.file("bad.npz"), {{"x", DType::F32, {3, 4}, as_bytes_of(x)}, {"y", DType::I64, {4}, as_bytes_of(y)}});
+    CHECK_THROWS_WITH(load_labelled_data(dir.file("bad.npz")), Catch::Contains("y: labels must be 1-D with one per sample (3)"));
+    write_npz(dir.file("float.npz"), {{"inputs", DType::F32, {3, 4}, as_bytes_of(x)}, {"labels", DType::F32, {3}, as_bytes_of(y_float)}});
+    CHECK_THROWS_WITH(load_labelled_data(dir.file("float.npz")), Catch::Contains("labels: labels must be integers, found F32"));
+    write_npz(dir.file("none.npz"), {{"a", DType::F32, {3, 4}, as_bytes_of(x)}});
+    CHECK_THROWS_WITH(load_labelled_data(dir.file("none.npz")), Catch::Contains("inputs: no tensor named x or inputs"));
+    const auto model = Model::open(sample_path("digits-cnn.h5"));
+    write_npz(dir.file("narrow.npz"), {{"x", DType::F32, {3, 2, 2}, as_bytes_of(x)}, {"y", DType::I64, {3}, as_bytes_of(std::vector<std::int64_t>(3, 1))}});
+    CHECK_THROWS_WITH(hessian_sensitivity(model, load_labelled_data(dir.file("narrow.npz")), {}), Catch::Contains("narrow.npz: inputs: [2, 2] = 4 values per sample"));
+    CHECK_THROWS_WITH(hessian_sensitivity(model, load_labelled_data(dir.file("narrow.npz")), {}), Catch::Contains("takes [8, 8, 1] = 64"));
+}
