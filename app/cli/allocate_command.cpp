@@ -5,6 +5,7 @@
 #include "analysis/model_analysis.hpp"
 #include "cli_common.hpp"
 #include "sensitivity/hessian_sensitivity.hpp"
+#include "sensitivity/layer_damage.hpp"
 #include "export/llama_quantize_types.hpp"
 #include "util/atomic_file.hpp"
 
@@ -66,9 +67,9 @@ void add_allocate(CLI::App& app) {
     command->add_option("--budget", options->budget, "average bits per weight (4.5bpw) or the weights' size (2.1GB, 1.5GiB, 800MB)")->required();
     command->add_option("--metric", options->metric,
                         "predicted damage: squared error (mse) times 1, the kurtosis, the max-to-mean ratio, or HAWQ-V2's Omega = Tr(H)/n times it "
-                        "(hawq: needs --calib; Keras Dense networks)")
-        ->check(CLI::IsMember({"mse", "kurtosis", "max_to_mean", "hawq"}));
-    command->add_option("--calib", options->calib, "labelled calibration data (x, y) for --metric hawq's Hessian traces");
+                        "(hawq: needs --calib), or the measured delta loss with the layer alone quantized (measured: needs --calib); Keras classifiers")
+        ->check(CLI::IsMember({"mse", "kurtosis", "max_to_mean", "hawq", "measured"}));
+    command->add_option("--calib", options->calib, "labelled calibration data (x, y) for --metric hawq and --metric measured");
     command->add_option("--candidate", options->candidates, "a spec every layer may take (repeatable; default int3:g128:asym, int4:g128:asym, int6:g128:asym, int8:channel:sym)");
     command->add_option("--kind", options->kinds, "KIND=SPEC: a candidate for one layer kind (linear, conv, embedding) instead of --candidate (repeatable)");
     command->add_option("--pin", options->pins, "PATTERN=SPEC: layers whose name matches the regex take this spec (repeatable; first match wins)");
@@ -109,6 +110,12 @@ void add_allocate(CLI::App& app) {
                 if (options->calib.empty()) throw Error("", "--metric hawq", "needs --calib with labelled calibration data for the Hessian traces");
                 const auto hessian = hessian_sensitivity(model, load_labelled_data(options->calib), {}, {}, stderr_progress("layers"), &interrupt_token());
                 for (const auto& layer : hessian.layers) request.hessian_traces[layer.layer] = {layer.hutchinson.trace, layer.parameters};
+            }
+            if (request.metric == DamageMetric::Measured) {
+                if (options->calib.empty()) throw Error("", "--metric measured", "needs --calib with labelled calibration data to measure the loss on");
+                const auto damage = layer_damage(model, load_labelled_data(options->calib), analysis.specs, {}, stderr_progress("steps"), &interrupt_token());
+                for (const auto& layer : damage.layers)
+                    for (std::size_t s = 0; s < damage.specs.size(); ++s) request.measured_damage[layer.layer][damage.specs[s].to_string()] = layer.delta_loss[s];
             }
             const auto result = plan_allocation(model, report, request);
             std::string llama_types;  // checked before anything is written

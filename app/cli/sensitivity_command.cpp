@@ -1,63 +1,59 @@
-#include <cmath>
-#include <cstdio>
 #include <iostream>
 
 #include "cli_common.hpp"
-#include "sensitivity/hessian_sensitivity.hpp"
+#include "sensitivity/sensitivity_report.hpp"
 
 namespace quantlens::cli {
 
 void add_sensitivity(CLI::App& app) {
-    auto* command = app.add_subcommand("sensitivity", "Model-based sensitivity on calibration data: per-layer Hessian traces (HAWQ-V2) and Omega per spec");
+    auto* command = app.add_subcommand("sensitivity",
+                                       "Model-based sensitivity on labelled calibration data: Hessian traces and HAWQ's Omega, LRP contributions, the measured delta loss / KL / "
+                                       "Fisher-Taylor score with one layer quantized, and the Tr(2X^TX)/N proxy, each predictor ranked against the measured delta loss");
     struct Options {
-        std::string model, calib, metrics = "hessian";
+        std::string model, calib, metrics = "hessian,lrp,measured,proxy", rule = "epsilon", target = "label", cache_dir;
         std::vector<std::string> specs;
         std::size_t samples = 0;
         std::uint64_t seed = 0;
-        bool exact = false, json = false;
+        double epsilon = 1e-6, gamma = 0.25;
+        bool exact = false, json = false, float64 = false, no_cache = false;
     };
     auto options = std::make_shared<Options>();
-    command->add_option("MODEL", options->model, "a Keras .h5 Dense network (the engine's first architecture)")->required();
-    command->add_option("--calib", options->calib, "labelled calibration data: .npz with x [samples, features] and integer y [samples]")->required();
-    command->add_option("--metrics", options->metrics, "hessian: Hutchinson per-layer traces")->check(CLI::IsMember({"hessian"}));
-    command->add_option("--spec", options->specs, "specs to rate by HAWQ's Omega = Tr(H)/n * ||Q(W) - W||^2 (repeatable)");
+    command->add_option("MODEL", options->model, "a Keras .h5 classifier (Sequential or Functional)")->required();
+    command->add_option("--calib", options->calib, "labelled calibration data: x [samples, features] or [samples, h, w, c] and integer y [samples] (.npz, .npy folder, HDF5)")
+        ->required();
+    command->add_option("--metrics", options->metrics, "comma-separated: hessian, lrp, measured, proxy (default all)");
+    command->add_option("--spec", options->specs, "specs to measure and rate (repeatable; default int8:channel:sym and int4:channel:sym)");
     command->add_option("--samples", options->samples, "use the first N calibration samples (default all)");
-    command->add_option("--seed", options->seed, "seed of the Rademacher vectors");
-    command->add_flag("--exact", options->exact, "also the exact trace (one Hessian-vector product per parameter)");
-    command->add_flag("--json", options->json, "print JSON");
+    command->add_option("--seed", options->seed, "seed of the Hutchinson Rademacher vectors");
+    command->add_flag("--exact", options->exact, "also the exact Hessian trace (one Hessian-vector product per parameter)");
+    command->add_option("--lrp-rule", options->rule, "LRP rule for Dense and Conv layers")->check(CLI::IsMember({"epsilon", "gamma", "zplus"}));
+    command->add_option("--lrp-epsilon", options->epsilon, "LRP stabiliser epsilon");
+    command->add_option("--lrp-gamma", options->gamma, "LRP-gamma's gamma");
+    command->add_option("--lrp-target", options->target, "relevance of the label's logit or of the predicted class's")->check(CLI::IsMember({"label", "predicted"}));
+    command->add_flag("--float64", options->float64, "measure the damage in float64 (default float32, as models run)");
+    command->add_flag("--no-cache", options->no_cache, "neither read nor write the cache");
+    command->add_option("--cache-dir", options->cache_dir, "cache folder (default $QUANTLENS_CACHE_DIR or ~/.cache/quantlens)");
+    command->add_flag("--json", options->json, "print JSON (schema quantlens.sensitivity/2)");
     command->callback([options] {
         set_command([options] {
-            std::vector<QuantSpec> specs;
-            for (const auto& text : options->specs) specs.push_back(QuantSpec::parse(text));
+            SensitivityRequest request;
+            set_metrics(request, options->metrics);
+            for (const auto& text : options->specs) request.specs.push_back(QuantSpec::parse(text));
+            if (request.specs.empty()) request.specs = {QuantSpec::parse("int8:channel:sym"), QuantSpec::parse("int4:channel:sym")};
+            request.hessian_options.hutchinson.seed = options->seed;
+            request.hessian_options.exact = options->exact;
+            request.lrp_options.rule = lrp_rule_from_name(options->rule);
+            request.lrp_options.epsilon = options->epsilon;
+            request.lrp_options.gamma = options->gamma;
+            request.lrp_options.target = options->target == "predicted" ? LrpTarget::Predicted : LrpTarget::Label;
+            request.float64 = options->float64;
+            request.use_cache = !options->no_cache;
+            request.cache_dir = options->cache_dir;
             const auto model = Model::open(options->model);
             const auto data = load_labelled_data(options->calib, options->samples);
-            HessianOptions hessian;
-            hessian.hutchinson.seed = options->seed;
-            hessian.exact = options->exact;
-            const auto report = hessian_sensitivity(model, data, specs, hessian, stderr_progress("layers"), &interrupt_token());
-            if (options->json) {
-                nlohmann::ordered_json out = {{"schema", "quantlens.sensitivity/1"}, {"model", options->model}, {"samples", report.samples}, {"loss", report.loss}};
-                for (const auto& spec : specs) out["specs"].push_back(spec.to_string());
-                for (const auto& layer : report.layers) {
-                    nlohmann::ordered_json row = {{"layer", layer.layer}, {"parameters", layer.parameters},
-                                                  {"hessian_trace", {{"mean", layer.hutchinson.trace}, {"standard_error", layer.hutchinson.standard_error}, {"samples", layer.hutchinson.samples}}}};
-                    if (layer.exact) row["hessian_trace"]["exact"] = *layer.exact;
-                    for (std::size_t s = 0; s < specs.size(); ++s) row["omega"][specs[s].to_string()] = layer.omega[s];
-                    out["layers"].push_back(row);
-                }
-                std::cout << out.dump(2) << "\n";
-                return 0;
-            }
-            std::printf("%zu samples, loss %.6g\n%-24s %10s %14s %12s %6s", report.samples, report.loss, "LAYER", "PARAMS", "TRACE", "STD ERR", "N");
-            if (options->exact) std::printf(" %14s", "EXACT");
-            for (const auto& spec : specs) std::printf(" %18.18s", ("omega " + spec.to_string()).c_str());
-            std::printf("\n");
-            for (const auto& layer : report.layers) {
-                std::printf("%-24.24s %10zu %14.6g %12.4g %6d", layer.layer.c_str(), layer.parameters, layer.hutchinson.trace, layer.hutchinson.standard_error, layer.hutchinson.samples);
-                if (layer.exact) std::printf(" %14.6g", *layer.exact);
-                for (double omega : layer.omega) std::printf(" %18.6g", omega);
-                std::printf("\n");
-            }
+            const auto report = model_sensitivity(model, data, request, stderr_progress("steps"), &interrupt_token());
+            if (options->json) std::cout << to_json(report).dump(2) << "\n";
+            else std::cout << to_table(report);
             return 0;
         });
     });

@@ -16,7 +16,8 @@ double sensitivity_weight(DamageMetric metric, const LayerStatistics& s) {
         case DamageMetric::Mse: return 1.0;
         case DamageMetric::Kurtosis: return std::max(0.0, s.excess_kurtosis + 3);
         case DamageMetric::MaxToMean: return s.max_to_mean;
-        case DamageMetric::Hawq: break;  // from the Hessian traces, in plan_allocation
+        case DamageMetric::Hawq:
+        case DamageMetric::Measured: break;  // from the sensitivity engine, in plan_allocation
     }
     return 1.0;
 }
@@ -29,14 +30,15 @@ std::string_view damage_metric_name(DamageMetric metric) {
         case DamageMetric::Kurtosis: return "kurtosis";
         case DamageMetric::MaxToMean: return "max_to_mean";
         case DamageMetric::Hawq: return "hawq";
+        case DamageMetric::Measured: return "measured";
     }
     return "mse";
 }
 
 DamageMetric parse_damage_metric(std::string_view name) {
-    for (auto metric : {DamageMetric::Mse, DamageMetric::Kurtosis, DamageMetric::MaxToMean, DamageMetric::Hawq})
+    for (auto metric : {DamageMetric::Mse, DamageMetric::Kurtosis, DamageMetric::MaxToMean, DamageMetric::Hawq, DamageMetric::Measured})
         if (damage_metric_name(metric) == name) return metric;
-    throw Error("", "metric \"" + std::string(name) + "\"", "expected mse, kurtosis, max_to_mean or hawq");
+    throw Error("", "metric \"" + std::string(name) + "\"", "expected mse, kurtosis, max_to_mean, hawq or measured");
 }
 
 std::vector<QuantSpec> specs_to_measure(const PlanRequest& request) {
@@ -95,7 +97,7 @@ PlanResult plan_allocation(const Model& model, const AnalysisReport& report, con
         if (request.metric == DamageMetric::Hawq) {  // HAWQ-V2: Ω = Tr(H)/n · ‖Q(W) − W‖²
             const auto trace = request.hessian_traces.find(analysed.layer);
             if (trace == request.hessian_traces.end() || trace->second.second == 0)
-                throw Error(path, "layer \"" + analysed.layer + "\"", "has no Hessian trace for --metric hawq (the sensitivity engine covers Keras Dense networks so far)");
+                throw Error(path, "layer \"" + analysed.layer + "\"", "has no Hessian trace for --metric hawq (the sensitivity engine runs Keras classifiers so far)");
             weight = trace->second.first / static_cast<double>(trace->second.second);
         }
         const double n = static_cast<double>(analysed.parameters);
@@ -105,7 +107,17 @@ PlanResult plan_allocation(const Model& model, const AnalysisReport& report, con
                 reasons += "; " + spec.to_string() + ": " + outcome.error;
                 continue;
             }
-            layer.candidates.push_back({spec.to_string(), static_cast<std::uint64_t>(std::llround(outcome.metrics->bits_per_weight * n)), weight * outcome.metrics->mse * n});
+            double damage = weight * outcome.metrics->mse * n;
+            if (request.metric == DamageMetric::Measured) {
+                // A spec that lowers the calibration loss is as good as lossless here: the knapsack wants damage ≥ 0.
+                const auto by_layer = request.measured_damage.find(analysed.layer);
+                const auto by_spec = by_layer == request.measured_damage.end() ? std::map<std::string, double>::const_iterator() : by_layer->second.find(spec.to_string());
+                if (by_layer == request.measured_damage.end() || by_spec == by_layer->second.end())
+                    throw Error(path, "layer \"" + analysed.layer + "\"", "has no measured delta loss for " + spec.to_string() +
+                                                                          " (the engine measures Dense and Conv layers; pin the others with --pin)");
+                damage = std::max(by_spec->second, 0.0);
+            }
+            layer.candidates.push_back({spec.to_string(), static_cast<std::uint64_t>(std::llround(outcome.metrics->bits_per_weight * n)), damage});
         }
         if (layer.candidates.empty())
             throw Error(path, "layer \"" + analysed.layer + "\"", list->empty() ? "has no candidate spec" : "no candidate spec applies" + reasons);

@@ -14,13 +14,14 @@
 namespace quantlens {
 
 // How a candidate's damage is predicted from the weights: squared error Σ(q(w) − w)² = MSE·n,
-// times a per-layer sensitivity weight. The model-based metrics (HAWQ's Hessian trace, measured
-// Δloss) join these when the sensitivity engine provides them.
+// times a per-layer sensitivity weight; or a model-based damage from the sensitivity engine
+// (HAWQ's Hessian trace, the measured Δloss).
 enum class DamageMetric {
     Mse,        // weight 1
     Kurtosis,   // weight β2 = excess kurtosis + 3: heavy-tailed layers count more
     MaxToMean,  // weight max|w| / mean|w|
     Hawq,       // weight Tr(H)/n from PlanRequest::hessian_traces: damage = HAWQ-V2's Ω
+    Measured,   // damage = the measured Δloss with the layer alone quantized (PlanRequest::measured_damage), floored at 0
 };
 std::string_view damage_metric_name(DamageMetric metric);
 DamageMetric parse_damage_metric(std::string_view name);  // Error listing the names
@@ -39,6 +40,8 @@ struct PlanRequest {
     // For DamageMetric::Hawq: each layer's Hessian trace and the parameter count it is over
     // (sensitivity/hessian_sensitivity). A layer without one is an error naming it.
     std::map<std::string, std::pair<double, std::size_t>> hessian_traces;
+    // For DamageMetric::Measured: layer → spec text → Δloss (sensitivity/layer_damage).
+    std::map<std::string, std::map<std::string, double>> measured_damage;
 };
 
 // The group a layer ties into under tie_fused ("model.layers.0.self_attn.qkv_proj"), or its own name.

@@ -218,19 +218,22 @@ double Network<T>::loss_and_gradient(const Matrix<T>& x, const std::vector<std::
     return value;
 }
 
-Eigen::VectorXd hessian_vector(const Network<double>& network, const Matrix<double>& x, const std::vector<std::int64_t>& labels, const Eigen::VectorXd& v) {
-    const Eigen::VectorXd theta = network.parameters();
+HessianVectorProducts::HessianVectorProducts(const Network<double>& network, const Matrix<double>& x, const std::vector<std::int64_t>& labels)
+    : moved_(network), x_(x), labels_(labels), theta_(network.parameters()), pattern_(network.run(x)) {}
+
+Eigen::VectorXd HessianVectorProducts::operator()(const Eigen::VectorXd& v) {
     const double v_max = v.cwiseAbs().maxCoeff();
-    if (v_max == 0) return Eigen::VectorXd::Zero(theta.size());
-    const double h = std::cbrt(std::numeric_limits<double>::epsilon()) * (1 + theta.cwiseAbs().maxCoeff()) / v_max;
-    const auto pattern = network.run(x);  // ReLU masks and max-pool choices stay those at θ
-    Network<double> moved = network;
-    Gradients<double> plus, minus;
-    moved.set_parameters(theta + h * v);
-    moved.loss_and_gradient(x, labels, plus, false, nullptr, &pattern);
-    moved.set_parameters(theta - h * v);
-    moved.loss_and_gradient(x, labels, minus, false, nullptr, &pattern);
-    return (plus.parameters - minus.parameters) / (2 * h);
+    if (v_max == 0) return Eigen::VectorXd::Zero(theta_.size());
+    const double h = std::cbrt(std::numeric_limits<double>::epsilon()) * (1 + theta_.cwiseAbs().maxCoeff()) / v_max;
+    moved_.set_parameters(theta_ + h * v);
+    moved_.loss_and_gradient(x_, labels_, plus_, false, nullptr, &pattern_);
+    moved_.set_parameters(theta_ - h * v);
+    moved_.loss_and_gradient(x_, labels_, minus_, false, nullptr, &pattern_);
+    return (plus_.parameters - minus_.parameters) / (2 * h);
+}
+
+Eigen::VectorXd hessian_vector(const Network<double>& network, const Matrix<double>& x, const std::vector<std::int64_t>& labels, const Eigen::VectorXd& v) {
+    return HessianVectorProducts(network, x, labels)(v);
 }
 
 template class Network<float>;

@@ -79,6 +79,21 @@ Matrix<T> softmax_rows(const Matrix<T>& logits);
 // max-pool choices are frozen at θ's (autograd's convention: ReLU'' = 0), so a unit near its
 // kink cannot switch inside the step and add a jump divided by h. What remains is truncation,
 // O(h²·‖∇³L‖) ≈ 10⁻¹⁰ relative, and rounding, ≈ ε_machine·‖∇L‖/h ≈ 10⁻¹¹.
+class HessianVectorProducts {
+public:
+    // Keeps references to x and labels: they must outlive this object.
+    HessianVectorProducts(const Network<double>& network, const Matrix<double>& x, const std::vector<std::int64_t>& labels);
+    Eigen::VectorXd operator()(const Eigen::VectorXd& v);
+
+private:
+    Network<double> moved_;  // a copy whose parameters step to θ ± h·v
+    const Matrix<double>& x_;
+    const std::vector<std::int64_t>& labels_;
+    Eigen::VectorXd theta_;
+    ForwardTrace<double> pattern_;  // the pass at θ whose linear piece both gradients are taken on
+    Gradients<double> plus_, minus_;
+};
+// One product (a HessianVectorProducts for many: it runs the pattern pass once).
 Eigen::VectorXd hessian_vector(const Network<double>& network, const Matrix<double>& x, const std::vector<std::int64_t>& labels, const Eigen::VectorXd& v);
 
 extern template class Network<float>;

@@ -1,5 +1,7 @@
 #include "sensitivity/hessian_sensitivity.hpp"
 
+#include <memory>
+
 #include "nn/keras_graph.hpp"
 #include "quant/quantizer.hpp"
 
@@ -19,7 +21,8 @@ HessianReport hessian_sensitivity(const Model& model, const LabelledData& data, 
     report.samples = static_cast<std::size_t>(data.x.rows());
     report.specs = specs;
     report.loss = network.loss(data.x, data.y);
-    const HessianVectorProduct hvp = [&](const Eigen::VectorXd& v) { return nn::hessian_vector(network, data.x, data.y, v); };
+    auto products = std::make_shared<nn::HessianVectorProducts>(network, data.x, data.y);
+    const HessianVectorProduct hvp = [products](const Eigen::VectorXd& v) { return (*products)(v); };
     const auto blocks = network.graph().blocks();
     for (std::size_t b = 0; b < blocks.size(); ++b) {
         if (progress) progress(b, blocks.size(), blocks[b].layer);

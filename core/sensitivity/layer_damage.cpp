@@ -22,7 +22,8 @@ double mean_kl(const nn::Matrix<T>& reference_logits, const nn::Matrix<T>& logit
 }
 
 template <typename T>
-DamageReport run(const Model& model, const LabelledData& data, const std::vector<QuantSpec>& specs, const Progress& progress, const CancelToken* cancel) {
+DamageReport run(const Model& model, const LabelledData& data, const std::vector<QuantSpec>& specs, bool measure, const Progress& progress,
+                 const CancelToken* cancel) {
     nn::Network<T> network(nn::keras_graph(model));
     const auto& graph = network.graph();
     check_fits(data, graph, model.file().path());
@@ -34,7 +35,11 @@ DamageReport run(const Model& model, const LabelledData& data, const std::vector
     report.samples = static_cast<std::size_t>(x.rows());
     report.float64 = std::is_same_v<T, double>;
     report.specs = specs;
-    report.loss = network.loss_and_gradient(x, data.y, gradients, true, &reference);
+    if (measure) report.loss = network.loss_and_gradient(x, data.y, gradients, true, &reference);
+    else {
+        reference = network.run(x);
+        report.loss = nn::cross_entropy<T>(reference.outputs[static_cast<std::size_t>(graph.output)], data.y);
+    }
     const auto& logits = reference.outputs[static_cast<std::size_t>(graph.output)];
     for (Eigen::Index r = 0; r < logits.rows(); ++r) {
         Eigen::Index best = 0;
@@ -65,7 +70,6 @@ DamageReport run(const Model& model, const LabelledData& data, const std::vector
                                             inputs ? inputs->rows() : 0, inputs ? inputs->cols() : 0};
         const auto weights = model.read_weights(layer);
         const auto& y = reference.outputs[static_cast<std::size_t>(k)];
-        const auto& dy = gradients.outputs[static_cast<std::size_t>(k)];
         for (const auto& spec : specs) {
             if (progress) progress(step, steps, node.layer + " " + spec.to_string());
             if (cancel) cancel->throw_if_cancelled();
@@ -85,6 +89,7 @@ DamageReport run(const Model& model, const LabelledData& data, const std::vector
                 predicted += e * e * square_sums(static_cast<Eigen::Index>(i / cols), static_cast<Eigen::Index>(i % cols));
             }
             damage.proxy_damage.push_back(predicted / n);
+            if (!measure) continue;
             network.set_slot(kernel, to_stored_layout(result.dequantized, kernel.shape, layer.orientation));
             const auto quantized = network.run(x);
             const auto& logits_q = quantized.outputs[static_cast<std::size_t>(graph.output)];
@@ -92,6 +97,7 @@ DamageReport run(const Model& model, const LabelledData& data, const std::vector
             damage.kl.push_back(mean_kl<T>(logits, logits_q));
             // ∂ℓ_n/∂y = N·∂L/∂y for the mean loss L; the upstream input is unchanged, so y_Q is the quantized run's output here
             const auto& y_q = quantized.outputs[static_cast<std::size_t>(k)];
+            const auto& dy = gradients.outputs[static_cast<std::size_t>(k)];
             damage.fisher.push_back((dy.template cast<double>().array() * n * (y_q - y).template cast<double>().array()).square().sum() / n);
             network.set_parameters(theta);
         }
@@ -105,7 +111,7 @@ DamageReport run(const Model& model, const LabelledData& data, const std::vector
 
 DamageReport layer_damage(const Model& model, const LabelledData& data, const std::vector<QuantSpec>& specs, const DamageOptions& options,
                           const Progress& progress, const CancelToken* cancel) {
-    return options.float64 ? run<double>(model, data, specs, progress, cancel) : run<float>(model, data, specs, progress, cancel);
+    return options.float64 ? run<double>(model, data, specs, options.measure, progress, cancel) : run<float>(model, data, specs, options.measure, progress, cancel);
 }
 
 }  // namespace quantlens

@@ -25,7 +25,8 @@ struct LayerDamage {
     std::size_t weights = 0;
     double proxy_trace = 0;           // Tr(2XᵀX)/N
     std::vector<double> importance;   // Σx²/N per input column of the weight matrix (empty for depthwise)
-    std::vector<double> delta_loss, kl, fisher, proxy_damage, weight_mse;  // per spec
+    std::vector<double> proxy_damage, weight_mse;  // per spec
+    std::vector<double> delta_loss, kl, fisher;    // per spec, when measured
 };
 
 struct DamageReport {
@@ -39,6 +40,7 @@ struct DamageReport {
 
 struct DamageOptions {
     bool float64 = false;  // the engine's float64 path instead of float32 (as models run)
+    bool measure = true;   // Δloss, KL and Fisher–Taylor (a forward pass per layer and spec); false: the proxy alone
 };
 
 DamageReport layer_damage(const Model& model, const LabelledData& data, const std::vector<QuantSpec>& specs, const DamageOptions& options = {},

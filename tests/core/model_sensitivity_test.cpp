@@ -6,6 +6,7 @@
 #include "quant/quantizer.hpp"
 #include "sensitivity/layer_damage.hpp"
 #include "sensitivity/lrp.hpp"
+#include "sensitivity/sensitivity_report.hpp"
 #include "tensor/convert.hpp"
 #include "test_support.hpp"
 
@@ -124,4 +125,46 @@ TEST_CASE("the proxy is Tr(2XᵀX)/N of the captured inputs, and GPTQ quantizes 
     CHECK(output_error[1] < output_error[0]);
     const auto cnn = Model::open(sample_path("digits-cnn.h5"));
     CHECK_THROWS_WITH(layer_damage(cnn, data, {QuantSpec::parse("int4:channel:sym:round=gptq")}), Catch::Contains("depthwise_conv2d"));
+}
+
+TEST_CASE("the sensitivity report joins every metric, ranks the predictors against the measured delta loss, and is cached") {
+    ScratchDir cache;
+    const auto model = Model::open(sample_path("digits-cnn.h5"));
+    const auto data = load_labelled_data(sample_path("digits-calib.npz"), 64);
+    SensitivityRequest request;
+    request.specs = {QuantSpec::parse("int4:channel:sym"), QuantSpec::parse("int2:channel:sym")};
+    request.hessian_options.hutchinson.max_samples = 8;
+    request.cache_dir = cache.path();
+    const auto report = model_sensitivity(model, data, request);
+    CHECK_FALSE(report.from_cache);
+    REQUIRE(report.layers.size() == 7);
+    for (const auto& layer : report.layers) {
+        INFO(layer.layer);
+        CHECK(layer.hessian);
+        CHECK(layer.lrp);
+        REQUIRE(layer.damage);
+        CHECK(layer.damage->delta_loss.size() == 2);
+    }
+    REQUIRE(report.lrp_conservation_error);
+    std::vector<std::string> ranked;
+    for (const auto& a : report.agreement) {
+        CHECK(a.layers == 7);
+        CHECK(std::fabs(a.rho) <= 1.0);
+        if (a.spec == "int2:channel:sym") ranked.push_back(a.predictor);
+    }
+    CHECK(ranked == std::vector<std::string>{"hessian_omega", "fisher", "proxy", "lrp", "weight_mse", "kurtosis", "mmr", "qsur", "kl"});
+    const auto again = model_sensitivity(model, data, request);
+    CHECK(again.from_cache);
+    CHECK(to_json(again).dump() == to_json(report).dump());
+    // another spec, sample count or metric set is another entry
+    request.specs.pop_back();
+    CHECK_FALSE(model_sensitivity(model, data, request).from_cache);
+    set_metrics(request, "proxy");
+    const auto proxy = model_sensitivity(model, data, request);
+    CHECK_FALSE(proxy.layers.front().hessian);
+    CHECK_FALSE(proxy.layers.front().lrp);
+    CHECK(proxy.layers.front().damage->delta_loss.empty());
+    CHECK(proxy.agreement.empty());  // nothing measured to rank against
+    CHECK_THROWS_WITH(set_metrics(request, "hessian,taylor"), Catch::Contains("--metrics \"taylor\""));
+    CHECK_THROWS_WITH(sensitivity_from_json(nlohmann::json{{"schema", "quantlens.sensitivity/2"}}, "x.json"), Catch::Contains("x.json: model: missing"));
 }

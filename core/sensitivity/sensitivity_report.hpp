@@ -1,0 +1,75 @@
+#pragma once
+// Model-based sensitivity of a classifier in one report: per layer the Hessian trace and HAWQ's
+// Ω (hessian), the LRP contribution (lrp), Δloss / KL / Fisher–Taylor with that layer alone
+// quantized (measured) and the Tr(2XᵀX)/N proxy with its predicted damage (proxy), joined
+// with the weight-only analysis of the same layers (kurtosis, MMR, QSUR, weight MSE; from the
+// analysis cache when it has them). Each predictor is ranked against the measured Δloss per
+// spec by Spearman's ρ: the question "which metric should I trust for this model" answered
+// on its own calibration data. Reports are cached on disk beside the analysis cache, keyed by
+// the model's and the calibration file's identities and everything asked.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sensitivity/hessian_sensitivity.hpp"
+#include "sensitivity/layer_damage.hpp"
+#include "sensitivity/lrp.hpp"
+
+namespace quantlens {
+
+struct SensitivityRequest {
+    bool hessian = true, lrp = true, measured = true, proxy = true;
+    std::vector<QuantSpec> specs;
+    HessianOptions hessian_options;
+    LrpOptions lrp_options;
+    bool float64 = false;  // measured damage in float64 (Hessians and LRP always are)
+    bool use_cache = true;
+    std::string cache_dir;  // empty: default_cache_dir()
+};
+// "hessian,lrp,measured,proxy" (any subset, comma-separated) into the request's switches.
+void set_metrics(SensitivityRequest& request, const std::string& metrics);
+
+struct LayerSensitivity {
+    std::string layer, op;
+    std::size_t weights = 0;
+    std::optional<LayerHessian> hessian;
+    std::optional<LayerRelevance> lrp;
+    std::optional<LayerDamage> damage;
+    double excess_kurtosis = 0, max_to_mean = 0;
+    std::optional<double> qsur_per_dimension;
+};
+
+// Spearman's ρ of one predictor against the measured Δloss over the layers, for one spec.
+struct PredictorAgreement {
+    std::string spec, predictor;
+    double rho = 0;
+    std::size_t layers = 0;
+};
+
+struct SensitivityReport {
+    std::string model, calibration;
+    std::size_t samples = 0;
+    double loss = 0, accuracy = 0;
+    std::vector<QuantSpec> specs;
+    std::vector<LayerSensitivity> layers;  // the weighted layers, in network order
+    std::optional<double> lrp_conservation_error;  // of the whole network
+    std::vector<PredictorAgreement> agreement;
+    bool from_cache = false;
+};
+
+SensitivityReport model_sensitivity(const Model& model, const LabelledData& data, const SensitivityRequest& request, const Progress& progress = {},
+                                    const CancelToken* cancel = nullptr);
+
+// The predictors' per-layer values for one spec ("hessian_omega", "fisher", "proxy", "lrp",
+// "weight_mse", "kurtosis", "mmr", "qsur") and the measured "delta_loss" and "kl", NaN where
+// a layer lacks one: what the agreement ranks and the GUI scatters.
+std::vector<std::pair<std::string, std::vector<double>>> sensitivity_series(const SensitivityReport& report, std::size_t spec);
+
+inline constexpr const char* kSensitivitySchema = "quantlens.sensitivity/2";
+nlohmann::ordered_json to_json(const SensitivityReport& report);
+SensitivityReport sensitivity_from_json(const nlohmann::json& json, const std::string& source);  // Error naming the field
+std::string to_table(const SensitivityReport& report);
+
+}  // namespace quantlens
