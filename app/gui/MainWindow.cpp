@@ -35,7 +35,7 @@
 #include "panels/SpecEditor.hpp"
 #include "quant/calibration_inputs.hpp"
 #include "quant/comparison.hpp"
-#include "sensitivity/hessian_sensitivity.hpp"
+#include "sensitivity/sensitivity_report.hpp"
 #include "panels/SensitivityPanel.hpp"
 #include "panels/LayerInspector.hpp"
 #include "plots/HistogramPlot.hpp"
@@ -176,18 +176,7 @@ MainWindow::MainWindow(QWidget* parent)
         const auto path = QFileDialog::getOpenFileName(this, tr("Labelled calibration data (x, y)"), QString(), tr("Arrays (*.npz *.h5 *.safetensors);;All files (*)"));
         if (!path.isEmpty()) runModelMetrics(path);
     });
-    connect(modelJob_, &widgets::JobRunner::finished, this, [this](const std::any& result) {
-        const auto report = std::any_cast<std::shared_ptr<quantlens::HessianReport>>(result);
-        std::map<std::string, double> traces, perParameter;
-        for (const auto& layer : report->layers) {
-            traces[layer.layer] = layer.hutchinson.trace;
-            perParameter[layer.layer] = layer.hutchinson.trace / static_cast<double>(std::max<std::size_t>(layer.parameters, 1));
-        }
-        sensitivity_->setExtraSeries("hessian_trace", traces);
-        sensitivity_->setExtraSeries("hessian_trace_per_parameter", perParameter);
-        updateSensitivity();
-        statusBar()->showMessage(tr("Hessian traces of %1 layers from %2 samples (loss %3)").arg(report->layers.size()).arg(report->samples).arg(report->loss, 0, 'g', 4), 6000);
-    });
+    connect(modelJob_, &widgets::JobRunner::finished, this, [this](const std::any& result) { showModelMetrics(*std::any_cast<std::shared_ptr<quantlens::SensitivityReport>>(result)); });
     connect(sqnrJob_, &widgets::JobRunner::finished, this, [this](const std::any& result) {
         const auto measured = std::any_cast<std::shared_ptr<std::pair<QString, std::map<std::string, double>>>>(result);
         layerModel_->setSqnr(measured->first, measured->second);
@@ -481,10 +470,56 @@ void MainWindow::runModelMetrics(const QString& labelledData) {
     if (!model_) return;
     auto model = model_;
     const std::string path = labelledData.toStdString();
-    modelJob_->start(tr("Hessian traces"), [model, path](const quantlens::Progress& progress, const quantlens::CancelToken& cancel) -> std::any {
-        const auto data = quantlens::load_labelled_data(path);
-        return std::make_shared<quantlens::HessianReport>(quantlens::hessian_sensitivity(*model, data, {}, {}, progress, &cancel));
-    });
+    quantlens::SensitivityRequest request;
+    request.specs = {inspector_->specEditor()->spec()};
+    modelJob_->start(tr("Model metrics under %1").arg(QString::fromStdString(request.specs.front().to_string())),
+                     [model, path, request](const quantlens::Progress& progress, const quantlens::CancelToken& cancel) -> std::any {
+                         const auto data = quantlens::load_labelled_data(path);
+                         return std::make_shared<quantlens::SensitivityReport>(quantlens::model_sensitivity(*model, data, request, progress, &cancel));
+                     });
+}
+
+// The model-based series join the sensitivity view's plots; the line above them says how each
+// predictor ranks against the measured Δloss, best first, so the one to trust is read at a glance.
+void MainWindow::showModelMetrics(const quantlens::SensitivityReport& report) {
+    std::map<std::string, double> traces, perParameter;
+    for (const auto& layer : report.layers)
+        if (layer.hessian) {
+            traces[layer.layer] = layer.hessian->hutchinson.trace;
+            perParameter[layer.layer] = layer.hessian->hutchinson.trace / static_cast<double>(std::max<std::size_t>(layer.hessian->parameters, 1));
+        }
+    sensitivity_->setExtraSeries("hessian_trace", traces);
+    sensitivity_->setExtraSeries("hessian_trace_per_parameter", perParameter);
+    for (const auto& [name, values] : quantlens::sensitivity_series(report, 0)) {
+        if (name == "weight_mse" || name == "kurtosis" || name == "mmr" || name == "qsur") continue;  // the weights-only series have them
+        std::map<std::string, double> byLayer;
+        for (std::size_t i = 0; i < values.size(); ++i)
+            if (std::isfinite(values[i])) byLayer[report.layers[i].layer] = values[i];
+        sensitivity_->setExtraSeries(name, byLayer);
+    }
+    static const std::map<std::string, QString> kPredictor = {{"hessian_omega", tr("HAWQ Ω")}, {"fisher", tr("Fisher–Taylor")}, {"lrp", tr("LRP")},
+                                                               {"proxy", tr("Tr(2XᵀX) proxy")}, {"weight_mse", tr("weight MSE")}, {"kurtosis", tr("kurtosis")},
+                                                               {"mmr", tr("max/mean")}, {"qsur", tr("QSUR")}};
+    std::vector<quantlens::PredictorAgreement> agreement;
+    for (const auto& a : report.agreement)  // the predictors only: KL is measured too
+        if (kPredictor.count(a.predictor) && std::isfinite(a.rho)) agreement.push_back(a);
+    std::sort(agreement.begin(), agreement.end(), [](const auto& a, const auto& b) { return a.rho > b.rho; });
+    QStringList parts;
+    for (const auto& a : agreement) {
+        const QString item = tr("%1 %2").arg(kPredictor.at(a.predictor)).arg(a.rho, 0, 'f', 2);
+        parts << (parts.isEmpty() ? QStringLiteral("<b>%1</b>").arg(item) : item);
+    }
+    const QString spec = report.specs.empty() ? QString() : QString::fromStdString(report.specs.front().to_string());
+    sensitivity_->setAgreementText(parts.isEmpty() ? QString()
+                                                   : tr("Spearman ρ against the measured Δloss under %1, over %2 layers: %3")
+                                                         .arg(spec).arg(agreement.front().layers).arg(parts.join(QStringLiteral(" · "))));
+    updateSensitivity();
+    sensitivity_->setBarMetric(QStringLiteral("delta_loss"));
+    sensitivity_->setScatterMetrics(QStringLiteral("hessian_omega"), QStringLiteral("delta_loss"));
+    statusBar()->showMessage(tr("Model metrics of %1 layers from %2 samples (loss %3, accuracy %4)%5")
+                                 .arg(report.layers.size()).arg(report.samples).arg(report.loss, 0, 'g', 4).arg(report.accuracy, 0, 'f', 3)
+                                 .arg(report.from_cache ? tr(", from the cache") : QString()),
+                             8000);
 }
 
 void MainWindow::openCalibration(const QString& path) {

@@ -23,6 +23,9 @@ class QCheckBox;
 class QMenu;
 class QTabWidget;
 
+namespace quantlens {
+struct SensitivityReport;
+}
 namespace quantlens::widgets {
 class HistogramPlot;
 class JobRunner;
@@ -63,7 +66,8 @@ public slots:
     void openModel(const QString& path);
     void selectLayer(const QString& name);  // by layer name; nothing happens when absent
     void openCalibration(const QString& path);  // layer inputs for GPTQ and smoothing previews
-    void runModelMetrics(const QString& labelledData);  // Hessian traces into the sensitivity view
+    // Model-based sensitivity (Hessian, LRP, measured Δloss, …) under the Quantize view's spec, into the sensitivity view.
+    void runModelMetrics(const QString& labelledData);
 
 signals:
     void modelLoaded();
@@ -77,6 +81,7 @@ protected:
     void closeEvent(QCloseEvent* event) override;
 
 private:
+    void showModelMetrics(const quantlens::SensitivityReport& report);
     void buildMenus();
     void buildStatusBar();
     void rememberRecent(const QString& path);

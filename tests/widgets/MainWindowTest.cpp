@@ -17,7 +17,7 @@
 #include "plots/PlotExport.hpp"
 #include "io/numpy.hpp"
 #include "stats/rank_correlation.hpp"
-#include "sensitivity/hessian_sensitivity.hpp"
+#include "sensitivity/sensitivity_report.hpp"
 #include <QSlider>
 #include "panels/LayerInspector.hpp"
 #include "quant/comparison.hpp"
@@ -407,21 +407,36 @@ void MainWindowTest::sensitivityViewRunsTheHessianTraces() {
     window.resize(1440, 860);
     window.show();
     QSignalSpy loaded(&window, &MainWindow::modelLoaded);
-    const QString model = QStringLiteral(QUANTLENS_SAMPLES "/digits-mlp.h5"), calib = QStringLiteral(QUANTLENS_SAMPLES "/digits-calib.npz");
+    const QString model = QStringLiteral(QUANTLENS_SAMPLES "/digits-cnn.h5"), calib = QStringLiteral(QUANTLENS_SAMPLES "/digits-calib.npz");
     window.openModel(model);
     QVERIFY(loaded.wait(20000));
     QTRY_VERIFY_WITH_TIMEOUT(!window.isAnalysing(), 30000);
+    window.inspector()->specEditor()->setSpecText(QStringLiteral("int4:channel:sym"));
     window.runModelMetrics(calib);
-    QTRY_VERIFY_WITH_TIMEOUT(!window.modelMetricsJob()->isRunning(), 30000);
+    QTRY_VERIFY_WITH_TIMEOUT(!window.modelMetricsJob()->isRunning(), 120000);
     auto* sensitivity = window.sensitivityPanel();
+    // the same numbers as the core's report (read back from the cache the run filled)
+    quantlens::SensitivityRequest request;
+    request.specs = {quantlens::QuantSpec::parse("int4:channel:sym")};
+    const auto core = quantlens::model_sensitivity(quantlens::Model::open(model.toStdString()), quantlens::load_labelled_data(calib.toStdString()), request);
+    QVERIFY(core.from_cache);
     sensitivity->setBarMetric(QStringLiteral("hessian_trace"));
-    const auto core = quantlens::hessian_sensitivity(quantlens::Model::open(model.toStdString()), quantlens::load_labelled_data(calib.toStdString()), {});
     auto* bars = qobject_cast<QCPBars*>(sensitivity->barPlot()->plottable(0));
     QVERIFY(bars);
-    QCOMPARE(bars->dataCount(), 2);
-    for (int i = 0; i < 2; ++i) QCOMPARE(bars->data()->at(i)->value, core.layers[static_cast<std::size_t>(i)].hutchinson.trace);
+    QCOMPARE(bars->dataCount(), 7);  // the weighted layers; batch_normalization keeps an empty slot
+    for (int i = 0; i < 7; ++i) QCOMPARE(bars->data()->at(i)->value, core.layers[static_cast<std::size_t>(i)].hessian->hutchinson.trace);
+    sensitivity->setBarMetric(QStringLiteral("delta_loss"));
+    bars = qobject_cast<QCPBars*>(sensitivity->barPlot()->plottable(0));
+    QCOMPARE(bars->data()->at(0)->value, core.layers.front().damage->delta_loss.front());
+    QVERIFY(sensitivity->agreementText().contains(QStringLiteral("Spearman ρ against the measured Δloss under int4:channel:sym, over 7 layers")));
+    QVERIFY(sensitivity->agreementText().contains(QStringLiteral("HAWQ Ω")));
+    QVERIFY(!sensitivity->agreementText().contains(QStringLiteral("kl ")));
     window.views()->setCurrentWidget(sensitivity);
-    sensitivity->setScatterMetrics(QStringLiteral("hessian_trace_per_parameter"), QStringLiteral("excess_kurtosis"));
+    sensitivity->setScatterMetrics(QStringLiteral("hessian_omega"), QStringLiteral("delta_loss"));
+    double omega_rho = NAN;
+    for (const auto& a : core.agreement)
+        if (a.predictor == "hessian_omega") omega_rho = a.rho;
+    QCOMPARE(sensitivity->shownSpearman(), omega_rho);
     saveScreenshot(window, "sensitivity-hessian.png");
     qunsetenv("QUANTLENS_CACHE_DIR");
 }

@@ -21,7 +21,9 @@ QString label(const std::string& name) {
         {"excess_kurtosis", QObject::tr("excess kurtosis")}, {"skewness", QObject::tr("skewness")}, {"max_to_mean", QObject::tr("max / mean |w|")},
         {"outlier_fraction", QObject::tr("outlier fraction")}, {"channel_kurtosis_p95", QObject::tr("channel kurtosis p95")},
         {"qsur_per_dimension", QObject::tr("QSUR^(1/d)")}, {"hessian_trace", QObject::tr("Hessian trace (Hutchinson)")},
-        {"hessian_trace_per_parameter", QObject::tr("Hessian trace / parameters")}};
+        {"hessian_trace_per_parameter", QObject::tr("Hessian trace / parameters")}, {"hessian_omega", QObject::tr("HAWQ Ω (predicted)")},
+        {"delta_loss", QObject::tr("Δloss, measured")}, {"kl", QObject::tr("KL divergence, measured")}, {"fisher", QObject::tr("Fisher–Taylor score")},
+        {"proxy", QObject::tr("Tr(2XᵀX)-weighted error (proxy)")}, {"lrp", QObject::tr("LRP contribution")}};
     const auto found = kLabels.find(name);
     return found != kLabels.end() ? found->second : QString::fromStdString(name);
 }
@@ -29,10 +31,11 @@ QString label(const std::string& name) {
 }  // namespace
 
 SensitivityPanel::SensitivityPanel(QWidget* parent)
-    : QWidget(parent), barMetric_(new QComboBox), xMetric_(new QComboBox), yMetric_(new QComboBox), rhoLabel_(new QLabel), bars_(new QCustomPlot),
-      scatter_(new QCustomPlot) {
-    runModel_ = new QPushButton(tr("Hessian traces from calibration data…"));
-    runModel_->setToolTip(tr("Runs the model on labelled calibration data (x, y) and adds each layer's Hessian trace (HAWQ-V2) to these plots"));
+    : QWidget(parent), barMetric_(new QComboBox), xMetric_(new QComboBox), yMetric_(new QComboBox), rhoLabel_(new QLabel), agreement_(new QLabel),
+      bars_(new QCustomPlot), scatter_(new QCustomPlot) {
+    runModel_ = new QPushButton(tr("Model metrics from calibration data…"));
+    runModel_->setToolTip(tr("Runs the model on labelled calibration data (x, y) under the Quantize view's spec: each layer's Hessian trace and HAWQ Ω, "
+                             "LRP contribution, measured Δloss and KL with that layer alone quantized, Fisher–Taylor score and Tr(2XᵀX) proxy"));
     connect(runModel_, &QPushButton::clicked, this, &SensitivityPanel::modelMetricsRequested);
     auto* layout = new QVBoxLayout(this);
     auto* barRow = new QHBoxLayout;
@@ -40,6 +43,10 @@ SensitivityPanel::SensitivityPanel(QWidget* parent)
     barRow->addWidget(barMetric_, 1);
     barRow->addWidget(runModel_);
     layout->addLayout(barRow);
+    agreement_->setWordWrap(true);
+    agreement_->setTextFormat(Qt::RichText);
+    agreement_->hide();
+    layout->addWidget(agreement_);
     layout->addWidget(bars_, 1);
     auto* scatterRow = new QHBoxLayout;
     scatterRow->addWidget(new QLabel(tr("Scatter")));
@@ -64,7 +71,17 @@ void SensitivityPanel::setExtraSeries(const std::string& name, const std::map<st
     setSeries(series_);
 }
 
-void SensitivityPanel::clearExtraSeries() { extra_.clear(); }
+void SensitivityPanel::clearExtraSeries() {
+    extra_.clear();
+    setAgreementText({});
+}
+
+void SensitivityPanel::setAgreementText(const QString& html) {
+    agreement_->setText(html);
+    agreement_->setVisible(!html.isEmpty());
+}
+
+QString SensitivityPanel::agreementText() const { return agreement_->text(); }
 
 void SensitivityPanel::setSeries(quantlens::MetricSeries series) {
     const QString bar = barMetric_->currentData().toString(), x = xMetric_->currentData().toString(), y = yMetric_->currentData().toString();
@@ -73,11 +90,15 @@ void SensitivityPanel::setSeries(quantlens::MetricSeries series) {
             if (entry.first == name) return true;
         return false;
     });
-    for (const auto& [name, values] : extra_) {  // joins when every plotted layer has a value
+    for (const auto& [name, values] : extra_) {  // joins when two plotted layers have a value; NaN marks the others
         std::vector<double> column;
-        for (const auto& layer : series.layers)
-            if (const auto found = values.find(layer); found != values.end()) column.push_back(found->second);
-        if (column.size() == series.layers.size() && !column.empty()) series.series.emplace_back(name, std::move(column));
+        std::size_t present = 0;
+        for (const auto& layer : series.layers) {
+            const auto found = values.find(layer);
+            column.push_back(found != values.end() ? found->second : NAN);
+            if (found != values.end()) ++present;
+        }
+        if (present >= 2) series.series.emplace_back(name, std::move(column));
     }
     series_ = std::move(series);
     for (auto* box : {barMetric_, xMetric_, yMetric_}) {
@@ -120,8 +141,10 @@ void SensitivityPanel::drawBars() {
     QVector<double> keys, heights;
     auto ticker = QSharedPointer<QCPAxisTickerText>::create();
     for (std::size_t i = 0; i < shown->size(); ++i) {
-        keys.push_back(static_cast<double>(i));
-        heights.push_back((*shown)[i]);
+        if (std::isfinite((*shown)[i])) {  // a layer the metric does not cover keeps its slot, with no bar
+            keys.push_back(static_cast<double>(i));
+            heights.push_back((*shown)[i]);
+        }
         if (series_.layers.size() <= 48) ticker->addTick(static_cast<double>(i), QString::fromStdString(series_.layers[i]));
     }
     auto* bar = new QCPBars(bars_->xAxis, bars_->yAxis);
@@ -137,7 +160,7 @@ void SensitivityPanel::drawBars() {
     }
     bars_->yAxis->setLabel(barMetric_->currentText());
     bars_->rescaleAxes();
-    bars_->xAxis->setRange(-1, static_cast<double>(keys.size()));
+    bars_->xAxis->setRange(-1, static_cast<double>(shown->size()));
     const auto range = bars_->yAxis->range();
     bars_->yAxis->setRange(std::min(0.0, range.lower * 1.1), std::max(0.0, range.upper * 1.1));
     bars_->replot();
@@ -156,8 +179,14 @@ void SensitivityPanel::drawScatter() {
     auto* graph = scatter_->addGraph();
     graph->setLineStyle(QCPGraph::lsNone);
     graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, palette().color(QPalette::Highlight), 8));
-    for (std::size_t i = 0; i < x->size(); ++i) graph->addData((*x)[i], (*y)[i]);
-    rho_ = quantlens::spearman(*x, *y);
+    std::vector<double> xs, ys;  // the layers with both values
+    for (std::size_t i = 0; i < x->size(); ++i)
+        if (std::isfinite((*x)[i]) && std::isfinite((*y)[i])) {
+            xs.push_back((*x)[i]);
+            ys.push_back((*y)[i]);
+            graph->addData((*x)[i], (*y)[i]);
+        }
+    rho_ = quantlens::spearman(xs, ys);
     rhoLabel_->setText(std::isnan(rho_) ? tr("Spearman ρ undefined") : tr("Spearman ρ = <b>%1</b>").arg(rho_, 0, 'f', 3));
     scatter_->xAxis->setLabel(xMetric_->currentText());
     scatter_->yAxis->setLabel(yMetric_->currentText());

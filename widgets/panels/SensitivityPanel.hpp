@@ -2,7 +2,8 @@
 // Per-layer sensitivity along the model's depth: a bar chart of any per-layer metric of the
 // analysis (in model order, so early and late layers read left to right), and a scatter of
 // any two metrics against each other with their Spearman ρ, to see which metrics agree on
-// which layers are sensitive. The series come from the core (metric_series); ρ from spearman().
+// which layers are sensitive. The series come from the core (metric_series, and the model-based
+// sensitivity_series); ρ from spearman() over the layers that have both values.
 #include <QWidget>
 
 #include <map>
@@ -22,10 +23,14 @@ class SensitivityPanel : public QWidget {
 public:
     explicit SensitivityPanel(QWidget* parent = nullptr);
     void setSeries(quantlens::MetricSeries series);
-    // A model-based series (Hessian traces, …) by layer name; it joins the weights-only ones
-    // when every plotted layer has a value. Kept until the model changes (clearExtraSeries).
+    // A model-based series (Hessian traces, measured Δloss, …) by layer name; it joins the
+    // weights-only ones when at least two plotted layers have a value (the others show none).
+    // Kept until the model changes (clearExtraSeries).
     void setExtraSeries(const std::string& name, const std::map<std::string, double>& values);
     void clearExtraSeries();
+    // The line under the buttons: how each predictor ranks against the measured Δloss.
+    void setAgreementText(const QString& html);
+    QString agreementText() const;
     QPushButton* modelMetricsButton() const { return runModel_; }
     void setBarMetric(const QString& name);
     void setScatterMetrics(const QString& x, const QString& y);
@@ -48,6 +53,7 @@ private:
     QComboBox* xMetric_;
     QComboBox* yMetric_;
     QLabel* rhoLabel_;
+    QLabel* agreement_;
     QCustomPlot* bars_;
     QCustomPlot* scatter_;
     QPushButton* runModel_;
