@@ -346,8 +346,21 @@ def digits_mlp_goldens():
                     relevance={"epsilon": mlp_relevance, "gamma": lambda p, X, y: mlp_relevance(p, X, y, gamma=0.25)})
 
 
+def fuzz_seeds():
+    """Seeds for the Keras graph builder's fuzz target: the CNN's config in both dialects, the MLP's."""
+    folder = os.path.join(ROOT, "tests", "fuzz", "corpus", "keras_graph")
+    os.makedirs(folder, exist_ok=True)
+    for name, keras3 in (("cnn_keras2.json", False), ("cnn_keras3.json", True)):
+        with open(os.path.join(folder, name), "w") as f:
+            f.write(json.dumps(cnn_config(keras3)))
+    with h5py.File(os.path.join(HERE, "digits-mlp.h5"), "r") as f, open(os.path.join(folder, "mlp_sequential.json"), "w") as out:
+        config = f.attrs["model_config"]
+        out.write(config if isinstance(config, str) else config.decode())
+
+
 def main():
     digits_mlp_goldens()
+    fuzz_seeds()
     print(f"digits CNN training accuracy {digits_cnn():.3f}")
 
 

@@ -33,7 +33,7 @@ if [[ "${SKIP_FUZZ:-0}" != 1 ]]; then
     -DQUANTLENS_TESTS=OFF -DQUANTLENS_BENCH=OFF "-DCMAKE_C_FLAGS=$sanitize" "-DCMAKE_CXX_FLAGS=$sanitize" \
     "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined" > build-fuzz.log 2>&1 || { cat build-fuzz.log; exit 1; }
   cmake --build build-fuzz -j "$jobs"
-  for target in safetensors gguf numpy config packed; do
+  for target in safetensors gguf numpy config packed keras_graph; do
     work="build-fuzz/corpus-$target"
     mkdir -p "$work"
     seeds=("$root/tests/fuzz/corpus/$target")

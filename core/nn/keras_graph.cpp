@@ -19,7 +19,7 @@ namespace {
 using json = nlohmann::json;
 
 struct Builder {
-    const Model& model;
+    const KerasWeights& weights;
     const std::string& path;
     Graph graph;
     std::map<std::string, int> output_of;  // Keras layer name -> node index (-1: the input)
@@ -80,29 +80,12 @@ struct Builder {
         return w;
     }
 
-    // The file tensor of one of the layer's weights, by its Keras name ("kernel", "bias", ...).
     std::optional<std::string> tensor_named(const std::string& layer, std::initializer_list<const char*> names) const {
-        const Layer* found = nullptr;
-        for (const auto& l : model.layers())
-            if (l.name == layer) found = &l;
-        if (!found) return std::nullopt;
-        std::vector<std::string> tensors{found->weight};
-        if (found->bias) tensors.push_back(*found->bias);
-        tensors.insert(tensors.end(), found->others.begin(), found->others.end());
-        for (const char* name : names)
-            for (const auto& t : tensors) {
-                auto base = t.substr(t.rfind('/') + 1);
-                base = base.substr(0, base.find(':'));
-                if (base == name) return t;
-            }
-        return std::nullopt;
+        return weights.find(layer, std::vector<std::string>(names.begin(), names.end()));
     }
 
     std::vector<float> read(const std::string& tensor, const std::vector<std::int64_t>& shape, const std::string& layer) const {
-        const auto& info = model.file().tensor(tensor);
-        if (info.shape != shape) throw Error(path, tensor, "shape " + quantlens::shape_text(info.shape) + " where layer \"" + layer + "\" needs " + quantlens::shape_text(shape));
-        const auto values = model.file().read_f32(info);
-        return {values.values().begin(), values.values().end()};
+        return weights.read(tensor, shape, layer);
     }
 
     void add_slot(Node& node, const char* slot_name, const std::string& tensor, const std::vector<std::int64_t>& shape) {
@@ -257,6 +240,8 @@ Shape shape_from(const json& batch_shape, const std::string& path, const std::st
         if (!batch_shape[i].is_number_integer() || batch_shape[i].get<std::int64_t>() < 1 || batch_shape[i].get<std::int64_t>() > (1 << 20))
             throw Error(path, "model_config layer \"" + layer + "\"", "input dimensions must be known positive integers");
         shape.dims.push_back(batch_shape[i].get<std::int64_t>());
+        if (shape.size() > kMaxInputValues)
+            throw Error(path, "model_config layer \"" + layer + "\"", "input of more than " + std::to_string(kMaxInputValues) + " values per sample");
     }
     if (shape.dims.size() == 2) throw Error(path, "model_config layer \"" + layer + "\"", "inputs of rank 2 per sample (sequences) are not supported");
     return shape;
@@ -294,10 +279,39 @@ std::vector<std::string> single_names(const json& value) {  // input_layers / ou
 
 }  // namespace
 
+// The weights of a Keras .h5: the layer's tensors as the reader grouped them, found by the base
+// of their names ("model_weights/dense/dense/kernel:0" and Keras 3's ".../kernel" alike).
 Graph keras_graph(const Model& model) {
-    const auto& file = model.file();
-    const auto& path = file.path();
-    const auto& root = file.config();
+    KerasWeights weights;
+    weights.find = [&model](const std::string& layer, const std::vector<std::string>& names) -> std::optional<std::string> {
+        const Layer* found = nullptr;
+        for (const auto& l : model.layers())
+            if (l.name == layer) found = &l;
+        if (!found) return std::nullopt;
+        std::vector<std::string> tensors{found->weight};
+        if (found->bias) tensors.push_back(*found->bias);
+        tensors.insert(tensors.end(), found->others.begin(), found->others.end());
+        for (const auto& name : names)
+            for (const auto& t : tensors) {
+                auto base = t.substr(t.rfind('/') + 1);
+                base = base.substr(0, base.find(':'));
+                if (base == name) return t;
+            }
+        return std::nullopt;
+    };
+    weights.read = [&model](const std::string& tensor, const std::vector<std::int64_t>& shape, const std::string& layer) {
+        const auto& info = model.file().tensor(tensor);
+        if (info.shape != shape)
+            throw Error(model.file().path(), tensor, "shape " + quantlens::shape_text(info.shape) + " where layer \"" + layer + "\" needs " + quantlens::shape_text(shape));
+        const auto values = model.file().read_f32(info);
+        return std::vector<float>(values.values().begin(), values.values().end());
+    };
+    return keras_graph(model.file().config(), weights, model.file().path());
+}
+
+namespace {
+
+Graph build(const nlohmann::json& root, const KerasWeights& weights, const std::string& path) {
     if (!root.is_object() || !root.contains("config") || !root["config"].is_object() || !root["config"].contains("layers") || !root["config"]["layers"].is_array())
         throw Error(path, "model_config", "the engine builds Keras models from their model_config; this file has none");
     const auto& config = root["config"];
@@ -305,7 +319,7 @@ Graph keras_graph(const Model& model) {
     const bool sequential = kind == "Sequential";
     if (!sequential && kind != "Functional" && kind != "Model")
         throw Error(path, "model_config class_name", "\"" + kind + "\" is not supported (Sequential, Functional, Model)");
-    Builder builder{model, path, {}, {}};
+    Builder builder{weights, path, {}, {}};
     auto& graph = builder.graph;
     // The input's shape: an InputLayer, the first layer's batch_input_shape, or Sequential's build_input_shape.
     if (const json* shape = config.contains("build_input_shape") ? &config["build_input_shape"] : nullptr) graph.input = shape_from(*shape, path, "build_input_shape");
@@ -368,6 +382,16 @@ Graph keras_graph(const Model& model) {
     }
     if (graph.nodes[static_cast<std::size_t>(graph.output)].out.dims.size() != 1) throw Error(path, "model_config", "the output must be one vector of class scores per sample, it is " + shape_text(graph.nodes[static_cast<std::size_t>(graph.output)].out));
     return graph;
+}
+
+}  // namespace
+
+Graph keras_graph(const nlohmann::json& root, const KerasWeights& weights, const std::string& path) {
+    try {
+        return build(root, weights, path);
+    } catch (const nlohmann::json::exception& error) {  // a field of the wrong JSON type
+        throw Error(path, "model_config", std::string("malformed: ") + error.what());
+    }
 }
 
 }  // namespace quantlens::nn
