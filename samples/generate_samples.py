@@ -23,6 +23,7 @@ from onnx import TensorProto, helper, numpy_helper
 from sklearn.datasets import load_digits
 
 import engine_samples  # the model engine's samples and goldens (samples/engine_samples.py)
+import lm_samples  # the byte-level language models and their goldens (samples/lm_samples.py)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -523,10 +524,16 @@ def fuzz_seeds():
         {"class_name": "Dense", "config": {"name": "dense", "units": 4}}, {"class_name": "DepthwiseConv2D", "config": {"name": "conv"}}]}}).encode())
 
 
+def report_language_models(results):
+    for name, (train_loss, held_out_loss) in results.items():
+        print(f"{name}: last training batch loss {train_loss:.3f}, held-out next-byte loss {held_out_loss:.3f} nats")
+
+
 def main():
     import sys
-    if sys.argv[1:] == ["--only", "engine"]:  # the engine's samples, calibration file and goldens alone
+    if sys.argv[1:] == ["--only", "engine"]:  # the engine's samples, calibration files and goldens alone
         engine_samples.main()
+        report_language_models(lm_samples.main(write_safetensors))
         return
     if sys.argv[1:] == ["--only", "export"]:  # the export samples and goldens alone
         tiny_llama(os.path.join(HERE, "tiny-llama"))
@@ -540,6 +547,7 @@ def main():
     gpt2 = tiny_gpt2(os.path.join(HERE, "tiny-gpt2"))
     accuracy, net = digits_mlp(os.path.join(HERE, "digits-mlp.h5"))
     engine_samples.main()  # reads the MLP written just above
+    report_language_models(lm_samples.main(write_safetensors))
     golden = tiny_gguf(os.path.join(HERE, "tiny-gpt2.gguf"), gpt2)
     np.savez(os.path.join(GOLDEN, "tiny_gguf_dequantized.npz"), **{k.replace(".", "_"): v for k, v in golden.items()})
     constant_onnx(os.path.join(HERE, "digits-mlp-constants.onnx"), net)

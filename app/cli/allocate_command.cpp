@@ -108,12 +108,12 @@ void add_allocate(CLI::App& app) {
             const auto report = analyze_model(model, analysis, stderr_progress("w"), &interrupt_token());
             if (request.metric == DamageMetric::Hawq) {
                 if (options->calib.empty()) throw Error("", "--metric hawq", "needs --calib with labelled calibration data for the Hessian traces");
-                const auto hessian = hessian_sensitivity(model, load_labelled_data(options->calib), {}, {}, stderr_progress("layers"), &interrupt_token());
+                const auto hessian = hessian_sensitivity(model, load_model_data(model, options->calib), {}, {}, stderr_progress("layers"), &interrupt_token());
                 for (const auto& layer : hessian.layers) request.hessian_traces[layer.layer] = {layer.hutchinson.trace, layer.parameters};
             }
             if (request.metric == DamageMetric::Measured) {
                 if (options->calib.empty()) throw Error("", "--metric measured", "needs --calib with labelled calibration data to measure the loss on");
-                const auto damage = layer_damage(model, load_labelled_data(options->calib), analysis.specs, {}, stderr_progress("steps"), &interrupt_token());
+                const auto damage = layer_damage(model, load_model_data(model, options->calib), analysis.specs, {}, stderr_progress("steps"), &interrupt_token());
                 for (const auto& layer : damage.layers)
                     for (std::size_t s = 0; s < damage.specs.size(); ++s) request.measured_damage[layer.layer][damage.specs[s].to_string()] = layer.delta_loss[s];
             }

@@ -18,8 +18,8 @@ void add_sensitivity(CLI::App& app) {
         bool exact = false, json = false, float64 = false, no_cache = false;
     };
     auto options = std::make_shared<Options>();
-    command->add_option("MODEL", options->model, "a Keras .h5 classifier (Sequential or Functional)")->required();
-    command->add_option("--calib", options->calib, "labelled calibration data: x [samples, features] or [samples, h, w, c] and integer y [samples] (.npz, .npy folder, HDF5)")
+    command->add_option("MODEL", options->model, "a Keras .h5 classifier (Sequential or Functional) or a Hugging Face gpt2 / llama folder")->required();
+    command->add_option("--calib", options->calib, "calibration data: x [samples, features] or [samples, h, w, c] and integer y [samples] for classifiers; input_ids [samples, tokens] or a .txt file (bytes) for language models")
         ->required();
     command->add_option("--metrics", options->metrics, "comma-separated: hessian, lrp, measured, proxy (default all)");
     command->add_option("--spec", options->specs, "specs to measure and rate (repeatable; default int8:channel:sym and int4:channel:sym)");
@@ -50,7 +50,7 @@ void add_sensitivity(CLI::App& app) {
             request.use_cache = !options->no_cache;
             request.cache_dir = options->cache_dir;
             const auto model = Model::open(options->model);
-            const auto data = load_labelled_data(options->calib, options->samples);
+            const auto data = load_model_data(model, options->calib, options->samples);
             const auto report = model_sensitivity(model, data, request, stderr_progress("steps"), &interrupt_token());
             if (options->json) std::cout << to_json(report).dump(2) << "\n";
             else std::cout << to_table(report);

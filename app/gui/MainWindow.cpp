@@ -474,7 +474,7 @@ void MainWindow::runModelMetrics(const QString& labelledData) {
     request.specs = {inspector_->specEditor()->spec()};
     modelJob_->start(tr("Model metrics under %1").arg(QString::fromStdString(request.specs.front().to_string())),
                      [model, path, request](const quantlens::Progress& progress, const quantlens::CancelToken& cancel) -> std::any {
-                         const auto data = quantlens::load_labelled_data(path);
+                         const auto data = quantlens::load_model_data(*model, path);
                          return std::make_shared<quantlens::SensitivityReport>(quantlens::model_sensitivity(*model, data, request, progress, &cancel));
                      });
 }

@@ -10,7 +10,8 @@
 
 namespace quantlens::nn {
 
-// Per-sample shape: {features} or {height, width, channels} (channels last, as Keras stores it).
+// Per-sample shape: {features}, {height, width, channels} (channels last, as Keras stores it), or
+// {tokens, features} for sequences (and {tokens} for the token ids a language model reads).
 struct Shape {
     std::vector<std::int64_t> dims;
     std::int64_t size() const {
@@ -23,8 +24,11 @@ struct Shape {
 };
 std::string shape_text(const Shape& shape);
 
-enum class OpKind { Dense, Conv2D, DepthwiseConv2D, BatchNorm, Activation, MaxPool, AvgPool, GlobalAvgPool, Flatten, Add };
-enum class ActivationKind { Linear, Relu, Gelu, Tanh, Sigmoid, Swish, Softmax };
+enum class OpKind {
+    Dense, Conv2D, DepthwiseConv2D, BatchNorm, Activation, MaxPool, AvgPool, GlobalAvgPool, Flatten, Add,
+    Embedding, PositionEmbedding, LayerNorm, RMSNorm, Attention, Mul,  // decoder-only transformers
+};
+enum class ActivationKind { Linear, Relu, Gelu, GeluTanh, Tanh, Sigmoid, Swish, Softmax };
 const char* op_name(OpKind kind);
 const char* activation_name(ActivationKind kind);
 
@@ -51,6 +55,10 @@ struct Node {
     ActivationKind activation = ActivationKind::Linear;
     Window window;
     int multiplier = 1;                  // DepthwiseConv2D
+    bool transposed = false;             // Dense: the kernel is stored [out, in] (nn.Linear), y = x·Wᵀ
+    double epsilon = 0;                  // LayerNorm, RMSNorm
+    int heads = 0, kv_heads = 0, head_dim = 0;  // Attention (causal); one input = fused q|k|v, three = q, k, v
+    double rope_theta = 0;               // Attention: rotary embeddings as Hugging Face computes them (0: none)
     std::vector<double> shift, scale;    // BatchNorm as y = x·scale + shift before γ, β: scale = 1/√(var+ε), shift = −mean·scale
     std::vector<ParameterSlot> parameters;
     const ParameterSlot* slot(const std::string& slot_name) const {
@@ -72,6 +80,8 @@ struct Graph {
     std::vector<Node> nodes;
     int output = -1;              // the node whose output is the logits
     bool softmax_folded = false;  // the file's last softmax is left to the cross-entropy, as PyTorch's takes logits
+    bool next_token = false;      // a language model: inputs are token ids, the loss is next-token cross-entropy
+    std::int64_t vocabulary = 0;  // for next_token
     std::vector<double> parameters;  // initial values, as read from the file
     std::vector<ParameterBlock> blocks() const;
     const Node& node_of_layer(const std::string& layer) const;  // the node holding the layer's parameters; Error when none

@@ -26,6 +26,12 @@ const char* op_name(OpKind kind) {
         case OpKind::GlobalAvgPool: return "GlobalAveragePooling2D";
         case OpKind::Flatten: return "Flatten";
         case OpKind::Add: return "Add";
+        case OpKind::Embedding: return "Embedding";
+        case OpKind::PositionEmbedding: return "PositionEmbedding";
+        case OpKind::LayerNorm: return "LayerNorm";
+        case OpKind::RMSNorm: return "RMSNorm";
+        case OpKind::Attention: return "Attention";
+        case OpKind::Mul: return "Mul";
     }
     return "?";
 }
@@ -35,6 +41,7 @@ const char* activation_name(ActivationKind kind) {
         case ActivationKind::Linear: return "linear";
         case ActivationKind::Relu: return "relu";
         case ActivationKind::Gelu: return "gelu";
+        case ActivationKind::GeluTanh: return "gelu_new";
         case ActivationKind::Tanh: return "tanh";
         case ActivationKind::Sigmoid: return "sigmoid";
         case ActivationKind::Swish: return "swish";
@@ -47,6 +54,10 @@ std::vector<ParameterBlock> Graph::blocks() const {
     std::vector<ParameterBlock> result;
     for (const auto& node : nodes) {
         if (node.parameters.empty()) continue;
+        bool shared = false;  // a tied head reads the embedding's slot: one block, the embedding's
+        for (const auto& block : result)
+            if (block.offset == node.parameters.front().offset) shared = true;
+        if (shared) continue;
         ParameterBlock block{node.layer, node.parameters.front().offset, 0};
         for (const auto& slot : node.parameters) block.size += slot.size;
         result.push_back(block);
@@ -78,6 +89,12 @@ Matrix<T> forward_node(const Node& node, const Inputs<T>& inputs, const Matrix<T
             for (std::size_t i = 1; i < inputs.size(); ++i) y += *inputs[i];
             return y;
         }
+        case OpKind::Mul: return x.cwiseProduct(*inputs[1]);
+        case OpKind::Embedding: return embedding_forward(node, x, theta);
+        case OpKind::PositionEmbedding: return position_forward(node, x, theta);
+        case OpKind::LayerNorm:
+        case OpKind::RMSNorm: return norm_forward(node, x, theta);
+        case OpKind::Attention: return attention_forward(node, inputs);
     }
     return x;
 }
@@ -100,6 +117,15 @@ void backward_node(const Node& node, const Inputs<T>& inputs, const Matrix<T>& g
             for (auto* d : dx)
                 if (d) *d += dy;
             return;
+        case OpKind::Mul:
+            if (dx[0]) *dx[0] += dy.cwiseProduct(*inputs[1]);
+            if (dx[1]) *dx[1] += dy.cwiseProduct(x);
+            return;
+        case OpKind::Embedding: return embedding_backward(node, x, dy, gradient);  // token ids take no gradient
+        case OpKind::PositionEmbedding: return position_backward(node, dy, gradient, dx.front());
+        case OpKind::LayerNorm:
+        case OpKind::RMSNorm: return norm_backward(node, x, dy, theta, gradient, dx.front());
+        case OpKind::Attention: return attention_backward(node, inputs, dy, dx);
     }
 }
 
@@ -116,21 +142,30 @@ double cross_entropy(const Matrix<T>& logits, const std::vector<std::int64_t>& l
     const auto n = logits.rows();
     if (static_cast<Eigen::Index>(labels.size()) != n)
         throw Error("", "labels", std::to_string(labels.size()) + " labels for " + std::to_string(n) + " samples");
-    for (std::size_t i = 0; i < labels.size(); ++i)
-        if (labels[i] < 0 || labels[i] >= logits.cols())
+    std::size_t counted = 0;
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+        if (labels[i] < -1 || labels[i] >= logits.cols())
             throw Error("", "labels[" + std::to_string(i) + "]", "class " + std::to_string(labels[i]) + " outside the network's " + std::to_string(logits.cols()) + " outputs");
+        if (labels[i] >= 0) ++counted;
+    }
     double total = 0;
     for (Eigen::Index r = 0; r < n; ++r) {
+        const auto label = labels[static_cast<std::size_t>(r)];
+        if (label < 0) continue;  // a position with no target (a sequence's last token)
         const double top = static_cast<double>(logits.row(r).maxCoeff());
         const double sum = (logits.row(r).template cast<double>().array() - top).exp().sum();
-        total += top + std::log(sum) - static_cast<double>(logits(r, labels[static_cast<std::size_t>(r)]));
+        total += top + std::log(sum) - static_cast<double>(logits(r, label));
     }
     if (gradient) {
         *gradient = softmax_rows<T>(logits);
-        for (Eigen::Index r = 0; r < n; ++r) (*gradient)(r, labels[static_cast<std::size_t>(r)]) -= T(1);
-        *gradient /= T(n);
+        for (Eigen::Index r = 0; r < n; ++r) {
+            const auto label = labels[static_cast<std::size_t>(r)];
+            if (label < 0) gradient->row(r).setZero();
+            else (*gradient)(r, label) -= T(1);
+        }
+        if (counted) *gradient /= T(counted);
     }
-    return n ? total / static_cast<double>(n) : 0.0;
+    return counted ? total / static_cast<double>(counted) : 0.0;
 }
 
 template <typename T>
@@ -176,7 +211,31 @@ Matrix<T> Network<T>::forward(const Matrix<T>& x) const {
 
 template <typename T>
 double Network<T>::loss(const Matrix<T>& x, const std::vector<std::int64_t>& labels) const {
-    return cross_entropy<T>(forward(x), labels);
+    return objective(forward(x), x, labels);
+}
+
+template <typename T>
+Matrix<T> Network<T>::position_logits(const Matrix<T>& logits) const {
+    if (!graph_.next_token) return logits;
+    return Eigen::Map<const Matrix<T>>(logits.data(), logits.size() / graph_.vocabulary, graph_.vocabulary);
+}
+
+template <typename T>
+std::vector<std::int64_t> Network<T>::targets(const Matrix<T>& x, const std::vector<std::int64_t>& labels) const {
+    if (!graph_.next_token) return labels;
+    std::vector<std::int64_t> next(static_cast<std::size_t>(x.size()), -1);  // the last token of each sample predicts nothing
+    for (Eigen::Index n = 0; n < x.rows(); ++n)
+        for (Eigen::Index t = 0; t + 1 < x.cols(); ++t) next[static_cast<std::size_t>(n * x.cols() + t)] = static_cast<std::int64_t>(x(n, t + 1));
+    return next;
+}
+
+template <typename T>
+double Network<T>::objective(const Matrix<T>& logits, const Matrix<T>& x, const std::vector<std::int64_t>& labels, Matrix<T>* gradient) const {
+    if (!graph_.next_token) return cross_entropy<T>(logits, labels, gradient);
+    Matrix<T> per_position;
+    const double value = cross_entropy<T>(position_logits(logits), targets(x, labels), gradient ? &per_position : nullptr);
+    if (gradient) *gradient = Eigen::Map<const Matrix<T>>(per_position.data(), logits.rows(), logits.cols());
+    return value;
 }
 
 template <typename T>
@@ -212,7 +271,7 @@ double Network<T>::loss_and_gradient(const Matrix<T>& x, const std::vector<std::
                                      ForwardTrace<T>* kept, const ForwardTrace<T>* pattern) const {
     auto trace = run(x, pattern);
     Matrix<T> dlogits;
-    const double value = cross_entropy<T>(trace.outputs[static_cast<std::size_t>(graph_.output)], labels, &dlogits);
+    const double value = objective(trace.outputs[static_cast<std::size_t>(graph_.output)], x, labels, &dlogits);
     backward(trace, dlogits, gradients, node_gradients, pattern);
     if (kept) *kept = std::move(trace);
     return value;
@@ -224,12 +283,18 @@ HessianVectorProducts::HessianVectorProducts(const Network<double>& network, con
 Eigen::VectorXd HessianVectorProducts::operator()(const Eigen::VectorXd& v) {
     const double v_max = v.cwiseAbs().maxCoeff();
     if (v_max == 0) return Eigen::VectorXd::Zero(theta_.size());
+    // The five-point stencil (Richardson's extrapolation of two central differences): error O(h⁴).
     const double h = std::cbrt(std::numeric_limits<double>::epsilon()) * (1 + theta_.cwiseAbs().maxCoeff()) / v_max;
-    moved_.set_parameters(theta_ + h * v);
-    moved_.loss_and_gradient(x_, labels_, plus_, false, nullptr, &pattern_);
-    moved_.set_parameters(theta_ - h * v);
-    moved_.loss_and_gradient(x_, labels_, minus_, false, nullptr, &pattern_);
-    return (plus_.parameters - minus_.parameters) / (2 * h);
+    auto gradient_at = [&](double step) -> const Eigen::VectorXd& {
+        moved_.set_parameters(theta_ + step * v);
+        moved_.loss_and_gradient(x_, labels_, step > 0 ? plus_ : minus_, false, nullptr, &pattern_);
+        return step > 0 ? plus_.parameters : minus_.parameters;
+    };
+    Eigen::VectorXd sum = 8 * gradient_at(h);
+    sum -= 8 * gradient_at(-h);
+    sum -= gradient_at(2 * h);
+    sum += gradient_at(-2 * h);
+    return sum / (12 * h);
 }
 
 Eigen::VectorXd hessian_vector(const Network<double>& network, const Matrix<double>& x, const std::vector<std::int64_t>& labels, const Eigen::VectorXd& v) {

@@ -38,6 +38,15 @@ template <typename T> void batch_norm_backward(const Node&, const Matrix<T>& x, 
 template <typename T> Matrix<T> pool_forward(const Node&, const Matrix<T>& x, const Matrix<T>& gate);
 template <typename T> void pool_backward(const Node&, const Matrix<T>& x, const Matrix<T>& gate, const Matrix<T>& dy, Matrix<T>* dx);
 
+template <typename T> Matrix<T> embedding_forward(const Node&, const Matrix<T>& ids, const T* theta);
+template <typename T> void embedding_backward(const Node&, const Matrix<T>& ids, const Matrix<T>& dy, T* gradient);
+template <typename T> Matrix<T> position_forward(const Node&, const Matrix<T>& x, const T* theta);
+template <typename T> void position_backward(const Node&, const Matrix<T>& dy, T* gradient, Matrix<T>* dx);
+template <typename T> Matrix<T> norm_forward(const Node&, const Matrix<T>& x, const T* theta);  // LayerNorm, RMSNorm
+template <typename T> void norm_backward(const Node&, const Matrix<T>& x, const Matrix<T>& dy, const T* theta, T* gradient, Matrix<T>* dx);
+template <typename T> Matrix<T> attention_forward(const Node&, const Inputs<T>& inputs);
+template <typename T> void attention_backward(const Node&, const Inputs<T>& inputs, const Matrix<T>& dy, const InputGradients<T>& dx);
+
 // Convolution patches: row (n, ho, wo) holds the kh·kw·C input values under the window
 // (zeros in the padding), in the order of a Keras kernel's first three axes. Shared by Conv2D
 // and the layer-input statistics (Tr(2XᵀX), GPTQ's Hessian) of convolutions.

@@ -35,10 +35,11 @@ Geometry geometry(const Node& node, const Matrix<T>& x) {
 template <typename T>
 Matrix<T> dense_forward(const Node& node, const Matrix<T>& x, const T* theta) {
     const Eigen::Index in = node.in.last(), out = node.out.last(), rows = x.size() / in;
-    const ConstMap<T> xs(x.data(), rows, in), kernel(slot_data(node, "kernel", theta), in, out);
+    const ConstMap<T> xs(x.data(), rows, in);
     Matrix<T> y(x.rows(), node.out.size());
     MutableMap<T> ys(y.data(), rows, out);
-    ys.noalias() = xs * kernel;
+    if (node.transposed) ys.noalias() = xs * ConstMap<T>(slot_data(node, "kernel", theta), out, in).transpose();
+    else ys.noalias() = xs * ConstMap<T>(slot_data(node, "kernel", theta), in, out);
     if (const T* bias = slot_data(node, "bias", theta)) ys.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, out);
     return y;
 }
@@ -46,10 +47,17 @@ Matrix<T> dense_forward(const Node& node, const Matrix<T>& x, const T* theta) {
 template <typename T>
 void dense_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& dy, const T* theta, T* gradient, Matrix<T>* dx) {
     const Eigen::Index in = node.in.last(), out = node.out.last(), rows = x.size() / in;
-    const ConstMap<T> xs(x.data(), rows, in), dys(dy.data(), rows, out), kernel(slot_data(node, "kernel", theta), in, out);
-    MutableMap<T>(slot_data(node, "kernel", gradient), in, out).noalias() += xs.transpose() * dys;
+    const ConstMap<T> xs(x.data(), rows, in), dys(dy.data(), rows, out);
+    if (node.transposed) {  // kernel [out, in]
+        const ConstMap<T> kernel(slot_data(node, "kernel", theta), out, in);
+        MutableMap<T>(slot_data(node, "kernel", gradient), out, in).noalias() += dys.transpose() * xs;
+        if (dx) MutableMap<T>(dx->data(), rows, in).noalias() += dys * kernel;
+    } else {
+        const ConstMap<T> kernel(slot_data(node, "kernel", theta), in, out);
+        MutableMap<T>(slot_data(node, "kernel", gradient), in, out).noalias() += xs.transpose() * dys;
+        if (dx) MutableMap<T>(dx->data(), rows, in).noalias() += dys * kernel.transpose();
+    }
     if (T* bias = slot_data(node, "bias", gradient)) Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, out) += dys.colwise().sum();
-    if (dx) MutableMap<T>(dx->data(), rows, in).noalias() += dys * kernel.transpose();
 }
 
 template <typename T>

@@ -20,6 +20,16 @@ T gelu_derivative(T z) {
     return T(0.5) * (T(1) + std::erf(z / std::sqrt(T(2)))) + z * pdf;
 }
 
+// GPT-2's gelu_new: 0.5·z·(1 + tanh(√(2/π)·(z + 0.044715·z³))).
+template <typename T>
+T gelu_tanh(T z) { return T(0.5) * z * (T(1) + std::tanh(std::sqrt(T(2) / T(M_PI)) * (z + T(0.044715) * z * z * z))); }
+template <typename T>
+T gelu_tanh_derivative(T z) {
+    const T k = std::sqrt(T(2) / T(M_PI));
+    const T t = std::tanh(k * (z + T(0.044715) * z * z * z));
+    return T(0.5) * (T(1) + t) + T(0.5) * z * (T(1) - t * t) * k * (T(1) + T(3) * T(0.044715) * z * z);
+}
+
 }  // namespace
 
 template <typename T>
@@ -30,6 +40,7 @@ Matrix<T> activation_forward(const Node& node, const Matrix<T>& x, const Matrix<
         case ActivationKind::Sigmoid: return x.unaryExpr([](T z) { return sigmoid(z); });
         case ActivationKind::Swish: return x.unaryExpr([](T z) { return z * sigmoid(z); });
         case ActivationKind::Gelu: return x.unaryExpr([](T z) { return gelu(z); });
+        case ActivationKind::GeluTanh: return x.unaryExpr([](T z) { return gelu_tanh(z); });
         case ActivationKind::Softmax: return softmax_rows<T>(x);  // the builder allows it only where its input is one row per sample
         case ActivationKind::Linear: return x;
     }
@@ -47,6 +58,7 @@ void activation_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& 
             dx->array() += dy.array() * x.unaryExpr([](T z) { const T s = sigmoid(z); return s + z * s * (T(1) - s); }).array();
             return;
         case ActivationKind::Gelu: dx->array() += dy.array() * x.unaryExpr([](T z) { return gelu_derivative(z); }).array(); return;
+        case ActivationKind::GeluTanh: dx->array() += dy.array() * x.unaryExpr([](T z) { return gelu_tanh_derivative(z); }).array(); return;
         case ActivationKind::Softmax: {
             const Eigen::Array<T, Eigen::Dynamic, 1> inner = (dy.array() * y.array()).rowwise().sum();
             dx->array() += y.array() * (dy.array().colwise() - inner);

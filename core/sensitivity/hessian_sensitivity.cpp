@@ -2,7 +2,7 @@
 
 #include <memory>
 
-#include "nn/keras_graph.hpp"
+#include "nn/hf_graph.hpp"
 #include "quant/quantizer.hpp"
 
 namespace quantlens {
@@ -15,7 +15,7 @@ double weight_squared_error(const Model& model, const std::string& layer, const 
 
 HessianReport hessian_sensitivity(const Model& model, const LabelledData& data, const std::vector<QuantSpec>& specs, const HessianOptions& options,
                                   const Progress& progress, const CancelToken* cancel) {
-    const nn::Network<double> network(nn::keras_graph(model));
+    const nn::Network<double> network(nn::model_graph(model, data.x.cols()));
     check_fits(data, network.graph(), model.file().path());
     HessianReport report;
     report.samples = static_cast<std::size_t>(data.x.rows());
@@ -31,7 +31,10 @@ HessianReport hessian_sensitivity(const Model& model, const LabelledData& data, 
         layer.parameters = blocks[b].size;
         layer.hutchinson = hutchinson_trace(hvp, network.parameter_count(), blocks[b], options.hutchinson, cancel);
         if (options.exact) layer.exact = exact_block_trace(hvp, network.parameter_count(), blocks[b], cancel);
-        if (network.graph().node_of_layer(layer.layer).slot("kernel"))
+        bool quantized = false;  // the layer has a weight the quantizer takes (a tied embedding's is the head's kernel)
+        for (const auto& node : network.graph().nodes)
+            if (node.layer == layer.layer && node.slot("kernel")) quantized = true;
+        if (quantized)
             for (const auto& spec : specs) layer.omega.push_back(hawq_sensitivity(layer.hutchinson.trace, layer.parameters, weight_squared_error(model, layer.layer, spec)));
         report.layers.push_back(std::move(layer));
     }

@@ -1,8 +1,12 @@
 #include "sensitivity/labelled_data.hpp"
 
 #include <cmath>
+#include <fstream>
+#include <iterator>
 
 #include "io/open_model.hpp"
+#include "nn/hf_graph.hpp"
+#include "tensor/convert.hpp"
 #include "util/error.hpp"
 
 namespace quantlens {
@@ -44,7 +48,56 @@ LabelledData load_labelled_data(const std::string& path, std::size_t max_samples
     return data;
 }
 
+LabelledData load_token_data(const std::string& path, std::size_t max_samples, std::int64_t window) {
+    LabelledData data;
+    data.path = path;
+    data.tokens = true;
+    const bool text = path.size() > 4 && path.compare(path.size() - 4, 4, ".txt") == 0;
+    if (text) {
+        std::ifstream in(path, std::ios::binary);
+        if (!in) throw Error(path, "", "cannot be read");
+        const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        auto samples = static_cast<std::size_t>(bytes.size() / static_cast<std::size_t>(window));
+        if (samples == 0) throw Error(path, "text", std::to_string(bytes.size()) + " bytes: fewer than one window of " + std::to_string(window));
+        if (max_samples) samples = std::min(samples, max_samples);
+        data.x.resize(static_cast<Eigen::Index>(samples), window);
+        for (Eigen::Index i = 0; i < data.x.size(); ++i) data.x.data()[i] = static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
+        data.sample_shape = {window};
+        return data;
+    }
+    const auto file = open_model_file(path);
+    const TensorInfo* info = nullptr;
+    for (const char* name : {"input_ids", "ids", "tokens"})
+        for (const auto& t : file->tensors())
+            if (!info && t.name == name) info = &t;
+    if (!info) throw Error(path, "token ids", "no tensor named input_ids, ids or tokens (or give a .txt file for a byte-level model)");
+    if (info->shape.size() != 2 || info->shape[0] < 1 || info->shape[1] < 2)
+        throw Error(path, info->name, "token ids must be [samples, tokens] with at least 2 tokens, found " + shape_text(info->shape));
+    if (dtype_info(info->dtype).is_float || info->dtype == DType::BOOL) throw Error(path, info->name, "token ids must be integers, found " + std::string(dtype_name(info->dtype)));
+    const auto rows = info->shape[0], cols = info->shape[1];
+    const auto kept = max_samples ? std::min<std::int64_t>(static_cast<std::int64_t>(max_samples), rows) : rows;
+    const auto bytes = file->read(*info);
+    std::vector<double> values(info->elements());
+    decode_to_f64(info->dtype, bytes.bytes(), values);
+    data.x = Eigen::Map<const nn::Matrix<double>>(values.data(), rows, cols).topRows(kept);
+    data.sample_shape = {cols};
+    return data;
+}
+
+LabelledData load_model_data(const Model& model, const std::string& path, std::size_t max_samples) {
+    return nn::is_language_model(model) ? load_token_data(path, max_samples) : load_labelled_data(path, max_samples);
+}
+
 void check_fits(const LabelledData& data, const nn::Graph& graph, const std::string& model_path) {
+    if (graph.next_token) {
+        if (!data.tokens) throw Error(data.path, "inputs", model_path + " is a language model: give token ids (input_ids [samples, tokens]) or a .txt file");
+        for (Eigen::Index i = 0; i < data.x.size(); ++i)
+            if (data.x.data()[i] < 0 || data.x.data()[i] >= static_cast<double>(graph.vocabulary))
+                throw Error(data.path, "token ids", "id " + std::to_string(static_cast<std::int64_t>(data.x.data()[i])) + " at sample " + std::to_string(i / data.x.cols()) +
+                                                        " is outside " + model_path + "'s vocabulary of " + std::to_string(graph.vocabulary));
+        return;
+    }
+    if (data.tokens) throw Error(data.path, "inputs", model_path + " is a classifier: give inputs x and labels y");
     if (data.x.cols() != graph.input.size())
         throw Error(data.path, "inputs", shape_text(data.sample_shape) + " = " + std::to_string(data.x.cols()) + " values per sample; " + model_path + " takes " +
                                              nn::shape_text(graph.input) + " = " + std::to_string(graph.input.size()));

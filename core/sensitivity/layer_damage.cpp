@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "nn/keras_graph.hpp"
+#include "nn/hf_graph.hpp"
 #include "nn/layer_inputs.hpp"
 #include "quant/quantizer.hpp"
 #include "util/error.hpp"
@@ -11,10 +11,11 @@ namespace quantlens {
 
 namespace {
 
+// Mean over the predictions (samples, or every token position of a language model).
 template <typename T>
-double mean_kl(const nn::Matrix<T>& reference_logits, const nn::Matrix<T>& logits) {
-    const nn::Matrix<double> p = nn::softmax_rows<double>(reference_logits.template cast<double>());
-    const nn::Matrix<double> q = nn::softmax_rows<double>(logits.template cast<double>());
+double mean_kl(const nn::Network<T>& network, const nn::Matrix<T>& reference_logits, const nn::Matrix<T>& logits) {
+    const nn::Matrix<double> p = nn::softmax_rows<double>(network.position_logits(reference_logits).template cast<double>());
+    const nn::Matrix<double> q = nn::softmax_rows<double>(network.position_logits(logits).template cast<double>());
     double total = 0;
     for (Eigen::Index i = 0; i < p.size(); ++i)
         if (p.data()[i] > 0) total += p.data()[i] * (std::log(p.data()[i]) - std::log(std::max(q.data()[i], 1e-300)));
@@ -24,7 +25,7 @@ double mean_kl(const nn::Matrix<T>& reference_logits, const nn::Matrix<T>& logit
 template <typename T>
 DamageReport run(const Model& model, const LabelledData& data, const std::vector<QuantSpec>& specs, bool measure, const Progress& progress,
                  const CancelToken* cancel) {
-    nn::Network<T> network(nn::keras_graph(model));
+    nn::Network<T> network(nn::model_graph(model, data.x.cols()));
     const auto& graph = network.graph();
     check_fits(data, graph, model.file().path());
     const nn::Matrix<T> x = data.x.template cast<T>();
@@ -38,15 +39,22 @@ DamageReport run(const Model& model, const LabelledData& data, const std::vector
     if (measure) report.loss = network.loss_and_gradient(x, data.y, gradients, true, &reference);
     else {
         reference = network.run(x);
-        report.loss = nn::cross_entropy<T>(reference.outputs[static_cast<std::size_t>(graph.output)], data.y);
+        report.loss = network.objective(reference.outputs[static_cast<std::size_t>(graph.output)], x, data.y);
     }
     const auto& logits = reference.outputs[static_cast<std::size_t>(graph.output)];
-    for (Eigen::Index r = 0; r < logits.rows(); ++r) {
-        Eigen::Index best = 0;
-        logits.row(r).maxCoeff(&best);
-        report.accuracy += best == data.y[static_cast<std::size_t>(r)] ? 1.0 : 0.0;
+    {  // top-1 over the predictions that have a target
+        const auto rows = network.position_logits(logits);
+        const auto targets = network.targets(x, data.y);
+        double counted = 0;
+        for (Eigen::Index r = 0; r < rows.rows(); ++r) {
+            if (targets[static_cast<std::size_t>(r)] < 0) continue;
+            Eigen::Index best = 0;
+            rows.row(r).maxCoeff(&best);
+            report.accuracy += best == targets[static_cast<std::size_t>(r)] ? 1.0 : 0.0;
+            ++counted;
+        }
+        report.accuracy /= std::max(counted, 1.0);
     }
-    report.accuracy /= std::max(n, 1.0);
     const nn::Vector<T> theta = network.parameters();
     std::vector<int> quantizable;
     for (std::size_t k = 0; k < graph.nodes.size(); ++k)
@@ -93,8 +101,8 @@ DamageReport run(const Model& model, const LabelledData& data, const std::vector
             network.set_slot(kernel, to_stored_layout(result.dequantized, kernel.shape, layer.orientation));
             const auto quantized = network.run(x);
             const auto& logits_q = quantized.outputs[static_cast<std::size_t>(graph.output)];
-            damage.delta_loss.push_back(nn::cross_entropy<T>(logits_q, data.y) - report.loss);
-            damage.kl.push_back(mean_kl<T>(logits, logits_q));
+            damage.delta_loss.push_back(network.objective(logits_q, x, data.y) - report.loss);
+            damage.kl.push_back(mean_kl<T>(network, logits, logits_q));
             // ∂ℓ_n/∂y = N·∂L/∂y for the mean loss L; the upstream input is unchanged, so y_Q is the quantized run's output here
             const auto& y_q = quantized.outputs[static_cast<std::size_t>(k)];
             const auto& dy = gradients.outputs[static_cast<std::size_t>(k)];

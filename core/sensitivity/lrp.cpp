@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "nn/keras_graph.hpp"
+#include "nn/hf_graph.hpp"
 #include "nn/ops.hpp"
 #include "util/error.hpp"
 
@@ -108,6 +108,17 @@ LrpResult relevance(const nn::Network<double>& network, const Matrix<double>& x,
         if (r[k].size() == 0) continue;
         if (cancel) cancel->throw_if_cancelled();
         const auto& node = graph.nodes[k];
+        switch (node.kind) {
+            case OpKind::Embedding:
+            case OpKind::PositionEmbedding:
+            case OpKind::LayerNorm:
+            case OpKind::RMSNorm:
+            case OpKind::Attention:
+            case OpKind::Mul:
+                throw Error("", "LRP at \"" + node.name + "\"", std::string(nn::op_name(node.kind)) +
+                                                                 " has no LRP rule in the engine yet (AttnLRP's rules for attention, norms and gates are to come); LRP covers Dense and convolutional networks");
+            default: break;
+        }
         nn::Inputs<double> inputs;
         for (int i : node.inputs) inputs.push_back(&trace.output_of(i));
         std::vector<Matrix<double>> passed(node.inputs.size());
@@ -161,7 +172,7 @@ LrpResult relevance(const nn::Network<double>& network, const Matrix<double>& x,
 }
 
 LrpResult lrp_sensitivity(const Model& model, const LabelledData& data, const LrpOptions& options, const CancelToken* cancel) {
-    const nn::Network<double> network(nn::keras_graph(model));
+    const nn::Network<double> network(nn::model_graph(model, data.x.cols()));
     check_fits(data, network.graph(), model.file().path());
     return relevance(network, data.x, data.y, options, cancel);
 }

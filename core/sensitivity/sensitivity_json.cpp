@@ -47,6 +47,9 @@ std::string read_string(const nlohmann::json& json, const char* name, const std:
     return value.get<std::string>();
 }
 
+// The last 20 characters of a long name: "…h.1.mlp.c_proj" tells layers apart, its start does not.
+std::string short_name(const std::string& name) { return name.size() <= 20 ? name : "~" + name.substr(name.size() - 19); }
+
 }  // namespace
 
 nlohmann::ordered_json to_json(const SensitivityReport& report) {
@@ -70,6 +73,7 @@ nlohmann::ordered_json to_json(const SensitivityReport& report) {
                              {"delta_loss", numbers(d->delta_loss)}, {"kl", numbers(d->kl)}, {"fisher", numbers(d->fisher)}, {"importance", numbers(d->importance)}};
         out["layers"].push_back(std::move(row));
     }
+    out["notes"] = report.notes;
     out["agreement"] = ordered::array();
     for (const auto& a : report.agreement)
         out["agreement"].push_back({{"spec", a.spec}, {"predictor", a.predictor}, {"against", "delta_loss"}, {"spearman", number(a.rho)}, {"layers", a.layers}});
@@ -124,6 +128,8 @@ SensitivityReport sensitivity_from_json(const nlohmann::json& json, const std::s
         }
         report.layers.push_back(std::move(layer));
     }
+    for (const auto& note : field(json, "notes", source))
+        if (note.is_string()) report.notes.push_back(note.get<std::string>());
     for (const auto& a : field(json, "agreement", source))
         report.agreement.push_back({read_string(a, "spec", source), read_string(a, "predictor", source), read_number(a, "spearman", source),
                                     static_cast<std::size_t>(read_number(a, "layers", source))});
@@ -139,10 +145,11 @@ std::string to_table(const SensitivityReport& report) {
         std::snprintf(line, sizeof line, "LRP conservation error over the network: %.3g\n", *report.lrp_conservation_error);
         out += line;
     }
+    for (const auto& note : report.notes) out += "note: " + note + "\n";
     std::snprintf(line, sizeof line, "%-20s %-16s %9s %12s %10s %10s %11s\n", "LAYER", "OP", "WEIGHTS", "HESS TRACE", "LRP", "PROXY TR", "KURTOSIS");
     out += line;
     for (const auto& layer : report.layers) {
-        std::snprintf(line, sizeof line, "%-20.20s %-16.16s %9zu %12.5g %10.4f %10.4g %11.4g\n", layer.layer.c_str(), layer.op.c_str(), layer.weights,
+        std::snprintf(line, sizeof line, "%-20.20s %-16.16s %9zu %12.5g %10.4f %10.4g %11.4g\n", short_name(layer.layer).c_str(), layer.op.c_str(), layer.weights,
                       layer.hessian ? layer.hessian->hutchinson.trace : NAN, layer.lrp ? layer.lrp->contribution : NAN, layer.damage ? layer.damage->proxy_trace : NAN,
                       layer.excess_kurtosis);
         out += line;
@@ -154,7 +161,7 @@ std::string to_table(const SensitivityReport& report) {
         for (const auto& layer : report.layers) {
             const auto* d = layer.damage ? &*layer.damage : nullptr;
             auto at = [&](const std::vector<double>& v) { return s < v.size() ? v[s] : NAN; };
-            std::snprintf(line, sizeof line, "%-20.20s %12.5g %12.5g %12.5g %12.5g %12.5g\n", layer.layer.c_str(), d ? at(d->delta_loss) : NAN, d ? at(d->kl) : NAN,
+            std::snprintf(line, sizeof line, "%-20.20s %12.5g %12.5g %12.5g %12.5g %12.5g\n", short_name(layer.layer).c_str(), d ? at(d->delta_loss) : NAN, d ? at(d->kl) : NAN,
                           d ? at(d->fisher) : NAN, layer.hessian ? at(layer.hessian->omega) : NAN, d ? at(d->proxy_damage) : NAN);
             out += line;
         }

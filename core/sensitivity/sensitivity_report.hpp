@@ -56,6 +56,7 @@ struct SensitivityReport {
     std::vector<LayerSensitivity> layers;  // the weighted layers, in network order
     std::optional<double> lrp_conservation_error;  // of the whole network
     std::vector<PredictorAgreement> agreement;
+    std::vector<std::string> notes;  // metrics asked for that this model cannot have, and why
     bool from_cache = false;
 };
 

@@ -55,7 +55,7 @@ void check_against_golden(const std::string& model_file, const std::string& gold
     CHECK(network.loss_and_gradient(data.x, data.y, gradients) == Approx(golden("loss")[0]).epsilon(1e-12));
     CHECK(relative(gradients.parameters, golden.flat(network.graph(), "gradient")) < 1e-9);
     CHECK(relative(flat_rows(gradients.input), golden("input_gradient")) < 1e-9);
-    CHECK(relative(nn::hessian_vector(network, data.x, data.y, golden.flat(network.graph(), "v")), golden.flat(network.graph(), "hvp")) < 1e-6);
+    CHECK(relative(nn::hessian_vector(network, data.x, data.y, golden.flat(network.graph(), "v")), golden.flat(network.graph(), "hvp")) < 1e-8);
     // float32, as models run: the same logits to float32's precision
     const nn::Network<float> single(nn::keras_graph(model));
     const Matrix<float> x32 = data.x.cast<float>();

@@ -1,0 +1,220 @@
+// The pieces of decoder-only transformers: token and learned position embeddings, LayerNorm
+// and RMSNorm over the features of each token, causal multi-head attention (grouped-query,
+// with Hugging Face's rotary embeddings), and the element-wise product of SwiGLU.
+#include <cmath>
+
+#include "nn/ops.hpp"
+#include "util/error.hpp"
+
+namespace quantlens::nn {
+
+namespace {
+
+template <typename T>
+using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+std::int64_t checked_id(double value, std::int64_t vocabulary) {
+    const auto id = static_cast<std::int64_t>(value);
+    if (!(value >= 0) || id >= vocabulary || static_cast<double>(id) != value)
+        throw Error("", "token id", std::to_string(value) + " is not in the vocabulary of " + std::to_string(vocabulary));
+    return id;
+}
+
+// cos and sin of position t and frequency i: θ^(−2i/d), as LlamaRotaryEmbedding's inv_freq.
+struct Rotary {
+    RowMatrix<double> cos, sin;  // [tokens, head_dim / 2]
+    Rotary(std::int64_t tokens, int head_dim, double theta) : cos(tokens, head_dim / 2), sin(tokens, head_dim / 2) {
+        for (int i = 0; i < head_dim / 2; ++i) {
+            const double inv_freq = 1.0 / std::pow(theta, 2.0 * i / head_dim);
+            for (std::int64_t t = 0; t < tokens; ++t) {
+                cos(t, i) = std::cos(static_cast<double>(t) * inv_freq);
+                sin(t, i) = std::sin(static_cast<double>(t) * inv_freq);
+            }
+        }
+    }
+    // x·cos + rotate_half(x)·sin (inverse = true: the transpose, for backward)
+    template <typename M>
+    void apply(M&& x, bool inverse) const {
+        const auto half = x.cols() / 2;
+        for (Eigen::Index t = 0; t < x.rows(); ++t)
+            for (Eigen::Index i = 0; i < half; ++i) {
+                const auto a = x(t, i), b = x(t, i + half);
+                using S = std::decay_t<decltype(a)>;
+                const S c = static_cast<S>(cos(t, i)), s = static_cast<S>(inverse ? -sin(t, i) : sin(t, i));
+                x(t, i) = a * c - b * s;
+                x(t, i + half) = b * c + a * s;
+            }
+    }
+};
+
+struct AttentionLayout {
+    Eigen::Index tokens, width_q, width_k, q_offset, k_offset, v_offset;  // within each input's token row
+    int q_input, k_input, v_input;
+};
+
+AttentionLayout layout_of(const Node& node) {
+    const Eigen::Index tokens = node.out.dims[0], q = Eigen::Index(node.heads) * node.head_dim, kv = Eigen::Index(node.kv_heads) * node.head_dim;
+    if (node.inputs.size() == 1) return {tokens, q + 2 * kv, q + 2 * kv, 0, q, q + kv, 0, 0, 0};  // fused q|k|v (GPT-2's c_attn)
+    return {tokens, q, kv, 0, 0, 0, 0, 1, 2};
+}
+
+}  // namespace
+
+template <typename T>
+Matrix<T> embedding_forward(const Node& node, const Matrix<T>& ids, const T* theta) {
+    const auto& slot = node.parameters.front();
+    const Eigen::Index vocabulary = slot.shape[0], d = slot.shape[1];
+    Matrix<T> y(ids.rows(), ids.cols() * d);
+    for (Eigen::Index n = 0; n < ids.rows(); ++n)
+        for (Eigen::Index t = 0; t < ids.cols(); ++t) {
+            const auto id = checked_id(static_cast<double>(ids(n, t)), vocabulary);
+            std::copy(theta + slot.offset + id * d, theta + slot.offset + (id + 1) * d, y.row(n).data() + t * d);
+        }
+    return y;
+}
+
+template <typename T>
+void embedding_backward(const Node& node, const Matrix<T>& ids, const Matrix<T>& dy, T* gradient) {
+    const auto& slot = node.parameters.front();
+    const Eigen::Index vocabulary = slot.shape[0], d = slot.shape[1];
+    for (Eigen::Index n = 0; n < ids.rows(); ++n)
+        for (Eigen::Index t = 0; t < ids.cols(); ++t) {
+            const auto id = checked_id(static_cast<double>(ids(n, t)), vocabulary);
+            T* row = gradient + slot.offset + id * d;
+            const T* from = dy.row(n).data() + t * d;
+            for (Eigen::Index k = 0; k < d; ++k) row[k] += from[k];
+        }
+}
+
+template <typename T>
+Matrix<T> position_forward(const Node& node, const Matrix<T>& x, const T* theta) {
+    const auto& slot = node.parameters.front();
+    const Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>> positions(theta + slot.offset, x.cols());  // the first `tokens` rows, flat
+    return x.rowwise() + positions;
+}
+
+template <typename T>
+void position_backward(const Node& node, const Matrix<T>& dy, T* gradient, Matrix<T>* dx) {
+    const auto& slot = node.parameters.front();
+    Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(gradient + slot.offset, dy.cols()) += dy.colwise().sum();
+    if (dx) *dx += dy;
+}
+
+// LayerNorm: (x − μ)/√(σ² + ε)·γ + β; RMSNorm: x/√(mean x² + ε)·γ. Over each token's features.
+template <typename T>
+Matrix<T> norm_forward(const Node& node, const Matrix<T>& x, const T* theta) {
+    const Eigen::Index d = node.in.last(), rows = x.size() / d;
+    const bool layer_norm = node.kind == OpKind::LayerNorm;
+    const auto* gamma = node.slot("gamma");
+    const auto* beta = node.slot("beta");
+    Matrix<T> y(x.rows(), x.cols());
+    Eigen::Map<const RowMatrix<T>> xs(x.data(), rows, d);
+    Eigen::Map<RowMatrix<T>> ys(y.data(), rows, d);
+    for (Eigen::Index r = 0; r < rows; ++r) {
+        const T mean = layer_norm ? xs.row(r).mean() : T(0);
+        const auto centred = (xs.row(r).array() - mean).eval();
+        const T scale = T(1) / std::sqrt(centred.square().mean() + static_cast<T>(node.epsilon));
+        ys.row(r) = centred * scale;
+        if (gamma) ys.row(r).array() *= Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>(theta + gamma->offset, d);
+        if (beta) ys.row(r).array() += Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>(theta + beta->offset, d);
+    }
+    return y;
+}
+
+template <typename T>
+void norm_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& dy, const T* theta, T* gradient, Matrix<T>* dx) {
+    const Eigen::Index d = node.in.last(), rows = x.size() / d;
+    const bool layer_norm = node.kind == OpKind::LayerNorm;
+    const auto* gamma = node.slot("gamma");
+    const auto* beta = node.slot("beta");
+    Eigen::Map<const RowMatrix<T>> xs(x.data(), rows, d), dys(dy.data(), rows, d);
+    for (Eigen::Index r = 0; r < rows; ++r) {
+        const T mean = layer_norm ? xs.row(r).mean() : T(0);
+        const auto centred = (xs.row(r).array() - mean).eval();
+        const T scale = T(1) / std::sqrt(centred.square().mean() + static_cast<T>(node.epsilon));
+        const auto normalised = (centred * scale).eval();
+        if (gamma) Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>>(gradient + gamma->offset, d) += dys.row(r).array() * normalised;
+        if (beta) Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>>(gradient + beta->offset, d) += dys.row(r).array();
+        if (!dx) continue;
+        auto dn = dys.row(r).array().eval();
+        if (gamma) dn *= Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>(theta + gamma->offset, d);
+        auto g = (dn - (dn * normalised).mean() * normalised).eval();
+        if (layer_norm) g -= dn.mean();
+        Eigen::Map<RowMatrix<T>>(dx->data(), rows, d).row(r).array() += scale * g;
+    }
+}
+
+template <typename T>
+Matrix<T> attention_forward(const Node& node, const Inputs<T>& inputs) {
+    const auto l = layout_of(node);
+    const int hd = node.head_dim, group = node.heads / node.kv_heads;
+    const T scale = T(1) / std::sqrt(static_cast<T>(hd));
+    const Rotary rotary(l.tokens, hd, node.rope_theta > 0 ? node.rope_theta : 1.0);
+    const Eigen::Index samples = inputs.front()->rows();
+    Matrix<T> y(samples, l.tokens * Eigen::Index(node.heads) * hd);
+    for (Eigen::Index n = 0; n < samples; ++n) {
+        Eigen::Map<const RowMatrix<T>> q_all(inputs[l.q_input]->row(n).data(), l.tokens, l.width_q), k_all(inputs[l.k_input]->row(n).data(), l.tokens, l.width_k),
+            v_all(inputs[l.v_input]->row(n).data(), l.tokens, l.width_k);
+        Eigen::Map<RowMatrix<T>> out(y.row(n).data(), l.tokens, Eigen::Index(node.heads) * hd);
+        for (int h = 0; h < node.heads; ++h) {
+            const int g = h / group;
+            RowMatrix<T> q = q_all.middleCols(l.q_offset + Eigen::Index(h) * hd, hd), k = k_all.middleCols(l.k_offset + Eigen::Index(g) * hd, hd);
+            if (node.rope_theta > 0) { rotary.apply(q, false); rotary.apply(k, false); }
+            RowMatrix<T> s = (q * k.transpose()) * scale;
+            for (Eigen::Index i = 0; i < l.tokens; ++i) {
+                for (Eigen::Index j = i + 1; j < l.tokens; ++j) s(i, j) = -std::numeric_limits<T>::infinity();
+                s.row(i).array() = (s.row(i).array() - s.row(i).maxCoeff()).exp();
+                s.row(i) /= s.row(i).sum();
+            }
+            out.middleCols(Eigen::Index(h) * hd, hd).noalias() = s * v_all.middleCols(l.v_offset + Eigen::Index(g) * hd, hd);
+        }
+    }
+    return y;
+}
+
+template <typename T>
+void attention_backward(const Node& node, const Inputs<T>& inputs, const Matrix<T>& dy, const InputGradients<T>& dx) {
+    const auto l = layout_of(node);
+    const int hd = node.head_dim, group = node.heads / node.kv_heads;
+    const T scale = T(1) / std::sqrt(static_cast<T>(hd));
+    const Rotary rotary(l.tokens, hd, node.rope_theta > 0 ? node.rope_theta : 1.0);
+    for (Eigen::Index n = 0; n < dy.rows(); ++n) {
+        Eigen::Map<const RowMatrix<T>> q_all(inputs[l.q_input]->row(n).data(), l.tokens, l.width_q), k_all(inputs[l.k_input]->row(n).data(), l.tokens, l.width_k),
+            v_all(inputs[l.v_input]->row(n).data(), l.tokens, l.width_k), d_out(dy.row(n).data(), l.tokens, Eigen::Index(node.heads) * hd);
+        auto target = [&](int input) -> T* { return dx[static_cast<std::size_t>(input)] ? dx[static_cast<std::size_t>(input)]->row(n).data() : nullptr; };
+        for (int h = 0; h < node.heads; ++h) {
+            const int g = h / group;
+            RowMatrix<T> q = q_all.middleCols(l.q_offset + Eigen::Index(h) * hd, hd), k = k_all.middleCols(l.k_offset + Eigen::Index(g) * hd, hd);
+            if (node.rope_theta > 0) { rotary.apply(q, false); rotary.apply(k, false); }
+            RowMatrix<T> p = (q * k.transpose()) * scale;
+            for (Eigen::Index i = 0; i < l.tokens; ++i) {
+                for (Eigen::Index j = i + 1; j < l.tokens; ++j) p(i, j) = -std::numeric_limits<T>::infinity();
+                p.row(i).array() = (p.row(i).array() - p.row(i).maxCoeff()).exp();
+                p.row(i) /= p.row(i).sum();
+            }
+            const auto v = v_all.middleCols(l.v_offset + Eigen::Index(g) * hd, hd);
+            const auto d_o = d_out.middleCols(Eigen::Index(h) * hd, hd);
+            const RowMatrix<T> dp = d_o * v.transpose();
+            const RowMatrix<T> ds = (p.array() * (dp.array().colwise() - (dp.array() * p.array()).rowwise().sum())).matrix() * scale;
+            RowMatrix<T> dq = ds * k, dk = ds.transpose() * q;
+            if (node.rope_theta > 0) { rotary.apply(dq, true); rotary.apply(dk, true); }
+            if (T* d = target(l.q_input)) Eigen::Map<RowMatrix<T>>(d, l.tokens, l.width_q).middleCols(l.q_offset + Eigen::Index(h) * hd, hd) += dq;
+            if (T* d = target(l.k_input)) Eigen::Map<RowMatrix<T>>(d, l.tokens, l.width_k).middleCols(l.k_offset + Eigen::Index(g) * hd, hd) += dk;
+            if (T* d = target(l.v_input)) Eigen::Map<RowMatrix<T>>(d, l.tokens, l.width_k).middleCols(l.v_offset + Eigen::Index(g) * hd, hd) += p.transpose() * d_o;
+        }
+    }
+}
+
+#define QUANTLENS_TRANSFORMER_OPS(T)                                                                                 \
+    template Matrix<T> embedding_forward<T>(const Node&, const Matrix<T>&, const T*);                               \
+    template void embedding_backward<T>(const Node&, const Matrix<T>&, const Matrix<T>&, T*);                       \
+    template Matrix<T> position_forward<T>(const Node&, const Matrix<T>&, const T*);                                \
+    template void position_backward<T>(const Node&, const Matrix<T>&, T*, Matrix<T>*);                              \
+    template Matrix<T> norm_forward<T>(const Node&, const Matrix<T>&, const T*);                                    \
+    template void norm_backward<T>(const Node&, const Matrix<T>&, const Matrix<T>&, const T*, T*, Matrix<T>*);      \
+    template Matrix<T> attention_forward<T>(const Node&, const Inputs<T>&);                                         \
+    template void attention_backward<T>(const Node&, const Inputs<T>&, const Matrix<T>&, const InputGradients<T>&);
+QUANTLENS_TRANSFORMER_OPS(float)
+QUANTLENS_TRANSFORMER_OPS(double)
+
+}  // namespace quantlens::nn

@@ -1,0 +1,128 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+
+#include "io/numpy.hpp"
+#include "nn/hf_graph.hpp"
+#include "nn/network.hpp"
+#include "sensitivity/hessian_trace.hpp"
+#include "sensitivity/layer_damage.hpp"
+#include "sensitivity/labelled_data.hpp"
+#include "tensor/convert.hpp"
+#include "test_support.hpp"
+
+using namespace quantlens;
+using namespace quantlens::test;
+using nn::Matrix;
+
+namespace {
+
+struct Golden {
+    std::unique_ptr<ModelFile> file;
+    explicit Golden(const std::string& name) : file(open_model_file(data_path("golden/" + name))) {}
+    Eigen::VectorXd operator()(const std::string& name) const {
+        const auto& info = file->tensor(name);
+        std::vector<double> values(info.elements());
+        const auto bytes = file->read(info);
+        decode_to_f64(info.dtype, bytes.bytes(), values);
+        return Eigen::Map<const Eigen::VectorXd>(values.data(), static_cast<Eigen::Index>(values.size()));
+    }
+    Eigen::VectorXd flat(const nn::Graph& graph, const std::string& kind) const {
+        Eigen::VectorXd out = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(graph.parameters.size()));
+        for (const auto& node : graph.nodes)
+            for (const auto& slot : node.parameters) out.segment(static_cast<Eigen::Index>(slot.offset), static_cast<Eigen::Index>(slot.size)) = (*this)(kind + "__" + slot.tensor);
+        return out;
+    }
+};
+
+double relative(const Eigen::VectorXd& a, const Eigen::VectorXd& b) { return (a - b).norm() / b.norm(); }
+Eigen::VectorXd flat(const Matrix<double>& m) { return Eigen::Map<const Eigen::VectorXd>(m.data(), m.size()); }
+
+// The goldens' batch: the first two calibration windows, 32 tokens each.
+LabelledData golden_batch() {
+    auto data = load_token_data(sample_path("text-calib.npz"));
+    data.x = Matrix<double>(data.x.topLeftCorner(2, 32));
+    return data;
+}
+
+void check_against_golden(const std::string& folder, const std::string& golden_file, const std::string& small_block) {
+    const auto model = Model::open(sample_path(folder));
+    REQUIRE(nn::is_language_model(model));
+    const auto data = golden_batch();
+    const nn::Network<double> network(nn::model_graph(model, 32));
+    const Golden golden(golden_file);
+    CHECK(relative(flat(network.forward(data.x)), golden("logits")) < 1e-12);
+    nn::Gradients<double> gradients;
+    CHECK(network.loss_and_gradient(data.x, data.y, gradients) == Approx(golden("loss")[0]).epsilon(1e-12));
+    CHECK(relative(gradients.parameters, golden.flat(network.graph(), "gradient")) < 1e-9);
+    CHECK(relative(nn::hessian_vector(network, data.x, data.y, golden.flat(network.graph(), "v")), golden.flat(network.graph(), "hvp")) < 1e-8);
+    auto products = std::make_shared<nn::HessianVectorProducts>(network, data.x, data.y);
+    const HessianVectorProduct hvp = [products](const Eigen::VectorXd& v) { return (*products)(v); };
+    bool traced = false;
+    for (const auto& block : network.graph().blocks())
+        if (block.layer == small_block) {
+            CHECK(exact_block_trace(hvp, network.parameter_count(), block) == Approx(golden("trace__" + small_block)[0]).epsilon(1e-6));
+            traced = true;
+        }
+    CHECK(traced);
+    const nn::Network<float> single(nn::model_graph(model, 32));
+    const Matrix<float> x32 = data.x.cast<float>();
+    CHECK(relative(flat(single.forward(x32).cast<double>()), golden("logits")) < 1e-4);
+    nn::Gradients<float> gradients32;
+    CHECK(single.loss_and_gradient(x32, data.y, gradients32) == Approx(golden("loss")[0]).epsilon(1e-4));
+    CHECK(relative(gradients32.parameters.cast<double>(), golden.flat(network.graph(), "gradient")) < 1e-4);
+}
+
+}  // namespace
+
+TEST_CASE("the byte-level GPT-2 (learned positions, LayerNorm, fused attention, gelu_new, tied head) matches PyTorch") {
+    check_against_golden("text-gpt2", "text_gpt2_engine.npz", "transformer.ln_f");
+    const auto graph = nn::model_graph(Model::open(sample_path("text-gpt2")), 16);
+    CHECK(graph.next_token);
+    CHECK(graph.vocabulary == 256);
+    std::size_t heads = 0;  // the tied head is not a block of its own
+    for (const auto& block : graph.blocks()) heads += block.layer == "transformer.wte" ? 1 : 0;
+    CHECK(heads == 1);
+}
+
+TEST_CASE("the byte-level LLaMA (RMSNorm, rotary embeddings, grouped-query attention, SwiGLU, untied head) matches PyTorch") {
+    check_against_golden("text-llama", "text_llama_engine.npz", "model.norm");
+}
+
+TEST_CASE("language-model calibration: token ids or text, checked against the model") {
+    const auto text = load_token_data(sample_path("text-calib.txt"), 0, 64);
+    CHECK(text.x.rows() == 32);  // 2048 bytes in windows of 64
+    CHECK(text.x.cols() == 64);
+    const auto ids = load_token_data(sample_path("text-calib.npz"));
+    CHECK(ids.x.topRows(16) == text.x.topRows(16));  // the same held-out bytes
+    const auto model = Model::open(sample_path("text-gpt2"));
+    CHECK(load_model_data(model, sample_path("text-calib.txt")).tokens);
+    ScratchDir dir;
+    const std::vector<std::int64_t> big = {1, 2, 300, 4};
+    write_npz(dir.file("big.npz"), {{"input_ids", DType::I64, {2, 2}, as_bytes_of(big)}});
+    const auto graph = nn::model_graph(model, 2);
+    CHECK_THROWS_WITH(check_fits(load_token_data(dir.file("big.npz")), graph, "m"), Catch::Contains("id 300 at sample 1 is outside m's vocabulary of 256"));
+    CHECK_THROWS_WITH(check_fits(load_labelled_data(sample_path("digits-calib.npz")), graph, "m"), Catch::Contains("m is a language model"));
+    CHECK_THROWS_WITH(nn::model_graph(model, 65), Catch::Contains("65 tokens per sample, the model has 64 positions"));
+    // a config the engine does not build is refused by field
+    std::filesystem::copy(sample_path("text-llama"), dir.file("scaled"));
+    auto config = nlohmann::json::parse(read_bytes(sample_path("text-llama/config.json")));
+    config["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}};
+    write_bytes(dir.file("scaled/config.json"), config.dump());
+    CHECK_THROWS_WITH(nn::model_graph(Model::open(dir.file("scaled")), 8), Catch::Contains("config.json rope_scaling: is not supported"));
+}
+
+TEST_CASE("measured damage on a language model: nothing when lossless, more as bits fall") {
+    const auto model = Model::open(sample_path("text-llama"));
+    const auto data = load_token_data(sample_path("text-calib.npz"));
+    const auto report = layer_damage(model, data, {QuantSpec::parse("f32"), QuantSpec::parse("int8:channel:sym"), QuantSpec::parse("int2:channel:sym")});
+    REQUIRE(report.layers.size() == 15);  // 7 linear layers per block, and the head
+    for (const auto& layer : report.layers) {
+        INFO(layer.layer);
+        CHECK(layer.delta_loss[0] == 0.0);
+        CHECK(layer.kl[0] == 0.0);
+        CHECK(layer.kl[1] < layer.kl[2]);
+        CHECK(layer.delta_loss[1] < layer.delta_loss[2]);
+    }
+}
