@@ -173,7 +173,8 @@ MainWindow::MainWindow(QWidget* parent)
         if (layerModel_->inspection().parameters <= kAutoSqnrParameters) measureSqnr();
     });
     connect(sensitivity_, &widgets::SensitivityPanel::modelMetricsRequested, this, [this] {
-        const auto path = QFileDialog::getOpenFileName(this, tr("Labelled calibration data (x, y)"), QString(), tr("Arrays (*.npz *.h5 *.safetensors);;All files (*)"));
+        const auto path = QFileDialog::getOpenFileName(this, tr("Calibration data: x and y for a classifier, input_ids or text for a language model"), QString(),
+                                                       tr("Arrays and text (*.npz *.h5 *.safetensors *.txt);;All files (*)"));
         if (!path.isEmpty()) runModelMetrics(path);
     });
     connect(modelJob_, &widgets::JobRunner::finished, this, [this](const std::any& result) { showModelMetrics(*std::any_cast<std::shared_ptr<quantlens::SensitivityReport>>(result)); });

@@ -34,7 +34,7 @@ SensitivityPanel::SensitivityPanel(QWidget* parent)
     : QWidget(parent), barMetric_(new QComboBox), xMetric_(new QComboBox), yMetric_(new QComboBox), rhoLabel_(new QLabel), agreement_(new QLabel),
       bars_(new QCustomPlot), scatter_(new QCustomPlot) {
     runModel_ = new QPushButton(tr("Model metrics from calibration data…"));
-    runModel_->setToolTip(tr("Runs the model on labelled calibration data (x, y) under the Quantize view's spec: each layer's Hessian trace and HAWQ Ω, "
+    runModel_->setToolTip(tr("Runs the model on calibration data (x and y for a classifier; token ids or text for a language model) under the Quantize view's spec: each layer's Hessian trace and HAWQ Ω, "
                              "LRP contribution, measured Δloss and KL with that layer alone quantized, Fisher–Taylor score and Tr(2XᵀX) proxy"));
     connect(runModel_, &QPushButton::clicked, this, &SensitivityPanel::modelMetricsRequested);
     auto* layout = new QVBoxLayout(this);
