@@ -47,6 +47,26 @@ template <typename T> void norm_backward(const Node&, const Matrix<T>& x, const 
 template <typename T> Matrix<T> attention_forward(const Node&, const Inputs<T>& inputs);
 template <typename T> void attention_backward(const Node&, const Inputs<T>& inputs, const Matrix<T>& dy, const InputGradients<T>& dx);
 
+// Calls visit(n, position, tap, pixel) for every sample n, output position ho·Wo + wo, window
+// tap i·kw + j and the input pixel hi·W + wi under it, skipping taps that fall in the padding:
+// the one walk over windows that convolutions, their patches and pools share.
+template <typename Visit>
+void for_each_tap(const Node& node, Eigen::Index samples, Visit&& visit) {
+    const Eigen::Index h = node.in.dims[0], w = node.in.dims[1], ho_count = node.out.dims[0], wo_count = node.out.dims[1];
+    const auto& win = node.window;
+    for (Eigen::Index n = 0; n < samples; ++n)
+        for (Eigen::Index ho = 0; ho < ho_count; ++ho)
+            for (Eigen::Index wo = 0; wo < wo_count; ++wo)
+                for (int i = 0; i < win.kh; ++i) {
+                    const Eigen::Index hi = ho * win.sh + i - win.pad_top;
+                    if (hi < 0 || hi >= h) continue;
+                    for (int j = 0; j < win.kw; ++j) {
+                        const Eigen::Index wi = wo * win.sw + j - win.pad_left;
+                        if (wi >= 0 && wi < w) visit(n, ho * wo_count + wo, Eigen::Index(i) * win.kw + j, hi * w + wi);
+                    }
+                }
+}
+
 // Convolution patches: row (n, ho, wo) holds the kh·kw·C input values under the window
 // (zeros in the padding), in the order of a Keras kernel's first three axes. Shared by Conv2D
 // and the layer-input statistics (Tr(2XᵀX), GPTQ's Hessian) of convolutions.

@@ -63,23 +63,12 @@ void dense_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& dy, c
 template <typename T>
 Matrix<T> im2col(const Node& node, const Matrix<T>& x) {
     const auto g = geometry(node, x);
-    const auto& win = node.window;
-    Matrix<T> patches = Matrix<T>::Zero(g.n * g.ho * g.wo, Eigen::Index(win.kh) * win.kw * g.c);
-    for (Eigen::Index n = 0; n < g.n; ++n)
-        for (Eigen::Index ho = 0; ho < g.ho; ++ho)
-            for (Eigen::Index wo = 0; wo < g.wo; ++wo) {
-                T* row = patches.row((n * g.ho + ho) * g.wo + wo).data();
-                for (int i = 0; i < win.kh; ++i) {
-                    const Eigen::Index hi = ho * win.sh + i - win.pad_top;
-                    if (hi < 0 || hi >= g.h) continue;
-                    for (int j = 0; j < win.kw; ++j) {
-                        const Eigen::Index wi = wo * win.sw + j - win.pad_left;
-                        if (wi < 0 || wi >= g.w) continue;
-                        const T* pixel = x.row(n).data() + (hi * g.w + wi) * g.c;
-                        std::copy(pixel, pixel + g.c, row + (i * win.kw + j) * g.c);
-                    }
-                }
-            }
+    const Eigen::Index positions = g.ho * g.wo;
+    Matrix<T> patches = Matrix<T>::Zero(g.n * positions, Eigen::Index(node.window.kh) * node.window.kw * g.c);
+    for_each_tap(node, g.n, [&](Eigen::Index n, Eigen::Index position, Eigen::Index tap, Eigen::Index pixel) {
+        const T* from = x.row(n).data() + pixel * g.c;
+        std::copy(from, from + g.c, patches.row(n * positions + position).data() + tap * g.c);
+    });
     return patches;
 }
 
@@ -98,93 +87,58 @@ Matrix<T> conv2d_forward(const Node& node, const Matrix<T>& x, const T* theta) {
 template <typename T>
 void conv2d_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& dy, const T* theta, T* gradient, Matrix<T>* dx) {
     const auto g = geometry(node, x);
-    const auto& win = node.window;
     const Matrix<T> patches = im2col(node, x);
     const ConstMap<T> dys(dy.data(), patches.rows(), g.co), kernel(slot_data(node, "kernel", theta), patches.cols(), g.co);
     MutableMap<T>(slot_data(node, "kernel", gradient), patches.cols(), g.co).noalias() += patches.transpose() * dys;
     if (T* bias = slot_data(node, "bias", gradient)) Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, g.co) += dys.colwise().sum();
     if (!dx) return;
     const Matrix<T> dpatches = dys * kernel.transpose();  // col2im: each patch value back to its pixel
-    for (Eigen::Index n = 0; n < g.n; ++n)
-        for (Eigen::Index ho = 0; ho < g.ho; ++ho)
-            for (Eigen::Index wo = 0; wo < g.wo; ++wo) {
-                const T* row = dpatches.row((n * g.ho + ho) * g.wo + wo).data();
-                for (int i = 0; i < win.kh; ++i) {
-                    const Eigen::Index hi = ho * win.sh + i - win.pad_top;
-                    if (hi < 0 || hi >= g.h) continue;
-                    for (int j = 0; j < win.kw; ++j) {
-                        const Eigen::Index wi = wo * win.sw + j - win.pad_left;
-                        if (wi < 0 || wi >= g.w) continue;
-                        T* pixel = dx->row(n).data() + (hi * g.w + wi) * g.c;
-                        const T* from = row + (i * win.kw + j) * g.c;
-                        for (Eigen::Index c = 0; c < g.c; ++c) pixel[c] += from[c];
-                    }
-                }
-            }
+    const Eigen::Index positions = g.ho * g.wo;
+    for_each_tap(node, g.n, [&](Eigen::Index n, Eigen::Index position, Eigen::Index tap, Eigen::Index pixel) {
+        const T* from = dpatches.row(n * positions + position).data() + tap * g.c;
+        T* to = dx->row(n).data() + pixel * g.c;
+        for (Eigen::Index c = 0; c < g.c; ++c) to[c] += from[c];
+    });
 }
 
 // Output channel c·M + m is input channel c under kernel[:, :, c, m] (Keras's order).
 template <typename T>
 Matrix<T> depthwise_forward(const Node& node, const Matrix<T>& x, const T* theta) {
     const auto g = geometry(node, x);
-    const auto& win = node.window;
     const int m_count = node.multiplier;
     const T* kernel = slot_data(node, "kernel", theta);
-    const T* bias = slot_data(node, "bias", theta);
-    Matrix<T> y(g.n, node.out.size());
-    for (Eigen::Index n = 0; n < g.n; ++n)
-        for (Eigen::Index ho = 0; ho < g.ho; ++ho)
-            for (Eigen::Index wo = 0; wo < g.wo; ++wo) {
-                T* out = y.row(n).data() + (ho * g.wo + wo) * g.co;
-                for (Eigen::Index k = 0; k < g.co; ++k) out[k] = bias ? bias[k] : T(0);
-                for (int i = 0; i < win.kh; ++i) {
-                    const Eigen::Index hi = ho * win.sh + i - win.pad_top;
-                    if (hi < 0 || hi >= g.h) continue;
-                    for (int j = 0; j < win.kw; ++j) {
-                        const Eigen::Index wi = wo * win.sw + j - win.pad_left;
-                        if (wi < 0 || wi >= g.w) continue;
-                        const T* pixel = x.row(n).data() + (hi * g.w + wi) * g.c;
-                        const T* k = kernel + (i * win.kw + j) * g.c * m_count;
-                        for (Eigen::Index c = 0; c < g.c; ++c)
-                            for (int m = 0; m < m_count; ++m) out[c * m_count + m] += pixel[c] * k[c * m_count + m];
-                    }
-                }
-            }
+    Matrix<T> y = Matrix<T>::Zero(g.n, node.out.size());
+    for_each_tap(node, g.n, [&](Eigen::Index n, Eigen::Index position, Eigen::Index tap, Eigen::Index pixel) {
+        T* out = y.row(n).data() + position * g.co;
+        const T* in = x.row(n).data() + pixel * g.c;
+        const T* k = kernel + tap * g.co;
+        for (Eigen::Index c = 0; c < g.c; ++c)
+            for (int m = 0; m < m_count; ++m) out[c * m_count + m] += in[c] * k[c * m_count + m];
+    });
+    if (const T* bias = slot_data(node, "bias", theta))
+        MutableMap<T>(y.data(), g.n * g.ho * g.wo, g.co).rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, g.co);
     return y;
 }
 
 template <typename T>
 void depthwise_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& dy, const T* theta, T* gradient, Matrix<T>* dx) {
     const auto g = geometry(node, x);
-    const auto& win = node.window;
     const int m_count = node.multiplier;
     const T* kernel = slot_data(node, "kernel", theta);
     T* dkernel = slot_data(node, "kernel", gradient);
-    T* dbias = slot_data(node, "bias", gradient);
-    for (Eigen::Index n = 0; n < g.n; ++n)
-        for (Eigen::Index ho = 0; ho < g.ho; ++ho)
-            for (Eigen::Index wo = 0; wo < g.wo; ++wo) {
-                const T* d = dy.row(n).data() + (ho * g.wo + wo) * g.co;
-                if (dbias)
-                    for (Eigen::Index k = 0; k < g.co; ++k) dbias[k] += d[k];
-                for (int i = 0; i < win.kh; ++i) {
-                    const Eigen::Index hi = ho * win.sh + i - win.pad_top;
-                    if (hi < 0 || hi >= g.h) continue;
-                    for (int j = 0; j < win.kw; ++j) {
-                        const Eigen::Index wi = wo * win.sw + j - win.pad_left;
-                        if (wi < 0 || wi >= g.w) continue;
-                        const Eigen::Index at = (hi * g.w + wi) * g.c;
-                        const T* pixel = x.row(n).data() + at;
-                        const Eigen::Index k0 = (i * win.kw + j) * g.c * m_count;
-                        for (Eigen::Index c = 0; c < g.c; ++c)
-                            for (int m = 0; m < m_count; ++m) {
-                                const Eigen::Index k = c * m_count + m;
-                                dkernel[k0 + k] += pixel[c] * d[k];
-                                if (dx) (*dx)(n, at + c) += kernel[k0 + k] * d[k];
-                            }
-                    }
-                }
+    if (T* dbias = slot_data(node, "bias", gradient))
+        Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(dbias, g.co) += ConstMap<T>(dy.data(), g.n * g.ho * g.wo, g.co).colwise().sum();
+    for_each_tap(node, g.n, [&](Eigen::Index n, Eigen::Index position, Eigen::Index tap, Eigen::Index pixel) {
+        const T* d = dy.row(n).data() + position * g.co;
+        const T* in = x.row(n).data() + pixel * g.c;
+        const Eigen::Index k0 = tap * g.co;
+        for (Eigen::Index c = 0; c < g.c; ++c)
+            for (int m = 0; m < m_count; ++m) {
+                const Eigen::Index k = c * m_count + m;
+                dkernel[k0 + k] += in[c] * d[k];
+                if (dx) (*dx)(n, pixel * g.c + c) += kernel[k0 + k] * d[k];
             }
+    });
 }
 
 #define QUANTLENS_LINEAR_OPS(T)                                                                               \

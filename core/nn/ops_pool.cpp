@@ -8,25 +8,11 @@ namespace quantlens::nn {
 
 namespace {
 
-// Calls visit(output offset, input offset) for every (output, input) pair a pooling window links.
+// Calls visit(n, output offset, input offset) for every (output, input) pair a pooling window links.
 template <typename Visit>
 void for_each_window(const Node& node, Eigen::Index samples, Visit&& visit) {
-    const auto h = node.in.dims[0], w = node.in.dims[1], c = node.in.dims[2];
-    const auto ho_count = node.out.dims[0], wo_count = node.out.dims[1];
-    const auto& win = node.window;
-    for (Eigen::Index n = 0; n < samples; ++n)
-        for (Eigen::Index ho = 0; ho < ho_count; ++ho)
-            for (Eigen::Index wo = 0; wo < wo_count; ++wo) {
-                const Eigen::Index out = (ho * wo_count + wo) * c;
-                for (int i = 0; i < win.kh; ++i) {
-                    const Eigen::Index hi = ho * win.sh + i - win.pad_top;
-                    if (hi < 0 || hi >= h) continue;
-                    for (int j = 0; j < win.kw; ++j) {
-                        const Eigen::Index wi = wo * win.sw + j - win.pad_left;
-                        if (wi >= 0 && wi < w) visit(n, out, (hi * w + wi) * c);
-                    }
-                }
-            }
+    const Eigen::Index c = node.in.last();
+    for_each_tap(node, samples, [&](Eigen::Index n, Eigen::Index position, Eigen::Index, Eigen::Index pixel) { visit(n, position * c, pixel * c); });
 }
 
 // Where each max-pool output takes its value from: the first input holding the window's

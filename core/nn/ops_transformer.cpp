@@ -2,6 +2,7 @@
 // and RMSNorm over the features of each token, causal multi-head attention (grouped-query,
 // with Hugging Face's rotary embeddings), and the element-wise product of SwiGLU.
 #include <cmath>
+#include <limits>
 
 #include "nn/ops.hpp"
 #include "util/error.hpp"
@@ -56,6 +57,18 @@ AttentionLayout layout_of(const Node& node) {
     const Eigen::Index tokens = node.out.dims[0], q = Eigen::Index(node.heads) * node.head_dim, kv = Eigen::Index(node.kv_heads) * node.head_dim;
     if (node.inputs.size() == 1) return {tokens, q + 2 * kv, q + 2 * kv, 0, q, q + kv, 0, 0, 0};  // fused q|k|v (GPT-2's c_attn)
     return {tokens, q, kv, 0, 0, 0, 0, 1, 2};
+}
+
+// softmax(q·kᵀ·scale) row by row, each token attending to itself and those before it.
+template <typename T>
+RowMatrix<T> causal_softmax(const RowMatrix<T>& q, const RowMatrix<T>& k, T scale) {
+    RowMatrix<T> p = (q * k.transpose()) * scale;
+    for (Eigen::Index i = 0; i < p.rows(); ++i) {
+        for (Eigen::Index j = i + 1; j < p.cols(); ++j) p(i, j) = -std::numeric_limits<T>::infinity();
+        p.row(i).array() = (p.row(i).array() - p.row(i).maxCoeff()).exp();
+        p.row(i) /= p.row(i).sum();
+    }
+    return p;
 }
 
 }  // namespace
@@ -160,13 +173,8 @@ Matrix<T> attention_forward(const Node& node, const Inputs<T>& inputs) {
             const int g = h / group;
             RowMatrix<T> q = q_all.middleCols(l.q_offset + Eigen::Index(h) * hd, hd), k = k_all.middleCols(l.k_offset + Eigen::Index(g) * hd, hd);
             if (node.rope_theta > 0) { rotary.apply(q, false); rotary.apply(k, false); }
-            RowMatrix<T> s = (q * k.transpose()) * scale;
-            for (Eigen::Index i = 0; i < l.tokens; ++i) {
-                for (Eigen::Index j = i + 1; j < l.tokens; ++j) s(i, j) = -std::numeric_limits<T>::infinity();
-                s.row(i).array() = (s.row(i).array() - s.row(i).maxCoeff()).exp();
-                s.row(i) /= s.row(i).sum();
-            }
-            out.middleCols(Eigen::Index(h) * hd, hd).noalias() = s * v_all.middleCols(l.v_offset + Eigen::Index(g) * hd, hd);
+            const RowMatrix<T> p = causal_softmax(q, k, scale);
+            out.middleCols(Eigen::Index(h) * hd, hd).noalias() = p * v_all.middleCols(l.v_offset + Eigen::Index(g) * hd, hd);
         }
     }
     return y;
@@ -186,12 +194,7 @@ void attention_backward(const Node& node, const Inputs<T>& inputs, const Matrix<
             const int g = h / group;
             RowMatrix<T> q = q_all.middleCols(l.q_offset + Eigen::Index(h) * hd, hd), k = k_all.middleCols(l.k_offset + Eigen::Index(g) * hd, hd);
             if (node.rope_theta > 0) { rotary.apply(q, false); rotary.apply(k, false); }
-            RowMatrix<T> p = (q * k.transpose()) * scale;
-            for (Eigen::Index i = 0; i < l.tokens; ++i) {
-                for (Eigen::Index j = i + 1; j < l.tokens; ++j) p(i, j) = -std::numeric_limits<T>::infinity();
-                p.row(i).array() = (p.row(i).array() - p.row(i).maxCoeff()).exp();
-                p.row(i) /= p.row(i).sum();
-            }
+            const RowMatrix<T> p = causal_softmax(q, k, scale);
             const auto v = v_all.middleCols(l.v_offset + Eigen::Index(g) * hd, hd);
             const auto d_o = d_out.middleCols(Eigen::Index(h) * hd, hd);
             const RowMatrix<T> dp = d_o * v.transpose();

@@ -9,7 +9,7 @@
 #include "sensitivity/hessian_sensitivity.hpp"
 #include "sensitivity/hessian_trace.hpp"
 #include "tensor/convert.hpp"
-#include "test_support.hpp"
+#include "engine_support.hpp"
 
 using namespace quantlens;
 using namespace quantlens::test;
@@ -17,39 +17,11 @@ using nn::Matrix;
 
 namespace {
 
-// The goldens (samples/engine_samples.py) hold one entry per file tensor: "<kind>__<tensor>" with / as . and : as _.
-std::string golden_key(const std::string& kind, std::string tensor) {
-    for (auto& c : tensor) c = c == '/' ? '.' : c == ':' ? '_' : c;
-    return kind + "__" + tensor;
-}
-
-struct Golden {
-    std::unique_ptr<ModelFile> file;
-    explicit Golden(const std::string& name) : file(open_model_file(data_path("golden/" + name))) {}
-    Eigen::VectorXd operator()(const std::string& name) const {
-        const auto& info = file->tensor(name);
-        std::vector<double> values(info.elements());
-        const auto bytes = file->read(info);
-        decode_to_f64(info.dtype, bytes.bytes(), values);
-        return Eigen::Map<const Eigen::VectorXd>(values.data(), static_cast<Eigen::Index>(values.size()));
-    }
-    // A flat parameter-vector quantity ("gradient", "v", "hvp") assembled slot by slot.
-    Eigen::VectorXd flat(const nn::Graph& graph, const std::string& kind) const {
-        Eigen::VectorXd out = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(graph.parameters.size()));
-        for (const auto& node : graph.nodes)
-            for (const auto& slot : node.parameters) out.segment(static_cast<Eigen::Index>(slot.offset), static_cast<Eigen::Index>(slot.size)) = (*this)(golden_key(kind, slot.tensor));
-        return out;
-    }
-};
-
-Eigen::VectorXd flat_rows(const Matrix<double>& m) { return Eigen::Map<const Eigen::VectorXd>(m.data(), m.size()); }
-double relative(const Eigen::VectorXd& a, const Eigen::VectorXd& b) { return (a - b).norm() / b.norm(); }
-
 void check_against_golden(const std::string& model_file, const std::string& golden_file) {
     const auto model = Model::open(sample_path(model_file));
     const nn::Network<double> network(nn::keras_graph(model));
     const auto data = load_labelled_data(sample_path("digits-calib.npz"), 32);
-    const Golden golden(golden_file);
+    const EngineGolden golden(golden_file);
     CHECK(relative(flat_rows(network.forward(data.x)), golden("logits")) < 1e-12);
     nn::Gradients<double> gradients;
     CHECK(network.loss_and_gradient(data.x, data.y, gradients) == Approx(golden("loss")[0]).epsilon(1e-12));
@@ -100,7 +72,7 @@ TEST_CASE("per-layer Hessian traces: exact ones match PyTorch, Hutchinson's fall
     for (const auto& [file, golden_file] : {std::pair{"digits-mlp.h5", "digits_engine.npz"}, std::pair{"digits-cnn.h5", "digits_cnn_engine.npz"}}) {
         const nn::Network<double> network(nn::keras_graph(Model::open(sample_path(file))));
         const auto data = load_labelled_data(sample_path("digits-calib.npz"), 32);
-        const Golden golden(golden_file);
+        const EngineGolden golden(golden_file);
         auto products = std::make_shared<nn::HessianVectorProducts>(network, data.x, data.y);
         const HessianVectorProduct hvp = [products](const Eigen::VectorXd& v) { return (*products)(v); };
         for (const auto& block : network.graph().blocks()) {

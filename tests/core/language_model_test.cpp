@@ -10,34 +10,13 @@
 #include "sensitivity/layer_damage.hpp"
 #include "sensitivity/labelled_data.hpp"
 #include "tensor/convert.hpp"
-#include "test_support.hpp"
+#include "engine_support.hpp"
 
 using namespace quantlens;
 using namespace quantlens::test;
 using nn::Matrix;
 
 namespace {
-
-struct Golden {
-    std::unique_ptr<ModelFile> file;
-    explicit Golden(const std::string& name) : file(open_model_file(data_path("golden/" + name))) {}
-    Eigen::VectorXd operator()(const std::string& name) const {
-        const auto& info = file->tensor(name);
-        std::vector<double> values(info.elements());
-        const auto bytes = file->read(info);
-        decode_to_f64(info.dtype, bytes.bytes(), values);
-        return Eigen::Map<const Eigen::VectorXd>(values.data(), static_cast<Eigen::Index>(values.size()));
-    }
-    Eigen::VectorXd flat(const nn::Graph& graph, const std::string& kind) const {
-        Eigen::VectorXd out = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(graph.parameters.size()));
-        for (const auto& node : graph.nodes)
-            for (const auto& slot : node.parameters) out.segment(static_cast<Eigen::Index>(slot.offset), static_cast<Eigen::Index>(slot.size)) = (*this)(kind + "__" + slot.tensor);
-        return out;
-    }
-};
-
-double relative(const Eigen::VectorXd& a, const Eigen::VectorXd& b) { return (a - b).norm() / b.norm(); }
-Eigen::VectorXd flat(const Matrix<double>& m) { return Eigen::Map<const Eigen::VectorXd>(m.data(), m.size()); }
 
 // The goldens' batch: the first two calibration windows, 32 tokens each.
 LabelledData golden_batch() {
@@ -51,8 +30,8 @@ void check_against_golden(const std::string& folder, const std::string& golden_f
     REQUIRE(nn::is_language_model(model));
     const auto data = golden_batch();
     const nn::Network<double> network(nn::model_graph(model, 32));
-    const Golden golden(golden_file);
-    CHECK(relative(flat(network.forward(data.x)), golden("logits")) < 1e-12);
+    const EngineGolden golden(golden_file);
+    CHECK(relative(flat_rows(network.forward(data.x)), golden("logits")) < 1e-12);
     nn::Gradients<double> gradients;
     CHECK(network.loss_and_gradient(data.x, data.y, gradients) == Approx(golden("loss")[0]).epsilon(1e-12));
     CHECK(relative(gradients.parameters, golden.flat(network.graph(), "gradient")) < 1e-9);
@@ -68,7 +47,7 @@ void check_against_golden(const std::string& folder, const std::string& golden_f
     CHECK(traced);
     const nn::Network<float> single(nn::model_graph(model, 32));
     const Matrix<float> x32 = data.x.cast<float>();
-    CHECK(relative(flat(single.forward(x32).cast<double>()), golden("logits")) < 1e-4);
+    CHECK(relative(flat_rows(single.forward(x32).cast<double>()), golden("logits")) < 1e-4);
     nn::Gradients<float> gradients32;
     CHECK(single.loss_and_gradient(x32, data.y, gradients32) == Approx(golden("loss")[0]).epsilon(1e-4));
     CHECK(relative(gradients32.parameters.cast<double>(), golden.flat(network.graph(), "gradient")) < 1e-4);

@@ -8,37 +8,22 @@
 #include "sensitivity/lrp.hpp"
 #include "sensitivity/sensitivity_report.hpp"
 #include "tensor/convert.hpp"
-#include "test_support.hpp"
+#include "engine_support.hpp"
 
 using namespace quantlens;
 using namespace quantlens::test;
 
-namespace {
-
-Eigen::VectorXd golden(const std::string& file_name, const std::string& name) {
-    const auto file = open_model_file(data_path("golden/" + file_name));
-    const auto& info = file->tensor(name);
-    std::vector<double> values(info.elements());
-    const auto bytes = file->read(info);
-    decode_to_f64(info.dtype, bytes.bytes(), values);
-    return Eigen::Map<const Eigen::VectorXd>(values.data(), static_cast<Eigen::Index>(values.size()));
-}
-
-Eigen::VectorXd flat(const nn::Matrix<double>& m) { return Eigen::Map<const Eigen::VectorXd>(m.data(), m.size()); }
-double relative(const Eigen::VectorXd& a, const Eigen::VectorXd& b) { return (a - b).norm() / b.norm(); }
-
-}  // namespace
 
 TEST_CASE("LRP input relevances match a PyTorch implementation of the same rules") {
     const auto data = load_labelled_data(sample_path("digits-calib.npz"), 32);
     const auto mlp = Model::open(sample_path("digits-mlp.h5"));
-    CHECK(relative(flat(lrp_sensitivity(mlp, data).input_relevance), golden("digits_engine.npz", "relevance__epsilon")) < 1e-9);
+    CHECK(relative(flat_rows(lrp_sensitivity(mlp, data).input_relevance), EngineGolden("digits_engine.npz")("relevance__epsilon")) < 1e-9);
     LrpOptions gamma;
     gamma.rule = LrpRule::Gamma;
-    CHECK(relative(flat(lrp_sensitivity(mlp, data, gamma).input_relevance), golden("digits_engine.npz", "relevance__gamma")) < 1e-9);
+    CHECK(relative(flat_rows(lrp_sensitivity(mlp, data, gamma).input_relevance), EngineGolden("digits_engine.npz")("relevance__gamma")) < 1e-9);
     // BatchNorm folded into its convolution, residual Adds, max and average pools, a two-branch head
     const auto cnn = lrp_sensitivity(Model::open(sample_path("digits-cnn.h5")), data);
-    CHECK(relative(flat(cnn.input_relevance), golden("digits_cnn_engine.npz", "relevance__epsilon")) < 1e-9);
+    CHECK(relative(flat_rows(cnn.input_relevance), EngineGolden("digits_cnn_engine.npz")("relevance__epsilon")) < 1e-9);
     double sum = 0;
     for (const auto& layer : cnn.layers) sum += layer.contribution;
     CHECK(sum == Approx(1.0));
