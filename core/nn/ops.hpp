@@ -47,6 +47,12 @@ template <typename T> void norm_backward(const Node&, const Matrix<T>& x, const 
 template <typename T> Matrix<T> attention_forward(const Node&, const Inputs<T>& inputs);
 template <typename T> void attention_backward(const Node&, const Inputs<T>& inputs, const Matrix<T>& dy, const InputGradients<T>& dx);
 
+// LRP's linear steps through transformer pieces (Ali et al. 2022, AttnLRP): with the norm's
+// 1/σ and the attention probabilities held constant, these are the Jᵀ·s of the generic rule.
+// Attention passes relevance down the value path only; q and k get none.
+Matrix<double> norm_relevance_vjp(const Node& node, const Matrix<double>& x, const Matrix<double>& s, const double* theta);
+void attention_value_relevance_vjp(const Node& node, const Inputs<double>& inputs, const Matrix<double>& s, const InputGradients<double>& into);
+
 // Calls visit(n, position, tap, pixel) for every sample n, output position ho·Wo + wo, window
 // tap i·kw + j and the input pixel hi·W + wi under it, skipping taps that fall in the padding:
 // the one walk over windows that convolutions, their patches and pools share.

@@ -208,6 +208,42 @@ void attention_backward(const Node& node, const Inputs<T>& inputs, const Matrix<
     }
 }
 
+Matrix<double> norm_relevance_vjp(const Node& node, const Matrix<double>& x, const Matrix<double>& s, const double* theta) {
+    const Eigen::Index d = node.in.last(), rows = x.size() / d;
+    const auto* gamma = node.slot("gamma");
+    Matrix<double> c(x.rows(), x.cols());
+    Eigen::Map<const RowMatrix<double>> xs(x.data(), rows, d), ss(s.data(), rows, d);
+    Eigen::Map<RowMatrix<double>> cs(c.data(), rows, d);
+    for (Eigen::Index r = 0; r < rows; ++r) {
+        const double mean = node.kind == OpKind::LayerNorm ? xs.row(r).mean() : 0.0;
+        const double scale = 1.0 / std::sqrt((xs.row(r).array() - mean).square().mean() + node.epsilon);  // held constant
+        auto g = (ss.row(r).array() * scale).eval();
+        if (gamma) g *= Eigen::Map<const Eigen::Array<double, 1, Eigen::Dynamic>>(theta + gamma->offset, d);
+        if (node.kind == OpKind::LayerNorm) g -= g.mean();  // the centring is linear too
+        cs.row(r) = g.matrix();
+    }
+    return c;
+}
+
+void attention_value_relevance_vjp(const Node& node, const Inputs<double>& inputs, const Matrix<double>& s, const InputGradients<double>& into) {
+    const auto l = layout_of(node);
+    const int hd = node.head_dim, group = node.heads / node.kv_heads;
+    const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+    const Rotary rotary(l.tokens, hd, node.rope_theta > 0 ? node.rope_theta : 1.0);
+    for (Eigen::Index n = 0; n < s.rows(); ++n) {
+        Eigen::Map<const RowMatrix<double>> q_all(inputs[l.q_input]->row(n).data(), l.tokens, l.width_q), k_all(inputs[l.k_input]->row(n).data(), l.tokens, l.width_k),
+            s_out(s.row(n).data(), l.tokens, Eigen::Index(node.heads) * hd);
+        if (!into[static_cast<std::size_t>(l.v_input)]) continue;
+        Eigen::Map<RowMatrix<double>> c_v(into[static_cast<std::size_t>(l.v_input)]->row(n).data(), l.tokens, l.width_k);
+        for (int h = 0; h < node.heads; ++h) {
+            const int g = h / group;
+            RowMatrix<double> q = q_all.middleCols(l.q_offset + Eigen::Index(h) * hd, hd), k = k_all.middleCols(l.k_offset + Eigen::Index(g) * hd, hd);
+            if (node.rope_theta > 0) { rotary.apply(q, false); rotary.apply(k, false); }
+            c_v.middleCols(l.v_offset + Eigen::Index(g) * hd, hd) += causal_softmax(q, k, scale).transpose() * s_out.middleCols(Eigen::Index(h) * hd, hd);
+        }
+    }
+}
+
 #define QUANTLENS_TRANSFORMER_OPS(T)                                                                                 \
     template Matrix<T> embedding_forward<T>(const Node&, const Matrix<T>&, const T*);                               \
     template void embedding_backward<T>(const Node&, const Matrix<T>&, const Matrix<T>&, T*);                       \

@@ -77,20 +77,23 @@ LrpResult relevance(const nn::Network<double>& network, const Matrix<double>& x,
     const auto count = graph.nodes.size();
     const auto trace = network.run(x);
     const auto& logits = trace.outputs[static_cast<std::size_t>(graph.output)];
-    if (options.target == LrpTarget::Label && static_cast<Eigen::Index>(labels.size()) != x.rows())
+    if (!graph.next_token && static_cast<Eigen::Index>(labels.size()) != x.rows())
         throw Error("", "labels", std::to_string(labels.size()) + " labels for " + std::to_string(x.rows()) + " samples");
     LrpResult result;
     std::vector<Matrix<double>> r(count);
-    auto& start = r[static_cast<std::size_t>(graph.output)];
-    start = Matrix<double>::Zero(logits.rows(), logits.cols());
-    for (Eigen::Index i = 0; i < logits.rows(); ++i) {
-        Eigen::Index target = 0;
-        if (options.target == LrpTarget::Predicted) logits.row(i).maxCoeff(&target);
-        else target = labels[static_cast<std::size_t>(i)];
-        if (target < 0 || target >= logits.cols()) throw Error("", "labels[" + std::to_string(i) + "]", "class outside the network's outputs");
-        start(i, target) = logits(i, target);
-        result.output_relevance += logits(i, target);
+    // One prediction per row of position_logits (a language model's every position but the last).
+    const auto predictions = network.position_logits(logits);
+    const auto targets = network.targets(x, labels);
+    Matrix<double> start_rows = Matrix<double>::Zero(predictions.rows(), predictions.cols());
+    for (Eigen::Index i = 0; i < predictions.rows(); ++i) {
+        Eigen::Index target = targets[static_cast<std::size_t>(i)];
+        if (target < 0) continue;
+        if (options.target == LrpTarget::Predicted) predictions.row(i).maxCoeff(&target);
+        if (target >= predictions.cols()) throw Error("", "labels[" + std::to_string(i) + "]", "class outside the network's outputs");
+        start_rows(i, target) = predictions(i, target);
+        result.output_relevance += predictions(i, target);
     }
+    r[static_cast<std::size_t>(graph.output)] = Eigen::Map<const Matrix<double>>(start_rows.data(), logits.rows(), logits.cols());
     // A BatchNorm whose input is a weighted node read by nothing else is folded into that node.
     std::vector<int> consumers(count, 0);
     for (const auto& node : graph.nodes)
@@ -108,17 +111,6 @@ LrpResult relevance(const nn::Network<double>& network, const Matrix<double>& x,
         if (r[k].size() == 0) continue;
         if (cancel) cancel->throw_if_cancelled();
         const auto& node = graph.nodes[k];
-        switch (node.kind) {
-            case OpKind::Embedding:
-            case OpKind::PositionEmbedding:
-            case OpKind::LayerNorm:
-            case OpKind::RMSNorm:
-            case OpKind::Attention:
-            case OpKind::Mul:
-                throw Error("", "LRP at \"" + node.name + "\"", std::string(nn::op_name(node.kind)) +
-                                                                 " has no LRP rule in the engine yet (AttnLRP's rules for attention, norms and gates are to come); LRP covers Dense and convolutional networks");
-            default: break;
-        }
         nn::Inputs<double> inputs;
         for (int i : node.inputs) inputs.push_back(&trace.output_of(i));
         std::vector<Matrix<double>> passed(node.inputs.size());
@@ -128,6 +120,17 @@ LrpResult relevance(const nn::Network<double>& network, const Matrix<double>& x,
         const bool folded_away = node.kind == OpKind::BatchNorm && node.inputs.front() >= 0 && folded_bn[static_cast<std::size_t>(node.inputs.front())] == &node;
         if (node.kind == OpKind::Activation || node.kind == OpKind::Flatten || folded_away) {
             passed.front() = r[k];
+        } else if (node.kind == OpKind::Mul) {  // a gate·value product: half to each factor (AttnLRP's uniform rule)
+            passed[0] = passed[1] = r[k] / 2;
+        } else if (node.kind == OpKind::Embedding) {  // a token's relevance: the sum over its embedding's features
+            const Eigen::Index d = node.out.last();
+            for (Eigen::Index n = 0; n < r[k].rows(); ++n)
+                for (Eigen::Index t = 0; t < x.cols(); ++t) passed.front()(n, t) = r[k].row(n).segment(t * d, d).sum();
+        } else if (node.kind == OpKind::LayerNorm || node.kind == OpKind::RMSNorm || node.kind == OpKind::Attention) {
+            const Matrix<double> s = (r[k].array() / stabilised(trace.outputs[k], options.epsilon).array()).matrix();
+            if (node.kind == OpKind::Attention) nn::attention_value_relevance_vjp(node, inputs, s, into);
+            else passed.front() = nn::norm_relevance_vjp(node, *inputs.front(), s, network.parameters().data());
+            for (std::size_t i = 0; i < passed.size(); ++i) passed[i].array() *= inputs[i]->array();
         } else if (node.kind == OpKind::MaxPool) {
             nn::backward_node(node, inputs, *inputs.front(), trace.outputs[k], r[k], network.parameters().data(), scratch.data(), into);
         } else {

@@ -5,8 +5,13 @@
 //   with W' = W (LRP-ε), W + γW⁺ (LRP-γ, bias b + γb⁺) or W⁺ (z⁺, no bias); a BatchNorm that
 //   only follows such a layer is folded into it first (W·a, b·a + b_BN per output channel);
 // - element-wise activations and Flatten pass relevance unchanged;
-// - average pooling, an unfolded BatchNorm and Add are linear: the ε-rule, proportional to
-//   each input's share of z; max-pooling gives each window's relevance to its winner.
+// - average pooling, an unfolded BatchNorm, Add and a position embedding are linear: the ε-rule,
+//   proportional to each input's share of z; max-pooling gives each window's relevance to its winner;
+// - transformers (Ali et al. 2022; AttnLRP's rules): LayerNorm/RMSNorm with 1/σ held constant
+//   (the rest is linear), attention with its probabilities held constant (relevance flows down
+//   the value path, none to q and k), SwiGLU's gate·up product split evenly between the two, and
+//   a token's relevance the sum over its embedding. The target is then each position's next
+//   token (or predicted token).
 // Each node reports its conservation error |ΣR_in − ΣR_out| / |ΣR_out| over the batch, and
 // each layer with a weight its contribution score (LRP-QViT): the relevance it carries,
 // Σ|R_in| over the calibration samples, normalised so the scores sum to 1 over the layers.
@@ -45,7 +50,7 @@ struct LayerRelevance {
 };
 
 struct LrpResult {
-    nn::Matrix<double> input_relevance;  // [samples, input size]
+    nn::Matrix<double> input_relevance;  // [samples, input size] (a language model: per token)
     double output_relevance = 0;         // Σ of the target logits
     double conservation_error = 0;       // |ΣR_input − ΣR_output| / |ΣR_output| over the whole network
     std::vector<NodeRelevance> nodes;

@@ -178,9 +178,7 @@ SensitivityReport model_sensitivity(const Model& model, const LabelledData& data
     if (request.hessian)
         for (auto& h : hessian_sensitivity(model, data, request.specs, request.hessian_options, progress, cancel).layers)
             if (auto* layer = find(h.layer)) layer->hessian = std::move(h);
-    if (request.lrp && data.tokens) {
-        report.notes.push_back("lrp: not computed: the engine's LRP covers Dense and convolutional networks; AttnLRP's rules for attention, norms and gates are to come");
-    } else if (request.lrp) {
+    if (request.lrp) {
         const auto lrp = lrp_sensitivity(model, data, request.lrp_options, cancel);
         report.lrp_conservation_error = lrp.conservation_error;
         for (const auto& l : lrp.layers)

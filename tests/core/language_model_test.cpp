@@ -8,6 +8,7 @@
 #include "nn/network.hpp"
 #include "sensitivity/hessian_trace.hpp"
 #include "sensitivity/layer_damage.hpp"
+#include "sensitivity/lrp.hpp"
 #include "sensitivity/labelled_data.hpp"
 #include "tensor/convert.hpp"
 #include "engine_support.hpp"
@@ -104,4 +105,30 @@ TEST_CASE("measured damage on a language model: nothing when lossless, more as b
         CHECK(layer.kl[1] < layer.kl[2]);
         CHECK(layer.delta_loss[1] < layer.delta_loss[2]);
     }
+}
+
+TEST_CASE("LRP through a bias-free transformer conserves relevance as epsilon goes to zero; attention passes it down the value path") {
+    const auto model = Model::open(sample_path("text-llama"));
+    const auto data = load_token_data(sample_path("text-calib.npz"), 4);
+    LrpOptions options;
+    options.epsilon = 1e-12;
+    const auto result = lrp_sensitivity(model, data, options);
+    CHECK(result.input_relevance.rows() == 4);
+    CHECK(result.input_relevance.cols() == 64);  // one relevance per token
+    CHECK(result.conservation_error < 1e-6);
+    for (const auto& node : result.nodes) {
+        INFO(node.node);
+        CHECK(node.conservation_error < 1e-6);
+    }
+    double sum = 0;
+    for (const auto& layer : result.layers) {
+        sum += layer.contribution;
+        if (layer.layer.find("q_proj") != std::string::npos || layer.layer.find("k_proj") != std::string::npos) CHECK(layer.contribution == 0.0);
+        if (layer.layer.find("v_proj") != std::string::npos) CHECK(layer.contribution > 0.0);
+    }
+    CHECK(sum == Approx(1.0));
+    // GPT-2 has biases and LayerNorm shifts, which absorb relevance: reported, not hidden
+    const auto gpt2 = lrp_sensitivity(Model::open(sample_path("text-gpt2")), data);
+    CHECK(gpt2.conservation_error > 1e-3);
+    CHECK(std::isfinite(gpt2.conservation_error));
 }
