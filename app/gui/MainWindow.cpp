@@ -208,6 +208,8 @@ MainWindow::MainWindow(QWidget* parent)
                                  .arg(QString::fromStdString(inspection.format)));
         setWindowTitle(tr("QuantLens — %1").arg(QString::fromStdString(inspection.path)));
         layerModel_->setInspection(loaded->inspection);
+        for (int column : {widgets::LayerTableModel::HessianTrace, widgets::LayerTableModel::LrpScore, widgets::LayerTableModel::DeltaLoss})
+            table_->setColumnHidden(column, true);  // until the model metrics run
         table_->resizeColumnsToContents();
         histogram_->clear(tr("Select a layer"));
         inspector_->clear();
@@ -491,6 +493,18 @@ void MainWindow::showModelMetrics(const quantlens::SensitivityReport& report) {
         }
     sensitivity_->setExtraSeries("hessian_trace", traces);
     sensitivity_->setExtraSeries("hessian_trace_per_parameter", perParameter);
+    std::map<std::string, double> lrp, deltaLoss;
+    for (const auto& layer : report.layers) {
+        if (layer.lrp) lrp[layer.layer] = layer.lrp->contribution;
+        if (layer.damage && !layer.damage->delta_loss.empty()) deltaLoss[layer.layer] = layer.damage->delta_loss.front();
+    }
+    const bool any[] = {!traces.empty(), !lrp.empty(), !deltaLoss.empty()};
+    layerModel_->setModelMetrics(report.specs.empty() ? QString() : QString::fromStdString(report.specs.front().to_string()), traces, lrp, deltaLoss);
+    int shown = 0;
+    for (int column : {widgets::LayerTableModel::HessianTrace, widgets::LayerTableModel::LrpScore, widgets::LayerTableModel::DeltaLoss}) {
+        table_->setColumnHidden(column, !any[shown++]);  // a column appears once its metric has finished
+        table_->resizeColumnToContents(column);
+    }
     for (const auto& [name, values] : quantlens::sensitivity_series(report, 0)) {
         if (name == "weight_mse" || name == "kurtosis" || name == "mmr" || name == "qsur") continue;  // the weights-only series have them
         std::map<std::string, double> byLayer;

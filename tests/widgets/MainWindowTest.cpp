@@ -430,6 +430,19 @@ void MainWindowTest::sensitivityViewRunsTheHessianTraces() {
     QCOMPARE(bars->data()->at(0)->value, core.layers.front().damage->delta_loss.front());
     QVERIFY(sensitivity->agreementText().contains(QStringLiteral("Spearman ρ against the measured Δloss under int4:channel:sym, over 7 layers")));
     QVERIFY(sensitivity->agreementText().contains(QStringLiteral("HAWQ Ω")));
+    // the layer table's model columns appear and hold the same figures
+    using Table = quantlens::widgets::LayerTableModel;
+    QVERIFY(!window.layerTable()->isColumnHidden(Table::DeltaLoss));
+    QVERIFY(window.layerModel()->headerData(Table::DeltaLoss, Qt::Horizontal, Qt::DisplayRole).toString().contains(QStringLiteral("int4:channel:sym")));
+    for (int row = 0; row < window.layerModel()->rowCount(); ++row) {
+        const auto name = window.layerModel()->layerAt(row)->name;
+        for (const auto& layer : core.layers)
+            if (layer.layer == name) {
+                QCOMPARE(window.layerModel()->index(row, Table::HessianTrace).data(Qt::UserRole).toDouble(), layer.hessian->hutchinson.trace);
+                QCOMPARE(window.layerModel()->index(row, Table::LrpScore).data(Qt::UserRole).toDouble(), layer.lrp->contribution);
+                QCOMPARE(window.layerModel()->index(row, Table::DeltaLoss).data(Qt::UserRole).toDouble(), layer.damage->delta_loss.front());
+            }
+    }
     QVERIFY(!sensitivity->agreementText().contains(QStringLiteral("kl ")));
     window.views()->setCurrentWidget(sensitivity);
     sensitivity->setScatterMetrics(QStringLiteral("hessian_omega"), QStringLiteral("delta_loss"));
@@ -437,6 +450,7 @@ void MainWindowTest::sensitivityViewRunsTheHessianTraces() {
     for (const auto& a : core.agreement)
         if (a.predictor == "hessian_omega") omega_rho = a.rho;
     QCOMPARE(sensitivity->shownSpearman(), omega_rho);
+    window.layerTable()->scrollTo(window.layerTable()->model()->index(0, Table::DeltaLoss));  // the model columns in view (the view shows a sorting proxy)
     saveScreenshot(window, "sensitivity-hessian.png");
     qunsetenv("QUANTLENS_CACHE_DIR");
 }

@@ -24,8 +24,21 @@ void LayerTableModel::setInspection(quantlens::Inspection inspection) {
     beginResetModel();
     inspection_ = std::move(inspection);
     analyses_.assign(inspection_.layers.size(), std::nullopt);
+    model_.clear();
     updateRanges();
     endResetModel();
+}
+
+void LayerTableModel::setModelMetrics(const QString& spec, std::map<std::string, double> trace, std::map<std::string, double> lrp,
+                                      std::map<std::string, double> deltaLoss) {
+    deltaLossSpec_ = spec;
+    model_.clear();
+    if (!trace.empty()) model_[HessianTrace] = std::move(trace);
+    if (!lrp.empty()) model_[LrpScore] = std::move(lrp);
+    if (!deltaLoss.empty()) model_[DeltaLoss] = std::move(deltaLoss);
+    updateRanges();
+    emit headerDataChanged(Qt::Horizontal, HessianTrace, DeltaLoss);
+    if (rowCount() > 0) emit dataChanged(index(0, HessianTrace), index(rowCount() - 1, DeltaLoss));
 }
 
 void LayerTableModel::setLayerAnalysis(const quantlens::LayerAnalysis& analysis) {
@@ -78,6 +91,14 @@ QString LayerTableModel::toCsv() const {
 }
 
 std::optional<double> LayerTableModel::metric(int row, int column) const {
+    if (column >= HessianTrace && column <= DeltaLoss) {
+        const auto* layer = layerAt(row);
+        const auto values = model_.find(column);
+        if (!layer || values == model_.end()) return std::nullopt;
+        const auto found = values->second.find(layer->name);
+        if (found == values->second.end() || !std::isfinite(found->second)) return std::nullopt;
+        return found->second;
+    }
     if (column == Sqnr) {
         const auto* layer = layerAt(row);
         if (!layer) return std::nullopt;
@@ -111,6 +132,8 @@ void LayerTableModel::updateRanges() {
     qsurRange_ = range_of(Qsur);
     outlierRange_ = range_of(Outliers);
     sqnrRange_ = range_of(Sqnr);
+    modelRanges_.clear();
+    for (int column : {HessianTrace, LrpScore, DeltaLoss}) modelRanges_[column] = range_of(column);
 }
 
 const quantlens::LayerRow* LayerTableModel::layerAt(int row) const {
@@ -122,14 +145,19 @@ int LayerTableModel::columnCount(const QModelIndex& parent) const { return paren
 
 QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
     if (orientation != Qt::Horizontal || (role != Qt::DisplayRole && role != Qt::ToolTipRole)) return {};
-    static const char* kTitles[] = {"Layer", "Kind", "Shape (out, in…)", "Parameters", "DType", "Kurtosis", "QSUR", "Outliers", "SQNR", "Assigned", "Size", "Min", "Max", "Mean", "Std"};
+    static const char* kTitles[] = {"Layer", "Kind", "Shape (out, in…)", "Parameters", "DType", "Kurtosis", "QSUR", "Outliers", "Hessian tr", "LRP", "Δloss",
+                                    "SQNR", "Assigned", "Size", "Min", "Max", "Mean", "Std"};
     if (section == Sqnr && role == Qt::DisplayRole && !sqnrSpec_.isEmpty()) return tr("SQNR @ %1").arg(sqnrSpec_);
+    if (section == DeltaLoss && role == Qt::DisplayRole && !deltaLossSpec_.isEmpty()) return tr("Δloss @ %1").arg(deltaLossSpec_);
     if (role == Qt::ToolTipRole) {
         if (section == Kurtosis) return tr("Excess (Fisher) kurtosis of the weights: heavy tails make per-tensor ranges wasteful");
         if (section == Qsur) return tr("QSUR^(1/d): how much of a per-tensor quantizer's range the weights fill (1 = all; * rank-deficient)");
         if (section == Outliers) return tr("Share of weights further than 3σ from the mean");
         if (section == Sqnr) return tr("Signal-to-quantization-noise ratio (dB) of each layer under the spec in the Quantize view: low means damaged");
         if (section == Assigned) return tr("The spec the plan in the Allocate view gives the layer");
+        if (section == HessianTrace) return tr("Hessian trace of the loss over the layer's parameters (Hutchinson, on the calibration data)");
+        if (section == LrpScore) return tr("LRP contribution: the share of relevance the layer carries (the layers' scores sum to 1)");
+        if (section == DeltaLoss) return tr("Measured loss change on the calibration data with only this layer quantized");
     }
     return tr(kTitles[section]);
 }
@@ -156,6 +184,16 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
         }
         if (!value) return role == Qt::DisplayRole ? QVariant(QStringLiteral("–")) : QVariant();
         return role == Qt::UserRole ? QVariant(*value) : QVariant(QString::number(*value, 'f', 1) + QStringLiteral(" dB"));
+    }
+    if (index.column() >= HessianTrace && index.column() <= DeltaLoss && (role == Qt::DisplayRole || role == Qt::UserRole || role == Qt::BackgroundRole)) {
+        const auto value = metric(index.row(), index.column());
+        const auto range = modelRanges_.count(index.column()) ? modelRanges_.at(index.column()) : Range{};
+        if (role == Qt::BackgroundRole) {  // warm where the layer matters most
+            if (!value || !(range.high > range.low)) return {};
+            return QColor(230, 90, 50, static_cast<int>(20 + 150 * (*value - range.low) / (range.high - range.low)));
+        }
+        if (!value) return role == Qt::DisplayRole ? QVariant(QStringLiteral("–")) : QVariant();
+        return role == Qt::UserRole ? QVariant(*value) : QVariant(QString::number(*value, 'g', 3));
     }
     if (index.column() == Assigned && (role == Qt::DisplayRole || role == Qt::UserRole)) {
         const auto found = assigned_.find(layer->name);

@@ -18,7 +18,7 @@ namespace quantlens::widgets {
 class LayerTableModel : public QAbstractTableModel {
     Q_OBJECT
 public:
-    enum Column { Name, Kind, Shape, Parameters, DType, Kurtosis, Qsur, Outliers, Sqnr, Assigned, Bytes, Min, Max, Mean, Std, ColumnCount };
+    enum Column { Name, Kind, Shape, Parameters, DType, Kurtosis, Qsur, Outliers, HessianTrace, LrpScore, DeltaLoss, Sqnr, Assigned, Bytes, Min, Max, Mean, Std, ColumnCount };
 
     explicit LayerTableModel(QObject* parent = nullptr);
     void setInspection(quantlens::Inspection inspection);
@@ -32,6 +32,10 @@ public:
     // and the spec a plan assigns it; layers absent from the map show "–".
     void setSqnr(const QString& spec, const std::map<std::string, double>& sqnr);
     void setAssignments(const std::map<std::string, std::string>& specs);
+    // The model-based columns (Hessian trace, LRP score, measured Δloss under `spec`), by layer;
+    // cleared by setInspection. hasModelMetrics() says whether they hold anything to show.
+    void setModelMetrics(const QString& spec, std::map<std::string, double> trace, std::map<std::string, double> lrp, std::map<std::string, double> deltaLoss);
+    bool hasModelMetrics() const { return !model_.empty(); }
     QString sqnrSpec() const { return sqnrSpec_; }
     // The table as shown (display text), header first, comma-separated with quoting.
     QString toCsv() const;
@@ -49,6 +53,9 @@ private:
     std::vector<std::optional<quantlens::LayerAnalysis>> analyses_;  // by row
     struct Range { double low = 0, high = 0; };
     Range kurtosisRange_, qsurRange_, outlierRange_, sqnrRange_;
+    std::map<int, Range> modelRanges_;                        // by column
+    std::map<int, std::map<std::string, double>> model_;     // by column, then layer
+    QString deltaLossSpec_;
     QString sqnrSpec_;
     std::map<std::string, double> sqnr_;
     std::map<std::string, std::string> assigned_;
