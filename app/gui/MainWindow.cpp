@@ -1,5 +1,7 @@
 #include "MainWindow.hpp"
 
+#include <algorithm>
+
 #include <QAction>
 #include <QApplication>
 #include <QCheckBox>
@@ -514,7 +516,8 @@ void MainWindow::showModelMetrics(const quantlens::SensitivityReport& report) {
     }
     static const std::map<std::string, QString> kPredictor = {{"hessian_omega", tr("HAWQ Ω")}, {"fisher", tr("Fisher–Taylor")}, {"lrp", tr("LRP")},
                                                                {"proxy", tr("Tr(2XᵀX) proxy")}, {"weight_mse", tr("weight MSE")}, {"kurtosis", tr("kurtosis")},
-                                                               {"mmr", tr("max/mean")}, {"qsur", tr("QSUR")}};
+                                                               {"mmr", tr("max/mean")}, {"qsur", tr("QSUR")}, {"activation_kurtosis", tr("activation kurtosis")},
+                                                               {"activation_qsur", tr("activation QSUR")}};
     std::vector<quantlens::PredictorAgreement> agreement;
     for (const auto& a : report.agreement)  // the predictors only: KL is measured too
         if (kPredictor.count(a.predictor) && std::isfinite(a.rho)) agreement.push_back(a);
@@ -527,7 +530,8 @@ void MainWindow::showModelMetrics(const quantlens::SensitivityReport& report) {
     const QString spec = report.specs.empty() ? QString() : QString::fromStdString(report.specs.front().to_string());
     sensitivity_->setAgreementText(parts.isEmpty() ? QString()
                                                    : tr("Spearman ρ against the measured Δloss under %1, over %2 layers: %3")
-                                                         .arg(spec).arg(agreement.front().layers).arg(parts.join(QStringLiteral(" · "))));
+                                                         .arg(spec).arg(std::max_element(agreement.begin(), agreement.end(), [](const auto& a, const auto& b) { return a.layers < b.layers; })->layers)
+                                                         .arg(parts.join(QStringLiteral(" · "))));
     updateSensitivity();
     sensitivity_->setBarMetric(QStringLiteral("delta_loss"));
     sensitivity_->setScatterMetrics(QStringLiteral("hessian_omega"), QStringLiteral("delta_loss"));

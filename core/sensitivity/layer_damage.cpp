@@ -5,6 +5,8 @@
 #include "nn/hf_graph.hpp"
 #include "nn/layer_inputs.hpp"
 #include "quant/quantizer.hpp"
+#include "stats/layer_statistics.hpp"
+#include "stats/qsur.hpp"
 #include "util/error.hpp"
 
 namespace quantlens {
@@ -74,6 +76,13 @@ DamageReport run(const Model& model, const LabelledData& data, const std::vector
         if (node.kind != nn::OpKind::DepthwiseConv2D)
             for (Eigen::Index c = 0; c < square_sums.cols(); ++c) damage.importance.push_back(square_sums(0, c) / n);
         const auto inputs = nn::layer_inputs(node, reference);
+        if (inputs) {
+            const std::span<const float> values(inputs->data(), static_cast<std::size_t>(inputs->size()));
+            damage.activation_kurtosis = layer_statistics(values, inputs->rows(), inputs->cols()).excess_kurtosis;
+            QsurOptions qsur_options;
+            qsur_options.rotated = false;
+            if (inputs->rows() >= 2) damage.activation_qsur = qsur(values, inputs->rows(), inputs->cols(), qsur_options).per_dimension;
+        }
         const CalibrationInputs calibration{inputs ? std::span<const float>(inputs->data(), static_cast<std::size_t>(inputs->size())) : std::span<const float>(),
                                             inputs ? inputs->rows() : 0, inputs ? inputs->cols() : 0};
         const auto weights = model.read_weights(layer);

@@ -10,6 +10,7 @@
 //   trace per weight row, averaged over rows), Σx² per input column (llama.cpp's importance
 //   matrix), and the damage it predicts, (1/N) Σ_rc ΔW_rc² · Σx²_rc.
 // The quantizer is the one every view uses; GPTQ and smoothing get the layer's captured inputs.
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,11 @@ struct LayerDamage {
     std::size_t weights = 0;
     double proxy_trace = 0;           // Tr(2XᵀX)/N
     std::vector<double> importance;   // Σx²/N per input column of the weight matrix (empty for depthwise)
+    // The captured inputs' own statistics (rows = samples or tokens or conv positions, columns =
+    // the weight's input dimension): excess kurtosis of all values and QSUR^(1/d) (OSTQuant),
+    // what an activation quantizer would face. NaN for depthwise layers (no single input matrix).
+    double activation_kurtosis = std::numeric_limits<double>::quiet_NaN();
+    double activation_qsur = std::numeric_limits<double>::quiet_NaN();
     std::vector<double> proxy_damage, weight_mse;  // per spec
     std::vector<double> delta_loss, kl, fisher;    // per spec, when measured
 };

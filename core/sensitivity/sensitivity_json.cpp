@@ -69,7 +69,8 @@ nlohmann::ordered_json to_json(const SensitivityReport& report) {
         }
         if (const auto& l = layer.lrp) row["lrp"] = {{"contribution", number(l->contribution)}, {"conservation_error", number(l->conservation_error)}};
         if (const auto& d = layer.damage)
-            row["damage"] = {{"proxy_trace", number(d->proxy_trace)}, {"proxy_damage", numbers(d->proxy_damage)}, {"weight_mse", numbers(d->weight_mse)},
+            row["damage"] = {{"proxy_trace", number(d->proxy_trace)}, {"activation_kurtosis", number(d->activation_kurtosis)}, {"activation_qsur", number(d->activation_qsur)},
+                             {"proxy_damage", numbers(d->proxy_damage)}, {"weight_mse", numbers(d->weight_mse)},
                              {"delta_loss", numbers(d->delta_loss)}, {"kl", numbers(d->kl)}, {"fisher", numbers(d->fisher)}, {"importance", numbers(d->importance)}};
         out["layers"].push_back(std::move(row));
     }
@@ -118,6 +119,8 @@ SensitivityReport sensitivity_from_json(const nlohmann::json& json, const std::s
             damage.op = layer.op;
             damage.weights = layer.weights;
             damage.proxy_trace = read_number(d, "proxy_trace", source);
+            damage.activation_kurtosis = read_number(d, "activation_kurtosis", source);
+            damage.activation_qsur = read_number(d, "activation_qsur", source);
             damage.proxy_damage = read_numbers(d, "proxy_damage", source);
             damage.weight_mse = read_numbers(d, "weight_mse", source);
             damage.delta_loss = read_numbers(d, "delta_loss", source);

@@ -122,13 +122,15 @@ std::vector<std::pair<std::string, std::vector<double>>> sensitivity_series(cons
             if (spec < d.fisher.size()) put("fisher", i, d.fisher[spec]);
             if (spec < d.kl.size()) put("kl", i, d.kl[spec]);
             if (spec < d.delta_loss.size()) put("delta_loss", i, d.delta_loss[spec]);
+            if (std::isfinite(d.activation_kurtosis)) put("activation_kurtosis", i, d.activation_kurtosis);
+            if (std::isfinite(d.activation_qsur)) put("activation_qsur", i, d.activation_qsur);
         }
         put("kurtosis", i, layer.excess_kurtosis);
         put("mmr", i, layer.max_to_mean);
         if (layer.qsur_per_dimension) put("qsur", i, *layer.qsur_per_dimension);
     }
     std::vector<std::pair<std::string, std::vector<double>>> result;
-    for (const char* name : {"hessian_omega", "fisher", "proxy", "lrp", "weight_mse", "kurtosis", "mmr", "qsur", "kl", "delta_loss"})
+    for (const char* name : {"hessian_omega", "fisher", "proxy", "lrp", "weight_mse", "kurtosis", "mmr", "qsur", "activation_kurtosis", "activation_qsur", "kl", "delta_loss"})
         if (by_name.count(name)) result.emplace_back(name, std::move(by_name[name]));
     return result;
 }

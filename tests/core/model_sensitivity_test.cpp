@@ -4,6 +4,8 @@
 
 #include "nn/keras_graph.hpp"
 #include "quant/quantizer.hpp"
+#include "stats/layer_statistics.hpp"
+#include "stats/qsur.hpp"
 #include "sensitivity/layer_damage.hpp"
 #include "sensitivity/lrp.hpp"
 #include "sensitivity/sensitivity_report.hpp"
@@ -90,6 +92,13 @@ TEST_CASE("the proxy is Tr(2XᵀX)/N of the captured inputs, and GPTQ quantizes 
     const auto& first = report.layers.front();
     CHECK(first.layer == "dense");
     CHECK(first.proxy_trace == Approx(2 * data.x.squaredNorm() / 100).epsilon(1e-12));
+    // the captured inputs' statistics are those of the calibration x itself for the first layer
+    const nn::Matrix<float> x_first = data.x.cast<float>();
+    const std::span<const float> first_values(x_first.data(), static_cast<std::size_t>(x_first.size()));
+    CHECK(first.activation_kurtosis == Approx(layer_statistics(first_values, x_first.rows(), x_first.cols()).excess_kurtosis));
+    QsurOptions no_rotation;
+    no_rotation.rotated = false;
+    CHECK(first.activation_qsur == Approx(qsur(first_values, x_first.rows(), x_first.cols(), no_rotation).per_dimension));
     REQUIRE(first.importance.size() == 64);
     CHECK(first.importance[10] == Approx(data.x.col(10).squaredNorm() / 100).epsilon(1e-12));
     // GPTQ got the layer's captured inputs (the calibration x itself for the first layer) and
@@ -133,11 +142,11 @@ TEST_CASE("the sensitivity report joins every metric, ranks the predictors again
     REQUIRE(report.lrp_conservation_error);
     std::vector<std::string> ranked;
     for (const auto& a : report.agreement) {
-        CHECK(a.layers == 7);
+        CHECK(a.layers == (a.predictor.rfind("activation_", 0) == 0 ? 6u : 7u));  // the depthwise layer has no single input matrix
         CHECK(std::fabs(a.rho) <= 1.0);
         if (a.spec == "int2:channel:sym") ranked.push_back(a.predictor);
     }
-    CHECK(ranked == std::vector<std::string>{"hessian_omega", "fisher", "proxy", "lrp", "weight_mse", "kurtosis", "mmr", "qsur", "kl"});
+    CHECK(ranked == std::vector<std::string>{"hessian_omega", "fisher", "proxy", "lrp", "weight_mse", "kurtosis", "mmr", "qsur", "activation_kurtosis", "activation_qsur", "kl"});
     const auto again = model_sensitivity(model, data, request);
     CHECK(again.from_cache);
     CHECK(to_json(again).dump() == to_json(report).dump());

@@ -23,7 +23,8 @@ QString label(const std::string& name) {
         {"qsur_per_dimension", QObject::tr("QSUR^(1/d)")}, {"hessian_trace", QObject::tr("Hessian trace (Hutchinson)")},
         {"hessian_trace_per_parameter", QObject::tr("Hessian trace / parameters")}, {"hessian_omega", QObject::tr("HAWQ Ω (predicted)")},
         {"delta_loss", QObject::tr("Δloss, measured")}, {"kl", QObject::tr("KL divergence, measured")}, {"fisher", QObject::tr("Fisher–Taylor score")},
-        {"proxy", QObject::tr("Tr(2XᵀX)-weighted error (proxy)")}, {"lrp", QObject::tr("LRP contribution")}};
+        {"proxy", QObject::tr("Tr(2XᵀX)-weighted error (proxy)")}, {"lrp", QObject::tr("LRP contribution")},
+        {"activation_kurtosis", QObject::tr("activation kurtosis")}, {"activation_qsur", QObject::tr("activation QSUR^(1/d)")}};
     const auto found = kLabels.find(name);
     return found != kLabels.end() ? found->second : QString::fromStdString(name);
 }
