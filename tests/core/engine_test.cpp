@@ -76,7 +76,8 @@ TEST_CASE("per-layer Hessian traces: exact ones match PyTorch, Hutchinson's fall
         auto products = std::make_shared<nn::HessianVectorProducts>(network, data.x, data.y);
         const HessianVectorProduct hvp = [products](const Eigen::VectorXd& v) { return (*products)(v); };
         for (const auto& block : network.graph().blocks()) {
-            if (block.size > 400) continue;  // one HVP per parameter: the big blocks would dominate the suite's time (and more so under sanitizers)
+            // one HVP (four gradients) per parameter: the big blocks would dominate the suite's time, and more so under sanitizers
+            if (block.size > (std::string(file) == "digits-mlp.h5" ? 400u : 100u)) continue;
             INFO(file << " " << block.layer);
             const double exact = exact_block_trace(hvp, network.parameter_count(), block);
             CHECK(exact == Approx(golden("trace__" + block.layer)[0]).epsilon(1e-6).margin(1e-9));
@@ -86,7 +87,9 @@ TEST_CASE("per-layer Hessian traces: exact ones match PyTorch, Hutchinson's fall
             CHECK(estimate.samples >= 2);
             CHECK(estimate.samples <= 100);
             CHECK(std::fabs(estimate.trace - exact) <= 3 * estimate.standard_error + 1e-9);
-            CHECK(hutchinson_trace(hvp, network.parameter_count(), block, options).trace == estimate.trace);  // seeded
+            HutchinsonOptions few = options;  // seeded: the same vectors again (a few suffice to show it)
+            few.max_samples = 4;
+            CHECK(hutchinson_trace(hvp, network.parameter_count(), block, few).trace == hutchinson_trace(hvp, network.parameter_count(), block, few).trace);
         }
     }
     CHECK(hawq_sensitivity(2.0, 4, 3.0) == 1.5);
@@ -153,7 +156,9 @@ TEST_CASE("Hessian sensitivity reports each layer's trace and HAWQ's Omega per s
     const auto data = load_labelled_data(sample_path("digits-calib.npz"), 32);
     CHECK(data.x.rows() == 32);
     const std::vector<QuantSpec> specs = {QuantSpec::parse("int4:channel:asym"), QuantSpec::parse("int8:channel:sym")};
-    const auto report = hessian_sensitivity(model, data, specs);
+    HessianOptions options;
+    options.hutchinson.max_samples = 20;  // Ω's arithmetic is what is checked here, not the estimate's convergence
+    const auto report = hessian_sensitivity(model, data, specs, options);
     REQUIRE(report.layers.size() == 8);
     for (const auto& layer : report.layers) {
         INFO(layer.layer);
