@@ -39,7 +39,7 @@ void check_against_golden(const std::string& model_file, const std::string& gold
 
 }  // namespace
 
-TEST_CASE("the digits MLP's forward, loss, gradients and Hessian-vector product match PyTorch") {
+TEST_CASE("the digits MLP's forward, loss, gradients and Hessian-vector product match PyTorch", "[engine]") {
     const auto graph = nn::keras_graph(Model::open(sample_path("digits-mlp.h5")));
     CHECK(graph.softmax_folded);
     CHECK(graph.parameters.size() == 2410);
@@ -47,7 +47,7 @@ TEST_CASE("the digits MLP's forward, loss, gradients and Hessian-vector product 
     check_against_golden("digits-mlp.h5", "digits_engine.npz");
 }
 
-TEST_CASE("the digits CNN (Conv2D, BatchNorm, DepthwiseConv2D, residual Add, pools, GELU, swish, tanh) matches PyTorch") {
+TEST_CASE("the digits CNN (Conv2D, BatchNorm, DepthwiseConv2D, residual Add, pools, GELU, swish, tanh) matches PyTorch", "[engine]") {
     const auto graph = nn::keras_graph(Model::open(sample_path("digits-cnn.h5")));
     std::vector<std::string> layers;
     for (const auto& block : graph.blocks()) layers.push_back(block.layer);
@@ -57,7 +57,7 @@ TEST_CASE("the digits CNN (Conv2D, BatchNorm, DepthwiseConv2D, residual Add, poo
     check_against_golden("digits-cnn.h5", "digits_cnn_engine.npz");
 }
 
-TEST_CASE("a Keras 3 config of the same CNN builds the same network") {
+TEST_CASE("a Keras 3 config of the same CNN builds the same network", "[engine]") {
     const auto keras2 = nn::keras_graph(Model::open(sample_path("digits-cnn.h5")));
     const auto keras3 = nn::keras_graph(Model::open(data_path("keras3-digits-cnn.h5")));
     CHECK(keras3.parameters == keras2.parameters);
@@ -68,7 +68,7 @@ TEST_CASE("a Keras 3 config of the same CNN builds the same network") {
     }
 }
 
-TEST_CASE("per-layer Hessian traces: exact ones match PyTorch, Hutchinson's fall within three standard errors") {
+TEST_CASE("per-layer Hessian traces: exact ones match PyTorch, Hutchinson's fall within three standard errors", "[engine]") {
     for (const auto& [file, golden_file] : {std::pair{"digits-mlp.h5", "digits_engine.npz"}, std::pair{"digits-cnn.h5", "digits_cnn_engine.npz"}}) {
         const nn::Network<double> network(nn::keras_graph(Model::open(sample_path(file))));
         const auto data = load_labelled_data(sample_path("digits-calib.npz"), 32);
@@ -95,7 +95,7 @@ TEST_CASE("per-layer Hessian traces: exact ones match PyTorch, Hutchinson's fall
     CHECK(hawq_sensitivity(2.0, 4, 3.0) == 1.5);
 }
 
-TEST_CASE("every activation's backward agrees with central differences of the loss") {
+TEST_CASE("every activation's backward agrees with central differences of the loss", "[engine]") {
     for (auto act : {nn::ActivationKind::Relu, nn::ActivationKind::Gelu, nn::ActivationKind::Tanh, nn::ActivationKind::Sigmoid, nn::ActivationKind::Swish,
                      nn::ActivationKind::Softmax, nn::ActivationKind::Linear}) {
         INFO(nn::activation_name(act));
@@ -143,7 +143,7 @@ TEST_CASE("every activation's backward agrees with central differences of the lo
     }
 }
 
-TEST_CASE("the engine names what it cannot build or feed") {
+TEST_CASE("the engine names what it cannot build or feed", "[engine]") {
     CHECK_THROWS_WITH(nn::keras_graph(Model::open(sample_path("tiny-gpt2"))), Catch::Contains("model_config"));
     const nn::Network<double> network(nn::keras_graph(Model::open(sample_path("digits-mlp.h5"))));
     CHECK_THROWS_WITH(network.forward(Matrix<double>::Zero(3, 10)), Catch::Contains("10 values per sample; the network takes [64] = 64"));
@@ -151,7 +151,7 @@ TEST_CASE("the engine names what it cannot build or feed") {
     CHECK_THROWS_WITH(network.loss_and_gradient(Matrix<double>::Zero(2, 64), {0, 10}, gradients), Catch::Contains("labels[1]: class 10 outside the network's 10 outputs"));
 }
 
-TEST_CASE("Hessian sensitivity reports each layer's trace and HAWQ's Omega per spec") {
+TEST_CASE("Hessian sensitivity reports each layer's trace and HAWQ's Omega per spec", "[engine]") {
     const auto model = Model::open(sample_path("digits-cnn.h5"));
     const auto data = load_labelled_data(sample_path("digits-calib.npz"), 32);
     CHECK(data.x.rows() == 32);
@@ -169,7 +169,7 @@ TEST_CASE("Hessian sensitivity reports each layer's trace and HAWQ's Omega per s
     }
 }
 
-TEST_CASE("labelled calibration data are checked by name, shape and type") {
+TEST_CASE("labelled calibration data are checked by name, shape and type", "[engine]") {
     ScratchDir dir;
     const std::vector<float> x(12, 0.5f), y_float(3, 1.0f);
     const std::vector<std::int64_t> y(4, 1);

@@ -56,7 +56,7 @@ void check_against_golden(const std::string& folder, const std::string& golden_f
 
 }  // namespace
 
-TEST_CASE("the byte-level GPT-2 (learned positions, LayerNorm, fused attention, gelu_new, tied head) matches PyTorch") {
+TEST_CASE("the byte-level GPT-2 (learned positions, LayerNorm, fused attention, gelu_new, tied head) matches PyTorch", "[engine]") {
     check_against_golden("text-gpt2", "text_gpt2_engine.npz", "transformer.ln_f");
     const auto graph = nn::model_graph(Model::open(sample_path("text-gpt2")), 16);
     CHECK(graph.next_token);
@@ -66,11 +66,11 @@ TEST_CASE("the byte-level GPT-2 (learned positions, LayerNorm, fused attention, 
     CHECK(heads == 1);
 }
 
-TEST_CASE("the byte-level LLaMA (RMSNorm, rotary embeddings, grouped-query attention, SwiGLU, untied head) matches PyTorch") {
+TEST_CASE("the byte-level LLaMA (RMSNorm, rotary embeddings, grouped-query attention, SwiGLU, untied head) matches PyTorch", "[engine]") {
     check_against_golden("text-llama", "text_llama_engine.npz", "model.norm");
 }
 
-TEST_CASE("language-model calibration: token ids or text, checked against the model") {
+TEST_CASE("language-model calibration: token ids or text, checked against the model", "[engine]") {
     const auto text = load_token_data(sample_path("text-calib.txt"), 0, 64);
     CHECK(text.x.rows() == 32);  // 2048 bytes in windows of 64
     CHECK(text.x.cols() == 64);
@@ -93,7 +93,7 @@ TEST_CASE("language-model calibration: token ids or text, checked against the mo
     CHECK_THROWS_WITH(nn::model_graph(Model::open(dir.file("scaled")), 8), Catch::Contains("config.json rope_scaling: is not supported"));
 }
 
-TEST_CASE("measured damage on a language model: nothing when lossless, more as bits fall") {
+TEST_CASE("measured damage on a language model: nothing when lossless, more as bits fall", "[engine]") {
     const auto model = Model::open(sample_path("text-llama"));
     const auto data = load_token_data(sample_path("text-calib.npz"));
     const auto report = layer_damage(model, data, {QuantSpec::parse("f32"), QuantSpec::parse("int8:channel:sym"), QuantSpec::parse("int2:channel:sym")});
@@ -107,7 +107,7 @@ TEST_CASE("measured damage on a language model: nothing when lossless, more as b
     }
 }
 
-TEST_CASE("LRP through a bias-free transformer conserves relevance as epsilon goes to zero; attention passes it down the value path") {
+TEST_CASE("LRP through a bias-free transformer conserves relevance as epsilon goes to zero; attention passes it down the value path", "[engine]") {
     const auto model = Model::open(sample_path("text-llama"));
     const auto data = load_token_data(sample_path("text-calib.npz"), 4);
     LrpOptions options;

@@ -16,7 +16,7 @@ using namespace quantlens;
 using namespace quantlens::test;
 
 
-TEST_CASE("LRP input relevances match a PyTorch implementation of the same rules") {
+TEST_CASE("LRP input relevances match a PyTorch implementation of the same rules", "[engine]") {
     const auto data = load_labelled_data(sample_path("digits-calib.npz"), 32);
     const auto mlp = Model::open(sample_path("digits-mlp.h5"));
     CHECK(relative(flat_rows(lrp_sensitivity(mlp, data).input_relevance), EngineGolden("digits_engine.npz")("relevance__epsilon")) < 1e-9);
@@ -33,7 +33,7 @@ TEST_CASE("LRP input relevances match a PyTorch implementation of the same rules
     CHECK(cnn.layers.front().layer == "conv2d");
 }
 
-TEST_CASE("LRP conserves relevance on a bias-free network as epsilon goes to zero, for every rule") {
+TEST_CASE("LRP conserves relevance on a bias-free network as epsilon goes to zero, for every rule", "[engine]") {
     const auto model = Model::open(sample_path("digits-mlp.h5"));
     auto graph = nn::keras_graph(model);
     for (const auto& node : graph.nodes)
@@ -56,7 +56,7 @@ TEST_CASE("LRP conserves relevance on a bias-free network as epsilon goes to zer
     CHECK_THROWS_WITH(lrp_rule_from_name("alpha2beta1"), Catch::Contains("expected epsilon, gamma or zplus"));
 }
 
-TEST_CASE("measured damage: nothing for a lossless spec, and it rises as bits fall") {
+TEST_CASE("measured damage: nothing for a lossless spec, and it rises as bits fall", "[engine]") {
     const auto model = Model::open(sample_path("digits-cnn.h5"));
     const auto data = load_labelled_data(sample_path("digits-calib.npz"));
     const std::vector<QuantSpec> specs = {QuantSpec::parse("f32"), QuantSpec::parse("int8:channel:sym"), QuantSpec::parse("int4:channel:sym"),
@@ -85,7 +85,7 @@ TEST_CASE("measured damage: nothing for a lossless spec, and it rises as bits fa
     CHECK(total2 > total4);
 }
 
-TEST_CASE("the proxy is Tr(2XᵀX)/N of the captured inputs, and GPTQ quantizes with them") {
+TEST_CASE("the proxy is Tr(2XᵀX)/N of the captured inputs, and GPTQ quantizes with them", "[engine]") {
     const auto model = Model::open(sample_path("digits-mlp.h5"));
     const auto data = load_labelled_data(sample_path("digits-calib.npz"), 100);
     const auto report = layer_damage(model, data, {QuantSpec::parse("int4:channel:sym"), QuantSpec::parse("int4:channel:sym:round=gptq")}, {.float64 = true});
@@ -121,7 +121,7 @@ TEST_CASE("the proxy is Tr(2XᵀX)/N of the captured inputs, and GPTQ quantizes 
     CHECK_THROWS_WITH(layer_damage(cnn, data, {QuantSpec::parse("int4:channel:sym:round=gptq")}), Catch::Contains("depthwise_conv2d"));
 }
 
-TEST_CASE("the sensitivity report joins every metric, ranks the predictors against the measured delta loss, and is cached") {
+TEST_CASE("the sensitivity report joins every metric, ranks the predictors against the measured delta loss, and is cached", "[engine]") {
     ScratchDir cache;
     const auto model = Model::open(sample_path("digits-cnn.h5"));
     const auto data = load_labelled_data(sample_path("digits-calib.npz"), 64);
