@@ -5,9 +5,12 @@
 #include <string>
 
 #include <Eigen/Dense>
+#include <catch2/catch.hpp>
 
 #include "io/open_model.hpp"
 #include "nn/graph.hpp"
+#include "nn/network.hpp"
+#include "sensitivity/labelled_data.hpp"
 #include "tensor/convert.hpp"
 #include "test_support.hpp"
 
@@ -45,6 +48,23 @@ template <typename M>
 Eigen::VectorXd flat_rows(const M& m) {
     const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> evaluated = m;
     return Eigen::Map<const Eigen::VectorXd>(evaluated.data(), evaluated.size());
+}
+
+// What every sample network is checked for against its goldens: float64 logits and loss to
+// 1e-12, gradients to 1e-9, one HVP to 1e-8; float32 logits, loss and gradients to 1e-4.
+inline void check_network_against_golden(const nn::Graph& graph, const LabelledData& data, const EngineGolden& golden) {
+    const nn::Network<double> network(graph);
+    CHECK(relative(flat_rows(network.forward(data.x)), golden("logits")) < 1e-12);
+    nn::Gradients<double> gradients;
+    CHECK(network.loss_and_gradient(data.x, data.y, gradients) == Approx(golden("loss")[0]).epsilon(1e-12));
+    CHECK(relative(gradients.parameters, golden.flat(graph, "gradient")) < 1e-9);
+    CHECK(relative(nn::hessian_vector(network, data.x, data.y, golden.flat(graph, "v")), golden.flat(graph, "hvp")) < 1e-8);
+    const nn::Network<float> single(graph);  // float32, as models run
+    const nn::Matrix<float> x32 = data.x.cast<float>();
+    CHECK(relative(flat_rows(single.forward(x32).cast<double>()), golden("logits")) < 1e-4);
+    nn::Gradients<float> gradients32;
+    CHECK(single.loss_and_gradient(x32, data.y, gradients32) == Approx(golden("loss")[0]).epsilon(1e-4));
+    CHECK(relative(gradients32.parameters.cast<double>(), golden.flat(graph, "gradient")) < 1e-4);
 }
 
 }  // namespace quantlens::test
