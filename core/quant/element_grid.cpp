@@ -25,22 +25,6 @@ MinifloatGrid::MinifloatGrid(int exponent_bits, int mantissa_bits, int exponent_
       subnormal_quantum(std::ldexp(1.0f, 1 - exponent_bias - mantissa_bits)),
       inverse_quantum(std::ldexp(1.0f, exponent_bias - 1 + mantissa_bits)) {}
 
-float MinifloatGrid::nearest(float x) const {
-    // Normal range: round float32's mantissa to mbits bits, ties to even, on the bit pattern
-    // (a carry into the exponent is the correct next binade). Below 2^emin the spacing is the
-    // fixed subnormal quantum 2^(emin − mbits): scale to integers and round there. Beyond the
-    // largest value, saturate (OCP's saturating conversion). Branch-free so loops vectorise.
-    const float magnitude = std::fabs(x);
-    const int drop = 23 - mbits;
-    std::uint32_t bits = std::bit_cast<std::uint32_t>(magnitude);
-    bits += ((1u << (drop - 1)) - 1) + ((bits >> drop) & 1u);
-    bits &= ~((1u << drop) - 1);
-    const float normal = std::bit_cast<float>(bits);
-    const float subnormal = round_half_even(magnitude * inverse_quantum) * subnormal_quantum;  // exact: powers of two
-    const float rounded = magnitude < min_normal ? subnormal : normal;
-    return std::copysign(std::min(rounded, max), x);
-}
-
 float MinifloatGrid::floor_level(float x) const {  // the largest level <= x
     float magnitude = std::min(std::fabs(x), max);
     float quantum = quantum_at(magnitude, emin(), mbits);
@@ -49,19 +33,6 @@ float MinifloatGrid::floor_level(float x) const {  // the largest level <= x
 }
 
 float MinifloatGrid::ceil_level(float x) const { return -floor_level(-x); }  // the smallest level >= x
-
-std::int32_t MinifloatGrid::code(float level) const {
-    // The level is exact in float32: re-bias its exponent and keep the top mbits of its
-    // mantissa; below 2^emin it is a multiple of the subnormal quantum.
-    const std::uint32_t bits = std::bit_cast<std::uint32_t>(level);
-    const std::uint32_t sign = bits >> 31;
-    const float magnitude = std::fabs(level);
-    const int exponent = static_cast<int>((bits >> 23) & 0xFF) - 127;
-    const std::uint32_t normal = static_cast<std::uint32_t>(exponent + bias) << mbits | ((bits >> (23 - mbits)) & ((1u << mbits) - 1));
-    const std::uint32_t subnormal = static_cast<std::uint32_t>(magnitude * inverse_quantum);
-    const std::uint32_t body = magnitude < min_normal ? subnormal : normal;
-    return static_cast<std::int32_t>(sign << (ebits + mbits) | body);
-}
 
 std::vector<float> MinifloatGrid::levels() const {
     std::vector<float> positive{0.0f};

@@ -4,6 +4,7 @@
 // small concrete type so the quantizer's loops are templated on it (no virtual calls per
 // element). nearest() saturates at ±max; ties are documented per grid.
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <utility>
@@ -64,6 +65,36 @@ struct TableGrid {
     std::pair<float, std::int32_t> quantize(float x) const;  // one search for both
     std::vector<float> levels() const { return table; }
 };
+
+// Inline so the quantizers' per-element loops vectorise.
+inline float MinifloatGrid::nearest(float x) const {
+    // Normal range: round float32's mantissa to mbits bits, ties to even, on the bit pattern
+    // (a carry into the exponent is the correct next binade). Below 2^emin the spacing is the
+    // fixed subnormal quantum 2^(emin − mbits): scale to integers and round there. Beyond the
+    // largest value, saturate (OCP's saturating conversion). Branch-free so loops vectorise.
+    const float magnitude = std::fabs(x);
+    const int drop = 23 - mbits;
+    std::uint32_t bits = std::bit_cast<std::uint32_t>(magnitude);
+    bits += ((1u << (drop - 1)) - 1) + ((bits >> drop) & 1u);
+    bits &= ~((1u << drop) - 1);
+    const float normal = std::bit_cast<float>(bits);
+    const float subnormal = round_half_even(magnitude * inverse_quantum) * subnormal_quantum;  // exact: powers of two
+    const float rounded = magnitude < min_normal ? subnormal : normal;
+    return std::copysign(std::min(rounded, max), x);
+}
+
+inline std::int32_t MinifloatGrid::code(float level) const {
+    // The level is exact in float32: re-bias its exponent and keep the top mbits of its
+    // mantissa; below 2^emin it is a multiple of the subnormal quantum.
+    const std::uint32_t bits = std::bit_cast<std::uint32_t>(level);
+    const std::uint32_t sign = bits >> 31;
+    const float magnitude = std::fabs(level);
+    const int exponent = static_cast<int>((bits >> 23) & 0xFF) - 127;
+    const std::uint32_t normal = static_cast<std::uint32_t>(exponent + bias) << mbits | ((bits >> (23 - mbits)) & ((1u << mbits) - 1));
+    const std::uint32_t subnormal = static_cast<std::uint32_t>(magnitude * inverse_quantum);
+    const std::uint32_t body = magnitude < min_normal ? subnormal : normal;
+    return static_cast<std::int32_t>(sign << (ebits + mbits) | body);
+}
 
 MinifloatGrid minifloat_grid(QuantFormat format);  // fp8/fp6/fp4 (and their MX element types)
 const TableGrid& nf4_grid();                        // REFERENCE.md §3 code table

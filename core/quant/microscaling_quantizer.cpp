@@ -8,10 +8,12 @@
 // in a shorter block with its own scale.
 // NVFP4: E2M1 elements in blocks of 16, each block scale an FP8 E4M3 value, times one FP32
 // per-tensor scale g = max|W| / (6 · 448): block scale = E4M3(max|block| / 6 / g).
+#include <bit>
 #include <cmath>
-#include <functional>
+#include <cstdint>
 
 #include "quant/element_grid.hpp"
+#include "quant/minifloat_kernels.hpp"
 #include "quant/quantizer_family.hpp"
 #include "quant/scaled_grid.hpp"
 #include "tensor/convert.hpp"
@@ -35,7 +37,7 @@ int element_emax(QuantFormat format) {  // REFERENCE.md §4 table
 // MXINT8's element grid, in the element's own units: int8 / 64, within ±127/64.
 struct MxInt8Grid {
     float max_value() const { return 127.0f / 64; }
-    float nearest(float x) const { return std::clamp(std::nearbyint(x * 64), -127.0f, 127.0f) / 64; }
+    float nearest(float x) const { return round_half_even(std::clamp(x * 64, -127.0f, 127.0f)) / 64; }  // clamped first: within RNE's range
     float floor_level(float x) const { return std::clamp(std::floor(x * 64), -127.0f, 127.0f) / 64; }
     float ceil_level(float x) const { return std::clamp(std::ceil(x * 64), -127.0f, 127.0f) / 64; }
     std::int32_t code(float level) const { return static_cast<std::int32_t>(level * 64); }
@@ -47,29 +49,41 @@ struct MxInt8Grid {
     }
 };
 
-template <class Grid>
-void quantize_blocks(const Grid& grid, const WeightMatrix& w, std::int64_t block, bool keep_codes, QuantResult& out,
-                     const std::function<float(float block_max)>& block_scale) {
+// BlockScale is a functor so the per-block call inlines; the element loop has no branch on
+// keep_codes inside it, so it vectorises.
+template <class Grid, class BlockScale>
+void quantize_blocks(const Grid& grid, const WeightMatrix& w, std::int64_t block, bool keep_codes, QuantResult& out, BlockScale block_scale) {
     const auto spans = group_spans(w, Granularity::Group, block);
     const std::size_t n = w.values.size();
     out.scales.assign(spans.size(), 0);
     out.codes.resize(keep_codes ? n : 0);  // every element is written below
     out.dequantized.resize(n);
     parallel_for(spans.size(), 2048, [&](std::size_t first, std::size_t last) {
+        const float* x = w.values.data();
+        std::int32_t* codes = out.codes.data();
+        float* values = out.dequantized.data();
         for (std::size_t g = first; g < last; ++g) {
             const auto [begin, end] = spans[g];
+            float lanes[8] = {};
+            std::size_t i = begin;
+            for (; i + 8 <= end; i += 8)
+                for (int k = 0; k < 8; ++k) lanes[k] = std::max(lanes[k], std::fabs(x[i + k]));
             float block_max = 0;
-            for (std::size_t i = begin; i < end; ++i) block_max = std::max(block_max, std::fabs(w.values[i]));
+            for (float lane : lanes) block_max = std::max(block_max, lane);
+            for (; i < end; ++i) block_max = std::max(block_max, std::fabs(x[i]));
             const float scale = block_scale(block_max);
             out.scales[g] = scale;
             const float inverse = scale > 0 ? 1.0f / scale : 0.0f;
-            const float* x = w.values.data();
-            std::int32_t* codes = out.codes.data();
-            float* values = out.dequantized.data();
-            for (std::size_t i = begin; i < end; ++i) {
-                const auto [level, code] = grid.quantize(x[i] * inverse);
-                if (keep_codes) codes[i] = code;
-                values[i] = level * scale;
+            if (keep_codes) {
+                for (std::size_t j = begin; j < end; ++j) {
+                    const float level = grid.nearest(x[j] * inverse);
+                    codes[j] = grid.code(level);
+                    values[j] = level * scale;
+                }
+            } else {
+                if constexpr (std::is_same_v<Grid, MinifloatGrid>) minifloat_dequantize(grid, x + begin, end - begin, inverse, scale, values + begin);
+                else
+                    for (std::size_t j = begin; j < end; ++j) values[j] = grid.nearest(x[j] * inverse) * scale;
             }
         }
     });
@@ -99,9 +113,12 @@ public:
             });
         }
         const int emax = element_emax(spec.format);
-        auto shared_scale = [emax](float block_max) {
-            int exponent = block_max > 0 ? std::ilogb(block_max) - emax : -127;  // floor(log2 max) − emax
-            return std::ldexp(1.0f, std::clamp(exponent, -127, 127));
+        auto shared_scale = [emax](float block_max) {  // 2^(floor(log2 max) − emax), on the bits (a libm call per block costs more than its elements)
+            const std::uint32_t bits = std::bit_cast<std::uint32_t>(block_max);
+            const int biased = static_cast<int>(bits >> 23);  // block_max >= 0
+            const int exponent = block_max > 0 ? (biased > 0 ? biased - 127 : std::ilogb(block_max)) - emax : -127;
+            const int clamped = std::clamp(exponent, -127, 127);
+            return clamped >= -126 ? std::bit_cast<float>(static_cast<std::uint32_t>(clamped + 127) << 23) : std::ldexp(1.0f, clamped);
         };
         if (spec.format == QuantFormat::MxInt8) return quantize_blocks(MxInt8Grid{}, w, 32, options.codes, out, shared_scale);
         quantize_blocks(minifloat_grid(spec.format), w, 32, options.codes, out, shared_scale);

@@ -5,8 +5,12 @@
 
 #include <Eigen/Dense>
 
+#include <bit>
+#include <cmath>
 #include <random>
 
+#include "quant/element_grid.hpp"
+#include "quant/minifloat_kernels.hpp"
 #include "quant/quantizer.hpp"
 #include "stats/histogram.hpp"
 
@@ -244,5 +248,31 @@ TEST_CASE("skipping codes (previews) leaves every other output the same") {
         CHECK(light.scales == full.scales);
         CHECK(light.metrics.mse == full.metrics.mse);
         CHECK(light.metrics.bits_per_weight == full.metrics.bits_per_weight);
+    }
+}
+
+TEST_CASE("the minifloat element kernel agrees bit for bit with the grid's own rounding") {
+    // Every level, every midpoint between levels (ties), values just either side of them,
+    // subnormals, saturation and signed zeros, scaled by a power of two and by an odd scale.
+    for (QuantFormat format : {QuantFormat::Fp8E4M3, QuantFormat::Fp8E5M2, QuantFormat::Fp6E3M2, QuantFormat::Fp6E2M3, QuantFormat::Fp4E2M1}) {
+        const auto grid = minifloat_grid(format);
+        const auto levels = grid.levels();
+        std::vector<float> x{0.0f, -0.0f, grid.max * 4, -grid.max * 4, grid.min_normal, grid.subnormal_quantum / 3};
+        for (std::size_t i = 0; i + 1 < levels.size(); ++i) {
+            const float mid = (levels[i] + levels[i + 1]) / 2;
+            for (float v : {levels[i], mid, std::nextafter(mid, -INFINITY), std::nextafter(mid, INFINITY)}) x.push_back(v);
+        }
+        for (float inverse : {1.0f, 0.37f}) {
+            std::vector<float> scaled(x.size());
+            for (std::size_t i = 0; i < x.size(); ++i) scaled[i] = x[i] / inverse;  // x[i] back after multiplying (nearly)
+            std::vector<float> fast(x.size()), plain(x.size());
+            minifloat_dequantize(grid, scaled.data(), scaled.size(), inverse, 2.5f, fast.data());
+            minifloat_dequantize_scalar_for_tests(grid, scaled.data(), scaled.size(), inverse, 2.5f, plain.data());
+            for (std::size_t i = 0; i < x.size(); ++i) {
+                INFO("format " << static_cast<int>(format) << " value " << scaled[i] << " inverse " << inverse);
+                CHECK(std::bit_cast<std::uint32_t>(fast[i]) == std::bit_cast<std::uint32_t>(plain[i]));
+                CHECK(plain[i] == grid.nearest(scaled[i] * inverse) * 2.5f);
+            }
+        }
     }
 }
