@@ -8,6 +8,7 @@
 
 #include "quant/transforms.hpp"
 #include "stats/covariance_spectrum.hpp"
+#include "util/huge_page_buffer.hpp"
 #include "util/parallel.hpp"
 
 namespace quantlens {
@@ -15,24 +16,42 @@ namespace quantlens {
 namespace {
 
 // Column means and variances (1/(n−1)) after rotating every row by R; float rows, double sums.
+// Rows are split over the cores, each with its own sums, added in chunk order.
 void rotated_moments(std::span<const float> values, std::int64_t rows, std::int64_t cols, std::uint64_t seed, std::vector<double>& mean,
                      std::vector<double>& variance) {
     const InputRotation rotation(cols, seed);
-    const auto d = static_cast<std::size_t>(cols);
-    std::vector<float> rotated(values.begin(), values.end());
-    parallel_for(static_cast<std::size_t>(rows), 64, [&](std::size_t begin, std::size_t end) {
-        for (std::size_t r = begin; r < end; ++r) rotation.rotate(std::span<float>(rotated.data() + r * d, d));
+    const auto d = static_cast<std::size_t>(cols), n = static_cast<std::size_t>(rows);
+    const HugePageBuffer buffer(values.size() * sizeof(float));
+    float* rotated = buffer.as<float>();
+    const std::size_t chunks = std::min<std::size_t>(max_threads(), std::max<std::size_t>(1, n / 64));
+    const std::size_t step = (n + chunks - 1) / chunks;
+    std::vector<std::vector<double>> partial(chunks, std::vector<double>(d, 0.0));
+    parallel_for(chunks, 1, [&](std::size_t first, std::size_t last) {
+        for (std::size_t c = first; c < last; ++c)
+            for (std::size_t r = c * step; r < std::min(n, (c + 1) * step); ++r) {
+                float* row = rotated + r * d;
+                std::copy_n(values.data() + r * d, d, row);
+                rotation.rotate(std::span<float>(row, d));
+                for (std::size_t j = 0; j < d; ++j) partial[c][j] += row[j];
+            }
     });
     mean.assign(d, 0.0);
-    variance.assign(d, 0.0);
-    for (std::size_t r = 0; r < static_cast<std::size_t>(rows); ++r)
-        for (std::size_t j = 0; j < d; ++j) mean[j] += rotated[r * d + j];
+    for (const auto& sums : partial)
+        for (std::size_t j = 0; j < d; ++j) mean[j] += sums[j];
     for (auto& m : mean) m /= static_cast<double>(rows);
-    for (std::size_t r = 0; r < static_cast<std::size_t>(rows); ++r)
-        for (std::size_t j = 0; j < d; ++j) {
-            const double centred = rotated[r * d + j] - mean[j];
-            variance[j] += centred * centred;
+    parallel_for(chunks, 1, [&](std::size_t first, std::size_t last) {
+        for (std::size_t c = first; c < last; ++c) {
+            std::fill(partial[c].begin(), partial[c].end(), 0.0);
+            for (std::size_t r = c * step; r < std::min(n, (c + 1) * step); ++r)
+                for (std::size_t j = 0; j < d; ++j) {
+                    const double centred = rotated[r * d + j] - mean[j];
+                    partial[c][j] += centred * centred;
+                }
         }
+    });
+    variance.assign(d, 0.0);
+    for (const auto& sums : partial)
+        for (std::size_t j = 0; j < d; ++j) variance[j] += sums[j];
     for (auto& v : variance) v /= static_cast<double>(rows - 1);
 }
 
