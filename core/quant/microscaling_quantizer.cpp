@@ -13,7 +13,7 @@
 #include <cstdint>
 
 #include "quant/element_grid.hpp"
-#include "quant/minifloat_kernels.hpp"
+#include "quant/element_kernels.hpp"
 #include "quant/quantizer_family.hpp"
 #include "quant/scaled_grid.hpp"
 #include "tensor/convert.hpp"

@@ -10,7 +10,7 @@
 #include <random>
 
 #include "quant/element_grid.hpp"
-#include "quant/minifloat_kernels.hpp"
+#include "quant/element_kernels.hpp"
 #include "quant/quantizer.hpp"
 #include "stats/histogram.hpp"
 
@@ -270,6 +270,29 @@ TEST_CASE("the minifloat element kernel agrees bit for bit with the grid's own r
             minifloat_dequantize_scalar_for_tests(grid, scaled.data(), scaled.size(), inverse, 2.5f, plain.data());
             for (std::size_t i = 0; i < x.size(); ++i) {
                 INFO("format " << static_cast<int>(format) << " value " << scaled[i] << " inverse " << inverse);
+                CHECK(std::bit_cast<std::uint32_t>(fast[i]) == std::bit_cast<std::uint32_t>(plain[i]));
+                CHECK(plain[i] == grid.nearest(scaled[i] * inverse) * 2.5f);
+            }
+        }
+    }
+}
+
+TEST_CASE("the table element kernel (NF4, log2) agrees bit for bit with the grid's own rounding") {
+    for (const TableGrid& grid : {nf4_grid(), log2_grid(3), log2_grid(4), log2_grid(5)}) {
+        const auto& levels = grid.table;
+        std::vector<float> x{0.0f, -0.0f, 4.0f, -4.0f, 1e-30f, -1e-30f};
+        for (std::size_t i = 0; i + 1 < levels.size(); ++i) {
+            const float mid = grid.midpoints[i];
+            for (float v : {levels[i], mid, std::nextafter(mid, -INFINITY), std::nextafter(mid, INFINITY)}) x.push_back(v);
+        }
+        for (float inverse : {1.0f, 0.37f}) {
+            std::vector<float> scaled(x.size());
+            for (std::size_t i = 0; i < x.size(); ++i) scaled[i] = x[i] / inverse;
+            std::vector<float> fast(x.size()), plain(x.size());
+            table_dequantize(grid, scaled.data(), scaled.size(), inverse, 2.5f, fast.data());
+            table_dequantize_scalar_for_tests(grid, scaled.data(), scaled.size(), inverse, 2.5f, plain.data());
+            for (std::size_t i = 0; i < x.size(); ++i) {
+                INFO("table of " << levels.size() << " value " << scaled[i] << " inverse " << inverse);
                 CHECK(std::bit_cast<std::uint32_t>(fast[i]) == std::bit_cast<std::uint32_t>(plain[i]));
                 CHECK(plain[i] == grid.nearest(scaled[i] * inverse) * 2.5f);
             }

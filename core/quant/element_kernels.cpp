@@ -1,4 +1,4 @@
-#include "quant/minifloat_kernels.hpp"
+#include "quant/element_kernels.hpp"
 
 #include <immintrin.h>
 
@@ -43,7 +43,39 @@ __attribute__((target("avx2"))) void dequantize_avx2(const MinifloatGrid& grid, 
     dequantize_scalar(grid, x + i, n - i, inverse, scale, out + i);
 }
 
+void table_scalar(const TableGrid& grid, const float* x, std::size_t n, float inverse, float scale, float* out) {
+    for (std::size_t i = 0; i < n; ++i) out[i] = grid.nearest(x[i] * inverse) * scale;
+}
+
+// TableGrid::quantize for small tables: the level's index is the number of midpoints below
+// x (a tie stays low), counted eight lanes at a time, then the level gathered from the table.
+__attribute__((target("avx2"))) void table_avx2(const TableGrid& grid, const float* x, std::size_t n, float inverse, float scale, float* out) {
+    const __m256 inv = _mm256_set1_ps(inverse), s = _mm256_set1_ps(scale);
+    const std::size_t count = grid.midpoints.size();
+    __m256 midpoints[kSmallTable];
+    for (std::size_t k = 0; k < count; ++k) midpoints[k] = _mm256_set1_ps(grid.midpoints[k]);
+    const float* table = grid.table.data();
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), inv);
+        __m256i index = _mm256_setzero_si256();
+        for (std::size_t k = 0; k < count; ++k) index = _mm256_sub_epi32(index, _mm256_castps_si256(_mm256_cmp_ps(midpoints[k], v, _CMP_LT_OQ)));
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_i32gather_ps(table, index, 4), s));
+    }
+    table_scalar(grid, x + i, n - i, inverse, scale, out + i);
+}
+
 }  // namespace
+
+void table_dequantize(const TableGrid& grid, const float* x, std::size_t n, float inverse, float scale, float* out) {
+    static const bool avx2 = cpu_has_avx2();
+    if (avx2 && grid.midpoints.size() <= kSmallTable) return table_avx2(grid, x, n, inverse, scale, out);
+    table_scalar(grid, x, n, inverse, scale, out);
+}
+
+void table_dequantize_scalar_for_tests(const TableGrid& grid, const float* x, std::size_t n, float inverse, float scale, float* out) {
+    table_scalar(grid, x, n, inverse, scale, out);
+}
 
 void minifloat_dequantize(const MinifloatGrid& grid, const float* x, std::size_t n, float inverse, float scale, float* out) {
     static const bool avx2 = cpu_has_avx2();
