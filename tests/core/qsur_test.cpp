@@ -144,6 +144,15 @@ TEST_CASE("QSUR of degenerate weights: a constant column is flagged and an all-z
     CHECK(flagged.rank_deficient);
     CHECK(flagged.floored_eigenvalues == 1);
     CHECK(std::isfinite(flagged.log10_qsur));
+    // The same past the first 256-wide block of the factorisation: it fails there, after
+    // overwriting part of the Gram matrix, which must be rebuilt for the eigensolver.
+    std::vector<float> wide(700 * 600);
+    for (std::size_t i = 0; i < wide.size(); ++i) wide[i] = i % 600 == 400 ? 0.5f : normal(random);
+    const auto rebuilt = covariance_spectrum(wide, 700, 600);
+    const auto forced = covariance_spectrum(wide, 700, 600, true);
+    CHECK(rebuilt.eigensolver);
+    CHECK(rebuilt.floored == 1);
+    CHECK(rebuilt.log_det == Approx(forced.log_det).epsilon(1e-12));
     const std::vector<float> zeros(40 * 8, 0.0f);
     const auto empty = qsur(zeros, 40, 8);
     CHECK(std::isnan(empty.log10_qsur));
