@@ -42,6 +42,7 @@ inline float scale_from_range(float range, float grid_max, ScaleRule rule, Scale
 // Σ (x − nearest(x/scale)·scale)² for an integer grid, accumulated in float64 over eight
 // lanes (element i in lane i mod 8) so the AVX2 and scalar paths give identical sums.
 double int_grid_squared_error(const float* x, std::size_t n, float scale, float qmin, float qmax);
+double int_grid_squared_error_scalar_for_tests(const float* x, std::size_t n, float scale, float qmin, float qmax);  // its scalar twin
 
 // max|x| and min/max over eight independent lanes: the weights are finite (quantize() refuses
 // others), so the order does not change the result, and the lanes let the compiler vectorise

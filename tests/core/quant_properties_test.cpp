@@ -11,6 +11,7 @@
 
 #include "quant/element_grid.hpp"
 #include "quant/element_kernels.hpp"
+#include "quant/group_scale.hpp"
 #include "quant/quantizer.hpp"
 #include "stats/histogram.hpp"
 
@@ -298,4 +299,15 @@ TEST_CASE("the table element kernel (NF4, log2) agrees bit for bit with the grid
             }
         }
     }
+}
+
+TEST_CASE("the clipping search's squared-error kernel agrees bit for bit with its scalar twin") {
+    const auto x = gaussian(1000, 21);
+    for (std::size_t n : {std::size_t{0}, std::size_t{7}, std::size_t{32}, std::size_t{128}, std::size_t{1000}})
+        for (float scale : {0.001f, 0.0037f, 0.02f}) {
+            INFO("n " << n << " scale " << scale);
+            const double fast = int_grid_squared_error(x.data(), n, scale, -7, 7);
+            const double plain = int_grid_squared_error_scalar_for_tests(x.data(), n, scale, -7, 7);
+            CHECK(std::bit_cast<std::uint64_t>(fast) == std::bit_cast<std::uint64_t>(plain));
+        }
 }
