@@ -13,7 +13,6 @@
 #include <cstdint>
 
 #include "quant/element_grid.hpp"
-#include "quant/element_kernels.hpp"
 #include "quant/quantizer_family.hpp"
 #include "quant/scaled_grid.hpp"
 #include "tensor/convert.hpp"
@@ -49,8 +48,8 @@ struct MxInt8Grid {
     }
 };
 
-// BlockScale is a functor so the per-block call inlines; the element loop has no branch on
-// keep_codes inside it, so it vectorises.
+// BlockScale is a functor so the per-block call inlines; the element loops are the scaled
+// grids' (quantize_run), with no branch on keep_codes inside them.
 template <class Grid, class BlockScale>
 void quantize_blocks(const Grid& grid, const WeightMatrix& w, std::int64_t block, bool keep_codes, QuantResult& out, BlockScale block_scale) {
     const auto spans = group_spans(w, Granularity::Group, block);
@@ -64,27 +63,12 @@ void quantize_blocks(const Grid& grid, const WeightMatrix& w, std::int64_t block
         float* values = out.dequantized.data();
         for (std::size_t g = first; g < last; ++g) {
             const auto [begin, end] = spans[g];
-            float lanes[8] = {};
-            std::size_t i = begin;
-            for (; i + 8 <= end; i += 8)
-                for (int k = 0; k < 8; ++k) lanes[k] = std::max(lanes[k], std::fabs(x[i + k]));
-            float block_max = 0;
-            for (float lane : lanes) block_max = std::max(block_max, lane);
-            for (; i < end; ++i) block_max = std::max(block_max, std::fabs(x[i]));
+            const float block_max = absmax_of(x + begin, end - begin);
             const float scale = block_scale(block_max);
             out.scales[g] = scale;
             const float inverse = scale > 0 ? 1.0f / scale : 0.0f;
-            if (keep_codes) {
-                for (std::size_t j = begin; j < end; ++j) {
-                    const float level = grid.nearest(x[j] * inverse);
-                    codes[j] = grid.code(level);
-                    values[j] = level * scale;
-                }
-            } else {
-                if constexpr (std::is_same_v<Grid, MinifloatGrid>) minifloat_dequantize(grid, x + begin, end - begin, inverse, scale, values + begin);
-                else
-                    for (std::size_t j = begin; j < end; ++j) values[j] = grid.nearest(x[j] * inverse) * scale;
-            }
+            if (keep_codes) quantize_run<true>(grid, x, inverse, scale, 0, begin, end, codes, values);
+            else quantize_run<false>(grid, x, inverse, scale, 0, begin, end, codes, values);
         }
     });
     out.group_elements = spans.empty() ? 0 : static_cast<std::int64_t>(spans.front().second - spans.front().first);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "quant/element_grid.hpp"
+#include "quant/element_kernels.hpp"
 #include "quant/group_scale.hpp"
 
 namespace quantlens {
@@ -41,6 +42,19 @@ GroupSetup<Grid> setup_group(const Grid& grid, ScaleRule rule, const QuantSpec& 
         }
     }
     return {grid, choose_scale(grid, rule, spec, x, n), 0};
+}
+
+// level × scale for each element of [begin, end), and its stored code (plus the zero point)
+// when wanted. Without codes, minifloat and small-table grids take their SIMD element loops.
+template <bool kCodes, class Grid>
+void quantize_run(const Grid& grid, const float* x, float inverse, float scale, std::int32_t zero, std::size_t begin, std::size_t end, std::int32_t* codes, float* values) {
+    if constexpr (!kCodes && std::is_same_v<Grid, MinifloatGrid>) return minifloat_dequantize(grid, x + begin, end - begin, inverse, scale, values + begin);
+    if constexpr (!kCodes && std::is_same_v<Grid, TableGrid>) return table_dequantize(grid, x + begin, end - begin, inverse, scale, values + begin);
+    for (std::size_t i = begin; i < end; ++i) {
+        const auto [level, code] = grid.quantize(x[i] * inverse);
+        if constexpr (kCodes) codes[i] = code + zero;
+        values[i] = level * scale;
+    }
 }
 
 inline std::uint64_t stochastic_state(std::uint64_t seed, std::uint64_t group) { return seed * 0x100000001B3ull ^ (group * 0x9E3779B97F4A7C15ull); }

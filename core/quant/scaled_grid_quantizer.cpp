@@ -9,7 +9,6 @@
 
 #include "quant/gptq.hpp"
 #include "quant/metrics_kernels.hpp"
-#include "quant/element_kernels.hpp"
 #include "stats/histogram_kernels.hpp"
 #include "tensor/convert.hpp"
 #include "util/parallel.hpp"
@@ -56,18 +55,6 @@ float parallel_absmax(std::span<const float> values) {
         absmax = std::max({absmax, std::fabs(range.low), std::fabs(range.high)});
     });
     return absmax;
-}
-
-// level × scale for each element of [begin, end), and its stored code when wanted.
-template <bool kCodes, class Grid>
-void quantize_run(const Grid& grid, const float* x, float inverse, float scale, std::int32_t zero, std::size_t begin, std::size_t end, std::int32_t* codes, float* values) {
-    if constexpr (!kCodes && std::is_same_v<Grid, MinifloatGrid>) return minifloat_dequantize(grid, x + begin, end - begin, inverse, scale, values + begin);
-    if constexpr (!kCodes && std::is_same_v<Grid, TableGrid>) return table_dequantize(grid, x + begin, end - begin, inverse, scale, values + begin);
-    for (std::size_t i = begin; i < end; ++i) {
-        const auto [level, code] = grid.quantize(x[i] * inverse);
-        if constexpr (kCodes) codes[i] = code + zero;
-        values[i] = level * scale;
-    }
 }
 
 template <class Grid>
