@@ -70,23 +70,22 @@ FloatValues FloatValues::decode(const TensorInfo& info, TensorBytes bytes, const
         });
         return result;
     }
+    // Large tensors decode into huge-page memory: on 4 KiB pages, zero-filling and
+    // first-touching a 4096² layer's 64 MiB took longer here than decoding it.
     const auto n = static_cast<std::size_t>(count);
+    float* data = nullptr;
     if (n * sizeof(float) >= kHugePageThreshold) {
-        // Large tensors decode into huge-page memory: on 4 KiB pages, zero-filling and
-        // first-touching a 4096² layer's 64 MiB took longer here than decoding it.
-        auto decoded = std::make_shared<HugePageBuffer>(n * sizeof(float));
-        const std::span<float> out(decoded->as<float>(), n);
-        decode_to_f32(info.dtype, raw, out);
-        bytes.release_pages();
-        result.values_ = out;
-        result.owner_ = std::move(decoded);
-        return result;
+        auto buffer = std::make_shared<HugePageBuffer>(n * sizeof(float));
+        data = buffer->as<float>();
+        result.owner_ = std::move(buffer);
+    } else {
+        auto vector = std::make_shared<std::vector<float>>(n);
+        data = vector->data();
+        result.owner_ = std::move(vector);
     }
-    auto decoded = std::make_shared<std::vector<float>>(n);
-    decode_to_f32(info.dtype, raw, *decoded);
+    decode_to_f32(info.dtype, raw, std::span<float>(data, n));
     bytes.release_pages();
-    result.values_ = *decoded;
-    result.owner_ = std::move(decoded);
+    result.values_ = {data, n};
     return result;
 }
 
