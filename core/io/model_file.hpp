@@ -1,5 +1,5 @@
 #pragma once
-// The one interface every format reader implements (DESIGN.md "Reader"). Opening reads
+// The one interface every format reader implements. Opening reads
 // headers only; tensor bytes are read (or mapped) when asked for.
 #include <map>
 #include <memory>
@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/layer.hpp"
+#include "tensor/layer.hpp"
 #include "tensor/tensor.hpp"
 
 namespace quantlens {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "io/model_file.hpp"
-#include "model/layer.hpp"
+#include "tensor/layer.hpp"
 
 namespace quantlens {
 

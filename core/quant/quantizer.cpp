@@ -6,6 +6,7 @@
 #include "quant/quantizer_family.hpp"
 #include "quant/metrics_kernels.hpp"
 #include "quant/transforms.hpp"
+#include "stats/input_rotation.hpp"
 #include "stats/histogram_kernels.hpp"
 #include "tensor/dtype.hpp"
 #include "util/error.hpp"

@@ -6,7 +6,7 @@
 
 #include <boost/math/distributions/chi_squared.hpp>
 
-#include "quant/transforms.hpp"
+#include "stats/input_rotation.hpp"
 #include "stats/covariance_spectrum.hpp"
 #include "util/huge_page_buffer.hpp"
 #include "util/parallel.hpp"

@@ -7,7 +7,7 @@
 
 #include <Eigen/Dense>
 
-#include "quant/transforms.hpp"
+#include "stats/input_rotation.hpp"
 #include "stats/covariance_spectrum.hpp"
 #include "stats/qsur.hpp"
 #include "test_support.hpp"

@@ -1,4 +1,4 @@
-#include "model/layer.hpp"
+#include "tensor/layer.hpp"
 
 namespace quantlens {
 

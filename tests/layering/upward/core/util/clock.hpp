@@ -1,0 +1,3 @@
+#pragma once
+// A deliberate upward include: util (layer 0) reaching io (layer 2).
+#include "io/gguf.hpp"
