@@ -8,7 +8,7 @@ namespace quantlens::cli {
 
 void add_analyze(CLI::App& app) {
     auto* command = app.add_subcommand("analyze", "Per-layer weight statistics and quantization error for every linear, conv and embedding layer");
-    struct Options { std::string model, out, first; std::vector<std::string> specs; bool json = false, csv = false, no_qsur = false, no_cache = false; double outlier_k = 3; std::string cache_dir; };
+    struct Options { std::string model, out, first; std::vector<std::string> specs; bool json = false, csv = false, no_qsur = false, no_cache = false, force = false; double outlier_k = 3; std::string cache_dir; };
     auto options = std::make_shared<Options>();
     command->add_option("MODEL", options->model, "model file or Hugging Face folder")->required();
     command->add_option("--spec", options->specs, "quantizer spec to measure on every layer (repeatable)");
@@ -16,6 +16,7 @@ void add_analyze(CLI::App& app) {
     auto* csv = command->add_flag("--csv", options->csv, "print one CSV row per layer");
     json->excludes(csv);
     command->add_option("--out", options->out, "write the report to this file (atomically) instead of standard output");
+    command->add_flag("--force", options->force, "replace --out if it is an earlier QuantLens JSON report (nothing else is ever replaced)");
     command->add_option("--outlier-k", options->outlier_k, "outliers are |w - mean| > k·std (default 3)")->check(CLI::PositiveNumber);
     command->add_option("--first", options->first, "analyse this layer before the others");
     command->add_flag("--no-qsur", options->no_qsur, "skip QSUR (its covariance costs O(rows·d² + d³) per layer)");
@@ -33,6 +34,7 @@ void add_analyze(CLI::App& app) {
             analysis.cache_dir = options->cache_dir;
             auto model = Model::open(options->model);
             if (!options->first.empty()) model.layer(options->first);  // a clear error for an unknown name
+            guard_cli_output(options->out, model, {}, options->force);
             // Progress in stored bytes, with the layer count beside the layer's name.
             Progress progress;
             if (auto bar = stderr_progress("B")) {
@@ -57,7 +59,7 @@ void add_analyze(CLI::App& app) {
                 std::cout << text;
                 return 0;
             }
-            AtomicFile out(options->out);
+            AtomicFile out(options->out);  // replaces only what guard_cli_output approved
             out.write(text.data(), text.size());
             out.commit();
             std::cerr << "wrote " << options->out << " (" << report.layers.size() << " layers)\n";

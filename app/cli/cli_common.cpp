@@ -8,13 +8,20 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "export/export_common.hpp"
+#include "io/output_marker.hpp"
 #include "util/error.hpp"
+#include "util/temporary_path.hpp"
 
 namespace quantlens::cli {
 
 namespace {
 std::function<int()> selected;
 void on_interrupt(int) { interrupt_token().cancel(); }
+
+void say_cleanup_notes() {
+    for (const auto& note : take_cleanup_notes()) std::cerr << "note: " << note << "\n";
+}
 }  // namespace
 
 void set_command(std::function<int()> command) { selected = std::move(command); }
@@ -24,20 +31,29 @@ CancelToken& interrupt_token() {
     return token;
 }
 
+void guard_cli_output(const std::string& out, const Model& model, std::vector<std::string> inputs, bool force) {
+    if (out.empty()) return;
+    inputs.push_back(model_input(model.file()));
+    guard_output({out, OutputShape::File, std::move(inputs), force});
+}
+
 int run_selected(CLI::App&) {
-    std::signal(SIGINT, on_interrupt);
+    // SIGTERM (timeout, systemd, logout) and SIGHUP (a closed terminal) cancel like Ctrl-C:
+    // the command stops at its next check and removes its temporaries.
+    for (int signal : {SIGINT, SIGTERM, SIGHUP}) std::signal(signal, on_interrupt);
+    int code = 1;
     try {
-        return selected ? selected() : 2;
+        code = selected ? selected() : 2;
     } catch (const Cancelled&) {
         std::cerr << "\ncancelled\n";
-        return 130;
+        code = 130;
     } catch (const Error& error) {
         std::cerr << "error: " << error.what() << "\n";
-        return 1;
     } catch (const std::exception& error) {
         std::cerr << "error: " << error.what() << "\n";
-        return 1;
     }
+    say_cleanup_notes();
+    return code;
 }
 
 Progress stderr_progress(std::string_view unit) {

@@ -3,8 +3,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
+#include <vector>
 #include <string_view>
 
+#include "model/model.hpp"
 #include "util/progress.hpp"
 
 namespace quantlens::cli {
@@ -24,6 +27,11 @@ void set_command(std::function<int()> command);
 // The token Ctrl-C sets, and a progress bar on stderr (only when stderr is a terminal,
 // or when QUANTLENS_PROGRESS=1, so logs stay clean).
 CancelToken& interrupt_token();
+
+// Refuses, before any work, an output that is or holds an input or that exists (unless
+// `force` and QuantLens wrote it): util/output_guard.hpp. `inputs` are the other paths the
+// command reads besides the model's file or folder. Does nothing for an empty `out`.
+void guard_cli_output(const std::string& out, const Model& model, std::vector<std::string> inputs, bool force);
 Progress stderr_progress(std::string_view unit);
 
 }  // namespace quantlens::cli

@@ -8,7 +8,7 @@ namespace quantlens::cli {
 
 void add_export(CLI::App& app) {
     auto* command = app.add_subcommand("export", "Write quantized weights as a plan says (or the plan in another tool's dialect)");
-    struct Options { std::string model, config, format = "gguf", out; };
+    struct Options { std::string model, config, format = "gguf", out; bool force = false; };
     auto options = std::make_shared<Options>();
     command->add_option("MODEL", options->model, "the model the plan was made for")->required();
     command->add_option("--config", options->config, "the plan (quantlens.plan/1, from `allocate --out` or written by hand)")->required();
@@ -19,11 +19,14 @@ void add_export(CLI::App& app) {
                         "aimet (param encodings), llama-tensor-types (llama-quantize --tensor-type-file)")
         ->check(CLI::IsMember(export_formats()));
     command->add_option("--out", options->out, "the file or folder to write (atomically; never the input)")->required();
+    command->add_flag("--force", options->force,
+                      "replace --out if QuantLens wrote it (a marked GGUF, safetensors, folder or plan); nothing else is ever replaced");
     command->callback([options] {
         set_command([options] {
             const auto plan = load_plan(options->config);
             const auto model = Model::open(options->model);
-            const auto outcome = export_plan(model, plan, options->config, options->format, options->out, stderr_progress("B"), &interrupt_token());
+            const auto outcome = export_plan(model, plan, options->config, options->format, options->out, stderr_progress("B"),
+                                             &interrupt_token(), options->force);
             const auto& summary = outcome.summary;
             if (is_dialect(options->format)) {
                 std::cout << "wrote " << options->out << " (" << options->format << ", " << summary.quantized << " planned layers)\n";

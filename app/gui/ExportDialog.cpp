@@ -1,5 +1,6 @@
 #include "ExportDialog.hpp"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDialogButtonBox>
 #include <QFileDialog>
@@ -28,7 +29,8 @@ struct Written {
 }  // namespace
 
 ExportDialog::ExportDialog(std::shared_ptr<const quantlens::Model> model, std::optional<quantlens::QuantPlan> plan, QWidget* parent)
-    : QDialog(parent), model_(std::move(model)), plan_(std::move(plan)), format_(new QComboBox), destination_(new QLineEdit), planInfo_(new QLabel),
+    : QDialog(parent), model_(std::move(model)), plan_(std::move(plan)), format_(new QComboBox), destination_(new QLineEdit),
+      replace_(new QCheckBox(tr("Replace it if it is an earlier QuantLens export (nothing else is ever replaced)"))), planInfo_(new QLabel),
       report_(new QLabel), progress_(new QProgressBar), run_(new QPushButton(tr("Export"))), cancel_(new QPushButton(tr("Cancel"))),
       job_(new widgets::JobRunner(this)) {
     setWindowTitle(tr("Export quantized model"));
@@ -53,6 +55,7 @@ ExportDialog::ExportDialog(std::shared_ptr<const quantlens::Model> model, std::o
     destinationRow->addWidget(destination_, 1);
     destinationRow->addWidget(browse);
     form->addRow(tr("Destination"), destinationRow);
+    form->addRow(QString(), replace_);
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(form);
     progress_->setRange(0, 1000);
@@ -88,9 +91,10 @@ ExportDialog::ExportDialog(std::shared_ptr<const quantlens::Model> model, std::o
     });
     connect(browse, &QPushButton::clicked, this, [this] {
         const auto format = format_->currentData().toString();
-        const bool folder = format == QLatin1String("safetensors-packed") || (format == QLatin1String("fakequant") && QFileInfo(QString::fromStdString(model_->file().path())).isDir());
-        const auto path = folder ? QFileDialog::getSaveFileName(this, tr("Export folder"), QString(), QString(), nullptr, QFileDialog::ShowDirsOnly)
-                                 : QFileDialog::getSaveFileName(this, tr("Export to"));
+        const bool folder = quantlens::writes_folder(*model_, format.toStdString());
+        const auto options = QFileDialog::DontConfirmOverwrite | (folder ? QFileDialog::ShowDirsOnly : QFileDialog::Options());
+        const auto path = QFileDialog::getSaveFileName(this, folder ? tr("Export folder") : tr("Export to"), QString(),
+                                                       QString(), nullptr, options);
         if (!path.isEmpty()) destination_->setText(path);
     });
     connect(run_, &QPushButton::clicked, this, &ExportDialog::start);
@@ -123,6 +127,8 @@ void ExportDialog::setFormat(const QString& format) { format_->setCurrentIndex(f
 
 void ExportDialog::setDestination(const QString& path) { destination_->setText(path); }
 
+void ExportDialog::setReplaceOwnOutput(bool replace) { replace_->setChecked(replace); }
+
 QString ExportDialog::report() const { return report_->text(); }
 
 void ExportDialog::start() {
@@ -133,13 +139,14 @@ void ExportDialog::start() {
     auto model = model_;
     const auto plan = *plan_;
     const std::string format = format_->currentData().toString().toStdString(), out = destination_->text().toStdString();
+    const bool replace = replace_->isChecked();
     progress_->setValue(0);
     progress_->show();
     cancel_->setEnabled(true);
     run_->setEnabled(false);
     report_->setText(tr("Exporting…"));
-    job_->start(tr("Exporting"), [model, plan, format, out](const quantlens::Progress& progress, const quantlens::CancelToken& cancel) -> std::any {
-        const auto outcome = quantlens::export_plan(*model, plan, "(the plan)", format, out, progress, &cancel);
+    job_->start(tr("Exporting"), [model, plan, format, out, replace](const quantlens::Progress& progress, const quantlens::CancelToken& cancel) -> std::any {
+        const auto outcome = quantlens::export_plan(*model, plan, "(the plan)", format, out, progress, &cancel, replace);
         const auto& summary = outcome.summary;
         auto written = std::make_shared<Written>();
         written->path = QString::fromStdString(out);

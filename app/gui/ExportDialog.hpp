@@ -10,6 +10,7 @@
 #include "alloc/plan.hpp"
 #include "model/model.hpp"
 
+class QCheckBox;
 class QComboBox;
 class QLabel;
 class QLineEdit;
@@ -29,6 +30,7 @@ public:
 
     void setFormat(const QString& format);  // the CLI's --format names
     void setDestination(const QString& path);
+    void setReplaceOwnOutput(bool replace);  // --force: an earlier QuantLens export may be replaced
     void start();
     QString report() const;  // what the last export said (written files, or why not)
     widgets::JobRunner* job() const { return job_; }
@@ -42,6 +44,7 @@ private:
     std::optional<quantlens::QuantPlan> plan_;
     QComboBox* format_;
     QLineEdit* destination_;
+    QCheckBox* replace_;
     QLabel* planInfo_;
     QLabel* report_;
     QProgressBar* progress_;

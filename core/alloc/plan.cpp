@@ -1,13 +1,13 @@
 #include "alloc/plan.hpp"
 
 #include <algorithm>
-#include <fstream>
 #include <regex>
 
 #include "io/json_limits.hpp"
 #include "model/model_identity.hpp"
 #include "quant/comparison.hpp"
 #include "util/atomic_file.hpp"
+#include "util/mapped_file.hpp"
 
 namespace quantlens {
 
@@ -115,10 +115,7 @@ QuantPlan parse_plan(std::string_view text, const std::string& file) {
 }
 
 QuantPlan load_plan(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path, "", "cannot open for reading");
-    const std::string text{std::istreambuf_iterator<char>(in), {}};
-    return parse_plan(text, path);
+    return parse_plan(read_small_file(path, 64 << 20), path);
 }
 
 void save_plan(const QuantPlan& plan, const std::string& path) {

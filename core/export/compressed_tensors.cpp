@@ -5,6 +5,7 @@
 #include <map>
 
 #include "io/json_limits.hpp"
+#include "io/output_marker.hpp"
 #include "io/safetensors.hpp"
 #include "util/atomic_file.hpp"
 #include "util/parallel.hpp"
@@ -223,11 +224,13 @@ ExportSummary export_packed_safetensors(const Model& model, const std::vector<La
     nlohmann::ordered_json config = nlohmann::ordered_json::object();
     const auto folder = model_folder(file);
     if (!folder.empty()) {
-        for (const auto& entry : fs::directory_iterator(folder)) {
-            const auto name = entry.path().filename().string();
-            if (entry.is_regular_file() && entry.path().extension() != ".safetensors" && name != "config.json" && name != "model.safetensors.index.json")
-                fs::copy_file(entry.path(), directory.file(name));
-        }
+        copy_side_files(
+            folder, directory,
+            [](const std::string& name) {
+                return fs::path(name).extension() != ".safetensors" && name != "config.json" &&
+                       name != "model.safetensors.index.json";
+            },
+            summary.warnings);
         if (file.config().is_object()) config = nlohmann::ordered_json::parse(file.config().dump());
     }
     if (!file.config().is_object() || file.config().empty())
@@ -266,7 +269,7 @@ ExportSummary export_packed_safetensors(const Model& model, const std::vector<La
             weight_map[tensor.name] = shard.file_name;
             total_size += *storage_bytes(tensor.dtype, *element_count(tensor.shape));
         }
-        SafetensorsStreamWriter writer(directory.file(shard.file_name), declared, shard.metadata);
+        SafetensorsStreamWriter writer(directory.file(shard.file_name), declared, with_writer_mark(shard.metadata));
         for (const auto& name : shard.tensors) {
             if (cancel) cancel->throw_if_cancelled();
             const auto& info = file.tensor(name);

@@ -2,27 +2,18 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <random>
 
+#include "io/output_marker.hpp"
 #include "io/safetensors.hpp"
 #include "quant/ggml_quantizer.hpp"
 #include "tensor/convert.hpp"
+#include "util/atomic_file.hpp"
 #include "util/mapped_file.hpp"
+#include "util/temporary_path.hpp"
 
 namespace quantlens {
 
 namespace fs = std::filesystem;
-
-namespace {
-
-bool same_or_inside(const fs::path& candidate, const fs::path& folder) {
-    std::error_code ignored;
-    const auto a = fs::weakly_canonical(candidate, ignored), b = fs::weakly_canonical(folder, ignored);
-    auto [end, _] = std::mismatch(b.begin(), b.end(), a.begin(), a.end());
-    return end == b.end();
-}
-
-}  // namespace
 
 std::string module_of(const Layer& layer) {
     const std::string suffix = ".weight";
@@ -40,12 +31,13 @@ std::string model_folder(const ModelFile& source) {
     return {};
 }
 
-void refuse_to_overwrite_input(const ModelFile& source, const std::string& out_path) {
+std::string model_input(const ModelFile& source) {
     const auto folder = model_folder(source);
-    std::error_code ignored;
-    const bool clash = folder.empty() ? (fs::exists(out_path, ignored) && fs::equivalent(out_path, source.path(), ignored))
-                                      : same_or_inside(out_path, folder) || same_or_inside(folder, out_path);
-    if (clash) throw Error(out_path, "", "is the input model (or holds it); refusing to overwrite it — choose another destination");
+    return folder.empty() ? source.path() : folder;
+}
+
+void refuse_to_overwrite_input(const ModelFile& source, const std::string& out_path) {
+    check_output_against_inputs({out_path, OutputShape::File, {model_input(source)}, false});
 }
 
 void ExportChecks::throw_if_failed(const std::string& out_path, const std::string& target) const {
@@ -91,13 +83,13 @@ AtomicDirectory::AtomicDirectory(std::string target) : target_(std::move(target)
     if (path.filename().empty()) path = path.parent_path();  // "out/" names the folder "out"
     target_ = path.string();
     std::error_code error;
-    if (fs::exists(path, error) && !fs::is_directory(path, error))
+    if (fs::exists(fs::symlink_status(path, error)) && !fs::is_directory(fs::symlink_status(path, error)))
         throw Error(target_, "", "exists and is not a folder; this export writes a folder");
     const auto parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
     if (!fs::is_directory(parent, error)) throw Error(target_, "", "its parent folder " + parent.string() + " does not exist");
-    std::random_device random;
+    remove_stale_temporaries(path);
     for (int attempt = 0; attempt < 16 && temp_.empty(); ++attempt) {
-        const auto candidate = parent / ("." + path.filename().string() + ".tmp-" + std::to_string(random()));
+        const auto candidate = temporary_path(path);
         if (fs::create_directory(candidate, error)) temp_ = candidate.string();
     }
     if (temp_.empty()) throw Error(target_, "", "cannot create a temporary folder beside it: " + error.message());
@@ -105,27 +97,54 @@ AtomicDirectory::AtomicDirectory(std::string target) : target_(std::move(target)
 
 AtomicDirectory::~AtomicDirectory() {
     std::error_code ignored;
-    if (!committed_) fs::remove_all(temp_, ignored);
+    if (!committed_) fs::remove_all(temp_, ignored);  // the temporary is ours: made above
 }
 
 std::string AtomicDirectory::file(const std::string& name) const { return (fs::path(temp_) / name).string(); }
 
 void AtomicDirectory::commit() {
+    {
+        AtomicFile marker(file(kFolderMarker));
+        const std::string text = "written by " + writer_stamp() + "\n";
+        marker.write(text.data(), text.size());
+        marker.commit();
+    }
+    // An existing folder is replaced only when the output guard found QuantLens's mark on it
+    // and the user asked (--force); it is checked again here, just before it goes.
     std::error_code error;
     std::string aside;
-    if (fs::exists(target_, error)) {
+    const bool exists = fs::exists(fs::symlink_status(target_, error));
+    if (exists) {
+        if (!replacement_approved(target_) || !carries_quantlens_marker(target_))
+            throw Error(target_, "", "exists, and QuantLens was not allowed to replace it; it is left as it was");
         aside = temp_ + ".old";
         fs::rename(target_, aside, error);
         if (error) throw Error(target_, "", "cannot move the existing folder aside: " + error.message());
     }
-    fs::rename(temp_, target_, error);
-    if (error) {
+    if (const int failure = rename_path(temp_, target_, false); failure != 0) {
         std::error_code ignored;
         if (!aside.empty()) fs::rename(aside, target_, ignored);
-        throw Error(target_, "", "cannot move the finished folder into place: " + error.message());
+        throw Error(target_, "", "cannot move the finished folder into place: " + std::generic_category().message(failure));
     }
     committed_ = true;
-    if (!aside.empty()) fs::remove_all(aside, error);
+    if (!aside.empty()) fs::remove_all(aside, error);  // an earlier QuantLens output, marked as such
+}
+
+void copy_side_files(const std::string& folder, const AtomicDirectory& directory,
+                     const std::function<bool(const std::string& name)>& keep, std::vector<std::string>& warnings) {
+    std::vector<fs::path> regular;
+    std::error_code error;
+    for (fs::directory_iterator it(folder, error), end; !error && it != end; it.increment(error)) {
+        const auto name = it->path().filename().string();
+        if (!keep(name)) continue;
+        const auto status = it->symlink_status(error);
+        if (fs::is_regular_file(status)) regular.push_back(it->path());
+        else if (!fs::is_directory(status))
+            warnings.push_back(name + " was not copied: it is " + (fs::is_symlink(status) ? "a symbolic link" : "not a regular file") +
+                               ", and exports copy only regular files of the model's folder");
+    }
+    if (error) throw Error(folder, "", "cannot list the model's folder: " + error.message());
+    for (const auto& path : regular) fs::copy_file(path, directory.file(path.filename().string()));
 }
 
 std::vector<SafetensorsShard> safetensors_shards(const ModelFile& source) {

@@ -4,6 +4,7 @@
 // the preview does, turning its values back into the file's stored layout, and writing a
 // folder atomically.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -27,8 +28,12 @@ struct ExportSummary {
 // "….up_proj.weight"); empty when the tensor is not named <module>.weight.
 std::string module_of(const Layer& layer);
 
+// What a model was read from: its folder for a folder model (HF folder, sharded index), else
+// its file. Outputs never touch it (util/output_guard.hpp).
+std::string model_input(const ModelFile& source);
+
 // Error when `out_path` is the model's file, or its folder, or inside its folder for a
-// folder model (the input is never overwritten).
+// folder model, or holds it (the input is never overwritten).
 void refuse_to_overwrite_input(const ModelFile& source, const std::string& out_path);
 
 // Problems found before writing, one line per layer, thrown together so the user fixes all
@@ -79,6 +84,13 @@ private:
     std::string target_, temp_;
     bool committed_ = false;
 };
+
+// Copies the side files of a model folder (config, tokenizer, …) into `directory`: the regular
+// files directly inside `folder` that `keep` accepts. Symbolic links, FIFOs and devices are
+// never followed or copied (a link could pull any file on the machine into the export); each
+// one left out is named in `warnings`.
+void copy_side_files(const std::string& folder, const AtomicDirectory& directory,
+                     const std::function<bool(const std::string& name)>& keep, std::vector<std::string>& warnings);
 
 // The safetensors files of a safetensors-family model (one file, a sharded index, a Hugging
 // Face folder) with their tensors in header order, so exports keep the shard layout.

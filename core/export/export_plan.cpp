@@ -1,5 +1,6 @@
 #include "export/export_plan.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "export/compressed_tensors.hpp"
@@ -7,6 +8,7 @@
 #include "export/fakequant_export.hpp"
 #include "export/gguf_export.hpp"
 #include "export/llama_quantize_types.hpp"
+#include "io/output_marker.hpp"
 #include "util/atomic_file.hpp"
 
 namespace quantlens {
@@ -20,8 +22,21 @@ bool is_dialect(std::string_view format) {
     return format == "gptqmodel" || format == "compressed-tensors" || format == "aimet" || format == "llama-tensor-types";
 }
 
+bool writes_folder(const Model& model, std::string_view format) {
+    return format == "safetensors-packed" || (format == "fakequant" && !model_folder(model.file()).empty());
+}
+
 ExportOutcome export_plan(const Model& model, const QuantPlan& plan, const std::string& plan_file, std::string_view format, const std::string& out_path,
-                          const Progress& progress, const CancelToken* cancel) {
+                          const Progress& progress, const CancelToken* cancel, bool replace_existing) {
+    if (std::find(export_formats().begin(), export_formats().end(), format) == export_formats().end())
+        throw Error(out_path, "format \"" + std::string(format) + "\"", "expected gguf, fakequant, safetensors-packed, gptqmodel, compressed-tensors, aimet or llama-tensor-types");
+    const auto shape = writes_folder(model, format) ? OutputShape::Folder : OutputShape::File;
+    const std::vector<std::string> inputs = {model_input(model.file()), plan_file};
+    guard_output({out_path, shape, inputs, replace_existing});
+    // The plan travels with the weights: inside a folder, beside a file (a second output).
+    namespace fs = std::filesystem;
+    const auto plan_path = shape == OutputShape::Folder ? (fs::path(out_path) / "quantlens.plan.json").string() : out_path + ".plan.json";
+    if (!is_dialect(format) && shape == OutputShape::File) guard_output({plan_path, OutputShape::File, inputs, replace_existing});
     const auto assignments = resolve_plan(plan, model, plan_file);
     ExportOutcome outcome;
     if (is_dialect(format)) {
@@ -40,10 +55,7 @@ ExportOutcome export_plan(const Model& model, const QuantPlan& plan, const std::
     if (format == "gguf") outcome.summary = export_gguf(model, assignments, out_path, progress, cancel);
     else if (format == "fakequant") outcome.summary = export_fakequant(model, assignments, out_path, progress, cancel);
     else if (format == "safetensors-packed") outcome.summary = export_packed_safetensors(model, assignments, out_path, progress, cancel);
-    else throw Error(out_path, "format \"" + std::string(format) + "\"", "expected gguf, fakequant, safetensors-packed, gptqmodel, compressed-tensors, aimet or llama-tensor-types");
-    // The plan travels with the weights: inside a folder, beside a file.
-    namespace fs = std::filesystem;
-    outcome.plan_path = fs::is_directory(out_path) ? (fs::path(out_path) / "quantlens.plan.json").string() : out_path + ".plan.json";
+    outcome.plan_path = plan_path;
     save_plan(plan, outcome.plan_path);
     return outcome;
 }

@@ -19,8 +19,13 @@ struct ExportOutcome {
     std::string plan_path;  // where the plan was saved beside the weights (weight formats)
 };
 
-// Error naming the format when it is not one of export_formats().
+// Whether `format` writes a folder for this model (safetensors-packed; fakequant of a folder model).
+bool writes_folder(const Model& model, std::string_view format);
+
+// Error naming the format when it is not one of export_formats(). Before any work the output is
+// checked (util/output_guard.hpp): never an input (the model, the plan file), and an existing
+// output is replaced only with `replace_existing` (--force) when QuantLens wrote it.
 ExportOutcome export_plan(const Model& model, const QuantPlan& plan, const std::string& plan_file, std::string_view format, const std::string& out_path,
-                          const Progress& progress = {}, const CancelToken* cancel = nullptr);
+                          const Progress& progress = {}, const CancelToken* cancel = nullptr, bool replace_existing = false);
 
 }  // namespace quantlens

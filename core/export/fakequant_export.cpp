@@ -4,6 +4,7 @@
 #include <map>
 
 #include "io/gguf.hpp"
+#include "io/output_marker.hpp"
 #include "io/hdf5.hpp"
 #include "io/safetensors.hpp"
 #include "tensor/ggml_blocks.hpp"
@@ -89,9 +90,9 @@ private:
         std::unique_ptr<AtomicDirectory> directory;
         if (folder) {
             directory = std::make_unique<AtomicDirectory>(out_);
-            for (const auto& entry : fs::directory_iterator(model_folder(file)))  // config.json, tokenizer, index, …
-                if (entry.is_regular_file() && entry.path().extension() != ".safetensors")
-                    fs::copy_file(entry.path(), directory->file(entry.path().filename().string()));
+            copy_side_files(model_folder(file), *directory,  // config.json, tokenizer, index, …
+                            [](const std::string& name) { return fs::path(name).extension() != ".safetensors"; },
+                            summary_.warnings);
         }
         for (const auto& shard : shards) {
             std::vector<TensorDeclaration> declared;
@@ -100,7 +101,7 @@ private:
                 declared.push_back({name, planned_.count(name) ? fakequant_dtype(file, info.dtype) : info.dtype, info.shape});
             }
             const auto path = folder ? directory->file(shard.file_name) : out_;
-            SafetensorsStreamWriter writer(path, declared, shard.metadata);
+            SafetensorsStreamWriter writer(path, declared, with_writer_mark(shard.metadata));
             for (const auto& tensor : declared) {
                 TensorBytes keep;
                 writer.write_tensor(tensor_bytes(file.tensor(tensor.name), tensor.dtype, keep));
@@ -119,7 +120,7 @@ private:
         std::vector<GgufTensorDeclaration> declared;
         for (const auto& entry : header.tensors)
             declared.push_back({entry.info.name, planned_.count(entry.info.name) ? fakequant_dtype(file, entry.info.dtype) : entry.info.dtype, entry.info.shape});
-        GgufStreamWriter writer(out_, header.metadata, declared);
+        GgufStreamWriter writer(out_, with_writer_mark(header.metadata), declared);
         for (const auto& tensor : declared) {
             TensorBytes keep;
             writer.write_tensor(tensor_bytes(file.tensor(tensor.name), tensor.dtype, keep));

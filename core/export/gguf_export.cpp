@@ -6,6 +6,7 @@
 
 #include "export/hf_llama_gguf.hpp"
 #include "io/gguf.hpp"
+#include "io/output_marker.hpp"
 #include "quant/ggml_quantizer.hpp"
 #include "tensor/convert.hpp"
 #include "tensor/ggml_blocks.hpp"
@@ -75,7 +76,7 @@ ExportSummary export_gguf(const Model& model, const std::vector<LayerAssignment>
         declared.push_back({entry.info.name, found == planned.end() ? entry.info.dtype : found->second, entry.info.shape});
         summary.bytes_in += entry.info.byte_size;
     }
-    GgufStreamWriter writer(out_path, metadata, declared);
+    GgufStreamWriter writer(out_path, with_writer_mark(metadata), declared);
     std::uint64_t done = 0;
     std::vector<float> values;       // one tensor at a time, storage reused
     std::vector<std::byte> encoded;

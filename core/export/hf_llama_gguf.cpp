@@ -6,6 +6,7 @@
 
 #include "export/gguf_export.hpp"
 #include "io/gguf.hpp"
+#include "io/output_marker.hpp"
 
 namespace quantlens {
 
@@ -147,7 +148,7 @@ ExportSummary export_hf_llama_gguf(const Model& model, const std::vector<LayerAs
 
     std::vector<GgufTensorDeclaration> declared;
     for (const auto& output : outputs) declared.push_back({output.name, output.type, output.source->shape});
-    GgufStreamWriter writer(out_path, metadata, declared);
+    GgufStreamWriter writer(out_path, with_writer_mark(metadata), declared);
     std::uint64_t done = 0;
     std::vector<std::byte> encoded;
     for (const auto& output : outputs) {

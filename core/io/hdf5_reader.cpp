@@ -46,8 +46,9 @@ public:
 protected:
     TensorBytes read_bytes(const TensorInfo& info) const override {
         std::lock_guard lock(hdf5_mutex());
-        Handle dataset(H5Dopen2(file_, info.name.c_str(), H5P_DEFAULT), H5Dclose);
+        Handle dataset(H5Dopen2(file_, info.name.c_str(), confined_dataset_access()), H5Dclose);
         if (dataset.id < 0) throw Error(path_, info.name, "cannot open dataset");
+        refuse_outside_storage(dataset.id, path_, info.name);
         Handle memory_type(memory_type_for(info.dtype), H5Tclose);
         std::vector<std::byte> bytes(info.byte_size);
         if (info.byte_size && H5Dread(dataset.id, memory_type.id, H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()) < 0)
@@ -57,8 +58,9 @@ protected:
 
 private:
     TensorInfo describe(const std::string& name) {
-        Handle dataset(H5Dopen2(file_, name.c_str(), H5P_DEFAULT), H5Dclose);
+        Handle dataset(H5Dopen2(file_, name.c_str(), confined_dataset_access()), H5Dclose);
         if (dataset.id < 0) throw Error(path_, name, "cannot open dataset");
+        refuse_outside_storage(dataset.id, path_, name);
         TensorInfo info;
         info.name = name;
         if (!valid_utf8(name)) throw Error(path_, "dataset name", "is not valid UTF-8");
@@ -81,7 +83,7 @@ private:
 
     void read_keras_layout() {
         std::string model_config = string_attribute(file_, ".", "model_config");
-        std::string layer_root = H5Lexists(file_, "model_weights", H5P_DEFAULT) > 0 ? "model_weights" : ".";
+        std::string layer_root = H5Lexists(file_, "model_weights", confined_link_access()) > 0 ? "model_weights" : ".";
         auto layer_names = string_array_attribute(file_, layer_root, "layer_names");
         if (layer_names.empty()) return;
         keras_ = true;
@@ -90,7 +92,7 @@ private:
         std::vector<std::pair<std::string, std::vector<std::string>>> weights;
         for (const auto& layer : layer_names) {
             std::string group = layer_root == "." ? layer : layer_root + "/" + layer;
-            if (H5Lexists(file_, group.c_str(), H5P_DEFAULT) <= 0) throw Error(path_, "layer_names", "names layer \"" + layer + "\" but there is no group " + group);
+            if (H5Lexists(file_, group.c_str(), confined_link_access()) <= 0) throw Error(path_, "layer_names", "names layer \"" + layer + "\" but there is no group " + group);
             std::vector<std::string> tensors;
             for (const auto& weight : string_array_attribute(file_, group, "weight_names")) {
                 std::string tensor_name = group + "/" + weight;

@@ -76,8 +76,8 @@ std::optional<DType> dtype_of_dataset(hid_t dataset, hid_t file_type) {
 
 std::vector<std::string> read_string_attribute(hid_t file, const std::string& object, const std::string& name, const std::string& path) {
     std::lock_guard lock(hdf5_mutex());
-    if (H5Aexists_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT) <= 0) return {};
-    Handle attribute(H5Aopen_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    if (H5Aexists_by_name(file, object.c_str(), name.c_str(), confined_link_access()) <= 0) return {};
+    Handle attribute(H5Aopen_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT, confined_link_access()), H5Aclose);
     Handle type(H5Aget_type(attribute.id), H5Tclose);
     if (H5Tget_class(type.id) != H5T_STRING) throw Error(path, object + " attribute " + name, "expected a string attribute");
     Handle space(H5Aget_space(attribute.id), H5Sclose);
@@ -106,6 +106,46 @@ std::vector<std::string> read_string_attribute(hid_t file, const std::string& ob
         }
     }
     return values;
+}
+
+namespace {
+
+herr_t deny_external_link(const char*, const char*, const char*, const char*, unsigned*, hid_t, void*) {
+    return -1;  // a negative return makes the library refuse the traversal
+}
+
+}  // namespace
+
+hid_t confined_link_access() {
+    static const hid_t access = [] {
+        const hid_t list = H5Pcreate(H5P_LINK_ACCESS);
+        H5Pset_elink_cb(list, deny_external_link, nullptr);
+        return list;
+    }();
+    return access;
+}
+
+hid_t confined_dataset_access() {
+    static const hid_t access = [] {
+        const hid_t list = H5Pcreate(H5P_DATASET_ACCESS);  // a link-access list too
+        H5Pset_elink_cb(list, deny_external_link, nullptr);
+        return list;
+    }();
+    return access;
+}
+
+void refuse_outside_storage(hid_t dataset, const std::string& path, const std::string& name) {
+    Handle creation(H5Dget_create_plist(dataset), H5Pclose);
+    if (creation.id < 0) throw Error(path, name, "HDF5 library cannot read the dataset's storage layout");
+    if (H5Pget_layout(creation.id) == H5D_VIRTUAL)
+        throw Error(path, name,
+                    "is a virtual dataset, whose data are mapped from other datasets or files; QuantLens reads "
+                    "only data stored inside the file");
+    const int external = H5Pget_external_count(creation.id);
+    if (external != 0)
+        throw Error(path, name,
+                    "keeps its data in " + (external < 0 ? std::string("external files") : std::to_string(external) + " external file(s)") +
+                        " outside the HDF5 file; QuantLens reads and writes only data stored inside the file");
 }
 
 }  // namespace quantlens

@@ -53,8 +53,9 @@ Hdf5DatasetEditor::~Hdf5DatasetEditor() {
 
 void Hdf5DatasetEditor::overwrite(const std::string& name, DType dtype, std::span<const std::byte> bytes) {
     std::lock_guard lock(hdf5_mutex());
-    Handle dataset(H5Dopen2(file_, name.c_str(), H5P_DEFAULT), H5Dclose);
+    Handle dataset(H5Dopen2(file_, name.c_str(), confined_dataset_access()), H5Dclose);
     if (dataset.id < 0) throw Error(display_path_, name, "no such dataset to overwrite");
+    refuse_outside_storage(dataset.id, display_path_, name);
     Handle space(H5Dget_space(dataset.id), H5Sclose);
     const auto points = H5Sget_simple_extent_npoints(space.id);
     const auto needed = storage_bytes(dtype, static_cast<std::uint64_t>(points < 0 ? 0 : points));

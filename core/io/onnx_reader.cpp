@@ -6,6 +6,7 @@
 #include "io/onnx.hpp"
 #include "util/error.hpp"
 #include "util/mapped_file.hpp"
+#include "util/paths.hpp"
 #include "util/utf8.hpp"
 
 namespace quantlens {
@@ -140,7 +141,11 @@ private:
         for (const auto& part : location)
             if (part == "..") throw Error(path_, field + " external_data location", "\"" + external.file + "\" leaves the model's folder");
         if (location.is_absolute()) throw Error(path_, field + " external_data location", "must be relative to the model's folder, found \"" + external.file + "\"");
-        external.file = (fs::path(path_).parent_path() / location).string();
+        const fs::path folder = fs::path(path_).parent_path();
+        external.file = (folder / location).string();
+        // Lexically inside is not enough: a symbolic link in the folder may point anywhere.
+        if (!same_or_inside(external.file, folder.empty() ? "." : folder.string()))
+            throw Error(path_, field + " external_data location", "\"" + location.string() + "\" resolves (through a symbolic link) to a file outside the model's folder");
         return external;
     }
 

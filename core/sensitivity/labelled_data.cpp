@@ -1,13 +1,12 @@
 #include "sensitivity/labelled_data.hpp"
 
 #include <cmath>
-#include <fstream>
-#include <iterator>
 
 #include "io/open_model.hpp"
 #include "nn/hf_graph.hpp"
 #include "tensor/convert.hpp"
 #include "util/error.hpp"
+#include "util/mapped_file.hpp"
 
 namespace quantlens {
 
@@ -54,9 +53,7 @@ LabelledData load_token_data(const std::string& path, std::size_t max_samples, s
     data.tokens = true;
     const bool text = path.size() > 4 && path.compare(path.size() - 4, 4, ".txt") == 0;
     if (text) {
-        std::ifstream in(path, std::ios::binary);
-        if (!in) throw Error(path, "", "cannot be read");
-        const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const std::string bytes = read_small_file(path, std::size_t{1} << 30);
         auto samples = static_cast<std::size_t>(bytes.size() / static_cast<std::size_t>(window));
         if (samples == 0) throw Error(path, "text", std::to_string(bytes.size()) + " bytes: fewer than one window of " + std::to_string(window));
         if (max_samples) samples = std::min(samples, max_samples);

@@ -7,23 +7,30 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <random>
 #include <vector>
 
 #include "util/error.hpp"
+#include "util/output_guard.hpp"
+#include "util/temporary_path.hpp"
 
 namespace quantlens {
 
 namespace fs = std::filesystem;
 
-AtomicFile::AtomicFile(std::string target) : target_(std::move(target)) {
-    fs::path dir = fs::path(target_).parent_path();
-    if (dir.empty()) dir = ".";
-    std::random_device seed;
+int rename_path(const std::string& from, const std::string& to, bool replace) {
+    if (replace) return std::rename(from.c_str(), to.c_str()) == 0 ? 0 : errno;
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
+    if (errno != EINVAL && errno != ENOSYS) return errno;
+    // A file system without RENAME_NOREPLACE: link() refuses an existing name as well.
+    if (::link(from.c_str(), to.c_str()) != 0) return errno;
+    ::unlink(from.c_str());
+    return 0;
+}
+
+AtomicFile::AtomicFile(std::string target, Existing existing) : target_(std::move(target)), existing_(existing) {
+    remove_stale_temporaries(target_);
     for (int attempt = 0; attempt < 16 && fd_ < 0; ++attempt) {
-        std::string name = ".";
-        name.append(fs::path(target_).filename().string()).append(".").append(std::to_string(seed())).append(".tmp");
-        temp_path_ = (dir / name).string();
+        temp_path_ = temporary_path(target_).string();
         fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fd_ < 0 && errno != EEXIST) break;
     }
@@ -63,8 +70,12 @@ void AtomicFile::commit() {
     if (::fsync(fd_) != 0) throw Error(target_, "", std::string("fsync failed: ") + std::strerror(errno));
     ::close(fd_);
     fd_ = -1;
-    if (std::rename(temp_path_.c_str(), target_.c_str()) != 0)
-        throw Error(target_, "", std::string("cannot rename the finished temporary file into place: ") + std::strerror(errno));
+    const bool replace = existing_ == Existing::Replace || replacement_approved(target_);
+    if (const int error = rename_path(temp_path_, target_, replace); error != 0) {
+        if (error == EEXIST)
+            throw Error(target_, "", "exists, and QuantLens was not allowed to replace it; it is left as it was");
+        throw Error(target_, "", std::string("cannot rename the finished temporary file into place: ") + std::strerror(error));
+    }
     committed_ = true;
     fs::path dir = fs::path(target_).parent_path();
     int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

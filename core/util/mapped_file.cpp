@@ -7,20 +7,32 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 
 #include "util/error.hpp"
 
 namespace quantlens {
 
-std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+int open_regular_file(const std::string& path) {
+    // O_NONBLOCK: opening a FIFO for reading returns at once instead of waiting for a writer.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) throw Error(path, "", std::string("cannot open: ") + std::strerror(errno));
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         ::close(fd);
-        throw Error(path, "", "not a regular file");
+        const char* what = S_ISFIFO(st.st_mode)   ? "a FIFO"
+                           : S_ISDIR(st.st_mode)  ? "a folder"
+                           : S_ISSOCK(st.st_mode) ? "a socket"
+                                                  : "a device or special file";
+        throw Error(path, "", std::string("is ") + what + ", not a regular file; QuantLens reads regular files only");
     }
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
+}
+
+std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path) {
+    const int fd = open_regular_file(path);
+    struct stat st {};
+    ::fstat(fd, &st);
     auto size = static_cast<std::size_t>(st.st_size);
     const std::byte* data = nullptr;
     if (size > 0) {
@@ -50,13 +62,48 @@ std::span<const std::byte> MappedFile::range(std::uint64_t offset, std::uint64_t
     return {data_ + offset, static_cast<std::size_t>(length)};
 }
 
+namespace {
+
+// Up to `limit` bytes from the descriptor's current position.
+std::string read_up_to(int fd, const std::string& path, std::size_t limit) {
+    std::string bytes(limit, '\0');
+    std::size_t done = 0;
+    while (done < limit) {
+        const ssize_t n = ::read(fd, bytes.data() + done, limit - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            const int error = errno;
+            ::close(fd);
+            throw Error(path, at_byte(done), std::string("read failed: ") + std::strerror(error));
+        }
+        if (n == 0) break;
+        done += static_cast<std::size_t>(n);
+    }
+    bytes.resize(done);
+    return bytes;
+}
+
+}  // namespace
+
 std::string read_prefix(const std::string& path, std::size_t limit) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path, "", "cannot open for reading");
-    std::string prefix(limit, '\0');
-    in.read(prefix.data(), static_cast<std::streamsize>(limit));
-    prefix.resize(static_cast<std::size_t>(in.gcount()));
+    const int fd = open_regular_file(path);
+    auto prefix = read_up_to(fd, path, limit);
+    ::close(fd);
     return prefix;
+}
+
+std::string read_small_file(const std::string& path, std::size_t limit) {
+    const int fd = open_regular_file(path);
+    struct stat st {};
+    ::fstat(fd, &st);
+    if (static_cast<std::uint64_t>(st.st_size) > limit) {
+        ::close(fd);
+        throw Error(path, "", "file of " + std::to_string(st.st_size) + " bytes is larger than the " + std::to_string(limit) +
+                                  "-byte limit for this kind of file");
+    }
+    auto bytes = read_up_to(fd, path, limit);
+    ::close(fd);
+    return bytes;
 }
 
 }  // namespace quantlens

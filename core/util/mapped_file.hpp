@@ -32,7 +32,15 @@ private:
     std::size_t size_;
 };
 
-// Reads at most `limit` bytes from the start of a file (used to detect formats).
+// Opens a file for reading only when it is a regular file: a FIFO, device, socket or folder is
+// refused at once with an Error naming it (opening a FIFO would otherwise wait for a writer
+// forever). Returns the descriptor; the caller closes it.
+int open_regular_file(const std::string& path);
+
+// Reads at most `limit` bytes from the start of a regular file (used to detect formats).
 std::string read_prefix(const std::string& path, std::size_t limit);
+
+// A whole regular file of at most `limit` bytes; Error naming the file and the limit otherwise.
+std::string read_small_file(const std::string& path, std::size_t limit);
 
 }  // namespace quantlens

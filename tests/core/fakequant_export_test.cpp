@@ -6,6 +6,7 @@
 #include <set>
 
 #include "export/fakequant_export.hpp"
+#include "io/output_marker.hpp"
 #include "export_support.hpp"
 #include "io/gguf.hpp"
 #include "tensor/convert.hpp"
@@ -63,8 +64,13 @@ TEST_CASE("fake-quant export of a Hugging Face folder: the preview's values in t
     // the same plan on the same model: the same bytes
     export_fakequant(model, assignments, dir.file("again"));
     CHECK(read_bytes(dir.file("again/model.safetensors")) == read_bytes(dir.file("out/model.safetensors")));
-    // and exporting over an earlier export replaces it whole
-    export_fakequant(model, resolve_plan(plan_for(model, "int8:channel:sym"), model, "p"), dir.file("again"));
+    // exporting over an earlier export is refused unless the output guard approved it (--force) ...
+    const auto other_plan = resolve_plan(plan_for(model, "int8:channel:sym"), model, "p");
+    CHECK_THROWS_WITH(export_fakequant(model, other_plan, dir.file("again")), Catch::Contains("not allowed to replace it"));
+    CHECK(read_bytes(dir.file("again/model.safetensors")) == read_bytes(dir.file("out/model.safetensors")));
+    // ... and then replaces it whole
+    guard_output({dir.file("again"), OutputShape::Folder, {sample_path("tiny-gpt2")}, true});
+    export_fakequant(model, other_plan, dir.file("again"));
     CHECK(read_bytes(dir.file("again/model.safetensors")) != read_bytes(dir.file("out/model.safetensors")));
     CHECK(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()) == 2);  // no temporary left beside them
 }
@@ -97,16 +103,17 @@ TEST_CASE("fake-quant export of a GGUF: float weights keep their dtype, block-qu
     });
     const auto before = parse_gguf(MappedFile::open(model.file().path())->bytes(), "in");
     const auto after = parse_gguf(MappedFile::open(dir.file("out.gguf"))->bytes(), "out");
-    REQUIRE(after.metadata.size() == before.metadata.size());
+    REQUIRE(after.metadata.size() == before.metadata.size() + 1);  // carried over, plus QuantLens's mark
     for (std::size_t i = 0; i < before.metadata.size(); ++i) CHECK(after.metadata[i].raw == before.metadata[i].raw);
+    CHECK(after.metadata.back().key == "quantlens.writer");
 }
 
 TEST_CASE("fake-quant export refuses what it cannot write, and a cancel leaves nothing") {
     ScratchDir dir;
     const auto model = Model::open(sample_path("tiny-gpt2"));
     const auto assignments = resolve_plan(plan_for(model, "int4:g32:asym"), model, "plan.json");
-    CHECK_THROWS_WITH(export_fakequant(model, assignments, sample_path("tiny-gpt2")), Catch::Contains("refusing to overwrite"));
-    CHECK_THROWS_WITH(export_fakequant(model, assignments, sample_path("tiny-gpt2/out")), Catch::Contains("refusing to overwrite"));
+    CHECK_THROWS_WITH(export_fakequant(model, assignments, sample_path("tiny-gpt2")), Catch::Contains("is the input"));
+    CHECK_THROWS_WITH(export_fakequant(model, assignments, sample_path("tiny-gpt2/out")), Catch::Contains("lies inside the input folder"));
     CHECK_THROWS_WITH(export_fakequant(model, resolve_plan(plan_for(model, "int4:g32:asym:round=gptq"), model, "p"), dir.file("x")),
                       Catch::Contains("transformer.h.0.mlp.c_fc: int4:g32:asym:round=gptq rounds with GPTQ"));
 

@@ -152,7 +152,7 @@ TEST_CASE("an uncommitted atomic write leaves neither the target nor a temporary
     }
     CHECK(read_bytes(dir.file("target.bin")) == "old");  // the old file is untouched
     {
-        AtomicFile out(dir.file("target.bin"));
+        AtomicFile out(dir.file("target.bin"), AtomicFile::Existing::Replace);  // as a cache replaces its files
         out.write("new", 3);
         out.commit();
     }

@@ -1,5 +1,7 @@
 #include "plots/PlotExport.hpp"
 
+#include "files/OutputCheck.hpp"
+
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QMenu>
@@ -63,10 +65,11 @@ void install_plot_export(QCustomPlot* plot) {
                                                     std::tuple{QObject::tr("Save as PDF…"), QObject::tr("PDF document (*.pdf)"), QStringLiteral("pdf")},
                                                     std::tuple{QObject::tr("Save data as CSV…"), QObject::tr("CSV (*.csv)"), QStringLiteral("csv")}}) {
             menu.addAction(label, plot, [plot, filter, suffix] {
-                QString path = QFileDialog::getSaveFileName(plot, QObject::tr("Save plot"), QStringLiteral("plot.") + suffix, filter);
+                QString path = QFileDialog::getSaveFileName(plot, QObject::tr("Save plot"), QStringLiteral("plot.") + suffix,
+                                                            filter, nullptr, QFileDialog::DontConfirmOverwrite);
                 if (path.isEmpty()) return;
                 if (QFileInfo(path).suffix().isEmpty()) path += QLatin1Char('.') + suffix;
-                save_plot(plot, path);
+                if (allowOutput(plot, path, {}, false)) save_plot(plot, path);
             });
         }
         menu.exec(plot->mapToGlobal(at));

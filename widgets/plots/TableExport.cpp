@@ -1,5 +1,7 @@
 #include "plots/TableExport.hpp"
 
+#include "files/OutputCheck.hpp"
+
 #include <QApplication>
 #include <QClipboard>
 #include <QFileDialog>
@@ -37,8 +39,9 @@ void install_table_export(QTableWidget* table) {
         QMenu menu(table);
         menu.addAction(QObject::tr("Copy table as CSV"), table, [table] { QApplication::clipboard()->setText(table_csv(table)); });
         menu.addAction(QObject::tr("Save table as CSV…"), table, [table] {
-            const auto path = QFileDialog::getSaveFileName(table, QObject::tr("Save table"), QStringLiteral("table.csv"), QObject::tr("CSV (*.csv)"));
-            if (path.isEmpty()) return;
+            const auto path = QFileDialog::getSaveFileName(table, QObject::tr("Save table"), QStringLiteral("table.csv"),
+                                                           QObject::tr("CSV (*.csv)"), nullptr, QFileDialog::DontConfirmOverwrite);
+            if (path.isEmpty() || !allowOutput(table, path, {}, false)) return;
             QSaveFile file(path);
             if (file.open(QIODevice::WriteOnly) && file.write(table_csv(table).toUtf8()) >= 0) file.commit();
         });

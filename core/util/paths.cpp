@@ -1,0 +1,23 @@
+#include "util/paths.hpp"
+
+#include <algorithm>
+#include <filesystem>
+
+namespace quantlens {
+
+namespace fs = std::filesystem;
+
+std::string resolved(const std::string& path) {
+    std::error_code ignored;
+    auto absolute = fs::absolute(path, ignored);
+    if (absolute.filename().empty()) absolute = absolute.parent_path();
+    return fs::weakly_canonical(absolute, ignored).lexically_normal().string();
+}
+
+bool same_or_inside(const std::string& candidate, const std::string& folder) {
+    const fs::path a = resolved(candidate), b = resolved(folder);
+    auto [end, _] = std::mismatch(b.begin(), b.end(), a.begin(), a.end());
+    return end == b.end();
+}
+
+}  // namespace quantlens
