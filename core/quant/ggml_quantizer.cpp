@@ -8,6 +8,7 @@
 
 #include "quant/quantizer_family.hpp"
 #include "tensor/convert.hpp"
+#include "tensor/ggml_block_types.hpp"
 #include "tensor/ggml_blocks.hpp"
 #include "util/error.hpp"
 #include "util/cpu_features.hpp"
@@ -22,21 +23,21 @@ namespace quantlens {
 
 namespace {
 
-constexpr int kQK = 32;
+using namespace ggml;
+constexpr int kQK = static_cast<int>(kBlockValues);
 
-void put_half(std::uint8_t* out, float value) {
-    std::uint16_t bits = f32_to_f16(value);
-    std::memcpy(out, &bits, 2);
-}
+Half half(float value) { return f32_to_f16(value); }
 
-// block_q8_0 {half d; int8 qs[32]}
-void q8_0_block(const float* x, std::uint8_t* y) {
+// Q8_0: d = absmax/127, q = round(x/d) (C roundf, half away from zero).
+BlockQ8_0 q8_0_block(const float* x) {
     float amax = 0;
     for (int j = 0; j < kQK; ++j) amax = std::max(amax, std::fabs(x[j]));
     const float d = amax / 127;
     const float id = d != 0 ? 1.0f / d : 0.0f;
-    put_half(y, d);
-    for (int j = 0; j < kQK; ++j) y[2 + j] = static_cast<std::uint8_t>(static_cast<std::int8_t>(std::roundf(x[j] * id)));
+    BlockQ8_0 y;
+    y.d = half(d);
+    for (int j = 0; j < kQK; ++j) y.qs[j] = static_cast<std::int8_t>(std::roundf(x[j] * id));
+    return y;
 }
 
 // The element of largest magnitude, sign kept (the first one on ties).
@@ -47,77 +48,93 @@ float signed_max(const float* x) {
     return max;
 }
 
-// block_q4_0 {half d; u8 qs[16]}: element j in the low nibble of qs[j], j+16 in the high one.
-void q4_0_block(const float* x, std::uint8_t* y) {
+// Q4_0: d = signed max / −8, q = min(15, trunc(x/d + 8.5)).
+BlockQ4_0 q4_0_block(const float* x) {
     const float d = signed_max(x) / -8;
     const float id = d != 0 ? 1.0f / d : 0.0f;
-    put_half(y, d);
+    BlockQ4_0 y;
+    y.d = half(d);
     for (int j = 0; j < kQK / 2; ++j) {
         const auto q0 = std::min<std::int8_t>(15, static_cast<std::int8_t>(x[j] * id + 8.5f));
         const auto q1 = std::min<std::int8_t>(15, static_cast<std::int8_t>(x[j + kQK / 2] * id + 8.5f));
-        y[2 + j] = static_cast<std::uint8_t>(q0 | (q1 << 4));
+        y.qs[j] = static_cast<std::uint8_t>(q0 | (q1 << 4));
     }
+    return y;
 }
 
-// The {half d; half m} header of Q4_1 and Q5_1: m = min, d = (max − min) / top code.
+// The {d, m} header of Q4_1 and Q5_1: m = min, d = (max − min) / top code.
 // Returns {min, 1/d} for the elements.
-std::pair<float, float> write_min_scale(const float* x, float top_code, std::uint8_t* y) {
+template <class Block>
+std::pair<float, float> min_scale(const float* x, float top_code, Block& y) {
     float min = x[0], max = x[0];
     for (int j = 1; j < kQK; ++j) { min = std::min(min, x[j]); max = std::max(max, x[j]); }
     const float d = (max - min) / top_code;
-    put_half(y, d);
-    put_half(y + 2, min);
+    y.d = half(d);
+    y.m = half(min);
     return {min, d != 0 ? 1.0f / d : 0.0f};
 }
 
-// block_q4_1 {half d; half m; u8 qs[16]}
-void q4_1_block(const float* x, std::uint8_t* y) {
-    const auto [min, id] = write_min_scale(x, 15, y);
+// Q4_1: q = min(15, trunc((x − m)/d + 0.5)).
+BlockQ4_1 q4_1_block(const float* x) {
+    BlockQ4_1 y;
+    const auto [min, id] = min_scale(x, 15, y);
     for (int j = 0; j < kQK / 2; ++j) {
         const auto q0 = std::min<std::int8_t>(15, static_cast<std::int8_t>((x[j] - min) * id + 0.5f));
         const auto q1 = std::min<std::int8_t>(15, static_cast<std::int8_t>((x[j + kQK / 2] - min) * id + 0.5f));
-        y[4 + j] = static_cast<std::uint8_t>(q0 | (q1 << 4));
+        y.qs[j] = static_cast<std::uint8_t>(q0 | (q1 << 4));
     }
+    return y;
 }
 
-// 5-bit packing: low nibbles as Q4, bit 4 of element j at bit j of the little-endian qh.
-void pack5(const std::uint8_t* q, std::uint8_t* qh_out, std::uint8_t* qs) {
+// 5-bit codes packed as the Q5 blocks hold them (low nibbles as Q4, bit 4 in qh).
+template <class Block>
+void pack5(const std::uint8_t* q, Block& y) {
     std::uint32_t qh = 0;
     for (int j = 0; j < kQK / 2; ++j) {
-        qs[j] = static_cast<std::uint8_t>((q[j] & 0x0F) | ((q[j + kQK / 2] & 0x0F) << 4));
+        y.qs[j] = static_cast<std::uint8_t>((q[j] & 0x0F) | ((q[j + kQK / 2] & 0x0F) << 4));
         qh |= static_cast<std::uint32_t>((q[j] & 0x10) >> 4) << j;
         qh |= static_cast<std::uint32_t>((q[j + kQK / 2] & 0x10) >> 4) << (j + kQK / 2);
     }
-    std::memcpy(qh_out, &qh, 4);
+    std::memcpy(y.qh, &qh, 4);
 }
 
-// block_q5_0 {half d; u8 qh[4]; u8 qs[16]}
-void q5_0_block(const float* x, std::uint8_t* y) {
+// Q5_0: d = signed max / −16, q = min(31, trunc(x/d + 16.5)).
+BlockQ5_0 q5_0_block(const float* x) {
     const float d = signed_max(x) / -16;
     const float id = d != 0 ? 1.0f / d : 0.0f;
-    put_half(y, d);
+    BlockQ5_0 y;
+    y.d = half(d);
     std::uint8_t q[kQK];
     for (int j = 0; j < kQK; ++j) q[j] = static_cast<std::uint8_t>(std::min<std::int8_t>(31, static_cast<std::int8_t>(x[j] * id + 16.5f)));
-    pack5(q, y + 2, y + 6);
+    pack5(q, y);
+    return y;
 }
 
-// block_q5_1 {half d; half m; u8 qh[4]; u8 qs[16]}
-void q5_1_block(const float* x, std::uint8_t* y) {
-    const auto [min, id] = write_min_scale(x, 31, y);
+// Q5_1: q = trunc((x − m)/d + 0.5).
+BlockQ5_1 q5_1_block(const float* x) {
+    BlockQ5_1 y;
+    const auto [min, id] = min_scale(x, 31, y);
     std::uint8_t q[kQK];
     for (int j = 0; j < kQK; ++j) q[j] = static_cast<std::uint8_t>((x[j] - min) * id + 0.5f);
-    pack5(q, y + 4, y + 8);
+    pack5(q, y);
+    return y;
 }
 
-using BlockFunction = void (*)(const float*, std::uint8_t*);
+// Quantizes blocks [first, last) of x into out, one block function for one type.
+template <auto BlockFunction>
+void quantize_blocks(const float* x, std::uint8_t* out, std::size_t first, std::size_t last) {
+    for (std::size_t b = first; b < last; ++b) store_block(BlockFunction(x + b * kBlockValues), out, b);
+}
 
-BlockFunction block_function(DType type) {
+using RowFunction = void (*)(const float*, std::uint8_t*, std::size_t, std::size_t);
+
+RowFunction row_function(DType type) {
     switch (type) {
-        case DType::Q8_0: return q8_0_block;
-        case DType::Q4_0: return q4_0_block;
-        case DType::Q4_1: return q4_1_block;
-        case DType::Q5_0: return q5_0_block;
-        case DType::Q5_1: return q5_1_block;
+        case DType::Q8_0: return quantize_blocks<q8_0_block>;
+        case DType::Q4_0: return quantize_blocks<q4_0_block>;
+        case DType::Q4_1: return quantize_blocks<q4_1_block>;
+        case DType::Q5_0: return quantize_blocks<q5_0_block>;
+        case DType::Q5_1: return quantize_blocks<q5_1_block>;
         default: throw std::invalid_argument("quantize_ggml_row: QuantLens writes Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1");
     }
 }
@@ -148,9 +165,9 @@ public:
         out.dequantized.resize(w.values.size());
         dequantize_blocks(type, {reinterpret_cast<const std::byte*>(out.blocks.data()), out.blocks.size()}, out.dequantized);
         out.scales.resize(w.values.size() / kQK);
-        for (std::size_t b = 0; b < out.scales.size(); ++b) {
-            std::uint16_t bits;
-            std::memcpy(&bits, out.blocks.data() + b * info.block_bytes, 2);
+        for (std::size_t b = 0; b < out.scales.size(); ++b) {  // every block type starts with its Half d
+            Half bits;
+            std::memcpy(&bits, out.blocks.data() + b * info.block_bytes, sizeof bits);
             out.scales[b] = f16_to_f32(bits);
         }
         out.group_elements = kQK;
@@ -160,9 +177,7 @@ public:
 }  // namespace
 
 void quantize_ggml_row_reference(DType type, std::span<const float> x, std::span<std::uint8_t> out) {
-    const BlockFunction block = block_function(type);
-    const std::size_t bytes = dtype_info(type).block_bytes;
-    for (std::size_t b = 0; b < x.size() / kQK; ++b) block(x.data() + b * kQK, out.data() + b * bytes);
+    row_function(type)(x.data(), out.data(), 0, x.size() / kQK);
 }
 
 void quantize_ggml_row_single_thread(DType type, std::span<const float> x, std::span<std::uint8_t> out) {
@@ -173,7 +188,7 @@ void quantize_ggml_row_single_thread(DType type, std::span<const float> x, std::
 }
 
 void quantize_ggml_row(DType type, std::span<const float> x, std::span<std::uint8_t> out) {
-    block_function(type);  // rejects types QuantLens does not write
+    row_function(type);  // rejects types QuantLens does not write
     const std::size_t bytes = dtype_info(type).block_bytes;
     parallel_for(x.size() / kQK, 1 << 14, [&](std::size_t first, std::size_t last) {
         quantize_ggml_row_single_thread(type, x.subspan(first * kQK, (last - first) * kQK), out.subspan(first * bytes, (last - first) * bytes));

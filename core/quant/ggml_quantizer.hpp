@@ -1,5 +1,5 @@
 #pragma once
-// llama.cpp's reference quantizers (ggml-quants.c quantize_row_*_ref; REFERENCE.md §5),
+// llama.cpp's reference quantizers (ggml-quants.c quantize_row_*_ref; docs/formats.md §5),
 // reproduced so the bytes are identical: float arithmetic as the C code does it, C roundf
 // (half away from zero) for Q8_0 and truncating int8 casts for the 4- and 5-bit types.
 #include <cstddef>

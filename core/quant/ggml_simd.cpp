@@ -5,10 +5,12 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
 #include "tensor/convert.hpp"
+#include "tensor/ggml_block_types.hpp"
 
 namespace quantlens::simd {
 
@@ -21,9 +23,14 @@ __attribute__((target("avx2,fma,f16c"))) inline float horizontal_max(__m256 v) {
     return _mm_cvtss_f32(m);
 }
 
-void put_half(std::uint8_t* out, float value) {
-    std::uint16_t bits = f32_to_f16(value);
-    std::memcpy(out, &bits, 2);
+using ggml::BlockQ4_0;
+using ggml::BlockQ8_0;
+
+// A block's scale d, at its place in the block's layout.
+template <class Block>
+void put_scale(std::uint8_t* block, float d) {
+    const ggml::Half bits = f32_to_f16(d);
+    std::memcpy(block + offsetof(Block, d), &bits, sizeof bits);
 }
 
 }  // namespace
@@ -31,7 +38,7 @@ void put_half(std::uint8_t* out, float value) {
 __attribute__((target("avx2,fma,f16c"))) void q8_0_blocks_avx2(const float* x, std::uint8_t* y, std::size_t blocks) {
     const __m256 sign_mask = _mm256_set1_ps(-0.0f);
     const __m256 almost_half = _mm256_set1_ps(0.49999997f);  // nextafter(0.5f, 0)
-    for (std::size_t b = 0; b < blocks; ++b, x += 32, y += 34) {
+    for (std::size_t b = 0; b < blocks; ++b, x += 32, y += sizeof(BlockQ8_0)) {
         __m256 v[4];
         for (int k = 0; k < 4; ++k) v[k] = _mm256_loadu_ps(x + 8 * k);
         __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign_mask, v[0]), _mm256_andnot_ps(sign_mask, v[1])),
@@ -39,7 +46,7 @@ __attribute__((target("avx2,fma,f16c"))) void q8_0_blocks_avx2(const float* x, s
         const float amax = horizontal_max(m);
         const float d = amax / 127;
         const float id = d != 0 ? 1.0f / d : 0.0f;
-        put_half(y, d);
+        put_scale<BlockQ8_0>(y, d);
         const __m256 scale = _mm256_set1_ps(id);
         __m256i q[4];
         for (int k = 0; k < 4; ++k) {
@@ -50,7 +57,7 @@ __attribute__((target("avx2,fma,f16c"))) void q8_0_blocks_avx2(const float* x, s
         for (int k = 0; k < 4; k += 2) {  // int32 -> int8, keeping element order
             __m128i lo = _mm_packs_epi32(_mm256_castsi256_si128(q[k]), _mm256_extracti128_si256(q[k], 1));
             __m128i hi = _mm_packs_epi32(_mm256_castsi256_si128(q[k + 1]), _mm256_extracti128_si256(q[k + 1], 1));
-            _mm_storeu_si128(reinterpret_cast<__m128i*>(y + 2 + 8 * k), _mm_packs_epi16(lo, hi));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(y + offsetof(BlockQ8_0, qs) + 8 * k), _mm_packs_epi16(lo, hi));
         }
     }
 }
@@ -59,7 +66,7 @@ __attribute__((target("avx2,fma,f16c"))) void q4_0_blocks_avx2(const float* x, s
     const __m256 sign_mask = _mm256_set1_ps(-0.0f);
     const __m256 eight_and_half = _mm256_set1_ps(8.5f);
     const __m256i fifteen = _mm256_set1_epi32(15);
-    for (std::size_t b = 0; b < blocks; ++b, x += 32, y += 18) {
+    for (std::size_t b = 0; b < blocks; ++b, x += 32, y += sizeof(BlockQ4_0)) {
         __m256 v[4], a[4];
         for (int k = 0; k < 4; ++k) {
             v[k] = _mm256_loadu_ps(x + 8 * k);
@@ -73,7 +80,7 @@ __attribute__((target("avx2,fma,f16c"))) void q4_0_blocks_avx2(const float* x, s
         const float max = amax > 0 ? x[__builtin_ctz(mask)] : 0.0f;
         const float d = max / -8;
         const float id = d != 0 ? 1.0f / d : 0.0f;
-        put_half(y, d);
+        put_scale<BlockQ4_0>(y, d);
         const __m256 scale = _mm256_set1_ps(id);
         __m256i q[4];
         for (int k = 0; k < 4; ++k)
@@ -83,7 +90,7 @@ __attribute__((target("avx2,fma,f16c"))) void q4_0_blocks_avx2(const float* x, s
         __m256i high = _mm256_or_si256(q[1], _mm256_slli_epi32(q[3], 4));  // j = 8..15
         __m128i w0 = _mm_packus_epi32(_mm256_castsi256_si128(low), _mm256_extracti128_si256(low, 1));
         __m128i w1 = _mm_packus_epi32(_mm256_castsi256_si128(high), _mm256_extracti128_si256(high, 1));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + 2), _mm_packus_epi16(w0, w1));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + offsetof(BlockQ4_0, qs)), _mm_packus_epi16(w0, w1));
     }
 }
 

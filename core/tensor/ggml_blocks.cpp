@@ -1,9 +1,9 @@
 #include "tensor/ggml_blocks.hpp"
 
 #include <cstdint>
-#include <cstring>
 
 #include "tensor/convert.hpp"
+#include "tensor/ggml_block_types.hpp"
 #include "util/error.hpp"
 #include "util/parallel.hpp"
 
@@ -11,62 +11,57 @@ namespace quantlens {
 
 namespace {
 
-constexpr std::size_t kQK = 32;
+using namespace ggml;
 
-float half_at(const std::uint8_t* p) {
-    std::uint16_t bits;
-    std::memcpy(&bits, p, 2);
-    return f16_to_f32(bits);
-}
+float half(Half bits) { return f16_to_f32(bits); }
 
-// Q4_0 {half d; u8 qs[16]}: element j in the low nibble of qs[j], j+16 in the high one.
-void q4_0(const std::uint8_t* b, float* y) {
-    float d = half_at(b);
-    for (std::size_t j = 0; j < 16; ++j) {
-        y[j] = (static_cast<int>(b[2 + j] & 0x0F) - 8) * d;
-        y[j + 16] = (static_cast<int>(b[2 + j] >> 4) - 8) * d;
+void decode(const BlockQ4_0& b, float* y) {
+    const float d = half(b.d);
+    for (std::size_t j = 0; j < kBlockValues / 2; ++j) {
+        y[j] = (static_cast<int>(b.qs[j] & 0x0F) - 8) * d;
+        y[j + 16] = (static_cast<int>(b.qs[j] >> 4) - 8) * d;
     }
 }
 
-// Q4_1 {half d; half m; u8 qs[16]}: x = q*d + m.
-void q4_1(const std::uint8_t* b, float* y) {
-    float d = half_at(b), m = half_at(b + 2);
-    for (std::size_t j = 0; j < 16; ++j) {
-        y[j] = (b[4 + j] & 0x0F) * d + m;
-        y[j + 16] = (b[4 + j] >> 4) * d + m;
+void decode(const BlockQ4_1& b, float* y) {
+    const float d = half(b.d), m = half(b.m);
+    for (std::size_t j = 0; j < kBlockValues / 2; ++j) {
+        y[j] = (b.qs[j] & 0x0F) * d + m;
+        y[j + 16] = (b.qs[j] >> 4) * d + m;
     }
 }
 
-// Q5_0 {half d; u8 qh[4]; u8 qs[16]}: bit 4 of element j is bit j of the LE word qh.
-void q5_0(const std::uint8_t* b, float* y) {
-    float d = half_at(b);
-    std::uint32_t qh;
-    std::memcpy(&qh, b + 2, 4);
-    for (std::size_t j = 0; j < 16; ++j) {
-        int lo = (b[6 + j] & 0x0F) | static_cast<int>(((qh >> j) & 1u) << 4);
-        int hi = (b[6 + j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
-        y[j] = (lo - 16) * d;
-        y[j + 16] = (hi - 16) * d;
-    }
+// The 5-bit value j of a Q5 block: low nibble from qs, bit 4 from qh.
+int five_bits(const std::uint8_t (&qs)[16], std::uint32_t qh, std::size_t j) {
+    const int low = j < 16 ? (qs[j] & 0x0F) : (qs[j - 16] >> 4);
+    return low | static_cast<int>(((qh >> j) & 1u) << 4);
 }
 
-// Q5_1 {half d; half m; u8 qh[4]; u8 qs[16]}: x = q*d + m.
-void q5_1(const std::uint8_t* b, float* y) {
-    float d = half_at(b), m = half_at(b + 2);
-    std::uint32_t qh;
-    std::memcpy(&qh, b + 4, 4);
-    for (std::size_t j = 0; j < 16; ++j) {
-        int lo = (b[8 + j] & 0x0F) | static_cast<int>(((qh >> j) & 1u) << 4);
-        int hi = (b[8 + j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
-        y[j] = lo * d + m;
-        y[j + 16] = hi * d + m;
-    }
+void decode(const BlockQ5_0& b, float* y) {
+    const float d = half(b.d);
+    const std::uint32_t qh = high_bits(b.qh);
+    for (std::size_t j = 0; j < kBlockValues; ++j) y[j] = (five_bits(b.qs, qh, j) - 16) * d;
 }
 
-// Q8_0 {half d; i8 qs[32]} and Q8_1 {half d; half s; i8 qs[32]} (s = d * sum(qs)).
-void q8(const std::uint8_t* b, float* y, std::size_t header) {
-    float d = half_at(b);
-    for (std::size_t j = 0; j < kQK; ++j) y[j] = static_cast<std::int8_t>(b[header + j]) * d;
+void decode(const BlockQ5_1& b, float* y) {
+    const float d = half(b.d), m = half(b.m);
+    const std::uint32_t qh = high_bits(b.qh);
+    for (std::size_t j = 0; j < kBlockValues; ++j) y[j] = five_bits(b.qs, qh, j) * d + m;
+}
+
+template <class Block>  // Q8_0 and Q8_1
+void decode_q8(const Block& b, float* y) {
+    const float d = half(b.d);
+    for (std::size_t j = 0; j < kBlockValues; ++j) y[j] = b.qs[j] * d;
+}
+void decode(const BlockQ8_0& b, float* y) { decode_q8(b, y); }
+void decode(const BlockQ8_1& b, float* y) { decode_q8(b, y); }
+
+template <class Block>
+void decode_all(const std::uint8_t* blocks, std::span<float> out) {
+    parallel_for(out.size() / kBlockValues, 1 << 15, [&](std::size_t begin, std::size_t end) {
+        for (std::size_t i = begin; i < end; ++i) decode(load_block<Block>(blocks, i), out.data() + i * kBlockValues);
+    });
 }
 
 }  // namespace
@@ -79,28 +74,21 @@ bool can_dequantize(DType type) {
     }
 }
 
-void dequantize_blocks(DType type, std::span<const std::byte> blocks, std::span<float> out) {
+void dequantize_blocks(DType type, std::span<const std::byte> blocks_bytes, std::span<float> out) {
     const auto& info = dtype_info(type);
     if (!can_dequantize(type))
         throw Error("", std::string(info.name),
                     "dequantizing this ggml type is not supported (QuantLens decodes F32, F16, BF16, "
                     "Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q8_1)");
-    const std::size_t count = out.size() / kQK;
-    const auto* base = reinterpret_cast<const std::uint8_t*>(blocks.data());
-    parallel_for(count, 1 << 15, [&](std::size_t begin, std::size_t end) {
-        for (std::size_t i = begin; i < end; ++i) {
-            const std::uint8_t* b = base + i * info.block_bytes;
-            float* y = out.data() + i * kQK;
-            switch (type) {
-                case DType::Q4_0: q4_0(b, y); break;
-                case DType::Q4_1: q4_1(b, y); break;
-                case DType::Q5_0: q5_0(b, y); break;
-                case DType::Q5_1: q5_1(b, y); break;
-                case DType::Q8_0: q8(b, y, 2); break;
-                default: q8(b, y, 4); break;  // Q8_1
-            }
-        }
-    });
+    const auto* blocks = reinterpret_cast<const std::uint8_t*>(blocks_bytes.data());
+    switch (type) {
+        case DType::Q4_0: return decode_all<BlockQ4_0>(blocks, out);
+        case DType::Q4_1: return decode_all<BlockQ4_1>(blocks, out);
+        case DType::Q5_0: return decode_all<BlockQ5_0>(blocks, out);
+        case DType::Q5_1: return decode_all<BlockQ5_1>(blocks, out);
+        case DType::Q8_0: return decode_all<BlockQ8_0>(blocks, out);
+        default: return decode_all<BlockQ8_1>(blocks, out);
+    }
 }
 
 }  // namespace quantlens

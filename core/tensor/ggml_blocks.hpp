@@ -1,5 +1,5 @@
 #pragma once
-// Dequantization of llama.cpp's ggml block formats (REFERENCE.md §5; layouts from
+// Dequantization of llama.cpp's ggml block formats (docs/formats.md §5; layouts from
 // ggml-common.h). Quantization lives in core/quant; this is the read side.
 #include <cstddef>
 #include <span>
