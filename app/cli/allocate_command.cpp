@@ -60,22 +60,23 @@ void add_allocate(CLI::App& app) {
     struct Options {
         std::string model, budget, metric = "mse", out, cache_dir, llama_types, calib;
         std::vector<std::string> candidates, kinds, pins;
-        bool json = false, no_cache = false, tie_fused = false;
+        bool json = false, no_cache = false, tie_fused = false, force = false;
     };
     auto options = std::make_shared<Options>();
     command->add_option("MODEL", options->model, "model file or Hugging Face folder")->required();
     command->add_option("--budget", options->budget, "average bits per weight (4.5bpw) or the weights' size (2.1GB, 1.5GiB, 800MB)")->required();
     command->add_option("--metric", options->metric,
                         "predicted damage: squared error (mse) times 1, the kurtosis, the max-to-mean ratio, or HAWQ-V2's Omega = Tr(H)/n times it "
-                        "(hawq: needs --calib), or the measured delta loss with the layer alone quantized (measured: needs --calib); Keras classifiers")
+                        "(hawq: needs --calib), or the measured delta loss with the layer alone quantized (measured: needs --calib); models the engine runs: Keras classifiers, GPT-2 and LLaMA")
         ->check(CLI::IsMember({"mse", "kurtosis", "max_to_mean", "hawq", "measured"}));
     command->add_option("--calib", options->calib, "labelled calibration data (x, y) for --metric hawq and --metric measured");
-    command->add_option("--candidate", options->candidates, "a spec every layer may take (repeatable; default int3:g128:asym, int4:g128:asym, int6:g128:asym, int8:channel:sym)");
+    command->add_option("--candidate", options->candidates, "a spec every layer may take (repeatable; default " + CLI::detail::join(default_candidates(), ", ") + ")");
     command->add_option("--kind", options->kinds, "KIND=SPEC: a candidate for one layer kind (linear, conv, embedding) instead of --candidate (repeatable)");
     command->add_option("--pin", options->pins, "PATTERN=SPEC: layers whose name matches the regex take this spec (repeatable; first match wins)");
     command->add_option("--out", options->out, "write the plan (quantlens.plan/1) to this file, atomically");
     command->add_option("--llama-tensor-types", options->llama_types,
                         "also write the plan as a llama-quantize --tensor-type-file (GGUF models, ggml types only)");
+    command->add_flag("--force", options->force, "replace --out if it is an earlier QuantLens plan (nothing else is ever replaced)");
     command->add_flag("--tie-fused", options->tie_fused,
                       "give q/k/v and gate/up projections of a block one spec, as vLLM fuses them (needed for --format safetensors-packed)");
     command->add_flag("--json", options->json, "print the plan as JSON instead of the table");
@@ -88,7 +89,7 @@ void add_allocate(CLI::App& app) {
             request.tie_fused = options->tie_fused;
             request.metric = parse_damage_metric(options->metric);
             if (options->candidates.empty() && options->kinds.empty())
-                options->candidates = {"int3:g128:asym", "int4:g128:asym", "int6:g128:asym", "int8:channel:sym"};
+                options->candidates = default_candidates();
             for (const auto& text : options->candidates) request.candidates.push_back(QuantSpec::parse(text));
             for (const auto& text : options->kinds) {
                 auto [kind_name, spec] = pattern_and_spec(text, "--kind");
@@ -100,6 +101,11 @@ void add_allocate(CLI::App& app) {
             for (const auto& text : options->pins) request.pins.push_back(pattern_and_spec(text, "--pin"));
 
             auto model = Model::open(options->model);
+            if (!options->out.empty() && options->out == options->llama_types)
+                throw Error(options->out, "", "named by both --out and --llama-tensor-types; give each its own file");
+            const std::vector<std::string> inputs = options->calib.empty() ? std::vector<std::string>{} : std::vector{options->calib};
+            guard_cli_output(options->out, model, inputs, options->force);
+            guard_cli_output(options->llama_types, model, inputs, options->force);
             AnalysisOptions analysis;
             analysis.specs = specs_to_measure(request);
             analysis.qsur = false;  // not a damage metric here; the analysis cache keeps what it measures

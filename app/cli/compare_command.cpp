@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli_common.hpp"
+#include "util/json_number.hpp"
 #include "quant/comparison.hpp"
 
 namespace quantlens::cli {
@@ -44,7 +45,7 @@ void add_compare(CLI::App& app) {
                 out["totals"] = nlohmann::ordered_json::array();
                 for (const auto& t : comparison.totals)
                     out["totals"].push_back({{"parameters", t.parameters}, {"size_bytes", t.size_bytes}, {"bits_per_weight", t.bits_per_weight},
-                                             {"sqnr_db", std::isfinite(t.sqnr_db) ? nlohmann::ordered_json(t.sqnr_db) : nlohmann::ordered_json("inf")},
+                                             {"sqnr_db", json_number<nlohmann::ordered_json>(t.sqnr_db)},
                                              {"skipped_layers", t.skipped_layers}});
                 std::cout << out.dump(2) << "\n";
                 return 0;

@@ -6,12 +6,13 @@
 #include <iostream>
 
 #include "cli_common.hpp"
+#include "util/versions.hpp"
 #include "util/error.hpp"
 
 int main(int argc, char** argv) {
     CLI::App app{"QuantLens command line: inspect models, quantize layers, compare quantizers, analyse, allocate and export"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", "quantlens-cli 0.1.0");
+    app.set_version_flag("--version", "quantlens-cli " + quantlens::quantlens_version());
     quantlens::cli::add_inspect(app);
     quantlens::cli::add_quantize(app);
     quantlens::cli::add_compare(app);

@@ -4,6 +4,7 @@
 
 #include "quant/calibration_inputs.hpp"
 #include "cli_common.hpp"
+#include "util/json_number.hpp"
 #include "model/model.hpp"
 #include "quant/quantizer.hpp"
 
@@ -12,12 +13,12 @@ namespace quantlens::cli {
 namespace {
 nlohmann::ordered_json metrics_json(const QuantMetrics& m) {
     nlohmann::ordered_json j;
-    j["mse"] = m.mse;
-    j["rmse"] = m.rmse;
-    j["sqnr_db"] = std::isfinite(m.sqnr_db) ? nlohmann::ordered_json(m.sqnr_db) : nlohmann::ordered_json("inf");
-    j["cosine"] = m.cosine;
-    j["max_abs_error"] = m.max_abs_error;
-    j["bits_per_weight"] = m.bits_per_weight;
+    j["mse"] = json_number<nlohmann::ordered_json>(m.mse);
+    j["rmse"] = json_number<nlohmann::ordered_json>(m.rmse);
+    j["sqnr_db"] = json_number<nlohmann::ordered_json>(m.sqnr_db);
+    j["cosine"] = json_number<nlohmann::ordered_json>(m.cosine);
+    j["max_abs_error"] = json_number<nlohmann::ordered_json>(m.max_abs_error);
+    j["bits_per_weight"] = json_number<nlohmann::ordered_json>(m.bits_per_weight);
     j["size_bytes"] = m.size_bytes;
     j["scales"] = m.scales;
     j["zero_points"] = m.zero_points;

@@ -4,6 +4,7 @@
 #include <QIcon>
 
 #include "MainWindow.hpp"
+#include "util/versions.hpp"
 
 int main(int argc, char** argv) {
     Q_INIT_RESOURCE(quantlens);  // the resources live in the static quantlens_gui library
@@ -11,7 +12,7 @@ int main(int argc, char** argv) {
     QApplication app(argc, argv);
     QApplication::setOrganizationName("QuantLens");
     QApplication::setApplicationName("QuantLens");
-    QApplication::setApplicationVersion(QUANTLENS_VERSION);
+    QApplication::setApplicationVersion(QString::fromStdString(quantlens::quantlens_version()));
     QCommandLineParser parser;
     parser.setApplicationDescription("Inspect, analyse and quantize model weights");
     parser.addHelpOption();

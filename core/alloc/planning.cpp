@@ -9,6 +9,12 @@
 
 namespace quantlens {
 
+const std::vector<std::string>& default_candidates() {
+    static const std::vector<std::string> kCandidates = {"int3:g128:asym", "int4:g128:asym", "int6:g128:asym",
+                                                         "int8:channel:sym"};
+    return kCandidates;
+}
+
 namespace {
 
 double sensitivity_weight(DamageMetric metric, const LayerStatistics& s) {
@@ -97,7 +103,7 @@ PlanResult plan_allocation(const Model& model, const AnalysisReport& report, con
         if (request.metric == DamageMetric::Hawq) {  // HAWQ-V2: Ω = Tr(H)/n · ‖Q(W) − W‖²
             const auto trace = request.hessian_traces.find(analysed.layer);
             if (trace == request.hessian_traces.end() || trace->second.second == 0)
-                throw Error(path, "layer \"" + analysed.layer + "\"", "has no Hessian trace for --metric hawq (the sensitivity engine runs Keras classifiers so far)");
+                throw Error(path, "layer \"" + analysed.layer + "\"", "has no Hessian trace for --metric hawq (the engine computed none for it: a layer outside the network it runs)");
             weight = trace->second.first / static_cast<double>(trace->second.second);
         }
         const double n = static_cast<double>(analysed.parameters);

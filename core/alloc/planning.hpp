@@ -26,6 +26,10 @@ enum class DamageMetric {
 std::string_view damage_metric_name(DamageMetric metric);
 DamageMetric parse_damage_metric(std::string_view name);  // Error listing the names
 
+// The candidates every layer may take when the user names none: the CLI's `allocate` and the
+// GUI's Allocate view start from the same list.
+const std::vector<std::string>& default_candidates();
+
 struct PlanRequest {
     std::vector<QuantSpec> candidates;                          // for every layer
     std::map<LayerKind, std::vector<QuantSpec>> kind_candidates;  // replace `candidates` for that kind

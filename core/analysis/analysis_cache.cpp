@@ -4,10 +4,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 
-#include "io/json_limits.hpp"
-#include "util/atomic_file.hpp"
+#include "analysis/cache_file.hpp"
+#include "util/json_number.hpp"
 
 namespace quantlens {
 
@@ -15,21 +14,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kCacheSchema = "quantlens.analysis-cache/1";
+constexpr const char* kCacheSchema = "quantlens.analysis-cache/2";  // cache_file.hpp's form
 
-// Non-finite numbers as strings: JSON has no NaN or infinity (a lossless SQNR is +inf).
-nlohmann::json number(double value) {
-    if (std::isnan(value)) return "nan";
-    if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
-    return value;
-}
+nlohmann::json number(double value) { return json_number(value); }
 double number(const nlohmann::json& value) {
-    if (value.is_number()) return value.get<double>();
-    const auto text = value.get<std::string>();
-    if (text == "inf") return INFINITY;
-    if (text == "-inf") return -INFINITY;
-    if (text == "nan") return NAN;
-    throw nlohmann::json::other_error::create(501, "not a number: " + text, &value);
+    if (const auto number = number_from_json(value)) return *number;
+    throw nlohmann::json::other_error::create(501, "not a number: " + value.dump(), &value);
 }
 
 nlohmann::json histogram_json(const Histogram& h) { return {{"low", number(h.low)}, {"high", number(h.high)}, {"counts", h.counts}, {"non_finite", h.non_finite}}; }
@@ -133,18 +123,10 @@ std::string default_cache_dir() {
 AnalysisCache::AnalysisCache(std::string cache_dir, const std::string& model_path)
     : identity_(model_identity(model_path).description + "metrics " + std::to_string(kAnalysisMetricVersion) + "\n") {
     file_ = (fs::path(cache_dir) / ("analysis-" + hex64(fnv1a(identity_)) + ".json")).string();
-    std::ifstream in(file_, std::ios::binary);
-    if (!in) return;
-    const std::string text{std::istreambuf_iterator<char>(in), {}};
-    try {  // anything wrong and the entry is simply not used; the next save replaces it
-        const auto json = parse_untrusted_json(text, file_, "cache");
-        if (json.at("schema") != kCacheSchema || json.at("identity") != identity_) return;
-        const auto& layers = json.at("layers");
-        if (json.at("checksum") != hex64(fnv1a(layers.dump()))) return;
-        for (const auto& [name, entry] : layers.items()) layers_[name] = entry;
-    } catch (const std::exception&) {
-        layers_.clear();
-    }
+    // Anything wrong and the entry is simply not used; the next save replaces it.
+    const auto layers = read_cache_file(file_, kCacheSchema, identity_);
+    if (!layers || !layers->is_object()) return;
+    for (const auto& [name, entry] : layers->items()) layers_[name] = entry;
 }
 
 std::optional<LayerAnalysis> AnalysisCache::find(const std::string& layer, const AnalysisOptions& options) const {
@@ -190,19 +172,9 @@ void AnalysisCache::store(const LayerAnalysis& analysis, const AnalysisOptions& 
 }
 
 bool AnalysisCache::save() const {
-    try {
-        nlohmann::json layers = nlohmann::json::object();
-        for (const auto& [name, entry] : layers_) layers[name] = entry;
-        nlohmann::json json{{"schema", kCacheSchema}, {"identity", identity_}, {"checksum", hex64(fnv1a(layers.dump()))}, {"layers", layers}};
-        fs::create_directories(fs::path(file_).parent_path());
-        const auto text = json.dump();
-        AtomicFile out(file_);
-        out.write(text.data(), text.size());
-        out.commit();
-        return true;
-    } catch (const std::exception&) {
-        return false;
-    }
+    nlohmann::json layers = nlohmann::json::object();
+    for (const auto& [name, entry] : layers_) layers[name] = entry;
+    return write_cache_file(file_, kCacheSchema, identity_, layers);
 }
 
 }  // namespace quantlens

@@ -3,12 +3,13 @@
 #include <cstdio>
 
 #include "analysis/model_analysis.hpp"
+#include "util/json_number.hpp"
 
 namespace quantlens {
 
 namespace {
 
-nlohmann::ordered_json number(double value) { return std::isfinite(value) ? nlohmann::ordered_json(value) : nlohmann::ordered_json(nullptr); }
+nlohmann::ordered_json number(double value) { return json_number<nlohmann::ordered_json>(value); }
 
 }  // namespace
 

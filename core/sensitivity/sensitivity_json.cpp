@@ -6,6 +6,7 @@
 
 #include "sensitivity/sensitivity_report.hpp"
 #include "util/error.hpp"
+#include "util/json_number.hpp"
 
 namespace quantlens {
 
@@ -13,8 +14,7 @@ namespace {
 
 using ordered = nlohmann::ordered_json;
 
-// NaN is written as null (JSON has no NaN) and read back as NaN.
-ordered number(double value) { return std::isfinite(value) ? ordered(value) : ordered(nullptr); }
+ordered number(double value) { return json_number<ordered>(value); }
 ordered numbers(const std::vector<double>& values) {
     ordered out = ordered::array();
     for (double v : values) out.push_back(number(v));
@@ -26,18 +26,18 @@ const nlohmann::json& field(const nlohmann::json& json, const char* name, const 
     return json[name];
 }
 double read_number(const nlohmann::json& json, const char* name, const std::string& source) {
-    const auto& value = field(json, name, source);
-    if (value.is_null()) return std::numeric_limits<double>::quiet_NaN();
-    if (!value.is_number()) throw Error(source, name, "must be a number");
-    return value.get<double>();
+    const auto number = number_from_json(field(json, name, source));
+    if (!number) throw Error(source, name, "must be a number (or \"nan\", \"inf\", \"-inf\")");
+    return *number;
 }
 std::vector<double> read_numbers(const nlohmann::json& json, const char* name, const std::string& source) {
     const auto& value = field(json, name, source);
     if (!value.is_array()) throw Error(source, name, "must be an array of numbers");
     std::vector<double> out;
     for (const auto& v : value) {
-        if (!v.is_null() && !v.is_number()) throw Error(source, name, "must be an array of numbers");
-        out.push_back(v.is_null() ? std::numeric_limits<double>::quiet_NaN() : v.get<double>());
+        const auto number = number_from_json(v);
+        if (!number) throw Error(source, name, "must be an array of numbers");
+        out.push_back(*number);
     }
     return out;
 }

@@ -1,18 +1,16 @@
 #include "sensitivity/sensitivity_report.hpp"
 
+#include <algorithm>
 #include <cmath>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <sstream>
 
 #include "analysis/analysis_cache.hpp"
+#include "analysis/cache_file.hpp"
 #include "analysis/model_analysis.hpp"
-#include "io/json_limits.hpp"
 #include "model/model_identity.hpp"
 #include "stats/rank_correlation.hpp"
-#include "util/atomic_file.hpp"
 #include "util/error.hpp"
 
 namespace quantlens {
@@ -40,15 +38,13 @@ std::string cache_file(const SensitivityRequest& request, const std::string& key
     return dir + "/sensitivity-" + hex64(fnv1a(key)) + ".json";
 }
 
+constexpr const char* kCacheSchema = "quantlens.sensitivity-cache/1";  // cache_file.hpp's form
+
 std::optional<SensitivityReport> cached(const std::string& path, const std::string& key) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return std::nullopt;
-    std::stringstream text;
-    text << in.rdbuf();
+    const auto payload = read_cache_file(path, kCacheSchema, key);
+    if (!payload) return std::nullopt;
     try {  // the cache is never trusted, only used: anything wrong with it means recomputing
-        const auto json = parse_untrusted_json(text.str(), path, "sensitivity cache");
-        if (!json.is_object() || json.value("key", std::string()) != key) return std::nullopt;
-        auto report = sensitivity_from_json(json.at("report"), path);
+        auto report = sensitivity_from_json(*payload, path);
         report.from_cache = true;
         return report;
     } catch (const std::exception&) {
@@ -57,15 +53,7 @@ std::optional<SensitivityReport> cached(const std::string& path, const std::stri
 }
 
 void store(const std::string& path, const std::string& key, const SensitivityReport& report) {
-    try {
-        std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-        const auto text = nlohmann::ordered_json{{"key", key}, {"report", to_json(report)}}.dump();
-        AtomicFile file(path);
-        file.write(text.data(), text.size());
-        file.commit();
-    } catch (const std::exception&) {
-        // a read-only cache folder must not stop an analysis
-    }
+    write_cache_file(path, kCacheSchema, key, nlohmann::json::parse(to_json(report).dump()));
 }
 
 std::vector<PredictorAgreement> agreement_of(const SensitivityReport& report) {
@@ -189,6 +177,31 @@ SensitivityReport model_sensitivity(const Model& model, const LabelledData& data
     report.agreement = agreement_of(report);
     if (request.use_cache) store(path, key, report);
     return report;
+}
+
+std::string predictor_label(std::string_view predictor) {
+    static const std::map<std::string, std::string, std::less<>> kLabels = {
+        {"hessian_omega", "HAWQ Ω"},
+        {"fisher", "Fisher–Taylor"},
+        {"lrp", "LRP"},
+        {"proxy", "Tr(2XᵀX) proxy"},
+        {"weight_mse", "weight MSE"},
+        {"kurtosis", "kurtosis"},
+        {"mmr", "max/mean"},
+        {"qsur", "QSUR"},
+        {"activation_kurtosis", "activation kurtosis"},
+        {"activation_qsur", "activation QSUR"}};
+    const auto found = kLabels.find(predictor);
+    return found == kLabels.end() ? std::string() : found->second;
+}
+
+std::vector<PredictorAgreement> ranked_predictors(const SensitivityReport& report, const std::string& spec) {
+    std::vector<PredictorAgreement> ranked;
+    for (const auto& agreement : report.agreement)
+        if (agreement.spec == spec && !predictor_label(agreement.predictor).empty() && std::isfinite(agreement.rho))
+            ranked.push_back(agreement);
+    std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.rho > b.rho; });
+    return ranked;
 }
 
 }  // namespace quantlens

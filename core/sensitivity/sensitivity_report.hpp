@@ -1,5 +1,6 @@
 #pragma once
-// Model-based sensitivity of a classifier in one report: per layer the Hessian trace and HAWQ's
+// Model-based sensitivity of a model the engine runs (a Keras classifier, or a GPT-2 or LLaMA
+// language model) in one report: per layer the Hessian trace and HAWQ's
 // Ω (hessian), the LRP contribution (lrp), Δloss / KL / Fisher–Taylor with that layer alone
 // quantized (measured) and the Tr(2XᵀX)/N proxy with its predicted damage (proxy), joined
 // with the weight-only analysis of the same layers (kurtosis, MMR, QSUR, weight MSE; from the
@@ -59,6 +60,14 @@ struct SensitivityReport {
     std::vector<std::string> notes;  // metrics asked for that this model cannot have, and why
     bool from_cache = false;
 };
+
+// A predictor's name as people read it ("hessian_omega" → "HAWQ Ω"); empty for a series that
+// predicts nothing (the measured KL, the measured Δloss itself).
+std::string predictor_label(std::string_view predictor);
+
+// The predictors' agreement with the measured Δloss under `spec` (its text form): labelled
+// predictors with a finite ρ only, best (highest ρ) first; ties keep the report's order.
+std::vector<PredictorAgreement> ranked_predictors(const SensitivityReport& report, const std::string& spec);
 
 SensitivityReport model_sensitivity(const Model& model, const LabelledData& data, const SensitivityRequest& request, const Progress& progress = {},
                                     const CancelToken* cancel = nullptr);

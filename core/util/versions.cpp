@@ -7,6 +7,8 @@
 
 namespace quantlens {
 
+std::string quantlens_version() { return QUANTLENS_VERSION; }
+
 std::string eigen_version() {
     return std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." + std::to_string(EIGEN_MINOR_VERSION);
 }

@@ -84,16 +84,16 @@ TEST_CASE("a corrupt or tampered cache file is ignored and rebuilt") {
     }
     SECTION("a number changed, so the checksum disagrees") {
         auto json = parse_untrusted_json(read_bytes(cache_file), cache_file, "cache");
-        json["layers"]["dense"]["statistics"]["excess_kurtosis"] = 123.0;
+        json["payload"]["dense"]["statistics"]["excess_kurtosis"] = 123.0;
         write_bytes(cache_file, json.dump());
     }
     SECTION("valid JSON of another shape") { write_bytes(cache_file, R"({"schema": 7, "layers": []})"); }
     SECTION("a field of the wrong type under a correct checksum") {
         auto json = parse_untrusted_json(read_bytes(cache_file), cache_file, "cache");
-        json["layers"]["dense"]["statistics"]["count"] = "many";
+        json["payload"]["dense"]["statistics"]["count"] = "many";
         char checksum[17];
         std::uint64_t hash = 1469598103934665603ull;
-        for (unsigned char c : json["layers"].dump()) hash = (hash ^ c) * 1099511628211ull;
+        for (unsigned char c : json["payload"].dump()) hash = (hash ^ c) * 1099511628211ull;
         std::snprintf(checksum, sizeof checksum, "%016llx", static_cast<unsigned long long>(hash));
         json["checksum"] = checksum;
         write_bytes(cache_file, json.dump());

@@ -1,0 +1,55 @@
+#include "analysis/cache_file.hpp"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "io/json_limits.hpp"
+#include "model/model_identity.hpp"
+#include "util/atomic_file.hpp"
+
+namespace quantlens {
+
+namespace {
+
+std::string checksum_of(const nlohmann::json& payload) { return hex64(fnv1a(payload.dump())); }
+
+}  // namespace
+
+std::optional<nlohmann::json> read_cache_file(const std::string& path, std::string_view schema, const std::string& key) {
+    struct stat status {};
+    if (::stat(path.c_str(), &status) != 0 || !S_ISREG(status.st_mode)) return std::nullopt;
+    if (static_cast<std::uint64_t>(status.st_size) > kMaxCacheFileBytes) return std::nullopt;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return std::nullopt;
+    const std::string text{std::istreambuf_iterator<char>(in), {}};
+    try {
+        auto json = parse_untrusted_json(text, path, "cache");
+        if (!json.is_object() || json.value("schema", std::string()) != schema || json.value("key", std::string()) != key)
+            return std::nullopt;
+        auto payload = std::move(json.at("payload"));
+        if (json.value("checksum", std::string()) != checksum_of(payload)) return std::nullopt;
+        return payload;
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
+bool write_cache_file(const std::string& path, std::string_view schema, const std::string& key,
+                      const nlohmann::json& payload) {
+    try {
+        std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+        const nlohmann::json entry{
+            {"schema", schema}, {"key", key}, {"checksum", checksum_of(payload)}, {"payload", payload}};
+        const auto text = entry.dump();
+        AtomicFile out(path, AtomicFile::Existing::Replace);  // the cache owns its files
+        out.write(text.data(), text.size());
+        out.commit();
+        return true;
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
+}  // namespace quantlens
