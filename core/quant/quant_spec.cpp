@@ -1,7 +1,9 @@
 #include "quant/quant_spec.hpp"
 
 #include <charconv>
+#include <cctype>
 #include <cmath>
+#include <optional>
 #include <sstream>
 
 #include "util/error.hpp"
@@ -122,6 +124,164 @@ double QuantSpec::scale_bits() const {
     return 32;
 }
 
+namespace {
+
+// One option of the spec's text form: which formats take it, whether a part names it, and how
+// it changes the spec (the reason when its value is wrong). The table drives both parsing and
+// the "allowed:" list of the error message, so the two cannot disagree.
+struct SpecOption {
+    const char* help;                               // as listed in "allowed: …"
+    bool (*applies)(QuantFormat format);
+    bool (*names)(std::string_view part);
+    std::string (*apply)(std::string_view part, QuantSpec& spec);  // "" when applied
+};
+
+bool scaled(QuantFormat f) { return is_scaled(f); }
+bool integer(QuantFormat f) { return f == QuantFormat::Int; }
+bool log2(QuantFormat f) { return f == QuantFormat::Log2; }
+// Clipping, scale storage and the rounding methods: every scaled format but ternary and binary.
+bool tunable(QuantFormat f) { return is_scaled(f) && f != QuantFormat::Ternary && f != QuantFormat::Binary; }
+bool not_cast(QuantFormat f) { return f != QuantFormat::F16 && f != QuantFormat::BF16 && f != QuantFormat::F32; }
+
+bool starts_with(std::string_view part, std::string_view prefix) { return part.substr(0, prefix.size()) == prefix; }
+std::string_view value_after(std::string_view part, std::string_view prefix) { return part.substr(prefix.size()); }
+
+const SpecOption kOptions[] = {
+    {"tensor", scaled, [](std::string_view p) { return p == "tensor"; },
+     [](std::string_view, QuantSpec& s) {
+         s.granularity = Granularity::Tensor, s.group_size = 0;
+         return std::string();
+     }},
+    {"channel", scaled, [](std::string_view p) { return p == "channel"; },
+     [](std::string_view, QuantSpec& s) {
+         s.granularity = Granularity::Channel, s.group_size = 0;
+         return std::string();
+     }},
+    {"g<N>", scaled, [](std::string_view p) { return p.size() > 1 && p[0] == 'g' && std::isdigit(static_cast<unsigned char>(p[1])); },
+     [](std::string_view p, QuantSpec& s) {
+         std::int64_t group = 0;
+         if (!parse_number(p.substr(1), group) || group < 1 || group > (1 << 30))
+             return std::string("group size must be a positive integer, e.g. g128");
+         s.granularity = Granularity::Group;
+         s.group_size = group;
+         return std::string();
+     }},
+    {"sym", integer, [](std::string_view p) { return p == "sym"; },
+     [](std::string_view, QuantSpec& s) {
+         s.symmetric = true;
+         return std::string();
+     }},
+    {"asym", integer, [](std::string_view p) { return p == "asym"; },
+     [](std::string_view, QuantSpec& s) {
+         s.symmetric = false;
+         return std::string();
+     }},
+    {"full", integer, [](std::string_view p) { return p == "full"; },
+     [](std::string_view, QuantSpec& s) {
+         s.full_range = true;
+         return std::string();
+     }},
+    {"<bits 2..8>", log2, [](std::string_view p) { return std::isdigit(static_cast<unsigned char>(p[0])) != 0; },
+     [](std::string_view p, QuantSpec& s) {
+         if (!parse_number(p, s.bits) || s.bits < 2 || s.bits > 8)
+             return std::string("log2 takes 2 to 8 bits (1 sign bit + exponent)");
+         return std::string();
+     }},
+    {"clip=minmax|mse|p<percentile>", tunable, [](std::string_view p) { return starts_with(p, "clip="); },
+     [](std::string_view p, QuantSpec& s) {
+         const auto value = value_after(p, "clip=");
+         if (value == "minmax") s.clip = ClipMethod::MinMax;
+         else if (value == "mse") s.clip = ClipMethod::Mse;
+         else if (!value.empty() && value[0] == 'p' && parse_number(value.substr(1), s.percentile) &&
+                  s.percentile > 0 && s.percentile <= 100)
+             s.clip = ClipMethod::Percentile;
+         else return std::string("clip is minmax, mse or p<percentile> with 0 < percentile <= 100, e.g. clip=p99.9");
+         return std::string();
+     }},
+    {"scale=f32|f16|bf16|e8m0", tunable, [](std::string_view p) { return starts_with(p, "scale="); },
+     [](std::string_view p, QuantSpec& s) {
+         const auto value = value_after(p, "scale=");
+         if (value == "f32") s.scale_storage = ScaleStorage::F32;
+         else if (value == "f16") s.scale_storage = ScaleStorage::F16;
+         else if (value == "bf16") s.scale_storage = ScaleStorage::BF16;
+         else if (value == "e8m0") s.scale_storage = ScaleStorage::E8M0;
+         else return std::string("scale storage is f32, f16, bf16 or e8m0");
+         return std::string();
+     }},
+    {"round=rtn|stochastic|gptq", tunable, [](std::string_view p) { return starts_with(p, "round="); },
+     [](std::string_view p, QuantSpec& s) {
+         const auto value = value_after(p, "round=");
+         if (value == "rtn") s.rounding = Rounding::Nearest;
+         else if (value == "stochastic") s.rounding = Rounding::Stochastic;
+         else if (value == "gptq") s.rounding = Rounding::Gptq;
+         else return std::string("rounding is rtn, stochastic or gptq");
+         return std::string();
+     }},
+    {"seed=<n>", tunable, [](std::string_view p) { return starts_with(p, "seed="); },
+     [](std::string_view p, QuantSpec& s) {
+         return parse_number(value_after(p, "seed="), s.seed) ? std::string() : "seed must be a non-negative integer";
+     }},
+    {"actorder", tunable, [](std::string_view p) { return p == "actorder"; },
+     [](std::string_view, QuantSpec& s) {
+         s.act_order = true;
+         return std::string();
+     }},
+    {"damp=<x>", tunable, [](std::string_view p) { return starts_with(p, "damp="); },
+     [](std::string_view p, QuantSpec& s) {
+         if (!parse_number(value_after(p, "damp="), s.damp) || s.damp < 0 || s.damp > 1)
+             return std::string("damp is a fraction of mean(diag H) between 0 and 1, e.g. damp=0.01");
+         return std::string();
+     }},
+    {"rot=hadamard", not_cast, [](std::string_view p) { return p == "rot=hadamard"; },
+     [](std::string_view, QuantSpec& s) {
+         s.rotation = Rotation::Hadamard;
+         return std::string();
+     }},
+    {"rotseed=<n>", not_cast, [](std::string_view p) { return starts_with(p, "rotseed="); },
+     [](std::string_view p, QuantSpec& s) {
+         return parse_number(value_after(p, "rotseed="), s.rotation_seed) ? std::string()
+                                                                          : "rotseed must be a non-negative integer";
+     }},
+    {"smooth=<alpha>", not_cast, [](std::string_view p) { return starts_with(p, "smooth="); },
+     [](std::string_view p, QuantSpec& s) {
+         if (!parse_number(value_after(p, "smooth="), s.smooth_alpha) || s.smooth_alpha < 0 || s.smooth_alpha > 1)
+             return std::string("smooth takes the migration strength alpha in [0, 1], e.g. smooth=0.5");
+         return std::string();
+     }},
+};
+
+// "tensor, channel, g<N>, …" for a format: the options it takes, in the table's order.
+std::string allowed_options(QuantFormat format) {
+    std::string allowed;
+    for (const auto& option : kOptions)
+        if (option.applies(format)) allowed += (allowed.empty() ? "" : ", ") + std::string(option.help);
+    return allowed.empty() ? "no options" : allowed;
+}
+
+// The format named by the spec's first part (aliases resolved), with its defaults.
+std::optional<QuantSpec> spec_of_format(std::string name) {
+    for (auto& alias : kAliases)
+        if (name == alias[0]) name = alias[1];
+    QuantSpec spec;
+    if (name.rfind("int", 0) == 0 && name.size() > 3) {
+        spec.format = QuantFormat::Int;
+        spec.granularity = Granularity::Channel;
+        if (!parse_number(std::string_view(name).substr(3), spec.bits)) spec.bits = 0;
+        return spec;
+    }
+    for (const auto& entry : kFormats)
+        if (name == entry.name && entry.format != QuantFormat::Int) {
+            spec.format = entry.format;
+            spec.bits = entry.bits;
+            spec.granularity = entry.granularity;
+            spec.group_size = entry.group;
+            return spec;
+        }
+    return std::nullopt;
+}
+
+}  // namespace
+
 QuantSpec QuantSpec::parse(std::string_view text) {
     const std::string whole(text);
     auto fail = [&](const std::string& part, const std::string& reason) -> QuantSpec {
@@ -135,92 +295,28 @@ QuantSpec QuantSpec::parse(std::string_view text) {
         if (colon == std::string_view::npos) break;
         start = colon + 1;
     }
-    std::string name = parts.front();
-    for (auto& alias : kAliases)
-        if (name == alias[0]) name = alias[1];
-    QuantSpec spec;
-    bool found = false;
-    if (name.rfind("int", 0) == 0 && name.size() > 3) {
-        int bits = 0;
-        if (!parse_number(std::string_view(name).substr(3), bits) || bits < 2 || bits > 8) return fail(parts.front(), "integer formats are int2 to int8");
-        spec.format = QuantFormat::Int;
-        spec.bits = bits;
-        found = true;
-    } else {
-        for (const auto& entry : kFormats)
-            if (name == entry.name && entry.format != QuantFormat::Int) {
-                spec.format = entry.format;
-                spec.bits = entry.bits;
-                spec.granularity = entry.granularity;
-                spec.group_size = entry.group;
-                found = true;
-            }
-    }
+    auto found = spec_of_format(parts.front());
     if (!found) {
         std::string names;
         for (const auto& n : quant_format_names()) names += (names.empty() ? "" : ", ") + n;
         return fail(parts.front(), "unknown format; expected one of " + names);
     }
-    if (spec.format == QuantFormat::Int) spec.granularity = Granularity::Channel;
-
-    const bool scaled = is_scaled(spec.format);
-    const bool integer = spec.format == QuantFormat::Int;
-    const bool gptq_capable = scaled && spec.format != QuantFormat::Ternary && spec.format != QuantFormat::Binary;
-    std::string allowed = scaled ? "tensor, channel, g<N>" : "";
-    if (integer) allowed += ", sym, asym, full";
-    if (spec.format == QuantFormat::Log2) allowed += ", <bits 2..8>";
-    if (scaled && spec.format != QuantFormat::Ternary && spec.format != QuantFormat::Binary) allowed += ", clip=minmax|mse|p<percentile>, scale=f32|f16|bf16|e8m0";
-    if (gptq_capable) allowed += ", round=rtn|stochastic|gptq, seed=<n>, actorder, damp=<x>";
-    if (!spec.is_cast()) allowed += std::string(allowed.empty() ? "" : ", ") + "rot=hadamard, rotseed=<n>, smooth=<alpha>";
-    if (allowed.empty()) allowed = "no options";
+    QuantSpec spec = *found;
+    if (spec.format == QuantFormat::Int && (spec.bits < 2 || spec.bits > 8))
+        return fail(parts.front(), "integer formats are int2 to int8");
 
     for (std::size_t i = 1; i < parts.size(); ++i) {
         const std::string& part = parts[i];
-        auto not_allowed = [&] { return fail(part, "not an option of " + std::string(parts.front()) + "; allowed: " + allowed); };
-        auto value_of = [&](std::string_view key) { return std::string_view(part).substr(key.size()); };
         if (part.empty()) return fail(part, "empty option (two colons in a row?)");
-        if (scaled && part == "tensor") spec.granularity = Granularity::Tensor, spec.group_size = 0;
-        else if (scaled && part == "channel") spec.granularity = Granularity::Channel, spec.group_size = 0;
-        else if (scaled && part[0] == 'g' && part.size() > 1 && std::isdigit(static_cast<unsigned char>(part[1]))) {
-            std::int64_t group = 0;
-            if (!parse_number(std::string_view(part).substr(1), group) || group < 1 || group > (1 << 30)) return fail(part, "group size must be a positive integer, e.g. g128");
-            spec.granularity = Granularity::Group;
-            spec.group_size = group;
-        } else if (integer && part == "sym") spec.symmetric = true;
-        else if (integer && part == "asym") spec.symmetric = false;
-        else if (integer && part == "full") spec.full_range = true;
-        else if (spec.format == QuantFormat::Log2 && std::isdigit(static_cast<unsigned char>(part[0]))) {
-            if (!parse_number(std::string_view(part), spec.bits) || spec.bits < 2 || spec.bits > 8) return fail(part, "log2 takes 2 to 8 bits (1 sign bit + exponent)");
-        } else if (part.rfind("clip=", 0) == 0 && allowed.find("clip=") != std::string::npos) {
-            auto value = value_of("clip=");
-            if (value == "minmax") spec.clip = ClipMethod::MinMax;
-            else if (value == "mse") spec.clip = ClipMethod::Mse;
-            else if (!value.empty() && value[0] == 'p' && parse_number(value.substr(1), spec.percentile) && spec.percentile > 0 && spec.percentile <= 100) spec.clip = ClipMethod::Percentile;
-            else return fail(part, "clip is minmax, mse or p<percentile> with 0 < percentile <= 100, e.g. clip=p99.9");
-        } else if (part.rfind("scale=", 0) == 0 && allowed.find("scale=") != std::string::npos) {
-            auto value = value_of("scale=");
-            if (value == "f32") spec.scale_storage = ScaleStorage::F32;
-            else if (value == "f16") spec.scale_storage = ScaleStorage::F16;
-            else if (value == "bf16") spec.scale_storage = ScaleStorage::BF16;
-            else if (value == "e8m0") spec.scale_storage = ScaleStorage::E8M0;
-            else return fail(part, "scale storage is f32, f16, bf16 or e8m0");
-        } else if (part.rfind("round=", 0) == 0 && gptq_capable) {
-            auto value = value_of("round=");
-            if (value == "rtn") spec.rounding = Rounding::Nearest;
-            else if (value == "stochastic") spec.rounding = Rounding::Stochastic;
-            else if (value == "gptq") spec.rounding = Rounding::Gptq;
-            else return fail(part, "rounding is rtn, stochastic or gptq");
-        } else if (part.rfind("seed=", 0) == 0 && gptq_capable) {
-            if (!parse_number(value_of("seed="), spec.seed)) return fail(part, "seed must be a non-negative integer");
-        } else if (part == "actorder" && gptq_capable) spec.act_order = true;
-        else if (part.rfind("damp=", 0) == 0 && gptq_capable) {
-            if (!parse_number(value_of("damp="), spec.damp) || spec.damp < 0 || spec.damp > 1) return fail(part, "damp is a fraction of mean(diag H) between 0 and 1, e.g. damp=0.01");
-        } else if (part == "rot=hadamard" && !spec.is_cast()) spec.rotation = Rotation::Hadamard;
-        else if (part.rfind("rotseed=", 0) == 0 && !spec.is_cast()) {
-            if (!parse_number(value_of("rotseed="), spec.rotation_seed)) return fail(part, "rotseed must be a non-negative integer");
-        } else if (part.rfind("smooth=", 0) == 0 && !spec.is_cast()) {
-            if (!parse_number(value_of("smooth="), spec.smooth_alpha) || spec.smooth_alpha < 0 || spec.smooth_alpha > 1) return fail(part, "smooth takes the migration strength alpha in [0, 1], e.g. smooth=0.5");
-        } else return not_allowed();
+        const SpecOption* option = nullptr;
+        for (const auto& candidate : kOptions)
+            if (candidate.applies(spec.format) && candidate.names(part)) {
+                option = &candidate;
+                break;
+            }
+        if (!option)
+            return fail(part, "not an option of " + parts.front() + "; allowed: " + allowed_options(spec.format));
+        if (const auto reason = option->apply(part, spec); !reason.empty()) return fail(part, reason);
     }
     if (spec.full_range && !spec.symmetric) return fail("full", "full range applies to symmetric integers only (asym already uses every code)");
     if (spec.format == QuantFormat::Ternary || spec.format == QuantFormat::Binary) spec.clip = ClipMethod::MinMax;
