@@ -28,6 +28,8 @@
 #include <QTableView>
 #include <QVBoxLayout>
 
+#include "export/export_common.hpp"
+#include "files/OutputCheck.hpp"
 #include "jobs/JobRunner.hpp"
 #include "model/inspection.hpp"
 #include "models/LayerTableModel.hpp"
@@ -110,6 +112,17 @@ MainWindow::MainWindow(QWidget* parent)
       sqnrJob_(new widgets::JobRunner(this)),
       modelJob_(new widgets::JobRunner(this)),
       analysisProgress_(new QProgressBar) {
+    buildTable();
+    buildViews();
+    buildMenus();
+    buildStatusBar();
+    connectViews();
+    connectJobs();
+    restoreSettings();
+}
+
+// The layer table, its filters and the proxy that sorts and filters it.
+void MainWindow::buildTable() {
     setWindowTitle(tr("QuantLens"));
     setAcceptDrops(true);
 
@@ -135,11 +148,10 @@ MainWindow::MainWindow(QWidget* parent)
         QString name = QString::fromUtf8(quantlens::layer_kind_name(kind).data());
         kindFilter_->addItem(name, name);
     }
-    connect(filter_, &QLineEdit::textChanged, this, [this](const QString& text) {
-        proxy_->setFilterRegularExpression(QRegularExpression(text, QRegularExpression::CaseInsensitiveOption));
-    });
-    connect(kindFilter_, &QComboBox::currentIndexChanged, this, [this] { static_cast<LayerFilter*>(proxy_)->setKind(kindFilter_->currentData().toString()); });
+}
 
+// The layer table beside the tabbed views, in a splitter.
+void MainWindow::buildViews() {
     auto* left = new QWidget;
     auto* leftLayout = new QVBoxLayout(left);
     auto* filters = new QHBoxLayout;
@@ -155,13 +167,30 @@ MainWindow::MainWindow(QWidget* parent)
     rightLayout->addWidget(histogram_, 1);
     rightLayout->addWidget(logScale_);
     rightLayout->addWidget(layerInfo_);
-    connect(logScale_, &QCheckBox::toggled, histogram_, &widgets::HistogramPlot::setLogScale);
 
     views_->addTab(right, tr("Layer"));
     views_->addTab(inspector_, tr("Quantize"));
     views_->addTab(sensitivity_, tr("Sensitivity"));
     views_->addTab(compare_, tr("Compare"));
     views_->addTab(allocation_, tr("Allocate"));
+
+    auto* splitter = new QSplitter;
+    splitter->addWidget(left);
+    splitter->addWidget(views_);
+    splitter->setStretchFactor(0, 3);
+    splitter->setStretchFactor(1, 2);
+    splitter->setSizes({800, 640});  // the table's analysis columns visible at the default size
+    setCentralWidget(splitter);
+}
+
+// What the views and the table tell each other.
+void MainWindow::connectViews() {
+    connect(logScale_, &QCheckBox::toggled, histogram_, &widgets::HistogramPlot::setLogScale);
+    connect(filter_, &QLineEdit::textChanged, this, [this](const QString& text) {
+        proxy_->setFilterRegularExpression(QRegularExpression(text, QRegularExpression::CaseInsensitiveOption));
+    });
+    connect(kindFilter_, &QComboBox::currentIndexChanged, this, [this] { static_cast<LayerFilter*>(proxy_)->setKind(kindFilter_->currentData().toString()); });
+
     connect(allocation_, &widgets::AllocationPanel::failed, this, &MainWindow::showError);
     connect(allocation_, &widgets::AllocationPanel::planChanged, this, [this] {
         std::map<std::string, std::string> assigned;
@@ -179,25 +208,17 @@ MainWindow::MainWindow(QWidget* parent)
                                                        tr("Arrays and text (*.npz *.h5 *.safetensors *.txt);;All files (*)"));
         if (!path.isEmpty()) runModelMetrics(path);
     });
+    connect(table_->selectionModel(), &QItemSelectionModel::selectionChanged, this, &MainWindow::onSelectionChanged);
+}
+
+// What each background job delivers, and the shared progress bar and error display.
+void MainWindow::connectJobs() {
     connect(modelJob_, &widgets::JobRunner::finished, this, [this](const std::any& result) { showModelMetrics(*std::any_cast<std::shared_ptr<quantlens::SensitivityReport>>(result)); });
     connect(sqnrJob_, &widgets::JobRunner::finished, this, [this](const std::any& result) {
         const auto measured = std::any_cast<std::shared_ptr<std::pair<QString, std::map<std::string, double>>>>(result);
         layerModel_->setSqnr(measured->first, measured->second);
         table_->resizeColumnToContents(widgets::LayerTableModel::Sqnr);
     });
-    auto* splitter = new QSplitter;
-    splitter->addWidget(left);
-    splitter->addWidget(views_);
-    splitter->setStretchFactor(0, 3);
-    splitter->setStretchFactor(1, 2);
-    splitter->setSizes({800, 640});  // the table's analysis columns visible at the default size
-    setCentralWidget(splitter);
-
-    connect(table_->selectionModel(), &QItemSelectionModel::selectionChanged, this, &MainWindow::onSelectionChanged);
-
-    buildMenus();
-    buildStatusBar();
-
     connect(loader_, &widgets::JobRunner::finished, this, [this](const std::any& result) {
         auto loaded = std::any_cast<std::shared_ptr<Loaded>>(result);
         model_ = loaded->model;
@@ -245,11 +266,14 @@ MainWindow::MainWindow(QWidget* parent)
         connect(job, &widgets::JobRunner::failed, this, [this, done](const QString& message) { done(); showError(message); });
         connect(job, &widgets::JobRunner::cancelled, this, [this, done] { done(); statusBar()->showMessage(tr("Cancelled"), 3000); });
     }
+}
 
+// The specs, candidates and window geometry of the last session.
+void MainWindow::restoreSettings() {
     QSettings settings;
     inspector_->specEditor()->setSpecText(settings.value("specs/preview", QStringLiteral("int4:g128:asym")).toString());
     compare_->setSpecs(settings.value("specs/compare", QStringList{QStringLiteral("int4:g128:asym"), QStringLiteral("nf4:g64"), QStringLiteral("q4_0")}).toStringList());
-    allocation_->setCandidates(settings.value("specs/candidates", QStringLiteral("int4:g64:asym, int8:channel:sym")).toString(),
+    allocation_->setCandidates(settings.value("specs/candidates", allocation_->candidates()).toString(),  // core default
                                settings.value("specs/embedding_candidates").toString());
     restoreGeometry(settings.value("window/geometry").toByteArray());
     restoreState(settings.value("window/state").toByteArray());
@@ -276,9 +300,7 @@ void MainWindow::startAnalysis() {
     quantlens::AnalysisOptions options;  // statistics and QSUR; the on-disk cache makes a reopened model instant
     analysis_ = std::make_unique<quantlens::Analysis>(model_, options);
     analysisCancelled_ = false;
-    const auto rows = table_->selectionModel()->selectedRows();
-    if (!rows.isEmpty())
-        if (const auto* row = layerModel_->layerAt(proxy_->mapToSource(rows.first()).row())) analysis_->prioritize(row->name);
+    if (const auto* row = selectedLayer()) analysis_->prioritize(row->name);
     analysisProgress_->setRange(0, static_cast<int>(analysis_->layer_count()));
     analysisProgress_->setValue(0);
     analysisProgress_->setVisible(analysis_->layer_count() > 0);
@@ -304,11 +326,7 @@ void MainWindow::onLayerAnalysed(std::uint64_t generation, const quantlens::Laye
     if (!analysis_ || analysisCancelled_ || generation != analysisGeneration_) return;  // from an analysis already stopped
     layerModel_->setLayerAnalysis(layer);
     analysisProgress_->setValue(layerModel_->analysedRows());
-    const auto rows = table_->selectionModel()->selectedRows();
-    if (!rows.isEmpty()) {
-        const auto* row = layerModel_->layerAt(proxy_->mapToSource(rows.first()).row());
-        if (row && row->name == layer.layer) showLayerDetails();
-    }
+    if (const auto* row = selectedLayer(); row && row->name == layer.layer) showLayerDetails();
     if (!isAnalysing()) {
         for (int column : {widgets::LayerTableModel::Kurtosis, widgets::LayerTableModel::Qsur, widgets::LayerTableModel::Outliers}) table_->resizeColumnToContents(column);
         updateSensitivity();
@@ -339,7 +357,8 @@ void MainWindow::buildMenus() {
     rebuildRecentMenu();
     file->addSeparator();
     file->addAction(tr("Export Layer &Table as CSV…"), this, [this] {
-        const auto path = QFileDialog::getSaveFileName(this, tr("Export layer table"), QStringLiteral("layers.csv"), tr("CSV (*.csv)"));
+        const auto path = QFileDialog::getSaveFileName(this, tr("Export layer table"), QStringLiteral("layers.csv"),
+                                                       tr("CSV (*.csv)"), nullptr, QFileDialog::DontConfirmOverwrite);
         if (!path.isEmpty()) exportLayerTable(path);
     });
     auto* exportAction = file->addAction(tr("&Export Quantized Model…"), this, [this] {
@@ -419,11 +438,19 @@ void MainWindow::selectLayer(const QString& name) {
     }
 }
 
-void MainWindow::showLayerDetails() {
+int MainWindow::selectedSourceRow() const {
     const auto rows = table_->selectionModel()->selectedRows();
-    if (rows.isEmpty()) return;
-    const int source = proxy_->mapToSource(rows.first()).row();
-    const auto* row = layerModel_->layerAt(source);
+    return rows.isEmpty() ? -1 : proxy_->mapToSource(rows.first()).row();
+}
+
+const quantlens::LayerRow* MainWindow::selectedLayer() const {
+    const int source = selectedSourceRow();
+    return source < 0 ? nullptr : layerModel_->layerAt(source);
+}
+
+void MainWindow::showLayerDetails() {
+    const int source = selectedSourceRow();
+    const auto* row = source < 0 ? nullptr : layerModel_->layerAt(source);
     if (!row) return;
     QString details = tr("<b>%1</b> — %2%3<br>weight shape %4 (output channels first), %5 parameters")
                           .arg(QString::fromStdString(row->name).toHtmlEscaped())
@@ -450,10 +477,8 @@ void MainWindow::showLayerDetails() {
 }
 
 void MainWindow::onSelectionChanged() {
-    const auto rows = table_->selectionModel()->selectedRows();
-    if (rows.isEmpty() || !model_) return;
-    const auto* row = layerModel_->layerAt(proxy_->mapToSource(rows.first()).row());
-    if (!row) return;
+    const auto* row = selectedLayer();
+    if (!row || !model_) return;
     if (analysis_) analysis_->prioritize(row->name);  // the layer on screen goes next
     showLayerDetails();
     inspector_->setLayer(model_, QString::fromStdString(row->name));
@@ -514,24 +539,18 @@ void MainWindow::showModelMetrics(const quantlens::SensitivityReport& report) {
             if (std::isfinite(values[i])) byLayer[report.layers[i].layer] = values[i];
         sensitivity_->setExtraSeries(name, byLayer);
     }
-    static const std::map<std::string, QString> kPredictor = {{"hessian_omega", tr("HAWQ Ω")}, {"fisher", tr("Fisher–Taylor")}, {"lrp", tr("LRP")},
-                                                               {"proxy", tr("Tr(2XᵀX) proxy")}, {"weight_mse", tr("weight MSE")}, {"kurtosis", tr("kurtosis")},
-                                                               {"mmr", tr("max/mean")}, {"qsur", tr("QSUR")}, {"activation_kurtosis", tr("activation kurtosis")},
-                                                               {"activation_qsur", tr("activation QSUR")}};
-    std::vector<quantlens::PredictorAgreement> agreement;
-    for (const auto& a : report.agreement)  // the predictors only: KL is measured too
-        if (kPredictor.count(a.predictor) && std::isfinite(a.rho)) agreement.push_back(a);
-    std::sort(agreement.begin(), agreement.end(), [](const auto& a, const auto& b) { return a.rho > b.rho; });
-    QStringList parts;
-    for (const auto& a : agreement) {
-        const QString item = tr("%1 %2").arg(kPredictor.at(a.predictor)).arg(a.rho, 0, 'f', 2);
-        parts << (parts.isEmpty() ? QStringLiteral("<b>%1</b>").arg(item) : item);
-    }
     const QString spec = report.specs.empty() ? QString() : QString::fromStdString(report.specs.front().to_string());
+    const auto ranked = quantlens::ranked_predictors(report, spec.toStdString());
+    QStringList parts;
+    std::size_t layers = 0;
+    for (const auto& a : ranked) {
+        const QString item = tr("%1 %2").arg(QString::fromStdString(quantlens::predictor_label(a.predictor))).arg(a.rho, 0, 'f', 2);
+        parts << (parts.isEmpty() ? QStringLiteral("<b>%1</b>").arg(item) : item);
+        layers = std::max(layers, a.layers);
+    }
     sensitivity_->setAgreementText(parts.isEmpty() ? QString()
                                                    : tr("Spearman ρ against the measured Δloss under %1, over %2 layers: %3")
-                                                         .arg(spec).arg(std::max_element(agreement.begin(), agreement.end(), [](const auto& a, const auto& b) { return a.layers < b.layers; })->layers)
-                                                         .arg(parts.join(QStringLiteral(" · "))));
+                                                         .arg(spec).arg(layers).arg(parts.join(QStringLiteral(" · "))));
     updateSensitivity();
     sensitivity_->setBarMetric(QStringLiteral("delta_loss"));
     sensitivity_->setScatterMetrics(QStringLiteral("hessian_omega"), QStringLiteral("delta_loss"));
@@ -570,6 +589,11 @@ void MainWindow::measureSqnr() {
 }
 
 bool MainWindow::exportLayerTable(const QString& path) {
+    const QStringList inputs = {model_ ? QString::fromStdString(quantlens::model_input(model_->file())) : QString()};
+    if (const auto refusal = widgets::outputRefusal(path, inputs, false); !refusal.isEmpty()) {
+        showError(refusal);
+        return false;
+    }
     QSaveFile file(path);
     if (!file.open(QIODevice::WriteOnly) || file.write(layerModel_->toCsv().toUtf8()) < 0 || !file.commit()) {
         showError(tr("%1: cannot write the table: %2").arg(path, file.errorString()));
@@ -627,7 +651,7 @@ void MainWindow::showAbout() {
     QMessageBox::about(this, tr("About QuantLens"),
                        tr("<h3>QuantLens %1</h3><p>A workbench for quantizing model weights.</p>"
                           "<p>Qt %2 · Eigen %3 · HDF5 %4 · protobuf %5</p>")
-                           .arg(QUANTLENS_VERSION, qVersion(), QString::fromStdString(quantlens::eigen_version()),
+                           .arg(QString::fromStdString(quantlens::quantlens_version()), qVersion(), QString::fromStdString(quantlens::eigen_version()),
                                 QString::fromStdString(quantlens::hdf5_version()), QString::fromStdString(quantlens::protobuf_version())));
 }
 

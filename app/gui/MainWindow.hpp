@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "analysis/analysis.hpp"
+#include "model/inspection.hpp"
 #include "model/model.hpp"
 
 class QLabel;
@@ -82,13 +83,20 @@ protected:
 
 private:
     void showModelMetrics(const quantlens::SensitivityReport& report);
+    void buildTable();
+    void buildViews();
     void buildMenus();
     void buildStatusBar();
+    void connectViews();
+    void connectJobs();
+    void restoreSettings();
     void rememberRecent(const QString& path);
     void rebuildRecentMenu();
     void showError(const QString& message);
     void showAbout();
     void onSelectionChanged();
+    int selectedSourceRow() const;                        // the selected layer's row in layerModel_, or -1
+    const quantlens::LayerRow* selectedLayer() const;     // the selected layer, or nullptr
     void showLayerDetails();
     void startAnalysis();
     void stopAnalysis();

@@ -15,6 +15,8 @@ JobRunner::~JobRunner() {
     if (watcher_) watcher_->waitForFinished();
 }
 
+void JobRunner::refuse(const QString& message) { emit failed(message); }
+
 bool JobRunner::isRunning() const { return watcher_ && watcher_->isRunning(); }
 
 void JobRunner::cancel() {

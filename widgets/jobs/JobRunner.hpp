@@ -23,6 +23,9 @@ public:
     ~JobRunner() override;
 
     void start(const QString& title, Work work);
+    // A job that could not start (its input was refused before any work): reported through
+    // failed() like any failure, so one handler shows every job's errors.
+    void refuse(const QString& message);
     bool isRunning() const;
 
 public slots:

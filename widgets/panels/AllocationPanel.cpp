@@ -1,5 +1,8 @@
 #include "panels/AllocationPanel.hpp"
 
+#include "export/export_common.hpp"
+#include "files/OutputCheck.hpp"
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QFileDialog>
@@ -27,6 +30,14 @@
 namespace quantlens::widgets {
 
 namespace {
+QString defaultCandidates() {
+    QStringList texts;
+    for (const auto& text : quantlens::default_candidates()) texts << QString::fromStdString(text);
+    return texts.join(QStringLiteral(", "));
+}
+}  // namespace
+
+namespace {
 
 constexpr int kSliderSteps = 1000;
 
@@ -49,7 +60,7 @@ std::string exactPattern(const std::string& name) {
 }  // namespace
 
 AllocationPanel::AllocationPanel(QWidget* parent)
-    : QWidget(parent), candidates_(new QLineEdit(QStringLiteral("int4:g64:asym, int8:channel:sym"))), embeddings_(new QLineEdit),
+    : QWidget(parent), candidates_(new QLineEdit(defaultCandidates())), embeddings_(new QLineEdit),
       metric_(new QComboBox), tieFused_(new QCheckBox(tr("Tie fused q/k/v, gate/up"))), analyse_(new QPushButton(tr("Measure candidates"))), slider_(new QSlider(Qt::Horizontal)), summary_(new QLabel),
       frontier_(new QCustomPlot), bars_(new QCustomPlot), table_(new QTableWidget), load_(new QPushButton(tr("Load plan…"))),
       save_(new QPushButton(tr("Save plan…"))), job_(new JobRunner(this)) {
@@ -101,9 +112,9 @@ AllocationPanel::AllocationPanel(QWidget* parent)
     layout->addWidget(table_, 1);
 
     connect(analyse_, &QPushButton::clicked, this, &AllocationPanel::analyse);
-    connect(metric_, &QComboBox::currentIndexChanged, this, [this] { if (report_) solve(-1 - (minBits_ + (maxBits_ - minBits_) * slider_->value() / kSliderSteps)); });
-    connect(tieFused_, &QCheckBox::toggled, this, [this] { if (report_) solve(-1 - (minBits_ + (maxBits_ - minBits_) * slider_->value() / kSliderSteps)); });
-    connect(slider_, &QSlider::valueChanged, this, [this](int value) { solve(minBits_ + (maxBits_ - minBits_) * value / kSliderSteps); });
+    connect(metric_, &QComboBox::currentIndexChanged, this, [this] { solve(Frontier::Recompute, sliderBits()); });
+    connect(tieFused_, &QCheckBox::toggled, this, [this] { solve(Frontier::Recompute, sliderBits()); });
+    connect(slider_, &QSlider::valueChanged, this, [this] { solve(Frontier::Keep, sliderBits()); });
     connect(table_, &QTableWidget::cellDoubleClicked, this, [this](int row, int) {
         if (!report_) return;
         const auto layer = table_->item(row, 0)->text();
@@ -127,7 +138,7 @@ AllocationPanel::AllocationPanel(QWidget* parent)
         report_ = std::any_cast<std::shared_ptr<const quantlens::AnalysisReport>>(result);
         pins_.clear();
         slider_->setEnabled(true);
-        solve(-1);  // the frontier's range, then the middle of it
+        solve(Frontier::Recompute, std::nullopt);  // the frontier's range, then the middle of it
     });
     connect(job_, &JobRunner::failed, this, [this](const QString& message) {
         summary_->setText(QStringLiteral("<span style='color:#c0392b'>%1</span>").arg(message.toHtmlEscaped()));
@@ -183,7 +194,7 @@ void AllocationPanel::analyse() {
         planned.pins.clear();
         options.specs = quantlens::specs_to_measure(planned);
     } catch (const quantlens::Error& error) {
-        emit job_->failed(QString::fromStdString(error.where() + ": " + error.reason()));
+        job_->refuse(QString::fromStdString(error.what()));
         return;
     }
     options.qsur = false;  // the damage metrics need the statistics and each spec's error, not QSUR
@@ -202,32 +213,35 @@ void AllocationPanel::pin(const QString& layer, const QString& spec) {
     const auto pattern = exactPattern(layer.toStdString());
     std::erase_if(pins_, [&](const auto& entry) { return entry.first == pattern; });
     if (!spec.isEmpty()) pins_.insert(pins_.begin(), {pattern, quantlens::QuantSpec::parse(spec.toStdString())});
-    solve(-1 - (minBits_ + (maxBits_ - minBits_) * slider_->value() / kSliderSteps));  // new frontier, same budget
+    solve(Frontier::Recompute, sliderBits());  // new frontier, same budget
 }
 
-// budget < 0: first recompute the frontier and the slider's range (candidates, pins or the metric
-// changed); -1 keeps the middle, -1 - b keeps the budget b.
-void AllocationPanel::solve(double bitsPerWeight) {
+double AllocationPanel::sliderBits() const { return minBits_ + (maxBits_ - minBits_) * slider_->value() / kSliderSteps; }
+
+// Frontier::Recompute first recomputes the frontier and the slider's range (candidates, pins or
+// the metric changed), then keeps `bitsPerWeight` (clamped to the new range) or, without one,
+// takes the middle of the range.
+void AllocationPanel::solve(Frontier frontier, std::optional<double> bitsPerWeight) {
     if (!model_ || !report_) return;
     try {
-        if (bitsPerWeight < 0) {
+        if (frontier == Frontier::Recompute) {
             const auto widest = quantlens::plan_allocation(*model_, *report_, request(1e9));
             parameters_ = widest.plan.summary ? widest.plan.summary->parameters : 0;
             const double n = std::max<double>(1.0, static_cast<double>(parameters_));
             minBits_ = static_cast<double>(widest.solver.cheapest_bits()) / n;
             maxBits_ = static_cast<double>(widest.solver.dearest_bits()) / n;
             frontierPoints_ = widest.solver.frontier();
-            const double keep = bitsPerWeight == -1 ? (minBits_ + maxBits_) / 2 : -1 - bitsPerWeight;
+            const double keep = bitsPerWeight.value_or((minBits_ + maxBits_) / 2);
             const QSignalBlocker block(slider_);
             slider_->setValue(maxBits_ > minBits_ ? static_cast<int>(std::lround((std::clamp(keep, minBits_, maxBits_) - minBits_) / (maxBits_ - minBits_) * kSliderSteps)) : kSliderSteps);
-            bitsPerWeight = minBits_ + (maxBits_ - minBits_) * slider_->value() / kSliderSteps;
+            bitsPerWeight = sliderBits();
         }
         // The slider's cheapest end is exactly the cheapest plan (rounding could land below it).
-        const double budget = std::max(bitsPerWeight, minBits_) + 1e-9;
+        const double budget = std::max(*bitsPerWeight, minBits_) + 1e-9;
         plan_ = quantlens::plan_allocation(*model_, *report_, request(budget)).plan;
         showPlan();
     } catch (const quantlens::Error& error) {
-        summary_->setText(QStringLiteral("<span style='color:#c0392b'>%1</span>").arg(QString::fromStdString(error.where() + ": " + error.reason()).toHtmlEscaped()));
+        summary_->setText(QStringLiteral("<span style='color:#c0392b'>%1</span>").arg(QString::fromStdString(error.what()).toHtmlEscaped()));
     }
 }
 
@@ -317,16 +331,22 @@ void AllocationPanel::loadPlan(const QString& path) {
         plan_ = shown;
         showPlan();
     } catch (const quantlens::Error& error) {
-        emit failed(QString::fromStdString(error.file() + ": " + error.where() + ": " + error.reason()));
+        emit failed(QString::fromStdString(error.what()));
     }
 }
 
 void AllocationPanel::savePlan(const QString& path) {
     if (!plan_) return;
+    // The file dialog has asked before replacing: an earlier plan (a QuantLens file) may go.
+    const QStringList inputs = {model_ ? QString::fromStdString(quantlens::model_input(model_->file())) : QString()};
+    if (const auto refusal = outputRefusal(path, inputs, true); !refusal.isEmpty()) {
+        emit failed(refusal);
+        return;
+    }
     try {
         quantlens::save_plan(*plan_, path.toStdString());
     } catch (const quantlens::Error& error) {
-        emit failed(QString::fromStdString(error.file() + ": " + error.reason()));
+        emit failed(QString::fromStdString(error.what()));
     }
 }
 

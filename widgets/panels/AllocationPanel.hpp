@@ -58,7 +58,9 @@ signals:
 
 private:
     quantlens::PlanRequest request(double bitsPerWeight) const;
-    void solve(double bitsPerWeight);
+    enum class Frontier { Keep, Recompute };
+    void solve(Frontier frontier, std::optional<double> bitsPerWeight);
+    double sliderBits() const;  // the budget the slider stands at
     void showPlan();
 
     std::shared_ptr<const quantlens::Model> model_;

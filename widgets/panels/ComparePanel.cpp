@@ -132,7 +132,7 @@ void ComparePanel::compare() {
             edit->setToolTip(QString());
         } catch (const quantlens::Error& error) {
             edit->setToolTip(QString::fromStdString(error.reason()));
-            emit job_->failed(tr("spec %1: %2").arg(edit->text(), QString::fromStdString(error.where() + ": " + error.reason())));
+            job_->refuse(QString::fromStdString(error.what()));
             return;
         }
     }

@@ -116,7 +116,7 @@ void SpecEditor::apply(const QString& text) {
         showSpec(spec);
         if (changed) emit specChanged(specText());
     } catch (const quantlens::Error& error) {
-        message_->setText(QStringLiteral("<span style='color:#c0392b'>%1</span>").arg(QString::fromStdString(error.where() + ": " + error.reason()).toHtmlEscaped()));
+        message_->setText(QStringLiteral("<span style='color:#c0392b'>%1</span>").arg(QString::fromStdString(error.what()).toHtmlEscaped()));
     }
 }
 
