@@ -403,7 +403,7 @@ def stats_goldens():
 
 
 def qsur_goldens():
-    """QSUR (REFERENCE.md §11) with NumPy's eigvalsh and SciPy's χ² quantile: rows are samples,
+    """QSUR (docs/metrics.md §5) with NumPy's eigvalsh and SciPy's χ² quantile: rows are samples,
     covariance with ddof=1, eigenvalues floored at 1e-12·λ_max, confidence 0.99."""
     from scipy import special, stats
     rng = np.random.default_rng(47)

@@ -1,5 +1,5 @@
 #pragma once
-// compressed-tensors' pack-quantized checkpoints (vLLM, Hugging Face transformers; REFERENCE.md
+// compressed-tensors' pack-quantized checkpoints (vLLM, Hugging Face transformers; docs/formats.md
 // §8, checked against compressed_tensors/compressors/quantized_compressors/pack_quantized.py):
 // per quantized nn.Linear `X`
 //   X.weight_packed      I32 [out, ceil(in / (32/b))]: the signed code q plus 2^(b−1), value k of

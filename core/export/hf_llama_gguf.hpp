@@ -1,7 +1,7 @@
 #pragma once
 // A Hugging Face llama folder (config.json + safetensors) written as a GGUF that llama.cpp's
 // `llama` architecture loads, with ggml types per tensor from a plan: the architecture keys
-// from config.json (REFERENCE.md §6), llama.cpp's tensor names, and the row permutation its
+// from config.json (docs/formats.md §6), llama.cpp's tensor names, and the row permutation its
 // converter (convert_hf_to_gguf.py, LlamaModel.permute) applies to q_proj and k_proj so that
 // rotary embeddings pair the dimensions llama.cpp's kernel pairs. Norms stay F32 as the
 // converter keeps them; other tensors keep their float dtype unless the plan says otherwise.

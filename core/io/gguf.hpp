@@ -1,5 +1,5 @@
 #pragma once
-// GGUF v2/v3 (REFERENCE.md §6): header, typed metadata, tensor infos, aligned data.
+// GGUF v2/v3 (docs/formats.md §6): header, typed metadata, tensor infos, aligned data.
 #include <cstdint>
 #include <memory>
 #include <span>

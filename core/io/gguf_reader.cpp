@@ -13,7 +13,7 @@ constexpr int kMaxArrayNesting = 8;
 constexpr std::uint32_t kMaxDims = 4;  // GGML_MAX_DIMS
 
 struct TypeEntry { std::uint32_t id; DType dtype; };
-// ggml.h enum ggml_type (REFERENCE.md §5).
+// ggml.h enum ggml_type (docs/formats.md §5).
 constexpr TypeEntry kGgmlTypes[] = {
     {0, DType::F32}, {1, DType::F16}, {2, DType::Q4_0}, {3, DType::Q4_1}, {6, DType::Q5_0},
     {7, DType::Q5_1}, {8, DType::Q8_0}, {9, DType::Q8_1}, {10, DType::Q2_K}, {11, DType::Q3_K},

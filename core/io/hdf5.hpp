@@ -1,6 +1,6 @@
 #pragma once
 // HDF5 files through the HDF5 C library: any tree of datasets, and the Keras .h5 layout
-// (REFERENCE.md §9) recognised so layers come out with kernel, bias and Keras layouts.
+// (docs/formats.md §9) recognised so layers come out with kernel, bias and Keras layouts.
 #include <memory>
 #include <string>
 #include <vector>

@@ -1,5 +1,5 @@
 #pragma once
-// safetensors (REFERENCE.md §7): u64 header length N, N bytes of JSON, then the data
+// safetensors (docs/formats.md §7): u64 header length N, N bytes of JSON, then the data
 // buffer. Also sharded checkpoints (*.safetensors.index.json) and Hugging Face folders.
 #include <cstdint>
 #include <map>

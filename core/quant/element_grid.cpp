@@ -83,7 +83,7 @@ std::int32_t TableGrid::code(float level) const {  // a level's index: the midpo
 }
 
 MinifloatGrid minifloat_grid(QuantFormat format) {
-    switch (format) {  // REFERENCE.md §2; E4M3 keeps 448 (S.1111.110), E5M2's max normal is 57344
+    switch (format) {  // docs/formats.md §2; E4M3 keeps 448 (S.1111.110), E5M2's max normal is 57344
         case QuantFormat::Fp8E4M3: case QuantFormat::MxFp8E4M3: return MinifloatGrid(4, 3, 7, 448.0f);
         case QuantFormat::Fp8E5M2: case QuantFormat::MxFp8E5M2: return MinifloatGrid(5, 2, 15, 57344.0f);
         case QuantFormat::Fp6E3M2: case QuantFormat::MxFp6E3M2: return MinifloatGrid(3, 2, 3, 28.0f);

@@ -1,6 +1,6 @@
 #pragma once
 // The values a format can represent, in the format's own units (before the scale):
-// integers, minifloats (REFERENCE.md §2), or a table (NF4 §3, log2, binary). Each grid is a
+// integers, minifloats (docs/formats.md §2), or a table (NF4 docs/formats.md §3, log2, binary). Each grid is a
 // small concrete type so the quantizer's loops are templated on it (no virtual calls per
 // element). nearest() saturates at ±max; ties are documented per grid.
 #include <algorithm>
@@ -97,7 +97,7 @@ inline std::int32_t MinifloatGrid::code(float level) const {
 }
 
 MinifloatGrid minifloat_grid(QuantFormat format);  // fp8/fp6/fp4 (and their MX element types)
-const TableGrid& nf4_grid();                        // REFERENCE.md §3 code table
+const TableGrid& nf4_grid();                        // docs/formats.md §3 code table
 TableGrid log2_grid(int bits);                      // 0 and ±2^-k, k = 0 .. 2^(bits-1) - 2
 
 // {-1, +1} by sign, 0 going to +1 (sign(w) with BitNet's convention for exact zeros).

@@ -1,5 +1,5 @@
 #pragma once
-// GPTQ (Frantar et al., ICLR 2023; REFERENCE.md §14): quantize a linear layer column by
+// GPTQ (Frantar et al., ICLR 2023; docs/formats.md §11): quantize a linear layer column by
 // column, pushing each column's rounding error onto the columns not yet quantized through
 // the inverse Hessian of the layer's reconstruction loss, H = 2XᵀX/N.
 // Groups: without act-order a group's scales are chosen when the loop reaches its first

@@ -1,6 +1,6 @@
 #pragma once
 // Choosing one group's scale (and zero point) from its values: min-max, percentile or
-// MSE-optimal clipping (REFERENCE.md §1), then rounding to how the scale is stored.
+// MSE-optimal clipping (docs/formats.md §1), then rounding to how the scale is stored.
 // Shared by round-to-nearest, stochastic rounding and GPTQ.
 #include <algorithm>
 #include <cmath>
@@ -112,7 +112,7 @@ float choose_scale(const Grid& grid, ScaleRule rule, const QuantSpec& spec, cons
 
 struct AffineParameters { float scale = 1, zero = 0; };
 
-// Asymmetric integers (REFERENCE.md §1): range [min(x,0), max(x,0)], zero point z.
+// Asymmetric integers (docs/formats.md §1): range [min(x,0), max(x,0)], zero point z.
 inline AffineParameters affine_for(float low, float high, float qmax, ScaleStorage storage) {
     AffineParameters p;
     p.scale = high > low ? stored_scale((high - low) / qmax, storage) : 1.0f;

@@ -1,4 +1,4 @@
-// OCP Microscaling v1.0 (REFERENCE.md §4) and NVIDIA's NVFP4.
+// OCP Microscaling v1.0 (docs/formats.md §4) and NVIDIA's NVFP4.
 // MX: blocks of 32 consecutive elements of a row share X = 2^E, stored as E8M0, with
 // E = floor(log2(max|V|)) − emax_elem clamped to [−127, 127] (an all-zero block takes the
 // smallest scale); elements are V/X rounded to nearest-even and saturated to the element
@@ -22,7 +22,7 @@ namespace quantlens {
 
 namespace {
 
-int element_emax(QuantFormat format) {  // REFERENCE.md §4 table
+int element_emax(QuantFormat format) {  // docs/formats.md §4 table
     switch (format) {
         case QuantFormat::MxFp8E4M3: return 8;
         case QuantFormat::MxFp8E5M2: return 15;

@@ -1,5 +1,5 @@
 #pragma once
-// One quantizer per format family behind one interface (DESIGN.md). quantize() picks the
+// One quantizer per format family behind one interface. quantize() picks the
 // family, which fills dequantized/codes/scales/blocks; transforms and metrics are common.
 #include "quant/quantizer.hpp"
 

@@ -1,5 +1,5 @@
 #pragma once
-// Per-layer Hessian traces (HAWQ-V2, REFERENCE.md §12). Hutchinson: Tr(H_ii) = E[vᵀ H v] over
+// Per-layer Hessian traces (HAWQ-V2, docs/metrics.md §6). Hutchinson: Tr(H_ii) = E[vᵀ H v] over
 // Rademacher vectors v drawn on layer i's parameters only (zero elsewhere), with PyHessian's
 // stopping rule (at most max_samples; stop when the running mean moves by less than tolerance
 // relative to the previous one) and the standard error of the samples. The exact trace (Σ of

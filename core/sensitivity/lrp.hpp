@@ -1,5 +1,5 @@
 #pragma once
-// Layer-wise Relevance Propagation (REFERENCE.md §13) on the engine's networks, float64.
+// Layer-wise Relevance Propagation (docs/metrics.md §7) on the engine's networks, float64.
 // Relevance starts at the target logit (the label, or the predicted class) and flows back:
 // - Dense / Conv2D / DepthwiseConv2D by the generic rule R_in = a ⊙ W'ᵀ(R / (z' + ε·sign z'))
 //   with W' = W (LRP-ε), W + γW⁺ (LRP-γ, bias b + γb⁺) or W⁺ (z⁺, no bias); a BatchNorm that

@@ -1,5 +1,5 @@
 #pragma once
-// The part of QSUR (REFERENCE.md §11) that needs linear algebra: the column means and
+// The part of QSUR (docs/metrics.md §5) that needs linear algebra: the column means and
 // variances of a sample matrix (rows are samples) and the log-determinant of its sample
 // covariance Σ = XcᵀXc/(n−1), with eigenvalues below 1e-12·λ_max floored there.
 //

@@ -1,5 +1,5 @@
 #pragma once
-// Weight statistics of one layer (the data-free half of sensitivity), REFERENCE.md §10:
+// Weight statistics of one layer (the data-free half of sensitivity), docs/metrics.md §1–4:
 // moments, range, sparsity, kurtosis, skewness, max-to-mean ratio, outliers, histograms, and
 // the same per output channel summarised as distributions.
 #include <cstdint>

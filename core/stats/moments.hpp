@@ -3,7 +3,7 @@
 // is summed in two passes (its exact mean, then powers of deviations from it) and blocks are
 // merged with Pébay's pairwise formulas (Pébay 2008, "Formulas for robust, one-pass parallel
 // computation of covariances and arbitrary-order statistical moments"), in a fixed order.
-// REFERENCE.md §10: m_k = (1/n) Σ (x − x̄)^k; excess (Fisher) kurtosis g2 = m4/m2² − 3 and
+// docs/metrics.md §1–4: m_k = (1/n) Σ (x − x̄)^k; excess (Fisher) kurtosis g2 = m4/m2² − 3 and
 // skewness g1 = m3/m2^{3/2}, the biased estimators, as scipy.stats' defaults.
 #include <cstddef>
 #include <cstdint>

@@ -1,5 +1,5 @@
 #pragma once
-// QSUR, the quantization space utilization rate of OSTQuant (REFERENCE.md §11): the share of
+// QSUR, the quantization space utilization rate of OSTQuant (docs/metrics.md §5): the share of
 // a per-tensor quantizer's hypercube that the data's ellipsoid fills. Samples are rows; for a
 // weight [out, in] the rows are output channels and d = in, the dimension rotations act on.
 //

@@ -1,5 +1,5 @@
 #pragma once
-// Spearman's rank correlation (REFERENCE.md §10): the Pearson correlation of the ranks, ties
+// Spearman's rank correlation (docs/metrics.md §1–4): the Pearson correlation of the ranks, ties
 // taking the average of the ranks they span (scipy.stats.spearmanr's definition).
 #include <span>
 #include <vector>

@@ -1,5 +1,5 @@
 #pragma once
-// Progress reporting and cancellation shared by every long operation (DESIGN.md).
+// Progress reporting and cancellation shared by every long operation.
 #include <atomic>
 #include <cstdint>
 #include <functional>

@@ -19,7 +19,7 @@ QuantResult run(const std::vector<float>& values, std::int64_t rows, const std::
 }
 }  // namespace
 
-TEST_CASE("minifloat grids match REFERENCE.md §2: max normal, min normal, min subnormal") {
+TEST_CASE("minifloat grids match docs/formats.md §2: max normal, min normal, min subnormal") {
     struct Row { QuantFormat format; float max, min_normal, min_subnormal; std::size_t levels; };
     for (auto row : {Row{QuantFormat::Fp8E4M3, 448, std::ldexp(1.0f, -6), std::ldexp(1.0f, -9), 253},
                      Row{QuantFormat::Fp8E5M2, 57344, std::ldexp(1.0f, -14), std::ldexp(1.0f, -16), 247},
@@ -65,7 +65,7 @@ TEST_CASE("NF4 uses the bitsandbytes table with decisions at midpoints") {
     CHECK(r.codes == std::vector<std::int32_t>{12, 0, 9, 7});  // 0.2 is below the 0.1609/0.2461 midpoint
 }
 
-TEST_CASE("integer quantization follows REFERENCE.md §1") {
+TEST_CASE("integer quantization follows docs/formats.md §1") {
     SECTION("symmetric restricted range") {
         auto r = run({-7.0f, 4.5f, 0.5f, 1.75f}, 1, "int4:tensor:sym");
         CHECK(r.scales[0] == 1.0f);
