@@ -1,39 +1,59 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the whole QuantLens test suite:
-#   1. the release build's tests (core Catch2 tests, CLI tests, Qt offscreen GUI tests);
-#   2. the same core and CLI tests built with AddressSanitizer + UndefinedBehaviorSanitizer;
-#   3. every libFuzzer target over its seed corpus and regressions, for FUZZ_SECONDS each.
-# The main suite runs last so the last lines printed are its summary.
+# Installs what is missing, builds, and runs the QuantLens test suite.
+#
+#   scripts/test.sh          the release build's whole CTest suite: core Catch2 tests, the same
+#                            core tests on the scalar paths, CLI tests, Qt offscreen GUI tests,
+#                            and the layering check. Minutes, not hours: the everyday command.
+#   scripts/test.sh --full   all of the above, plus (first) the formatting check of every
+#                            source file, the core and CLI tests built with AddressSanitizer +
+#                            UndefinedBehaviorSanitizer, and every libFuzzer target over its
+#                            corpus and regressions. This is what CI (.ci/run) runs.
+#
+# The release suite runs last so the last lines printed are its CTest summary.
 # Environment: JOBS (parallel build jobs), FUZZ_SECONDS (default 20), SKIP_FUZZ=1, SKIP_SANITIZE=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 jobs=${JOBS:-$(nproc)}
 fuzz_seconds=${FUZZ_SECONDS:-20}
+full=0
+case "${1:-}" in
+  --full) full=1 ;;
+  "") ;;
+  *) echo "usage: scripts/test.sh [--full]" >&2; exit 2 ;;
+esac
 
 scripts/install-deps.sh
 
+if ((full)); then
+  echo "== formatting (clang-format --dry-run -Werror on every source file)"
+  scripts/check-format.sh
+fi
+
 echo "== release build"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > build.log 2>&1 || { cat build.log; exit 1; }
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release > build.log 2>&1 || { cat build.log; exit 1; }
 cmake --build build -j "$jobs"
 
-if [[ "${SKIP_SANITIZE:-0}" != 1 ]]; then
+if ((full)) && [[ "${SKIP_SANITIZE:-0}" != 1 ]]; then
   echo "== sanitizer build (ASan + UBSan)"
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQUANTLENS_SANITIZE=ON -DQUANTLENS_GUI=OFF -DQUANTLENS_BENCH=OFF > build-asan.log 2>&1 || { cat build-asan.log; exit 1; }
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQUANTLENS_SANITIZE=ON -DQUANTLENS_GUI=OFF \
+    -DQUANTLENS_BENCH=OFF > build-asan.log 2>&1 || { cat build-asan.log; exit 1; }
   cmake --build build-asan -j "$jobs"
   echo "== sanitizer tests"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j "$jobs"
 fi
 
-if [[ "${SKIP_FUZZ:-0}" != 1 ]]; then
+if ((full)) && [[ "${SKIP_FUZZ:-0}" != 1 ]]; then
   echo "== fuzz build (clang, libFuzzer)"
   sanitize="-fsanitize=fuzzer-no-link,address,undefined"
-  CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQUANTLENS_FUZZ=ON -DQUANTLENS_GUI=OFF \
-    -DQUANTLENS_TESTS=OFF -DQUANTLENS_BENCH=OFF "-DCMAKE_C_FLAGS=$sanitize" "-DCMAKE_CXX_FLAGS=$sanitize" \
-    "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined" > build-fuzz.log 2>&1 || { cat build-fuzz.log; exit 1; }
-  cmake --build build-fuzz -j "$jobs"
-  for target in safetensors gguf numpy config packed keras_graph; do
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQUANTLENS_FUZZ=ON \
+    -DQUANTLENS_GUI=OFF -DQUANTLENS_TESTS=OFF -DQUANTLENS_BENCH=OFF "-DCMAKE_C_FLAGS=$sanitize" \
+    "-DCMAKE_CXX_FLAGS=$sanitize" "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined" \
+    > build-fuzz.log 2>&1 || { cat build-fuzz.log; exit 1; }
+  targets=$(sed -n 's/^foreach(target \(.*\))$/\1/p' tests/fuzz/CMakeLists.txt)  # the one list of targets
+  cmake --build build-fuzz -j "$jobs" --target $(printf 'fuzz_%s ' $targets)  # not the CLI
+  for target in $targets; do
     work="build-fuzz/corpus-$target"
     mkdir -p "$work"
     seeds=("$root/tests/fuzz/corpus/$target")
