@@ -17,8 +17,9 @@ int main() {
     constexpr std::size_t kElements = std::size_t{1} << 29;  // 512 Mi halves = 1 GiB
     std::vector<std::uint16_t> halves(kElements);
     std::mt19937 rng(1);
-    for (std::size_t i = 0; i < kElements; ++i) halves[i] = static_cast<std::uint16_t>(rng() & 0x7BFF);  // finite values
-    std::vector<float> out(kElements);       // 2 GiB, touched below so page faults are not timed
+    for (std::size_t i = 0; i < kElements; ++i)
+        halves[i] = static_cast<std::uint16_t>(rng() & 0x7BFF);  // finite values
+    std::vector<float> out(kElements);  // 2 GiB, touched below so page faults are not timed
     std::vector<float> copy_source(kElements);
     std::memset(out.data(), 1, kElements * 4);
     std::memset(copy_source.data(), 2, kElements * 4);
@@ -30,16 +31,19 @@ int main() {
         });
     });
     const double bandwidth = copy_bytes / copy_s;
-    std::printf("threads %u\nbaseline memcpy       %7.2f GB/s (read+write)\n", max_threads(), bandwidth / 1e9);
+    std::printf("threads %u\nbaseline memcpy       %7.2f GB/s (read+write)\n", max_threads(),
+                bandwidth / 1e9);
 
     std::span<const std::byte> input(reinterpret_cast<const std::byte*>(halves.data()), kElements * 2);
     const double convert_bytes = kElements * (2.0 + 4.0);
     for (DType type : {DType::F16, DType::BF16}) {
         double s = bench::best_seconds(3, [&] { decode_to_f32(type, input, out); });
         double moved = convert_bytes / s;
-        std::printf("%-5s -> F32           %7.2f GB/s (read+write), input %6.2f GB/s, ratio to memcpy %.2f (target >= 0.50) %s\n",
-                    std::string(dtype_name(type)).c_str(), moved / 1e9, kElements * 2.0 / s / 1e9, moved / bandwidth,
-                    moved / bandwidth >= 0.5 ? "PASS" : "MISS");
+        std::printf(
+            "%-5s -> F32           %7.2f GB/s (read+write), input %6.2f GB/s, ratio to memcpy %.2f (target "
+            ">= 0.50) %s\n",
+            std::string(dtype_name(type)).c_str(), moved / 1e9, kElements * 2.0 / s / 1e9, moved / bandwidth,
+            moved / bandwidth >= 0.5 ? "PASS" : "MISS");
     }
     volatile float sink = out[12345];
     (void)sink;

@@ -41,7 +41,9 @@ std::uint64_t make_gguf(const std::string& path) {
     std::vector<std::byte> none;
     std::vector<TensorToWrite> tensors;
     std::string header = "GGUF";
-    auto put = [&](auto value) { header.append(reinterpret_cast<const char*>(&value), sizeof value); };
+    auto put = [&](auto value) {
+        header.append(reinterpret_cast<const char*>(&value), sizeof value);
+    };
     put(std::uint32_t{3});
     put(std::uint64_t{kTensors});
     put(std::uint64_t{0});
@@ -71,15 +73,18 @@ void measure(const std::string& label, const std::string& path, std::uint64_t si
         auto model = Model::open(path);
         double ms = bench::seconds_since(start) * 1e3;
         char text[256];
-        std::snprintf(text, sizeof text, "%.2f %zu %zu %.1f", ms, model.file().tensors().size(), model.layers().size(), bench::peak_rss_mib());
+        std::snprintf(text, sizeof text, "%.2f %zu %zu %.1f", ms, model.file().tensors().size(),
+                      model.layers().size(), bench::peak_rss_mib());
         return std::string(text);
     });
     double ms = 0, rss = 0;
     std::size_t tensors = 0, layers = 0;
     std::sscanf(line.c_str(), "%lf %zu %zu %lf", &ms, &tensors, &layers, &rss);
-    std::printf("%-12s %7.1f GB  %4zu tensors  %4zu layers  open+list %7.2f ms (target < 100)  peak RSS %6.1f MB (target < 64)  %s\n",
-                label.c_str(), static_cast<double>(size) / 1e9, tensors, layers, ms, rss * 1.048576,
-                ms < 100 && rss * 1.048576 < 64 ? "PASS" : "MISS");
+    std::printf(
+        "%-12s %7.1f GB  %4zu tensors  %4zu layers  open+list %7.2f ms (target < 100)  peak RSS %6.1f MB "
+        "(target < 64)  %s\n",
+        label.c_str(), static_cast<double>(size) / 1e9, tensors, layers, ms, rss * 1.048576,
+        ms < 100 && rss * 1.048576 < 64 ? "PASS" : "MISS");
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 //   preview  int4:g128:asym: quantize + dequantize + metrics + 256-bin histograms of the
 //            weights and of the error                                  target <= 50 ms
 //   clip     int4:g128:sym:clip=mse (100 candidate ratios per group)    target <= 500 ms
-//   Q4_0 / Q8_0 rows, checked byte-identical to the plain reference      target >= 5 / 10 GB/s of input per core
+//   Q4_0 / Q8_0 rows, checked byte-identical to the plain reference      target >= 5 / 10 GB/s of input per
+//   core
 // Each prints the ratio to a memcpy of the same input in the same run.
 #include <cstdio>
 #include <cstring>
@@ -23,14 +24,18 @@ int main() {
     std::vector<float> w(static_cast<std::size_t>(rows * cols));
     std::mt19937 rng(1);
     std::student_t_distribution<float> t(4);
-    for (auto& v : w) v = 0.02f * t(rng);
+    for (auto& v : w)
+        v = 0.02f * t(rng);
     std::vector<float> copy(w.size());
     const double bytes = static_cast<double>(w.size()) * 4;
     double copy_s = bench::best_seconds(5, [&] {
-        parallel_for(w.size(), 1 << 20, [&](std::size_t b, std::size_t e) { std::memcpy(copy.data() + b, w.data() + b, (e - b) * 4); });
+        parallel_for(w.size(), 1 << 20, [&](std::size_t b, std::size_t e) {
+            std::memcpy(copy.data() + b, w.data() + b, (e - b) * 4);
+        });
     });
-    std::printf("threads %u, layer %lldx%lld float32 (%.0f MiB); memcpy %.2f ms (%.1f GB/s)\n", max_threads(), static_cast<long long>(rows),
-                static_cast<long long>(cols), bytes / (1 << 20), copy_s * 1e3, bytes / copy_s / 1e9);
+    std::printf("threads %u, layer %lldx%lld float32 (%.0f MiB); memcpy %.2f ms (%.1f GB/s)\n", max_threads(),
+                static_cast<long long>(rows), static_cast<long long>(cols), bytes / (1 << 20), copy_s * 1e3,
+                bytes / copy_s / 1e9);
 
     const WeightMatrix matrix{w, rows, cols};
     auto spec = QuantSpec::parse("int4:g128:asym");
@@ -43,8 +48,9 @@ int main() {
     QuantResult reused;
     quantize_into(matrix, QuantSpec::parse("int8:channel:sym"), preview, reused);
     double preview_s = bench::best_seconds(5, [&] { quantize_into(matrix, spec, preview, reused); });
-    std::printf("preview %-24s %8.1f ms warm, %.1f ms cold  (warm %.1fx memcpy)  target <= 50 ms  %s\n", spec.to_string().c_str(), preview_s * 1e3,
-                cold_s * 1e3, preview_s / copy_s, preview_s <= 0.050 ? "PASS" : "MISS");
+    std::printf("preview %-24s %8.1f ms warm, %.1f ms cold  (warm %.1fx memcpy)  target <= 50 ms  %s\n",
+                spec.to_string().c_str(), preview_s * 1e3, cold_s * 1e3, preview_s / copy_s,
+                preview_s <= 0.050 ? "PASS" : "MISS");
     // What the GUI's Quantize view computes per spec change (issue 7: <= 100 ms on 4096x4096):
     // the preview above plus the dequantized histogram, per-channel range and error, error map.
     for (const char* text : {"int4:g128:asym", "nf4:g64", "q4_0", "mxfp4"}) {
@@ -56,30 +62,41 @@ int main() {
         alone.codes = false;
         alone.error_histogram = false;
         const double quant_s = bench::best_seconds(5, [&] { quantize_into(matrix, shown, alone, reused); });
-        std::printf("inspector %-22s %8.1f ms warm  (%.1fx memcpy; quantizer alone %.1f ms)  target <= 100 ms %s\n", text, view_s * 1e3, view_s / copy_s,
-                    quant_s * 1e3, view_s <= 0.100 ? "PASS" : "MISS");
+        std::printf(
+            "inspector %-22s %8.1f ms warm  (%.1fx memcpy; quantizer alone %.1f ms)  target <= 100 ms %s\n",
+            text, view_s * 1e3, view_s / copy_s, quant_s * 1e3, view_s <= 0.100 ? "PASS" : "MISS");
     }
     auto clip = QuantSpec::parse("int4:g128:sym:clip=mse");
     double clip_s = bench::best_seconds(3, [&] { auto r = quantize(matrix, clip); });
-    std::printf("clip    %-24s %8.1f ms  (%.1fx memcpy)  target <= 500 ms %s\n", clip.to_string().c_str(), clip_s * 1e3, clip_s / copy_s, clip_s <= 0.5 ? "PASS" : "MISS");
+    std::printf("clip    %-24s %8.1f ms  (%.1fx memcpy)  target <= 500 ms %s\n", clip.to_string().c_str(),
+                clip_s * 1e3, clip_s / copy_s, clip_s <= 0.5 ? "PASS" : "MISS");
 
     // ggml blocks on 64 Mi values, single-threaded per-core throughput.
     std::vector<float> big(std::size_t{64} << 20);
-    for (std::size_t i = 0; i < big.size(); ++i) big[i] = w[i % w.size()] * (1.0f + static_cast<float>(i % 7));
+    for (std::size_t i = 0; i < big.size(); ++i)
+        big[i] = w[i % w.size()] * (1.0f + static_cast<float>(i % 7));
     const double big_bytes = static_cast<double>(big.size()) * 4;
     std::vector<float> big_copy(big.size());
-    double big_copy_s = bench::best_seconds(3, [&] { std::memcpy(big_copy.data(), big.data(), big.size() * 4); });
+    double big_copy_s =
+        bench::best_seconds(3, [&] { std::memcpy(big_copy.data(), big.data(), big.size() * 4); });
     for (DType type : {DType::Q4_0, DType::Q8_0}) {
         const auto& info = dtype_info(type);
         std::vector<std::uint8_t> fast(big.size() / 32 * info.block_bytes), reference(fast.size());
         // one core: the reference and the production path on one thread's share
         const std::size_t share = big.size();
-        double reference_s = bench::best_seconds(2, [&] { quantize_ggml_row_reference(type, {big.data(), share}, reference); });
-        double fast_s = bench::best_seconds(3, [&] { quantize_ggml_row_single_thread(type, {big.data(), share}, fast); });
+        double reference_s = bench::best_seconds(2, [&] {
+            quantize_ggml_row_reference(type, {big.data(), share}, reference);
+        });
+        double fast_s = bench::best_seconds(3, [&] {
+            quantize_ggml_row_single_thread(type, {big.data(), share}, fast);
+        });
         bool identical = fast == reference;
-        std::printf("%-5s 1 core: %6.2f GB/s (reference %5.2f GB/s, memcpy %5.2f GB/s, ratio to memcpy %.2f)  target >= %d GB/s  %s, bytes %s\n",
-                    std::string(info.name).c_str(), big_bytes / fast_s / 1e9, big_bytes / reference_s / 1e9, big_bytes / big_copy_s / 1e9,
-                    big_copy_s / fast_s, type == DType::Q4_0 ? 5 : 10, big_bytes / fast_s / 1e9 >= (type == DType::Q4_0 ? 5 : 10) ? "PASS" : "MISS",
-                    identical ? "identical" : "DIFFER");
+        std::printf(
+            "%-5s 1 core: %6.2f GB/s (reference %5.2f GB/s, memcpy %5.2f GB/s, ratio to memcpy %.2f)  target "
+            ">= %d GB/s  %s, bytes %s\n",
+            std::string(info.name).c_str(), big_bytes / fast_s / 1e9, big_bytes / reference_s / 1e9,
+            big_bytes / big_copy_s / 1e9, big_copy_s / fast_s, type == DType::Q4_0 ? 5 : 10,
+            big_bytes / fast_s / 1e9 >= (type == DType::Q4_0 ? 5 : 10) ? "PASS" : "MISS",
+            identical ? "identical" : "DIFFER");
     }
 }

@@ -35,7 +35,8 @@ inline double peak_rss_mib(int who = RUSAGE_SELF) {
 template <class Body>
 std::string in_child(Body body) {
     int fds[2];
-    if (pipe(fds) != 0) return {};
+    if (pipe(fds) != 0)
+        return {};
     const pid_t child = fork();
     if (child == 0) {
         const std::string line = body();

@@ -10,7 +10,8 @@
 // Analyses cache their results under the user's cache folder by default; the tests use a
 // folder of their own, removed at the end, so they neither read stale entries nor leave any.
 int main(int argc, char* argv[]) {
-    const auto cache = std::filesystem::temp_directory_path() / ("quantlens-test-cache-" + std::to_string(::getpid()));
+    const auto cache =
+        std::filesystem::temp_directory_path() / ("quantlens-test-cache-" + std::to_string(::getpid()));
     ::setenv("QUANTLENS_CACHE_DIR", cache.c_str(), 1);
     const int result = Catch::Session().run(argc, argv);
     std::error_code ignored;

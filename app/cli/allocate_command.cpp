@@ -16,38 +16,50 @@ namespace {
 // "PATTERN=SPEC" split at the first '=' (specs may contain '=', e.g. clip=mse).
 std::pair<std::string, QuantSpec> pattern_and_spec(const std::string& text, const char* option) {
     const auto equals = text.find('=');
-    if (equals == std::string::npos || equals == 0) throw Error("", std::string(option) + " \"" + text + "\"", "expected PATTERN=SPEC");
+    if (equals == std::string::npos || equals == 0)
+        throw Error("", std::string(option) + " \"" + text + "\"", "expected PATTERN=SPEC");
     return {text.substr(0, equals), QuantSpec::parse(text.substr(equals + 1))};
 }
 
 std::string print_plan(const PlanResult& result, const AnalysisReport& report) {
     std::string out;
     char line[512];
-    std::snprintf(line, sizeof line, "%-40s %-9s %11s  %-24s %6s %12s\n", "LAYER", "KIND", "PARAMS", "SPEC", "BPW", "DAMAGE");
+    std::snprintf(line, sizeof line, "%-40s %-9s %11s  %-24s %6s %12s\n", "LAYER", "KIND", "PARAMS", "SPEC",
+                  "BPW", "DAMAGE");
     out += line;
     for (std::size_t l = 0; l < result.layer_choices.size(); ++l) {
         const auto& candidate = result.layer_choices[l];
         const auto parameters = static_cast<double>(report.layers[l].parameters);
-        std::snprintf(line, sizeof line, "%-40.40s %-9s %11llu  %-24.24s %6.3f %12.4g%s\n", report.layers[l].layer.c_str(),
-                      std::string(layer_kind_name(report.layers[l].kind)).c_str(), static_cast<unsigned long long>(report.layers[l].parameters),
-                      candidate.spec.c_str(), static_cast<double>(candidate.cost_bits) / parameters, candidate.damage,
+        std::snprintf(line, sizeof line, "%-40.40s %-9s %11llu  %-24.24s %6.3f %12.4g%s\n",
+                      report.layers[l].layer.c_str(),
+                      std::string(layer_kind_name(report.layers[l].kind)).c_str(),
+                      static_cast<unsigned long long>(report.layers[l].parameters), candidate.spec.c_str(),
+                      static_cast<double>(candidate.cost_bits) / parameters, candidate.damage,
                       result.only_choice[l] ? "  (only choice)" : "");
         out += line;
     }
     const auto& summary = *result.plan.summary;
-    std::snprintf(line, sizeof line, "\nplan: %.4f bits/weight over %llu parameters, %llu bytes in all (%llu kept as they are), predicted damage %.6g (%s)\n",
-                  summary.bits_per_weight, static_cast<unsigned long long>(summary.parameters), static_cast<unsigned long long>(summary.size_bytes),
-                  static_cast<unsigned long long>(result.fixed_bytes), summary.predicted_damage, result.plan.metric.c_str());
+    std::snprintf(line, sizeof line,
+                  "\nplan: %.4f bits/weight over %llu parameters, %llu bytes in all (%llu kept as they are), "
+                  "predicted damage %.6g (%s)\n",
+                  summary.bits_per_weight, static_cast<unsigned long long>(summary.parameters),
+                  static_cast<unsigned long long>(summary.size_bytes),
+                  static_cast<unsigned long long>(result.fixed_bytes), summary.predicted_damage,
+                  result.plan.metric.c_str());
     out += line;
     const auto& frontier = result.solver.frontier();
-    std::snprintf(line, sizeof line, "\nPareto frontier (%zu efficient plans; bits/weight against predicted damage):\n", frontier.size());
+    std::snprintf(line, sizeof line,
+                  "\nPareto frontier (%zu efficient plans; bits/weight against predicted damage):\n",
+                  frontier.size());
     out += line;
     const std::size_t shown = std::min<std::size_t>(frontier.size(), 16);
     for (std::size_t i = 0; i < shown; ++i) {
         const auto& point = frontier[shown == 1 ? 0 : i * (frontier.size() - 1) / (shown - 1)];
-        const bool chosen = point.cost_bits == result.chosen.cost_bits && point.damage == result.chosen.damage;
-        std::snprintf(line, sizeof line, "  %8.4f bpw  %12.6g%s\n", static_cast<double>(point.cost_bits) / static_cast<double>(summary.parameters), point.damage,
-                      chosen ? "  <- chosen" : "");
+        const bool chosen =
+            point.cost_bits == result.chosen.cost_bits && point.damage == result.chosen.damage;
+        std::snprintf(line, sizeof line, "  %8.4f bpw  %12.6g%s\n",
+                      static_cast<double>(point.cost_bits) / static_cast<double>(summary.parameters),
+                      point.damage, chosen ? "  <- chosen" : "");
         out += line;
     }
     return out;
@@ -56,7 +68,8 @@ std::string print_plan(const PlanResult& result, const AnalysisReport& report) {
 }  // namespace
 
 void add_allocate(CLI::App& app) {
-    auto* command = app.add_subcommand("allocate", "Choose a spec per layer under a size budget (mixed precision) and write the plan");
+    auto* command = app.add_subcommand(
+        "allocate", "Choose a spec per layer under a size budget (mixed precision) and write the plan");
     struct Options {
         std::string model, budget, metric = "mse", out, cache_dir, llama_types, calib;
         std::vector<std::string> candidates, kinds, pins;
@@ -64,23 +77,40 @@ void add_allocate(CLI::App& app) {
     };
     auto options = std::make_shared<Options>();
     command->add_option("MODEL", options->model, "model file or Hugging Face folder")->required();
-    command->add_option("--budget", options->budget, "average bits per weight (4.5bpw) or the weights' size (2.1GB, 1.5GiB, 800MB)")->required();
-    command->add_option("--metric", options->metric,
-                        "predicted damage: squared error (mse) times 1, the kurtosis, the max-to-mean ratio, or HAWQ-V2's Omega = Tr(H)/n times it "
-                        "(hawq: needs --calib), or the measured delta loss with the layer alone quantized (measured: needs --calib); models the engine runs: Keras classifiers, GPT-2 and LLaMA")
+    command
+        ->add_option("--budget", options->budget,
+                     "average bits per weight (4.5bpw) or the weights' size (2.1GB, 1.5GiB, 800MB)")
+        ->required();
+    command
+        ->add_option("--metric", options->metric,
+                     "predicted damage: squared error (mse) times 1, the kurtosis, the max-to-mean ratio, or "
+                     "HAWQ-V2's Omega = Tr(H)/n times it "
+                     "(hawq: needs --calib), or the measured delta loss with the layer alone quantized "
+                     "(measured: needs --calib); models the engine runs: Keras classifiers, GPT-2 and LLaMA")
         ->check(CLI::IsMember({"mse", "kurtosis", "max_to_mean", "hawq", "measured"}));
-    command->add_option("--calib", options->calib, "labelled calibration data (x, y) for --metric hawq and --metric measured");
-    command->add_option("--candidate", options->candidates, "a spec every layer may take (repeatable; default " + CLI::detail::join(default_candidates(), ", ") + ")");
-    command->add_option("--kind", options->kinds, "KIND=SPEC: a candidate for one layer kind (linear, conv, embedding) instead of --candidate (repeatable)");
-    command->add_option("--pin", options->pins, "PATTERN=SPEC: layers whose name matches the regex take this spec (repeatable; first match wins)");
+    command->add_option("--calib", options->calib,
+                        "labelled calibration data (x, y) for --metric hawq and --metric measured");
+    command->add_option("--candidate", options->candidates,
+                        "a spec every layer may take (repeatable; default " +
+                            CLI::detail::join(default_candidates(), ", ") + ")");
+    command->add_option("--kind", options->kinds,
+                        "KIND=SPEC: a candidate for one layer kind (linear, conv, embedding) instead of "
+                        "--candidate (repeatable)");
+    command->add_option(
+        "--pin", options->pins,
+        "PATTERN=SPEC: layers whose name matches the regex take this spec (repeatable; first match wins)");
     command->add_option("--out", options->out, "write the plan (quantlens.plan/1) to this file, atomically");
-    command->add_option("--llama-tensor-types", options->llama_types,
-                        "also write the plan as a llama-quantize --tensor-type-file (GGUF models, ggml types only)");
-    command->add_flag("--force", options->force, "replace --out if it is an earlier QuantLens plan (nothing else is ever replaced)");
+    command->add_option(
+        "--llama-tensor-types", options->llama_types,
+        "also write the plan as a llama-quantize --tensor-type-file (GGUF models, ggml types only)");
+    command->add_flag("--force", options->force,
+                      "replace --out if it is an earlier QuantLens plan (nothing else is ever replaced)");
     command->add_flag("--tie-fused", options->tie_fused,
-                      "give q/k/v and gate/up projections of a block one spec, as vLLM fuses them (needed for --format safetensors-packed)");
+                      "give q/k/v and gate/up projections of a block one spec, as vLLM fuses them (needed "
+                      "for --format safetensors-packed)");
     command->add_flag("--json", options->json, "print the plan as JSON instead of the table");
-    auto* no_cache = command->add_flag("--no-cache", options->no_cache, "neither read nor write the analysis cache");
+    auto* no_cache =
+        command->add_flag("--no-cache", options->no_cache, "neither read nor write the analysis cache");
     command->add_option("--cache-dir", options->cache_dir, "analysis cache folder")->excludes(no_cache);
     command->callback([options] {
         set_command([options] {
@@ -90,20 +120,25 @@ void add_allocate(CLI::App& app) {
             request.metric = parse_damage_metric(options->metric);
             if (options->candidates.empty() && options->kinds.empty())
                 options->candidates = default_candidates();
-            for (const auto& text : options->candidates) request.candidates.push_back(QuantSpec::parse(text));
+            for (const auto& text : options->candidates)
+                request.candidates.push_back(QuantSpec::parse(text));
             for (const auto& text : options->kinds) {
                 auto [kind_name, spec] = pattern_and_spec(text, "--kind");
                 const auto kind = layer_kind_from_name(kind_name);
                 if (kind == LayerKind::Other || kind == LayerKind::Norm)
-                    throw Error("", "--kind \"" + text + "\"", "expected linear, conv or embedding before '='");
+                    throw Error("", "--kind \"" + text + "\"",
+                                "expected linear, conv or embedding before '='");
                 request.kind_candidates[kind].push_back(spec);
             }
-            for (const auto& text : options->pins) request.pins.push_back(pattern_and_spec(text, "--pin"));
+            for (const auto& text : options->pins)
+                request.pins.push_back(pattern_and_spec(text, "--pin"));
 
             auto model = Model::open(options->model);
             if (!options->out.empty() && options->out == options->llama_types)
-                throw Error(options->out, "", "named by both --out and --llama-tensor-types; give each its own file");
-            const std::vector<std::string> inputs = options->calib.empty() ? std::vector<std::string>{} : std::vector{options->calib};
+                throw Error(options->out, "",
+                            "named by both --out and --llama-tensor-types; give each its own file");
+            const std::vector<std::string> inputs =
+                options->calib.empty() ? std::vector<std::string>{} : std::vector{options->calib};
             guard_cli_output(options->out, model, inputs, options->force);
             guard_cli_output(options->llama_types, model, inputs, options->force);
             AnalysisOptions analysis;
@@ -113,21 +148,35 @@ void add_allocate(CLI::App& app) {
             analysis.cache_dir = options->cache_dir;
             const auto report = analyze_model(model, analysis, stderr_progress("w"), &interrupt_token());
             if (request.metric == DamageMetric::Hawq) {
-                if (options->calib.empty()) throw Error("", "--metric hawq", "needs --calib with labelled calibration data for the Hessian traces");
-                const auto hessian = hessian_sensitivity(model, load_model_data(model, options->calib), {}, {}, stderr_progress("layers"), &interrupt_token());
-                for (const auto& layer : hessian.layers) request.hessian_traces[layer.layer] = {layer.hutchinson.trace, layer.parameters};
+                if (options->calib.empty())
+                    throw Error("", "--metric hawq",
+                                "needs --calib with labelled calibration data for the Hessian traces");
+                const auto hessian = hessian_sensitivity(model, load_model_data(model, options->calib), {},
+                                                         {}, stderr_progress("layers"), &interrupt_token());
+                for (const auto& layer : hessian.layers)
+                    request.hessian_traces[layer.layer] = {layer.hutchinson.trace, layer.parameters};
             }
             if (request.metric == DamageMetric::Measured) {
-                if (options->calib.empty()) throw Error("", "--metric measured", "needs --calib with labelled calibration data to measure the loss on");
-                const auto damage = layer_damage(model, load_model_data(model, options->calib), analysis.specs, {}, stderr_progress("steps"), &interrupt_token());
+                if (options->calib.empty())
+                    throw Error("", "--metric measured",
+                                "needs --calib with labelled calibration data to measure the loss on");
+                const auto damage =
+                    layer_damage(model, load_model_data(model, options->calib), analysis.specs, {},
+                                 stderr_progress("steps"), &interrupt_token());
                 for (const auto& layer : damage.layers)
-                    for (std::size_t s = 0; s < damage.specs.size(); ++s) request.measured_damage[layer.layer][damage.specs[s].to_string()] = layer.delta_loss[s];
+                    for (std::size_t s = 0; s < damage.specs.size(); ++s)
+                        request.measured_damage[layer.layer][damage.specs[s].to_string()] =
+                            layer.delta_loss[s];
             }
             const auto result = plan_allocation(model, report, request);
             std::string llama_types;  // checked before anything is written
-            if (!options->llama_types.empty()) llama_types = llama_quantize_tensor_types(model, resolve_plan(result.plan, model, "(this plan)"));
-            if (options->json) std::cout << to_json(result.plan).dump(2) << "\n";
-            else std::cout << print_plan(result, report);
+            if (!options->llama_types.empty())
+                llama_types =
+                    llama_quantize_tensor_types(model, resolve_plan(result.plan, model, "(this plan)"));
+            if (options->json)
+                std::cout << to_json(result.plan).dump(2) << "\n";
+            else
+                std::cout << print_plan(result, report);
             if (!options->out.empty()) {
                 save_plan(result.plan, options->out);
                 std::cerr << "wrote " << options->out << "\n";

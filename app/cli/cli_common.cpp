@@ -17,22 +17,29 @@ namespace quantlens::cli {
 
 namespace {
 std::function<int()> selected;
-void on_interrupt(int) { interrupt_token().cancel(); }
+void on_interrupt(int) {
+    interrupt_token().cancel();
+}
 
 void say_cleanup_notes() {
-    for (const auto& note : take_cleanup_notes()) std::cerr << "note: " << note << "\n";
+    for (const auto& note : take_cleanup_notes())
+        std::cerr << "note: " << note << "\n";
 }
 }  // namespace
 
-void set_command(std::function<int()> command) { selected = std::move(command); }
+void set_command(std::function<int()> command) {
+    selected = std::move(command);
+}
 
 CancelToken& interrupt_token() {
     static CancelToken token;
     return token;
 }
 
-void guard_cli_output(const std::string& out, const Model& model, std::vector<std::string> inputs, bool force) {
-    if (out.empty()) return;
+void guard_cli_output(const std::string& out, const Model& model, std::vector<std::string> inputs,
+                      bool force) {
+    if (out.empty())
+        return;
     inputs.push_back(model_input(model.file()));
     guard_output({out, OutputShape::File, std::move(inputs), force});
 }
@@ -40,7 +47,8 @@ void guard_cli_output(const std::string& out, const Model& model, std::vector<st
 int run_selected(CLI::App&) {
     // SIGTERM (timeout, systemd, logout) and SIGHUP (a closed terminal) cancel like Ctrl-C:
     // the command stops at its next check and removes its temporaries.
-    for (int signal : {SIGINT, SIGTERM, SIGHUP}) std::signal(signal, on_interrupt);
+    for (int signal : {SIGINT, SIGTERM, SIGHUP})
+        std::signal(signal, on_interrupt);
     int code = 1;
     try {
         code = selected ? selected() : 2;
@@ -59,7 +67,8 @@ int run_selected(CLI::App&) {
 Progress stderr_progress(std::string_view unit) {
     const char* forced = std::getenv("QUANTLENS_PROGRESS");
     bool enabled = forced ? std::string_view(forced) == "1" : ::isatty(STDERR_FILENO);
-    if (!enabled) return {};
+    if (!enabled)
+        return {};
     auto start = std::chrono::steady_clock::now();
     return [start, unit = std::string(unit)](std::uint64_t done, std::uint64_t total, std::string_view what) {
         double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -67,9 +76,11 @@ Progress stderr_progress(std::string_view unit) {
         int filled = static_cast<int>(fraction * 30);
         double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
         double eta = rate > 0 ? static_cast<double>(total - done) / rate : 0;
-        std::fprintf(stderr, "\r[%-30s] %5.1f%%  %.1f M%s/s  ETA %4.0fs  %-40.40s", std::string(static_cast<std::size_t>(filled), '#').c_str(),
-                     100 * fraction, rate / 1e6, unit.c_str(), eta, std::string(what).c_str());
-        if (done >= total) std::fprintf(stderr, "\n");
+        std::fprintf(stderr, "\r[%-30s] %5.1f%%  %.1f M%s/s  ETA %4.0fs  %-40.40s",
+                     std::string(static_cast<std::size_t>(filled), '#').c_str(), 100 * fraction, rate / 1e6,
+                     unit.c_str(), eta, std::string(what).c_str());
+        if (done >= total)
+            std::fprintf(stderr, "\n");
         std::fflush(stderr);
     };
 }

@@ -31,7 +31,8 @@ CancelToken& interrupt_token();
 // Refuses, before any work, an output that is or holds an input or that exists (unless
 // `force` and QuantLens wrote it): util/output_guard.hpp. `inputs` are the other paths the
 // command reads besides the model's file or folder. Does nothing for an empty `out`.
-void guard_cli_output(const std::string& out, const Model& model, std::vector<std::string> inputs, bool force);
+void guard_cli_output(const std::string& out, const Model& model, std::vector<std::string> inputs,
+                      bool force);
 Progress stderr_progress(std::string_view unit);
 
 }  // namespace quantlens::cli

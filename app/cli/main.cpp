@@ -10,7 +10,9 @@
 #include "util/error.hpp"
 
 int main(int argc, char** argv) {
-    CLI::App app{"QuantLens command line: inspect models, quantize layers, compare quantizers, analyse, allocate and export"};
+    CLI::App app{
+        "QuantLens command line: inspect models, quantize layers, compare quantizers, analyse, allocate and "
+        "export"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "quantlens-cli " + quantlens::quantlens_version());
     quantlens::cli::add_inspect(app);

@@ -28,21 +28,33 @@ struct Written {
 
 }  // namespace
 
-ExportDialog::ExportDialog(std::shared_ptr<const quantlens::Model> model, std::optional<quantlens::QuantPlan> plan, QWidget* parent)
-    : QDialog(parent), model_(std::move(model)), plan_(std::move(plan)), format_(new QComboBox), destination_(new QLineEdit),
-      replace_(new QCheckBox(tr("Replace it if it is an earlier QuantLens export (nothing else is ever replaced)"))), planInfo_(new QLabel),
-      report_(new QLabel), progress_(new QProgressBar), run_(new QPushButton(tr("Export"))), cancel_(new QPushButton(tr("Cancel"))),
+ExportDialog::ExportDialog(std::shared_ptr<const quantlens::Model> model,
+                           std::optional<quantlens::QuantPlan> plan, QWidget* parent)
+    : QDialog(parent),
+      model_(std::move(model)),
+      plan_(std::move(plan)),
+      format_(new QComboBox),
+      destination_(new QLineEdit),
+      replace_(new QCheckBox(
+          tr("Replace it if it is an earlier QuantLens export (nothing else is ever replaced)"))),
+      planInfo_(new QLabel),
+      report_(new QLabel),
+      progress_(new QProgressBar),
+      run_(new QPushButton(tr("Export"))),
+      cancel_(new QPushButton(tr("Cancel"))),
       job_(new widgets::JobRunner(this)) {
     setWindowTitle(tr("Export quantized model"));
     const std::vector<std::pair<QString, QString>> formats = {
         {"gguf", tr("GGUF — ggml types per tensor (GGUF or Hugging Face llama sources)")},
         {"fakequant", tr("Fake-quant — dequantized weights in the source's format and dtype")},
-        {"safetensors-packed", tr("Packed safetensors — compressed-tensors pack-quantized (vLLM, transformers)")},
+        {"safetensors-packed",
+         tr("Packed safetensors — compressed-tensors pack-quantized (vLLM, transformers)")},
         {"gptqmodel", tr("GPTQModel quantize_config.json (dynamic per-module overrides)")},
         {"compressed-tensors", tr("compressed-tensors quantization_config")},
         {"aimet", tr("AIMET parameter encodings")},
         {"llama-tensor-types", tr("llama-quantize --tensor-type-file")}};
-    for (const auto& [name, label] : formats) format_->addItem(label, name);
+    for (const auto& [name, label] : formats)
+        format_->addItem(label, name);
     auto* browse = new QPushButton(tr("Browse…"));
     auto* loadPlan = new QPushButton(tr("Load plan…"));
     auto* form = new QFormLayout;
@@ -72,16 +84,27 @@ ExportDialog::ExportDialog(std::shared_ptr<const quantlens::Model> model, std::o
     resize(720, 320);
 
     auto describePlan = [this] {
-        if (!plan_) planInfo_->setText(tr("<i>no plan: make one in the Allocate view, or load one</i>"));
-        else planInfo_->setText(tr("%1 layers named%2%3").arg(plan_->layers.size())
-                                    .arg(plan_->default_spec ? tr(", default %1").arg(QString::fromStdString(plan_->default_spec->to_string())) : QString())
-                                    .arg(plan_->summary ? tr(", %1 bits/weight").arg(plan_->summary->bits_per_weight, 0, 'f', 3) : QString()));
+        if (!plan_)
+            planInfo_->setText(tr("<i>no plan: make one in the Allocate view, or load one</i>"));
+        else
+            planInfo_->setText(
+                tr("%1 layers named%2%3")
+                    .arg(plan_->layers.size())
+                    .arg(
+                        plan_->default_spec
+                            ? tr(", default %1").arg(QString::fromStdString(plan_->default_spec->to_string()))
+                            : QString())
+                    .arg(plan_->summary
+                             ? tr(", %1 bits/weight").arg(plan_->summary->bits_per_weight, 0, 'f', 3)
+                             : QString()));
         run_->setEnabled(plan_.has_value());
     };
     describePlan();
     connect(loadPlan, &QPushButton::clicked, this, [this, describePlan] {
-        const auto path = QFileDialog::getOpenFileName(this, tr("Load plan"), QString(), tr("Plans (*.json)"));
-        if (path.isEmpty()) return;
+        const auto path =
+            QFileDialog::getOpenFileName(this, tr("Load plan"), QString(), tr("Plans (*.json)"));
+        if (path.isEmpty())
+            return;
         try {
             plan_ = quantlens::load_plan(path.toStdString());
         } catch (const quantlens::Error& error) {
@@ -92,15 +115,22 @@ ExportDialog::ExportDialog(std::shared_ptr<const quantlens::Model> model, std::o
     connect(browse, &QPushButton::clicked, this, [this] {
         const auto format = format_->currentData().toString();
         const bool folder = quantlens::writes_folder(*model_, format.toStdString());
-        const auto options = QFileDialog::DontConfirmOverwrite | (folder ? QFileDialog::ShowDirsOnly : QFileDialog::Options());
-        const auto path = QFileDialog::getSaveFileName(this, folder ? tr("Export folder") : tr("Export to"), QString(),
-                                                       QString(), nullptr, options);
-        if (!path.isEmpty()) destination_->setText(path);
+        const auto options =
+            QFileDialog::DontConfirmOverwrite | (folder ? QFileDialog::ShowDirsOnly : QFileDialog::Options());
+        const auto path = QFileDialog::getSaveFileName(this, folder ? tr("Export folder") : tr("Export to"),
+                                                       QString(), QString(), nullptr, options);
+        if (!path.isEmpty())
+            destination_->setText(path);
     });
     connect(run_, &QPushButton::clicked, this, &ExportDialog::start);
-    connect(buttons, &QDialogButtonBox::rejected, this, [this] { job_->cancel(); reject(); });
+    connect(buttons, &QDialogButtonBox::rejected, this, [this] {
+        job_->cancel();
+        reject();
+    });
     connect(cancel_, &QPushButton::clicked, job_, &widgets::JobRunner::cancel);
-    connect(job_, &widgets::JobRunner::progressed, this, [this](double fraction, const QString&) { progress_->setValue(static_cast<int>(fraction * 1000)); });
+    connect(job_, &widgets::JobRunner::progressed, this, [this](double fraction, const QString&) {
+        progress_->setValue(static_cast<int>(fraction * 1000));
+    });
     auto finish = [this] {
         progress_->hide();
         cancel_->setEnabled(false);
@@ -114,7 +144,8 @@ ExportDialog::ExportDialog(std::shared_ptr<const quantlens::Model> model, std::o
     });
     connect(job_, &widgets::JobRunner::failed, this, [this, finish](const QString& message) {
         finish();
-        report_->setText(QStringLiteral("<span style='color:#c0392b'>%1</span>").arg(message.toHtmlEscaped().replace('\n', QStringLiteral("<br>"))));
+        report_->setText(QStringLiteral("<span style='color:#c0392b'>%1</span>")
+                             .arg(message.toHtmlEscaped().replace('\n', QStringLiteral("<br>"))));
         emit exportFailed(message);
     });
     connect(job_, &widgets::JobRunner::cancelled, this, [this, finish] {
@@ -123,13 +154,21 @@ ExportDialog::ExportDialog(std::shared_ptr<const quantlens::Model> model, std::o
     });
 }
 
-void ExportDialog::setFormat(const QString& format) { format_->setCurrentIndex(format_->findData(format)); }
+void ExportDialog::setFormat(const QString& format) {
+    format_->setCurrentIndex(format_->findData(format));
+}
 
-void ExportDialog::setDestination(const QString& path) { destination_->setText(path); }
+void ExportDialog::setDestination(const QString& path) {
+    destination_->setText(path);
+}
 
-void ExportDialog::setReplaceOwnOutput(bool replace) { replace_->setChecked(replace); }
+void ExportDialog::setReplaceOwnOutput(bool replace) {
+    replace_->setChecked(replace);
+}
 
-QString ExportDialog::report() const { return report_->text(); }
+QString ExportDialog::report() const {
+    return report_->text();
+}
 
 void ExportDialog::start() {
     if (!plan_ || destination_->text().isEmpty()) {
@@ -138,32 +177,42 @@ void ExportDialog::start() {
     }
     auto model = model_;
     const auto plan = *plan_;
-    const std::string format = format_->currentData().toString().toStdString(), out = destination_->text().toStdString();
+    const std::string format = format_->currentData().toString().toStdString(),
+                      out = destination_->text().toStdString();
     const bool replace = replace_->isChecked();
     progress_->setValue(0);
     progress_->show();
     cancel_->setEnabled(true);
     run_->setEnabled(false);
     report_->setText(tr("Exporting…"));
-    job_->start(tr("Exporting"), [model, plan, format, out, replace](const quantlens::Progress& progress, const quantlens::CancelToken& cancel) -> std::any {
-        const auto outcome = quantlens::export_plan(*model, plan, "(the plan)", format, out, progress, &cancel, replace);
-        const auto& summary = outcome.summary;
-        auto written = std::make_shared<Written>();
-        written->path = QString::fromStdString(out);
-        if (quantlens::is_dialect(format)) {
-            written->text = QObject::tr("Wrote <b>%1</b> (%2 planned layers).").arg(written->path.toHtmlEscaped()).arg(summary.quantized);
+    job_->start(
+        tr("Exporting"),
+        [model, plan, format, out, replace](const quantlens::Progress& progress,
+                                            const quantlens::CancelToken& cancel) -> std::any {
+            const auto outcome =
+                quantlens::export_plan(*model, plan, "(the plan)", format, out, progress, &cancel, replace);
+            const auto& summary = outcome.summary;
+            auto written = std::make_shared<Written>();
+            written->path = QString::fromStdString(out);
+            if (quantlens::is_dialect(format)) {
+                written->text = QObject::tr("Wrote <b>%1</b> (%2 planned layers).")
+                                    .arg(written->path.toHtmlEscaped())
+                                    .arg(summary.quantized);
+                return written;
+            }
+            written->text =
+                QObject::tr("Wrote <b>%1</b>: %2 tensors (%3 quantized), %4 from %5; the plan is in %6.")
+                    .arg(written->path.toHtmlEscaped())
+                    .arg(summary.tensors)
+                    .arg(summary.quantized)
+                    .arg(QLocale().formattedDataSize(static_cast<qint64>(summary.bytes_out)))
+                    .arg(QLocale().formattedDataSize(static_cast<qint64>(summary.bytes_in)))
+                    .arg(QString::fromStdString(outcome.plan_path).toHtmlEscaped());
+            for (const auto& warning : summary.warnings)
+                written->text +=
+                    QStringLiteral("<br><i>%1</i>").arg(QString::fromStdString(warning).toHtmlEscaped());
             return written;
-        }
-        written->text = QObject::tr("Wrote <b>%1</b>: %2 tensors (%3 quantized), %4 from %5; the plan is in %6.")
-                            .arg(written->path.toHtmlEscaped())
-                            .arg(summary.tensors)
-                            .arg(summary.quantized)
-                            .arg(QLocale().formattedDataSize(static_cast<qint64>(summary.bytes_out)))
-                            .arg(QLocale().formattedDataSize(static_cast<qint64>(summary.bytes_in)))
-                            .arg(QString::fromStdString(outcome.plan_path).toHtmlEscaped());
-        for (const auto& warning : summary.warnings) written->text += QStringLiteral("<br><i>%1</i>").arg(QString::fromStdString(warning).toHtmlEscaped());
-        return written;
-    });
+        });
 }
 
 }  // namespace quantlens::gui

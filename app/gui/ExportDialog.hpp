@@ -26,7 +26,8 @@ namespace quantlens::gui {
 class ExportDialog : public QDialog {
     Q_OBJECT
 public:
-    ExportDialog(std::shared_ptr<const quantlens::Model> model, std::optional<quantlens::QuantPlan> plan, QWidget* parent = nullptr);
+    ExportDialog(std::shared_ptr<const quantlens::Model> model, std::optional<quantlens::QuantPlan> plan,
+                 QWidget* parent = nullptr);
 
     void setFormat(const QString& format);  // the CLI's --format names
     void setDestination(const QString& path);

@@ -68,18 +68,24 @@ struct LayerHistogram {
 class LayerFilter : public QSortFilterProxyModel {
 public:
     using QSortFilterProxyModel::QSortFilterProxyModel;
-    void setKind(const QString& kind) { kind_ = kind; invalidateFilter(); }
+    void setKind(const QString& kind) {
+        kind_ = kind;
+        invalidateFilter();
+    }
 
 protected:
     // Layers without a figure (norms have no kurtosis) sort last in either order, so a ranked
     // column reads from the most sensitive layer down.
     bool lessThan(const QModelIndex& left, const QModelIndex& right) const override {
         const QVariant a = left.data(sortRole()), b = right.data(sortRole());
-        if (a.isValid() != b.isValid()) return (sortOrder() == Qt::AscendingOrder) ? a.isValid() : !a.isValid();
+        if (a.isValid() != b.isValid())
+            return (sortOrder() == Qt::AscendingOrder) ? a.isValid() : !a.isValid();
         return QSortFilterProxyModel::lessThan(left, right);
     }
     bool filterAcceptsRow(int row, const QModelIndex& parent) const override {
-        if (!kind_.isEmpty() && sourceModel()->index(row, widgets::LayerTableModel::Kind, parent).data().toString() != kind_) return false;
+        if (!kind_.isEmpty() &&
+            sourceModel()->index(row, widgets::LayerTableModel::Kind, parent).data().toString() != kind_)
+            return false;
         return QSortFilterProxyModel::filterAcceptsRow(row, parent);
     }
 
@@ -144,7 +150,9 @@ void MainWindow::buildTable() {
     filter_->setPlaceholderText(tr("Filter layers by name (regular expression)"));
     filter_->setClearButtonEnabled(true);
     kindFilter_->addItem(tr("All kinds"), QString());
-    for (auto kind : {quantlens::LayerKind::Linear, quantlens::LayerKind::Conv, quantlens::LayerKind::Embedding, quantlens::LayerKind::Norm, quantlens::LayerKind::Other}) {
+    for (auto kind :
+         {quantlens::LayerKind::Linear, quantlens::LayerKind::Conv, quantlens::LayerKind::Embedding,
+          quantlens::LayerKind::Norm, quantlens::LayerKind::Other}) {
         QString name = QString::fromUtf8(quantlens::layer_kind_name(kind).data());
         kindFilter_->addItem(name, name);
     }
@@ -187,35 +195,45 @@ void MainWindow::buildViews() {
 void MainWindow::connectViews() {
     connect(logScale_, &QCheckBox::toggled, histogram_, &widgets::HistogramPlot::setLogScale);
     connect(filter_, &QLineEdit::textChanged, this, [this](const QString& text) {
-        proxy_->setFilterRegularExpression(QRegularExpression(text, QRegularExpression::CaseInsensitiveOption));
+        proxy_->setFilterRegularExpression(
+            QRegularExpression(text, QRegularExpression::CaseInsensitiveOption));
     });
-    connect(kindFilter_, &QComboBox::currentIndexChanged, this, [this] { static_cast<LayerFilter*>(proxy_)->setKind(kindFilter_->currentData().toString()); });
+    connect(kindFilter_, &QComboBox::currentIndexChanged, this,
+            [this] { static_cast<LayerFilter*>(proxy_)->setKind(kindFilter_->currentData().toString()); });
 
     connect(allocation_, &widgets::AllocationPanel::failed, this, &MainWindow::showError);
     connect(allocation_, &widgets::AllocationPanel::planChanged, this, [this] {
         std::map<std::string, std::string> assigned;
         if (const auto* plan = allocation_->plan())
-            for (const auto& [layer, spec] : plan->layers) assigned[layer] = spec.to_string();
+            for (const auto& [layer, spec] : plan->layers)
+                assigned[layer] = spec.to_string();
         layerModel_->setAssignments(assigned);
     });
     // Small models get the SQNR column at every spec change; on large ones it is one click away
     // (View ▸ Measure SQNR on Every Layer), as it quantizes the whole model.
     connect(inspector_->specEditor(), &widgets::SpecEditor::specChanged, this, [this] {
-        if (layerModel_->inspection().parameters <= kAutoSqnrParameters) measureSqnr();
+        if (layerModel_->inspection().parameters <= kAutoSqnrParameters)
+            measureSqnr();
     });
     connect(sensitivity_, &widgets::SensitivityPanel::modelMetricsRequested, this, [this] {
-        const auto path = QFileDialog::getOpenFileName(this, tr("Calibration data: x and y for a classifier, input_ids or text for a language model"), QString(),
-                                                       tr("Arrays and text (*.npz *.h5 *.safetensors *.txt);;All files (*)"));
-        if (!path.isEmpty()) runModelMetrics(path);
+        const auto path = QFileDialog::getOpenFileName(
+            this, tr("Calibration data: x and y for a classifier, input_ids or text for a language model"),
+            QString(), tr("Arrays and text (*.npz *.h5 *.safetensors *.txt);;All files (*)"));
+        if (!path.isEmpty())
+            runModelMetrics(path);
     });
-    connect(table_->selectionModel(), &QItemSelectionModel::selectionChanged, this, &MainWindow::onSelectionChanged);
+    connect(table_->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+            &MainWindow::onSelectionChanged);
 }
 
 // What each background job delivers, and the shared progress bar and error display.
 void MainWindow::connectJobs() {
-    connect(modelJob_, &widgets::JobRunner::finished, this, [this](const std::any& result) { showModelMetrics(*std::any_cast<std::shared_ptr<quantlens::SensitivityReport>>(result)); });
+    connect(modelJob_, &widgets::JobRunner::finished, this, [this](const std::any& result) {
+        showModelMetrics(*std::any_cast<std::shared_ptr<quantlens::SensitivityReport>>(result));
+    });
     connect(sqnrJob_, &widgets::JobRunner::finished, this, [this](const std::any& result) {
-        const auto measured = std::any_cast<std::shared_ptr<std::pair<QString, std::map<std::string, double>>>>(result);
+        const auto measured =
+            std::any_cast<std::shared_ptr<std::pair<QString, std::map<std::string, double>>>>(result);
         layerModel_->setSqnr(measured->first, measured->second);
         table_->resizeColumnToContents(widgets::LayerTableModel::Sqnr);
     });
@@ -231,7 +249,8 @@ void MainWindow::connectJobs() {
                                  .arg(QString::fromStdString(inspection.format)));
         setWindowTitle(tr("QuantLens — %1").arg(QString::fromStdString(inspection.path)));
         layerModel_->setInspection(loaded->inspection);
-        for (int column : {widgets::LayerTableModel::HessianTrace, widgets::LayerTableModel::LrpScore, widgets::LayerTableModel::DeltaLoss})
+        for (int column : {widgets::LayerTableModel::HessianTrace, widgets::LayerTableModel::LrpScore,
+                           widgets::LayerTableModel::DeltaLoss})
             table_->setColumnHidden(column, true);  // until the model metrics run
         table_->resizeColumnsToContents();
         histogram_->clear(tr("Select a layer"));
@@ -239,9 +258,11 @@ void MainWindow::connectJobs() {
         sensitivity_->clearExtraSeries();
         allocation_->setModel(model_);
         layerInfo_->clear();
-        if (layerModel_->rowCount() > 0) table_->selectRow(0);
+        if (layerModel_->rowCount() > 0)
+            table_->selectRow(0);
         startAnalysis();
-        if (layerModel_->inspection().parameters <= kAutoSqnrParameters) measureSqnr();
+        if (layerModel_->inspection().parameters <= kAutoSqnrParameters)
+            measureSqnr();
         emit modelLoaded();
     });
     connect(histogramJob_, &widgets::JobRunner::finished, this, [this](const std::any& result) {
@@ -249,35 +270,53 @@ void MainWindow::connectJobs() {
         histogram_->setHistogram(shown->histogram, shown->title);
         emit histogramShown();
     });
-    for (auto* job : {loader_, histogramJob_, inspector_->job(), compare_->job(), allocation_->job(), sqnrJob_, modelJob_}) {
+    for (auto* job : {loader_, histogramJob_, inspector_->job(), compare_->job(), allocation_->job(),
+                      sqnrJob_, modelJob_}) {
         connect(job, &widgets::JobRunner::started, this, [this](const QString& title) {
             progress_->setValue(0);
             progress_->show();
             cancel_->show();
             progress_->setFormat(title + " %p%");
         });
-        connect(job, &widgets::JobRunner::progressed, this, [this](double fraction, const QString&) { progress_->setValue(static_cast<int>(fraction * 100)); });
+        connect(job, &widgets::JobRunner::progressed, this, [this](double fraction, const QString&) {
+            progress_->setValue(static_cast<int>(fraction * 100));
+        });
         auto done = [this] {
-            if (isBusy()) return;
+            if (isBusy())
+                return;
             progress_->hide();
-            if (!isAnalysing()) cancel_->hide();
+            if (!isAnalysing())
+                cancel_->hide();
         };
         connect(job, &widgets::JobRunner::finished, this, done);
-        connect(job, &widgets::JobRunner::failed, this, [this, done](const QString& message) { done(); showError(message); });
-        connect(job, &widgets::JobRunner::cancelled, this, [this, done] { done(); statusBar()->showMessage(tr("Cancelled"), 3000); });
+        connect(job, &widgets::JobRunner::failed, this, [this, done](const QString& message) {
+            done();
+            showError(message);
+        });
+        connect(job, &widgets::JobRunner::cancelled, this, [this, done] {
+            done();
+            statusBar()->showMessage(tr("Cancelled"), 3000);
+        });
     }
 }
 
 // The specs, candidates and window geometry of the last session.
 void MainWindow::restoreSettings() {
     QSettings settings;
-    inspector_->specEditor()->setSpecText(settings.value("specs/preview", QStringLiteral("int4:g128:asym")).toString());
-    compare_->setSpecs(settings.value("specs/compare", QStringList{QStringLiteral("int4:g128:asym"), QStringLiteral("nf4:g64"), QStringLiteral("q4_0")}).toStringList());
-    allocation_->setCandidates(settings.value("specs/candidates", allocation_->candidates()).toString(),  // core default
-                               settings.value("specs/embedding_candidates").toString());
+    inspector_->specEditor()->setSpecText(
+        settings.value("specs/preview", QStringLiteral("int4:g128:asym")).toString());
+    compare_->setSpecs(
+        settings
+            .value("specs/compare", QStringList{QStringLiteral("int4:g128:asym"), QStringLiteral("nf4:g64"),
+                                                QStringLiteral("q4_0")})
+            .toStringList());
+    allocation_->setCandidates(
+        settings.value("specs/candidates", allocation_->candidates()).toString(),  // core default
+        settings.value("specs/embedding_candidates").toString());
     restoreGeometry(settings.value("window/geometry").toByteArray());
     restoreState(settings.value("window/state").toByteArray());
-    if (!settings.contains("window/geometry")) resize(1440, 860);
+    if (!settings.contains("window/geometry"))
+        resize(1440, 860);
 }
 
 MainWindow::~MainWindow() {
@@ -285,22 +324,27 @@ MainWindow::~MainWindow() {
     retired_.clear();  // joins: their callbacks name this window, which must outlive them
 }
 
-bool MainWindow::isBusy() const { return loader_->isRunning() || histogramJob_->isRunning() || inspector_->job()->isRunning() || compare_->job()->isRunning() ||
-                                         allocation_->job()->isRunning() || sqnrJob_->isRunning() ||
-                                         modelJob_->isRunning(); }
+bool MainWindow::isBusy() const {
+    return loader_->isRunning() || histogramJob_->isRunning() || inspector_->job()->isRunning() ||
+           compare_->job()->isRunning() || allocation_->job()->isRunning() || sqnrJob_->isRunning() ||
+           modelJob_->isRunning();
+}
 
 // Counted on the table, not on the Analysis: its worker may be done while finished layers are
 // still queued for the UI thread.
 bool MainWindow::isAnalysing() const {
-    return analysis_ && !analysisCancelled_ && static_cast<std::size_t>(layerModel_->analysedRows()) < analysis_->layer_count();
+    return analysis_ && !analysisCancelled_ &&
+           static_cast<std::size_t>(layerModel_->analysedRows()) < analysis_->layer_count();
 }
 
 void MainWindow::startAnalysis() {
     stopAnalysis();
-    quantlens::AnalysisOptions options;  // statistics and QSUR; the on-disk cache makes a reopened model instant
+    quantlens::AnalysisOptions
+        options;  // statistics and QSUR; the on-disk cache makes a reopened model instant
     analysis_ = std::make_unique<quantlens::Analysis>(model_, options);
     analysisCancelled_ = false;
-    if (const auto* row = selectedLayer()) analysis_->prioritize(row->name);
+    if (const auto* row = selectedLayer())
+        analysis_->prioritize(row->name);
     analysisProgress_->setRange(0, static_cast<int>(analysis_->layer_count()));
     analysisProgress_->setValue(0);
     analysisProgress_->setVisible(analysis_->layer_count() > 0);
@@ -309,13 +353,17 @@ void MainWindow::startAnalysis() {
     // this window is gone is dropped by Qt (the context object no longer exists).
     const auto generation = ++analysisGeneration_;
     analysis_->start({}, [this, generation](const quantlens::LayerAnalysis& layer) {
-        QMetaObject::invokeMethod(this, [this, generation, layer] { onLayerAnalysed(generation, layer); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            this, [this, generation, layer] { onLayerAnalysed(generation, layer); }, Qt::QueuedConnection);
     });
 }
 
 void MainWindow::stopAnalysis() {
-    std::erase_if(retired_, [](const auto& analysis) { return !analysis->running(); });  // joins finished workers at once
-    if (!analysis_) return;
+    std::erase_if(retired_, [](const auto& analysis) {
+        return !analysis->running();
+    });  // joins finished workers at once
+    if (!analysis_)
+        return;
     analysis_->cancel();
     retired_.push_back(std::move(analysis_));  // its layer in flight may take seconds (QSUR of a large layer)
     ++analysisGeneration_;
@@ -323,15 +371,20 @@ void MainWindow::stopAnalysis() {
 }
 
 void MainWindow::onLayerAnalysed(std::uint64_t generation, const quantlens::LayerAnalysis& layer) {
-    if (!analysis_ || analysisCancelled_ || generation != analysisGeneration_) return;  // from an analysis already stopped
+    if (!analysis_ || analysisCancelled_ || generation != analysisGeneration_)
+        return;  // from an analysis already stopped
     layerModel_->setLayerAnalysis(layer);
     analysisProgress_->setValue(layerModel_->analysedRows());
-    if (const auto* row = selectedLayer(); row && row->name == layer.layer) showLayerDetails();
+    if (const auto* row = selectedLayer(); row && row->name == layer.layer)
+        showLayerDetails();
     if (!isAnalysing()) {
-        for (int column : {widgets::LayerTableModel::Kurtosis, widgets::LayerTableModel::Qsur, widgets::LayerTableModel::Outliers}) table_->resizeColumnToContents(column);
+        for (int column : {widgets::LayerTableModel::Kurtosis, widgets::LayerTableModel::Qsur,
+                           widgets::LayerTableModel::Outliers})
+            table_->resizeColumnToContents(column);
         updateSensitivity();
         analysisProgress_->hide();
-        if (!isBusy()) cancel_->hide();
+        if (!isBusy())
+            cancel_->hide();
         emit analysisFinished();
     }
 }
@@ -340,29 +393,37 @@ void MainWindow::buildMenus() {
     auto* file = menuBar()->addMenu(tr("&File"));
     auto* open = file->addAction(tr("&Open Model File…"), this, [this] {
         QString path = QFileDialog::getOpenFileName(this, tr("Open model"), QString(),
-                                                    tr("Model files (*.safetensors *.json *.gguf *.h5 *.hdf5 *.keras *.npz *.npy *.onnx);;All files (*)"));
-        if (!path.isEmpty()) openModel(path);
+                                                    tr("Model files (*.safetensors *.json *.gguf *.h5 *.hdf5 "
+                                                       "*.keras *.npz *.npy *.onnx);;All files (*)"));
+        if (!path.isEmpty())
+            openModel(path);
     });
     open->setShortcut(QKeySequence::Open);
     file->addAction(tr("Open Hugging Face &Folder…"), this, [this] {
         QString path = QFileDialog::getExistingDirectory(this, tr("Open Hugging Face model folder"));
-        if (!path.isEmpty()) openModel(path);
+        if (!path.isEmpty())
+            openModel(path);
     });
     file->addAction(tr("Open &Calibration Inputs…"), this, [this] {
-        const auto path = QFileDialog::getOpenFileName(this, tr("Open calibration inputs (samples × features)"), QString(),
-                                                       tr("Arrays (*.npy *.npz *.safetensors *.h5);;All files (*)"));
-        if (!path.isEmpty()) openCalibration(path);
+        const auto path =
+            QFileDialog::getOpenFileName(this, tr("Open calibration inputs (samples × features)"), QString(),
+                                         tr("Arrays (*.npy *.npz *.safetensors *.h5);;All files (*)"));
+        if (!path.isEmpty())
+            openCalibration(path);
     });
     recentMenu_ = file->addMenu(tr("Open &Recent"));
     rebuildRecentMenu();
     file->addSeparator();
     file->addAction(tr("Export Layer &Table as CSV…"), this, [this] {
-        const auto path = QFileDialog::getSaveFileName(this, tr("Export layer table"), QStringLiteral("layers.csv"),
-                                                       tr("CSV (*.csv)"), nullptr, QFileDialog::DontConfirmOverwrite);
-        if (!path.isEmpty()) exportLayerTable(path);
+        const auto path =
+            QFileDialog::getSaveFileName(this, tr("Export layer table"), QStringLiteral("layers.csv"),
+                                         tr("CSV (*.csv)"), nullptr, QFileDialog::DontConfirmOverwrite);
+        if (!path.isEmpty())
+            exportLayerTable(path);
     });
     auto* exportAction = file->addAction(tr("&Export Quantized Model…"), this, [this] {
-        if (auto* dialog = openExportDialog()) dialog->show();
+        if (auto* dialog = openExportDialog())
+            dialog->show();
     });
     exportAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
     file->addSeparator();
@@ -371,14 +432,19 @@ void MainWindow::buildMenus() {
     auto* edit = menuBar()->addMenu(tr("&Edit"));
     auto* copy = edit->addAction(tr("&Copy Layer Row"), this, [this] {
         const auto rows = table_->selectionModel()->selectedRows();
-        if (rows.isEmpty()) return;
+        if (rows.isEmpty())
+            return;
         QStringList cells;
-        for (int c = 0; c < proxy_->columnCount(); ++c) cells << proxy_->index(rows.first().row(), c).data().toString();
+        for (int c = 0; c < proxy_->columnCount(); ++c)
+            cells << proxy_->index(rows.first().row(), c).data().toString();
         QApplication::clipboard()->setText(cells.join(QLatin1Char('\t')));
     });
     copy->setShortcut(QKeySequence::Copy);
     auto* view = menuBar()->addMenu(tr("&View"));
-    auto* find = view->addAction(tr("&Filter Layers"), this, [this] { filter_->setFocus(); filter_->selectAll(); });
+    auto* find = view->addAction(tr("&Filter Layers"), this, [this] {
+        filter_->setFocus();
+        filter_->selectAll();
+    });
     find->setShortcut(QKeySequence::Find);
     view->addAction(tr("Measure &SQNR on Every Layer"), this, &MainWindow::measureSqnr);
     auto* help = menuBar()->addMenu(tr("&Help"));
@@ -406,10 +472,12 @@ void MainWindow::buildStatusBar() {
         allocation_->job()->cancel();
         sqnrJob_->cancel();
         modelJob_->cancel();
-        if (analysis_) analysis_->cancel();  // finished layers stay in the table and the cache
+        if (analysis_)
+            analysis_->cancel();  // finished layers stay in the table and the cache
         analysisCancelled_ = true;
         analysisProgress_->hide();
-        if (!isBusy()) cancel_->hide();
+        if (!isBusy())
+            cancel_->hide();
     });
 }
 
@@ -419,21 +487,25 @@ void MainWindow::openModel(const QString& path) {
     histogramJob_->cancel();
     statusText_->setText(tr("Opening %1…").arg(path));
     const std::string file = path.toStdString();
-    loader_->start(tr("Reading"), [file](const quantlens::Progress& progress, const quantlens::CancelToken& cancel) -> std::any {
-        auto loaded = std::make_shared<Loaded>();
-        auto model = std::make_shared<quantlens::Model>(quantlens::Model::open(file));
-        loaded->inspection = quantlens::inspect_model(*model, true, progress, &cancel);
-        loaded->model = model;
-        return loaded;
-    });
+    loader_->start(
+        tr("Reading"),
+        [file](const quantlens::Progress& progress, const quantlens::CancelToken& cancel) -> std::any {
+            auto loaded = std::make_shared<Loaded>();
+            auto model = std::make_shared<quantlens::Model>(quantlens::Model::open(file));
+            loaded->inspection = quantlens::inspect_model(*model, true, progress, &cancel);
+            loaded->model = model;
+            return loaded;
+        });
     rememberRecent(path);
 }
 
 void MainWindow::selectLayer(const QString& name) {
     for (int row = 0; row < layerModel_->rowCount(); ++row) {
-        if (layerModel_->index(row, widgets::LayerTableModel::Name).data().toString() != name) continue;
+        if (layerModel_->index(row, widgets::LayerTableModel::Name).data().toString() != name)
+            continue;
         QModelIndex index = proxy_->mapFromSource(layerModel_->index(row, 0));
-        if (index.isValid()) table_->selectRow(index.row());
+        if (index.isValid())
+            table_->selectRow(index.row());
         return;
     }
 }
@@ -451,25 +523,40 @@ const quantlens::LayerRow* MainWindow::selectedLayer() const {
 void MainWindow::showLayerDetails() {
     const int source = selectedSourceRow();
     const auto* row = source < 0 ? nullptr : layerModel_->layerAt(source);
-    if (!row) return;
-    QString details = tr("<b>%1</b> — %2%3<br>weight shape %4 (output channels first), %5 parameters")
-                          .arg(QString::fromStdString(row->name).toHtmlEscaped())
-                          .arg(QString::fromUtf8(quantlens::layer_kind_name(row->kind).data()))
-                          .arg(row->op.empty() ? QString() : QStringLiteral(" (%1)").arg(QString::fromStdString(row->op)))
-                          .arg(QString::fromStdString(quantlens::shape_text(row->shape)))
-                          .arg(QLocale().toString(static_cast<qulonglong>(row->parameters)));
+    if (!row)
+        return;
+    QString details =
+        tr("<b>%1</b> — %2%3<br>weight shape %4 (output channels first), %5 parameters")
+            .arg(QString::fromStdString(row->name).toHtmlEscaped())
+            .arg(QString::fromUtf8(quantlens::layer_kind_name(row->kind).data()))
+            .arg(row->op.empty() ? QString() : QStringLiteral(" (%1)").arg(QString::fromStdString(row->op)))
+            .arg(QString::fromStdString(quantlens::shape_text(row->shape)))
+            .arg(QLocale().toString(static_cast<qulonglong>(row->parameters)));
     for (const auto& tensor : row->tensors)
-        details += QStringLiteral("<br>%1: %2 %3").arg(QString::fromStdString(tensor.name).toHtmlEscaped(), QString::fromUtf8(quantlens::dtype_name(tensor.dtype).data()),
-                                                        QString::fromStdString(quantlens::shape_text(tensor.shape)));
+        details += QStringLiteral("<br>%1: %2 %3")
+                       .arg(QString::fromStdString(tensor.name).toHtmlEscaped(),
+                            QString::fromUtf8(quantlens::dtype_name(tensor.dtype).data()),
+                            QString::fromStdString(quantlens::shape_text(tensor.shape)));
     if (const auto* analysis = layerModel_->analysisAt(source)) {
         const auto& st = analysis->statistics;
-        details += tr("<br>kurtosis %1, skewness %2, max/mean |w| %3, outliers (>%4σ) %5 %, channel kurtosis p95 %6")
-                       .arg(st.excess_kurtosis, 0, 'g', 4).arg(st.skewness, 0, 'g', 3).arg(st.max_to_mean, 0, 'g', 3).arg(st.outlier_k)
-                       .arg(100 * st.outlier_fraction, 0, 'f', 2).arg(st.channel_kurtosis.p95, 0, 'g', 3);
+        details +=
+            tr("<br>kurtosis %1, skewness %2, max/mean |w| %3, outliers (>%4σ) %5 %, channel kurtosis p95 %6")
+                .arg(st.excess_kurtosis, 0, 'g', 4)
+                .arg(st.skewness, 0, 'g', 3)
+                .arg(st.max_to_mean, 0, 'g', 3)
+                .arg(st.outlier_k)
+                .arg(100 * st.outlier_fraction, 0, 'f', 2)
+                .arg(st.channel_kurtosis.p95, 0, 'g', 3);
         if (const auto& q = analysis->qsur)
-            details += tr("<br>QSUR<sup>1/d</sup> %1 (log<sub>10</sub> QSUR %2), after a Hadamard rotation %3%4")
-                           .arg(q->per_dimension, 0, 'g', 3).arg(q->log10_qsur, 0, 'f', 1).arg(q->per_dimension_rotated, 0, 'g', 3)
-                           .arg(q->rank_deficient ? tr("; rank-deficient: fewer rows than inputs, %1 eigenvalues floored").arg(q->floored_eigenvalues) : QString());
+            details +=
+                tr("<br>QSUR<sup>1/d</sup> %1 (log<sub>10</sub> QSUR %2), after a Hadamard rotation %3%4")
+                    .arg(q->per_dimension, 0, 'g', 3)
+                    .arg(q->log10_qsur, 0, 'f', 1)
+                    .arg(q->per_dimension_rotated, 0, 'g', 3)
+                    .arg(q->rank_deficient
+                             ? tr("; rank-deficient: fewer rows than inputs, %1 eigenvalues floored")
+                                   .arg(q->floored_eigenvalues)
+                             : QString());
     } else if (analysis_) {
         details += tr("<br><i>Statistics and QSUR are being computed…</i>");
     }
@@ -478,35 +565,43 @@ void MainWindow::showLayerDetails() {
 
 void MainWindow::onSelectionChanged() {
     const auto* row = selectedLayer();
-    if (!row || !model_) return;
-    if (analysis_) analysis_->prioritize(row->name);  // the layer on screen goes next
+    if (!row || !model_)
+        return;
+    if (analysis_)
+        analysis_->prioritize(row->name);  // the layer on screen goes next
     showLayerDetails();
     inspector_->setLayer(model_, QString::fromStdString(row->name));
     compare_->setLayer(model_, QString::fromStdString(row->name));
     auto model = model_;
     const std::string name = row->name;
-    histogramJob_->start(tr("Histogram"), [model, name](const quantlens::Progress&, const quantlens::CancelToken& cancel) -> std::any {
-        const auto& layer = model->layer(name);
-        auto weights = model->read_weights(layer);
-        cancel.throw_if_cancelled();
-        auto shown = std::make_shared<LayerHistogram>();
-        shown->histogram = quantlens::histogram(weights.values(), kHistogramBins);
-        shown->title = QString::fromStdString(name);
-        return shown;
-    });
+    histogramJob_->start(
+        tr("Histogram"),
+        [model, name](const quantlens::Progress&, const quantlens::CancelToken& cancel) -> std::any {
+            const auto& layer = model->layer(name);
+            auto weights = model->read_weights(layer);
+            cancel.throw_if_cancelled();
+            auto shown = std::make_shared<LayerHistogram>();
+            shown->histogram = quantlens::histogram(weights.values(), kHistogramBins);
+            shown->title = QString::fromStdString(name);
+            return shown;
+        });
 }
 
 void MainWindow::runModelMetrics(const QString& labelledData) {
-    if (!model_) return;
+    if (!model_)
+        return;
     auto model = model_;
     const std::string path = labelledData.toStdString();
     quantlens::SensitivityRequest request;
     request.specs = {inspector_->specEditor()->spec()};
-    modelJob_->start(tr("Model metrics under %1").arg(QString::fromStdString(request.specs.front().to_string())),
-                     [model, path, request](const quantlens::Progress& progress, const quantlens::CancelToken& cancel) -> std::any {
-                         const auto data = quantlens::load_model_data(*model, path);
-                         return std::make_shared<quantlens::SensitivityReport>(quantlens::model_sensitivity(*model, data, request, progress, &cancel));
-                     });
+    modelJob_->start(
+        tr("Model metrics under %1").arg(QString::fromStdString(request.specs.front().to_string())),
+        [model, path, request](const quantlens::Progress& progress,
+                               const quantlens::CancelToken& cancel) -> std::any {
+            const auto data = quantlens::load_model_data(*model, path);
+            return std::make_shared<quantlens::SensitivityReport>(
+                quantlens::model_sensitivity(*model, data, request, progress, &cancel));
+        });
 }
 
 // The model-based series join the sensitivity view's plots; the line above them says how each
@@ -516,55 +611,78 @@ void MainWindow::showModelMetrics(const quantlens::SensitivityReport& report) {
     for (const auto& layer : report.layers)
         if (layer.hessian) {
             traces[layer.layer] = layer.hessian->hutchinson.trace;
-            perParameter[layer.layer] = layer.hessian->hutchinson.trace / static_cast<double>(std::max<std::size_t>(layer.hessian->parameters, 1));
+            perParameter[layer.layer] =
+                layer.hessian->hutchinson.trace /
+                static_cast<double>(std::max<std::size_t>(layer.hessian->parameters, 1));
         }
     sensitivity_->setExtraSeries("hessian_trace", traces);
     sensitivity_->setExtraSeries("hessian_trace_per_parameter", perParameter);
     std::map<std::string, double> lrp, deltaLoss;
     for (const auto& layer : report.layers) {
-        if (layer.lrp) lrp[layer.layer] = layer.lrp->contribution;
-        if (layer.damage && !layer.damage->delta_loss.empty()) deltaLoss[layer.layer] = layer.damage->delta_loss.front();
+        if (layer.lrp)
+            lrp[layer.layer] = layer.lrp->contribution;
+        if (layer.damage && !layer.damage->delta_loss.empty())
+            deltaLoss[layer.layer] = layer.damage->delta_loss.front();
     }
     const bool any[] = {!traces.empty(), !lrp.empty(), !deltaLoss.empty()};
-    layerModel_->setModelMetrics(report.specs.empty() ? QString() : QString::fromStdString(report.specs.front().to_string()), traces, lrp, deltaLoss);
+    layerModel_->setModelMetrics(
+        report.specs.empty() ? QString() : QString::fromStdString(report.specs.front().to_string()), traces,
+        lrp, deltaLoss);
     int shown = 0;
-    for (int column : {widgets::LayerTableModel::HessianTrace, widgets::LayerTableModel::LrpScore, widgets::LayerTableModel::DeltaLoss}) {
+    for (int column : {widgets::LayerTableModel::HessianTrace, widgets::LayerTableModel::LrpScore,
+                       widgets::LayerTableModel::DeltaLoss}) {
         table_->setColumnHidden(column, !any[shown++]);  // a column appears once its metric has finished
         table_->resizeColumnToContents(column);
     }
     for (const auto& [name, values] : quantlens::sensitivity_series(report, 0)) {
-        if (name == "weight_mse" || name == "kurtosis" || name == "mmr" || name == "qsur") continue;  // the weights-only series have them
+        if (name == "weight_mse" || name == "kurtosis" || name == "mmr" || name == "qsur")
+            continue;  // the weights-only series have them
         std::map<std::string, double> byLayer;
         for (std::size_t i = 0; i < values.size(); ++i)
-            if (std::isfinite(values[i])) byLayer[report.layers[i].layer] = values[i];
+            if (std::isfinite(values[i]))
+                byLayer[report.layers[i].layer] = values[i];
         sensitivity_->setExtraSeries(name, byLayer);
     }
-    const QString spec = report.specs.empty() ? QString() : QString::fromStdString(report.specs.front().to_string());
+    const QString spec =
+        report.specs.empty() ? QString() : QString::fromStdString(report.specs.front().to_string());
     const auto ranked = quantlens::ranked_predictors(report, spec.toStdString());
     QStringList parts;
     std::size_t layers = 0;
     for (const auto& a : ranked) {
-        const QString item = tr("%1 %2").arg(QString::fromStdString(quantlens::predictor_label(a.predictor))).arg(a.rho, 0, 'f', 2);
+        const QString item = tr("%1 %2")
+                                 .arg(QString::fromStdString(quantlens::predictor_label(a.predictor)))
+                                 .arg(a.rho, 0, 'f', 2);
         parts << (parts.isEmpty() ? QStringLiteral("<b>%1</b>").arg(item) : item);
         layers = std::max(layers, a.layers);
     }
-    sensitivity_->setAgreementText(parts.isEmpty() ? QString()
-                                                   : tr("Spearman ρ against the measured Δloss under %1, over %2 layers: %3")
-                                                         .arg(spec).arg(layers).arg(parts.join(QStringLiteral(" · "))));
+    sensitivity_->setAgreementText(
+        parts.isEmpty() ? QString()
+                        : tr("Spearman ρ against the measured Δloss under %1, over %2 layers: %3")
+                              .arg(spec)
+                              .arg(layers)
+                              .arg(parts.join(QStringLiteral(" · "))));
     updateSensitivity();
     sensitivity_->setBarMetric(QStringLiteral("delta_loss"));
     sensitivity_->setScatterMetrics(QStringLiteral("hessian_omega"), QStringLiteral("delta_loss"));
     statusBar()->showMessage(tr("Model metrics of %1 layers from %2 samples (loss %3, accuracy %4)%5")
-                                 .arg(report.layers.size()).arg(report.samples).arg(report.loss, 0, 'g', 4).arg(report.accuracy, 0, 'f', 3)
+                                 .arg(report.layers.size())
+                                 .arg(report.samples)
+                                 .arg(report.loss, 0, 'g', 4)
+                                 .arg(report.accuracy, 0, 'f', 3)
                                  .arg(report.from_cache ? tr(", from the cache") : QString()),
                              8000);
 }
 
 void MainWindow::openCalibration(const QString& path) {
     try {
-        auto inputs = std::make_shared<quantlens::LoadedInputs>(quantlens::load_calibration_inputs(path.toStdString(), ""));
-        statusBar()->showMessage(tr("Calibration inputs: %1 samples × %2 features from %3 (used by round=gptq and smooth= on layers with %2 inputs)")
-                                     .arg(inputs->inputs.samples).arg(inputs->inputs.features).arg(QFileInfo(path).fileName()), 8000);
+        auto inputs = std::make_shared<quantlens::LoadedInputs>(
+            quantlens::load_calibration_inputs(path.toStdString(), ""));
+        statusBar()->showMessage(tr("Calibration inputs: %1 samples × %2 features from %3 (used by "
+                                    "round=gptq and smooth= on layers with %2 inputs)")
+                                     .arg(inputs->inputs.samples)
+                                     .arg(inputs->inputs.features)
+                                     .arg(QFileInfo(path).fileName()),
+                                 8000);
         inspector_->setCalibration(std::move(inputs));
     } catch (const quantlens::Error& error) {
         showError(QString::fromStdString(error.what()));
@@ -574,22 +692,28 @@ void MainWindow::openCalibration(const QString& path) {
 // Every quantizable layer under the spec in the Quantize view, for the table's SQNR column;
 // a newer spec cancels the measurement under way.
 void MainWindow::measureSqnr() {
-    if (!model_) return;
+    if (!model_)
+        return;
     auto model = model_;
     const auto spec = inspector_->specEditor()->spec();
     const QString text = QString::fromStdString(spec.to_string());
-    sqnrJob_->start(tr("SQNR of %1").arg(text), [model, spec, text](const quantlens::Progress& progress, const quantlens::CancelToken& cancel) -> std::any {
-        const auto comparison = quantlens::compare_specs(*model, quantlens::quantizable_layers(*model), {spec}, progress, &cancel);
-        auto measured = std::make_shared<std::pair<QString, std::map<std::string, double>>>();
-        measured->first = text;
-        for (const auto& layer : comparison.layers)
-            if (layer.outcomes.front().metrics) measured->second[layer.layer] = layer.outcomes.front().metrics->sqnr_db;
-        return measured;
-    });
+    sqnrJob_->start(tr("SQNR of %1").arg(text),
+                    [model, spec, text](const quantlens::Progress& progress,
+                                        const quantlens::CancelToken& cancel) -> std::any {
+                        const auto comparison = quantlens::compare_specs(
+                            *model, quantlens::quantizable_layers(*model), {spec}, progress, &cancel);
+                        auto measured = std::make_shared<std::pair<QString, std::map<std::string, double>>>();
+                        measured->first = text;
+                        for (const auto& layer : comparison.layers)
+                            if (layer.outcomes.front().metrics)
+                                measured->second[layer.layer] = layer.outcomes.front().metrics->sqnr_db;
+                        return measured;
+                    });
 }
 
 bool MainWindow::exportLayerTable(const QString& path) {
-    const QStringList inputs = {model_ ? QString::fromStdString(quantlens::model_input(model_->file())) : QString()};
+    const QStringList inputs = {model_ ? QString::fromStdString(quantlens::model_input(model_->file()))
+                                       : QString()};
     if (const auto refusal = widgets::outputRefusal(path, inputs, false); !refusal.isEmpty()) {
         showError(refusal);
         return false;
@@ -606,7 +730,8 @@ bool MainWindow::exportLayerTable(const QString& path) {
 void MainWindow::updateSensitivity() {
     std::vector<quantlens::LayerAnalysis> analysed;  // in model order
     for (int row = 0; row < layerModel_->rowCount(); ++row)
-        if (const auto* analysis = layerModel_->analysisAt(row)) analysed.push_back(*analysis);
+        if (const auto* analysis = layerModel_->analysisAt(row))
+            analysed.push_back(*analysis);
     sensitivity_->setSeries(quantlens::metric_series(analysed, {}));
 }
 
@@ -616,7 +741,8 @@ ExportDialog* MainWindow::openExportDialog() {
         return nullptr;
     }
     std::optional<quantlens::QuantPlan> plan;
-    if (const auto* shown = allocation_->plan()) plan = *shown;
+    if (const auto* shown = allocation_->plan())
+        plan = *shown;
     auto* dialog = new ExportDialog(model_, plan, this);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     return dialog;
@@ -626,7 +752,8 @@ void MainWindow::showError(const QString& message) {
     lastError_ = message;
     statusText_->setText(tr("Error: %1").arg(message));
     emit errorShown(message);
-    if (!qEnvironmentVariableIsSet("QUANTLENS_NO_DIALOGS")) QMessageBox::warning(this, tr("QuantLens"), message);
+    if (!qEnvironmentVariableIsSet("QUANTLENS_NO_DIALOGS"))
+        QMessageBox::warning(this, tr("QuantLens"), message);
 }
 
 void MainWindow::rememberRecent(const QString& path) {
@@ -635,7 +762,8 @@ void MainWindow::rememberRecent(const QString& path) {
     const QString absolute = QFileInfo(path).absoluteFilePath();
     recent.removeAll(absolute);
     recent.prepend(absolute);
-    while (recent.size() > kMaxRecent) recent.removeLast();
+    while (recent.size() > kMaxRecent)
+        recent.removeLast();
     settings.setValue("recentFiles", recent);
     rebuildRecentMenu();
 }
@@ -643,7 +771,8 @@ void MainWindow::rememberRecent(const QString& path) {
 void MainWindow::rebuildRecentMenu() {
     recentMenu_->clear();
     const QStringList recent = QSettings().value("recentFiles").toStringList();
-    for (const QString& path : recent) recentMenu_->addAction(path, this, [this, path] { openModel(path); });
+    for (const QString& path : recent)
+        recentMenu_->addAction(path, this, [this, path] { openModel(path); });
     recentMenu_->setEnabled(!recent.isEmpty());
 }
 
@@ -651,17 +780,21 @@ void MainWindow::showAbout() {
     QMessageBox::about(this, tr("About QuantLens"),
                        tr("<h3>QuantLens %1</h3><p>A workbench for quantizing model weights.</p>"
                           "<p>Qt %2 · Eigen %3 · HDF5 %4 · protobuf %5</p>")
-                           .arg(QString::fromStdString(quantlens::quantlens_version()), qVersion(), QString::fromStdString(quantlens::eigen_version()),
-                                QString::fromStdString(quantlens::hdf5_version()), QString::fromStdString(quantlens::protobuf_version())));
+                           .arg(QString::fromStdString(quantlens::quantlens_version()), qVersion(),
+                                QString::fromStdString(quantlens::eigen_version()),
+                                QString::fromStdString(quantlens::hdf5_version()),
+                                QString::fromStdString(quantlens::protobuf_version())));
 }
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
-    if (event->mimeData()->hasUrls()) event->acceptProposedAction();
+    if (event->mimeData()->hasUrls())
+        event->acceptProposedAction();
 }
 
 void MainWindow::dropEvent(QDropEvent* event) {
     const auto urls = event->mimeData()->urls();
-    if (!urls.isEmpty() && urls.first().isLocalFile()) openModel(urls.first().toLocalFile());
+    if (!urls.isEmpty() && urls.first().isLocalFile())
+        openModel(urls.first().toLocalFile());
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

@@ -55,7 +55,9 @@ public:
     widgets::SensitivityPanel* sensitivityPanel() const { return sensitivity_; }
     // The export dialog for the model and plan on screen (owned by the window).
     class ExportDialog* openExportDialog();
-    class QTabWidget* views() const { return views_; }
+    class QTabWidget* views() const {
+        return views_;
+    }
     bool isBusy() const;
     QString lastError() const { return lastError_; }
     bool isAnalysing() const;
@@ -65,9 +67,10 @@ public:
 
 public slots:
     void openModel(const QString& path);
-    void selectLayer(const QString& name);  // by layer name; nothing happens when absent
+    void selectLayer(const QString& name);      // by layer name; nothing happens when absent
     void openCalibration(const QString& path);  // layer inputs for GPTQ and smoothing previews
-    // Model-based sensitivity (Hessian, LRP, measured Δloss, …) under the Quantize view's spec, into the sensitivity view.
+    // Model-based sensitivity (Hessian, LRP, measured Δloss, …) under the Quantize view's spec, into the
+    // sensitivity view.
     void runModelMetrics(const QString& labelledData);
 
 signals:
@@ -95,8 +98,8 @@ private:
     void showError(const QString& message);
     void showAbout();
     void onSelectionChanged();
-    int selectedSourceRow() const;                        // the selected layer's row in layerModel_, or -1
-    const quantlens::LayerRow* selectedLayer() const;     // the selected layer, or nullptr
+    int selectedSourceRow() const;                     // the selected layer's row in layerModel_, or -1
+    const quantlens::LayerRow* selectedLayer() const;  // the selected layer, or nullptr
     void showLayerDetails();
     void startAnalysis();
     void stopAnalysis();

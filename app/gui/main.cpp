@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
     QApplication::setWindowIcon(QIcon(":/quantlens/quantlens.svg"));
     quantlens::gui::MainWindow window;
     window.show();
-    if (!parser.positionalArguments().isEmpty()) window.openModel(parser.positionalArguments().first());
+    if (!parser.positionalArguments().isEmpty())
+        window.openModel(parser.positionalArguments().first());
     return QApplication::exec();
 }

@@ -17,9 +17,9 @@
 namespace quantlens {
 
 struct Candidate {
-    std::string spec;          // canonical QuantSpec text
+    std::string spec;             // canonical QuantSpec text
     std::uint64_t cost_bits = 0;  // the layer's size with this spec, scales and zero points included
-    double damage = 0;         // predicted loss of quality (≥ 0; smaller is better)
+    double damage = 0;            // predicted loss of quality (≥ 0; smaller is better)
 };
 
 struct AllocationLayer {
@@ -53,10 +53,11 @@ private:
 
     std::vector<AllocationLayer> layers_;
     std::uint64_t base_bits_ = 0, unit_ = 1;
-    std::size_t steps_ = 0;                     // DP columns: 0 … steps_ units above the cheapest plan
-    std::vector<std::vector<std::size_t>> units_;  // per layer and candidate: rounded-up cost above the layer's cheapest
-    std::vector<double> best_;                   // last DP row: least damage within each step
-    std::vector<std::uint16_t> pick_;            // [layer][step]: the candidate taken
+    std::size_t steps_ = 0;  // DP columns: 0 … steps_ units above the cheapest plan
+    std::vector<std::vector<std::size_t>>
+        units_;                        // per layer and candidate: rounded-up cost above the layer's cheapest
+    std::vector<double> best_;         // last DP row: least damage within each step
+    std::vector<std::uint16_t> pick_;  // [layer][step]: the candidate taken
     std::vector<Allocation> frontier_;
 };
 

@@ -17,13 +17,15 @@
 namespace quantlens {
 
 struct QuantPlan {
-    std::string model_path;      // as given when the plan was made (informative)
-    std::string model_identity;  // ModelIdentity::content as hex: sizes and header hashes of the model's files
-    std::optional<QuantSpec> default_spec;               // for quantizable layers no entry names
-    std::vector<std::pair<std::string, QuantSpec>> layers;    // exact layer names, in model order
-    std::vector<std::pair<std::string, QuantSpec>> patterns;  // ECMAScript regex over the whole name; first match wins
+    std::string model_path;  // as given when the plan was made (informative)
+    std::string
+        model_identity;  // ModelIdentity::content as hex: sizes and header hashes of the model's files
+    std::optional<QuantSpec> default_spec;                  // for quantizable layers no entry names
+    std::vector<std::pair<std::string, QuantSpec>> layers;  // exact layer names, in model order
+    std::vector<std::pair<std::string, QuantSpec>>
+        patterns;  // ECMAScript regex over the whole name; first match wins
     std::optional<Budget> budget;
-    std::string metric;          // what the predicted damage was, when the plan came from an allocation
+    std::string metric;  // what the predicted damage was, when the plan came from an allocation
     struct Summary {
         std::uint64_t parameters = 0, size_bytes = 0;
         double bits_per_weight = 0, predicted_damage = 0;
@@ -47,6 +49,7 @@ struct LayerAssignment {
 // Each quantizable layer of `model` with the spec the plan gives it (exact name, else the first
 // matching pattern, else the default); layers it leaves out stay as they are. Error naming
 // `plan_file` when the plan was made for another model or names a layer the model lacks.
-std::vector<LayerAssignment> resolve_plan(const QuantPlan& plan, const Model& model, const std::string& plan_file);
+std::vector<LayerAssignment> resolve_plan(const QuantPlan& plan, const Model& model,
+                                          const std::string& plan_file);
 
 }  // namespace quantlens

@@ -42,31 +42,42 @@ std::string_view damage_metric_name(DamageMetric metric) {
 }
 
 DamageMetric parse_damage_metric(std::string_view name) {
-    for (auto metric : {DamageMetric::Mse, DamageMetric::Kurtosis, DamageMetric::MaxToMean, DamageMetric::Hawq, DamageMetric::Measured})
-        if (damage_metric_name(metric) == name) return metric;
-    throw Error("", "metric \"" + std::string(name) + "\"", "expected mse, kurtosis, max_to_mean, hawq or measured");
+    for (auto metric : {DamageMetric::Mse, DamageMetric::Kurtosis, DamageMetric::MaxToMean,
+                        DamageMetric::Hawq, DamageMetric::Measured})
+        if (damage_metric_name(metric) == name)
+            return metric;
+    throw Error("", "metric \"" + std::string(name) + "\"",
+                "expected mse, kurtosis, max_to_mean, hawq or measured");
 }
 
 std::vector<QuantSpec> specs_to_measure(const PlanRequest& request) {
     std::vector<QuantSpec> out;
     auto add = [&](const QuantSpec& spec) {
         for (const auto& known : out)
-            if (known.to_string() == spec.to_string()) return;
+            if (known.to_string() == spec.to_string())
+                return;
         out.push_back(spec);
     };
-    for (const auto& spec : request.candidates) add(spec);
+    for (const auto& spec : request.candidates)
+        add(spec);
     for (const auto& [kind, specs] : request.kind_candidates)
-        for (const auto& spec : specs) add(spec);
-    for (const auto& [pattern, spec] : request.pins) add(spec);
+        for (const auto& spec : specs)
+            add(spec);
+    for (const auto& [pattern, spec] : request.pins)
+        add(spec);
     return out;
 }
 
 std::string fused_group(const std::string& layer) {
-    static const std::pair<const char*, const char*> kFused[] = {
-        {"q_proj", "qkv_proj"}, {"k_proj", "qkv_proj"}, {"v_proj", "qkv_proj"}, {"gate_proj", "gate_up_proj"}, {"up_proj", "gate_up_proj"}};
+    static const std::pair<const char*, const char*> kFused[] = {{"q_proj", "qkv_proj"},
+                                                                 {"k_proj", "qkv_proj"},
+                                                                 {"v_proj", "qkv_proj"},
+                                                                 {"gate_proj", "gate_up_proj"},
+                                                                 {"up_proj", "gate_up_proj"}};
     for (const auto& [member, group] : kFused) {
         const std::string suffix = std::string(".") + member;
-        if (layer.size() > suffix.size() && layer.compare(layer.size() - suffix.size(), suffix.size(), suffix) == 0)
+        if (layer.size() > suffix.size() &&
+            layer.compare(layer.size() - suffix.size(), suffix.size(), suffix) == 0)
             return layer.substr(0, layer.size() - suffix.size() + 1) + group;
     }
     return layer;
@@ -79,31 +90,40 @@ PlanResult plan_allocation(const Model& model, const AnalysisReport& report, con
         try {
             pins.emplace_back(request.pins[i].first, std::regex::ECMAScript);
         } catch (const std::regex_error& error) {
-            throw Error("", "pin \"" + request.pins[i].first + "\"", std::string("not a valid regular expression: ") + error.what());
+            throw Error("", "pin \"" + request.pins[i].first + "\"",
+                        std::string("not a valid regular expression: ") + error.what());
         }
     }
     auto measured = [&](const QuantSpec& spec) {
         for (std::size_t k = 0; k < report.specs.size(); ++k)
-            if (report.specs[k].to_string() == spec.to_string()) return k;
-        throw Error(path, "spec \"" + spec.to_string() + "\"", "was not measured by the analysis this plan is made from");
+            if (report.specs[k].to_string() == spec.to_string())
+                return k;
+        throw Error(path, "spec \"" + spec.to_string() + "\"",
+                    "was not measured by the analysis this plan is made from");
     };
     std::vector<AllocationLayer> layers;
     std::uint64_t parameters = 0, layer_bytes = 0;
     for (const auto& analysed : report.layers) {
-        if (!analysed.error.empty()) throw Error(path, "layer \"" + analysed.layer + "\"", "could not be analysed: " + analysed.error);
+        if (!analysed.error.empty())
+            throw Error(path, "layer \"" + analysed.layer + "\"", "could not be analysed: " + analysed.error);
         const std::vector<QuantSpec>* list = &request.candidates;
-        if (auto found = request.kind_candidates.find(analysed.kind); found != request.kind_candidates.end()) list = &found->second;
+        if (auto found = request.kind_candidates.find(analysed.kind); found != request.kind_candidates.end())
+            list = &found->second;
         std::vector<QuantSpec> pinned;
         for (std::size_t i = 0; i < pins.size() && pinned.empty(); ++i)
-            if (std::regex_match(analysed.layer, pins[i])) pinned.push_back(request.pins[i].second);
-        if (!pinned.empty()) list = &pinned;
+            if (std::regex_match(analysed.layer, pins[i]))
+                pinned.push_back(request.pins[i].second);
+        if (!pinned.empty())
+            list = &pinned;
         AllocationLayer layer{analysed.layer, {}};
         std::string reasons;
         double weight = sensitivity_weight(request.metric, analysed.statistics);
         if (request.metric == DamageMetric::Hawq) {  // HAWQ-V2: Ω = Tr(H)/n · ‖Q(W) − W‖²
             const auto trace = request.hessian_traces.find(analysed.layer);
             if (trace == request.hessian_traces.end() || trace->second.second == 0)
-                throw Error(path, "layer \"" + analysed.layer + "\"", "has no Hessian trace for --metric hawq (the engine computed none for it: a layer outside the network it runs)");
+                throw Error(path, "layer \"" + analysed.layer + "\"",
+                            "has no Hessian trace for --metric hawq (the engine computed none for it: a "
+                            "layer outside the network it runs)");
             weight = trace->second.first / static_cast<double>(trace->second.second);
         }
         const double n = static_cast<double>(analysed.parameters);
@@ -115,24 +135,33 @@ PlanResult plan_allocation(const Model& model, const AnalysisReport& report, con
             }
             double damage = weight * outcome.metrics->mse * n;
             if (request.metric == DamageMetric::Measured) {
-                // A spec that lowers the calibration loss is as good as lossless here: the knapsack wants damage ≥ 0.
+                // A spec that lowers the calibration loss is as good as lossless here: the knapsack wants
+                // damage ≥ 0.
                 const auto by_layer = request.measured_damage.find(analysed.layer);
-                const auto by_spec = by_layer == request.measured_damage.end() ? std::map<std::string, double>::const_iterator() : by_layer->second.find(spec.to_string());
+                const auto by_spec = by_layer == request.measured_damage.end()
+                                         ? std::map<std::string, double>::const_iterator()
+                                         : by_layer->second.find(spec.to_string());
                 if (by_layer == request.measured_damage.end() || by_spec == by_layer->second.end())
-                    throw Error(path, "layer \"" + analysed.layer + "\"", "has no measured delta loss for " + spec.to_string() +
-                                                                          " (the engine measures Dense and Conv layers; pin the others with --pin)");
+                    throw Error(
+                        path, "layer \"" + analysed.layer + "\"",
+                        "has no measured delta loss for " + spec.to_string() +
+                            " (the engine measures Dense and Conv layers; pin the others with --pin)");
                 damage = std::max(by_spec->second, 0.0);
             }
-            layer.candidates.push_back({spec.to_string(), static_cast<std::uint64_t>(std::llround(outcome.metrics->bits_per_weight * n)), damage});
+            layer.candidates.push_back(
+                {spec.to_string(),
+                 static_cast<std::uint64_t>(std::llround(outcome.metrics->bits_per_weight * n)), damage});
         }
         if (layer.candidates.empty())
-            throw Error(path, "layer \"" + analysed.layer + "\"", list->empty() ? "has no candidate spec" : "no candidate spec applies" + reasons);
+            throw Error(path, "layer \"" + analysed.layer + "\"",
+                        list->empty() ? "has no candidate spec" : "no candidate spec applies" + reasons);
         parameters += analysed.parameters;
         layer_bytes += model.file().tensor(model.layer(analysed.layer).weight).byte_size;
         layers.push_back(std::move(layer));
     }
     std::uint64_t model_bytes = 0;
-    for (const auto& tensor : model.file().tensors()) model_bytes += tensor.byte_size;
+    for (const auto& tensor : model.file().tensors())
+        model_bytes += tensor.byte_size;
     const std::uint64_t fixed_bytes = model_bytes - layer_bytes;
 
     // Tied groups become one item: specs all members take, costs and damages summed.
@@ -152,15 +181,20 @@ PlanResult plan_allocation(const Model& model, const AnalysisReport& report, con
         std::vector<Candidate> common;
         for (const auto& candidate : item.candidates)
             for (const auto& other : layers[l].candidates)
-                if (other.spec == candidate.spec) common.push_back({candidate.spec, candidate.cost_bits + other.cost_bits, candidate.damage + other.damage});
+                if (other.spec == candidate.spec)
+                    common.push_back({candidate.spec, candidate.cost_bits + other.cost_bits,
+                                      candidate.damage + other.damage});
         if (common.empty())
-            throw Error(path, "layer \"" + layers[l].name + "\"", "shares no candidate spec with the layers it is fused with in \"" + key + "\" (give them a common candidate, or do not tie)");
+            throw Error(path, "layer \"" + layers[l].name + "\"",
+                        "shares no candidate spec with the layers it is fused with in \"" + key +
+                            "\" (give them a common candidate, or do not tie)");
         item.candidates = std::move(common);
     }
     AllocationSolver solver(std::move(items));
     std::uint64_t budget_bits = 0;
     if (request.budget.kind == Budget::Kind::BitsPerWeight) {
-        budget_bits = static_cast<std::uint64_t>(std::floor(request.budget.value * static_cast<double>(parameters)));
+        budget_bits =
+            static_cast<std::uint64_t>(std::floor(request.budget.value * static_cast<double>(parameters)));
     } else {
         const double bits = request.budget.value * 8 - static_cast<double>(fixed_bytes) * 8;
         budget_bits = bits > 0 ? static_cast<std::uint64_t>(bits) : 0;
@@ -169,9 +203,12 @@ PlanResult plan_allocation(const Model& model, const AnalysisReport& report, con
     if (!chosen) {
         const double cheapest = static_cast<double>(solver.cheapest_bits());
         char need[160];
-        std::snprintf(need, sizeof need, "too small: the cheapest plan takes %.4g bpw, %.0f bytes with the %llu bytes kept as they are",
-                      parameters ? cheapest / static_cast<double>(parameters) : 0.0, std::ceil(cheapest / 8) + static_cast<double>(fixed_bytes),
-                      static_cast<unsigned long long>(fixed_bytes));
+        std::snprintf(
+            need, sizeof need,
+            "too small: the cheapest plan takes %.4g bpw, %.0f bytes with the %llu bytes kept as they are",
+            parameters ? cheapest / static_cast<double>(parameters) : 0.0,
+            std::ceil(cheapest / 8) + static_cast<double>(fixed_bytes),
+            static_cast<unsigned long long>(fixed_bytes));
         throw Error("", "budget \"" + request.budget.to_string() + "\"", need);
     }
     PlanResult result{QuantPlan{}, std::move(solver), *chosen, {}, {}, budget_bits, fixed_bytes};
@@ -182,7 +219,8 @@ PlanResult plan_allocation(const Model& model, const AnalysisReport& report, con
         const auto& item = result.solver.layers()[item_of[l]];
         const auto& spec = item.candidates[chosen->choice[item_of[l]]].spec;
         for (const auto& candidate : layers[l].candidates)
-            if (candidate.spec == spec) result.layer_choices.push_back(candidate);
+            if (candidate.spec == spec)
+                result.layer_choices.push_back(candidate);
         result.only_choice.push_back(layers[l].candidates.size() == 1);
         plan.layers.emplace_back(layers[l].name, QuantSpec::parse(spec));
     }
@@ -191,7 +229,8 @@ PlanResult plan_allocation(const Model& model, const AnalysisReport& report, con
     QuantPlan::Summary summary;
     summary.parameters = parameters;
     summary.size_bytes = (chosen->cost_bits + 7) / 8 + fixed_bytes;
-    summary.bits_per_weight = parameters ? static_cast<double>(chosen->cost_bits) / static_cast<double>(parameters) : 0;
+    summary.bits_per_weight =
+        parameters ? static_cast<double>(chosen->cost_bits) / static_cast<double>(parameters) : 0;
     summary.predicted_damage = chosen->damage;
     plan.summary = summary;
     return result;

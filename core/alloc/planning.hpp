@@ -21,7 +21,8 @@ enum class DamageMetric {
     Kurtosis,   // weight β2 = excess kurtosis + 3: heavy-tailed layers count more
     MaxToMean,  // weight max|w| / mean|w|
     Hawq,       // weight Tr(H)/n from PlanRequest::hessian_traces: damage = HAWQ-V2's Ω
-    Measured,   // damage = the measured Δloss with the layer alone quantized (PlanRequest::measured_damage), floored at 0
+    Measured,   // damage = the measured Δloss with the layer alone quantized (PlanRequest::measured_damage),
+                // floored at 0
 };
 std::string_view damage_metric_name(DamageMetric metric);
 DamageMetric parse_damage_metric(std::string_view name);  // Error listing the names
@@ -31,9 +32,9 @@ DamageMetric parse_damage_metric(std::string_view name);  // Error listing the n
 const std::vector<std::string>& default_candidates();
 
 struct PlanRequest {
-    std::vector<QuantSpec> candidates;                          // for every layer
+    std::vector<QuantSpec> candidates;                            // for every layer
     std::map<LayerKind, std::vector<QuantSpec>> kind_candidates;  // replace `candidates` for that kind
-    std::vector<std::pair<std::string, QuantSpec>> pins;        // regex over layer names → the one spec allowed
+    std::vector<std::pair<std::string, QuantSpec>> pins;  // regex over layer names → the one spec allowed
     DamageMetric metric = DamageMetric::Mse;
     Budget budget;
     // Give the projections an inference engine fuses into one matrix the same spec: q/k/v of an
@@ -60,8 +61,8 @@ struct PlanResult {
     Allocation chosen;
     std::vector<Candidate> layer_choices;  // per analysed layer, in model order: its spec, cost and damage
     std::vector<bool> only_choice;         // per analysed layer: it had one candidate (pinned)
-    std::uint64_t budget_bits = 0;  // what the layers' weights may take
-    std::uint64_t fixed_bytes = 0;  // tensors the plan leaves as they are (norms, biases, …)
+    std::uint64_t budget_bits = 0;         // what the layers' weights may take
+    std::uint64_t fixed_bytes = 0;         // tensors the plan leaves as they are (norms, biases, …)
 };
 
 // `report` must hold every spec of specs_to_measure(request). Error naming the layer when no

@@ -19,14 +19,17 @@ Analysis::Analysis(std::shared_ptr<const Model> model, AnalysisOptions options)
     : model_(std::move(model)), options_(std::move(options)), layers_(quantizable_layers(*model_)) {
     results_.resize(layers_.size());
     for (std::size_t i = 0; i < layers_.size(); ++i)
-        if (layers_[i]->name == options_.first_layer) pending_.push_back(i);
+        if (layers_[i]->name == options_.first_layer)
+            pending_.push_back(i);
     for (std::size_t i = 0; i < layers_.size(); ++i)
-        if (layers_[i]->name != options_.first_layer) pending_.push_back(i);
+        if (layers_[i]->name != options_.first_layer)
+            pending_.push_back(i);
 }
 
 Analysis::~Analysis() {
     cancel_.cancel();
-    if (worker_.joinable()) worker_.join();
+    if (worker_.joinable())
+        worker_.join();
 }
 
 void Analysis::start(Progress progress, LayerDone layer_done) {
@@ -44,33 +47,40 @@ void Analysis::start(Progress progress, LayerDone layer_done) {
 
 void Analysis::run(Progress progress, LayerDone layer_done, const CancelToken* cancel) {
     std::optional<AnalysisCache> cache;
-    if (options_.use_cache) cache.emplace(options_.cache_dir.empty() ? default_cache_dir() : options_.cache_dir, model_->file().path());
+    if (options_.use_cache)
+        cache.emplace(options_.cache_dir.empty() ? default_cache_dir() : options_.cache_dir,
+                      model_->file().path());
     std::uint64_t total = 0, done = 0;
-    for (const auto* layer : layers_) total += model_->file().tensor(layer->weight).elements();
+    for (const auto* layer : layers_)
+        total += model_->file().tensor(layer->weight).elements();
     QuantResult scratch;  // the quantizers' buffers, reused from layer to layer
     bool unsaved = false;
     auto last_save = std::chrono::steady_clock::now();
     // The caller's token and cancel() both stop the work between layers; inside a layer the
     // quantizers poll the caller's token when there is one, else cancel()'s.
     auto check = [&] {
-        if (cancel_.cancelled() || (cancel && cancel->cancelled())) throw Cancelled();
+        if (cancel_.cancelled() || (cancel && cancel->cancelled()))
+            throw Cancelled();
     };
     try {
         for (;;) {
             std::size_t index;
             {
                 std::lock_guard lock(mutex_);
-                if (pending_.empty()) break;
+                if (pending_.empty())
+                    break;
                 index = pending_.front();
                 pending_.erase(pending_.begin());
             }
             check();
             const Layer& layer = *layers_[index];
-            if (progress) progress(done, total, layer.name);
+            if (progress)
+                progress(done, total, layer.name);
             auto partial = cache ? cache->find(layer.name, options_) : std::nullopt;
             LayerAnalysis result;
             try {
-                result = analyze_layer(*model_, layer, options_, std::move(partial), cancel ? cancel : &cancel_, &scratch);
+                result = analyze_layer(*model_, layer, options_, std::move(partial),
+                                       cancel ? cancel : &cancel_, &scratch);
             } catch (const Error& error) {  // one bad layer must not cost the others theirs
                 result.layer = layer.name;
                 result.kind = layer.kind;
@@ -88,38 +98,47 @@ void Analysis::run(Progress progress, LayerDone layer_done, const CancelToken* c
                 }
             }
             done += result.parameters;
-            if (layer_done) layer_done(result);
+            if (layer_done)
+                layer_done(result);
             std::lock_guard lock(mutex_);
             results_[index] = std::move(result);
         }
     } catch (...) {
-        if (cache && unsaved) cache->save();  // keep what was finished
+        if (cache && unsaved)
+            cache->save();  // keep what was finished
         throw;
     }
-    if (cache && unsaved) cache->save();
-    if (progress) progress(total, total, "");
+    if (cache && unsaved)
+        cache->save();
+    if (progress)
+        progress(total, total, "");
 }
 
 void Analysis::prioritize(const std::string& layer) {
     std::lock_guard lock(mutex_);
-    auto found = std::find_if(pending_.begin(), pending_.end(), [&](std::size_t i) { return layers_[i]->name == layer; });
-    if (found == pending_.end()) return;  // done, running or not a layer of this analysis
+    auto found = std::find_if(pending_.begin(), pending_.end(),
+                              [&](std::size_t i) { return layers_[i]->name == layer; });
+    if (found == pending_.end())
+        return;  // done, running or not a layer of this analysis
     const std::size_t index = *found;
     pending_.erase(found);
     pending_.insert(pending_.begin(), index);
 }
 
 AnalysisReport Analysis::wait() {
-    if (worker_.joinable()) worker_.join();
+    if (worker_.joinable())
+        worker_.join();
     std::lock_guard lock(mutex_);
-    if (error_) std::rethrow_exception(error_);
+    if (error_)
+        std::rethrow_exception(error_);
     AnalysisReport report;
     report.path = model_->file().path();
     report.format = std::string(model_->file().format());
     report.architecture = model_->architecture();
     report.specs = options_.specs;
     for (auto& result : results_) {
-        if (!result) throw Cancelled();  // run() stopped early
+        if (!result)
+            throw Cancelled();  // run() stopped early
         report.cached_layers += result->from_cache ? 1 : 0;
         report.layers.push_back(*result);
     }
@@ -130,13 +149,15 @@ AnalysisReport Analysis::wait() {
 std::optional<LayerAnalysis> Analysis::result(const std::string& layer) const {
     std::lock_guard lock(mutex_);
     for (std::size_t i = 0; i < layers_.size(); ++i)
-        if (layers_[i]->name == layer) return results_[i];
+        if (layers_[i]->name == layer)
+            return results_[i];
     return std::nullopt;
 }
 
 std::size_t Analysis::layers_done() const {
     std::lock_guard lock(mutex_);
-    return static_cast<std::size_t>(std::count_if(results_.begin(), results_.end(), [](const auto& r) { return r.has_value(); }));
+    return static_cast<std::size_t>(
+        std::count_if(results_.begin(), results_.end(), [](const auto& r) { return r.has_value(); }));
 }
 
 }  // namespace quantlens

@@ -16,13 +16,19 @@ namespace {
 
 constexpr const char* kCacheSchema = "quantlens.analysis-cache/2";  // cache_file.hpp's form
 
-nlohmann::json number(double value) { return json_number(value); }
+nlohmann::json number(double value) {
+    return json_number(value);
+}
 double number(const nlohmann::json& value) {
-    if (const auto number = number_from_json(value)) return *number;
+    if (const auto number = number_from_json(value))
+        return *number;
     throw nlohmann::json::other_error::create(501, "not a number: " + value.dump(), &value);
 }
 
-nlohmann::json histogram_json(const Histogram& h) { return {{"low", number(h.low)}, {"high", number(h.high)}, {"counts", h.counts}, {"non_finite", h.non_finite}}; }
+nlohmann::json histogram_json(const Histogram& h) {
+    return {
+        {"low", number(h.low)}, {"high", number(h.high)}, {"counts", h.counts}, {"non_finite", h.non_finite}};
+}
 Histogram histogram_from(const nlohmann::json& j) {
     Histogram h;
     h.low = number(j.at("low"));
@@ -31,15 +37,29 @@ Histogram histogram_from(const nlohmann::json& j) {
     h.non_finite = j.at("non_finite").get<std::uint64_t>();
     return h;
 }
-nlohmann::json distribution_json(const Distribution& d) { return {number(d.median), number(d.p95), number(d.max)}; }
-Distribution distribution_from(const nlohmann::json& j) { return {number(j.at(0)), number(j.at(1)), number(j.at(2))}; }
+nlohmann::json distribution_json(const Distribution& d) {
+    return {number(d.median), number(d.p95), number(d.max)};
+}
+Distribution distribution_from(const nlohmann::json& j) {
+    return {number(j.at(0)), number(j.at(1)), number(j.at(2))};
+}
 
 nlohmann::json statistics_json(const LayerStatistics& s) {
-    return {{"count", s.count}, {"mean", number(s.mean)}, {"std", number(s.std)}, {"min", number(s.min)}, {"max", number(s.max)},
-            {"absmax", number(s.absmax)}, {"sparsity", number(s.sparsity)}, {"skewness", number(s.skewness)},
-            {"excess_kurtosis", number(s.excess_kurtosis)}, {"max_to_mean", number(s.max_to_mean)}, {"outlier_k", number(s.outlier_k)},
-            {"outlier_fraction", number(s.outlier_fraction)}, {"histogram", histogram_json(s.histogram)},
-            {"log_magnitude", histogram_json(s.log_magnitude)}, {"channel_kurtosis", distribution_json(s.channel_kurtosis)},
+    return {{"count", s.count},
+            {"mean", number(s.mean)},
+            {"std", number(s.std)},
+            {"min", number(s.min)},
+            {"max", number(s.max)},
+            {"absmax", number(s.absmax)},
+            {"sparsity", number(s.sparsity)},
+            {"skewness", number(s.skewness)},
+            {"excess_kurtosis", number(s.excess_kurtosis)},
+            {"max_to_mean", number(s.max_to_mean)},
+            {"outlier_k", number(s.outlier_k)},
+            {"outlier_fraction", number(s.outlier_fraction)},
+            {"histogram", histogram_json(s.histogram)},
+            {"log_magnitude", histogram_json(s.log_magnitude)},
+            {"channel_kurtosis", distribution_json(s.channel_kurtosis)},
             {"channel_absmax", distribution_json(s.channel_absmax)}};
 }
 LayerStatistics statistics_from(const nlohmann::json& j) {
@@ -64,9 +84,14 @@ LayerStatistics statistics_from(const nlohmann::json& j) {
 }
 
 nlohmann::json qsur_json(const Qsur& q) {
-    return {{"samples", q.samples}, {"dimension", q.dimension}, {"log10_qsur", number(q.log10_qsur)}, {"per_dimension", number(q.per_dimension)},
-            {"log10_qsur_rotated", number(q.log10_qsur_rotated)}, {"per_dimension_rotated", number(q.per_dimension_rotated)},
-            {"rank_deficient", q.rank_deficient}, {"floored_eigenvalues", q.floored_eigenvalues}};
+    return {{"samples", q.samples},
+            {"dimension", q.dimension},
+            {"log10_qsur", number(q.log10_qsur)},
+            {"per_dimension", number(q.per_dimension)},
+            {"log10_qsur_rotated", number(q.log10_qsur_rotated)},
+            {"per_dimension_rotated", number(q.per_dimension_rotated)},
+            {"rank_deficient", q.rank_deficient},
+            {"floored_eigenvalues", q.floored_eigenvalues}};
 }
 Qsur qsur_from(const nlohmann::json& j) {
     Qsur q;
@@ -80,14 +105,25 @@ Qsur qsur_from(const nlohmann::json& j) {
     q.floored_eigenvalues = j.at("floored_eigenvalues").get<std::int64_t>();
     return q;
 }
-nlohmann::json qsur_options_json(const QsurOptions& o) { return {number(o.confidence), o.rotated, o.rotation_seed}; }
+nlohmann::json qsur_options_json(const QsurOptions& o) {
+    return {number(o.confidence), o.rotated, o.rotation_seed};
+}
 
 nlohmann::json outcome_json(const SpecOutcome& outcome) {
-    if (!outcome.metrics) return {{"error", outcome.error}};
+    if (!outcome.metrics)
+        return {{"error", outcome.error}};
     const auto& m = *outcome.metrics;
-    return {{"mse", number(m.mse)}, {"rmse", number(m.rmse)}, {"sqnr_db", number(m.sqnr_db)}, {"cosine", number(m.cosine)},
-            {"max_abs_error", number(m.max_abs_error)}, {"min_error", number(m.min_error)}, {"max_error", number(m.max_error)},
-            {"bits_per_weight", number(m.bits_per_weight)}, {"size_bytes", m.size_bytes}, {"scales", m.scales}, {"zero_points", m.zero_points}};
+    return {{"mse", number(m.mse)},
+            {"rmse", number(m.rmse)},
+            {"sqnr_db", number(m.sqnr_db)},
+            {"cosine", number(m.cosine)},
+            {"max_abs_error", number(m.max_abs_error)},
+            {"min_error", number(m.min_error)},
+            {"max_error", number(m.max_error)},
+            {"bits_per_weight", number(m.bits_per_weight)},
+            {"size_bytes", m.size_bytes},
+            {"scales", m.scales},
+            {"zero_points", m.zero_points}};
 }
 SpecOutcome outcome_from(const nlohmann::json& j) {
     SpecOutcome outcome;
@@ -114,24 +150,32 @@ SpecOutcome outcome_from(const nlohmann::json& j) {
 }  // namespace
 
 std::string default_cache_dir() {
-    if (const char* dir = std::getenv("QUANTLENS_CACHE_DIR"); dir && *dir) return dir;
-    if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return (fs::path(xdg) / "quantlens").string();
-    if (const char* home = std::getenv("HOME"); home && *home) return (fs::path(home) / ".cache" / "quantlens").string();
+    if (const char* dir = std::getenv("QUANTLENS_CACHE_DIR"); dir && *dir)
+        return dir;
+    if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+        return (fs::path(xdg) / "quantlens").string();
+    if (const char* home = std::getenv("HOME"); home && *home)
+        return (fs::path(home) / ".cache" / "quantlens").string();
     return (fs::temp_directory_path() / "quantlens-cache").string();
 }
 
 AnalysisCache::AnalysisCache(std::string cache_dir, const std::string& model_path)
-    : identity_(model_identity(model_path).description + "metrics " + std::to_string(kAnalysisMetricVersion) + "\n") {
+    : identity_(model_identity(model_path).description + "metrics " + std::to_string(kAnalysisMetricVersion) +
+                "\n") {
     file_ = (fs::path(cache_dir) / ("analysis-" + hex64(fnv1a(identity_)) + ".json")).string();
     // Anything wrong and the entry is simply not used; the next save replaces it.
     const auto layers = read_cache_file(file_, kCacheSchema, identity_);
-    if (!layers || !layers->is_object()) return;
-    for (const auto& [name, entry] : layers->items()) layers_[name] = entry;
+    if (!layers || !layers->is_object())
+        return;
+    for (const auto& [name, entry] : layers->items())
+        layers_[name] = entry;
 }
 
-std::optional<LayerAnalysis> AnalysisCache::find(const std::string& layer, const AnalysisOptions& options) const {
+std::optional<LayerAnalysis> AnalysisCache::find(const std::string& layer,
+                                                 const AnalysisOptions& options) const {
     const auto found = layers_.find(layer);
-    if (found == layers_.end()) return std::nullopt;
+    if (found == layers_.end())
+        return std::nullopt;
     try {
         const auto& entry = found->second;
         LayerAnalysis result;
@@ -140,11 +184,13 @@ std::optional<LayerAnalysis> AnalysisCache::find(const std::string& layer, const
         result.shape = entry.at("shape").get<std::vector<std::int64_t>>();
         result.parameters = entry.at("parameters").get<std::uint64_t>();
         result.statistics = statistics_from(entry.at("statistics"));
-        if (entry.contains("qsur") && entry.at("qsur_options") == qsur_options_json(options.qsur_options)) result.qsur = qsur_from(entry.at("qsur"));
+        if (entry.contains("qsur") && entry.at("qsur_options") == qsur_options_json(options.qsur_options))
+            result.qsur = qsur_from(entry.at("qsur"));
         for (const auto& spec : options.specs) {
             const auto& specs = entry.at("specs");
             const auto text = spec.to_string();
-            result.quantization.push_back(specs.contains(text) ? outcome_from(specs.at(text)) : SpecOutcome{});
+            result.quantization.push_back(specs.contains(text) ? outcome_from(specs.at(text))
+                                                               : SpecOutcome{});
         }
         return result;
     } catch (const std::exception&) {
@@ -154,7 +200,9 @@ std::optional<LayerAnalysis> AnalysisCache::find(const std::string& layer, const
 
 void AnalysisCache::store(const LayerAnalysis& analysis, const AnalysisOptions& options) {
     auto& entry = layers_[analysis.layer];
-    nlohmann::json specs = entry.is_object() && entry.contains("specs") && entry.at("specs").is_object() ? entry.at("specs") : nlohmann::json::object();
+    nlohmann::json specs = entry.is_object() && entry.contains("specs") && entry.at("specs").is_object()
+                               ? entry.at("specs")
+                               : nlohmann::json::object();
     entry = nlohmann::json::object();
     entry["kind"] = layer_kind_name(analysis.kind);
     entry["shape"] = analysis.shape;
@@ -166,14 +214,16 @@ void AnalysisCache::store(const LayerAnalysis& analysis, const AnalysisOptions& 
     }
     for (std::size_t k = 0; k < options.specs.size() && k < analysis.quantization.size(); ++k) {
         const auto& outcome = analysis.quantization[k];
-        if (outcome.metrics || !outcome.error.empty()) specs[options.specs[k].to_string()] = outcome_json(outcome);
+        if (outcome.metrics || !outcome.error.empty())
+            specs[options.specs[k].to_string()] = outcome_json(outcome);
     }
     entry["specs"] = std::move(specs);
 }
 
 bool AnalysisCache::save() const {
     nlohmann::json layers = nlohmann::json::object();
-    for (const auto& [name, entry] : layers_) layers[name] = entry;
+    for (const auto& [name, entry] : layers_)
+        layers[name] = entry;
     return write_cache_file(file_, kCacheSchema, identity_, layers);
 }
 

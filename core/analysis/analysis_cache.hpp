@@ -34,7 +34,7 @@ public:
 
 private:
     std::string file_;
-    std::string identity_;  // the model's identity and the metric version
+    std::string identity_;                          // the model's identity and the metric version
     std::map<std::string, nlohmann::json> layers_;  // by layer name, in the cache file's form
 };
 

@@ -13,23 +13,31 @@ namespace quantlens {
 
 namespace {
 
-std::string checksum_of(const nlohmann::json& payload) { return hex64(fnv1a(payload.dump())); }
+std::string checksum_of(const nlohmann::json& payload) {
+    return hex64(fnv1a(payload.dump()));
+}
 
 }  // namespace
 
-std::optional<nlohmann::json> read_cache_file(const std::string& path, std::string_view schema, const std::string& key) {
+std::optional<nlohmann::json> read_cache_file(const std::string& path, std::string_view schema,
+                                              const std::string& key) {
     struct stat status {};
-    if (::stat(path.c_str(), &status) != 0 || !S_ISREG(status.st_mode)) return std::nullopt;
-    if (static_cast<std::uint64_t>(status.st_size) > kMaxCacheFileBytes) return std::nullopt;
+    if (::stat(path.c_str(), &status) != 0 || !S_ISREG(status.st_mode))
+        return std::nullopt;
+    if (static_cast<std::uint64_t>(status.st_size) > kMaxCacheFileBytes)
+        return std::nullopt;
     std::ifstream in(path, std::ios::binary);
-    if (!in) return std::nullopt;
+    if (!in)
+        return std::nullopt;
     const std::string text{std::istreambuf_iterator<char>(in), {}};
     try {
         auto json = parse_untrusted_json(text, path, "cache");
-        if (!json.is_object() || json.value("schema", std::string()) != schema || json.value("key", std::string()) != key)
+        if (!json.is_object() || json.value("schema", std::string()) != schema ||
+            json.value("key", std::string()) != key)
             return std::nullopt;
         auto payload = std::move(json.at("payload"));
-        if (json.value("checksum", std::string()) != checksum_of(payload)) return std::nullopt;
+        if (json.value("checksum", std::string()) != checksum_of(payload))
+            return std::nullopt;
         return payload;
     } catch (const std::exception&) {
         return std::nullopt;

@@ -18,7 +18,8 @@ namespace quantlens {
 
 inline constexpr std::uint64_t kMaxCacheFileBytes = 256ull << 20;  // a larger file is not read
 
-std::optional<nlohmann::json> read_cache_file(const std::string& path, std::string_view schema, const std::string& key);
+std::optional<nlohmann::json> read_cache_file(const std::string& path, std::string_view schema,
+                                              const std::string& key);
 
 // False when the entry could not be written (a read-only cache folder must not stop the work).
 bool write_cache_file(const std::string& path, std::string_view schema, const std::string& key,

@@ -25,7 +25,8 @@ struct LayerAnalysis {
     std::optional<Qsur> qsur;               // weights with at least 2 rows, when asked for
     std::vector<SpecOutcome> quantization;  // one per spec
     bool from_cache = false;
-    std::string error;  // why this layer could not be analysed (e.g. a K-quant it cannot decode); the rest is empty
+    std::string
+        error;  // why this layer could not be analysed (e.g. a K-quant it cannot decode); the rest is empty
 };
 
 struct AnalysisOptions {
@@ -33,15 +34,17 @@ struct AnalysisOptions {
     StatisticsOptions statistics;
     bool qsur = true;
     QsurOptions qsur_options;
-    std::string first_layer;  // analysed before the others (the one on screen); report order stays the model's
+    std::string
+        first_layer;  // analysed before the others (the one on screen); report order stays the model's
     bool use_cache = true;
-    std::string cache_dir;    // empty: default_cache_dir()
+    std::string cache_dir;  // empty: default_cache_dir()
 };
 
 // What is still missing from `partial` (a cached entry or nothing) is computed; the rest kept.
 // `scratch` lends its buffers to the quantizers, so a run over many layers allocates once.
-LayerAnalysis analyze_layer(const Model& model, const Layer& layer, const AnalysisOptions& options, std::optional<LayerAnalysis> partial = {},
-                            const CancelToken* cancel = nullptr, QuantResult* scratch = nullptr);
+LayerAnalysis analyze_layer(const Model& model, const Layer& layer, const AnalysisOptions& options,
+                            std::optional<LayerAnalysis> partial = {}, const CancelToken* cancel = nullptr,
+                            QuantResult* scratch = nullptr);
 
 // Whether a cached entry already holds every figure `options` asks for.
 bool is_complete(const LayerAnalysis& cached, const AnalysisOptions& options);

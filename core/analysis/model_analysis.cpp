@@ -5,7 +5,8 @@
 
 namespace quantlens {
 
-AnalysisReport analyze_model(const Model& model, const AnalysisOptions& options, const Progress& progress, const CancelToken* cancel) {
+AnalysisReport analyze_model(const Model& model, const AnalysisOptions& options, const Progress& progress,
+                             const CancelToken* cancel) {
     // Not owned: the caller's model outlives this call.
     Analysis analysis(std::shared_ptr<const Model>(&model, [](const Model*) {}), options);
     analysis.run(progress, {}, cancel);
@@ -21,8 +22,11 @@ MetricSeries metric_series(const std::vector<LayerAnalysis>& layers, const std::
             result.layers.push_back(layer.layer);
         }
     auto& series = result.series;
-    series = {
-        {"excess_kurtosis", {}}, {"skewness", {}}, {"max_to_mean", {}}, {"outlier_fraction", {}}, {"channel_kurtosis_p95", {}}};
+    series = {{"excess_kurtosis", {}},
+              {"skewness", {}},
+              {"max_to_mean", {}},
+              {"outlier_fraction", {}},
+              {"channel_kurtosis_p95", {}}};
     for (const auto* layer : analysed) {
         const auto& s = layer->statistics;
         series[0].second.push_back(s.excess_kurtosis);
@@ -35,15 +39,21 @@ MetricSeries metric_series(const std::vector<LayerAnalysis>& layers, const std::
         std::vector<double> values;
         for (const auto* layer : analysed) {
             auto value = value_of(*layer);
-            if (!value) return;
+            if (!value)
+                return;
             values.push_back(*value);
         }
-        if (!values.empty()) series.emplace_back(std::move(name), std::move(values));
+        if (!values.empty())
+            series.emplace_back(std::move(name), std::move(values));
     };
-    add_if_complete("qsur_per_dimension", [](const LayerAnalysis& l) { return l.qsur ? std::optional(l.qsur->per_dimension) : std::nullopt; });
+    add_if_complete("qsur_per_dimension", [](const LayerAnalysis& l) {
+        return l.qsur ? std::optional(l.qsur->per_dimension) : std::nullopt;
+    });
     for (std::size_t k = 0; k < specs.size(); ++k)
         add_if_complete("mse:" + specs[k].to_string(), [k](const LayerAnalysis& l) {
-            return k < l.quantization.size() && l.quantization[k].metrics ? std::optional(l.quantization[k].metrics->mse) : std::nullopt;
+            return k < l.quantization.size() && l.quantization[k].metrics
+                       ? std::optional(l.quantization[k].metrics->mse)
+                       : std::nullopt;
         });
     return result;
 }
@@ -51,10 +61,12 @@ MetricSeries metric_series(const std::vector<LayerAnalysis>& layers, const std::
 MetricAgreement metric_agreement(const AnalysisReport& report) {
     const auto series = metric_series(report.layers, report.specs).series;
     MetricAgreement agreement;
-    for (const auto& [name, values] : series) agreement.metrics.push_back(name);
+    for (const auto& [name, values] : series)
+        agreement.metrics.push_back(name);
     for (const auto& [a_name, a] : series) {
         std::vector<double> row;
-        for (const auto& [b_name, b] : series) row.push_back(spearman(a, b));
+        for (const auto& [b_name, b] : series)
+            row.push_back(spearman(a, b));
         agreement.spearman.push_back(std::move(row));
     }
     return agreement;

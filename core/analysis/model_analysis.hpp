@@ -14,7 +14,7 @@
 namespace quantlens {
 
 struct MetricAgreement {
-    std::vector<std::string> metrics;          // names of the per-layer series
+    std::vector<std::string> metrics;           // names of the per-layer series
     std::vector<std::vector<double>> spearman;  // rho[i][j]; NaN where undefined
 };
 
@@ -23,10 +23,11 @@ struct AnalysisReport {
     std::vector<QuantSpec> specs;
     std::vector<LayerAnalysis> layers;  // in the model's order
     MetricAgreement agreement;
-    std::size_t cached_layers = 0;      // taken whole from the on-disk cache
+    std::size_t cached_layers = 0;  // taken whole from the on-disk cache
 };
 
-AnalysisReport analyze_model(const Model& model, const AnalysisOptions& options, const Progress& progress = {}, const CancelToken* cancel = nullptr);
+AnalysisReport analyze_model(const Model& model, const AnalysisOptions& options,
+                             const Progress& progress = {}, const CancelToken* cancel = nullptr);
 
 // The per-layer metric series the report holds, over the layers that were analysed (in model
 // order): the statistics, QSUR and each spec's MSE; a series some layer lacks is left out.
@@ -43,7 +44,7 @@ MetricAgreement metric_agreement(const AnalysisReport& report);
 
 inline constexpr const char* kAnalysisSchema = "quantlens.analysis/1";
 nlohmann::ordered_json to_json(const AnalysisReport& report);
-std::string to_csv(const AnalysisReport& report);   // one row per layer
+std::string to_csv(const AnalysisReport& report);    // one row per layer
 std::string to_table(const AnalysisReport& report);  // for terminals
 
 }  // namespace quantlens

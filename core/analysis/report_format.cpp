@@ -9,7 +9,9 @@ namespace quantlens {
 
 namespace {
 
-nlohmann::ordered_json number(double value) { return json_number<nlohmann::ordered_json>(value); }
+nlohmann::ordered_json number(double value) {
+    return json_number<nlohmann::ordered_json>(value);
+}
 
 }  // namespace
 
@@ -20,7 +22,8 @@ nlohmann::ordered_json to_json(const AnalysisReport& report) {
     out["format"] = report.format;
     out["architecture"] = report.architecture;
     out["specs"] = nlohmann::ordered_json::array();
-    for (const auto& spec : report.specs) out["specs"].push_back(spec.to_string());
+    for (const auto& spec : report.specs)
+        out["specs"].push_back(spec.to_string());
     out["cached_layers"] = report.cached_layers;
     out["layers"] = nlohmann::ordered_json::array();
     for (const auto& layer : report.layers) {
@@ -35,17 +38,38 @@ nlohmann::ordered_json to_json(const AnalysisReport& report) {
             out["layers"].push_back(std::move(j));
             continue;
         }
-        j["statistics"] = {{"mean", s.mean}, {"std", s.std}, {"min", s.min}, {"max", s.max}, {"absmax", s.absmax}, {"sparsity", s.sparsity},
-                           {"skewness", s.skewness}, {"excess_kurtosis", s.excess_kurtosis}, {"max_to_mean", s.max_to_mean},
-                           {"outlier_k", s.outlier_k}, {"outlier_fraction", s.outlier_fraction},
-                           {"channel_kurtosis", {{"median", s.channel_kurtosis.median}, {"p95", s.channel_kurtosis.p95}, {"max", s.channel_kurtosis.max}}},
-                           {"channel_absmax", {{"median", s.channel_absmax.median}, {"p95", s.channel_absmax.p95}, {"max", s.channel_absmax.max}}},
-                           {"histogram", {{"low", s.histogram.low}, {"high", s.histogram.high}, {"counts", s.histogram.counts}}}};
+        j["statistics"] = {
+            {"mean", s.mean},
+            {"std", s.std},
+            {"min", s.min},
+            {"max", s.max},
+            {"absmax", s.absmax},
+            {"sparsity", s.sparsity},
+            {"skewness", s.skewness},
+            {"excess_kurtosis", s.excess_kurtosis},
+            {"max_to_mean", s.max_to_mean},
+            {"outlier_k", s.outlier_k},
+            {"outlier_fraction", s.outlier_fraction},
+            {"channel_kurtosis",
+             {{"median", s.channel_kurtosis.median},
+              {"p95", s.channel_kurtosis.p95},
+              {"max", s.channel_kurtosis.max}}},
+            {"channel_absmax",
+             {{"median", s.channel_absmax.median},
+              {"p95", s.channel_absmax.p95},
+              {"max", s.channel_absmax.max}}},
+            {"histogram",
+             {{"low", s.histogram.low}, {"high", s.histogram.high}, {"counts", s.histogram.counts}}}};
         if (layer.qsur) {
             const auto& q = *layer.qsur;
-            j["qsur"] = {{"samples", q.samples}, {"dimension", q.dimension}, {"log10", number(q.log10_qsur)}, {"per_dimension", number(q.per_dimension)},
-                         {"log10_rotated", number(q.log10_qsur_rotated)}, {"per_dimension_rotated", number(q.per_dimension_rotated)},
-                         {"rank_deficient", q.rank_deficient}, {"floored_eigenvalues", q.floored_eigenvalues}};
+            j["qsur"] = {{"samples", q.samples},
+                         {"dimension", q.dimension},
+                         {"log10", number(q.log10_qsur)},
+                         {"per_dimension", number(q.per_dimension)},
+                         {"log10_rotated", number(q.log10_qsur_rotated)},
+                         {"per_dimension_rotated", number(q.per_dimension_rotated)},
+                         {"rank_deficient", q.rank_deficient},
+                         {"floored_eigenvalues", q.floored_eigenvalues}};
         } else {
             j["qsur"] = nullptr;
         }
@@ -70,17 +94,23 @@ nlohmann::ordered_json to_json(const AnalysisReport& report) {
     nlohmann::ordered_json matrix = nlohmann::ordered_json::array();
     for (const auto& row : report.agreement.spearman) {
         nlohmann::ordered_json values = nlohmann::ordered_json::array();
-        for (double rho : row) values.push_back(number(rho));
+        for (double rho : row)
+            values.push_back(number(rho));
         matrix.push_back(std::move(values));
     }
-    out["agreement"] = {{"method", "spearman"}, {"metrics", report.agreement.metrics}, {"rho", std::move(matrix)}};
+    out["agreement"] = {
+        {"method", "spearman"}, {"metrics", report.agreement.metrics}, {"rho", std::move(matrix)}};
     return out;
 }
 
 std::string to_csv(const AnalysisReport& report) {
-    std::string out = "layer,kind,parameters,mean,std,absmax,sparsity,skewness,excess_kurtosis,max_to_mean,outlier_fraction,channel_kurtosis_p95,"
-                      "log10_qsur,qsur_per_dimension,qsur_per_dimension_rotated";
-    for (const auto& spec : report.specs) out += ",mse:" + spec.to_string() + ",sqnr_db:" + spec.to_string() + ",bits_per_weight:" + spec.to_string();
+    std::string out =
+        "layer,kind,parameters,mean,std,absmax,sparsity,skewness,excess_kurtosis,max_to_mean,outlier_"
+        "fraction,channel_kurtosis_p95,"
+        "log10_qsur,qsur_per_dimension,qsur_per_dimension_rotated";
+    for (const auto& spec : report.specs)
+        out += ",mse:" + spec.to_string() + ",sqnr_db:" + spec.to_string() +
+               ",bits_per_weight:" + spec.to_string();
     out += "\n";
     char buffer[64];
     auto add = [&](double value) {
@@ -92,7 +122,8 @@ std::string to_csv(const AnalysisReport& report) {
         std::string name = layer.layer;
         if (name.find_first_of(",\"\n") != std::string::npos) {  // RFC 4180 quoting
             std::string quoted = "\"";
-            for (char c : name) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+            for (char c : name)
+                quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
             name = quoted + "\"";
         }
         out += name + "," + std::string(layer_kind_name(layer.kind)) + "," + std::to_string(layer.parameters);
@@ -100,7 +131,9 @@ std::string to_csv(const AnalysisReport& report) {
             out += std::string(12 + 3 * report.specs.size(), ',') + "\n";
             continue;
         }
-        for (double v : {s.mean, s.std, s.absmax, s.sparsity, s.skewness, s.excess_kurtosis, s.max_to_mean, s.outlier_fraction, s.channel_kurtosis.p95}) add(v);
+        for (double v : {s.mean, s.std, s.absmax, s.sparsity, s.skewness, s.excess_kurtosis, s.max_to_mean,
+                         s.outlier_fraction, s.channel_kurtosis.p95})
+            add(v);
         if (layer.qsur) {
             add(layer.qsur->log10_qsur);
             add(layer.qsur->per_dimension);
@@ -109,8 +142,12 @@ std::string to_csv(const AnalysisReport& report) {
             out += ",,,";
         }
         for (const auto& outcome : layer.quantization) {
-            if (outcome.metrics) { add(outcome.metrics->mse); add(outcome.metrics->sqnr_db); add(outcome.metrics->bits_per_weight); }
-            else out += ",,,";
+            if (outcome.metrics) {
+                add(outcome.metrics->mse);
+                add(outcome.metrics->sqnr_db);
+                add(outcome.metrics->bits_per_weight);
+            } else
+                out += ",,,";
         }
         out += "\n";
     }
@@ -120,8 +157,8 @@ std::string to_csv(const AnalysisReport& report) {
 std::string to_table(const AnalysisReport& report) {
     std::string out;
     char line[512];
-    std::snprintf(line, sizeof line, "%-36s %-9s %11s %9s %9s %8s %8s %9s %9s %9s", "LAYER", "KIND", "PARAMS", "KURTOSIS", "SKEW", "MMR", "OUTLIERS",
-                  "CH.KURT95", "QSUR^1/d", "ROTATED");
+    std::snprintf(line, sizeof line, "%-36s %-9s %11s %9s %9s %8s %8s %9s %9s %9s", "LAYER", "KIND", "PARAMS",
+                  "KURTOSIS", "SKEW", "MMR", "OUTLIERS", "CH.KURT95", "QSUR^1/d", "ROTATED");
     out += line;
     for (const auto& spec : report.specs) {
         std::snprintf(line, sizeof line, " %16.16s", (spec.to_string() + " dB").c_str());
@@ -134,22 +171,34 @@ std::string to_table(const AnalysisReport& report) {
             out += layer.layer + ": not analysed: " + layer.error + "\n";
             continue;
         }
-        std::snprintf(line, sizeof line, "%-36.36s %-9s %11llu %9.3f %9.3f %8.2f %7.3f%% %9.3f", layer.layer.c_str(), std::string(layer_kind_name(layer.kind)).c_str(),
-                      static_cast<unsigned long long>(layer.parameters), s.excess_kurtosis, s.skewness, s.max_to_mean, 100 * s.outlier_fraction, s.channel_kurtosis.p95);
+        std::snprintf(line, sizeof line, "%-36.36s %-9s %11llu %9.3f %9.3f %8.2f %7.3f%% %9.3f",
+                      layer.layer.c_str(), std::string(layer_kind_name(layer.kind)).c_str(),
+                      static_cast<unsigned long long>(layer.parameters), s.excess_kurtosis, s.skewness,
+                      s.max_to_mean, 100 * s.outlier_fraction, s.channel_kurtosis.p95);
         out += line;
-        if (layer.qsur) std::snprintf(line, sizeof line, " %8.3g%s %9.3g", layer.qsur->per_dimension, layer.qsur->rank_deficient ? "*" : " ", layer.qsur->per_dimension_rotated);
-        else std::snprintf(line, sizeof line, " %9s %9s", "n/a", "n/a");
+        if (layer.qsur)
+            std::snprintf(line, sizeof line, " %8.3g%s %9.3g", layer.qsur->per_dimension,
+                          layer.qsur->rank_deficient ? "*" : " ", layer.qsur->per_dimension_rotated);
+        else
+            std::snprintf(line, sizeof line, " %9s %9s", "n/a", "n/a");
         out += line;
         for (const auto& outcome : layer.quantization) {
-            if (outcome.metrics) std::snprintf(line, sizeof line, " %16.2f", outcome.metrics->sqnr_db);
-            else std::snprintf(line, sizeof line, " %16s", "n/a");
+            if (outcome.metrics)
+                std::snprintf(line, sizeof line, " %16.2f", outcome.metrics->sqnr_db);
+            else
+                std::snprintf(line, sizeof line, " %16s", "n/a");
             out += line;
         }
         out += "\n";
     }
-    out += "\nQSUR^1/d: per-dimension quantization space utilization (1 = the data fill the per-tensor range); ROTATED: after a\n"
-           "randomized Hadamard rotation of the input dimension; * rank-deficient (fewer rows than inputs: eigenvalues floored).\n";
-    if (report.cached_layers) out += std::to_string(report.cached_layers) + " of " + std::to_string(report.layers.size()) + " layers from the cache.\n";
+    out +=
+        "\nQSUR^1/d: per-dimension quantization space utilization (1 = the data fill the per-tensor range); "
+        "ROTATED: after a\n"
+        "randomized Hadamard rotation of the input dimension; * rank-deficient (fewer rows than inputs: "
+        "eigenvalues floored).\n";
+    if (report.cached_layers)
+        out += std::to_string(report.cached_layers) + " of " + std::to_string(report.layers.size()) +
+               " layers from the cache.\n";
     out += "\nSpearman rank correlation between per-layer metrics:\n";
     for (std::size_t i = 0; i < report.agreement.metrics.size(); ++i) {
         std::snprintf(line, sizeof line, "%-32.32s", report.agreement.metrics[i].c_str());

@@ -24,7 +24,7 @@ namespace quantlens {
 struct PackedScheme {
     int num_bits = 4;
     bool symmetric = true;
-    std::string strategy;       // "tensor", "channel" or "group"
+    std::string strategy;  // "tensor", "channel" or "group"
     std::int64_t group_size = 0;
     DType scale_dtype = DType::F32;
     bool operator==(const PackedScheme&) const = default;
@@ -37,23 +37,30 @@ nlohmann::ordered_json scheme_weights_json(const PackedScheme& scheme);  // a co
 
 // The words for rows of `codes` (signed values in [−2^(b−1), 2^(b−1)−1]); `packed_rows` = false
 // packs down the columns instead (zero points are packed along the output dimension).
-std::vector<std::int32_t> pack_int32(const std::vector<std::int32_t>& signed_values, std::int64_t rows, std::int64_t cols, int bits, bool along_rows = true);
+std::vector<std::int32_t> pack_int32(const std::vector<std::int32_t>& signed_values, std::int64_t rows,
+                                     std::int64_t cols, int bits, bool along_rows = true);
 // The same along rows, from codes stored with `code_offset` added (the quantizer's unsigned
 // asymmetric codes), into `words` (reused); rows run in parallel.
-void pack_rows_int32(std::span<const std::int32_t> codes, std::int32_t code_offset, std::int64_t rows, std::int64_t cols, int bits, std::vector<std::int32_t>& words);
-std::vector<std::int32_t> unpack_int32(std::span<const std::int32_t> words, std::int64_t rows, std::int64_t cols, int bits, bool along_rows = true);
+void pack_rows_int32(std::span<const std::int32_t> codes, std::int32_t code_offset, std::int64_t rows,
+                     std::int64_t cols, int bits, std::vector<std::int32_t>& words);
+std::vector<std::int32_t> unpack_int32(std::span<const std::int32_t> words, std::int64_t rows,
+                                       std::int64_t cols, int bits, bool along_rows = true);
 
 // quantization_config for these assignments (every plan layer must have a scheme or a cast
 // spec, which means "keep in full precision"). Error naming the layers that fail the checks.
-nlohmann::ordered_json compressed_tensors_config(const Model& model, const std::vector<LayerAssignment>& assignments, const std::string& out_path);
+nlohmann::ordered_json compressed_tensors_config(const Model& model,
+                                                 const std::vector<LayerAssignment>& assignments,
+                                                 const std::string& out_path);
 
 // Writes a Hugging Face folder (config.json with quantization_config, the other files of the
 // source folder, the packed safetensors shards and their index) atomically.
-ExportSummary export_packed_safetensors(const Model& model, const std::vector<LayerAssignment>& assignments, const std::string& out_folder,
-                                        const Progress& progress = {}, const CancelToken* cancel = nullptr);
+ExportSummary export_packed_safetensors(const Model& model, const std::vector<LayerAssignment>& assignments,
+                                        const std::string& out_folder, const Progress& progress = {},
+                                        const CancelToken* cancel = nullptr);
 
 // Reads module `module` of a pack-quantized model back to float32 [out, in] as a compressed-
 // tensors loader does, with the scheme from `weights` (a config group's "weights").
-std::vector<float> dequantize_packed_module(const ModelFile& file, const std::string& module, const nlohmann::json& weights);
+std::vector<float> dequantize_packed_module(const ModelFile& file, const std::string& module,
+                                            const nlohmann::json& weights);
 
 }  // namespace quantlens

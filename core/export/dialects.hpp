@@ -23,10 +23,13 @@
 
 namespace quantlens {
 
-nlohmann::ordered_json gptqmodel_quantize_config(const Model& model, const std::vector<LayerAssignment>& assignments, const std::string& out_path);
+nlohmann::ordered_json gptqmodel_quantize_config(const Model& model,
+                                                 const std::vector<LayerAssignment>& assignments,
+                                                 const std::string& out_path);
 
-nlohmann::ordered_json aimet_encodings(const Model& model, const std::vector<LayerAssignment>& assignments, const std::string& out_path,
-                                       const Progress& progress = {}, const CancelToken* cancel = nullptr);
+nlohmann::ordered_json aimet_encodings(const Model& model, const std::vector<LayerAssignment>& assignments,
+                                       const std::string& out_path, const Progress& progress = {},
+                                       const CancelToken* cancel = nullptr);
 
 // A Python `re` pattern matching exactly `name` (re.escape, then "$"; re.match anchors the start).
 std::string python_exact_pattern(const std::string& name);

@@ -40,7 +40,9 @@ void refuse_to_overwrite_input(const ModelFile& source, const std::string& out_p
 // of them at once: "the plan cannot be exported as X:\n  layer: reason (what to change)".
 class ExportChecks {
 public:
-    void fail(const std::string& layer, const std::string& reason) { problems_ += "\n  " + layer + ": " + reason; }
+    void fail(const std::string& layer, const std::string& reason) {
+        problems_ += "\n  " + layer + ": " + reason;
+    }
     void throw_if_failed(const std::string& out_path, const std::string& target) const;
 
 private:
@@ -56,7 +58,8 @@ std::string needs_calibration(const QuantSpec& spec);
 // no page faults after the first layer, and drops the source's mapped pages once decoded.
 class PlannedLayerQuantizer {
 public:
-    const QuantResult& quantize(const Model& model, const Layer& layer, const QuantSpec& spec, const CancelToken* cancel);
+    const QuantResult& quantize(const Model& model, const Layer& layer, const QuantSpec& spec,
+                                const CancelToken* cancel);
 
 private:
     std::vector<float> values_;
@@ -90,7 +93,8 @@ private:
 // never followed or copied (a link could pull any file on the machine into the export); each
 // one left out is named in `warnings`.
 void copy_side_files(const std::string& folder, const AtomicDirectory& directory,
-                     const std::function<bool(const std::string& name)>& keep, std::vector<std::string>& warnings);
+                     const std::function<bool(const std::string& name)>& keep,
+                     std::vector<std::string>& warnings);
 
 // The safetensors files of a safetensors-family model (one file, a sharded index, a Hugging
 // Face folder) with their tensors in header order, so exports keep the shard layout.

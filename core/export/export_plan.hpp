@@ -10,7 +10,8 @@
 
 namespace quantlens {
 
-// "gguf", "fakequant", "safetensors-packed", "gptqmodel", "compressed-tensors", "aimet", "llama-tensor-types".
+// "gguf", "fakequant", "safetensors-packed", "gptqmodel", "compressed-tensors", "aimet",
+// "llama-tensor-types".
 const std::vector<std::string>& export_formats();
 bool is_dialect(std::string_view format);
 
@@ -25,7 +26,8 @@ bool writes_folder(const Model& model, std::string_view format);
 // Error naming the format when it is not one of export_formats(). Before any work the output is
 // checked (util/output_guard.hpp): never an input (the model, the plan file), and an existing
 // output is replaced only with `replace_existing` (--force) when QuantLens wrote it.
-ExportOutcome export_plan(const Model& model, const QuantPlan& plan, const std::string& plan_file, std::string_view format, const std::string& out_path,
-                          const Progress& progress = {}, const CancelToken* cancel = nullptr, bool replace_existing = false);
+ExportOutcome export_plan(const Model& model, const QuantPlan& plan, const std::string& plan_file,
+                          std::string_view format, const std::string& out_path, const Progress& progress = {},
+                          const CancelToken* cancel = nullptr, bool replace_existing = false);
 
 }  // namespace quantlens

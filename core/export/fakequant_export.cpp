@@ -17,11 +17,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool is_float(DType type) { return type == DType::F32 || type == DType::F64 || type == DType::F16 || type == DType::BF16; }
+bool is_float(DType type) {
+    return type == DType::F32 || type == DType::F64 || type == DType::F16 || type == DType::BF16;
+}
 
 // The dtype a planned weight is written in, given how the source stores it.
 DType fakequant_dtype(const ModelFile& source, DType stored) {
-    if (is_float(stored)) return stored;
+    if (is_float(stored))
+        return stored;
     return source.format() == "gguf" ? DType::F32 : stored;
 }
 
@@ -32,40 +35,58 @@ struct PlannedWeight {
 
 class FakeQuantExport {
 public:
-    FakeQuantExport(const Model& model, const std::vector<LayerAssignment>& assignments, std::string out, const Progress& progress, const CancelToken* cancel)
+    FakeQuantExport(const Model& model, const std::vector<LayerAssignment>& assignments, std::string out,
+                    const Progress& progress, const CancelToken* cancel)
         : model_(model), out_(std::move(out)), progress_(progress), cancel_(cancel) {
         const auto& file = model.file();
-        if (!is_safetensors_family(file) && file.format() != "gguf" && file.format() != "hdf5" && file.format() != "keras-h5")
-            throw Error(out_, "fake-quant export", "writes safetensors, GGUF and HDF5/Keras models; " + file.path() + " is " + std::string(file.format()) +
-                                                       " (export it with --format gguf or safetensors-packed, or convert the model first)");
+        if (!is_safetensors_family(file) && file.format() != "gguf" && file.format() != "hdf5" &&
+            file.format() != "keras-h5")
+            throw Error(
+                out_, "fake-quant export",
+                "writes safetensors, GGUF and HDF5/Keras models; " + file.path() + " is " +
+                    std::string(file.format()) +
+                    " (export it with --format gguf or safetensors-packed, or convert the model first)");
         refuse_to_overwrite_input(file, out_);
         ExportChecks checks;
         for (const auto& [layer, spec] : assignments) {
             const auto& info = file.tensor(layer->weight);
-            if (const auto why = needs_calibration(spec); !why.empty()) checks.fail(layer->name, why);
-            else if (!can_dequantize(info.dtype)) checks.fail(layer->name, "its " + std::string(dtype_name(info.dtype)) + " weights cannot be decoded (leave the layer out of the plan)");
+            if (const auto why = needs_calibration(spec); !why.empty())
+                checks.fail(layer->name, why);
+            else if (!can_dequantize(info.dtype))
+                checks.fail(layer->name, "its " + std::string(dtype_name(info.dtype)) +
+                                             " weights cannot be decoded (leave the layer out of the plan)");
             else if (!is_float(fakequant_dtype(file, info.dtype)))
-                checks.fail(layer->name, "its weights are stored as " + std::string(dtype_name(info.dtype)) + ", which cannot hold dequantized values (leave the layer out of the plan)");
-            else planned_[layer->weight] = {layer, spec};
+                checks.fail(layer->name,
+                            "its weights are stored as " + std::string(dtype_name(info.dtype)) +
+                                ", which cannot hold dequantized values (leave the layer out of the plan)");
+            else
+                planned_[layer->weight] = {layer, spec};
         }
         checks.throw_if_failed(out_, "fake-quant export");
-        for (const auto& info : file.tensors()) summary_.bytes_in += info.byte_size;
+        for (const auto& info : file.tensors())
+            summary_.bytes_in += info.byte_size;
     }
 
     ExportSummary run() {
         const auto format = model_.file().format();
-        if (format == "gguf") write_gguf_model();
-        else if (format == "hdf5" || format == "keras-h5") write_hdf5_model();
-        else write_safetensors_model();
-        if (progress_) progress_(summary_.bytes_in, summary_.bytes_in, "");
+        if (format == "gguf")
+            write_gguf_model();
+        else if (format == "hdf5" || format == "keras-h5")
+            write_hdf5_model();
+        else
+            write_safetensors_model();
+        if (progress_)
+            progress_(summary_.bytes_in, summary_.bytes_in, "");
         return summary_;
     }
 
 private:
     // The bytes of one tensor as written: planned weights dequantized and re-encoded.
     std::span<const std::byte> tensor_bytes(const TensorInfo& info, DType written, TensorBytes& keep) {
-        if (cancel_) cancel_->throw_if_cancelled();
-        if (progress_) progress_(done_, summary_.bytes_in, info.name);
+        if (cancel_)
+            cancel_->throw_if_cancelled();
+        if (progress_)
+            progress_(done_, summary_.bytes_in, info.name);
         done_ += info.byte_size;
         ++summary_.tensors;
         const auto found = planned_.find(info.name);
@@ -90,15 +111,18 @@ private:
         std::unique_ptr<AtomicDirectory> directory;
         if (folder) {
             directory = std::make_unique<AtomicDirectory>(out_);
-            copy_side_files(model_folder(file), *directory,  // config.json, tokenizer, index, …
-                            [](const std::string& name) { return fs::path(name).extension() != ".safetensors"; },
-                            summary_.warnings);
+            copy_side_files(
+                model_folder(file), *directory,  // config.json, tokenizer, index, …
+                [](const std::string& name) { return fs::path(name).extension() != ".safetensors"; },
+                summary_.warnings);
         }
         for (const auto& shard : shards) {
             std::vector<TensorDeclaration> declared;
             for (const auto& name : shard.tensors) {
                 const auto& info = file.tensor(name);
-                declared.push_back({name, planned_.count(name) ? fakequant_dtype(file, info.dtype) : info.dtype, info.shape});
+                declared.push_back({name,
+                                    planned_.count(name) ? fakequant_dtype(file, info.dtype) : info.dtype,
+                                    info.shape});
             }
             const auto path = folder ? directory->file(shard.file_name) : out_;
             SafetensorsStreamWriter writer(path, declared, with_writer_mark(shard.metadata));
@@ -107,10 +131,12 @@ private:
                 writer.write_tensor(tensor_bytes(file.tensor(tensor.name), tensor.dtype, keep));
                 keep.release_pages();
             }
-            if (cancel_) cancel_->throw_if_cancelled();
+            if (cancel_)
+                cancel_->throw_if_cancelled();
             writer.commit();
         }
-        if (folder) directory->commit();
+        if (folder)
+            directory->commit();
         summary_.written.push_back(out_);
     }
 
@@ -119,14 +145,18 @@ private:
         const auto header = parse_gguf(MappedFile::open(file.path())->bytes(), file.path());
         std::vector<GgufTensorDeclaration> declared;
         for (const auto& entry : header.tensors)
-            declared.push_back({entry.info.name, planned_.count(entry.info.name) ? fakequant_dtype(file, entry.info.dtype) : entry.info.dtype, entry.info.shape});
+            declared.push_back(
+                {entry.info.name,
+                 planned_.count(entry.info.name) ? fakequant_dtype(file, entry.info.dtype) : entry.info.dtype,
+                 entry.info.shape});
         GgufStreamWriter writer(out_, with_writer_mark(header.metadata), declared);
         for (const auto& tensor : declared) {
             TensorBytes keep;
             writer.write_tensor(tensor_bytes(file.tensor(tensor.name), tensor.dtype, keep));
             keep.release_pages();
         }
-        if (cancel_) cancel_->throw_if_cancelled();
+        if (cancel_)
+            cancel_->throw_if_cancelled();
         writer.commit();
         summary_.written.push_back(out_);
     }
@@ -152,7 +182,8 @@ private:
             editor.overwrite(info.name, info.dtype, tensor_bytes(info, info.dtype, keep));
         }
         editor.close();
-        if (cancel_) cancel_->throw_if_cancelled();
+        if (cancel_)
+            cancel_->throw_if_cancelled();
         out.commit();
         summary_.written.push_back(out_);
     }
@@ -170,7 +201,8 @@ private:
 
 }  // namespace
 
-ExportSummary export_fakequant(const Model& model, const std::vector<LayerAssignment>& assignments, const std::string& out_path, const Progress& progress,
+ExportSummary export_fakequant(const Model& model, const std::vector<LayerAssignment>& assignments,
+                               const std::string& out_path, const Progress& progress,
                                const CancelToken* cancel) {
     return FakeQuantExport(model, assignments, out_path, progress, cancel).run();
 }

@@ -17,7 +17,8 @@
 
 namespace quantlens {
 
-ExportSummary export_fakequant(const Model& model, const std::vector<LayerAssignment>& assignments, const std::string& out_path,
-                               const Progress& progress = {}, const CancelToken* cancel = nullptr);
+ExportSummary export_fakequant(const Model& model, const std::vector<LayerAssignment>& assignments,
+                               const std::string& out_path, const Progress& progress = {},
+                               const CancelToken* cancel = nullptr);
 
 }  // namespace quantlens

@@ -17,30 +17,40 @@ namespace quantlens {
 namespace fs = std::filesystem;
 
 std::optional<DType> ggml_dtype_of(const QuantSpec& spec) {
-    static const std::map<std::string, DType> kTypes = {{"q8_0", DType::Q8_0}, {"q4_0", DType::Q4_0}, {"q4_1", DType::Q4_1}, {"q5_0", DType::Q5_0},
-                                                        {"q5_1", DType::Q5_1}, {"f16", DType::F16},   {"bf16", DType::BF16}, {"f32", DType::F32}};
+    static const std::map<std::string, DType> kTypes = {
+        {"q8_0", DType::Q8_0}, {"q4_0", DType::Q4_0}, {"q4_1", DType::Q4_1}, {"q5_0", DType::Q5_0},
+        {"q5_1", DType::Q5_1}, {"f16", DType::F16},   {"bf16", DType::BF16}, {"f32", DType::F32}};
     const auto found = kTypes.find(spec.to_string());
     return found == kTypes.end() ? std::nullopt : std::optional(found->second);
 }
 
-std::map<std::string, DType> planned_ggml_types(const Model& model, const std::vector<LayerAssignment>& assignments, const std::string& out_path) {
+std::map<std::string, DType> planned_ggml_types(const Model& model,
+                                                const std::vector<LayerAssignment>& assignments,
+                                                const std::string& out_path) {
     ExportChecks checks;
     std::map<std::string, DType> planned;  // weight tensor → ggml type
     for (const auto& [layer, spec] : assignments) {
         const auto type = ggml_dtype_of(spec);
         const auto& info = model.file().tensor(layer->weight);
         if (!type) {
-            checks.fail(layer->name, spec.to_string() + " is not a ggml type (use q8_0, q4_0, q4_1, q5_0, q5_1, f16, bf16 or f32)");
+            checks.fail(layer->name,
+                        spec.to_string() +
+                            " is not a ggml type (use q8_0, q4_0, q4_1, q5_0, q5_1, f16, bf16 or f32)");
             continue;
         }
         const auto block = dtype_info(*type).block_elements;
         if (info.shape.empty() || info.shape.back() % block != 0) {
-            checks.fail(layer->name, "rows of " + std::to_string(info.shape.empty() ? 0 : info.shape.back()) + " values are not whole " + std::to_string(block) +
-                                         "-value blocks of " + spec.to_string() + " (use f16, bf16 or f32 for this layer)");
+            checks.fail(layer->name, "rows of " + std::to_string(info.shape.empty() ? 0 : info.shape.back()) +
+                                         " values are not whole " + std::to_string(block) +
+                                         "-value blocks of " + spec.to_string() +
+                                         " (use f16, bf16 or f32 for this layer)");
             continue;
         }
         if (!can_dequantize(info.dtype)) {
-            checks.fail(layer->name, "its " + std::string(dtype_name(info.dtype)) + " weights cannot be decoded to re-quantize them (leave the layer out of the plan)");
+            checks.fail(
+                layer->name,
+                "its " + std::string(dtype_name(info.dtype)) +
+                    " weights cannot be decoded to re-quantize them (leave the layer out of the plan)");
             continue;
         }
         planned[layer->weight] = *type;
@@ -49,40 +59,50 @@ std::map<std::string, DType> planned_ggml_types(const Model& model, const std::v
     return planned;
 }
 
-ExportSummary export_gguf(const Model& model, const std::vector<LayerAssignment>& assignments, const std::string& out_path, const Progress& progress,
-                          const CancelToken* cancel) {
+ExportSummary export_gguf(const Model& model, const std::vector<LayerAssignment>& assignments,
+                          const std::string& out_path, const Progress& progress, const CancelToken* cancel) {
     const std::string& source = model.file().path();
-    if (is_hf_llama(model)) return export_hf_llama_gguf(model, assignments, out_path, progress, cancel);
+    if (is_hf_llama(model))
+        return export_hf_llama_gguf(model, assignments, out_path, progress, cancel);
     if (model.file().format() != "gguf")
         throw Error(source, "GGUF export",
-                    "writes GGUF from GGUF models (keeping their metadata and tokenizer) and from Hugging Face llama folders; for " +
-                        std::string(model.file().format()) + " (architecture \"" + model.architecture() + "\") use llama.cpp's convert_hf_to_gguf.py first");
+                    "writes GGUF from GGUF models (keeping their metadata and tokenizer) and from Hugging "
+                    "Face llama folders; for " +
+                        std::string(model.file().format()) + " (architecture \"" + model.architecture() +
+                        "\") use llama.cpp's convert_hf_to_gguf.py first");
     refuse_to_overwrite_input(model.file(), out_path);
 
-    const auto planned = planned_ggml_types(model, assignments, out_path);  // checks first: nothing is written on failure
+    const auto planned =
+        planned_ggml_types(model, assignments, out_path);  // checks first: nothing is written on failure
 
     const auto header = parse_gguf(MappedFile::open(source)->bytes(), source);
     auto metadata = header.metadata;
     bool has_quantization_version = false;
-    for (const auto& kv : metadata) has_quantization_version = has_quantization_version || kv.key == "general.quantization_version";
+    for (const auto& kv : metadata)
+        has_quantization_version = has_quantization_version || kv.key == "general.quantization_version";
     bool quantizes = false;
-    for (const auto& [tensor, type] : planned) quantizes = quantizes || dtype_info(type).block_elements > 1;
-    if (quantizes && !has_quantization_version) metadata.push_back(gguf_u32("general.quantization_version", 2));  // as llama.cpp's quantize writes
+    for (const auto& [tensor, type] : planned)
+        quantizes = quantizes || dtype_info(type).block_elements > 1;
+    if (quantizes && !has_quantization_version)
+        metadata.push_back(gguf_u32("general.quantization_version", 2));  // as llama.cpp's quantize writes
 
     std::vector<GgufTensorDeclaration> declared;
     ExportSummary summary;
     for (const auto& entry : header.tensors) {
         const auto found = planned.find(entry.info.name);
-        declared.push_back({entry.info.name, found == planned.end() ? entry.info.dtype : found->second, entry.info.shape});
+        declared.push_back(
+            {entry.info.name, found == planned.end() ? entry.info.dtype : found->second, entry.info.shape});
         summary.bytes_in += entry.info.byte_size;
     }
     GgufStreamWriter writer(out_path, with_writer_mark(metadata), declared);
     std::uint64_t done = 0;
-    std::vector<float> values;       // one tensor at a time, storage reused
+    std::vector<float> values;  // one tensor at a time, storage reused
     std::vector<std::byte> encoded;
     for (const auto& entry : header.tensors) {
-        if (cancel) cancel->throw_if_cancelled();
-        if (progress) progress(done, summary.bytes_in, entry.info.name);
+        if (cancel)
+            cancel->throw_if_cancelled();
+        if (progress)
+            progress(done, summary.bytes_in, entry.info.name);
         const auto& info = model.file().tensor(entry.info.name);
         const auto found = planned.find(info.name);
         if (found == planned.end()) {
@@ -103,10 +123,12 @@ ExportSummary export_gguf(const Model& model, const std::vector<LayerAssignment>
         ++summary.tensors;
         done += info.byte_size;
     }
-    if (cancel) cancel->throw_if_cancelled();
+    if (cancel)
+        cancel->throw_if_cancelled();
     writer.commit();
     summary.written.push_back(out_path);
-    if (progress) progress(summary.bytes_in, summary.bytes_in, "");
+    if (progress)
+        progress(summary.bytes_in, summary.bytes_in, "");
     return summary;
 }
 

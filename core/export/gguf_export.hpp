@@ -17,13 +17,16 @@
 
 namespace quantlens {
 
-ExportSummary export_gguf(const Model& model, const std::vector<LayerAssignment>& assignments, const std::string& out_path,
-                          const Progress& progress = {}, const CancelToken* cancel = nullptr);
+ExportSummary export_gguf(const Model& model, const std::vector<LayerAssignment>& assignments,
+                          const std::string& out_path, const Progress& progress = {},
+                          const CancelToken* cancel = nullptr);
 
 // Each planned weight tensor's ggml type, after checking every layer (a ggml type, whole blocks,
 // decodable weights); Error listing each failing layer with what to change. Shared by both
 // GGUF exports.
-std::map<std::string, DType> planned_ggml_types(const Model& model, const std::vector<LayerAssignment>& assignments, const std::string& out_path);
+std::map<std::string, DType> planned_ggml_types(const Model& model,
+                                                const std::vector<LayerAssignment>& assignments,
+                                                const std::string& out_path);
 
 // The ggml type a spec stands for (its canonical text is a bare ggml type name), if any.
 std::optional<DType> ggml_dtype_of(const QuantSpec& spec);

@@ -14,18 +14,24 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::int64_t config_int(const nlohmann::json& config, const std::string& key, const std::string& path, std::optional<std::int64_t> fallback = {}) {
+std::int64_t config_int(const nlohmann::json& config, const std::string& key, const std::string& path,
+                        std::optional<std::int64_t> fallback = {}) {
     if (!config.contains(key) || config[key].is_null()) {
-        if (fallback) return *fallback;
+        if (fallback)
+            return *fallback;
         throw Error(path, key, "llama config.json needs this field (an integer)");
     }
-    if (!config[key].is_number_integer() || config[key].get<std::int64_t>() <= 0) throw Error(path, key, "must be a positive integer, found " + config[key].dump());
+    if (!config[key].is_number_integer() || config[key].get<std::int64_t>() <= 0)
+        throw Error(path, key, "must be a positive integer, found " + config[key].dump());
     return config[key].get<std::int64_t>();
 }
 
-double config_number(const nlohmann::json& config, const std::string& key, double fallback, const std::string& path) {
-    if (!config.contains(key) || config[key].is_null()) return fallback;
-    if (!config[key].is_number()) throw Error(path, key, "must be a number, found " + config[key].dump());
+double config_number(const nlohmann::json& config, const std::string& key, double fallback,
+                     const std::string& path) {
+    if (!config.contains(key) || config[key].is_null())
+        return fallback;
+    if (!config[key].is_number())
+        throw Error(path, key, "must be a number, found " + config[key].dump());
     return config[key].get<double>();
 }
 
@@ -48,91 +54,134 @@ std::uint32_t file_type_of(DType type) {
 
 bool is_hf_llama(const Model& model) {
     const auto& config = model.file().config();
-    return model.file().format() == "huggingface folder" && config.is_object() && config.contains("model_type") && config["model_type"] == "llama";
+    return model.file().format() == "huggingface folder" && config.is_object() &&
+           config.contains("model_type") && config["model_type"] == "llama";
 }
 
 std::string llama_cpp_tensor_name(const std::string& name, const std::string& path) {
     static const std::map<std::string, std::string> kTop = {
-        {"model.embed_tokens.weight", "token_embd.weight"}, {"model.norm.weight", "output_norm.weight"}, {"lm_head.weight", "output.weight"}};
+        {"model.embed_tokens.weight", "token_embd.weight"},
+        {"model.norm.weight", "output_norm.weight"},
+        {"lm_head.weight", "output.weight"}};
     static const std::map<std::string, std::string> kBlock = {
-        {"input_layernorm.weight", "attn_norm.weight"},     {"self_attn.q_proj.weight", "attn_q.weight"}, {"self_attn.k_proj.weight", "attn_k.weight"},
-        {"self_attn.v_proj.weight", "attn_v.weight"},       {"self_attn.o_proj.weight", "attn_output.weight"},
-        {"post_attention_layernorm.weight", "ffn_norm.weight"}, {"mlp.gate_proj.weight", "ffn_gate.weight"}, {"mlp.up_proj.weight", "ffn_up.weight"},
-        {"mlp.down_proj.weight", "ffn_down.weight"},        {"self_attn.rotary_emb.inv_freq", ""}};
-    if (const auto top = kTop.find(name); top != kTop.end()) return top->second;
+        {"input_layernorm.weight", "attn_norm.weight"},
+        {"self_attn.q_proj.weight", "attn_q.weight"},
+        {"self_attn.k_proj.weight", "attn_k.weight"},
+        {"self_attn.v_proj.weight", "attn_v.weight"},
+        {"self_attn.o_proj.weight", "attn_output.weight"},
+        {"post_attention_layernorm.weight", "ffn_norm.weight"},
+        {"mlp.gate_proj.weight", "ffn_gate.weight"},
+        {"mlp.up_proj.weight", "ffn_up.weight"},
+        {"mlp.down_proj.weight", "ffn_down.weight"},
+        {"self_attn.rotary_emb.inv_freq", ""}};
+    if (const auto top = kTop.find(name); top != kTop.end())
+        return top->second;
     static const std::regex kBlockName(R"(model\.layers\.(\d+)\.(.+))");
     std::smatch match;
     if (std::regex_match(name, match, kBlockName))
         if (const auto found = kBlock.find(match[2].str()); found != kBlock.end())
             return found->second.empty() ? "" : "blk." + match[1].str() + "." + found->second;
-    throw Error(path, name, "is not a tensor of the llama architecture llama.cpp loads (embed_tokens, layers.N.{input_layernorm, self_attn.{q,k,v,o}_proj, "
-                            "post_attention_layernorm, mlp.{gate,up,down}_proj}, norm, lm_head)");
+    throw Error(path, name,
+                "is not a tensor of the llama architecture llama.cpp loads (embed_tokens, "
+                "layers.N.{input_layernorm, self_attn.{q,k,v,o}_proj, "
+                "post_attention_layernorm, mlp.{gate,up,down}_proj}, norm, lm_head)");
 }
 
-std::vector<float> llama_permute_rows(std::span<const float> values, std::int64_t rows, std::int64_t cols, std::int64_t heads) {
-    if (heads <= 0 || rows % (2 * heads) != 0) throw Error("", "permute", std::to_string(rows) + " rows are not " + std::to_string(heads) + " heads of an even size");
+std::vector<float> llama_permute_rows(std::span<const float> values, std::int64_t rows, std::int64_t cols,
+                                      std::int64_t heads) {
+    if (heads <= 0 || rows % (2 * heads) != 0)
+        throw Error(
+            "", "permute",
+            std::to_string(rows) + " rows are not " + std::to_string(heads) + " heads of an even size");
     const std::int64_t head_dim = rows / heads, half = head_dim / 2;
     std::vector<float> result(values.size());
     for (std::int64_t h = 0; h < heads; ++h)
         for (std::int64_t i = 0; i < half; ++i)
             for (std::int64_t j = 0; j < 2; ++j) {
-                const auto to = static_cast<std::size_t>((h * head_dim + 2 * i + j) * cols), from = static_cast<std::size_t>((h * head_dim + j * half + i) * cols);
-                std::copy_n(values.begin() + static_cast<std::ptrdiff_t>(from), cols, result.begin() + static_cast<std::ptrdiff_t>(to));
+                const auto to = static_cast<std::size_t>((h * head_dim + 2 * i + j) * cols),
+                           from = static_cast<std::size_t>((h * head_dim + j * half + i) * cols);
+                std::copy_n(values.begin() + static_cast<std::ptrdiff_t>(from), cols,
+                            result.begin() + static_cast<std::ptrdiff_t>(to));
             }
     return result;
 }
 
-ExportSummary export_hf_llama_gguf(const Model& model, const std::vector<LayerAssignment>& assignments, const std::string& out_path, const Progress& progress,
+ExportSummary export_hf_llama_gguf(const Model& model, const std::vector<LayerAssignment>& assignments,
+                                   const std::string& out_path, const Progress& progress,
                                    const CancelToken* cancel) {
     const auto& file = model.file();
     const auto config_path = (fs::path(file.path()) / "config.json").string();
     const auto& config = file.config();
     refuse_to_overwrite_input(file, out_path);
     if (config.contains("rope_scaling") && !config["rope_scaling"].is_null())
-        throw Error(config_path, "rope_scaling", "rope scaling (" + config["rope_scaling"].dump() + ") is not converted by QuantLens; use llama.cpp's convert_hf_to_gguf.py");
-    const auto hidden = config_int(config, "hidden_size", config_path), heads = config_int(config, "num_attention_heads", config_path);
+        throw Error(config_path, "rope_scaling",
+                    "rope scaling (" + config["rope_scaling"].dump() +
+                        ") is not converted by QuantLens; use llama.cpp's convert_hf_to_gguf.py");
+    const auto hidden = config_int(config, "hidden_size", config_path),
+               heads = config_int(config, "num_attention_heads", config_path);
     const auto kv_heads = config_int(config, "num_key_value_heads", config_path, heads);
     const auto head_dim = config_int(config, "head_dim", config_path, hidden / heads);
 
     const auto planned = planned_ggml_types(model, assignments, out_path);  // checks before writing
 
-    struct Output { const TensorInfo* source; std::string name; DType type; std::int64_t permute_heads = 0; };
+    struct Output {
+        const TensorInfo* source;
+        std::string name;
+        DType type;
+        std::int64_t permute_heads = 0;
+    };
     std::vector<Output> outputs;
     std::map<DType, std::uint64_t> parameters_by_type;
     ExportSummary summary;
     for (const auto& info : file.tensors()) {
         const auto name = llama_cpp_tensor_name(info.name, file.path());
-        if (name.empty()) continue;
+        if (name.empty())
+            continue;
         const bool vector = info.shape.size() == 1;
-        DType type = (info.dtype == DType::F16 || info.dtype == DType::BF16 || info.dtype == DType::F32) && !vector ? info.dtype : DType::F32;
-        if (const auto found = planned.find(info.name); found != planned.end()) type = found->second;
+        DType type =
+            (info.dtype == DType::F16 || info.dtype == DType::BF16 || info.dtype == DType::F32) && !vector
+                ? info.dtype
+                : DType::F32;
+        if (const auto found = planned.find(info.name); found != planned.end())
+            type = found->second;
         std::int64_t permute = 0;
-        if (info.name.ends_with("self_attn.q_proj.weight")) permute = heads;
-        if (info.name.ends_with("self_attn.k_proj.weight")) permute = kv_heads;
+        if (info.name.ends_with("self_attn.q_proj.weight"))
+            permute = heads;
+        if (info.name.ends_with("self_attn.k_proj.weight"))
+            permute = kv_heads;
         if (permute && (info.shape.size() != 2 || info.shape[0] != permute * head_dim || head_dim % 2 != 0))
             throw Error(config_path, permute == heads ? "num_attention_heads" : "num_key_value_heads",
-                        std::to_string(permute) + " heads of dimension " + std::to_string(head_dim) + " do not match " + info.name + " of shape " + shape_text(info.shape));
+                        std::to_string(permute) + " heads of dimension " + std::to_string(head_dim) +
+                            " do not match " + info.name + " of shape " + shape_text(info.shape));
         outputs.push_back({&info, name, type, permute});
-        if (!vector) parameters_by_type[type] += info.elements();
+        if (!vector)
+            parameters_by_type[type] += info.elements();
         summary.bytes_in += info.byte_size;
     }
     DType main_type = DType::F32;
     for (const auto& [type, count] : parameters_by_type)
-        if (count > parameters_by_type[main_type]) main_type = type;
+        if (count > parameters_by_type[main_type])
+            main_type = type;
 
     std::vector<GgufValue> metadata = {
         gguf_string("general.architecture", "llama"),
         gguf_string("general.name", fs::path(file.path()).filename().string()),
-        gguf_u32("llama.context_length", static_cast<std::uint32_t>(config_int(config, "max_position_embeddings", config_path, 2048))),
+        gguf_u32("llama.context_length", static_cast<std::uint32_t>(config_int(
+                                             config, "max_position_embeddings", config_path, 2048))),
         gguf_u32("llama.embedding_length", static_cast<std::uint32_t>(hidden)),
-        gguf_u32("llama.block_count", static_cast<std::uint32_t>(config_int(config, "num_hidden_layers", config_path))),
-        gguf_u32("llama.feed_forward_length", static_cast<std::uint32_t>(config_int(config, "intermediate_size", config_path))),
+        gguf_u32("llama.block_count",
+                 static_cast<std::uint32_t>(config_int(config, "num_hidden_layers", config_path))),
+        gguf_u32("llama.feed_forward_length",
+                 static_cast<std::uint32_t>(config_int(config, "intermediate_size", config_path))),
         gguf_u32("llama.rope.dimension_count", static_cast<std::uint32_t>(head_dim)),
         gguf_u32("llama.attention.head_count", static_cast<std::uint32_t>(heads)),
         gguf_u32("llama.attention.head_count_kv", static_cast<std::uint32_t>(kv_heads)),
-        gguf_f32("llama.attention.layer_norm_rms_epsilon", static_cast<float>(config_number(config, "rms_norm_eps", 1e-6, config_path))),
-        gguf_f32("llama.rope.freq_base", static_cast<float>(config_number(config, "rope_theta", 10000.0, config_path))),
-        gguf_u32("llama.vocab_size", static_cast<std::uint32_t>(config_int(config, "vocab_size", config_path))),
+        gguf_f32("llama.attention.layer_norm_rms_epsilon",
+                 static_cast<float>(config_number(config, "rms_norm_eps", 1e-6, config_path))),
+        gguf_f32("llama.rope.freq_base",
+                 static_cast<float>(config_number(config, "rope_theta", 10000.0, config_path))),
+        gguf_u32("llama.vocab_size",
+                 static_cast<std::uint32_t>(config_int(config, "vocab_size", config_path))),
         gguf_u32("general.file_type", file_type_of(main_type)),
         gguf_string("tokenizer.ggml.model", "no_vocab"),
     };
@@ -141,24 +190,32 @@ ExportSummary export_hf_llama_gguf(const Model& model, const std::vector<LayerAs
         metadata.push_back(gguf_u32("llama.attention.value_length", static_cast<std::uint32_t>(head_dim)));
     }
     bool quantizes = false;
-    for (const auto& output : outputs) quantizes = quantizes || dtype_info(output.type).is_block;
-    if (quantizes) metadata.push_back(gguf_u32("general.quantization_version", 2));
-    summary.warnings.push_back("no tokenizer was converted: the file says tokenizer.ggml.model = \"no_vocab\", so llama.cpp loads it and runs on token ids "
-                               "but cannot tokenize text (convert the tokenizer with llama.cpp's convert_hf_to_gguf.py)");
+    for (const auto& output : outputs)
+        quantizes = quantizes || dtype_info(output.type).is_block;
+    if (quantizes)
+        metadata.push_back(gguf_u32("general.quantization_version", 2));
+    summary.warnings.push_back(
+        "no tokenizer was converted: the file says tokenizer.ggml.model = \"no_vocab\", so llama.cpp loads "
+        "it and runs on token ids "
+        "but cannot tokenize text (convert the tokenizer with llama.cpp's convert_hf_to_gguf.py)");
 
     std::vector<GgufTensorDeclaration> declared;
-    for (const auto& output : outputs) declared.push_back({output.name, output.type, output.source->shape});
+    for (const auto& output : outputs)
+        declared.push_back({output.name, output.type, output.source->shape});
     GgufStreamWriter writer(out_path, with_writer_mark(metadata), declared);
     std::uint64_t done = 0;
     std::vector<std::byte> encoded;
     for (const auto& output : outputs) {
-        if (cancel) cancel->throw_if_cancelled();
-        if (progress) progress(done, summary.bytes_in, output.source->name);
+        if (cancel)
+            cancel->throw_if_cancelled();
+        if (progress)
+            progress(done, summary.bytes_in, output.source->name);
         const auto values = file.read_f32(*output.source);
         std::span<const float> rows = values.values();
         std::vector<float> permuted;
         if (output.permute_heads) {
-            permuted = llama_permute_rows(rows, output.source->shape[0], output.source->shape[1], output.permute_heads);
+            permuted = llama_permute_rows(rows, output.source->shape[0], output.source->shape[1],
+                                          output.permute_heads);
             rows = permuted;
         }
         encode_values(output.type, rows, encoded);
@@ -168,10 +225,12 @@ ExportSummary export_hf_llama_gguf(const Model& model, const std::vector<LayerAs
         ++summary.tensors;
         done += output.source->byte_size;
     }
-    if (cancel) cancel->throw_if_cancelled();
+    if (cancel)
+        cancel->throw_if_cancelled();
     writer.commit();
     summary.written.push_back(out_path);
-    if (progress) progress(summary.bytes_in, summary.bytes_in, "");
+    if (progress)
+        progress(summary.bytes_in, summary.bytes_in, "");
     return summary;
 }
 

@@ -19,8 +19,9 @@ namespace quantlens {
 
 bool is_hf_llama(const Model& model);
 
-ExportSummary export_hf_llama_gguf(const Model& model, const std::vector<LayerAssignment>& assignments, const std::string& out_path,
-                                   const Progress& progress = {}, const CancelToken* cancel = nullptr);
+ExportSummary export_hf_llama_gguf(const Model& model, const std::vector<LayerAssignment>& assignments,
+                                   const std::string& out_path, const Progress& progress = {},
+                                   const CancelToken* cancel = nullptr);
 
 // llama.cpp's name for a Hugging Face llama tensor ("" for tensors it drops, e.g. rotary inv_freq);
 // Error for names it does not know.
@@ -28,6 +29,7 @@ std::string llama_cpp_tensor_name(const std::string& hf_name, const std::string&
 
 // Rows of a [heads·head_dim, cols] projection in llama.cpp's order: within each head, the two
 // rotary halves interleaved (row h·D + 2i + j comes from row h·D + j·D/2 + i).
-std::vector<float> llama_permute_rows(std::span<const float> values, std::int64_t rows, std::int64_t cols, std::int64_t heads);
+std::vector<float> llama_permute_rows(std::span<const float> values, std::int64_t rows, std::int64_t cols,
+                                      std::int64_t heads);
 
 }  // namespace quantlens

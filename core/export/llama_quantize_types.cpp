@@ -10,9 +10,11 @@ namespace quantlens {
 namespace {
 
 bool is_ggml_type_name(const std::string& spec) {
-    static const std::array<const char*, 8> kTypes = {"q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "f16", "bf16", "f32"};
+    static const std::array<const char*, 8> kTypes = {"q8_0", "q4_0", "q4_1", "q5_0",
+                                                      "q5_1", "f16",  "bf16", "f32"};
     for (const char* type : kTypes)
-        if (spec == type) return true;
+        if (spec == type)
+            return true;
     return false;
 }
 
@@ -20,7 +22,8 @@ bool is_ggml_type_name(const std::string& spec) {
 std::string exact_pattern(const std::string& name) {
     std::string out = "^";
     for (char c : name) {
-        if (std::string_view(".^$|()[]{}*+?\\").find(c) != std::string_view::npos) out += '\\';
+        if (std::string_view(".^$|()[]{}*+?\\").find(c) != std::string_view::npos)
+            out += '\\';
         out += c;
     }
     return out + "$";
@@ -32,18 +35,27 @@ std::string llama_quantize_tensor_types(const Model& model, const std::vector<La
     const std::string& path = model.file().path();
     if (model.file().format() != "gguf")
         throw Error(path, "llama-quantize tensor types",
-                    "llama.cpp names tensors as in a GGUF file; convert the model with llama.cpp's convert_hf_to_gguf.py and make the plan on the GGUF");
+                    "llama.cpp names tensors as in a GGUF file; convert the model with llama.cpp's "
+                    "convert_hf_to_gguf.py and make the plan on the GGUF");
     std::string problems, out;
     for (const auto& [layer, spec] : assignments) {
         const std::string type = spec.to_string();
         const std::string& tensor = layer->weight;
-        if (!is_ggml_type_name(type)) problems += "\n  " + layer->name + ": " + type + " is not a ggml type (use q8_0, q4_0, q4_1, q5_0, q5_1, f16, bf16 or f32)";
+        if (!is_ggml_type_name(type))
+            problems += "\n  " + layer->name + ": " + type +
+                        " is not a ggml type (use q8_0, q4_0, q4_1, q5_0, q5_1, f16, bf16 or f32)";
         bool plain = !tensor.empty();
-        for (char c : tensor) plain = plain && !std::isspace(static_cast<unsigned char>(c)) && !std::isupper(static_cast<unsigned char>(c));
-        if (!plain) problems += "\n  " + layer->name + ": tensor name \"" + tensor + "\" has spaces or capitals, which llama-quantize's file cannot match";
+        for (char c : tensor)
+            plain = plain && !std::isspace(static_cast<unsigned char>(c)) &&
+                    !std::isupper(static_cast<unsigned char>(c));
+        if (!plain)
+            problems += "\n  " + layer->name + ": tensor name \"" + tensor +
+                        "\" has spaces or capitals, which llama-quantize's file cannot match";
         out += exact_pattern(tensor) + "=" + type + "\n";
     }
-    if (!problems.empty()) throw Error(path, "llama-quantize tensor types", "the plan cannot be written for llama-quantize:" + problems);
+    if (!problems.empty())
+        throw Error(path, "llama-quantize tensor types",
+                    "the plan cannot be written for llama-quantize:" + problems);
     return out;
 }
 

@@ -28,7 +28,8 @@ public:
     std::span<const std::byte> take(std::uint64_t count, const std::string& field) {
         if (count > remaining())
             throw Error(file_, field + " at " + at_byte(offset_),
-                        "needs " + std::to_string(count) + " bytes but only " + std::to_string(remaining()) + " remain in the file");
+                        "needs " + std::to_string(count) + " bytes but only " + std::to_string(remaining()) +
+                            " remain in the file");
         auto result = bytes_.subspan(offset_, count);
         offset_ += count;
         return result;

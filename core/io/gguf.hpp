@@ -15,8 +15,19 @@
 namespace quantlens {
 
 enum class GgufType : std::uint32_t {
-    UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6, BOOL = 7,
-    STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
+    UINT8 = 0,
+    INT8 = 1,
+    UINT16 = 2,
+    INT16 = 3,
+    UINT32 = 4,
+    INT32 = 5,
+    FLOAT32 = 6,
+    BOOL = 7,
+    STRING = 8,
+    ARRAY = 9,
+    UINT64 = 10,
+    INT64 = 11,
+    FLOAT64 = 12,
 };
 
 struct GgufValue {
@@ -69,7 +80,8 @@ struct GgufTensorDeclaration {
 
 class GgufStreamWriter {
 public:
-    GgufStreamWriter(const std::string& path, const std::vector<GgufValue>& metadata, std::vector<GgufTensorDeclaration> tensors);
+    GgufStreamWriter(const std::string& path, const std::vector<GgufValue>& metadata,
+                     std::vector<GgufTensorDeclaration> tensors);
     void write_tensor(std::span<const std::byte> bytes);  // the next declared tensor's bytes
     void commit();                                        // every tensor written
 

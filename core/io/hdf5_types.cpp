@@ -6,14 +6,17 @@ namespace quantlens {
 
 std::recursive_mutex& hdf5_mutex() {
     static std::recursive_mutex mutex;
-    static bool quiet = [] { return H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr) >= 0; }();  // errors come back as values
+    static bool quiet = [] {
+        return H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr) >= 0;
+    }();  // errors come back as values
     (void)quiet;
     return mutex;
 }
 
 namespace {
 
-hid_t custom_float(std::size_t sign_pos, std::size_t exp_pos, std::size_t exp_bits, std::size_t mantissa_bits, std::size_t bias) {
+hid_t custom_float(std::size_t sign_pos, std::size_t exp_pos, std::size_t exp_bits, std::size_t mantissa_bits,
+                   std::size_t bias) {
     hid_t type = H5Tcopy(H5T_IEEE_F32LE);
     H5Tset_fields(type, sign_pos, exp_pos, exp_bits, 0, mantissa_bits);
     H5Tset_precision(type, sign_pos + 1);
@@ -28,7 +31,7 @@ hid_t memory_type_for(DType dtype) {
     switch (dtype) {
         case DType::F64: return H5Tcopy(H5T_IEEE_F64LE);
         case DType::F32: return H5Tcopy(H5T_IEEE_F32LE);
-        case DType::F16: return custom_float(15, 10, 5, 10, 15);   // IEEE binary16, as h5py writes it
+        case DType::F16: return custom_float(15, 10, 5, 10, 15);  // IEEE binary16, as h5py writes it
         case DType::BF16: return custom_float(15, 7, 8, 7, 127);
         case DType::I64: return H5Tcopy(H5T_STD_I64LE);
         case DType::I32: return H5Tcopy(H5T_STD_I32LE);
@@ -46,7 +49,8 @@ std::optional<DType> dtype_of_dataset(hid_t dataset, hid_t file_type) {
         std::vector<std::string> values = read_string_attribute(dataset, ".", kDTypeAttribute, "");
         if (!values.empty()) {
             auto marked = dtype_from_name(values.front());
-            if (marked && dtype_info(*marked).block_bytes == H5Tget_size(file_type)) return marked;
+            if (marked && dtype_info(*marked).block_bytes == H5Tget_size(file_type))
+                return marked;
         }
     }
     std::size_t size = H5Tget_size(file_type);
@@ -54,18 +58,26 @@ std::optional<DType> dtype_of_dataset(hid_t dataset, hid_t file_type) {
         case H5T_FLOAT: {
             std::size_t sign_pos, exp_pos, exp_bits, mantissa_pos, mantissa_bits;
             H5Tget_fields(file_type, &sign_pos, &exp_pos, &exp_bits, &mantissa_pos, &mantissa_bits);
-            if (size == 8) return DType::F64;
-            if (size == 4) return DType::F32;
-            if (size == 2 && exp_bits == 5) return DType::F16;
-            if (size == 2 && exp_bits == 8) return DType::BF16;
+            if (size == 8)
+                return DType::F64;
+            if (size == 4)
+                return DType::F32;
+            if (size == 2 && exp_bits == 5)
+                return DType::F16;
+            if (size == 2 && exp_bits == 8)
+                return DType::BF16;
             return std::nullopt;
         }
         case H5T_INTEGER: {
             bool is_signed = H5Tget_sign(file_type) == H5T_SGN_2;
-            if (size == 8) return is_signed ? DType::I64 : DType::U64;
-            if (size == 4) return is_signed ? DType::I32 : DType::U32;
-            if (size == 2) return is_signed ? DType::I16 : DType::U16;
-            if (size == 1) return is_signed ? DType::I8 : DType::U8;
+            if (size == 8)
+                return is_signed ? DType::I64 : DType::U64;
+            if (size == 4)
+                return is_signed ? DType::I32 : DType::U32;
+            if (size == 2)
+                return is_signed ? DType::I16 : DType::U16;
+            if (size == 1)
+                return is_signed ? DType::I8 : DType::U8;
             return std::nullopt;
         }
         case H5T_ENUM:  // h5py stores numpy bool as an enum {FALSE, TRUE} over int8
@@ -74,34 +86,45 @@ std::optional<DType> dtype_of_dataset(hid_t dataset, hid_t file_type) {
     }
 }
 
-std::vector<std::string> read_string_attribute(hid_t file, const std::string& object, const std::string& name, const std::string& path) {
+std::vector<std::string> read_string_attribute(hid_t file, const std::string& object, const std::string& name,
+                                               const std::string& path) {
     std::lock_guard lock(hdf5_mutex());
-    if (H5Aexists_by_name(file, object.c_str(), name.c_str(), confined_link_access()) <= 0) return {};
-    Handle attribute(H5Aopen_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT, confined_link_access()), H5Aclose);
+    if (H5Aexists_by_name(file, object.c_str(), name.c_str(), confined_link_access()) <= 0)
+        return {};
+    Handle attribute(H5Aopen_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT, confined_link_access()),
+                     H5Aclose);
     Handle type(H5Aget_type(attribute.id), H5Tclose);
-    if (H5Tget_class(type.id) != H5T_STRING) throw Error(path, object + " attribute " + name, "expected a string attribute");
+    if (H5Tget_class(type.id) != H5T_STRING)
+        throw Error(path, object + " attribute " + name, "expected a string attribute");
     Handle space(H5Aget_space(attribute.id), H5Sclose);
     hssize_t count = H5Sget_simple_extent_npoints(space.id);
-    if (count < 0 || count > (1 << 20)) throw Error(path, object + " attribute " + name, "has an unreasonable number of strings");
+    if (count < 0 || count > (1 << 20))
+        throw Error(path, object + " attribute " + name, "has an unreasonable number of strings");
     std::vector<std::string> values;
-    if (count == 0) return values;
+    if (count == 0)
+        return values;
     if (H5Tis_variable_str(type.id) > 0) {
         std::vector<char*> pointers(static_cast<std::size_t>(count), nullptr);
         Handle memory(H5Tcopy(H5T_C_S1), H5Tclose);
         H5Tset_size(memory.id, H5T_VARIABLE);
         H5Tset_cset(memory.id, H5Tget_cset(type.id));
-        if (H5Aread(attribute.id, memory.id, pointers.data()) < 0) throw Error(path, object + " attribute " + name, "cannot be read");
-        for (char* p : pointers) values.emplace_back(p ? p : "");
+        if (H5Aread(attribute.id, memory.id, pointers.data()) < 0)
+            throw Error(path, object + " attribute " + name, "cannot be read");
+        for (char* p : pointers)
+            values.emplace_back(p ? p : "");
         H5Dvlen_reclaim(memory.id, space.id, H5P_DEFAULT, pointers.data());
     } else {
         std::size_t width = H5Tget_size(type.id);
-        if (width == 0 || width > (1 << 20)) throw Error(path, object + " attribute " + name, "has an unreasonable string width");
+        if (width == 0 || width > (1 << 20))
+            throw Error(path, object + " attribute " + name, "has an unreasonable string width");
         std::vector<char> buffer(width * static_cast<std::size_t>(count));
-        if (H5Aread(attribute.id, type.id, buffer.data()) < 0) throw Error(path, object + " attribute " + name, "cannot be read");
+        if (H5Aread(attribute.id, type.id, buffer.data()) < 0)
+            throw Error(path, object + " attribute " + name, "cannot be read");
         for (hssize_t i = 0; i < count; ++i) {
             const char* start = buffer.data() + static_cast<std::size_t>(i) * width;
             std::size_t length = 0;
-            while (length < width && start[length] != '\0') ++length;
+            while (length < width && start[length] != '\0')
+                ++length;
             values.emplace_back(start, length);
         }
     }
@@ -136,16 +159,21 @@ hid_t confined_dataset_access() {
 
 void refuse_outside_storage(hid_t dataset, const std::string& path, const std::string& name) {
     Handle creation(H5Dget_create_plist(dataset), H5Pclose);
-    if (creation.id < 0) throw Error(path, name, "HDF5 library cannot read the dataset's storage layout");
+    if (creation.id < 0)
+        throw Error(path, name, "HDF5 library cannot read the dataset's storage layout");
     if (H5Pget_layout(creation.id) == H5D_VIRTUAL)
-        throw Error(path, name,
-                    "is a virtual dataset, whose data are mapped from other datasets or files; QuantLens reads "
-                    "only data stored inside the file");
+        throw Error(
+            path, name,
+            "is a virtual dataset, whose data are mapped from other datasets or files; QuantLens reads "
+            "only data stored inside the file");
     const int external = H5Pget_external_count(creation.id);
     if (external != 0)
-        throw Error(path, name,
-                    "keeps its data in " + (external < 0 ? std::string("external files") : std::to_string(external) + " external file(s)") +
-                        " outside the HDF5 file; QuantLens reads and writes only data stored inside the file");
+        throw Error(
+            path, name,
+            "keeps its data in " +
+                (external < 0 ? std::string("external files")
+                              : std::to_string(external) + " external file(s)") +
+                " outside the HDF5 file; QuantLens reads and writes only data stored inside the file");
 }
 
 }  // namespace quantlens

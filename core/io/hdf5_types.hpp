@@ -16,7 +16,10 @@ std::recursive_mutex& hdf5_mutex();
 
 struct Handle {
     Handle(hid_t handle, herr_t (*close)(hid_t)) : id(handle), close_(close) {}
-    ~Handle() { if (id >= 0) close_(id); }
+    ~Handle() {
+        if (id >= 0)
+            close_(id);
+    }
     Handle(const Handle&) = delete;
     Handle& operator=(const Handle&) = delete;
     hid_t id;
@@ -43,6 +46,7 @@ hid_t confined_dataset_access();  // for H5Dopen2
 void refuse_outside_storage(hid_t dataset, const std::string& path, const std::string& name);
 
 // A string attribute (fixed or variable length, scalar or array); empty when absent.
-std::vector<std::string> read_string_attribute(hid_t file, const std::string& object, const std::string& name, const std::string& path);
+std::vector<std::string> read_string_attribute(hid_t file, const std::string& object, const std::string& name,
+                                               const std::string& path);
 
 }  // namespace quantlens

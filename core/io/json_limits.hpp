@@ -8,10 +8,11 @@
 
 namespace quantlens {
 
-nlohmann::json parse_untrusted_json(std::string_view text, const std::string& file,
-                                    const std::string& field, unsigned long long base_offset = 0);
+nlohmann::json parse_untrusted_json(std::string_view text, const std::string& file, const std::string& field,
+                                    unsigned long long base_offset = 0);
 // The same keeping the keys in the file's order (plans list layers in model order).
 nlohmann::ordered_json parse_untrusted_ordered_json(std::string_view text, const std::string& file,
-                                                    const std::string& field, unsigned long long base_offset = 0);
+                                                    const std::string& field,
+                                                    unsigned long long base_offset = 0);
 
 }  // namespace quantlens

@@ -6,7 +6,8 @@ namespace quantlens {
 
 const TensorInfo& ModelFile::tensor(std::string_view name) const {
     auto it = index_.find(std::string(name));
-    if (it == index_.end()) throw Error(path_, std::string(name), "no tensor of that name");
+    if (it == index_.end())
+        throw Error(path_, std::string(name), "no tensor of that name");
     return tensors_[it->second];
 }
 

@@ -22,7 +22,8 @@ struct NpyHeader {
 
 // Parses the magic, version and header dict. `bytes` may be just the beginning of the
 // array (enough to hold the header); `field` names the member for error messages.
-NpyHeader parse_npy_header(std::span<const std::byte> bytes, const std::string& path, const std::string& field);
+NpyHeader parse_npy_header(std::span<const std::byte> bytes, const std::string& path,
+                           const std::string& field);
 
 // The array's bytes in C order and little-endian (copies only when the file differs).
 std::vector<std::byte> npy_to_c_order(const NpyHeader& header, std::span<const std::byte> stored);

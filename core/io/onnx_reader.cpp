@@ -18,15 +18,21 @@ namespace {
 std::optional<DType> dtype_of_onnx(int type) {
     using T = onnx::TensorProto;
     switch (type) {
-        case T::FLOAT: return DType::F32;       case T::UINT8: return DType::U8;
-        case T::INT8: return DType::I8;         case T::UINT16: return DType::U16;
-        case T::INT16: return DType::I16;       case T::INT32: return DType::I32;
-        case T::INT64: return DType::I64;       case T::BOOL: return DType::BOOL;
-        case T::FLOAT16: return DType::F16;     case T::DOUBLE: return DType::F64;
-        case T::UINT32: return DType::U32;      case T::UINT64: return DType::U64;
+        case T::FLOAT: return DType::F32;
+        case T::UINT8: return DType::U8;
+        case T::INT8: return DType::I8;
+        case T::UINT16: return DType::U16;
+        case T::INT16: return DType::I16;
+        case T::INT32: return DType::I32;
+        case T::INT64: return DType::I64;
+        case T::BOOL: return DType::BOOL;
+        case T::FLOAT16: return DType::F16;
+        case T::DOUBLE: return DType::F64;
+        case T::UINT32: return DType::U32;
+        case T::UINT64: return DType::U64;
         case T::BFLOAT16: return DType::BF16;
-        case 17: return DType::F8_E4M3;         // FLOAT8E4M3FN (IR v9)
-        case 19: return DType::F8_E5M2;         // FLOAT8E5M2
+        case 17: return DType::F8_E4M3;  // FLOAT8E4M3FN (IR v9)
+        case 19: return DType::F8_E5M2;  // FLOAT8E5M2
         default: return std::nullopt;
     }
 }
@@ -41,27 +47,40 @@ std::vector<std::byte> pack(const Field& values, std::size_t width, std::size_t 
     return bytes;
 }
 
-struct External { std::string file; std::uint64_t offset = 0, length = 0; bool has_length = false; };
+struct External {
+    std::string file;
+    std::uint64_t offset = 0, length = 0;
+    bool has_length = false;
+};
 
 class OnnxModel final : public ModelFile {
 public:
-    explicit OnnxModel(const std::string& path) : ModelFile(path), proto_(std::make_shared<onnx::ModelProto>()) {
+    explicit OnnxModel(const std::string& path)
+        : ModelFile(path), proto_(std::make_shared<onnx::ModelProto>()) {
         auto file = MappedFile::open(path);
         if (file->size() > static_cast<std::size_t>(INT32_MAX))
-            throw Error(path, "", "protobuf cannot hold more than 2 GiB; ONNX models this large keep their weights in external data files");
+            throw Error(path, "",
+                        "protobuf cannot hold more than 2 GiB; ONNX models this large keep their weights in "
+                        "external data files");
         if (!proto_->ParseFromArray(file->bytes().data(), static_cast<int>(file->size())))
             throw Error(path, "", "not a valid ONNX ModelProto (protobuf parsing failed)");
-        if (!proto_->has_graph()) throw Error(path, "graph", "the model has no graph");
+        if (!proto_->has_graph())
+            throw Error(path, "graph", "the model has no graph");
         metadata_["ir_version"] = proto_->ir_version();
         metadata_["producer_name"] = proto_->producer_name();
         metadata_["producer_version"] = proto_->producer_version();
-        for (const auto& opset : proto_->opset_import()) metadata_["opset." + (opset.domain().empty() ? std::string("ai.onnx") : opset.domain())] = opset.version();
+        for (const auto& opset : proto_->opset_import())
+            metadata_["opset." + (opset.domain().empty() ? std::string("ai.onnx") : opset.domain())] =
+                opset.version();
         const auto& graph = proto_->graph();
-        for (const auto& initializer : graph.initializer()) add(initializer, initializer.name(), "initializer");
+        for (const auto& initializer : graph.initializer())
+            add(initializer, initializer.name(), "initializer");
         for (const auto& node : graph.node()) {
-            if (node.op_type() != "Constant" || node.output_size() != 1) continue;
+            if (node.op_type() != "Constant" || node.output_size() != 1)
+                continue;
             for (const auto& attribute : node.attribute())
-                if (attribute.name() == "value" && attribute.has_t()) add(attribute.t(), node.output(0), "Constant node \"" + node.name() + "\"");
+                if (attribute.name() == "value" && attribute.has_t())
+                    add(attribute.t(), node.output(0), "Constant node \"" + node.name() + "\"");
         }
         build_layers();
     }
@@ -72,54 +91,75 @@ protected:
         const auto& [tensor, external] = sources_.at(info.name);
         if (external) {
             auto file = mapped(external->file);
-            return TensorBytes::file_view(file, file->range(external->offset, info.byte_size, info.name + " external data"));
+            return TensorBytes::file_view(
+                file, file->range(external->offset, info.byte_size, info.name + " external data"));
         }
         if (tensor->has_raw_data()) {
             const std::string& raw = tensor->raw_data();
             return TensorBytes::view(proto_, {reinterpret_cast<const std::byte*>(raw.data()), raw.size()});
         }
-        const std::size_t n = static_cast<std::size_t>(info.elements()), width = dtype_info(info.dtype).block_bytes;
+        const std::size_t n = static_cast<std::size_t>(info.elements()),
+                          width = dtype_info(info.dtype).block_bytes;
         switch (info.dtype) {
             case DType::F32: return TensorBytes::owned(pack(tensor->float_data(), 4, n));
             case DType::F64: return TensorBytes::owned(pack(tensor->double_data(), 8, n));
             case DType::I64: return TensorBytes::owned(pack(tensor->int64_data(), 8, n));
-            case DType::U32: case DType::U64: return TensorBytes::owned(pack(tensor->uint64_data(), width, n));
-            default: return TensorBytes::owned(pack(tensor->int32_data(), width, n));  // narrower types live in int32_data
+            case DType::U32:
+            case DType::U64: return TensorBytes::owned(pack(tensor->uint64_data(), width, n));
+            default:
+                return TensorBytes::owned(
+                    pack(tensor->int32_data(), width, n));  // narrower types live in int32_data
         }
     }
 
 private:
     void add(const onnx::TensorProto& tensor, const std::string& name, const std::string& where) {
         const std::string field = where + " tensor \"" + name + "\"";
-        if (!valid_utf8(name)) throw Error(path_, where, "tensor name is not valid UTF-8");
+        if (!valid_utf8(name))
+            throw Error(path_, where, "tensor name is not valid UTF-8");
         auto dtype = dtype_of_onnx(tensor.data_type());
-        if (!dtype) throw Error(path_, field + " data_type", "ONNX data type " + std::to_string(tensor.data_type()) + " is not a number type QuantLens reads");
+        if (!dtype)
+            throw Error(path_, field + " data_type",
+                        "ONNX data type " + std::to_string(tensor.data_type()) +
+                            " is not a number type QuantLens reads");
         TensorInfo info;
         info.name = name;
         info.dtype = *dtype;
         for (auto dim : tensor.dims()) {
-            if (dim < 0) throw Error(path_, field + " dims", "negative dimension " + std::to_string(dim));
+            if (dim < 0)
+                throw Error(path_, field + " dims", "negative dimension " + std::to_string(dim));
             info.shape.push_back(dim);
         }
         auto elements = element_count(info.shape);
         auto bytes = elements ? storage_bytes(info.dtype, *elements) : std::nullopt;
-        if (!bytes) throw Error(path_, field + " dims", "element count overflows 64 bits");
+        if (!bytes)
+            throw Error(path_, field + " dims", "element count overflows 64 bits");
         info.byte_size = *bytes;
         std::optional<External> external;
         if (tensor.data_location() == onnx::TensorProto::EXTERNAL) {
             external = parse_external(tensor, field);
             if (external->has_length && external->length != info.byte_size)
-                throw Error(path_, field + " external_data length", std::to_string(external->length) + " bytes, but dims need " + std::to_string(info.byte_size));
+                throw Error(path_, field + " external_data length",
+                            std::to_string(external->length) + " bytes, but dims need " +
+                                std::to_string(info.byte_size));
             auto file = mapped(external->file);
             file->range(external->offset, info.byte_size, field + " external data");  // bounds check now
         } else if (tensor.has_raw_data()) {
             if (tensor.raw_data().size() != info.byte_size)
-                throw Error(path_, field + " raw_data", "holds " + std::to_string(tensor.raw_data().size()) + " bytes, dims need " + std::to_string(info.byte_size));
+                throw Error(path_, field + " raw_data",
+                            "holds " + std::to_string(tensor.raw_data().size()) + " bytes, dims need " +
+                                std::to_string(info.byte_size));
         } else {
-            std::size_t stored = info.dtype == DType::F32 ? tensor.float_data_size() : info.dtype == DType::F64 ? tensor.double_data_size()
-                               : info.dtype == DType::I64 ? tensor.int64_data_size() : (info.dtype == DType::U32 || info.dtype == DType::U64) ? tensor.uint64_data_size()
-                               : tensor.int32_data_size();
-            if (stored != info.elements()) throw Error(path_, field, "holds " + std::to_string(stored) + " values, dims need " + std::to_string(info.elements()));
+            std::size_t stored = info.dtype == DType::F32   ? tensor.float_data_size()
+                                 : info.dtype == DType::F64 ? tensor.double_data_size()
+                                 : info.dtype == DType::I64 ? tensor.int64_data_size()
+                                 : (info.dtype == DType::U32 || info.dtype == DType::U64)
+                                     ? tensor.uint64_data_size()
+                                     : tensor.int32_data_size();
+            if (stored != info.elements())
+                throw Error(path_, field,
+                            "holds " + std::to_string(stored) + " values, dims need " +
+                                std::to_string(info.elements()));
         }
         sources_[name] = {&tensor, external};
         add_tensor(info);
@@ -129,30 +169,44 @@ private:
         External external;
         for (const auto& entry : tensor.external_data()) {
             try {
-                if (entry.key() == "location") external.file = entry.value();
-                else if (entry.key() == "offset") external.offset = std::stoull(entry.value());
-                else if (entry.key() == "length") { external.length = std::stoull(entry.value()); external.has_length = true; }
+                if (entry.key() == "location")
+                    external.file = entry.value();
+                else if (entry.key() == "offset")
+                    external.offset = std::stoull(entry.value());
+                else if (entry.key() == "length") {
+                    external.length = std::stoull(entry.value());
+                    external.has_length = true;
+                }
             } catch (const std::exception&) {
-                throw Error(path_, field + " external_data " + entry.key(), "\"" + entry.value() + "\" is not a byte count");
+                throw Error(path_, field + " external_data " + entry.key(),
+                            "\"" + entry.value() + "\" is not a byte count");
             }
         }
         fs::path location(external.file);
-        if (external.file.empty()) throw Error(path_, field + " external_data", "has no location");
+        if (external.file.empty())
+            throw Error(path_, field + " external_data", "has no location");
         for (const auto& part : location)
-            if (part == "..") throw Error(path_, field + " external_data location", "\"" + external.file + "\" leaves the model's folder");
-        if (location.is_absolute()) throw Error(path_, field + " external_data location", "must be relative to the model's folder, found \"" + external.file + "\"");
+            if (part == "..")
+                throw Error(path_, field + " external_data location",
+                            "\"" + external.file + "\" leaves the model's folder");
+        if (location.is_absolute())
+            throw Error(path_, field + " external_data location",
+                        "must be relative to the model's folder, found \"" + external.file + "\"");
         const fs::path folder = fs::path(path_).parent_path();
         external.file = (folder / location).string();
         // Lexically inside is not enough: a symbolic link in the folder may point anywhere.
         if (!same_or_inside(external.file, folder.empty() ? "." : folder.string()))
-            throw Error(path_, field + " external_data location", "\"" + location.string() + "\" resolves (through a symbolic link) to a file outside the model's folder");
+            throw Error(path_, field + " external_data location",
+                        "\"" + location.string() +
+                            "\" resolves (through a symbolic link) to a file outside the model's folder");
         return external;
     }
 
     std::shared_ptr<const MappedFile> mapped(const std::string& file) const {
         std::lock_guard lock(mutex_);
         auto& slot = external_files_[file];
-        if (!slot) slot = MappedFile::open(file);
+        if (!slot)
+            slot = MappedFile::open(file);
         return slot;
     }
 
@@ -160,42 +214,57 @@ private:
         const auto& graph = proto_->graph();
         std::map<std::string, std::vector<const onnx::NodeProto*>> consumers;
         for (const auto& node : graph.node())
-            for (const auto& input : node.input()) consumers[input].push_back(&node);
-        auto is_weight = [&](const std::string& name) { return sources_.count(name) > 0; };
+            for (const auto& input : node.input())
+                consumers[input].push_back(&node);
+        auto is_weight = [&](const std::string& name) {
+            return sources_.count(name) > 0;
+        };
         auto int_attribute = [](const onnx::NodeProto& node, const std::string& name, long fallback) {
             for (const auto& attribute : node.attribute())
-                if (attribute.name() == name) return static_cast<long>(attribute.i());
+                if (attribute.name() == name)
+                    return static_cast<long>(attribute.i());
             return fallback;
         };
         for (const auto& node : graph.node()) {
             const auto& op = node.op_type();
             Layer layer;
             layer.op = op;
-            auto input = [&](int i) { return node.input_size() > i ? node.input(i) : std::string(); };
+            auto input = [&](int i) {
+                return node.input_size() > i ? node.input(i) : std::string();
+            };
             if ((op == "Gemm" || op == "MatMul") && is_weight(input(1))) {
                 layer.kind = LayerKind::Linear;
                 layer.weight = input(1);
                 bool trans_b = op == "Gemm" && int_attribute(node, "transB", 0) != 0;
                 layer.orientation = trans_b ? Orientation::OutFirst : Orientation::InOut;
-                if (op == "Gemm" && is_weight(input(2))) layer.bias = input(2);
-                if (op == "MatMul" && node.output_size() == 1) {  // bias as a following Add (paddle2onnx, torch MatMul+Add)
+                if (op == "Gemm" && is_weight(input(2)))
+                    layer.bias = input(2);
+                if (op == "MatMul" &&
+                    node.output_size() == 1) {  // bias as a following Add (paddle2onnx, torch MatMul+Add)
                     auto found = consumers.find(node.output(0));
-                    if (found != consumers.end() && found->second.size() == 1 && found->second.front()->op_type() == "Add") {
+                    if (found != consumers.end() && found->second.size() == 1 &&
+                        found->second.front()->op_type() == "Add") {
                         const auto& add = *found->second.front();
                         for (const auto& operand : add.input())
-                            if (operand != node.output(0) && is_weight(operand)) layer.bias = operand;
+                            if (operand != node.output(0) && is_weight(operand))
+                                layer.bias = operand;
                     }
                 }
             } else if (op == "Conv" && is_weight(input(1))) {
                 layer.kind = LayerKind::Conv;
                 layer.weight = input(1);
-                if (is_weight(input(2))) layer.bias = input(2);
-            } else if ((op == "BatchNormalization" || op == "LayerNormalization" || op == "InstanceNormalization" || op == "SimplifiedLayerNormalization") && is_weight(input(1))) {
+                if (is_weight(input(2)))
+                    layer.bias = input(2);
+            } else if ((op == "BatchNormalization" || op == "LayerNormalization" ||
+                        op == "InstanceNormalization" || op == "SimplifiedLayerNormalization") &&
+                       is_weight(input(1))) {
                 layer.kind = LayerKind::Norm;
                 layer.weight = input(1);
-                if (is_weight(input(2))) layer.bias = input(2);
+                if (is_weight(input(2)))
+                    layer.bias = input(2);
                 for (int i = 3; i < node.input_size(); ++i)
-                    if (is_weight(input(i))) layer.others.push_back(input(i));
+                    if (is_weight(input(i)))
+                        layer.others.push_back(input(i));
             } else if (op == "Gather" && is_weight(input(0)) && tensor(input(0)).shape.size() == 2) {
                 layer.kind = LayerKind::Embedding;
                 layer.weight = input(0);
@@ -218,9 +287,12 @@ private:
 bool looks_like_onnx(std::string_view prefix) {
     // ModelProto starts with field 1 (ir_version, varint: tag 0x08) in every exporter we
     // know of; the full parse decides.
-    return prefix.size() >= 2 && static_cast<unsigned char>(prefix[0]) == 0x08 && static_cast<unsigned char>(prefix[1]) < 0x80;
+    return prefix.size() >= 2 && static_cast<unsigned char>(prefix[0]) == 0x08 &&
+           static_cast<unsigned char>(prefix[1]) < 0x80;
 }
 
-std::unique_ptr<ModelFile> open_onnx(const std::string& path) { return std::make_unique<OnnxModel>(path); }
+std::unique_ptr<ModelFile> open_onnx(const std::string& path) {
+    return std::make_unique<OnnxModel>(path);
+}
 
 }  // namespace quantlens

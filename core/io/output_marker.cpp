@@ -36,26 +36,36 @@ bool safetensors_marked(const std::string& path) {
 
 bool json_marked(const std::string& path) {
     const auto json = parse_untrusted_json(read_small_text(path, 64 << 20), path, "json");
-    if (!json.is_object()) return false;
+    if (!json.is_object())
+        return false;
     const auto schema = json.find("schema");
-    return schema != json.end() && schema->is_string() && schema->get<std::string>().rfind("quantlens.", 0) == 0;
+    return schema != json.end() && schema->is_string() &&
+           schema->get<std::string>().rfind("quantlens.", 0) == 0;
 }
 
 }  // namespace
 
-std::string writer_stamp() { return "QuantLens " + quantlens_version(); }
+std::string writer_stamp() {
+    return "QuantLens " + quantlens_version();
+}
 
 bool carries_quantlens_marker(const std::string& path) {
     struct stat status {};
-    if (::lstat(path.c_str(), &status) != 0) return false;
-    if (S_ISDIR(status.st_mode)) return regular_file((fs::path(path) / kFolderMarker).string());
-    if (!S_ISREG(status.st_mode)) return false;
+    if (::lstat(path.c_str(), &status) != 0)
+        return false;
+    if (S_ISDIR(status.st_mode))
+        return regular_file((fs::path(path) / kFolderMarker).string());
+    if (!S_ISREG(status.st_mode))
+        return false;
     const std::string prefix = read_prefix(path, 16);
     try {
-        if (prefix.rfind("GGUF", 0) == 0) return gguf_marked(path);
-        if (prefix.size() >= 9 && prefix[8] == '{') return safetensors_marked(path);
+        if (prefix.rfind("GGUF", 0) == 0)
+            return gguf_marked(path);
+        if (prefix.size() >= 9 && prefix[8] == '{')
+            return safetensors_marked(path);
         const auto first = prefix.find_first_not_of(" \t\r\n");
-        if (first != std::string::npos && prefix[first] == '{') return json_marked(path);
+        if (first != std::string::npos && prefix[first] == '{')
+            return json_marked(path);
     } catch (const Error&) {
         return false;  // unreadable as its format: not an output of ours
     }
@@ -73,6 +83,8 @@ std::map<std::string, std::string> with_writer_mark(std::map<std::string, std::s
     return metadata;
 }
 
-void guard_output(const OutputRequest& request) { check_output(request, carries_quantlens_marker); }
+void guard_output(const OutputRequest& request) {
+    check_output(request, carries_quantlens_marker);
+}
 
 }  // namespace quantlens

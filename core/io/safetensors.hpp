@@ -18,9 +18,9 @@ struct SafetensorsEntry {
 };
 
 struct SafetensorsHeader {
-    std::vector<SafetensorsEntry> entries;           // in header order
-    std::map<std::string, std::string> metadata;     // __metadata__
-    std::uint64_t data_start = 0;                    // 8 + N
+    std::vector<SafetensorsEntry> entries;        // in header order
+    std::map<std::string, std::string> metadata;  // __metadata__
+    std::uint64_t data_start = 0;                 // 8 + N
 };
 
 constexpr std::uint64_t kSafetensorsMaxHeader = 100'000'000;  // the reference caps at 100 MB
@@ -29,7 +29,8 @@ constexpr std::uint64_t kSafetensorsMaxHeader = 100'000'000;  // the reference c
 SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file, const std::string& path);
 
 // weight_map of a sharded index: tensor -> shard file name (validated, no path escapes).
-std::map<std::string, std::string> parse_safetensors_index(std::string_view json_text, const std::string& path);
+std::map<std::string, std::string> parse_safetensors_index(std::string_view json_text,
+                                                           const std::string& path);
 
 // A small text file (index, config) read whole; Error naming it when larger than `limit`.
 std::string read_small_text(const std::string& path, std::size_t limit);
@@ -58,7 +59,8 @@ struct TensorDeclaration {
 
 class SafetensorsStreamWriter {
 public:
-    SafetensorsStreamWriter(const std::string& path, std::vector<TensorDeclaration> tensors, const std::map<std::string, std::string>& metadata = {});
+    SafetensorsStreamWriter(const std::string& path, std::vector<TensorDeclaration> tensors,
+                            const std::map<std::string, std::string>& metadata = {});
     ~SafetensorsStreamWriter();
     void write_tensor(std::span<const std::byte> bytes);  // the next declared tensor's bytes
     void commit();

@@ -4,7 +4,8 @@
 
 namespace quantlens {
 
-Inspection inspect_model(const Model& model, bool with_stats, const Progress& progress, const CancelToken* cancel) {
+Inspection inspect_model(const Model& model, bool with_stats, const Progress& progress,
+                         const CancelToken* cancel) {
     const auto& file = model.file();
     Inspection result;
     result.path = file.path();
@@ -12,18 +13,24 @@ Inspection inspect_model(const Model& model, bool with_stats, const Progress& pr
     result.architecture = model.architecture();
     result.metadata = file.metadata();
     std::uint64_t total_bytes = 0, done_bytes = 0;
-    for (const auto& tensor : file.tensors()) total_bytes += tensor.byte_size;
+    for (const auto& tensor : file.tensors())
+        total_bytes += tensor.byte_size;
     for (const auto& layer : model.layers()) {
         LayerRow row{layer.name, layer.op, layer.kind, layer.orientation, {}, 0, 0, {}};
         std::vector<std::pair<std::string, std::string>> members{{layer.weight, "weight"}};
-        if (layer.bias) members.emplace_back(*layer.bias, "bias");
-        for (const auto& other : layer.others) members.emplace_back(other, "other");
+        if (layer.bias)
+            members.emplace_back(*layer.bias, "bias");
+        for (const auto& other : layer.others)
+            members.emplace_back(other, "other");
         for (const auto& [name, role] : members) {
-            if (cancel) cancel->throw_if_cancelled();
+            if (cancel)
+                cancel->throw_if_cancelled();
             const auto& info = file.tensor(name);
-            TensorRow tensor{name, role, info.dtype, info.shape, info.elements(), info.byte_size, std::nullopt, {}};
+            TensorRow tensor{name,           role,         info.dtype, info.shape, info.elements(),
+                             info.byte_size, std::nullopt, {}};
             if (with_stats) {
-                if (progress) progress(done_bytes, total_bytes, name);
+                if (progress)
+                    progress(done_bytes, total_bytes, name);
                 try {
                     auto values = file.read_f32(info);
                     tensor.summary = summarize(values.values());
@@ -34,7 +41,8 @@ Inspection inspect_model(const Model& model, bool with_stats, const Progress& pr
             }
             row.parameters += tensor.parameters;
             row.bytes += tensor.bytes;
-            if (role == "weight") row.shape = normalised_shape(info.shape, layer.orientation);
+            if (role == "weight")
+                row.shape = normalised_shape(info.shape, layer.orientation);
             row.tensors.push_back(std::move(tensor));
         }
         result.tensors += row.tensors.size();
@@ -42,7 +50,8 @@ Inspection inspect_model(const Model& model, bool with_stats, const Progress& pr
         result.bytes += row.bytes;
         result.layers.push_back(std::move(row));
     }
-    if (progress && with_stats) progress(total_bytes, total_bytes, "");
+    if (progress && with_stats)
+        progress(total_bytes, total_bytes, "");
     return result;
 }
 
@@ -52,8 +61,10 @@ nlohmann::ordered_json to_json(const Inspection& inspection) {
     out["file"] = inspection.path;
     out["format"] = inspection.format;
     out["architecture"] = inspection.architecture;
-    out["summary"] = {{"layers", inspection.layers.size()}, {"tensors", inspection.tensors},
-                      {"parameters", inspection.parameters}, {"bytes", inspection.bytes}};
+    out["summary"] = {{"layers", inspection.layers.size()},
+                      {"tensors", inspection.tensors},
+                      {"parameters", inspection.parameters},
+                      {"bytes", inspection.bytes}};
     out["layers"] = nlohmann::ordered_json::array();
     for (const auto& layer : inspection.layers) {
         nlohmann::ordered_json row;
@@ -75,10 +86,15 @@ nlohmann::ordered_json to_json(const Inspection& inspection) {
             t["bytes"] = tensor.bytes;
             if (tensor.summary) {
                 const auto& s = *tensor.summary;
-                t["stats"] = {{"min", s.min}, {"max", s.max}, {"mean", s.mean}, {"std", s.std}, {"non_finite", s.non_finite}};
+                t["stats"] = {{"min", s.min},
+                              {"max", s.max},
+                              {"mean", s.mean},
+                              {"std", s.std},
+                              {"non_finite", s.non_finite}};
             } else {
                 t["stats"] = nullptr;
-                if (!tensor.error.empty()) t["stats_error"] = tensor.error;
+                if (!tensor.error.empty())
+                    t["stats_error"] = tensor.error;
             }
             row["tensors"].push_back(std::move(t));
         }
@@ -93,7 +109,10 @@ std::string human_bytes(std::uint64_t bytes) {
     const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     double value = static_cast<double>(bytes);
     int unit = 0;
-    while (value >= 1024 && unit < 4) { value /= 1024; ++unit; }
+    while (value >= 1024 && unit < 4) {
+        value /= 1024;
+        ++unit;
+    }
     char text[32];
     std::snprintf(text, sizeof text, unit ? "%.1f %s" : "%.0f %s", value, units[unit]);
     return text;
@@ -108,26 +127,38 @@ std::string number(double value) {
 std::string to_table(const Inspection& inspection) {
     std::string out;
     char line[1024];
-    std::snprintf(line, sizeof line, "%-44s %-9s %-8s %-18s %12s %10s %10s %10s %10s %10s\n", "NAME", "KIND", "DTYPE", "SHAPE", "PARAMS", "BYTES", "MIN", "MAX", "MEAN", "STD");
+    std::snprintf(line, sizeof line, "%-44s %-9s %-8s %-18s %12s %10s %10s %10s %10s %10s\n", "NAME", "KIND",
+                  "DTYPE", "SHAPE", "PARAMS", "BYTES", "MIN", "MAX", "MEAN", "STD");
     out += line;
     for (const auto& layer : inspection.layers) {
-        std::snprintf(line, sizeof line, "%-44s %-9s %-8s %-18s %12llu %10s\n", layer.name.c_str(), std::string(layer_kind_name(layer.kind)).c_str(), "",
-                      shape_text(layer.shape).c_str(), static_cast<unsigned long long>(layer.parameters), human_bytes(layer.bytes).c_str());
+        std::snprintf(line, sizeof line, "%-44s %-9s %-8s %-18s %12llu %10s\n", layer.name.c_str(),
+                      std::string(layer_kind_name(layer.kind)).c_str(), "", shape_text(layer.shape).c_str(),
+                      static_cast<unsigned long long>(layer.parameters), human_bytes(layer.bytes).c_str());
         out += line;
         for (const auto& tensor : layer.tensors) {
             std::string min, max, mean, std_text;
-            if (tensor.summary) { min = number(tensor.summary->min); max = number(tensor.summary->max); mean = number(tensor.summary->mean); std_text = number(tensor.summary->std); }
-            std::snprintf(line, sizeof line, "  %-42s %-9s %-8s %-18s %12llu %10s %10s %10s %10s %10s\n", tensor.name.c_str(), tensor.role.c_str(),
-                          std::string(dtype_name(tensor.dtype)).c_str(), shape_text(tensor.shape).c_str(), static_cast<unsigned long long>(tensor.parameters),
-                          human_bytes(tensor.bytes).c_str(), min.c_str(), max.c_str(), mean.c_str(), std_text.c_str());
+            if (tensor.summary) {
+                min = number(tensor.summary->min);
+                max = number(tensor.summary->max);
+                mean = number(tensor.summary->mean);
+                std_text = number(tensor.summary->std);
+            }
+            std::snprintf(
+                line, sizeof line, "  %-42s %-9s %-8s %-18s %12llu %10s %10s %10s %10s %10s\n",
+                tensor.name.c_str(), tensor.role.c_str(), std::string(dtype_name(tensor.dtype)).c_str(),
+                shape_text(tensor.shape).c_str(), static_cast<unsigned long long>(tensor.parameters),
+                human_bytes(tensor.bytes).c_str(), min.c_str(), max.c_str(), mean.c_str(), std_text.c_str());
             out += line;
-            if (!tensor.summary && !tensor.error.empty()) out += "    (no statistics: " + tensor.error + ")\n";
+            if (!tensor.summary && !tensor.error.empty())
+                out += "    (no statistics: " + tensor.error + ")\n";
         }
     }
-    std::snprintf(line, sizeof line, "%zu layers, %llu tensors, %llu parameters, %s, format %s%s\n", inspection.layers.size(),
-                  static_cast<unsigned long long>(inspection.tensors), static_cast<unsigned long long>(inspection.parameters),
-                  human_bytes(inspection.bytes).c_str(), inspection.format.c_str(),
-                  inspection.architecture.empty() ? "" : (", architecture " + inspection.architecture).c_str());
+    std::snprintf(
+        line, sizeof line, "%zu layers, %llu tensors, %llu parameters, %s, format %s%s\n",
+        inspection.layers.size(), static_cast<unsigned long long>(inspection.tensors),
+        static_cast<unsigned long long>(inspection.parameters), human_bytes(inspection.bytes).c_str(),
+        inspection.format.c_str(),
+        inspection.architecture.empty() ? "" : (", architecture " + inspection.architecture).c_str());
     out += line;
     return out;
 }

@@ -39,7 +39,8 @@ struct Inspection {
     nlohmann::json metadata;
 };
 
-Inspection inspect_model(const Model& model, bool with_stats, const Progress& progress = {}, const CancelToken* cancel = nullptr);
+Inspection inspect_model(const Model& model, bool with_stats, const Progress& progress = {},
+                         const CancelToken* cancel = nullptr);
 
 inline constexpr const char* kInspectSchema = "quantlens.inspect/1";  // docs/inspect-json.md
 nlohmann::ordered_json to_json(const Inspection& inspection);

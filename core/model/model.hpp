@@ -16,7 +16,9 @@ struct LayerWeights {
     std::vector<std::int64_t> shape;  // output channels first
     std::vector<float> owned;         // filled when the stored layout had to be reordered
     FloatValues stored;               // the decoded tensor as stored
-    std::span<const float> values() const { return owned.empty() ? stored.values() : std::span<const float>(owned); }
+    std::span<const float> values() const {
+        return owned.empty() ? stored.values() : std::span<const float>(owned);
+    }
 };
 
 class Model {
@@ -39,9 +41,10 @@ private:
 std::vector<Layer> group_layers(const ModelFile& file);
 
 // Reorders values stored as `stored_shape` in `orientation` to output-channels-first.
-std::vector<float> reorient(std::span<const float> values, const std::vector<std::int64_t>& stored_shape, Orientation orientation);
+std::vector<float> reorient(std::span<const float> values, const std::vector<std::int64_t>& stored_shape,
+                            Orientation orientation);
 // The inverse of reorient(): output-channels-first values back to the stored shape's layout.
-std::vector<float> to_stored_layout(std::span<const float> out_first, const std::vector<std::int64_t>& stored_shape, Orientation orientation);
-
+std::vector<float> to_stored_layout(std::span<const float> out_first,
+                                    const std::vector<std::int64_t>& stored_shape, Orientation orientation);
 
 }  // namespace quantlens

@@ -27,13 +27,16 @@ FileIdentity describe_file(const fs::path& path) {
     in.read(head.data(), static_cast<std::streamsize>(head.size()));
     head.resize(static_cast<std::size_t>(in.gcount()));
     const std::string content = std::to_string(size) + " " + hex64(fnv1a(head)) + "\n";
-    return {path.filename().string() + " " + std::to_string(size) + " " + std::to_string(mtime) + " " + hex64(fnv1a(head)) + "\n", content};
+    return {path.filename().string() + " " + std::to_string(size) + " " + std::to_string(mtime) + " " +
+                hex64(fnv1a(head)) + "\n",
+            content};
 }
 
 }  // namespace
 
 std::uint64_t fnv1a(std::string_view bytes, std::uint64_t hash) {
-    for (unsigned char c : bytes) hash = (hash ^ c) * 1099511628211ull;
+    for (unsigned char c : bytes)
+        hash = (hash ^ c) * 1099511628211ull;
     return hash;
 }
 
@@ -43,7 +46,9 @@ std::string hex64(std::uint64_t value) {
     return text;
 }
 
-std::string ModelIdentity::hex() const { return hex64(hash); }
+std::string ModelIdentity::hex() const {
+    return hex64(hash);
+}
 
 ModelIdentity model_identity(const std::string& path) {
     ModelIdentity identity;
@@ -51,7 +56,8 @@ ModelIdentity model_identity(const std::string& path) {
     if (fs::is_directory(path, error)) {
         std::vector<fs::path> files;
         for (const auto& entry : fs::directory_iterator(path, error))
-            if (entry.is_regular_file(error)) files.push_back(entry.path());
+            if (entry.is_regular_file(error))
+                files.push_back(entry.path());
         std::sort(files.begin(), files.end());
         std::string content;
         for (const auto& file : files) {

@@ -10,11 +10,11 @@
 namespace quantlens {
 
 struct ModelIdentity {
-    std::string description;   // one line per file: name, size, mtime, header hash
-    std::uint64_t hash = 0;    // FNV-1a of the description: changes when any file is touched
-    std::uint64_t content = 0; // FNV-1a of the sizes and header hashes only: the same for a copy
-                               // of the model elsewhere (what a quantization plan checks)
-    std::string hex() const;   // the hash as 16 hex digits
+    std::string description;    // one line per file: name, size, mtime, header hash
+    std::uint64_t hash = 0;     // FNV-1a of the description: changes when any file is touched
+    std::uint64_t content = 0;  // FNV-1a of the sizes and header hashes only: the same for a copy
+                                // of the model elsewhere (what a quantization plan checks)
+    std::string hex() const;    // the hash as 16 hex digits
 };
 
 ModelIdentity model_identity(const std::string& path);

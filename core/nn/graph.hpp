@@ -16,7 +16,8 @@ struct Shape {
     std::vector<std::int64_t> dims;
     std::int64_t size() const {
         std::int64_t n = 1;
-        for (auto d : dims) n *= d;
+        for (auto d : dims)
+            n *= d;
         return n;
     }
     std::int64_t last() const { return dims.empty() ? 1 : dims.back(); }
@@ -25,8 +26,22 @@ struct Shape {
 std::string shape_text(const Shape& shape);
 
 enum class OpKind {
-    Dense, Conv2D, DepthwiseConv2D, BatchNorm, Activation, MaxPool, AvgPool, GlobalAvgPool, Flatten, Add,
-    Embedding, PositionEmbedding, LayerNorm, RMSNorm, Attention, Mul,  // decoder-only transformers
+    Dense,
+    Conv2D,
+    DepthwiseConv2D,
+    BatchNorm,
+    Activation,
+    MaxPool,
+    AvgPool,
+    GlobalAvgPool,
+    Flatten,
+    Add,
+    Embedding,
+    PositionEmbedding,
+    LayerNorm,
+    RMSNorm,
+    Attention,
+    Mul,  // decoder-only transformers
 };
 enum class ActivationKind { Linear, Relu, Gelu, GeluTanh, Tanh, Sigmoid, Swish, Softmax };
 const char* op_name(OpKind kind);
@@ -35,7 +50,7 @@ const char* activation_name(ActivationKind kind);
 // A named tensor of a node in the flat parameter vector, in the file's layout (Keras: Dense
 // kernel [in, out], Conv2D [kh, kw, in, out], DepthwiseConv2D [kh, kw, in, multiplier]).
 struct ParameterSlot {
-    std::string name;  // "kernel", "bias", "gamma", "beta"
+    std::string name;    // "kernel", "bias", "gamma", "beta"
     std::string tensor;  // the model file's tensor name
     std::vector<std::int64_t> shape;
     std::size_t offset = 0, size = 0;
@@ -54,16 +69,19 @@ struct Node {
     Shape in, out;            // shape of the first input, and of the output
     ActivationKind activation = ActivationKind::Linear;
     Window window;
-    int multiplier = 1;                  // DepthwiseConv2D
-    bool transposed = false;             // Dense: the kernel is stored [out, in] (nn.Linear), y = x·Wᵀ
-    double epsilon = 0;                  // LayerNorm, RMSNorm
-    int heads = 0, kv_heads = 0, head_dim = 0;  // Attention (causal); one input = fused q|k|v, three = q, k, v
-    double rope_theta = 0;               // Attention: rotary embeddings as Hugging Face computes them (0: none)
-    std::vector<double> shift, scale;    // BatchNorm as y = x·scale + shift before γ, β: scale = 1/√(var+ε), shift = −mean·scale
+    int multiplier = 1;       // DepthwiseConv2D
+    bool transposed = false;  // Dense: the kernel is stored [out, in] (nn.Linear), y = x·Wᵀ
+    double epsilon = 0;       // LayerNorm, RMSNorm
+    int heads = 0, kv_heads = 0,
+        head_dim = 0;       // Attention (causal); one input = fused q|k|v, three = q, k, v
+    double rope_theta = 0;  // Attention: rotary embeddings as Hugging Face computes them (0: none)
+    std::vector<double> shift,
+        scale;  // BatchNorm as y = x·scale + shift before γ, β: scale = 1/√(var+ε), shift = −mean·scale
     std::vector<ParameterSlot> parameters;
     const ParameterSlot* slot(const std::string& slot_name) const {
         for (const auto& p : parameters)
-            if (p.name == slot_name) return &p;
+            if (p.name == slot_name)
+                return &p;
         return nullptr;
     }
 };
@@ -78,13 +96,15 @@ struct ParameterBlock {
 struct Graph {
     Shape input;
     std::vector<Node> nodes;
-    int output = -1;              // the node whose output is the logits
-    bool softmax_folded = false;  // the file's last softmax is left to the cross-entropy, as PyTorch's takes logits
-    bool next_token = false;      // a language model: inputs are token ids, the loss is next-token cross-entropy
-    std::int64_t vocabulary = 0;  // for next_token
+    int output = -1;  // the node whose output is the logits
+    bool softmax_folded =
+        false;  // the file's last softmax is left to the cross-entropy, as PyTorch's takes logits
+    bool next_token = false;  // a language model: inputs are token ids, the loss is next-token cross-entropy
+    std::int64_t vocabulary = 0;     // for next_token
     std::vector<double> parameters;  // initial values, as read from the file
     std::vector<ParameterBlock> blocks() const;
-    const Node& node_of_layer(const std::string& layer) const;  // the node holding the layer's parameters; Error when none
+    const Node& node_of_layer(
+        const std::string& layer) const;  // the node holding the layer's parameters; Error when none
 };
 
 }  // namespace quantlens::nn

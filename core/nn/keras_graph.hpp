@@ -21,8 +21,11 @@ Graph keras_graph(const Model& model);
 // ("kernel", "depthwise_kernel", …), and that tensor's values once its shape is checked
 // against what the layer needs (Error naming the tensor otherwise).
 struct KerasWeights {
-    std::function<std::optional<std::string>(const std::string& layer, const std::vector<std::string>& names)> find;
-    std::function<std::vector<float>(const std::string& tensor, const std::vector<std::int64_t>& shape, const std::string& layer)> read;
+    std::function<std::optional<std::string>(const std::string& layer, const std::vector<std::string>& names)>
+        find;
+    std::function<std::vector<float>(const std::string& tensor, const std::vector<std::int64_t>& shape,
+                                     const std::string& layer)>
+        read;
 };
 // The same from a parsed model_config (what the fuzz target drives; `path` names errors).
 Graph keras_graph(const nlohmann::json& model_config, const KerasWeights& weights, const std::string& path);

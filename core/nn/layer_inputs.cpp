@@ -13,7 +13,8 @@ Matrix<float> to_weight_columns(const Node& node, const Matrix<T>& patches) {
     Matrix<float> out(patches.rows(), patches.cols());
     for (Eigen::Index i = 0; i < kh; ++i)
         for (Eigen::Index j = 0; j < kw; ++j)
-            for (Eigen::Index ch = 0; ch < c; ++ch) out.col((ch * kh + i) * kw + j) = patches.col((i * kw + j) * c + ch).template cast<float>();
+            for (Eigen::Index ch = 0; ch < c; ++ch)
+                out.col((ch * kh + i) * kw + j) = patches.col((i * kw + j) * c + ch).template cast<float>();
     return out;
 }
 
@@ -26,7 +27,8 @@ std::optional<Matrix<float>> layer_inputs(const Node& node, const ForwardTrace<T
         const Eigen::Index in = node.in.last();
         return Eigen::Map<const Matrix<T>>(x.data(), x.size() / in, in).template cast<float>().eval();
     }
-    if (node.kind == OpKind::Conv2D) return to_weight_columns(node, im2col(node, x));
+    if (node.kind == OpKind::Conv2D)
+        return to_weight_columns(node, im2col(node, x));
     return std::nullopt;
 }
 
@@ -41,12 +43,14 @@ Eigen::MatrixXd input_square_sums(const Node& node, const ForwardTrace<T>& trace
         for (Eigen::Index ch = 0; ch < c; ++ch)
             for (Eigen::Index t = 0; t < taps; ++t) {
                 const double s = patches.col(t * c + ch).template cast<double>().squaredNorm();
-                for (int m = 0; m < node.multiplier; ++m) sums(ch * node.multiplier + m, t) = s;
+                for (int m = 0; m < node.multiplier; ++m)
+                    sums(ch * node.multiplier + m, t) = s;
             }
         return sums;
     }
     const auto x = layer_inputs(node, trace);
-    if (!x) return {};
+    if (!x)
+        return {};
     const Eigen::RowVectorXd columns = x->template cast<double>().colwise().squaredNorm();
     return columns.replicate(node.out.last(), 1);
 }

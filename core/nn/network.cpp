@@ -10,7 +10,8 @@ namespace quantlens::nn {
 
 std::string shape_text(const Shape& shape) {
     std::string text = "[";
-    for (std::size_t i = 0; i < shape.dims.size(); ++i) text += (i ? ", " : "") + std::to_string(shape.dims[i]);
+    for (std::size_t i = 0; i < shape.dims.size(); ++i)
+        text += (i ? ", " : "") + std::to_string(shape.dims[i]);
     return text + "]";
 }
 
@@ -53,13 +54,17 @@ const char* activation_name(ActivationKind kind) {
 std::vector<ParameterBlock> Graph::blocks() const {
     std::vector<ParameterBlock> result;
     for (const auto& node : nodes) {
-        if (node.parameters.empty()) continue;
+        if (node.parameters.empty())
+            continue;
         bool shared = false;  // a tied head reads the embedding's slot: one block, the embedding's
         for (const auto& block : result)
-            if (block.offset == node.parameters.front().offset) shared = true;
-        if (shared) continue;
+            if (block.offset == node.parameters.front().offset)
+                shared = true;
+        if (shared)
+            continue;
         ParameterBlock block{node.layer, node.parameters.front().offset, 0};
-        for (const auto& slot : node.parameters) block.size += slot.size;
+        for (const auto& slot : node.parameters)
+            block.size += slot.size;
         result.push_back(block);
     }
     return result;
@@ -67,7 +72,8 @@ std::vector<ParameterBlock> Graph::blocks() const {
 
 const Node& Graph::node_of_layer(const std::string& layer) const {
     for (const auto& node : nodes)
-        if (node.layer == layer && !node.parameters.empty()) return node;
+        if (node.layer == layer && !node.parameters.empty())
+            return node;
     throw Error("", "layer \"" + layer + "\"", "has no parameters in the engine's network");
 }
 
@@ -86,7 +92,8 @@ Matrix<T> forward_node(const Node& node, const Inputs<T>& inputs, const Matrix<T
         case OpKind::Flatten: return x;  // channels-last rows are already flat in Keras's order
         case OpKind::Add: {
             Matrix<T> y = x;
-            for (std::size_t i = 1; i < inputs.size(); ++i) y += *inputs[i];
+            for (std::size_t i = 1; i < inputs.size(); ++i)
+                y += *inputs[i];
             return y;
         }
         case OpKind::Mul: return x.cwiseProduct(*inputs[1]);
@@ -100,8 +107,8 @@ Matrix<T> forward_node(const Node& node, const Inputs<T>& inputs, const Matrix<T
 }
 
 template <typename T>
-void backward_node(const Node& node, const Inputs<T>& inputs, const Matrix<T>& gate, const Matrix<T>& output, const Matrix<T>& dy, const T* theta, T* gradient,
-                   const InputGradients<T>& dx) {
+void backward_node(const Node& node, const Inputs<T>& inputs, const Matrix<T>& gate, const Matrix<T>& output,
+                   const Matrix<T>& dy, const T* theta, T* gradient, const InputGradients<T>& dx) {
     const auto& x = *inputs.front();
     switch (node.kind) {
         case OpKind::Dense: return dense_backward(node, x, dy, theta, gradient, dx.front());
@@ -115,13 +122,17 @@ void backward_node(const Node& node, const Inputs<T>& inputs, const Matrix<T>& g
         case OpKind::Flatten:
         case OpKind::Add:
             for (auto* d : dx)
-                if (d) *d += dy;
+                if (d)
+                    *d += dy;
             return;
         case OpKind::Mul:
-            if (dx[0]) *dx[0] += dy.cwiseProduct(*inputs[1]);
-            if (dx[1]) *dx[1] += dy.cwiseProduct(x);
+            if (dx[0])
+                *dx[0] += dy.cwiseProduct(*inputs[1]);
+            if (dx[1])
+                *dx[1] += dy.cwiseProduct(x);
             return;
-        case OpKind::Embedding: return embedding_backward(node, x, dy, gradient);  // token ids take no gradient
+        case OpKind::Embedding:
+            return embedding_backward(node, x, dy, gradient);  // token ids take no gradient
         case OpKind::PositionEmbedding: return position_backward(node, dy, gradient, dx.front());
         case OpKind::LayerNorm:
         case OpKind::RMSNorm: return norm_backward(node, x, dy, theta, gradient, dx.front());
@@ -141,17 +152,22 @@ template <typename T>
 double cross_entropy(const Matrix<T>& logits, const std::vector<std::int64_t>& labels, Matrix<T>* gradient) {
     const auto n = logits.rows();
     if (static_cast<Eigen::Index>(labels.size()) != n)
-        throw Error("", "labels", std::to_string(labels.size()) + " labels for " + std::to_string(n) + " samples");
+        throw Error("", "labels",
+                    std::to_string(labels.size()) + " labels for " + std::to_string(n) + " samples");
     std::size_t counted = 0;
     for (std::size_t i = 0; i < labels.size(); ++i) {
         if (labels[i] < -1 || labels[i] >= logits.cols())
-            throw Error("", "labels[" + std::to_string(i) + "]", "class " + std::to_string(labels[i]) + " outside the network's " + std::to_string(logits.cols()) + " outputs");
-        if (labels[i] >= 0) ++counted;
+            throw Error("", "labels[" + std::to_string(i) + "]",
+                        "class " + std::to_string(labels[i]) + " outside the network's " +
+                            std::to_string(logits.cols()) + " outputs");
+        if (labels[i] >= 0)
+            ++counted;
     }
     double total = 0;
     for (Eigen::Index r = 0; r < n; ++r) {
         const auto label = labels[static_cast<std::size_t>(r)];
-        if (label < 0) continue;  // a position with no target (a sequence's last token)
+        if (label < 0)
+            continue;  // a position with no target (a sequence's last token)
         const double top = static_cast<double>(logits.row(r).maxCoeff());
         const double sum = (logits.row(r).template cast<double>().array() - top).exp().sum();
         total += top + std::log(sum) - static_cast<double>(logits(r, label));
@@ -160,43 +176,58 @@ double cross_entropy(const Matrix<T>& logits, const std::vector<std::int64_t>& l
         *gradient = softmax_rows<T>(logits);
         for (Eigen::Index r = 0; r < n; ++r) {
             const auto label = labels[static_cast<std::size_t>(r)];
-            if (label < 0) gradient->row(r).setZero();
-            else (*gradient)(r, label) -= T(1);
+            if (label < 0)
+                gradient->row(r).setZero();
+            else
+                (*gradient)(r, label) -= T(1);
         }
-        if (counted) *gradient /= T(counted);
+        if (counted)
+            *gradient /= T(counted);
     }
     return counted ? total / static_cast<double>(counted) : 0.0;
 }
 
 template <typename T>
 Network<T>::Network(Graph graph) : graph_(std::move(graph)) {
-    if (graph_.nodes.empty() || graph_.output < 0) throw Error("", "network", "has no layers");
-    theta_ = Eigen::Map<const Eigen::VectorXd>(graph_.parameters.data(), static_cast<Eigen::Index>(graph_.parameters.size())).cast<T>();
+    if (graph_.nodes.empty() || graph_.output < 0)
+        throw Error("", "network", "has no layers");
+    theta_ = Eigen::Map<const Eigen::VectorXd>(graph_.parameters.data(),
+                                               static_cast<Eigen::Index>(graph_.parameters.size()))
+                 .cast<T>();
 }
 
 template <typename T>
 void Network<T>::set_parameters(const Vector<T>& theta) {
-    if (theta.size() != theta_.size()) throw Error("", "parameters", std::to_string(theta.size()) + " values for " + std::to_string(theta_.size()) + " parameters");
+    if (theta.size() != theta_.size())
+        throw Error(
+            "", "parameters",
+            std::to_string(theta.size()) + " values for " + std::to_string(theta_.size()) + " parameters");
     theta_ = theta;
 }
 
 template <typename T>
 void Network<T>::set_slot(const ParameterSlot& slot, const std::vector<float>& values) {
-    if (values.size() != slot.size) throw Error("", slot.tensor, std::to_string(values.size()) + " values for a tensor of " + std::to_string(slot.size));
-    for (std::size_t i = 0; i < values.size(); ++i) theta_[static_cast<Eigen::Index>(slot.offset + i)] = static_cast<T>(values[i]);
+    if (values.size() != slot.size)
+        throw Error("", slot.tensor,
+                    std::to_string(values.size()) + " values for a tensor of " + std::to_string(slot.size));
+    for (std::size_t i = 0; i < values.size(); ++i)
+        theta_[static_cast<Eigen::Index>(slot.offset + i)] = static_cast<T>(values[i]);
 }
 
 template <typename T>
 ForwardTrace<T> Network<T>::run(const Matrix<T>& x, const ForwardTrace<T>* pattern) const {
     if (x.cols() != graph_.input.size())
-        throw Error("", "inputs", std::to_string(x.cols()) + " values per sample; the network takes " + shape_text(graph_.input) + " = " + std::to_string(graph_.input.size()));
+        throw Error("", "inputs",
+                    std::to_string(x.cols()) + " values per sample; the network takes " +
+                        shape_text(graph_.input) + " = " + std::to_string(graph_.input.size()));
     ForwardTrace<T> trace;
     trace.input = x;
     trace.outputs.reserve(graph_.nodes.size());
     Inputs<T> inputs;
     for (const auto& node : graph_.nodes) {
         inputs.clear();
-        for (int i : node.inputs) inputs.push_back(&trace.output_of(i));
+        for (int i : node.inputs)
+            inputs.push_back(&trace.output_of(i));
         const auto& gate = pattern ? pattern->output_of(node.inputs.front()) : *inputs.front();
         trace.outputs.push_back(forward_node(node, inputs, gate, theta_.data()));
     }
@@ -216,30 +247,40 @@ double Network<T>::loss(const Matrix<T>& x, const std::vector<std::int64_t>& lab
 
 template <typename T>
 Matrix<T> Network<T>::position_logits(const Matrix<T>& logits) const {
-    if (!graph_.next_token) return logits;
+    if (!graph_.next_token)
+        return logits;
     return Eigen::Map<const Matrix<T>>(logits.data(), logits.size() / graph_.vocabulary, graph_.vocabulary);
 }
 
 template <typename T>
-std::vector<std::int64_t> Network<T>::targets(const Matrix<T>& x, const std::vector<std::int64_t>& labels) const {
-    if (!graph_.next_token) return labels;
-    std::vector<std::int64_t> next(static_cast<std::size_t>(x.size()), -1);  // the last token of each sample predicts nothing
+std::vector<std::int64_t> Network<T>::targets(const Matrix<T>& x,
+                                              const std::vector<std::int64_t>& labels) const {
+    if (!graph_.next_token)
+        return labels;
+    std::vector<std::int64_t> next(static_cast<std::size_t>(x.size()),
+                                   -1);  // the last token of each sample predicts nothing
     for (Eigen::Index n = 0; n < x.rows(); ++n)
-        for (Eigen::Index t = 0; t + 1 < x.cols(); ++t) next[static_cast<std::size_t>(n * x.cols() + t)] = static_cast<std::int64_t>(x(n, t + 1));
+        for (Eigen::Index t = 0; t + 1 < x.cols(); ++t)
+            next[static_cast<std::size_t>(n * x.cols() + t)] = static_cast<std::int64_t>(x(n, t + 1));
     return next;
 }
 
 template <typename T>
-double Network<T>::objective(const Matrix<T>& logits, const Matrix<T>& x, const std::vector<std::int64_t>& labels, Matrix<T>* gradient) const {
-    if (!graph_.next_token) return cross_entropy<T>(logits, labels, gradient);
+double Network<T>::objective(const Matrix<T>& logits, const Matrix<T>& x,
+                             const std::vector<std::int64_t>& labels, Matrix<T>* gradient) const {
+    if (!graph_.next_token)
+        return cross_entropy<T>(logits, labels, gradient);
     Matrix<T> per_position;
-    const double value = cross_entropy<T>(position_logits(logits), targets(x, labels), gradient ? &per_position : nullptr);
-    if (gradient) *gradient = Eigen::Map<const Matrix<T>>(per_position.data(), logits.rows(), logits.cols());
+    const double value =
+        cross_entropy<T>(position_logits(logits), targets(x, labels), gradient ? &per_position : nullptr);
+    if (gradient)
+        *gradient = Eigen::Map<const Matrix<T>>(per_position.data(), logits.rows(), logits.cols());
     return value;
 }
 
 template <typename T>
-void Network<T>::backward(const ForwardTrace<T>& trace, const Matrix<T>& logits_gradient, Gradients<T>& gradients, bool node_gradients,
+void Network<T>::backward(const ForwardTrace<T>& trace, const Matrix<T>& logits_gradient,
+                          Gradients<T>& gradients, bool node_gradients,
                           const ForwardTrace<T>* pattern) const {
     const auto count = graph_.nodes.size();
     std::vector<Matrix<T>> d(count);
@@ -249,42 +290,56 @@ void Network<T>::backward(const ForwardTrace<T>& trace, const Matrix<T>& logits_
     Inputs<T> inputs;
     InputGradients<T> input_gradients;
     for (std::size_t k = count; k-- > 0;) {
-        if (d[k].size() == 0) continue;  // nothing downstream of this node reaches the loss
+        if (d[k].size() == 0)
+            continue;  // nothing downstream of this node reaches the loss
         const auto& node = graph_.nodes[k];
         inputs.clear();
         input_gradients.clear();
         for (int i : node.inputs) {
             inputs.push_back(&trace.output_of(i));
-            if (i < 0) { input_gradients.push_back(&gradients.input); continue; }
+            if (i < 0) {
+                input_gradients.push_back(&gradients.input);
+                continue;
+            }
             auto& di = d[static_cast<std::size_t>(i)];
-            if (di.size() == 0) di = Matrix<T>::Zero(trace.outputs[static_cast<std::size_t>(i)].rows(), trace.outputs[static_cast<std::size_t>(i)].cols());
+            if (di.size() == 0)
+                di = Matrix<T>::Zero(trace.outputs[static_cast<std::size_t>(i)].rows(),
+                                     trace.outputs[static_cast<std::size_t>(i)].cols());
             input_gradients.push_back(&di);
         }
         const auto& gate = (pattern ? *pattern : trace).output_of(node.inputs.front());
-        backward_node(node, inputs, gate, trace.outputs[k], d[k], theta_.data(), gradients.parameters.data(), input_gradients);
+        backward_node(node, inputs, gate, trace.outputs[k], d[k], theta_.data(), gradients.parameters.data(),
+                      input_gradients);
     }
-    if (node_gradients) gradients.outputs = std::move(d);
+    if (node_gradients)
+        gradients.outputs = std::move(d);
 }
 
 template <typename T>
-double Network<T>::loss_and_gradient(const Matrix<T>& x, const std::vector<std::int64_t>& labels, Gradients<T>& gradients, bool node_gradients,
-                                     ForwardTrace<T>* kept, const ForwardTrace<T>* pattern) const {
+double Network<T>::loss_and_gradient(const Matrix<T>& x, const std::vector<std::int64_t>& labels,
+                                     Gradients<T>& gradients, bool node_gradients, ForwardTrace<T>* kept,
+                                     const ForwardTrace<T>* pattern) const {
     auto trace = run(x, pattern);
     Matrix<T> dlogits;
-    const double value = objective(trace.outputs[static_cast<std::size_t>(graph_.output)], x, labels, &dlogits);
+    const double value =
+        objective(trace.outputs[static_cast<std::size_t>(graph_.output)], x, labels, &dlogits);
     backward(trace, dlogits, gradients, node_gradients, pattern);
-    if (kept) *kept = std::move(trace);
+    if (kept)
+        *kept = std::move(trace);
     return value;
 }
 
-HessianVectorProducts::HessianVectorProducts(const Network<double>& network, const Matrix<double>& x, const std::vector<std::int64_t>& labels)
+HessianVectorProducts::HessianVectorProducts(const Network<double>& network, const Matrix<double>& x,
+                                             const std::vector<std::int64_t>& labels)
     : moved_(network), x_(x), labels_(labels), theta_(network.parameters()), pattern_(network.run(x)) {}
 
 Eigen::VectorXd HessianVectorProducts::operator()(const Eigen::VectorXd& v) {
     const double v_max = v.cwiseAbs().maxCoeff();
-    if (v_max == 0) return Eigen::VectorXd::Zero(theta_.size());
+    if (v_max == 0)
+        return Eigen::VectorXd::Zero(theta_.size());
     // The five-point stencil (Richardson's extrapolation of two central differences): error O(h⁴).
-    const double h = std::cbrt(std::numeric_limits<double>::epsilon()) * (1 + theta_.cwiseAbs().maxCoeff()) / v_max;
+    const double h =
+        std::cbrt(std::numeric_limits<double>::epsilon()) * (1 + theta_.cwiseAbs().maxCoeff()) / v_max;
     auto gradient_at = [&](double step) -> const Eigen::VectorXd& {
         moved_.set_parameters(theta_ + step * v);
         moved_.loss_and_gradient(x_, labels_, step > 0 ? plus_ : minus_, false, nullptr, &pattern_);
@@ -297,17 +352,21 @@ Eigen::VectorXd HessianVectorProducts::operator()(const Eigen::VectorXd& v) {
     return sum / (12 * h);
 }
 
-Eigen::VectorXd hessian_vector(const Network<double>& network, const Matrix<double>& x, const std::vector<std::int64_t>& labels, const Eigen::VectorXd& v) {
+Eigen::VectorXd hessian_vector(const Network<double>& network, const Matrix<double>& x,
+                               const std::vector<std::int64_t>& labels, const Eigen::VectorXd& v) {
     return HessianVectorProducts(network, x, labels)(v);
 }
 
 template class Network<float>;
 template class Network<double>;
-template Matrix<double> forward_node<double>(const Node&, const Inputs<double>&, const Matrix<double>&, const double*);
-template void backward_node<double>(const Node&, const Inputs<double>&, const Matrix<double>&, const Matrix<double>&, const Matrix<double>&, const double*, double*,
+template Matrix<double> forward_node<double>(const Node&, const Inputs<double>&, const Matrix<double>&,
+                                             const double*);
+template void backward_node<double>(const Node&, const Inputs<double>&, const Matrix<double>&,
+                                    const Matrix<double>&, const Matrix<double>&, const double*, double*,
                                     const InputGradients<double>&);
 template double cross_entropy<float>(const Matrix<float>&, const std::vector<std::int64_t>&, Matrix<float>*);
-template double cross_entropy<double>(const Matrix<double>&, const std::vector<std::int64_t>&, Matrix<double>*);
+template double cross_entropy<double>(const Matrix<double>&, const std::vector<std::int64_t>&,
+                                      Matrix<double>*);
 template Matrix<float> softmax_rows<float>(const Matrix<float>&);
 template Matrix<double> softmax_rows<double>(const Matrix<double>&);
 

@@ -23,7 +23,9 @@ template <typename T>
 struct ForwardTrace {
     Matrix<T> input;
     std::vector<Matrix<T>> outputs;
-    const Matrix<T>& output_of(int node) const { return node < 0 ? input : outputs[static_cast<std::size_t>(node)]; }
+    const Matrix<T>& output_of(int node) const {
+        return node < 0 ? input : outputs[static_cast<std::size_t>(node)];
+    }
 };
 
 // What one backward pass gives: ∂L/∂θ (flat, as Graph::parameters), ∂L/∂x, and on request
@@ -43,7 +45,9 @@ public:
     const Graph& graph() const { return graph_; }
     std::size_t parameter_count() const { return static_cast<std::size_t>(theta_.size()); }
     std::size_t input_size() const { return static_cast<std::size_t>(graph_.input.size()); }
-    std::size_t output_size() const { return static_cast<std::size_t>(graph_.nodes[static_cast<std::size_t>(graph_.output)].out.size()); }
+    std::size_t output_size() const {
+        return static_cast<std::size_t>(graph_.nodes[static_cast<std::size_t>(graph_.output)].out.size());
+    }
     const Vector<T>& parameters() const { return theta_; }
     void set_parameters(const Vector<T>& theta);
     // One parameter tensor (e.g. a layer's kernel) replaced, in the file's layout.
@@ -55,17 +59,21 @@ public:
     Matrix<T> forward(const Matrix<T>& x) const;  // logits [N, classes]
     double loss(const Matrix<T>& x, const std::vector<std::int64_t>& labels) const;
     // Mean cross-entropy and its gradients; `node_gradients` also keeps ∂L/∂(every node output).
-    double loss_and_gradient(const Matrix<T>& x, const std::vector<std::int64_t>& labels, Gradients<T>& gradients, bool node_gradients = false,
-                             ForwardTrace<T>* trace = nullptr, const ForwardTrace<T>* pattern = nullptr) const;
+    double loss_and_gradient(const Matrix<T>& x, const std::vector<std::int64_t>& labels,
+                             Gradients<T>& gradients, bool node_gradients = false,
+                             ForwardTrace<T>* trace = nullptr,
+                             const ForwardTrace<T>* pattern = nullptr) const;
     // The loss of given logits: mean cross-entropy over the labels, or for a language model over
     // the next token of every position but the last; `gradient` receives ∂L/∂logits.
-    double objective(const Matrix<T>& logits, const Matrix<T>& x, const std::vector<std::int64_t>& labels, Matrix<T>* gradient = nullptr) const;
-    // Logits one row per prediction ([N·tokens, vocabulary] for a language model) and their targets (−1: none).
+    double objective(const Matrix<T>& logits, const Matrix<T>& x, const std::vector<std::int64_t>& labels,
+                     Matrix<T>* gradient = nullptr) const;
+    // Logits one row per prediction ([N·tokens, vocabulary] for a language model) and their targets (−1:
+    // none).
     Matrix<T> position_logits(const Matrix<T>& logits) const;
     std::vector<std::int64_t> targets(const Matrix<T>& x, const std::vector<std::int64_t>& labels) const;
     // Backpropagation of a given ∂L/∂logits through a recorded forward pass.
-    void backward(const ForwardTrace<T>& trace, const Matrix<T>& logits_gradient, Gradients<T>& gradients, bool node_gradients = false,
-                  const ForwardTrace<T>* pattern = nullptr) const;
+    void backward(const ForwardTrace<T>& trace, const Matrix<T>& logits_gradient, Gradients<T>& gradients,
+                  bool node_gradients = false, const ForwardTrace<T>* pattern = nullptr) const;
 
 private:
     Graph graph_;
@@ -75,7 +83,8 @@ private:
 // The mean cross-entropy of logits against integer labels (−1: a row without a target, left
 // out of the mean), and ∂/∂logits when asked.
 template <typename T>
-double cross_entropy(const Matrix<T>& logits, const std::vector<std::int64_t>& labels, Matrix<T>* gradient = nullptr);
+double cross_entropy(const Matrix<T>& logits, const std::vector<std::int64_t>& labels,
+                     Matrix<T>* gradient = nullptr);
 // Row-wise softmax.
 template <typename T>
 Matrix<T> softmax_rows(const Matrix<T>& logits);
@@ -94,7 +103,8 @@ Matrix<T> softmax_rows(const Matrix<T>& logits);
 class HessianVectorProducts {
 public:
     // Keeps references to x and labels: they must outlive this object.
-    HessianVectorProducts(const Network<double>& network, const Matrix<double>& x, const std::vector<std::int64_t>& labels);
+    HessianVectorProducts(const Network<double>& network, const Matrix<double>& x,
+                          const std::vector<std::int64_t>& labels);
     Eigen::VectorXd operator()(const Eigen::VectorXd& v);
 
 private:
@@ -106,7 +116,8 @@ private:
     Gradients<double> plus_, minus_;
 };
 // One product (a HessianVectorProducts for many: it runs the pattern pass once).
-Eigen::VectorXd hessian_vector(const Network<double>& network, const Matrix<double>& x, const std::vector<std::int64_t>& labels, const Eigen::VectorXd& v);
+Eigen::VectorXd hessian_vector(const Network<double>& network, const Matrix<double>& x,
+                               const std::vector<std::int64_t>& labels, const Eigen::VectorXd& v);
 
 extern template class Network<float>;
 extern template class Network<double>;

@@ -27,7 +27,8 @@ struct Geometry {
 };
 template <typename T>
 Geometry geometry(const Node& node, const Matrix<T>& x) {
-    return {x.rows(), node.in.dims[0], node.in.dims[1], node.in.dims[2], node.out.dims[0], node.out.dims[1], node.out.dims[2]};
+    return {x.rows(),         node.in.dims[0],  node.in.dims[1], node.in.dims[2],
+            node.out.dims[0], node.out.dims[1], node.out.dims[2]};
 }
 
 }  // namespace
@@ -38,26 +39,33 @@ Matrix<T> dense_forward(const Node& node, const Matrix<T>& x, const T* theta) {
     const ConstMap<T> xs(x.data(), rows, in);
     Matrix<T> y(x.rows(), node.out.size());
     MutableMap<T> ys(y.data(), rows, out);
-    if (node.transposed) ys.noalias() = xs * ConstMap<T>(slot_data(node, "kernel", theta), out, in).transpose();
-    else ys.noalias() = xs * ConstMap<T>(slot_data(node, "kernel", theta), in, out);
-    if (const T* bias = slot_data(node, "bias", theta)) ys.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, out);
+    if (node.transposed)
+        ys.noalias() = xs * ConstMap<T>(slot_data(node, "kernel", theta), out, in).transpose();
+    else
+        ys.noalias() = xs * ConstMap<T>(slot_data(node, "kernel", theta), in, out);
+    if (const T* bias = slot_data(node, "bias", theta))
+        ys.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, out);
     return y;
 }
 
 template <typename T>
-void dense_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& dy, const T* theta, T* gradient, Matrix<T>* dx) {
+void dense_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& dy, const T* theta, T* gradient,
+                    Matrix<T>* dx) {
     const Eigen::Index in = node.in.last(), out = node.out.last(), rows = x.size() / in;
     const ConstMap<T> xs(x.data(), rows, in), dys(dy.data(), rows, out);
     if (node.transposed) {  // kernel [out, in]
         const ConstMap<T> kernel(slot_data(node, "kernel", theta), out, in);
         MutableMap<T>(slot_data(node, "kernel", gradient), out, in).noalias() += dys.transpose() * xs;
-        if (dx) MutableMap<T>(dx->data(), rows, in).noalias() += dys * kernel;
+        if (dx)
+            MutableMap<T>(dx->data(), rows, in).noalias() += dys * kernel;
     } else {
         const ConstMap<T> kernel(slot_data(node, "kernel", theta), in, out);
         MutableMap<T>(slot_data(node, "kernel", gradient), in, out).noalias() += xs.transpose() * dys;
-        if (dx) MutableMap<T>(dx->data(), rows, in).noalias() += dys * kernel.transpose();
+        if (dx)
+            MutableMap<T>(dx->data(), rows, in).noalias() += dys * kernel.transpose();
     }
-    if (T* bias = slot_data(node, "bias", gradient)) Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, out) += dys.colwise().sum();
+    if (T* bias = slot_data(node, "bias", gradient))
+        Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, out) += dys.colwise().sum();
 }
 
 template <typename T>
@@ -80,24 +88,31 @@ Matrix<T> conv2d_forward(const Node& node, const Matrix<T>& x, const T* theta) {
     Matrix<T> y(g.n, node.out.size());
     MutableMap<T> ys(y.data(), patches.rows(), g.co);
     ys.noalias() = patches * kernel;
-    if (const T* bias = slot_data(node, "bias", theta)) ys.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, g.co);
+    if (const T* bias = slot_data(node, "bias", theta))
+        ys.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, g.co);
     return y;
 }
 
 template <typename T>
-void conv2d_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& dy, const T* theta, T* gradient, Matrix<T>* dx) {
+void conv2d_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& dy, const T* theta, T* gradient,
+                     Matrix<T>* dx) {
     const auto g = geometry(node, x);
     const Matrix<T> patches = im2col(node, x);
-    const ConstMap<T> dys(dy.data(), patches.rows(), g.co), kernel(slot_data(node, "kernel", theta), patches.cols(), g.co);
-    MutableMap<T>(slot_data(node, "kernel", gradient), patches.cols(), g.co).noalias() += patches.transpose() * dys;
-    if (T* bias = slot_data(node, "bias", gradient)) Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, g.co) += dys.colwise().sum();
-    if (!dx) return;
+    const ConstMap<T> dys(dy.data(), patches.rows(), g.co),
+        kernel(slot_data(node, "kernel", theta), patches.cols(), g.co);
+    MutableMap<T>(slot_data(node, "kernel", gradient), patches.cols(), g.co).noalias() +=
+        patches.transpose() * dys;
+    if (T* bias = slot_data(node, "bias", gradient))
+        Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, g.co) += dys.colwise().sum();
+    if (!dx)
+        return;
     const Matrix<T> dpatches = dys * kernel.transpose();  // col2im: each patch value back to its pixel
     const Eigen::Index positions = g.ho * g.wo;
     for_each_tap(node, g.n, [&](Eigen::Index n, Eigen::Index position, Eigen::Index tap, Eigen::Index pixel) {
         const T* from = dpatches.row(n * positions + position).data() + tap * g.c;
         T* to = dx->row(n).data() + pixel * g.c;
-        for (Eigen::Index c = 0; c < g.c; ++c) to[c] += from[c];
+        for (Eigen::Index c = 0; c < g.c; ++c)
+            to[c] += from[c];
     });
 }
 
@@ -113,21 +128,25 @@ Matrix<T> depthwise_forward(const Node& node, const Matrix<T>& x, const T* theta
         const T* in = x.row(n).data() + pixel * g.c;
         const T* k = kernel + tap * g.co;
         for (Eigen::Index c = 0; c < g.c; ++c)
-            for (int m = 0; m < m_count; ++m) out[c * m_count + m] += in[c] * k[c * m_count + m];
+            for (int m = 0; m < m_count; ++m)
+                out[c * m_count + m] += in[c] * k[c * m_count + m];
     });
     if (const T* bias = slot_data(node, "bias", theta))
-        MutableMap<T>(y.data(), g.n * g.ho * g.wo, g.co).rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, g.co);
+        MutableMap<T>(y.data(), g.n * g.ho * g.wo, g.co).rowwise() +=
+            Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, g.co);
     return y;
 }
 
 template <typename T>
-void depthwise_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& dy, const T* theta, T* gradient, Matrix<T>* dx) {
+void depthwise_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& dy, const T* theta,
+                        T* gradient, Matrix<T>* dx) {
     const auto g = geometry(node, x);
     const int m_count = node.multiplier;
     const T* kernel = slot_data(node, "kernel", theta);
     T* dkernel = slot_data(node, "kernel", gradient);
     if (T* dbias = slot_data(node, "bias", gradient))
-        Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(dbias, g.co) += ConstMap<T>(dy.data(), g.n * g.ho * g.wo, g.co).colwise().sum();
+        Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(dbias, g.co) +=
+            ConstMap<T>(dy.data(), g.n * g.ho * g.wo, g.co).colwise().sum();
     for_each_tap(node, g.n, [&](Eigen::Index n, Eigen::Index position, Eigen::Index tap, Eigen::Index pixel) {
         const T* d = dy.row(n).data() + position * g.co;
         const T* in = x.row(n).data() + pixel * g.c;
@@ -136,19 +155,23 @@ void depthwise_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& d
             for (int m = 0; m < m_count; ++m) {
                 const Eigen::Index k = c * m_count + m;
                 dkernel[k0 + k] += in[c] * d[k];
-                if (dx) (*dx)(n, pixel * g.c + c) += kernel[k0 + k] * d[k];
+                if (dx)
+                    (*dx)(n, pixel * g.c + c) += kernel[k0 + k] * d[k];
             }
     });
 }
 
-#define QUANTLENS_LINEAR_OPS(T)                                                                               \
-    template Matrix<T> dense_forward<T>(const Node&, const Matrix<T>&, const T*);                            \
-    template void dense_backward<T>(const Node&, const Matrix<T>&, const Matrix<T>&, const T*, T*, Matrix<T>*); \
-    template Matrix<T> im2col<T>(const Node&, const Matrix<T>&);                                             \
-    template Matrix<T> conv2d_forward<T>(const Node&, const Matrix<T>&, const T*);                           \
-    template void conv2d_backward<T>(const Node&, const Matrix<T>&, const Matrix<T>&, const T*, T*, Matrix<T>*); \
-    template Matrix<T> depthwise_forward<T>(const Node&, const Matrix<T>&, const T*);                        \
-    template void depthwise_backward<T>(const Node&, const Matrix<T>&, const Matrix<T>&, const T*, T*, Matrix<T>*);
+#define QUANTLENS_LINEAR_OPS(T)                                                                        \
+    template Matrix<T> dense_forward<T>(const Node&, const Matrix<T>&, const T*);                      \
+    template void dense_backward<T>(const Node&, const Matrix<T>&, const Matrix<T>&, const T*, T*,     \
+                                    Matrix<T>*);                                                       \
+    template Matrix<T> im2col<T>(const Node&, const Matrix<T>&);                                       \
+    template Matrix<T> conv2d_forward<T>(const Node&, const Matrix<T>&, const T*);                     \
+    template void conv2d_backward<T>(const Node&, const Matrix<T>&, const Matrix<T>&, const T*, T*,    \
+                                     Matrix<T>*);                                                      \
+    template Matrix<T> depthwise_forward<T>(const Node&, const Matrix<T>&, const T*);                  \
+    template void depthwise_backward<T>(const Node&, const Matrix<T>&, const Matrix<T>&, const T*, T*, \
+                                        Matrix<T>*);
 QUANTLENS_LINEAR_OPS(float)
 QUANTLENS_LINEAR_OPS(double)
 

@@ -17,14 +17,16 @@ using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMaj
 std::int64_t checked_id(double value, std::int64_t vocabulary) {
     const auto id = static_cast<std::int64_t>(value);
     if (!(value >= 0) || id >= vocabulary || static_cast<double>(id) != value)
-        throw Error("", "token id", std::to_string(value) + " is not in the vocabulary of " + std::to_string(vocabulary));
+        throw Error("", "token id",
+                    std::to_string(value) + " is not in the vocabulary of " + std::to_string(vocabulary));
     return id;
 }
 
 // cos and sin of position t and frequency i: θ^(−2i/d), as LlamaRotaryEmbedding's inv_freq.
 struct Rotary {
     RowMatrix<double> cos, sin;  // [tokens, head_dim / 2]
-    Rotary(std::int64_t tokens, int head_dim, double theta) : cos(tokens, head_dim / 2), sin(tokens, head_dim / 2) {
+    Rotary(std::int64_t tokens, int head_dim, double theta)
+        : cos(tokens, head_dim / 2), sin(tokens, head_dim / 2) {
         for (int i = 0; i < head_dim / 2; ++i) {
             const double inv_freq = 1.0 / std::pow(theta, 2.0 * i / head_dim);
             for (std::int64_t t = 0; t < tokens; ++t) {
@@ -54,8 +56,10 @@ struct AttentionLayout {
 };
 
 AttentionLayout layout_of(const Node& node) {
-    const Eigen::Index tokens = node.out.dims[0], q = Eigen::Index(node.heads) * node.head_dim, kv = Eigen::Index(node.kv_heads) * node.head_dim;
-    if (node.inputs.size() == 1) return {tokens, q + 2 * kv, q + 2 * kv, 0, q, q + kv, 0, 0, 0};  // fused q|k|v (GPT-2's c_attn)
+    const Eigen::Index tokens = node.out.dims[0], q = Eigen::Index(node.heads) * node.head_dim,
+                       kv = Eigen::Index(node.kv_heads) * node.head_dim;
+    if (node.inputs.size() == 1)
+        return {tokens, q + 2 * kv, q + 2 * kv, 0, q, q + kv, 0, 0, 0};  // fused q|k|v (GPT-2's c_attn)
     return {tokens, q, kv, 0, 0, 0, 0, 1, 2};
 }
 
@@ -64,7 +68,8 @@ template <typename T>
 RowMatrix<T> causal_softmax(const RowMatrix<T>& q, const RowMatrix<T>& k, T scale) {
     RowMatrix<T> p = (q * k.transpose()) * scale;
     for (Eigen::Index i = 0; i < p.rows(); ++i) {
-        for (Eigen::Index j = i + 1; j < p.cols(); ++j) p(i, j) = -std::numeric_limits<T>::infinity();
+        for (Eigen::Index j = i + 1; j < p.cols(); ++j)
+            p(i, j) = -std::numeric_limits<T>::infinity();
         p.row(i).array() = (p.row(i).array() - p.row(i).maxCoeff()).exp();
         p.row(i) /= p.row(i).sum();
     }
@@ -81,7 +86,8 @@ Matrix<T> embedding_forward(const Node& node, const Matrix<T>& ids, const T* the
     for (Eigen::Index n = 0; n < ids.rows(); ++n)
         for (Eigen::Index t = 0; t < ids.cols(); ++t) {
             const auto id = checked_id(static_cast<double>(ids(n, t)), vocabulary);
-            std::copy(theta + slot.offset + id * d, theta + slot.offset + (id + 1) * d, y.row(n).data() + t * d);
+            std::copy(theta + slot.offset + id * d, theta + slot.offset + (id + 1) * d,
+                      y.row(n).data() + t * d);
         }
     return y;
 }
@@ -95,14 +101,16 @@ void embedding_backward(const Node& node, const Matrix<T>& ids, const Matrix<T>&
             const auto id = checked_id(static_cast<double>(ids(n, t)), vocabulary);
             T* row = gradient + slot.offset + id * d;
             const T* from = dy.row(n).data() + t * d;
-            for (Eigen::Index k = 0; k < d; ++k) row[k] += from[k];
+            for (Eigen::Index k = 0; k < d; ++k)
+                row[k] += from[k];
         }
 }
 
 template <typename T>
 Matrix<T> position_forward(const Node& node, const Matrix<T>& x, const T* theta) {
     const auto& slot = node.parameters.front();
-    const Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>> positions(theta + slot.offset, x.cols());  // the first `tokens` rows, flat
+    const Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>> positions(
+        theta + slot.offset, x.cols());  // the first `tokens` rows, flat
     return x.rowwise() + positions;
 }
 
@@ -110,7 +118,8 @@ template <typename T>
 void position_backward(const Node& node, const Matrix<T>& dy, T* gradient, Matrix<T>* dx) {
     const auto& slot = node.parameters.front();
     Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(gradient + slot.offset, dy.cols()) += dy.colwise().sum();
-    if (dx) *dx += dy;
+    if (dx)
+        *dx += dy;
 }
 
 // LayerNorm: (x − μ)/√(σ² + ε)·γ + β; RMSNorm: x/√(mean x² + ε)·γ. Over each token's features.
@@ -128,14 +137,19 @@ Matrix<T> norm_forward(const Node& node, const Matrix<T>& x, const T* theta) {
         const auto centred = (xs.row(r).array() - mean).eval();
         const T scale = T(1) / std::sqrt(centred.square().mean() + static_cast<T>(node.epsilon));
         ys.row(r) = centred * scale;
-        if (gamma) ys.row(r).array() *= Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>(theta + gamma->offset, d);
-        if (beta) ys.row(r).array() += Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>(theta + beta->offset, d);
+        if (gamma)
+            ys.row(r).array() *=
+                Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>(theta + gamma->offset, d);
+        if (beta)
+            ys.row(r).array() +=
+                Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>(theta + beta->offset, d);
     }
     return y;
 }
 
 template <typename T>
-void norm_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& dy, const T* theta, T* gradient, Matrix<T>* dx) {
+void norm_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& dy, const T* theta, T* gradient,
+                   Matrix<T>* dx) {
     const Eigen::Index d = node.in.last(), rows = x.size() / d;
     const bool layer_norm = node.kind == OpKind::LayerNorm;
     const auto* gamma = node.slot("gamma");
@@ -146,13 +160,19 @@ void norm_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& dy, co
         const auto centred = (xs.row(r).array() - mean).eval();
         const T scale = T(1) / std::sqrt(centred.square().mean() + static_cast<T>(node.epsilon));
         const auto normalised = (centred * scale).eval();
-        if (gamma) Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>>(gradient + gamma->offset, d) += dys.row(r).array() * normalised;
-        if (beta) Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>>(gradient + beta->offset, d) += dys.row(r).array();
-        if (!dx) continue;
+        if (gamma)
+            Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>>(gradient + gamma->offset, d) +=
+                dys.row(r).array() * normalised;
+        if (beta)
+            Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>>(gradient + beta->offset, d) += dys.row(r).array();
+        if (!dx)
+            continue;
         auto dn = dys.row(r).array().eval();
-        if (gamma) dn *= Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>(theta + gamma->offset, d);
+        if (gamma)
+            dn *= Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>(theta + gamma->offset, d);
         auto g = (dn - (dn * normalised).mean() * normalised).eval();
-        if (layer_norm) g -= dn.mean();
+        if (layer_norm)
+            g -= dn.mean();
         Eigen::Map<RowMatrix<T>>(dx->data(), rows, d).row(r).array() += scale * g;
     }
 }
@@ -166,49 +186,77 @@ Matrix<T> attention_forward(const Node& node, const Inputs<T>& inputs) {
     const Eigen::Index samples = inputs.front()->rows();
     Matrix<T> y(samples, l.tokens * Eigen::Index(node.heads) * hd);
     for (Eigen::Index n = 0; n < samples; ++n) {
-        Eigen::Map<const RowMatrix<T>> q_all(inputs[l.q_input]->row(n).data(), l.tokens, l.width_q), k_all(inputs[l.k_input]->row(n).data(), l.tokens, l.width_k),
+        Eigen::Map<const RowMatrix<T>> q_all(inputs[l.q_input]->row(n).data(), l.tokens, l.width_q),
+            k_all(inputs[l.k_input]->row(n).data(), l.tokens, l.width_k),
             v_all(inputs[l.v_input]->row(n).data(), l.tokens, l.width_k);
         Eigen::Map<RowMatrix<T>> out(y.row(n).data(), l.tokens, Eigen::Index(node.heads) * hd);
         for (int h = 0; h < node.heads; ++h) {
             const int g = h / group;
-            RowMatrix<T> q = q_all.middleCols(l.q_offset + Eigen::Index(h) * hd, hd), k = k_all.middleCols(l.k_offset + Eigen::Index(g) * hd, hd);
-            if (node.rope_theta > 0) { rotary.apply(q, false); rotary.apply(k, false); }
+            RowMatrix<T> q = q_all.middleCols(l.q_offset + Eigen::Index(h) * hd, hd),
+                         k = k_all.middleCols(l.k_offset + Eigen::Index(g) * hd, hd);
+            if (node.rope_theta > 0) {
+                rotary.apply(q, false);
+                rotary.apply(k, false);
+            }
             const RowMatrix<T> p = causal_softmax(q, k, scale);
-            out.middleCols(Eigen::Index(h) * hd, hd).noalias() = p * v_all.middleCols(l.v_offset + Eigen::Index(g) * hd, hd);
+            out.middleCols(Eigen::Index(h) * hd, hd).noalias() =
+                p * v_all.middleCols(l.v_offset + Eigen::Index(g) * hd, hd);
         }
     }
     return y;
 }
 
 template <typename T>
-void attention_backward(const Node& node, const Inputs<T>& inputs, const Matrix<T>& dy, const InputGradients<T>& dx) {
+void attention_backward(const Node& node, const Inputs<T>& inputs, const Matrix<T>& dy,
+                        const InputGradients<T>& dx) {
     const auto l = layout_of(node);
     const int hd = node.head_dim, group = node.heads / node.kv_heads;
     const T scale = T(1) / std::sqrt(static_cast<T>(hd));
     const Rotary rotary(l.tokens, hd, node.rope_theta > 0 ? node.rope_theta : 1.0);
     for (Eigen::Index n = 0; n < dy.rows(); ++n) {
-        Eigen::Map<const RowMatrix<T>> q_all(inputs[l.q_input]->row(n).data(), l.tokens, l.width_q), k_all(inputs[l.k_input]->row(n).data(), l.tokens, l.width_k),
-            v_all(inputs[l.v_input]->row(n).data(), l.tokens, l.width_k), d_out(dy.row(n).data(), l.tokens, Eigen::Index(node.heads) * hd);
-        auto target = [&](int input) -> T* { return dx[static_cast<std::size_t>(input)] ? dx[static_cast<std::size_t>(input)]->row(n).data() : nullptr; };
+        Eigen::Map<const RowMatrix<T>> q_all(inputs[l.q_input]->row(n).data(), l.tokens, l.width_q),
+            k_all(inputs[l.k_input]->row(n).data(), l.tokens, l.width_k),
+            v_all(inputs[l.v_input]->row(n).data(), l.tokens, l.width_k),
+            d_out(dy.row(n).data(), l.tokens, Eigen::Index(node.heads) * hd);
+        auto target = [&](int input) -> T* {
+            return dx[static_cast<std::size_t>(input)] ? dx[static_cast<std::size_t>(input)]->row(n).data()
+                                                       : nullptr;
+        };
         for (int h = 0; h < node.heads; ++h) {
             const int g = h / group;
-            RowMatrix<T> q = q_all.middleCols(l.q_offset + Eigen::Index(h) * hd, hd), k = k_all.middleCols(l.k_offset + Eigen::Index(g) * hd, hd);
-            if (node.rope_theta > 0) { rotary.apply(q, false); rotary.apply(k, false); }
+            RowMatrix<T> q = q_all.middleCols(l.q_offset + Eigen::Index(h) * hd, hd),
+                         k = k_all.middleCols(l.k_offset + Eigen::Index(g) * hd, hd);
+            if (node.rope_theta > 0) {
+                rotary.apply(q, false);
+                rotary.apply(k, false);
+            }
             const RowMatrix<T> p = causal_softmax(q, k, scale);
             const auto v = v_all.middleCols(l.v_offset + Eigen::Index(g) * hd, hd);
             const auto d_o = d_out.middleCols(Eigen::Index(h) * hd, hd);
             const RowMatrix<T> dp = d_o * v.transpose();
-            const RowMatrix<T> ds = (p.array() * (dp.array().colwise() - (dp.array() * p.array()).rowwise().sum())).matrix() * scale;
+            const RowMatrix<T> ds =
+                (p.array() * (dp.array().colwise() - (dp.array() * p.array()).rowwise().sum())).matrix() *
+                scale;
             RowMatrix<T> dq = ds * k, dk = ds.transpose() * q;
-            if (node.rope_theta > 0) { rotary.apply(dq, true); rotary.apply(dk, true); }
-            if (T* d = target(l.q_input)) Eigen::Map<RowMatrix<T>>(d, l.tokens, l.width_q).middleCols(l.q_offset + Eigen::Index(h) * hd, hd) += dq;
-            if (T* d = target(l.k_input)) Eigen::Map<RowMatrix<T>>(d, l.tokens, l.width_k).middleCols(l.k_offset + Eigen::Index(g) * hd, hd) += dk;
-            if (T* d = target(l.v_input)) Eigen::Map<RowMatrix<T>>(d, l.tokens, l.width_k).middleCols(l.v_offset + Eigen::Index(g) * hd, hd) += p.transpose() * d_o;
+            if (node.rope_theta > 0) {
+                rotary.apply(dq, true);
+                rotary.apply(dk, true);
+            }
+            if (T* d = target(l.q_input))
+                Eigen::Map<RowMatrix<T>>(d, l.tokens, l.width_q)
+                    .middleCols(l.q_offset + Eigen::Index(h) * hd, hd) += dq;
+            if (T* d = target(l.k_input))
+                Eigen::Map<RowMatrix<T>>(d, l.tokens, l.width_k)
+                    .middleCols(l.k_offset + Eigen::Index(g) * hd, hd) += dk;
+            if (T* d = target(l.v_input))
+                Eigen::Map<RowMatrix<T>>(d, l.tokens, l.width_k)
+                    .middleCols(l.v_offset + Eigen::Index(g) * hd, hd) += p.transpose() * d_o;
         }
     }
 }
 
-Matrix<double> norm_relevance_vjp(const Node& node, const Matrix<double>& x, const Matrix<double>& s, const double* theta) {
+Matrix<double> norm_relevance_vjp(const Node& node, const Matrix<double>& x, const Matrix<double>& s,
+                                  const double* theta) {
     const Eigen::Index d = node.in.last(), rows = x.size() / d;
     const auto* gamma = node.slot("gamma");
     Matrix<double> c(x.rows(), x.cols());
@@ -216,43 +264,57 @@ Matrix<double> norm_relevance_vjp(const Node& node, const Matrix<double>& x, con
     Eigen::Map<RowMatrix<double>> cs(c.data(), rows, d);
     for (Eigen::Index r = 0; r < rows; ++r) {
         const double mean = node.kind == OpKind::LayerNorm ? xs.row(r).mean() : 0.0;
-        const double scale = 1.0 / std::sqrt((xs.row(r).array() - mean).square().mean() + node.epsilon);  // held constant
+        const double scale =
+            1.0 / std::sqrt((xs.row(r).array() - mean).square().mean() + node.epsilon);  // held constant
         auto g = (ss.row(r).array() * scale).eval();
-        if (gamma) g *= Eigen::Map<const Eigen::Array<double, 1, Eigen::Dynamic>>(theta + gamma->offset, d);
-        if (node.kind == OpKind::LayerNorm) g -= g.mean();  // the centring is linear too
+        if (gamma)
+            g *= Eigen::Map<const Eigen::Array<double, 1, Eigen::Dynamic>>(theta + gamma->offset, d);
+        if (node.kind == OpKind::LayerNorm)
+            g -= g.mean();  // the centring is linear too
         cs.row(r) = g.matrix();
     }
     return c;
 }
 
-void attention_value_relevance_vjp(const Node& node, const Inputs<double>& inputs, const Matrix<double>& s, const InputGradients<double>& into) {
+void attention_value_relevance_vjp(const Node& node, const Inputs<double>& inputs, const Matrix<double>& s,
+                                   const InputGradients<double>& into) {
     const auto l = layout_of(node);
     const int hd = node.head_dim, group = node.heads / node.kv_heads;
     const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
     const Rotary rotary(l.tokens, hd, node.rope_theta > 0 ? node.rope_theta : 1.0);
     for (Eigen::Index n = 0; n < s.rows(); ++n) {
-        Eigen::Map<const RowMatrix<double>> q_all(inputs[l.q_input]->row(n).data(), l.tokens, l.width_q), k_all(inputs[l.k_input]->row(n).data(), l.tokens, l.width_k),
+        Eigen::Map<const RowMatrix<double>> q_all(inputs[l.q_input]->row(n).data(), l.tokens, l.width_q),
+            k_all(inputs[l.k_input]->row(n).data(), l.tokens, l.width_k),
             s_out(s.row(n).data(), l.tokens, Eigen::Index(node.heads) * hd);
-        if (!into[static_cast<std::size_t>(l.v_input)]) continue;
-        Eigen::Map<RowMatrix<double>> c_v(into[static_cast<std::size_t>(l.v_input)]->row(n).data(), l.tokens, l.width_k);
+        if (!into[static_cast<std::size_t>(l.v_input)])
+            continue;
+        Eigen::Map<RowMatrix<double>> c_v(into[static_cast<std::size_t>(l.v_input)]->row(n).data(), l.tokens,
+                                          l.width_k);
         for (int h = 0; h < node.heads; ++h) {
             const int g = h / group;
-            RowMatrix<double> q = q_all.middleCols(l.q_offset + Eigen::Index(h) * hd, hd), k = k_all.middleCols(l.k_offset + Eigen::Index(g) * hd, hd);
-            if (node.rope_theta > 0) { rotary.apply(q, false); rotary.apply(k, false); }
-            c_v.middleCols(l.v_offset + Eigen::Index(g) * hd, hd) += causal_softmax(q, k, scale).transpose() * s_out.middleCols(Eigen::Index(h) * hd, hd);
+            RowMatrix<double> q = q_all.middleCols(l.q_offset + Eigen::Index(h) * hd, hd),
+                              k = k_all.middleCols(l.k_offset + Eigen::Index(g) * hd, hd);
+            if (node.rope_theta > 0) {
+                rotary.apply(q, false);
+                rotary.apply(k, false);
+            }
+            c_v.middleCols(l.v_offset + Eigen::Index(g) * hd, hd) +=
+                causal_softmax(q, k, scale).transpose() * s_out.middleCols(Eigen::Index(h) * hd, hd);
         }
     }
 }
 
-#define QUANTLENS_TRANSFORMER_OPS(T)                                                                                 \
-    template Matrix<T> embedding_forward<T>(const Node&, const Matrix<T>&, const T*);                               \
-    template void embedding_backward<T>(const Node&, const Matrix<T>&, const Matrix<T>&, T*);                       \
-    template Matrix<T> position_forward<T>(const Node&, const Matrix<T>&, const T*);                                \
-    template void position_backward<T>(const Node&, const Matrix<T>&, T*, Matrix<T>*);                              \
-    template Matrix<T> norm_forward<T>(const Node&, const Matrix<T>&, const T*);                                    \
-    template void norm_backward<T>(const Node&, const Matrix<T>&, const Matrix<T>&, const T*, T*, Matrix<T>*);      \
-    template Matrix<T> attention_forward<T>(const Node&, const Inputs<T>&);                                         \
-    template void attention_backward<T>(const Node&, const Inputs<T>&, const Matrix<T>&, const InputGradients<T>&);
+#define QUANTLENS_TRANSFORMER_OPS(T)                                                              \
+    template Matrix<T> embedding_forward<T>(const Node&, const Matrix<T>&, const T*);             \
+    template void embedding_backward<T>(const Node&, const Matrix<T>&, const Matrix<T>&, T*);     \
+    template Matrix<T> position_forward<T>(const Node&, const Matrix<T>&, const T*);              \
+    template void position_backward<T>(const Node&, const Matrix<T>&, T*, Matrix<T>*);            \
+    template Matrix<T> norm_forward<T>(const Node&, const Matrix<T>&, const T*);                  \
+    template void norm_backward<T>(const Node&, const Matrix<T>&, const Matrix<T>&, const T*, T*, \
+                                   Matrix<T>*);                                                   \
+    template Matrix<T> attention_forward<T>(const Node&, const Inputs<T>&);                       \
+    template void attention_backward<T>(const Node&, const Inputs<T>&, const Matrix<T>&,          \
+                                        const InputGradients<T>&);
 QUANTLENS_TRANSFORMER_OPS(float)
 QUANTLENS_TRANSFORMER_OPS(double)
 

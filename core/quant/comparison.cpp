@@ -6,31 +6,39 @@
 
 namespace quantlens {
 
-bool is_quantizable(LayerKind kind) { return kind == LayerKind::Linear || kind == LayerKind::Conv || kind == LayerKind::Embedding; }
+bool is_quantizable(LayerKind kind) {
+    return kind == LayerKind::Linear || kind == LayerKind::Conv || kind == LayerKind::Embedding;
+}
 
 std::vector<const Layer*> quantizable_layers(const Model& model) {
     std::vector<const Layer*> layers;
     for (const auto& layer : model.layers())
-        if (is_quantizable(layer.kind)) layers.push_back(&layer);
+        if (is_quantizable(layer.kind))
+            layers.push_back(&layer);
     return layers;
 }
 
-Comparison compare_specs(const Model& model, const std::vector<const Layer*>& layers, const std::vector<QuantSpec>& specs,
-                         const Progress& progress, const CancelToken* cancel) {
+Comparison compare_specs(const Model& model, const std::vector<const Layer*>& layers,
+                         const std::vector<QuantSpec>& specs, const Progress& progress,
+                         const CancelToken* cancel) {
     Comparison result;
     result.specs = specs;
     std::vector<double> signal(specs.size(), 0), noise(specs.size(), 0), bits(specs.size(), 0);
     result.totals.assign(specs.size(), {});
     std::uint64_t total = 0, done = 0;
-    for (const auto* layer : layers) total += model.file().tensor(layer->weight).elements();
+    for (const auto* layer : layers)
+        total += model.file().tensor(layer->weight).elements();
     for (const auto* layer : layers) {
-        if (cancel) cancel->throw_if_cancelled();
-        if (progress) progress(done, total, layer->name);
+        if (cancel)
+            cancel->throw_if_cancelled();
+        if (progress)
+            progress(done, total, layer->name);
         auto weights = model.read_weights(*layer);
         auto matrix = as_matrix(weights.values(), weights.shape);
         LayerComparison row{layer->name, weights.values().size(), {}};
         double layer_signal = 0;
-        for (float v : weights.values()) layer_signal += static_cast<double>(v) * v;
+        for (float v : weights.values())
+            layer_signal += static_cast<double>(v) * v;
         for (std::size_t s = 0; s < specs.size(); ++s) {
             SpecOutcome outcome;
             try {
@@ -57,7 +65,8 @@ Comparison compare_specs(const Model& model, const std::vector<const Layer*>& la
         t.sqnr_db = noise[s] > 0 ? 10 * std::log10(signal[s] / noise[s]) : INFINITY;
         t.bits_per_weight = t.parameters ? bits[s] / static_cast<double>(t.parameters) : 0;
     }
-    if (progress) progress(total, total, "");
+    if (progress)
+        progress(total, total, "");
     return result;
 }
 

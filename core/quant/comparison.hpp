@@ -23,7 +23,7 @@ struct LayerComparison {
 
 struct ModelTotals {
     std::uint64_t parameters = 0, size_bytes = 0, skipped_layers = 0;
-    double sqnr_db = 0;          // 10 log10(Σ signal / Σ noise) over the layers it applied to
+    double sqnr_db = 0;  // 10 log10(Σ signal / Σ noise) over the layers it applied to
     double bits_per_weight = 0;
 };
 
@@ -38,7 +38,8 @@ struct Comparison {
 std::vector<const Layer*> quantizable_layers(const Model& model);
 bool is_quantizable(LayerKind kind);
 
-Comparison compare_specs(const Model& model, const std::vector<const Layer*>& layers, const std::vector<QuantSpec>& specs,
-                         const Progress& progress = {}, const CancelToken* cancel = nullptr);
+Comparison compare_specs(const Model& model, const std::vector<const Layer*>& layers,
+                         const std::vector<QuantSpec>& specs, const Progress& progress = {},
+                         const CancelToken* cancel = nullptr);
 
 }  // namespace quantlens

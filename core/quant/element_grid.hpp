@@ -1,8 +1,8 @@
 #pragma once
 // The values a format can represent, in the format's own units (before the scale):
-// integers, minifloats (docs/formats.md §2), or a table (NF4 docs/formats.md §3, log2, binary). Each grid is a
-// small concrete type so the quantizer's loops are templated on it (no virtual calls per
-// element). nearest() saturates at ±max; ties are documented per grid.
+// integers, minifloats (docs/formats.md §2), or a table (NF4 docs/formats.md §3, log2, binary). Each grid is
+// a small concrete type so the quantizer's loops are templated on it (no virtual calls per element).
+// nearest() saturates at ±max; ties are documented per grid.
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -29,7 +29,10 @@ struct IntGrid {
     float floor_level(float x) const { return std::clamp(std::floor(x), qmin, qmax); }
     float ceil_level(float x) const { return std::clamp(std::ceil(x), qmin, qmax); }
     std::int32_t code(float level) const { return static_cast<std::int32_t>(level); }
-    std::pair<float, std::int32_t> quantize(float x) const { float level = nearest(x); return {level, code(level)}; }
+    std::pair<float, std::int32_t> quantize(float x) const {
+        float level = nearest(x);
+        return {level, code(level)};
+    }
     std::vector<float> levels() const;
 };
 
@@ -46,7 +49,10 @@ struct MinifloatGrid {
     float ceil_level(float x) const;   // the smallest level >= x
     float max_value() const { return max; }
     std::int32_t code(float level) const;
-    std::pair<float, std::int32_t> quantize(float x) const { float level = nearest(x); return {level, code(level)}; }
+    std::pair<float, std::int32_t> quantize(float x) const {
+        float level = nearest(x);
+        return {level, code(level)};
+    }
     std::vector<float> levels() const;
     int emin() const { return 1 - bias; }
 };
@@ -78,7 +84,8 @@ inline float MinifloatGrid::nearest(float x) const {
     bits += ((1u << (drop - 1)) - 1) + ((bits >> drop) & 1u);
     bits &= ~((1u << drop) - 1);
     const float normal = std::bit_cast<float>(bits);
-    const float subnormal = round_half_even(magnitude * inverse_quantum) * subnormal_quantum;  // exact: powers of two
+    const float subnormal =
+        round_half_even(magnitude * inverse_quantum) * subnormal_quantum;  // exact: powers of two
     const float rounded = magnitude < min_normal ? subnormal : normal;
     return std::copysign(std::min(rounded, max), x);
 }
@@ -90,15 +97,16 @@ inline std::int32_t MinifloatGrid::code(float level) const {
     const std::uint32_t sign = bits >> 31;
     const float magnitude = std::fabs(level);
     const int exponent = static_cast<int>((bits >> 23) & 0xFF) - 127;
-    const std::uint32_t normal = static_cast<std::uint32_t>(exponent + bias) << mbits | ((bits >> (23 - mbits)) & ((1u << mbits) - 1));
+    const std::uint32_t normal =
+        static_cast<std::uint32_t>(exponent + bias) << mbits | ((bits >> (23 - mbits)) & ((1u << mbits) - 1));
     const std::uint32_t subnormal = static_cast<std::uint32_t>(magnitude * inverse_quantum);
     const std::uint32_t body = magnitude < min_normal ? subnormal : normal;
     return static_cast<std::int32_t>(sign << (ebits + mbits) | body);
 }
 
 MinifloatGrid minifloat_grid(QuantFormat format);  // fp8/fp6/fp4 (and their MX element types)
-const TableGrid& nf4_grid();                        // docs/formats.md §3 code table
-TableGrid log2_grid(int bits);                      // 0 and ±2^-k, k = 0 .. 2^(bits-1) - 2
+const TableGrid& nf4_grid();                       // docs/formats.md §3 code table
+TableGrid log2_grid(int bits);                     // 0 and ±2^-k, k = 0 .. 2^(bits-1) - 2
 
 // {-1, +1} by sign, 0 going to +1 (sign(w) with BitNet's convention for exact zeros).
 struct BinaryGrid {
@@ -107,7 +115,10 @@ struct BinaryGrid {
     float floor_level(float x) const { return x >= 1 ? 1.0f : -1.0f; }
     float ceil_level(float x) const { return x > -1 ? 1.0f : -1.0f; }
     std::int32_t code(float level) const { return level > 0 ? 1 : 0; }
-    std::pair<float, std::int32_t> quantize(float x) const { float level = nearest(x); return {level, code(level)}; }
+    std::pair<float, std::int32_t> quantize(float x) const {
+        float level = nearest(x);
+        return {level, code(level)};
+    }
     std::vector<float> levels() const { return {-1.0f, 1.0f}; }
 };
 

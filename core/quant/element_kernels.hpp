@@ -9,12 +9,16 @@
 
 namespace quantlens {
 
-void minifloat_dequantize(const MinifloatGrid& grid, const float* x, std::size_t n, float inverse, float scale, float* out);
-void minifloat_dequantize_scalar_for_tests(const MinifloatGrid& grid, const float* x, std::size_t n, float inverse, float scale, float* out);
+void minifloat_dequantize(const MinifloatGrid& grid, const float* x, std::size_t n, float inverse,
+                          float scale, float* out);
+void minifloat_dequantize_scalar_for_tests(const MinifloatGrid& grid, const float* x, std::size_t n,
+                                           float inverse, float scale, float* out);
 
 // Tables of at most kSmallTable midpoints (the rest use TableGrid::nearest's search).
 constexpr std::size_t kSmallTable = 32;
-void table_dequantize(const TableGrid& grid, const float* x, std::size_t n, float inverse, float scale, float* out);
-void table_dequantize_scalar_for_tests(const TableGrid& grid, const float* x, std::size_t n, float inverse, float scale, float* out);
+void table_dequantize(const TableGrid& grid, const float* x, std::size_t n, float inverse, float scale,
+                      float* out);
+void table_dequantize_scalar_for_tests(const TableGrid& grid, const float* x, std::size_t n, float inverse,
+                                       float scale, float* out);
 
 }  // namespace quantlens

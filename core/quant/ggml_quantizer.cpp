@@ -26,17 +26,21 @@ namespace {
 using namespace ggml;
 constexpr int kQK = static_cast<int>(kBlockValues);
 
-Half half(float value) { return f32_to_f16(value); }
+Half half(float value) {
+    return f32_to_f16(value);
+}
 
 // Q8_0: d = absmax/127, q = round(x/d) (C roundf, half away from zero).
 BlockQ8_0 q8_0_block(const float* x) {
     float amax = 0;
-    for (int j = 0; j < kQK; ++j) amax = std::max(amax, std::fabs(x[j]));
+    for (int j = 0; j < kQK; ++j)
+        amax = std::max(amax, std::fabs(x[j]));
     const float d = amax / 127;
     const float id = d != 0 ? 1.0f / d : 0.0f;
     BlockQ8_0 y;
     y.d = half(d);
-    for (int j = 0; j < kQK; ++j) y.qs[j] = static_cast<std::int8_t>(std::roundf(x[j] * id));
+    for (int j = 0; j < kQK; ++j)
+        y.qs[j] = static_cast<std::int8_t>(std::roundf(x[j] * id));
     return y;
 }
 
@@ -44,7 +48,10 @@ BlockQ8_0 q8_0_block(const float* x) {
 float signed_max(const float* x) {
     float amax = 0, max = 0;
     for (int j = 0; j < kQK; ++j)
-        if (amax < std::fabs(x[j])) { amax = std::fabs(x[j]); max = x[j]; }
+        if (amax < std::fabs(x[j])) {
+            amax = std::fabs(x[j]);
+            max = x[j];
+        }
     return max;
 }
 
@@ -67,7 +74,10 @@ BlockQ4_0 q4_0_block(const float* x) {
 template <class Block>
 std::pair<float, float> min_scale(const float* x, float top_code, Block& y) {
     float min = x[0], max = x[0];
-    for (int j = 1; j < kQK; ++j) { min = std::min(min, x[j]); max = std::max(max, x[j]); }
+    for (int j = 1; j < kQK; ++j) {
+        min = std::min(min, x[j]);
+        max = std::max(max, x[j]);
+    }
     const float d = (max - min) / top_code;
     y.d = half(d);
     y.m = half(min);
@@ -80,7 +90,8 @@ BlockQ4_1 q4_1_block(const float* x) {
     const auto [min, id] = min_scale(x, 15, y);
     for (int j = 0; j < kQK / 2; ++j) {
         const auto q0 = std::min<std::int8_t>(15, static_cast<std::int8_t>((x[j] - min) * id + 0.5f));
-        const auto q1 = std::min<std::int8_t>(15, static_cast<std::int8_t>((x[j + kQK / 2] - min) * id + 0.5f));
+        const auto q1 =
+            std::min<std::int8_t>(15, static_cast<std::int8_t>((x[j + kQK / 2] - min) * id + 0.5f));
         y.qs[j] = static_cast<std::uint8_t>(q0 | (q1 << 4));
     }
     return y;
@@ -105,7 +116,9 @@ BlockQ5_0 q5_0_block(const float* x) {
     BlockQ5_0 y;
     y.d = half(d);
     std::uint8_t q[kQK];
-    for (int j = 0; j < kQK; ++j) q[j] = static_cast<std::uint8_t>(std::min<std::int8_t>(31, static_cast<std::int8_t>(x[j] * id + 16.5f)));
+    for (int j = 0; j < kQK; ++j)
+        q[j] =
+            static_cast<std::uint8_t>(std::min<std::int8_t>(31, static_cast<std::int8_t>(x[j] * id + 16.5f)));
     pack5(q, y);
     return y;
 }
@@ -115,7 +128,8 @@ BlockQ5_1 q5_1_block(const float* x) {
     BlockQ5_1 y;
     const auto [min, id] = min_scale(x, 31, y);
     std::uint8_t q[kQK];
-    for (int j = 0; j < kQK; ++j) q[j] = static_cast<std::uint8_t>((x[j] - min) * id + 0.5f);
+    for (int j = 0; j < kQK; ++j)
+        q[j] = static_cast<std::uint8_t>((x[j] - min) * id + 0.5f);
     pack5(q, y);
     return y;
 }
@@ -123,7 +137,8 @@ BlockQ5_1 q5_1_block(const float* x) {
 // Quantizes blocks [first, last) of x into out, one block function for one type.
 template <auto BlockFunction>
 void quantize_blocks(const float* x, std::uint8_t* out, std::size_t first, std::size_t last) {
-    for (std::size_t b = first; b < last; ++b) store_block(BlockFunction(x + b * kBlockValues), out, b);
+    for (std::size_t b = first; b < last; ++b)
+        store_block(BlockFunction(x + b * kBlockValues), out, b);
 }
 
 using RowFunction = void (*)(const float*, std::uint8_t*, std::size_t, std::size_t);
@@ -135,7 +150,9 @@ RowFunction row_function(DType type) {
         case DType::Q4_1: return quantize_blocks<q4_1_block>;
         case DType::Q5_0: return quantize_blocks<q5_0_block>;
         case DType::Q5_1: return quantize_blocks<q5_1_block>;
-        default: throw std::invalid_argument("quantize_ggml_row: QuantLens writes Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1");
+        default:
+            throw std::invalid_argument(
+                "quantize_ggml_row: QuantLens writes Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1");
     }
 }
 
@@ -152,18 +169,24 @@ DType dtype_of(QuantFormat format) {
 class GgmlFamily final : public QuantizerFamily {
 public:
     bool handles(QuantFormat f) const override {
-        return f == QuantFormat::Q8_0 || f == QuantFormat::Q4_0 || f == QuantFormat::Q4_1 || f == QuantFormat::Q5_0 || f == QuantFormat::Q5_1;
+        return f == QuantFormat::Q8_0 || f == QuantFormat::Q4_0 || f == QuantFormat::Q4_1 ||
+               f == QuantFormat::Q5_0 || f == QuantFormat::Q5_1;
     }
-    void quantize(const WeightMatrix& w, const QuantSpec& spec, const QuantOptions&, QuantResult& out) const override {
+    void quantize(const WeightMatrix& w, const QuantSpec& spec, const QuantOptions&,
+                  QuantResult& out) const override {
         if (w.cols % kQK != 0)
-            throw Error("", "spec \"" + spec.to_string() + "\"", "ggml block types need rows whose length is a multiple of 32; this weight's rows hold " + std::to_string(w.cols) + " values");
+            throw Error(
+                "", "spec \"" + spec.to_string() + "\"",
+                "ggml block types need rows whose length is a multiple of 32; this weight's rows hold " +
+                    std::to_string(w.cols) + " values");
         const DType type = dtype_of(spec.format);
         const auto& info = dtype_info(type);
         out.codes.clear();  // the blocks hold the codes
         out.blocks.resize(w.values.size() / kQK * info.block_bytes);
         quantize_ggml_row(type, w.values, out.blocks);
         out.dequantized.resize(w.values.size());
-        dequantize_blocks(type, {reinterpret_cast<const std::byte*>(out.blocks.data()), out.blocks.size()}, out.dequantized);
+        dequantize_blocks(type, {reinterpret_cast<const std::byte*>(out.blocks.data()), out.blocks.size()},
+                          out.dequantized);
         out.scales.resize(w.values.size() / kQK);
         for (std::size_t b = 0; b < out.scales.size(); ++b) {  // every block type starts with its Half d
             Half bits;
@@ -182,8 +205,10 @@ void quantize_ggml_row_reference(DType type, std::span<const float> x, std::span
 
 void quantize_ggml_row_single_thread(DType type, std::span<const float> x, std::span<std::uint8_t> out) {
     const std::size_t blocks = x.size() / kQK;
-    if (cpu_has_avx2() && type == DType::Q8_0) return simd::q8_0_blocks_avx2(x.data(), out.data(), blocks);
-    if (cpu_has_avx2() && type == DType::Q4_0) return simd::q4_0_blocks_avx2(x.data(), out.data(), blocks);
+    if (cpu_has_avx2() && type == DType::Q8_0)
+        return simd::q8_0_blocks_avx2(x.data(), out.data(), blocks);
+    if (cpu_has_avx2() && type == DType::Q4_0)
+        return simd::q4_0_blocks_avx2(x.data(), out.data(), blocks);
     quantize_ggml_row_reference(type, x, out);
 }
 
@@ -191,7 +216,8 @@ void quantize_ggml_row(DType type, std::span<const float> x, std::span<std::uint
     row_function(type);  // rejects types QuantLens does not write
     const std::size_t bytes = dtype_info(type).block_bytes;
     parallel_for(x.size() / kQK, 1 << 14, [&](std::size_t first, std::size_t last) {
-        quantize_ggml_row_single_thread(type, x.subspan(first * kQK, (last - first) * kQK), out.subspan(first * bytes, (last - first) * bytes));
+        quantize_ggml_row_single_thread(type, x.subspan(first * kQK, (last - first) * kQK),
+                                        out.subspan(first * bytes, (last - first) * bytes));
     });
 }
 

@@ -35,14 +35,17 @@ void put_scale(std::uint8_t* block, float d) {
 
 }  // namespace
 
-__attribute__((target("avx2,fma,f16c"))) void q8_0_blocks_avx2(const float* x, std::uint8_t* y, std::size_t blocks) {
+__attribute__((target("avx2,fma,f16c"))) void q8_0_blocks_avx2(const float* x, std::uint8_t* y,
+                                                               std::size_t blocks) {
     const __m256 sign_mask = _mm256_set1_ps(-0.0f);
     const __m256 almost_half = _mm256_set1_ps(0.49999997f);  // nextafter(0.5f, 0)
     for (std::size_t b = 0; b < blocks; ++b, x += 32, y += sizeof(BlockQ8_0)) {
         __m256 v[4];
-        for (int k = 0; k < 4; ++k) v[k] = _mm256_loadu_ps(x + 8 * k);
-        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign_mask, v[0]), _mm256_andnot_ps(sign_mask, v[1])),
-                                 _mm256_max_ps(_mm256_andnot_ps(sign_mask, v[2]), _mm256_andnot_ps(sign_mask, v[3])));
+        for (int k = 0; k < 4; ++k)
+            v[k] = _mm256_loadu_ps(x + 8 * k);
+        __m256 m = _mm256_max_ps(
+            _mm256_max_ps(_mm256_andnot_ps(sign_mask, v[0]), _mm256_andnot_ps(sign_mask, v[1])),
+            _mm256_max_ps(_mm256_andnot_ps(sign_mask, v[2]), _mm256_andnot_ps(sign_mask, v[3])));
         const float amax = horizontal_max(m);
         const float d = amax / 127;
         const float id = d != 0 ? 1.0f / d : 0.0f;
@@ -51,18 +54,22 @@ __attribute__((target("avx2,fma,f16c"))) void q8_0_blocks_avx2(const float* x, s
         __m256i q[4];
         for (int k = 0; k < 4; ++k) {
             __m256 scaled = _mm256_mul_ps(v[k], scale);
-            __m256 offset = _mm256_or_ps(_mm256_and_ps(scaled, sign_mask), almost_half);  // copysign(0.49999997, v)
+            __m256 offset =
+                _mm256_or_ps(_mm256_and_ps(scaled, sign_mask), almost_half);  // copysign(0.49999997, v)
             q[k] = _mm256_cvttps_epi32(_mm256_add_ps(scaled, offset));
         }
         for (int k = 0; k < 4; k += 2) {  // int32 -> int8, keeping element order
             __m128i lo = _mm_packs_epi32(_mm256_castsi256_si128(q[k]), _mm256_extracti128_si256(q[k], 1));
-            __m128i hi = _mm_packs_epi32(_mm256_castsi256_si128(q[k + 1]), _mm256_extracti128_si256(q[k + 1], 1));
-            _mm_storeu_si128(reinterpret_cast<__m128i*>(y + offsetof(BlockQ8_0, qs) + 8 * k), _mm_packs_epi16(lo, hi));
+            __m128i hi =
+                _mm_packs_epi32(_mm256_castsi256_si128(q[k + 1]), _mm256_extracti128_si256(q[k + 1], 1));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(y + offsetof(BlockQ8_0, qs) + 8 * k),
+                             _mm_packs_epi16(lo, hi));
         }
     }
 }
 
-__attribute__((target("avx2,fma,f16c"))) void q4_0_blocks_avx2(const float* x, std::uint8_t* y, std::size_t blocks) {
+__attribute__((target("avx2,fma,f16c"))) void q4_0_blocks_avx2(const float* x, std::uint8_t* y,
+                                                               std::size_t blocks) {
     const __m256 sign_mask = _mm256_set1_ps(-0.0f);
     const __m256 eight_and_half = _mm256_set1_ps(8.5f);
     const __m256i fifteen = _mm256_set1_epi32(15);
@@ -72,11 +79,14 @@ __attribute__((target("avx2,fma,f16c"))) void q4_0_blocks_avx2(const float* x, s
             v[k] = _mm256_loadu_ps(x + 8 * k);
             a[k] = _mm256_andnot_ps(sign_mask, v[k]);
         }
-        const float amax = horizontal_max(_mm256_max_ps(_mm256_max_ps(a[0], a[1]), _mm256_max_ps(a[2], a[3])));
+        const float amax =
+            horizontal_max(_mm256_max_ps(_mm256_max_ps(a[0], a[1]), _mm256_max_ps(a[2], a[3])));
         // The reference keeps the first element of largest magnitude, with its sign.
         const __m256 target = _mm256_set1_ps(amax);
         std::uint32_t mask = 0;
-        for (int k = 0; k < 4; ++k) mask |= static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(a[k], target, _CMP_EQ_OQ))) << (8 * k);
+        for (int k = 0; k < 4; ++k)
+            mask |= static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(a[k], target, _CMP_EQ_OQ)))
+                    << (8 * k);
         const float max = amax > 0 ? x[__builtin_ctz(mask)] : 0.0f;
         const float d = max / -8;
         const float id = d != 0 ? 1.0f / d : 0.0f;
@@ -84,7 +94,8 @@ __attribute__((target("avx2,fma,f16c"))) void q4_0_blocks_avx2(const float* x, s
         const __m256 scale = _mm256_set1_ps(id);
         __m256i q[4];
         for (int k = 0; k < 4; ++k)
-            q[k] = _mm256_min_epi32(fifteen, _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(v[k], scale), eight_and_half)));
+            q[k] = _mm256_min_epi32(
+                fifteen, _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(v[k], scale), eight_and_half)));
         // byte j = q[j] | q[j + 16] << 4
         __m256i low = _mm256_or_si256(q[0], _mm256_slli_epi32(q[2], 4));   // j = 0..7
         __m256i high = _mm256_or_si256(q[1], _mm256_slli_epi32(q[3], 4));  // j = 8..15

@@ -15,7 +15,9 @@ namespace quantlens {
 
 // MSE clipping candidates: ratios 1, 0.99…, 0.2 of the min-max range (100 of them).
 inline constexpr int kClipCandidates = 100;
-inline float clip_ratio(int k) { return 1.0f - static_cast<float>(k) * 0.8f / (kClipCandidates - 1); }
+inline float clip_ratio(int k) {
+    return 1.0f - static_cast<float>(k) * 0.8f / (kClipCandidates - 1);
+}
 
 enum class ScaleRule {
     AbsMax,      // scale = clipped max|x| / grid max
@@ -25,7 +27,8 @@ enum class ScaleRule {
 
 // p-th percentile (nearest rank) of the values.
 inline float percentile_of(std::vector<float> values, double percentile) {
-    if (values.empty()) return 0;
+    if (values.empty())
+        return 0;
     auto rank = static_cast<std::size_t>(std::ceil(percentile / 100.0 * static_cast<double>(values.size())));
     rank = std::clamp<std::size_t>(rank, 1, values.size()) - 1;
     std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(rank), values.end());
@@ -33,16 +36,19 @@ inline float percentile_of(std::vector<float> values, double percentile) {
 }
 
 inline float scale_from_range(float range, float grid_max, ScaleRule rule, ScaleStorage storage) {
-    if (!(range > 0)) return 1.0f;  // an all-zero group: any positive scale represents it exactly
+    if (!(range > 0))
+        return 1.0f;  // an all-zero group: any positive scale represents it exactly
     float scale = range / grid_max;
-    if (rule == ScaleRule::PowerOfTwo) return stored_scale(scale, ScaleStorage::E8M0);
+    if (rule == ScaleRule::PowerOfTwo)
+        return stored_scale(scale, ScaleStorage::E8M0);
     return stored_scale(scale, storage);
 }
 
 // Σ (x − nearest(x/scale)·scale)² for an integer grid, accumulated in float64 over eight
 // lanes (element i in lane i mod 8) so the AVX2 and scalar paths give identical sums.
 double int_grid_squared_error(const float* x, std::size_t n, float scale, float qmin, float qmax);
-double int_grid_squared_error_scalar_for_tests(const float* x, std::size_t n, float scale, float qmin, float qmax);  // its scalar twin
+double int_grid_squared_error_scalar_for_tests(const float* x, std::size_t n, float scale, float qmin,
+                                               float qmax);  // its scalar twin
 
 // max|x| and min/max over eight independent lanes: the weights are finite (quantize() refuses
 // others), so the order does not change the result, and the lanes let the compiler vectorise
@@ -51,8 +57,10 @@ inline float absmax_of(const float* x, std::size_t n) {
     float lane[8] = {};
     std::size_t i = 0;
     for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; ++k) lane[k] = std::max(lane[k], std::fabs(x[i + k]));
-    for (; i < n; ++i) lane[0] = std::max(lane[0], std::fabs(x[i]));
+        for (int k = 0; k < 8; ++k)
+            lane[k] = std::max(lane[k], std::fabs(x[i + k]));
+    for (; i < n; ++i)
+        lane[0] = std::max(lane[0], std::fabs(x[i]));
     return *std::max_element(lane, lane + 8);
 }
 
@@ -74,7 +82,8 @@ inline void min_max_of(const float* x, std::size_t n, float& low, float& high) {
 
 template <class Grid>
 double squared_error_at(const Grid& grid, const float* x, std::size_t n, float scale) {
-    if constexpr (std::is_base_of_v<IntGrid, Grid>) return int_grid_squared_error(x, n, scale, grid.qmin, grid.qmax);
+    if constexpr (std::is_base_of_v<IntGrid, Grid>)
+        return int_grid_squared_error(x, n, scale, grid.qmin, grid.qmax);
     const float inverse = 1.0f / scale;
     double error = 0;
     for (std::size_t i = 0; i < n; ++i) {
@@ -89,13 +98,17 @@ float choose_scale(const Grid& grid, ScaleRule rule, const QuantSpec& spec, cons
     const float grid_max = grid.max_value();
     if (rule == ScaleRule::AbsMean) {
         double sum = 0;
-        for (std::size_t i = 0; i < n; ++i) sum += std::fabs(x[i]);
-        return scale_from_range(static_cast<float>(sum / static_cast<double>(std::max<std::size_t>(n, 1))) * grid_max, grid_max, rule, spec.scale_storage);
+        for (std::size_t i = 0; i < n; ++i)
+            sum += std::fabs(x[i]);
+        return scale_from_range(
+            static_cast<float>(sum / static_cast<double>(std::max<std::size_t>(n, 1))) * grid_max, grid_max,
+            rule, spec.scale_storage);
     }
     float range = absmax_of(x, n);
     if (spec.clip == ClipMethod::Percentile) {
         std::vector<float> magnitudes(n);
-        for (std::size_t i = 0; i < n; ++i) magnitudes[i] = std::fabs(x[i]);
+        for (std::size_t i = 0; i < n; ++i)
+            magnitudes[i] = std::fabs(x[i]);
         range = percentile_of(std::move(magnitudes), spec.percentile);
     } else if (spec.clip == ClipMethod::Mse && range > 0) {
         float best_scale = scale_from_range(range, grid_max, rule, spec.scale_storage);
@@ -103,14 +116,19 @@ float choose_scale(const Grid& grid, ScaleRule rule, const QuantSpec& spec, cons
         for (int k = 0; k < kClipCandidates; ++k) {
             float scale = scale_from_range(range * clip_ratio(k), grid_max, rule, spec.scale_storage);
             double error = squared_error_at(grid, x, n, scale);
-            if (error < best) { best = error; best_scale = scale; }
+            if (error < best) {
+                best = error;
+                best_scale = scale;
+            }
         }
         return best_scale;
     }
     return scale_from_range(range, grid_max, rule, spec.scale_storage);
 }
 
-struct AffineParameters { float scale = 1, zero = 0; };
+struct AffineParameters {
+    float scale = 1, zero = 0;
+};
 
 // Asymmetric integers (docs/formats.md §1): range [min(x,0), max(x,0)], zero point z.
 inline AffineParameters affine_for(float low, float high, float qmax, ScaleStorage storage) {
@@ -135,7 +153,10 @@ inline AffineParameters choose_affine(const QuantSpec& spec, const float* x, std
             auto p = affine_for(low * clip_ratio(k), high * clip_ratio(k), qmax, spec.scale_storage);
             // level − z is the integer grid [−z, qmax − z]
             double error = int_grid_squared_error(x, n, p.scale, -p.zero, qmax - p.zero);
-            if (error < best) { best = error; best_p = p; }
+            if (error < best) {
+                best = error;
+                best_p = p;
+            }
         }
         return best_p;
     }

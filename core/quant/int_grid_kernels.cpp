@@ -29,9 +29,11 @@ double squared_error_scalar(const float* x, std::size_t n, float scale, float qm
 
 // e² of a float e is exact in double (48 significant bits), so fma(e, e, sum) rounds exactly
 // as sum + e·e does: the FMA changes no bit, only the instruction count.
-__attribute__((target("avx2,fma"))) double squared_error_avx2(const float* x, std::size_t n, float scale, float qmin, float qmax) {
+__attribute__((target("avx2,fma"))) double squared_error_avx2(const float* x, std::size_t n, float scale,
+                                                              float qmin, float qmax) {
     const float inverse = 1.0f / scale;
-    const __m256 inv = _mm256_set1_ps(inverse), s = _mm256_set1_ps(scale), lo = _mm256_set1_ps(qmin), hi = _mm256_set1_ps(qmax);
+    const __m256 inv = _mm256_set1_ps(inverse), s = _mm256_set1_ps(scale), lo = _mm256_set1_ps(qmin),
+                 hi = _mm256_set1_ps(qmax);
     __m256d low_lanes = _mm256_setzero_pd(), high_lanes = _mm256_setzero_pd();
     std::size_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -39,7 +41,8 @@ __attribute__((target("avx2,fma"))) double squared_error_avx2(const float* x, st
         const __m256 clamped = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(v, inv), lo), hi);
         const __m256 level = _mm256_round_ps(clamped, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         const __m256 e = _mm256_sub_ps(v, _mm256_mul_ps(level, s));
-        const __m256d e_low = _mm256_cvtps_pd(_mm256_castps256_ps128(e)), e_high = _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1));
+        const __m256d e_low = _mm256_cvtps_pd(_mm256_castps256_ps128(e)),
+                      e_high = _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1));
         low_lanes = _mm256_fmadd_pd(e_low, e_low, low_lanes);
         high_lanes = _mm256_fmadd_pd(e_high, e_high, high_lanes);
     }
@@ -61,7 +64,8 @@ double int_grid_squared_error(const float* x, std::size_t n, float scale, float 
     return avx2 ? squared_error_avx2(x, n, scale, qmin, qmax) : squared_error_scalar(x, n, scale, qmin, qmax);
 }
 
-double int_grid_squared_error_scalar_for_tests(const float* x, std::size_t n, float scale, float qmin, float qmax) {
+double int_grid_squared_error_scalar_for_tests(const float* x, std::size_t n, float scale, float qmin,
+                                               float qmax) {
     return squared_error_scalar(x, n, scale, qmin, qmax);
 }
 

@@ -8,11 +8,13 @@
 namespace quantlens {
 
 std::int64_t group_columns(const QuantSpec& spec, std::int64_t cols) {
-    if (spec.granularity == Granularity::Group || spec.granularity == Granularity::Block) return std::clamp<std::int64_t>(spec.group_size, 1, std::max<std::int64_t>(cols, 1));
+    if (spec.granularity == Granularity::Group || spec.granularity == Granularity::Block)
+        return std::clamp<std::int64_t>(spec.group_size, 1, std::max<std::int64_t>(cols, 1));
     return std::max<std::int64_t>(cols, 1);
 }
 
-LayerPreview preview_layer(const WeightMatrix& weights, const QuantSpec& spec, const PreviewOptions& options, QuantResult& scratch) {
+LayerPreview preview_layer(const WeightMatrix& weights, const QuantSpec& spec, const PreviewOptions& options,
+                           QuantResult& scratch) {
     QuantOptions quant;
     quant.inputs = options.inputs;
     quant.cancel = options.cancel;
@@ -32,7 +34,9 @@ LayerPreview preview_layer(const WeightMatrix& weights, const QuantSpec& spec, c
         preview.clip_low = *low;
         preview.clip_high = *high;
     }
-    preview.dequantized = histogram(scratch.dequantized, options.bins, static_cast<float>(preview.weights.low), static_cast<float>(preview.weights.high), 0);
+    preview.dequantized =
+        histogram(scratch.dequantized, options.bins, static_cast<float>(preview.weights.low),
+                  static_cast<float>(preview.weights.high), 0);
 
     const auto rows = std::max<std::int64_t>(weights.rows, 1), cols = std::max<std::int64_t>(weights.cols, 1);
     const auto group = group_columns(spec, cols);
@@ -58,7 +62,8 @@ LayerPreview preview_layer(const WeightMatrix& weights, const QuantSpec& spec, c
             std::fill(highs, highs + 8, w[0]);
             double total = 0;
             for (std::int64_t cell = 0; cell < map.cols; ++cell) {
-                const std::int64_t first = cell * map.columns_per_cell, last = std::min(cols, first + map.columns_per_cell);
+                const std::int64_t first = cell * map.columns_per_cell,
+                                   last = std::min(cols, first + map.columns_per_cell);
                 double lanes[8] = {};
                 std::int64_t c = first;
                 for (; c + 8 <= last; c += 8)
@@ -76,7 +81,8 @@ LayerPreview preview_layer(const WeightMatrix& weights, const QuantSpec& spec, c
                     lanes[0] += e * e;
                 }
                 double sum = 0;
-                for (double lane : lanes) sum += lane;
+                for (double lane : lanes)
+                    sum += lane;
                 row_cells[r * static_cast<std::size_t>(map.cols) + static_cast<std::size_t>(cell)] = sum;
                 total += sum;
             }
@@ -86,18 +92,22 @@ LayerPreview preview_layer(const WeightMatrix& weights, const QuantSpec& spec, c
         }
     });
     for (std::int64_t r = 0; r < rows; ++r)
-        for (std::int64_t c = 0; c < map.cols; ++c) map.mse[static_cast<std::size_t>((r / map.rows_per_cell) * map.cols + c)] += row_cells[static_cast<std::size_t>(r * map.cols + c)];
+        for (std::int64_t c = 0; c < map.cols; ++c)
+            map.mse[static_cast<std::size_t>((r / map.rows_per_cell) * map.cols + c)] +=
+                row_cells[static_cast<std::size_t>(r * map.cols + c)];
     for (std::int64_t cr = 0; cr < map.rows; ++cr)
         for (std::int64_t cc = 0; cc < map.cols; ++cc) {
             const auto cell_rows = std::min(map.rows_per_cell, rows - cr * map.rows_per_cell);
             const auto cell_cols = std::min(map.columns_per_cell, cols - cc * map.columns_per_cell);
-            map.mse[static_cast<std::size_t>(cr * map.cols + cc)] /= static_cast<double>(cell_rows * cell_cols);
+            map.mse[static_cast<std::size_t>(cr * map.cols + cc)] /=
+                static_cast<double>(cell_rows * cell_cols);
         }
     return preview;
 }
 
 std::vector<QuantSpec> bits_sweep(const QuantSpec& spec) {
-    if (spec.format != QuantFormat::Int && spec.format != QuantFormat::Log2) return {spec};
+    if (spec.format != QuantFormat::Int && spec.format != QuantFormat::Log2)
+        return {spec};
     std::vector<QuantSpec> sweep;
     for (int bits = 2; bits <= 8; ++bits) {
         QuantSpec varied = spec;
@@ -107,13 +117,16 @@ std::vector<QuantSpec> bits_sweep(const QuantSpec& spec) {
     return sweep;
 }
 
-SpecsOnLayer compare_on_layer(const WeightMatrix& weights, const std::vector<QuantSpec>& specs, const PreviewOptions& options, const Progress& progress) {
+SpecsOnLayer compare_on_layer(const WeightMatrix& weights, const std::vector<QuantSpec>& specs,
+                              const PreviewOptions& options, const Progress& progress) {
     SpecsOnLayer comparison;
     std::size_t total = specs.size(), done = 0;
-    for (const auto& spec : specs) total += bits_sweep(spec).size();
+    for (const auto& spec : specs)
+        total += bits_sweep(spec).size();
     QuantResult scratch;
     for (const auto& spec : specs) {
-        if (progress) progress(done++, total, spec.to_string());
+        if (progress)
+            progress(done++, total, spec.to_string());
         comparison.previews.push_back(preview_layer(weights, spec, options, scratch));
     }
     QuantOptions quant;
@@ -124,13 +137,15 @@ SpecsOnLayer compare_on_layer(const WeightMatrix& weights, const std::vector<Qua
     for (const auto& spec : specs) {
         std::vector<BitsPoint> curve;
         for (const auto& varied : bits_sweep(spec)) {
-            if (progress) progress(done++, total, varied.to_string());
+            if (progress)
+                progress(done++, total, varied.to_string());
             quantize_into(weights, varied, quant, scratch);
             curve.push_back({varied, scratch.metrics.bits_per_weight, scratch.metrics.sqnr_db});
         }
         comparison.curves.push_back(std::move(curve));
     }
-    if (progress) progress(total, total, "");
+    if (progress)
+        progress(total, total, "");
     return comparison;
 }
 

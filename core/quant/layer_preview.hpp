@@ -15,19 +15,19 @@ namespace quantlens {
 // Mean squared error per output channel (rows) and per group of input columns, averaged into
 // at most `max_rows` × `max_cols` cells for display.
 struct ErrorMap {
-    std::int64_t rows = 0, cols = 0;      // cells
+    std::int64_t rows = 0, cols = 0;                       // cells
     std::int64_t rows_per_cell = 1, columns_per_cell = 1;  // weight rows and input columns each cell covers
-    std::vector<double> mse;              // row-major, rows × cols
+    std::vector<double> mse;                               // row-major, rows × cols
 };
 
 struct LayerPreview {
     QuantSpec spec;
     QuantMetrics metrics;
-    Histogram weights, errors, dequantized;  // dequantized: on the weights' bins
-    std::vector<float> levels;               // representable values of the first group, in weight units
-    float clip_low = 0, clip_high = 0;       // the first group's lowest and highest level
+    Histogram weights, errors, dequantized;       // dequantized: on the weights' bins
+    std::vector<float> levels;                    // representable values of the first group, in weight units
+    float clip_low = 0, clip_high = 0;            // the first group's lowest and highest level
     std::vector<float> channel_min, channel_max;  // per output channel, of the original weights
-    std::vector<double> channel_rmse;        // per output channel, of the error
+    std::vector<double> channel_rmse;             // per output channel, of the error
     ErrorMap error_map;
 };
 
@@ -38,7 +38,8 @@ struct PreviewOptions {
     const CancelToken* cancel = nullptr;
 };
 
-LayerPreview preview_layer(const WeightMatrix& weights, const QuantSpec& spec, const PreviewOptions& options, QuantResult& scratch);
+LayerPreview preview_layer(const WeightMatrix& weights, const QuantSpec& spec, const PreviewOptions& options,
+                           QuantResult& scratch);
 
 // Two to four specs on one layer, side by side: each spec's preview, and its error against
 // bits per weight when its bits vary (integer and log2 grids: 2 … 8 bits with the same
@@ -52,8 +53,8 @@ struct SpecsOnLayer {
     std::vector<std::vector<BitsPoint>> curves;  // one per spec, bits rising
 };
 std::vector<QuantSpec> bits_sweep(const QuantSpec& spec);
-SpecsOnLayer compare_on_layer(const WeightMatrix& weights, const std::vector<QuantSpec>& specs, const PreviewOptions& options,
-                                 const Progress& progress = {});
+SpecsOnLayer compare_on_layer(const WeightMatrix& weights, const std::vector<QuantSpec>& specs,
+                              const PreviewOptions& options, const Progress& progress = {});
 
 // Groups of input columns a spec scales together in a row of `cols` (the whole row for
 // per-channel and per-tensor scales), for the error map's columns.

@@ -26,18 +26,24 @@ struct Lanes {
         low = std::min(low, e);
         high = std::max(high, e);
     }
-    static double combine(const double* v) { return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])); }
-    ErrorSums sums() const { return {combine(signal), combine(noise), combine(dot), combine(energy), worst, low, high}; }
+    static double combine(const double* v) {
+        return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+    }
+    ErrorSums sums() const {
+        return {combine(signal), combine(noise), combine(dot), combine(energy), worst, low, high};
+    }
 };
 
 ErrorSums error_sums_scalar(const float* x, const float* y, std::size_t n) {
     Lanes lanes;
-    for (std::size_t i = 0; i < n; ++i) lanes.add(i, x[i], y[i]);
+    for (std::size_t i = 0; i < n; ++i)
+        lanes.add(i, x[i], y[i]);
     return lanes.sums();
 }
 
 __attribute__((target("avx2"))) ErrorSums error_sums_avx2(const float* x, const float* y, std::size_t n) {
-    __m256d signal[2] = {_mm256_setzero_pd(), _mm256_setzero_pd()}, noise[2] = {signal[0], signal[0]}, dot[2] = {signal[0], signal[0]}, energy[2] = {signal[0], signal[0]};
+    __m256d signal[2] = {_mm256_setzero_pd(), _mm256_setzero_pd()}, noise[2] = {signal[0], signal[0]},
+            dot[2] = {signal[0], signal[0]}, energy[2] = {signal[0], signal[0]};
     const __m256 sign = _mm256_set1_ps(-0.0f);
     __m256 worst = _mm256_setzero_ps(), low = _mm256_set1_ps(INFINITY), high = _mm256_set1_ps(-INFINITY);
     std::size_t i = 0;
@@ -46,9 +52,12 @@ __attribute__((target("avx2"))) ErrorSums error_sums_avx2(const float* x, const 
         worst = _mm256_max_ps(worst, _mm256_andnot_ps(sign, ev));
         low = _mm256_min_ps(low, ev);
         high = _mm256_max_ps(high, ev);
-        const __m256d xs[2] = {_mm256_cvtps_pd(_mm256_castps256_ps128(xv)), _mm256_cvtps_pd(_mm256_extractf128_ps(xv, 1))};
-        const __m256d ys[2] = {_mm256_cvtps_pd(_mm256_castps256_ps128(yv)), _mm256_cvtps_pd(_mm256_extractf128_ps(yv, 1))};
-        const __m256d es[2] = {_mm256_cvtps_pd(_mm256_castps256_ps128(ev)), _mm256_cvtps_pd(_mm256_extractf128_ps(ev, 1))};
+        const __m256d xs[2] = {_mm256_cvtps_pd(_mm256_castps256_ps128(xv)),
+                               _mm256_cvtps_pd(_mm256_extractf128_ps(xv, 1))};
+        const __m256d ys[2] = {_mm256_cvtps_pd(_mm256_castps256_ps128(yv)),
+                               _mm256_cvtps_pd(_mm256_extractf128_ps(yv, 1))};
+        const __m256d es[2] = {_mm256_cvtps_pd(_mm256_castps256_ps128(ev)),
+                               _mm256_cvtps_pd(_mm256_extractf128_ps(ev, 1))};
         for (int h = 0; h < 2; ++h) {
             signal[h] = _mm256_add_pd(signal[h], _mm256_mul_pd(xs[h], xs[h]));
             noise[h] = _mm256_add_pd(noise[h], _mm256_mul_pd(es[h], es[h]));
@@ -72,14 +81,15 @@ __attribute__((target("avx2"))) ErrorSums error_sums_avx2(const float* x, const 
         lanes.low = std::min(lanes.low, l[k]);
         lanes.high = std::max(lanes.high, u[k]);
     }
-    for (; i < n; ++i) lanes.add(i, x[i], y[i]);
+    for (; i < n; ++i)
+        lanes.add(i, x[i], y[i]);
     return lanes.sums();
 }
 
 }  // namespace
 
 ErrorSums combine(const ErrorSums& a, const ErrorSums& b) {
-    return {a.signal + b.signal, a.noise + b.noise, a.dot + b.dot, a.energy + b.energy,
+    return {a.signal + b.signal,        a.noise + b.noise,      a.dot + b.dot,           a.energy + b.energy,
             std::max(a.worst, b.worst), std::min(a.low, b.low), std::max(a.high, b.high)};
 }
 

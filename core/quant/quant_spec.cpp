@@ -50,15 +50,18 @@ const FormatEntry kFormats[] = {
 
 const FormatEntry& entry_of(QuantFormat format) {
     for (const auto& entry : kFormats)
-        if (entry.format == format) return entry;
+        if (entry.format == format)
+            return entry;
     return kFormats[0];
 }
 
-const char* kAliases[][2] = {{"fp4", "fp4_e2m1"}, {"mxfp8", "mxfp8_e4m3"}, {"mxfp6", "mxfp6_e3m2"}, {"fp8", "fp8_e4m3"}};
+const char* kAliases[][2] = {
+    {"fp4", "fp4_e2m1"}, {"mxfp8", "mxfp8_e4m3"}, {"mxfp6", "mxfp6_e3m2"}, {"fp8", "fp8_e4m3"}};
 
 template <class T>
 bool parse_number(std::string_view text, T& value) {
-    if (text.empty()) return false;
+    if (text.empty())
+        return false;
     if constexpr (std::is_floating_point_v<T>) {
         std::string copy(text);
         char* end = nullptr;
@@ -79,9 +82,10 @@ std::string number_text(double value) {
 }
 
 bool is_scaled(QuantFormat f) {
-    return f == QuantFormat::Int || f == QuantFormat::Fp8E4M3 || f == QuantFormat::Fp8E5M2 || f == QuantFormat::Fp6E3M2 ||
-           f == QuantFormat::Fp6E2M3 || f == QuantFormat::Fp4E2M1 || f == QuantFormat::NF4 || f == QuantFormat::Log2 ||
-           f == QuantFormat::Ternary || f == QuantFormat::Binary;
+    return f == QuantFormat::Int || f == QuantFormat::Fp8E4M3 || f == QuantFormat::Fp8E5M2 ||
+           f == QuantFormat::Fp6E3M2 || f == QuantFormat::Fp6E2M3 || f == QuantFormat::Fp4E2M1 ||
+           f == QuantFormat::NF4 || f == QuantFormat::Log2 || f == QuantFormat::Ternary ||
+           f == QuantFormat::Binary;
 }
 
 }  // namespace
@@ -89,36 +93,53 @@ bool is_scaled(QuantFormat f) {
 const std::vector<std::string>& quant_format_names() {
     static const std::vector<std::string> names = [] {
         std::vector<std::string> list;
-        for (int bits = 2; bits <= 8; ++bits) list.push_back("int" + std::to_string(bits));
+        for (int bits = 2; bits <= 8; ++bits)
+            list.push_back("int" + std::to_string(bits));
         for (const auto& entry : kFormats)
-            if (entry.format != QuantFormat::Int) list.push_back(entry.name);
+            if (entry.format != QuantFormat::Int)
+                list.push_back(entry.name);
         return list;
     }();
     return names;
 }
 
-bool QuantSpec::is_block_format() const { return granularity == Granularity::Block; }
-bool QuantSpec::is_cast() const { return format == QuantFormat::F16 || format == QuantFormat::BF16 || format == QuantFormat::F32; }
+bool QuantSpec::is_block_format() const {
+    return granularity == Granularity::Block;
+}
+bool QuantSpec::is_cast() const {
+    return format == QuantFormat::F16 || format == QuantFormat::BF16 || format == QuantFormat::F32;
+}
 
 int QuantSpec::element_bits() const {
-    if (format == QuantFormat::Int || format == QuantFormat::Log2) return bits;
+    if (format == QuantFormat::Int || format == QuantFormat::Log2)
+        return bits;
     return entry_of(format).bits;
 }
 
 double QuantSpec::scale_bits() const {
     switch (format) {
-        case QuantFormat::MxFp8E4M3: case QuantFormat::MxFp8E5M2: case QuantFormat::MxFp6E3M2:
-        case QuantFormat::MxFp6E2M3: case QuantFormat::MxFp4: case QuantFormat::MxInt8: return 8;  // E8M0
+        case QuantFormat::MxFp8E4M3:
+        case QuantFormat::MxFp8E5M2:
+        case QuantFormat::MxFp6E3M2:
+        case QuantFormat::MxFp6E2M3:
+        case QuantFormat::MxFp4:
+        case QuantFormat::MxInt8: return 8;  // E8M0
         case QuantFormat::NvFp4: return 8;   // E4M3 per block (+ one FP32 per tensor, counted apart)
-        case QuantFormat::Q8_0: case QuantFormat::Q4_0: case QuantFormat::Q5_0: return 16;  // half d
-        case QuantFormat::Q4_1: case QuantFormat::Q5_1: return 32;  // half d + half m
-        case QuantFormat::F16: case QuantFormat::BF16: case QuantFormat::F32: return 0;
+        case QuantFormat::Q8_0:
+        case QuantFormat::Q4_0:
+        case QuantFormat::Q5_0: return 16;  // half d
+        case QuantFormat::Q4_1:
+        case QuantFormat::Q5_1: return 32;  // half d + half m
+        case QuantFormat::F16:
+        case QuantFormat::BF16:
+        case QuantFormat::F32: return 0;
         case QuantFormat::Log2: return 8;  // a power of two: an exponent byte
         default: break;
     }
     switch (scale_storage) {
         case ScaleStorage::F32: return 32;
-        case ScaleStorage::F16: case ScaleStorage::BF16: return 16;
+        case ScaleStorage::F16:
+        case ScaleStorage::BF16: return 16;
         case ScaleStorage::E8M0: return 8;
     }
     return 32;
@@ -130,21 +151,35 @@ namespace {
 // it changes the spec (the reason when its value is wrong). The table drives both parsing and
 // the "allowed:" list of the error message, so the two cannot disagree.
 struct SpecOption {
-    const char* help;                               // as listed in "allowed: …"
+    const char* help;  // as listed in "allowed: …"
     bool (*applies)(QuantFormat format);
     bool (*names)(std::string_view part);
     std::string (*apply)(std::string_view part, QuantSpec& spec);  // "" when applied
 };
 
-bool scaled(QuantFormat f) { return is_scaled(f); }
-bool integer(QuantFormat f) { return f == QuantFormat::Int; }
-bool log2(QuantFormat f) { return f == QuantFormat::Log2; }
+bool scaled(QuantFormat f) {
+    return is_scaled(f);
+}
+bool integer(QuantFormat f) {
+    return f == QuantFormat::Int;
+}
+bool log2(QuantFormat f) {
+    return f == QuantFormat::Log2;
+}
 // Clipping, scale storage and the rounding methods: every scaled format but ternary and binary.
-bool tunable(QuantFormat f) { return is_scaled(f) && f != QuantFormat::Ternary && f != QuantFormat::Binary; }
-bool not_cast(QuantFormat f) { return f != QuantFormat::F16 && f != QuantFormat::BF16 && f != QuantFormat::F32; }
+bool tunable(QuantFormat f) {
+    return is_scaled(f) && f != QuantFormat::Ternary && f != QuantFormat::Binary;
+}
+bool not_cast(QuantFormat f) {
+    return f != QuantFormat::F16 && f != QuantFormat::BF16 && f != QuantFormat::F32;
+}
 
-bool starts_with(std::string_view part, std::string_view prefix) { return part.substr(0, prefix.size()) == prefix; }
-std::string_view value_after(std::string_view part, std::string_view prefix) { return part.substr(prefix.size()); }
+bool starts_with(std::string_view part, std::string_view prefix) {
+    return part.substr(0, prefix.size()) == prefix;
+}
+std::string_view value_after(std::string_view part, std::string_view prefix) {
+    return part.substr(prefix.size());
+}
 
 const SpecOption kOptions[] = {
     {"tensor", scaled, [](std::string_view p) { return p == "tensor"; },
@@ -157,7 +192,10 @@ const SpecOption kOptions[] = {
          s.granularity = Granularity::Channel, s.group_size = 0;
          return std::string();
      }},
-    {"g<N>", scaled, [](std::string_view p) { return p.size() > 1 && p[0] == 'g' && std::isdigit(static_cast<unsigned char>(p[1])); },
+    {"g<N>", scaled,
+     [](std::string_view p) {
+         return p.size() > 1 && p[0] == 'g' && std::isdigit(static_cast<unsigned char>(p[1]));
+     },
      [](std::string_view p, QuantSpec& s) {
          std::int64_t group = 0;
          if (!parse_number(p.substr(1), group) || group < 1 || group > (1 << 30))
@@ -181,7 +219,8 @@ const SpecOption kOptions[] = {
          s.full_range = true;
          return std::string();
      }},
-    {"<bits 2..8>", log2, [](std::string_view p) { return std::isdigit(static_cast<unsigned char>(p[0])) != 0; },
+    {"<bits 2..8>", log2,
+     [](std::string_view p) { return std::isdigit(static_cast<unsigned char>(p[0])) != 0; },
      [](std::string_view p, QuantSpec& s) {
          if (!parse_number(p, s.bits) || s.bits < 2 || s.bits > 8)
              return std::string("log2 takes 2 to 8 bits (1 sign bit + exponent)");
@@ -190,36 +229,50 @@ const SpecOption kOptions[] = {
     {"clip=minmax|mse|p<percentile>", tunable, [](std::string_view p) { return starts_with(p, "clip="); },
      [](std::string_view p, QuantSpec& s) {
          const auto value = value_after(p, "clip=");
-         if (value == "minmax") s.clip = ClipMethod::MinMax;
-         else if (value == "mse") s.clip = ClipMethod::Mse;
+         if (value == "minmax")
+             s.clip = ClipMethod::MinMax;
+         else if (value == "mse")
+             s.clip = ClipMethod::Mse;
          else if (!value.empty() && value[0] == 'p' && parse_number(value.substr(1), s.percentile) &&
                   s.percentile > 0 && s.percentile <= 100)
              s.clip = ClipMethod::Percentile;
-         else return std::string("clip is minmax, mse or p<percentile> with 0 < percentile <= 100, e.g. clip=p99.9");
+         else
+             return std::string(
+                 "clip is minmax, mse or p<percentile> with 0 < percentile <= 100, e.g. clip=p99.9");
          return std::string();
      }},
     {"scale=f32|f16|bf16|e8m0", tunable, [](std::string_view p) { return starts_with(p, "scale="); },
      [](std::string_view p, QuantSpec& s) {
          const auto value = value_after(p, "scale=");
-         if (value == "f32") s.scale_storage = ScaleStorage::F32;
-         else if (value == "f16") s.scale_storage = ScaleStorage::F16;
-         else if (value == "bf16") s.scale_storage = ScaleStorage::BF16;
-         else if (value == "e8m0") s.scale_storage = ScaleStorage::E8M0;
-         else return std::string("scale storage is f32, f16, bf16 or e8m0");
+         if (value == "f32")
+             s.scale_storage = ScaleStorage::F32;
+         else if (value == "f16")
+             s.scale_storage = ScaleStorage::F16;
+         else if (value == "bf16")
+             s.scale_storage = ScaleStorage::BF16;
+         else if (value == "e8m0")
+             s.scale_storage = ScaleStorage::E8M0;
+         else
+             return std::string("scale storage is f32, f16, bf16 or e8m0");
          return std::string();
      }},
     {"round=rtn|stochastic|gptq", tunable, [](std::string_view p) { return starts_with(p, "round="); },
      [](std::string_view p, QuantSpec& s) {
          const auto value = value_after(p, "round=");
-         if (value == "rtn") s.rounding = Rounding::Nearest;
-         else if (value == "stochastic") s.rounding = Rounding::Stochastic;
-         else if (value == "gptq") s.rounding = Rounding::Gptq;
-         else return std::string("rounding is rtn, stochastic or gptq");
+         if (value == "rtn")
+             s.rounding = Rounding::Nearest;
+         else if (value == "stochastic")
+             s.rounding = Rounding::Stochastic;
+         else if (value == "gptq")
+             s.rounding = Rounding::Gptq;
+         else
+             return std::string("rounding is rtn, stochastic or gptq");
          return std::string();
      }},
     {"seed=<n>", tunable, [](std::string_view p) { return starts_with(p, "seed="); },
      [](std::string_view p, QuantSpec& s) {
-         return parse_number(value_after(p, "seed="), s.seed) ? std::string() : "seed must be a non-negative integer";
+         return parse_number(value_after(p, "seed="), s.seed) ? std::string()
+                                                              : "seed must be a non-negative integer";
      }},
     {"actorder", tunable, [](std::string_view p) { return p == "actorder"; },
      [](std::string_view, QuantSpec& s) {
@@ -239,12 +292,14 @@ const SpecOption kOptions[] = {
      }},
     {"rotseed=<n>", not_cast, [](std::string_view p) { return starts_with(p, "rotseed="); },
      [](std::string_view p, QuantSpec& s) {
-         return parse_number(value_after(p, "rotseed="), s.rotation_seed) ? std::string()
-                                                                          : "rotseed must be a non-negative integer";
+         return parse_number(value_after(p, "rotseed="), s.rotation_seed)
+                    ? std::string()
+                    : "rotseed must be a non-negative integer";
      }},
     {"smooth=<alpha>", not_cast, [](std::string_view p) { return starts_with(p, "smooth="); },
      [](std::string_view p, QuantSpec& s) {
-         if (!parse_number(value_after(p, "smooth="), s.smooth_alpha) || s.smooth_alpha < 0 || s.smooth_alpha > 1)
+         if (!parse_number(value_after(p, "smooth="), s.smooth_alpha) || s.smooth_alpha < 0 ||
+             s.smooth_alpha > 1)
              return std::string("smooth takes the migration strength alpha in [0, 1], e.g. smooth=0.5");
          return std::string();
      }},
@@ -254,19 +309,22 @@ const SpecOption kOptions[] = {
 std::string allowed_options(QuantFormat format) {
     std::string allowed;
     for (const auto& option : kOptions)
-        if (option.applies(format)) allowed += (allowed.empty() ? "" : ", ") + std::string(option.help);
+        if (option.applies(format))
+            allowed += (allowed.empty() ? "" : ", ") + std::string(option.help);
     return allowed.empty() ? "no options" : allowed;
 }
 
 // The format named by the spec's first part (aliases resolved), with its defaults.
 std::optional<QuantSpec> spec_of_format(std::string name) {
     for (auto& alias : kAliases)
-        if (name == alias[0]) name = alias[1];
+        if (name == alias[0])
+            name = alias[1];
     QuantSpec spec;
     if (name.rfind("int", 0) == 0 && name.size() > 3) {
         spec.format = QuantFormat::Int;
         spec.granularity = Granularity::Channel;
-        if (!parse_number(std::string_view(name).substr(3), spec.bits)) spec.bits = 0;
+        if (!parse_number(std::string_view(name).substr(3), spec.bits))
+            spec.bits = 0;
         return spec;
     }
     for (const auto& entry : kFormats)
@@ -291,14 +349,17 @@ QuantSpec QuantSpec::parse(std::string_view text) {
     std::size_t start = 0;
     while (true) {
         auto colon = text.find(':', start);
-        parts.emplace_back(text.substr(start, colon == std::string_view::npos ? std::string_view::npos : colon - start));
-        if (colon == std::string_view::npos) break;
+        parts.emplace_back(
+            text.substr(start, colon == std::string_view::npos ? std::string_view::npos : colon - start));
+        if (colon == std::string_view::npos)
+            break;
         start = colon + 1;
     }
     auto found = spec_of_format(parts.front());
     if (!found) {
         std::string names;
-        for (const auto& n : quant_format_names()) names += (names.empty() ? "" : ", ") + n;
+        for (const auto& n : quant_format_names())
+            names += (names.empty() ? "" : ", ") + n;
         return fail(parts.front(), "unknown format; expected one of " + names);
     }
     QuantSpec spec = *found;
@@ -307,7 +368,8 @@ QuantSpec QuantSpec::parse(std::string_view text) {
 
     for (std::size_t i = 1; i < parts.size(); ++i) {
         const std::string& part = parts[i];
-        if (part.empty()) return fail(part, "empty option (two colons in a row?)");
+        if (part.empty())
+            return fail(part, "empty option (two colons in a row?)");
         const SpecOption* option = nullptr;
         for (const auto& candidate : kOptions)
             if (candidate.applies(spec.format) && candidate.names(part)) {
@@ -315,41 +377,70 @@ QuantSpec QuantSpec::parse(std::string_view text) {
                 break;
             }
         if (!option)
-            return fail(part, "not an option of " + parts.front() + "; allowed: " + allowed_options(spec.format));
-        if (const auto reason = option->apply(part, spec); !reason.empty()) return fail(part, reason);
+            return fail(part,
+                        "not an option of " + parts.front() + "; allowed: " + allowed_options(spec.format));
+        if (const auto reason = option->apply(part, spec); !reason.empty())
+            return fail(part, reason);
     }
-    if (spec.full_range && !spec.symmetric) return fail("full", "full range applies to symmetric integers only (asym already uses every code)");
-    if (spec.format == QuantFormat::Ternary || spec.format == QuantFormat::Binary) spec.clip = ClipMethod::MinMax;
-    if (spec.rounding != Rounding::Gptq && (spec.act_order || spec.damp != 0.01)) return fail("actorder/damp", "apply to round=gptq only");
-    if (spec.rounding != Rounding::Stochastic && spec.seed != 0) return fail("seed", "applies to round=stochastic only");
-    if (spec.rotation == Rotation::None && spec.rotation_seed != 0) return fail("rotseed", "applies to rot=hadamard only");
+    if (spec.full_range && !spec.symmetric)
+        return fail("full", "full range applies to symmetric integers only (asym already uses every code)");
+    if (spec.format == QuantFormat::Ternary || spec.format == QuantFormat::Binary)
+        spec.clip = ClipMethod::MinMax;
+    if (spec.rounding != Rounding::Gptq && (spec.act_order || spec.damp != 0.01))
+        return fail("actorder/damp", "apply to round=gptq only");
+    if (spec.rounding != Rounding::Stochastic && spec.seed != 0)
+        return fail("seed", "applies to round=stochastic only");
+    if (spec.rotation == Rotation::None && spec.rotation_seed != 0)
+        return fail("rotseed", "applies to rot=hadamard only");
     return spec;
 }
 
 std::string QuantSpec::to_string() const {
-    std::string text = format == QuantFormat::Int ? std::string("int").append(std::to_string(bits)) : std::string(entry_of(format).name);
-    auto add = [&text](const std::string& part) { text += ":" + part; };
-    if (format == QuantFormat::Log2) add(std::to_string(bits));
+    std::string text = format == QuantFormat::Int ? std::string("int").append(std::to_string(bits))
+                                                  : std::string(entry_of(format).name);
+    auto add = [&text](const std::string& part) {
+        text += ":" + part;
+    };
+    if (format == QuantFormat::Log2)
+        add(std::to_string(bits));
     if (is_scaled(format)) {
-        if (granularity == Granularity::Tensor) add("tensor");
-        else if (granularity == Granularity::Channel) add("channel");
-        else add(std::string("g").append(std::to_string(group_size)));
+        if (granularity == Granularity::Tensor)
+            add("tensor");
+        else if (granularity == Granularity::Channel)
+            add("channel");
+        else
+            add(std::string("g").append(std::to_string(group_size)));
     }
-    if (format == QuantFormat::Int) add(symmetric ? "sym" : "asym");
-    if (full_range) add("full");
-    if (clip == ClipMethod::Mse) add("clip=mse");
-    if (clip == ClipMethod::Percentile) add("clip=p" + number_text(percentile));
-    if (scale_storage == ScaleStorage::F16) add("scale=f16");
-    if (scale_storage == ScaleStorage::BF16) add("scale=bf16");
-    if (scale_storage == ScaleStorage::E8M0) add("scale=e8m0");
-    if (rounding == Rounding::Stochastic) add("round=stochastic");
-    if (rounding == Rounding::Gptq) add("round=gptq");
-    if (seed != 0) add("seed=" + std::to_string(seed));
-    if (act_order) add("actorder");
-    if (damp != 0.01) add("damp=" + number_text(damp));
-    if (rotation == Rotation::Hadamard) add("rot=hadamard");
-    if (rotation_seed != 0) add("rotseed=" + std::to_string(rotation_seed));
-    if (smooth_alpha >= 0) add("smooth=" + number_text(smooth_alpha));
+    if (format == QuantFormat::Int)
+        add(symmetric ? "sym" : "asym");
+    if (full_range)
+        add("full");
+    if (clip == ClipMethod::Mse)
+        add("clip=mse");
+    if (clip == ClipMethod::Percentile)
+        add("clip=p" + number_text(percentile));
+    if (scale_storage == ScaleStorage::F16)
+        add("scale=f16");
+    if (scale_storage == ScaleStorage::BF16)
+        add("scale=bf16");
+    if (scale_storage == ScaleStorage::E8M0)
+        add("scale=e8m0");
+    if (rounding == Rounding::Stochastic)
+        add("round=stochastic");
+    if (rounding == Rounding::Gptq)
+        add("round=gptq");
+    if (seed != 0)
+        add("seed=" + std::to_string(seed));
+    if (act_order)
+        add("actorder");
+    if (damp != 0.01)
+        add("damp=" + number_text(damp));
+    if (rotation == Rotation::Hadamard)
+        add("rot=hadamard");
+    if (rotation_seed != 0)
+        add("rotseed=" + std::to_string(rotation_seed));
+    if (smooth_alpha >= 0)
+        add("smooth=" + number_text(smooth_alpha));
     return text;
 }
 

@@ -26,9 +26,31 @@
 namespace quantlens {
 
 enum class QuantFormat {
-    Int, Fp8E4M3, Fp8E5M2, Fp6E3M2, Fp6E2M3, Fp4E2M1, NF4,
-    MxFp8E4M3, MxFp8E5M2, MxFp6E3M2, MxFp6E2M3, MxFp4, MxInt8, NvFp4,
-    Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Log2, Ternary, Binary, F16, BF16, F32,
+    Int,
+    Fp8E4M3,
+    Fp8E5M2,
+    Fp6E3M2,
+    Fp6E2M3,
+    Fp4E2M1,
+    NF4,
+    MxFp8E4M3,
+    MxFp8E5M2,
+    MxFp6E3M2,
+    MxFp6E2M3,
+    MxFp4,
+    MxInt8,
+    NvFp4,
+    Q8_0,
+    Q4_0,
+    Q4_1,
+    Q5_0,
+    Q5_1,
+    Log2,
+    Ternary,
+    Binary,
+    F16,
+    BF16,
+    F32,
 };
 enum class Granularity { Tensor, Channel, Group, Block };  // Block: fixed by the format's spec
 enum class ClipMethod { MinMax, Percentile, Mse };
@@ -38,13 +60,13 @@ enum class Rotation { None, Hadamard };
 
 struct QuantSpec {
     QuantFormat format = QuantFormat::Int;
-    int bits = 8;                    // int and log2; implied by the format otherwise
+    int bits = 8;  // int and log2; implied by the format otherwise
     Granularity granularity = Granularity::Channel;
-    std::int64_t group_size = 0;     // Group: G; Block: the format's block size
+    std::int64_t group_size = 0;  // Group: G; Block: the format's block size
     bool symmetric = true;
-    bool full_range = false;         // symmetric: codes -2^(b-1)..2^(b-1)-1 (PyTorch's scale)
+    bool full_range = false;  // symmetric: codes -2^(b-1)..2^(b-1)-1 (PyTorch's scale)
     ClipMethod clip = ClipMethod::MinMax;
-    double percentile = 100.0;       // clip=p<percentile>
+    double percentile = 100.0;  // clip=p<percentile>
     ScaleStorage scale_storage = ScaleStorage::F32;
     Rounding rounding = Rounding::Nearest;
     std::uint64_t seed = 0;
@@ -52,16 +74,16 @@ struct QuantSpec {
     double damp = 0.01;
     Rotation rotation = Rotation::None;
     std::uint64_t rotation_seed = 0;
-    double smooth_alpha = -1;        // < 0: no smoothing
+    double smooth_alpha = -1;  // < 0: no smoothing
 
     static QuantSpec parse(std::string_view text);  // throws quantlens::Error naming the bad part
     std::string to_string() const;
     bool operator==(const QuantSpec&) const = default;
 
-    bool is_block_format() const;     // mx*, nvfp4, ggml q*
-    bool is_cast() const;             // f16, bf16, f32
-    int element_bits() const;         // bits of one stored element
-    double scale_bits() const;        // bits of one stored scale (block formats: their spec)
+    bool is_block_format() const;  // mx*, nvfp4, ggml q*
+    bool is_cast() const;          // f16, bf16, f32
+    int element_bits() const;      // bits of one stored element
+    double scale_bits() const;     // bits of one stored scale (block formats: their spec)
 };
 
 // Every format name, for help texts and the GUI's format list.

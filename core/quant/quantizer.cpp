@@ -17,8 +17,10 @@ namespace quantlens {
 namespace {
 
 const QuantizerFamily& family_for(QuantFormat format) {
-    for (const QuantizerFamily* family : {&scaled_grid_family(), &microscaling_family(), &ggml_family(), &cast_family()})
-        if (family->handles(format)) return *family;
+    for (const QuantizerFamily* family :
+         {&scaled_grid_family(), &microscaling_family(), &ggml_family(), &cast_family()})
+        if (family->handles(format))
+            return *family;
     throw std::logic_error("no quantizer family for the format");
 }
 
@@ -28,9 +30,13 @@ void count_bits(const QuantSpec& spec, QuantResult& out) {
     m.scales = out.scales.size();
     m.zero_points = out.zero_points.size();
     double bits;
-    if (!out.blocks.empty()) bits = static_cast<double>(out.blocks.size()) * 8;  // ggml: the bytes themselves
-    else bits = n * spec.element_bits() + static_cast<double>(m.scales) * spec.scale_bits() + static_cast<double>(m.zero_points) * spec.bits;
-    if (spec.format == QuantFormat::NvFp4) bits += 32;  // the FP32 per-tensor scale
+    if (!out.blocks.empty())
+        bits = static_cast<double>(out.blocks.size()) * 8;  // ggml: the bytes themselves
+    else
+        bits = n * spec.element_bits() + static_cast<double>(m.scales) * spec.scale_bits() +
+               static_cast<double>(m.zero_points) * spec.bits;
+    if (spec.format == QuantFormat::NvFp4)
+        bits += 32;  // the FP32 per-tensor scale
     m.bits_per_weight = n > 0 ? bits / n : 0;
     m.size_bytes = static_cast<std::uint64_t>(std::ceil(bits / 8));
 }
@@ -59,7 +65,8 @@ QuantMetrics error_metrics(std::span<const float> original, std::span<const floa
         }
     });
     ErrorSums total{0, 0, 0, 0, 0, INFINITY, -INFINITY};
-    for (const auto& sums : partial) total = combine(total, sums);
+    for (const auto& sums : partial)
+        total = combine(total, sums);
     return metrics_from_sums(total, original.size());
 }
 
@@ -69,7 +76,8 @@ QuantMetrics metrics_from_sums(const ErrorSums& sums, std::size_t count) {
     m.mse = sums.noise / n;
     m.rmse = std::sqrt(m.mse);
     m.sqnr_db = sums.noise > 0 ? 10 * std::log10(sums.signal / sums.noise) : INFINITY;
-    m.cosine = sums.signal > 0 && sums.energy > 0 ? sums.dot / std::sqrt(sums.signal * sums.energy) : (sums.signal == sums.energy ? 1.0 : 0.0);
+    m.cosine = sums.signal > 0 && sums.energy > 0 ? sums.dot / std::sqrt(sums.signal * sums.energy)
+                                                  : (sums.signal == sums.energy ? 1.0 : 0.0);
     m.max_abs_error = sums.worst;
     m.min_error = count ? sums.low : 0;
     m.max_error = count ? sums.high : 0;
@@ -84,14 +92,20 @@ QuantResult quantize(const WeightMatrix& weights, const QuantSpec& spec, const Q
 
 namespace {
 Histogram weights_histogram(std::span<const float> values, std::size_t bins, float low, float high) {
-    if (!(low <= high)) return histogram(values, bins);
-    if (low == high) { low -= 0.5f; high += 0.5f; }
+    if (!(low <= high))
+        return histogram(values, bins);
+    if (low == high) {
+        low -= 0.5f;
+        high += 0.5f;
+    }
     return histogram(values, bins, low, high, 0);
 }
 }  // namespace
 
-void quantize_into(const WeightMatrix& weights, const QuantSpec& spec, const QuantOptions& options, QuantResult& out) {
-    if (weights.rows < 0 || weights.cols < 0 || static_cast<std::uint64_t>(weights.rows * weights.cols) != weights.values.size())
+void quantize_into(const WeightMatrix& weights, const QuantSpec& spec, const QuantOptions& options,
+                   QuantResult& out) {
+    if (weights.rows < 0 || weights.cols < 0 ||
+        static_cast<std::uint64_t>(weights.rows * weights.cols) != weights.values.size())
         throw std::invalid_argument("quantize: rows × cols does not match the values");
     // One pass finds non-finite weights (refused) and the weights' range (for their histogram).
     const std::size_t n = weights.values.size();
@@ -99,17 +113,22 @@ void quantize_into(const WeightMatrix& weights, const QuantSpec& spec, const Qua
     std::vector<FiniteRange> ranges((n + kChunk - 1) / kChunk);
     parallel_for(ranges.size(), 1, [&](std::size_t first, std::size_t last) {
         for (std::size_t c = first; c < last; ++c)
-            ranges[c] = finite_range(weights.values.data() + c * kChunk, nullptr, std::min(n, (c + 1) * kChunk) - c * kChunk);
+            ranges[c] = finite_range(weights.values.data() + c * kChunk, nullptr,
+                                     std::min(n, (c + 1) * kChunk) - c * kChunk);
     });
     float low = INFINITY, high = -INFINITY;
     for (const auto& range : ranges) {
         if (range.non_finite)
             for (std::size_t i = 0; i < n; ++i)
-                if (!std::isfinite(weights.values[i])) throw Error("", "weights", "value " + std::to_string(i) + " is not finite; quantizers need finite weights");
+                if (!std::isfinite(weights.values[i]))
+                    throw Error(
+                        "", "weights",
+                        "value " + std::to_string(i) + " is not finite; quantizers need finite weights");
         low = std::min(low, range.low);
         high = std::max(high, range.high);
     }
-    if (spec.granularity == Granularity::Group && spec.group_size <= 0) throw Error("", "spec \"" + spec.to_string() + "\"", "group size must be positive");
+    if (spec.granularity == Granularity::Group && spec.group_size <= 0)
+        throw Error("", "spec \"" + spec.to_string() + "\"", "group size must be positive");
 
     // Keep the big buffers' storage; every other field starts afresh.
     std::vector<float> dequantized = std::move(out.dequantized);
@@ -129,16 +148,24 @@ void quantize_into(const WeightMatrix& weights, const QuantSpec& spec, const Qua
     if (spec.smooth_alpha >= 0 || spec.rotation == Rotation::Hadamard) {
         out.transformed.assign(weights.values.begin(), weights.values.end());
         if (spec.smooth_alpha >= 0) {
-            if (!options.inputs) throw Error("", "spec \"" + spec.to_string() + "\"", "smooth=alpha needs calibration inputs of the layer for per-channel activation ranges");
+            if (!options.inputs)
+                throw Error(
+                    "", "spec \"" + spec.to_string() + "\"",
+                    "smooth=alpha needs calibration inputs of the layer for per-channel activation ranges");
             smoothing = smoothing_scales(weights, *options.inputs, spec.smooth_alpha);
             for (std::int64_t r = 0; r < weights.rows; ++r)
-                for (std::int64_t c = 0; c < weights.cols; ++c) out.transformed[static_cast<std::size_t>(r * weights.cols + c)] *= smoothing[static_cast<std::size_t>(c)];
+                for (std::int64_t c = 0; c < weights.cols; ++c)
+                    out.transformed[static_cast<std::size_t>(r * weights.cols + c)] *=
+                        smoothing[static_cast<std::size_t>(c)];
         }
         if (spec.rotation == Rotation::Hadamard) {
             rotation = std::make_unique<InputRotation>(weights.cols, spec.rotation_seed);
-            parallel_for(static_cast<std::size_t>(weights.rows), 64, [&](std::size_t first, std::size_t last) {
-                for (std::size_t r = first; r < last; ++r) rotation->rotate({out.transformed.data() + r * static_cast<std::size_t>(weights.cols), static_cast<std::size_t>(weights.cols)});
-            });
+            parallel_for(
+                static_cast<std::size_t>(weights.rows), 64, [&](std::size_t first, std::size_t last) {
+                    for (std::size_t r = first; r < last; ++r)
+                        rotation->rotate({out.transformed.data() + r * static_cast<std::size_t>(weights.cols),
+                                          static_cast<std::size_t>(weights.cols)});
+                });
         }
         working.values = out.transformed;
     }
@@ -147,18 +174,29 @@ void quantize_into(const WeightMatrix& weights, const QuantSpec& spec, const Qua
 
     if (rotation)
         parallel_for(static_cast<std::size_t>(weights.rows), 64, [&](std::size_t first, std::size_t last) {
-            for (std::size_t r = first; r < last; ++r) rotation->rotate_back({out.dequantized.data() + r * static_cast<std::size_t>(weights.cols), static_cast<std::size_t>(weights.cols)});
+            for (std::size_t r = first; r < last; ++r)
+                rotation->rotate_back({out.dequantized.data() + r * static_cast<std::size_t>(weights.cols),
+                                       static_cast<std::size_t>(weights.cols)});
         });
     if (!smoothing.empty())
         for (std::int64_t r = 0; r < weights.rows; ++r)
-            for (std::int64_t c = 0; c < weights.cols; ++c) out.dequantized[static_cast<std::size_t>(r * weights.cols + c)] /= smoothing[static_cast<std::size_t>(c)];
+            for (std::int64_t c = 0; c < weights.cols; ++c)
+                out.dequantized[static_cast<std::size_t>(r * weights.cols + c)] /=
+                    smoothing[static_cast<std::size_t>(c)];
 
-    if (!out.metrics_measured || !out.transformed.empty()) out.metrics = error_metrics(weights.values, out.dequantized);
+    if (!out.metrics_measured || !out.transformed.empty())
+        out.metrics = error_metrics(weights.values, out.dequantized);
     count_bits(spec, out);
     float error_low = out.metrics.min_error, error_high = out.metrics.max_error;
-    if (error_low == error_high) { error_low -= 0.5f; error_high += 0.5f; }  // as histogram() does for one value
-    if (options.error_histogram) out.error_histogram = histogram_of_difference(weights.values, out.dequantized, options.histogram_bins, error_low, error_high, 0);
-    if (options.weight_histogram) out.weight_histogram = weights_histogram(weights.values, options.histogram_bins, low, high);
+    if (error_low == error_high) {
+        error_low -= 0.5f;
+        error_high += 0.5f;
+    }  // as histogram() does for one value
+    if (options.error_histogram)
+        out.error_histogram = histogram_of_difference(weights.values, out.dequantized, options.histogram_bins,
+                                                      error_low, error_high, 0);
+    if (options.weight_histogram)
+        out.weight_histogram = weights_histogram(weights.values, options.histogram_bins, low, high);
 }
 
 }  // namespace quantlens

@@ -33,7 +33,8 @@ struct QuantOptions {
     std::size_t histogram_bins = 256;
     bool weight_histogram = false;  // also fill QuantResult::weight_histogram (previews)
     bool codes = true;              // fill QuantResult::codes (export needs them; a preview does not)
-    bool error_histogram = true;    // fill QuantResult::error_histogram (previews; an analysis needs only the metrics)
+    bool error_histogram =
+        true;  // fill QuantResult::error_histogram (previews; an analysis needs only the metrics)
 };
 
 struct ErrorSums;
@@ -41,7 +42,7 @@ struct ErrorSums;
 struct QuantMetrics {
     double mse = 0, rmse = 0, sqnr_db = 0, cosine = 0, max_abs_error = 0;
     float min_error = 0, max_error = 0;  // of dequantized − original
-    double bits_per_weight = 0;  // element bits + scale/zero-point overhead, measured
+    double bits_per_weight = 0;          // element bits + scale/zero-point overhead, measured
     std::uint64_t size_bytes = 0;
     std::uint64_t scales = 0, zero_points = 0;
 };
@@ -49,19 +50,19 @@ struct QuantMetrics {
 struct QuantResult {
     QuantSpec spec;
     std::int64_t rows = 0, cols = 0;
-    std::vector<float> dequantized;       // original basis, same layout as the input
-    std::vector<float> transformed;       // the weights after rotation/smoothing (empty when none)
-    std::vector<std::int32_t> codes;      // per element, ready for packing (grid code: integer,
-                                          // table index or minifloat bit pattern); empty for casts/ggml
-    std::vector<float> scales;            // per group, in group order (row-major over groups)
+    std::vector<float> dequantized;         // original basis, same layout as the input
+    std::vector<float> transformed;         // the weights after rotation/smoothing (empty when none)
+    std::vector<std::int32_t> codes;        // per element, ready for packing (grid code: integer,
+                                            // table index or minifloat bit pattern); empty for casts/ggml
+    std::vector<float> scales;              // per group, in group order (row-major over groups)
     std::vector<std::int32_t> zero_points;  // asymmetric integers only
-    std::int64_t group_elements = 0;      // elements per full group (contiguous in row-major order)
-    std::vector<std::uint8_t> blocks;     // ggml / MX / NVFP4: the format's packed bytes
-    float tensor_scale = 0;               // NVFP4's FP32 per-tensor scale
-    std::vector<float> levels;            // representable values of one group, in weight units
-                                          // of the first group (for drawing over histograms)
-    Histogram error_histogram;            // of (dequantized - original)
-    Histogram weight_histogram;           // of the original weights, when asked for
+    std::int64_t group_elements = 0;        // elements per full group (contiguous in row-major order)
+    std::vector<std::uint8_t> blocks;       // ggml / MX / NVFP4: the format's packed bytes
+    float tensor_scale = 0;                 // NVFP4's FP32 per-tensor scale
+    std::vector<float> levels;              // representable values of one group, in weight units
+                                            // of the first group (for drawing over histograms)
+    Histogram error_histogram;              // of (dequantized - original)
+    Histogram weight_histogram;             // of the original weights, when asked for
     QuantMetrics metrics;
     // Set by a family that measured the error while quantizing (groups still in cache); then
     // quantize() skips its own pass over the weights. Meaningless to callers.
@@ -72,7 +73,8 @@ QuantResult quantize(const WeightMatrix& weights, const QuantSpec& spec, const Q
 
 // The same, reusing `result`'s buffers (an interactive preview re-quantizes the same layer
 // with one spec after another; reuse spares allocating and zero-filling them each time).
-void quantize_into(const WeightMatrix& weights, const QuantSpec& spec, const QuantOptions& options, QuantResult& result);
+void quantize_into(const WeightMatrix& weights, const QuantSpec& spec, const QuantOptions& options,
+                   QuantResult& result);
 
 // Error metrics of an approximation (used by quantize and by comparisons).
 QuantMetrics error_metrics(std::span<const float> original, std::span<const float> approximation);

@@ -9,7 +9,8 @@ class QuantizerFamily {
 public:
     virtual ~QuantizerFamily() = default;
     virtual bool handles(QuantFormat format) const = 0;
-    virtual void quantize(const WeightMatrix& weights, const QuantSpec& spec, const QuantOptions& options, QuantResult& result) const = 0;
+    virtual void quantize(const WeightMatrix& weights, const QuantSpec& spec, const QuantOptions& options,
+                          QuantResult& result) const = 0;
 };
 
 const QuantizerFamily& scaled_grid_family();   // int, fp8/6/4, nf4, log2, ternary, binary

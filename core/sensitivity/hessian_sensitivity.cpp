@@ -13,7 +13,8 @@ double weight_squared_error(const Model& model, const std::string& layer, const 
     return result.metrics.mse * static_cast<double>(weights.values().size());
 }
 
-HessianReport hessian_sensitivity(const Model& model, const LabelledData& data, const std::vector<QuantSpec>& specs, const HessianOptions& options,
+HessianReport hessian_sensitivity(const Model& model, const LabelledData& data,
+                                  const std::vector<QuantSpec>& specs, const HessianOptions& options,
                                   const Progress& progress, const CancelToken* cancel) {
     const nn::Network<double> network(nn::model_graph(model, data.x.cols()));
     check_fits(data, network.graph(), model.file().path());
@@ -22,23 +23,33 @@ HessianReport hessian_sensitivity(const Model& model, const LabelledData& data, 
     report.specs = specs;
     report.loss = network.loss(data.x, data.y);
     auto products = std::make_shared<nn::HessianVectorProducts>(network, data.x, data.y);
-    const HessianVectorProduct hvp = [products](const Eigen::VectorXd& v) { return (*products)(v); };
+    const HessianVectorProduct hvp = [products](const Eigen::VectorXd& v) {
+        return (*products)(v);
+    };
     const auto blocks = network.graph().blocks();
     for (std::size_t b = 0; b < blocks.size(); ++b) {
-        if (progress) progress(b, blocks.size(), blocks[b].layer);
+        if (progress)
+            progress(b, blocks.size(), blocks[b].layer);
         LayerHessian layer;
         layer.layer = blocks[b].layer;
         layer.parameters = blocks[b].size;
-        layer.hutchinson = hutchinson_trace(hvp, network.parameter_count(), blocks[b], options.hutchinson, cancel);
-        if (options.exact) layer.exact = exact_block_trace(hvp, network.parameter_count(), blocks[b], cancel);
-        bool quantized = false;  // the layer has a weight the quantizer takes (a tied embedding's is the head's kernel)
+        layer.hutchinson =
+            hutchinson_trace(hvp, network.parameter_count(), blocks[b], options.hutchinson, cancel);
+        if (options.exact)
+            layer.exact = exact_block_trace(hvp, network.parameter_count(), blocks[b], cancel);
+        bool quantized =
+            false;  // the layer has a weight the quantizer takes (a tied embedding's is the head's kernel)
         for (const auto& node : network.graph().nodes)
-            if (node.layer == layer.layer && node.slot("kernel")) quantized = true;
+            if (node.layer == layer.layer && node.slot("kernel"))
+                quantized = true;
         if (quantized)
-            for (const auto& spec : specs) layer.omega.push_back(hawq_sensitivity(layer.hutchinson.trace, layer.parameters, weight_squared_error(model, layer.layer, spec)));
+            for (const auto& spec : specs)
+                layer.omega.push_back(hawq_sensitivity(layer.hutchinson.trace, layer.parameters,
+                                                       weight_squared_error(model, layer.layer, spec)));
         report.layers.push_back(std::move(layer));
     }
-    if (progress) progress(blocks.size(), blocks.size(), "");
+    if (progress)
+        progress(blocks.size(), blocks.size(), "");
     return report;
 }
 

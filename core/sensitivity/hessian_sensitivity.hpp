@@ -16,10 +16,11 @@ namespace quantlens {
 
 struct LayerHessian {
     std::string layer;
-    std::size_t parameters = 0;       // the block the trace is over (weight and bias, or γ and β)
+    std::size_t parameters = 0;  // the block the trace is over (weight and bias, or γ and β)
     TraceEstimate hutchinson;
     std::optional<double> exact;
-    std::vector<double> omega;        // per spec: Tr/n · ‖Q(W) − W‖² (empty for layers without a weight to quantize)
+    std::vector<double>
+        omega;  // per spec: Tr/n · ‖Q(W) − W‖² (empty for layers without a weight to quantize)
 };
 
 struct HessianReport {
@@ -34,7 +35,8 @@ struct HessianOptions {
     bool exact = false;
 };
 
-HessianReport hessian_sensitivity(const Model& model, const LabelledData& data, const std::vector<QuantSpec>& specs, const HessianOptions& options = {},
+HessianReport hessian_sensitivity(const Model& model, const LabelledData& data,
+                                  const std::vector<QuantSpec>& specs, const HessianOptions& options = {},
                                   const Progress& progress = {}, const CancelToken* cancel = nullptr);
 
 // ‖Q(W) − W‖² of a layer's weight under a spec (the quantizer every view uses).

@@ -24,17 +24,19 @@ struct TraceEstimate {
 };
 
 struct HutchinsonOptions {
-    int max_samples = 100;      // PyHessian's maxIter
-    double tolerance = 1e-3;    // PyHessian's tol
-    int min_samples = 2;        // a standard error needs two
+    int max_samples = 100;    // PyHessian's maxIter
+    double tolerance = 1e-3;  // PyHessian's tol
+    int min_samples = 2;      // a standard error needs two
     std::uint64_t seed = 0;
 };
 
 using HessianVectorProduct = std::function<Eigen::VectorXd(const Eigen::VectorXd&)>;
 
-TraceEstimate hutchinson_trace(const HessianVectorProduct& hvp, std::size_t parameters, const ParameterBlock& block, const HutchinsonOptions& options = {},
+TraceEstimate hutchinson_trace(const HessianVectorProduct& hvp, std::size_t parameters,
+                               const ParameterBlock& block, const HutchinsonOptions& options = {},
                                const CancelToken* cancel = nullptr);
-double exact_block_trace(const HessianVectorProduct& hvp, std::size_t parameters, const ParameterBlock& block, const CancelToken* cancel = nullptr);
+double exact_block_trace(const HessianVectorProduct& hvp, std::size_t parameters, const ParameterBlock& block,
+                         const CancelToken* cancel = nullptr);
 
 // HAWQ-V2's sensitivity of a layer quantized with some spec: Ω = Tr(H)/n · ‖Q(W) − W‖² (eq. of §12).
 inline double hawq_sensitivity(double trace, std::size_t parameters, double squared_error) {

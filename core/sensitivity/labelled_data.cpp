@@ -12,11 +12,15 @@ namespace quantlens {
 
 namespace {
 
-const TensorInfo& find_named(const ModelFile& file, std::initializer_list<const char*> names, const std::string& what) {
+const TensorInfo& find_named(const ModelFile& file, std::initializer_list<const char*> names,
+                             const std::string& what) {
     for (const char* name : names)
         for (const auto& info : file.tensors())
-            if (info.name == name) return info;
-    throw Error(file.path(), what, "no tensor named " + std::string(*names.begin()) + " or " + std::string(*(names.begin() + 1)));
+            if (info.name == name)
+                return info;
+    throw Error(
+        file.path(), what,
+        "no tensor named " + std::string(*names.begin()) + " or " + std::string(*(names.begin() + 1)));
 }
 
 }  // namespace
@@ -26,11 +30,19 @@ LabelledData load_labelled_data(const std::string& path, std::size_t max_samples
     const auto& x_info = find_named(*file, {"x", "inputs"}, "inputs");
     const auto& y_info = find_named(*file, {"y", "labels"}, "labels");
     if (x_info.shape.size() < 2 || x_info.shape[0] < 1)
-        throw Error(path, x_info.name, "inputs must be [samples, features] or [samples, height, width, channels], found " + shape_text(x_info.shape));
-    if (!dtype_info(x_info.dtype).is_float) throw Error(path, x_info.name, "inputs must be floating point, found " + std::string(dtype_name(x_info.dtype)));
+        throw Error(path, x_info.name,
+                    "inputs must be [samples, features] or [samples, height, width, channels], found " +
+                        shape_text(x_info.shape));
+    if (!dtype_info(x_info.dtype).is_float)
+        throw Error(path, x_info.name,
+                    "inputs must be floating point, found " + std::string(dtype_name(x_info.dtype)));
     if (y_info.shape.size() != 1 || y_info.shape[0] != x_info.shape[0])
-        throw Error(path, y_info.name, "labels must be 1-D with one per sample (" + std::to_string(x_info.shape[0]) + "), found " + shape_text(y_info.shape));
-    if (dtype_info(y_info.dtype).is_float || y_info.dtype == DType::BOOL) throw Error(path, y_info.name, "labels must be integers, found " + std::string(dtype_name(y_info.dtype)));
+        throw Error(path, y_info.name,
+                    "labels must be 1-D with one per sample (" + std::to_string(x_info.shape[0]) +
+                        "), found " + shape_text(y_info.shape));
+    if (dtype_info(y_info.dtype).is_float || y_info.dtype == DType::BOOL)
+        throw Error(path, y_info.name,
+                    "labels must be integers, found " + std::string(dtype_name(y_info.dtype)));
     const auto samples = static_cast<std::size_t>(x_info.shape[0]);
     const auto kept = max_samples ? std::min(max_samples, samples) : samples;
     LabelledData data;
@@ -38,12 +50,17 @@ LabelledData load_labelled_data(const std::string& path, std::size_t max_samples
     data.sample_shape.assign(x_info.shape.begin() + 1, x_info.shape.end());
     const auto per_sample = static_cast<Eigen::Index>(x_info.elements() / samples);
     const auto x = file->read_f32(x_info);
-    data.x = Eigen::Map<const nn::Matrix<float>>(x.values().data(), static_cast<Eigen::Index>(samples), per_sample).topRows(static_cast<Eigen::Index>(kept)).cast<double>();
+    data.x =
+        Eigen::Map<const nn::Matrix<float>>(x.values().data(), static_cast<Eigen::Index>(samples), per_sample)
+            .topRows(static_cast<Eigen::Index>(kept))
+            .cast<double>();
     for (Eigen::Index i = 0; i < data.x.size(); ++i)
         if (!std::isfinite(data.x.data()[i]))
-            throw Error(path, x_info.name, "sample " + std::to_string(i / per_sample) + " holds a non-finite value");
+            throw Error(path, x_info.name,
+                        "sample " + std::to_string(i / per_sample) + " holds a non-finite value");
     const auto y = file->read_f32(y_info);
-    for (std::size_t i = 0; i < kept; ++i) data.y.push_back(static_cast<std::int64_t>(y.values()[i]));
+    for (std::size_t i = 0; i < kept; ++i)
+        data.y.push_back(static_cast<std::int64_t>(y.values()[i]));
     return data;
 }
 
@@ -55,10 +72,15 @@ LabelledData load_token_data(const std::string& path, std::size_t max_samples, s
     if (text) {
         const std::string bytes = read_small_file(path, std::size_t{1} << 30);
         auto samples = static_cast<std::size_t>(bytes.size() / static_cast<std::size_t>(window));
-        if (samples == 0) throw Error(path, "text", std::to_string(bytes.size()) + " bytes: fewer than one window of " + std::to_string(window));
-        if (max_samples) samples = std::min(samples, max_samples);
+        if (samples == 0)
+            throw Error(
+                path, "text",
+                std::to_string(bytes.size()) + " bytes: fewer than one window of " + std::to_string(window));
+        if (max_samples)
+            samples = std::min(samples, max_samples);
         data.x.resize(static_cast<Eigen::Index>(samples), window);
-        for (Eigen::Index i = 0; i < data.x.size(); ++i) data.x.data()[i] = static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
+        for (Eigen::Index i = 0; i < data.x.size(); ++i)
+            data.x.data()[i] = static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
         data.sample_shape = {window};
         return data;
     }
@@ -66,13 +88,21 @@ LabelledData load_token_data(const std::string& path, std::size_t max_samples, s
     const TensorInfo* info = nullptr;
     for (const char* name : {"input_ids", "ids", "tokens"})
         for (const auto& t : file->tensors())
-            if (!info && t.name == name) info = &t;
-    if (!info) throw Error(path, "token ids", "no tensor named input_ids, ids or tokens (or give a .txt file for a byte-level model)");
+            if (!info && t.name == name)
+                info = &t;
+    if (!info)
+        throw Error(path, "token ids",
+                    "no tensor named input_ids, ids or tokens (or give a .txt file for a byte-level model)");
     if (info->shape.size() != 2 || info->shape[0] < 1 || info->shape[1] < 2)
-        throw Error(path, info->name, "token ids must be [samples, tokens] with at least 2 tokens, found " + shape_text(info->shape));
-    if (dtype_info(info->dtype).is_float || info->dtype == DType::BOOL) throw Error(path, info->name, "token ids must be integers, found " + std::string(dtype_name(info->dtype)));
+        throw Error(
+            path, info->name,
+            "token ids must be [samples, tokens] with at least 2 tokens, found " + shape_text(info->shape));
+    if (dtype_info(info->dtype).is_float || info->dtype == DType::BOOL)
+        throw Error(path, info->name,
+                    "token ids must be integers, found " + std::string(dtype_name(info->dtype)));
     const auto rows = info->shape[0], cols = info->shape[1];
-    const auto kept = max_samples ? std::min<std::int64_t>(static_cast<std::int64_t>(max_samples), rows) : rows;
+    const auto kept =
+        max_samples ? std::min<std::int64_t>(static_cast<std::int64_t>(max_samples), rows) : rows;
     const auto bytes = file->read(*info);
     std::vector<double> values(info->elements());
     decode_to_f64(info->dtype, bytes.bytes(), values);
@@ -82,26 +112,38 @@ LabelledData load_token_data(const std::string& path, std::size_t max_samples, s
 }
 
 LabelledData load_model_data(const Model& model, const std::string& path, std::size_t max_samples) {
-    return nn::is_language_model(model) ? load_token_data(path, max_samples) : load_labelled_data(path, max_samples);
+    return nn::is_language_model(model) ? load_token_data(path, max_samples)
+                                        : load_labelled_data(path, max_samples);
 }
 
 void check_fits(const LabelledData& data, const nn::Graph& graph, const std::string& model_path) {
     if (graph.next_token) {
-        if (!data.tokens) throw Error(data.path, "inputs", model_path + " is a language model: give token ids (input_ids [samples, tokens]) or a .txt file");
+        if (!data.tokens)
+            throw Error(
+                data.path, "inputs",
+                model_path +
+                    " is a language model: give token ids (input_ids [samples, tokens]) or a .txt file");
         for (Eigen::Index i = 0; i < data.x.size(); ++i)
             if (data.x.data()[i] < 0 || data.x.data()[i] >= static_cast<double>(graph.vocabulary))
-                throw Error(data.path, "token ids", "id " + std::to_string(static_cast<std::int64_t>(data.x.data()[i])) + " at sample " + std::to_string(i / data.x.cols()) +
-                                                        " is outside " + model_path + "'s vocabulary of " + std::to_string(graph.vocabulary));
+                throw Error(data.path, "token ids",
+                            "id " + std::to_string(static_cast<std::int64_t>(data.x.data()[i])) +
+                                " at sample " + std::to_string(i / data.x.cols()) + " is outside " +
+                                model_path + "'s vocabulary of " + std::to_string(graph.vocabulary));
         return;
     }
-    if (data.tokens) throw Error(data.path, "inputs", model_path + " is a classifier: give inputs x and labels y");
+    if (data.tokens)
+        throw Error(data.path, "inputs", model_path + " is a classifier: give inputs x and labels y");
     if (data.x.cols() != graph.input.size())
-        throw Error(data.path, "inputs", shape_text(data.sample_shape) + " = " + std::to_string(data.x.cols()) + " values per sample; " + model_path + " takes " +
-                                             nn::shape_text(graph.input) + " = " + std::to_string(graph.input.size()));
+        throw Error(data.path, "inputs",
+                    shape_text(data.sample_shape) + " = " + std::to_string(data.x.cols()) +
+                        " values per sample; " + model_path + " takes " + nn::shape_text(graph.input) +
+                        " = " + std::to_string(graph.input.size()));
     const auto classes = graph.nodes[static_cast<std::size_t>(graph.output)].out.size();
     for (std::size_t i = 0; i < data.y.size(); ++i)
         if (data.y[i] < 0 || data.y[i] >= classes)
-            throw Error(data.path, "labels[" + std::to_string(i) + "]", "class " + std::to_string(data.y[i]) + " outside " + model_path + "'s " + std::to_string(classes) + " outputs");
+            throw Error(data.path, "labels[" + std::to_string(i) + "]",
+                        "class " + std::to_string(data.y[i]) + " outside " + model_path + "'s " +
+                            std::to_string(classes) + " outputs");
 }
 
 }  // namespace quantlens

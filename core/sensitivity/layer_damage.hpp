@@ -24,8 +24,8 @@ namespace quantlens {
 struct LayerDamage {
     std::string layer, op;
     std::size_t weights = 0;
-    double proxy_trace = 0;           // Tr(2XᵀX)/N
-    std::vector<double> importance;   // Σx²/N per input column of the weight matrix (empty for depthwise)
+    double proxy_trace = 0;          // Tr(2XᵀX)/N
+    std::vector<double> importance;  // Σx²/N per input column of the weight matrix (empty for depthwise)
     // The captured inputs' own statistics (rows = samples or tokens or conv positions, columns =
     // the weight's input dimension): excess kurtosis of all values and QSUR^(1/d) (OSTQuant),
     // what an activation quantizer would face. NaN for depthwise layers (no single input matrix).
@@ -36,8 +36,8 @@ struct LayerDamage {
 };
 
 struct DamageReport {
-    double loss = 0;       // at full precision
-    double accuracy = 0;   // top-1 at full precision
+    double loss = 0;      // at full precision
+    double accuracy = 0;  // top-1 at full precision
     std::size_t samples = 0;
     bool float64 = false;
     std::vector<QuantSpec> specs;
@@ -46,10 +46,12 @@ struct DamageReport {
 
 struct DamageOptions {
     bool float64 = false;  // the engine's float64 path instead of float32 (as models run)
-    bool measure = true;   // Δloss, KL and Fisher–Taylor (a forward pass per layer and spec); false: the proxy alone
+    bool measure =
+        true;  // Δloss, KL and Fisher–Taylor (a forward pass per layer and spec); false: the proxy alone
 };
 
-DamageReport layer_damage(const Model& model, const LabelledData& data, const std::vector<QuantSpec>& specs, const DamageOptions& options = {},
-                          const Progress& progress = {}, const CancelToken* cancel = nullptr);
+DamageReport layer_damage(const Model& model, const LabelledData& data, const std::vector<QuantSpec>& specs,
+                          const DamageOptions& options = {}, const Progress& progress = {},
+                          const CancelToken* cancel = nullptr);
 
 }  // namespace quantlens

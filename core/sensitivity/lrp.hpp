@@ -57,10 +57,12 @@ struct LrpResult {
     std::vector<LayerRelevance> layers;  // those with a weight, in network order
 };
 
-LrpResult relevance(const nn::Network<double>& network, const nn::Matrix<double>& x, const std::vector<std::int64_t>& labels, const LrpOptions& options = {},
+LrpResult relevance(const nn::Network<double>& network, const nn::Matrix<double>& x,
+                    const std::vector<std::int64_t>& labels, const LrpOptions& options = {},
                     const CancelToken* cancel = nullptr);
 
-LrpResult lrp_sensitivity(const Model& model, const LabelledData& data, const LrpOptions& options = {}, const CancelToken* cancel = nullptr);
+LrpResult lrp_sensitivity(const Model& model, const LabelledData& data, const LrpOptions& options = {},
+                          const CancelToken* cancel = nullptr);
 
 const char* lrp_rule_name(LrpRule rule);
 LrpRule lrp_rule_from_name(const std::string& name);  // "epsilon", "gamma", "zplus"; Error otherwise

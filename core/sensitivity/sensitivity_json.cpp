@@ -14,83 +14,120 @@ namespace {
 
 using ordered = nlohmann::ordered_json;
 
-ordered number(double value) { return json_number<ordered>(value); }
+ordered number(double value) {
+    return json_number<ordered>(value);
+}
 ordered numbers(const std::vector<double>& values) {
     ordered out = ordered::array();
-    for (double v : values) out.push_back(number(v));
+    for (double v : values)
+        out.push_back(number(v));
     return out;
 }
 
 const nlohmann::json& field(const nlohmann::json& json, const char* name, const std::string& source) {
-    if (!json.is_object() || !json.contains(name)) throw Error(source, name, "missing");
+    if (!json.is_object() || !json.contains(name))
+        throw Error(source, name, "missing");
     return json[name];
 }
 double read_number(const nlohmann::json& json, const char* name, const std::string& source) {
     const auto number = number_from_json(field(json, name, source));
-    if (!number) throw Error(source, name, "must be a number (or \"nan\", \"inf\", \"-inf\")");
+    if (!number)
+        throw Error(source, name, "must be a number (or \"nan\", \"inf\", \"-inf\")");
     return *number;
 }
 std::vector<double> read_numbers(const nlohmann::json& json, const char* name, const std::string& source) {
     const auto& value = field(json, name, source);
-    if (!value.is_array()) throw Error(source, name, "must be an array of numbers");
+    if (!value.is_array())
+        throw Error(source, name, "must be an array of numbers");
     std::vector<double> out;
     for (const auto& v : value) {
         const auto number = number_from_json(v);
-        if (!number) throw Error(source, name, "must be an array of numbers");
+        if (!number)
+            throw Error(source, name, "must be an array of numbers");
         out.push_back(*number);
     }
     return out;
 }
 std::string read_string(const nlohmann::json& json, const char* name, const std::string& source) {
     const auto& value = field(json, name, source);
-    if (!value.is_string()) throw Error(source, name, "must be a string");
+    if (!value.is_string())
+        throw Error(source, name, "must be a string");
     return value.get<std::string>();
 }
 
 // The last 20 characters of a long name: "…h.1.mlp.c_proj" tells layers apart, its start does not.
-std::string short_name(const std::string& name) { return name.size() <= 20 ? name : "~" + name.substr(name.size() - 19); }
+std::string short_name(const std::string& name) {
+    return name.size() <= 20 ? name : "~" + name.substr(name.size() - 19);
+}
 
 }  // namespace
 
 nlohmann::ordered_json to_json(const SensitivityReport& report) {
-    ordered out = {{"schema", kSensitivitySchema}, {"model", report.model}, {"calibration", report.calibration}, {"samples", report.samples},
-                   {"loss", number(report.loss)}, {"accuracy", number(report.accuracy)}, {"specs", ordered::array()}};
-    for (const auto& spec : report.specs) out["specs"].push_back(spec.to_string());
-    if (report.lrp_conservation_error) out["lrp_conservation_error"] = number(*report.lrp_conservation_error);
+    ordered out = {{"schema", kSensitivitySchema},      {"model", report.model},
+                   {"calibration", report.calibration}, {"samples", report.samples},
+                   {"loss", number(report.loss)},       {"accuracy", number(report.accuracy)},
+                   {"specs", ordered::array()}};
+    for (const auto& spec : report.specs)
+        out["specs"].push_back(spec.to_string());
+    if (report.lrp_conservation_error)
+        out["lrp_conservation_error"] = number(*report.lrp_conservation_error);
     out["layers"] = ordered::array();
     for (const auto& layer : report.layers) {
-        ordered row = {{"layer", layer.layer}, {"op", layer.op}, {"weights", layer.weights}, {"excess_kurtosis", number(layer.excess_kurtosis)},
+        ordered row = {{"layer", layer.layer},
+                       {"op", layer.op},
+                       {"weights", layer.weights},
+                       {"excess_kurtosis", number(layer.excess_kurtosis)},
                        {"max_to_mean", number(layer.max_to_mean)}};
-        if (layer.qsur_per_dimension) row["qsur_per_dimension"] = number(*layer.qsur_per_dimension);
+        if (layer.qsur_per_dimension)
+            row["qsur_per_dimension"] = number(*layer.qsur_per_dimension);
         if (const auto& h = layer.hessian) {
-            row["hessian"] = {{"parameters", h->parameters}, {"trace", number(h->hutchinson.trace)}, {"standard_error", number(h->hutchinson.standard_error)},
-                              {"samples", h->hutchinson.samples}, {"omega", numbers(h->omega)}};
-            if (h->exact) row["hessian"]["exact"] = number(*h->exact);
+            row["hessian"] = {{"parameters", h->parameters},
+                              {"trace", number(h->hutchinson.trace)},
+                              {"standard_error", number(h->hutchinson.standard_error)},
+                              {"samples", h->hutchinson.samples},
+                              {"omega", numbers(h->omega)}};
+            if (h->exact)
+                row["hessian"]["exact"] = number(*h->exact);
         }
-        if (const auto& l = layer.lrp) row["lrp"] = {{"contribution", number(l->contribution)}, {"conservation_error", number(l->conservation_error)}};
+        if (const auto& l = layer.lrp)
+            row["lrp"] = {{"contribution", number(l->contribution)},
+                          {"conservation_error", number(l->conservation_error)}};
         if (const auto& d = layer.damage)
-            row["damage"] = {{"proxy_trace", number(d->proxy_trace)}, {"activation_kurtosis", number(d->activation_kurtosis)}, {"activation_qsur", number(d->activation_qsur)},
-                             {"proxy_damage", numbers(d->proxy_damage)}, {"weight_mse", numbers(d->weight_mse)},
-                             {"delta_loss", numbers(d->delta_loss)}, {"kl", numbers(d->kl)}, {"fisher", numbers(d->fisher)}, {"importance", numbers(d->importance)}};
+            row["damage"] = {{"proxy_trace", number(d->proxy_trace)},
+                             {"activation_kurtosis", number(d->activation_kurtosis)},
+                             {"activation_qsur", number(d->activation_qsur)},
+                             {"proxy_damage", numbers(d->proxy_damage)},
+                             {"weight_mse", numbers(d->weight_mse)},
+                             {"delta_loss", numbers(d->delta_loss)},
+                             {"kl", numbers(d->kl)},
+                             {"fisher", numbers(d->fisher)},
+                             {"importance", numbers(d->importance)}};
         out["layers"].push_back(std::move(row));
     }
     out["notes"] = report.notes;
     out["agreement"] = ordered::array();
     for (const auto& a : report.agreement)
-        out["agreement"].push_back({{"spec", a.spec}, {"predictor", a.predictor}, {"against", "delta_loss"}, {"spearman", number(a.rho)}, {"layers", a.layers}});
+        out["agreement"].push_back({{"spec", a.spec},
+                                    {"predictor", a.predictor},
+                                    {"against", "delta_loss"},
+                                    {"spearman", number(a.rho)},
+                                    {"layers", a.layers}});
     return out;
 }
 
 SensitivityReport sensitivity_from_json(const nlohmann::json& json, const std::string& source) {
-    if (read_string(json, "schema", source) != kSensitivitySchema) throw Error(source, "schema", std::string("expected ") + kSensitivitySchema);
+    if (read_string(json, "schema", source) != kSensitivitySchema)
+        throw Error(source, "schema", std::string("expected ") + kSensitivitySchema);
     SensitivityReport report;
     report.model = read_string(json, "model", source);
     report.calibration = read_string(json, "calibration", source);
     report.samples = static_cast<std::size_t>(read_number(json, "samples", source));
     report.loss = read_number(json, "loss", source);
     report.accuracy = read_number(json, "accuracy", source);
-    for (const auto& spec : field(json, "specs", source)) report.specs.push_back(QuantSpec::parse(spec.get<std::string>()));
-    if (json.contains("lrp_conservation_error")) report.lrp_conservation_error = read_number(json, "lrp_conservation_error", source);
+    for (const auto& spec : field(json, "specs", source))
+        report.specs.push_back(QuantSpec::parse(spec.get<std::string>()));
+    if (json.contains("lrp_conservation_error"))
+        report.lrp_conservation_error = read_number(json, "lrp_conservation_error", source);
     for (const auto& row : field(json, "layers", source)) {
         LayerSensitivity layer;
         layer.layer = read_string(row, "layer", source);
@@ -98,7 +135,8 @@ SensitivityReport sensitivity_from_json(const nlohmann::json& json, const std::s
         layer.weights = static_cast<std::size_t>(read_number(row, "weights", source));
         layer.excess_kurtosis = read_number(row, "excess_kurtosis", source);
         layer.max_to_mean = read_number(row, "max_to_mean", source);
-        if (row.contains("qsur_per_dimension")) layer.qsur_per_dimension = read_number(row, "qsur_per_dimension", source);
+        if (row.contains("qsur_per_dimension"))
+            layer.qsur_per_dimension = read_number(row, "qsur_per_dimension", source);
         if (row.contains("hessian")) {
             const auto& h = row["hessian"];
             LayerHessian hessian;
@@ -108,10 +146,13 @@ SensitivityReport sensitivity_from_json(const nlohmann::json& json, const std::s
             hessian.hutchinson.standard_error = read_number(h, "standard_error", source);
             hessian.hutchinson.samples = static_cast<int>(read_number(h, "samples", source));
             hessian.omega = read_numbers(h, "omega", source);
-            if (h.contains("exact")) hessian.exact = read_number(h, "exact", source);
+            if (h.contains("exact"))
+                hessian.exact = read_number(h, "exact", source);
             layer.hessian = std::move(hessian);
         }
-        if (row.contains("lrp")) layer.lrp = LayerRelevance{layer.layer, read_number(row["lrp"], "contribution", source), read_number(row["lrp"], "conservation_error", source)};
+        if (row.contains("lrp"))
+            layer.lrp = LayerRelevance{layer.layer, read_number(row["lrp"], "contribution", source),
+                                       read_number(row["lrp"], "conservation_error", source)};
         if (row.contains("damage")) {
             const auto& d = row["damage"];
             LayerDamage damage;
@@ -132,9 +173,11 @@ SensitivityReport sensitivity_from_json(const nlohmann::json& json, const std::s
         report.layers.push_back(std::move(layer));
     }
     for (const auto& note : field(json, "notes", source))
-        if (note.is_string()) report.notes.push_back(note.get<std::string>());
+        if (note.is_string())
+            report.notes.push_back(note.get<std::string>());
     for (const auto& a : field(json, "agreement", source))
-        report.agreement.push_back({read_string(a, "spec", source), read_string(a, "predictor", source), read_number(a, "spearman", source),
+        report.agreement.push_back({read_string(a, "spec", source), read_string(a, "predictor", source),
+                                    read_number(a, "spearman", source),
                                     static_cast<std::size_t>(read_number(a, "layers", source))});
     return report;
 }
@@ -142,41 +185,55 @@ SensitivityReport sensitivity_from_json(const nlohmann::json& json, const std::s
 std::string to_table(const SensitivityReport& report) {
     std::string out;
     char line[512];
-    std::snprintf(line, sizeof line, "%zu samples, loss %.6g, accuracy %.4f%s\n", report.samples, report.loss, report.accuracy, report.from_cache ? " (cached)" : "");
+    std::snprintf(line, sizeof line, "%zu samples, loss %.6g, accuracy %.4f%s\n", report.samples, report.loss,
+                  report.accuracy, report.from_cache ? " (cached)" : "");
     out += line;
     if (report.lrp_conservation_error) {
-        std::snprintf(line, sizeof line, "LRP conservation error over the network: %.3g\n", *report.lrp_conservation_error);
+        std::snprintf(line, sizeof line, "LRP conservation error over the network: %.3g\n",
+                      *report.lrp_conservation_error);
         out += line;
     }
-    for (const auto& note : report.notes) out += "note: " + note + "\n";
-    std::snprintf(line, sizeof line, "%-20s %-16s %9s %12s %10s %10s %11s\n", "LAYER", "OP", "WEIGHTS", "HESS TRACE", "LRP", "PROXY TR", "KURTOSIS");
+    for (const auto& note : report.notes)
+        out += "note: " + note + "\n";
+    std::snprintf(line, sizeof line, "%-20s %-16s %9s %12s %10s %10s %11s\n", "LAYER", "OP", "WEIGHTS",
+                  "HESS TRACE", "LRP", "PROXY TR", "KURTOSIS");
     out += line;
     for (const auto& layer : report.layers) {
-        std::snprintf(line, sizeof line, "%-20.20s %-16.16s %9zu %12.5g %10.4f %10.4g %11.4g\n", short_name(layer.layer).c_str(), layer.op.c_str(), layer.weights,
-                      layer.hessian ? layer.hessian->hutchinson.trace : NAN, layer.lrp ? layer.lrp->contribution : NAN, layer.damage ? layer.damage->proxy_trace : NAN,
-                      layer.excess_kurtosis);
+        std::snprintf(line, sizeof line, "%-20.20s %-16.16s %9zu %12.5g %10.4f %10.4g %11.4g\n",
+                      short_name(layer.layer).c_str(), layer.op.c_str(), layer.weights,
+                      layer.hessian ? layer.hessian->hutchinson.trace : NAN,
+                      layer.lrp ? layer.lrp->contribution : NAN,
+                      layer.damage ? layer.damage->proxy_trace : NAN, layer.excess_kurtosis);
         out += line;
     }
     for (std::size_t s = 0; s < report.specs.size(); ++s) {
         out += "\n" + report.specs[s].to_string() + "\n";
-        std::snprintf(line, sizeof line, "%-20s %12s %12s %12s %12s %12s\n", "LAYER", "DELTA LOSS", "KL", "FISHER", "HAWQ OMEGA", "PROXY");
+        std::snprintf(line, sizeof line, "%-20s %12s %12s %12s %12s %12s\n", "LAYER", "DELTA LOSS", "KL",
+                      "FISHER", "HAWQ OMEGA", "PROXY");
         out += line;
         for (const auto& layer : report.layers) {
             const auto* d = layer.damage ? &*layer.damage : nullptr;
-            auto at = [&](const std::vector<double>& v) { return s < v.size() ? v[s] : NAN; };
-            std::snprintf(line, sizeof line, "%-20.20s %12.5g %12.5g %12.5g %12.5g %12.5g\n", short_name(layer.layer).c_str(), d ? at(d->delta_loss) : NAN, d ? at(d->kl) : NAN,
-                          d ? at(d->fisher) : NAN, layer.hessian ? at(layer.hessian->omega) : NAN, d ? at(d->proxy_damage) : NAN);
+            auto at = [&](const std::vector<double>& v) {
+                return s < v.size() ? v[s] : NAN;
+            };
+            std::snprintf(line, sizeof line, "%-20.20s %12.5g %12.5g %12.5g %12.5g %12.5g\n",
+                          short_name(layer.layer).c_str(), d ? at(d->delta_loss) : NAN, d ? at(d->kl) : NAN,
+                          d ? at(d->fisher) : NAN, layer.hessian ? at(layer.hessian->omega) : NAN,
+                          d ? at(d->proxy_damage) : NAN);
             out += line;
         }
         bool header = false;
         for (const auto& a : report.agreement) {
-            if (a.spec != report.specs[s].to_string()) continue;
-            if (!header) out += "Spearman rho against the measured delta loss:";
+            if (a.spec != report.specs[s].to_string())
+                continue;
+            if (!header)
+                out += "Spearman rho against the measured delta loss:";
             header = true;
             std::snprintf(line, sizeof line, " %s %.2f", a.predictor.c_str(), a.rho);
             out += line;
         }
-        if (header) out += "\n";
+        if (header)
+            out += "\n";
     }
     return out;
 }

@@ -23,13 +23,18 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 std::string cache_key(const Model& model, const LabelledData& data, const SensitivityRequest& request) {
     std::ostringstream key;
     key.precision(17);
-    key << kSensitivitySchema << "\n" << model_identity(model.file().path()).description << "\ncalibration " << model_identity(data.path).description
-        << "\nsamples " << data.x.rows() << "\nmetrics " << request.hessian << request.lrp << request.measured << request.proxy << "\nspecs";
-    for (const auto& spec : request.specs) key << " " << spec.to_string();
+    key << kSensitivitySchema << "\n"
+        << model_identity(model.file().path()).description << "\ncalibration "
+        << model_identity(data.path).description << "\nsamples " << data.x.rows() << "\nmetrics "
+        << request.hessian << request.lrp << request.measured << request.proxy << "\nspecs";
+    for (const auto& spec : request.specs)
+        key << " " << spec.to_string();
     const auto& h = request.hessian_options;
-    key << "\nhutchinson " << h.hutchinson.max_samples << " " << h.hutchinson.tolerance << " " << h.hutchinson.min_samples << " " << h.hutchinson.seed << " " << h.exact;
+    key << "\nhutchinson " << h.hutchinson.max_samples << " " << h.hutchinson.tolerance << " "
+        << h.hutchinson.min_samples << " " << h.hutchinson.seed << " " << h.exact;
     const auto& l = request.lrp_options;
-    key << "\nlrp " << lrp_rule_name(l.rule) << " " << l.epsilon << " " << l.gamma << " " << static_cast<int>(l.target) << "\nfloat64 " << request.float64;
+    key << "\nlrp " << lrp_rule_name(l.rule) << " " << l.epsilon << " " << l.gamma << " "
+        << static_cast<int>(l.target) << "\nfloat64 " << request.float64;
     return key.str();
 }
 
@@ -42,7 +47,8 @@ constexpr const char* kCacheSchema = "quantlens.sensitivity-cache/1";  // cache_
 
 std::optional<SensitivityReport> cached(const std::string& path, const std::string& key) {
     const auto payload = read_cache_file(path, kCacheSchema, key);
-    if (!payload) return std::nullopt;
+    if (!payload)
+        return std::nullopt;
     try {  // the cache is never trusted, only used: anything wrong with it means recomputing
         auto report = sensitivity_from_json(*payload, path);
         report.from_cache = true;
@@ -62,14 +68,21 @@ std::vector<PredictorAgreement> agreement_of(const SensitivityReport& report) {
         const auto series = sensitivity_series(report, s);
         const std::vector<double>* truth = nullptr;
         for (const auto& [name, values] : series)
-            if (name == "delta_loss") truth = &values;
-        if (!truth) continue;
+            if (name == "delta_loss")
+                truth = &values;
+        if (!truth)
+            continue;
         for (const auto& [name, values] : series) {
-            if (name == "delta_loss") continue;
+            if (name == "delta_loss")
+                continue;
             std::vector<double> a, b;
             for (std::size_t i = 0; i < values.size(); ++i)
-                if (std::isfinite(values[i]) && std::isfinite((*truth)[i])) { a.push_back(values[i]); b.push_back((*truth)[i]); }
-            if (a.size() < 3) continue;
+                if (std::isfinite(values[i]) && std::isfinite((*truth)[i])) {
+                    a.push_back(values[i]);
+                    b.push_back((*truth)[i]);
+                }
+            if (a.size() < 3)
+                continue;
             result.push_back({report.specs[s].to_string(), name, spearman(a, b), a.size()});
         }
     }
@@ -83,52 +96,74 @@ void set_metrics(SensitivityRequest& request, const std::string& metrics) {
     std::stringstream list(metrics);
     std::string item;
     while (std::getline(list, item, ',')) {
-        if (item == "hessian") request.hessian = true;
-        else if (item == "lrp") request.lrp = true;
-        else if (item == "measured") request.measured = true;
-        else if (item == "proxy") request.proxy = true;
-        else throw Error("", "--metrics \"" + item + "\"", "expected hessian, lrp, measured or proxy (comma-separated)");
+        if (item == "hessian")
+            request.hessian = true;
+        else if (item == "lrp")
+            request.lrp = true;
+        else if (item == "measured")
+            request.measured = true;
+        else if (item == "proxy")
+            request.proxy = true;
+        else
+            throw Error("", "--metrics \"" + item + "\"",
+                        "expected hessian, lrp, measured or proxy (comma-separated)");
     }
 }
 
-std::vector<std::pair<std::string, std::vector<double>>> sensitivity_series(const SensitivityReport& report, std::size_t spec) {
+std::vector<std::pair<std::string, std::vector<double>>> sensitivity_series(const SensitivityReport& report,
+                                                                            std::size_t spec) {
     std::map<std::string, std::vector<double>> by_name;
     const auto n = report.layers.size();
     auto put = [&](const char* name, std::size_t i, double value) {
         auto& values = by_name[name];
-        if (values.empty()) values.assign(n, kNaN);
+        if (values.empty())
+            values.assign(n, kNaN);
         values[i] = value;
     };
     for (std::size_t i = 0; i < n; ++i) {
         const auto& layer = report.layers[i];
-        if (layer.hessian && spec < layer.hessian->omega.size()) put("hessian_omega", i, layer.hessian->omega[spec]);
-        if (layer.lrp) put("lrp", i, layer.lrp->contribution);
+        if (layer.hessian && spec < layer.hessian->omega.size())
+            put("hessian_omega", i, layer.hessian->omega[spec]);
+        if (layer.lrp)
+            put("lrp", i, layer.lrp->contribution);
         if (layer.damage) {
             const auto& d = *layer.damage;
-            if (spec < d.proxy_damage.size()) put("proxy", i, d.proxy_damage[spec]);
-            if (spec < d.weight_mse.size()) put("weight_mse", i, d.weight_mse[spec]);
-            if (spec < d.fisher.size()) put("fisher", i, d.fisher[spec]);
-            if (spec < d.kl.size()) put("kl", i, d.kl[spec]);
-            if (spec < d.delta_loss.size()) put("delta_loss", i, d.delta_loss[spec]);
-            if (std::isfinite(d.activation_kurtosis)) put("activation_kurtosis", i, d.activation_kurtosis);
-            if (std::isfinite(d.activation_qsur)) put("activation_qsur", i, d.activation_qsur);
+            if (spec < d.proxy_damage.size())
+                put("proxy", i, d.proxy_damage[spec]);
+            if (spec < d.weight_mse.size())
+                put("weight_mse", i, d.weight_mse[spec]);
+            if (spec < d.fisher.size())
+                put("fisher", i, d.fisher[spec]);
+            if (spec < d.kl.size())
+                put("kl", i, d.kl[spec]);
+            if (spec < d.delta_loss.size())
+                put("delta_loss", i, d.delta_loss[spec]);
+            if (std::isfinite(d.activation_kurtosis))
+                put("activation_kurtosis", i, d.activation_kurtosis);
+            if (std::isfinite(d.activation_qsur))
+                put("activation_qsur", i, d.activation_qsur);
         }
         put("kurtosis", i, layer.excess_kurtosis);
         put("mmr", i, layer.max_to_mean);
-        if (layer.qsur_per_dimension) put("qsur", i, *layer.qsur_per_dimension);
+        if (layer.qsur_per_dimension)
+            put("qsur", i, *layer.qsur_per_dimension);
     }
     std::vector<std::pair<std::string, std::vector<double>>> result;
-    for (const char* name : {"hessian_omega", "fisher", "proxy", "lrp", "weight_mse", "kurtosis", "mmr", "qsur", "activation_kurtosis", "activation_qsur", "kl", "delta_loss"})
-        if (by_name.count(name)) result.emplace_back(name, std::move(by_name[name]));
+    for (const char* name : {"hessian_omega", "fisher", "proxy", "lrp", "weight_mse", "kurtosis", "mmr",
+                             "qsur", "activation_kurtosis", "activation_qsur", "kl", "delta_loss"})
+        if (by_name.count(name))
+            result.emplace_back(name, std::move(by_name[name]));
     return result;
 }
 
-SensitivityReport model_sensitivity(const Model& model, const LabelledData& data, const SensitivityRequest& request, const Progress& progress,
+SensitivityReport model_sensitivity(const Model& model, const LabelledData& data,
+                                    const SensitivityRequest& request, const Progress& progress,
                                     const CancelToken* cancel) {
     const auto key = cache_key(model, data, request);
     const auto path = cache_file(request, key);
     if (request.use_cache)
-        if (auto hit = cached(path, key)) return std::move(*hit);
+        if (auto hit = cached(path, key))
+            return std::move(*hit);
     SensitivityReport report;
     report.model = model.file().path();
     report.calibration = data.path;
@@ -140,11 +175,13 @@ SensitivityReport model_sensitivity(const Model& model, const LabelledData& data
     analysis.cache_dir = request.cache_dir;
     const auto weights = analyze_model(model, analysis, progress, cancel);
     std::map<std::string, const LayerAnalysis*> weight_figures;
-    for (const auto& layer : weights.layers) weight_figures[layer.layer] = &layer;
+    for (const auto& layer : weights.layers)
+        weight_figures[layer.layer] = &layer;
     DamageOptions damage_options;
     damage_options.float64 = request.float64;
     damage_options.measure = request.measured;
-    const auto damage = layer_damage(model, data, request.specs, damage_options, progress, cancel);  // also lists the weighted layers
+    const auto damage = layer_damage(model, data, request.specs, damage_options, progress,
+                                     cancel);  // also lists the weighted layers
     report.loss = damage.loss;
     report.accuracy = damage.accuracy;
     for (const auto& d : damage.layers) {
@@ -152,30 +189,38 @@ SensitivityReport model_sensitivity(const Model& model, const LabelledData& data
         layer.layer = d.layer;
         layer.op = d.op;
         layer.weights = d.weights;
-        if (request.measured || request.proxy) layer.damage = d;
+        if (request.measured || request.proxy)
+            layer.damage = d;
         if (const auto found = weight_figures.find(d.layer); found != weight_figures.end()) {
             layer.excess_kurtosis = found->second->statistics.excess_kurtosis;
             layer.max_to_mean = found->second->statistics.max_to_mean;
-            if (found->second->qsur) layer.qsur_per_dimension = found->second->qsur->per_dimension;
+            if (found->second->qsur)
+                layer.qsur_per_dimension = found->second->qsur->per_dimension;
         }
         report.layers.push_back(std::move(layer));
     }
     auto find = [&](const std::string& name) -> LayerSensitivity* {
         for (auto& layer : report.layers)
-            if (layer.layer == name) return &layer;
+            if (layer.layer == name)
+                return &layer;
         return nullptr;
     };
     if (request.hessian)
-        for (auto& h : hessian_sensitivity(model, data, request.specs, request.hessian_options, progress, cancel).layers)
-            if (auto* layer = find(h.layer)) layer->hessian = std::move(h);
+        for (auto& h :
+             hessian_sensitivity(model, data, request.specs, request.hessian_options, progress, cancel)
+                 .layers)
+            if (auto* layer = find(h.layer))
+                layer->hessian = std::move(h);
     if (request.lrp) {
         const auto lrp = lrp_sensitivity(model, data, request.lrp_options, cancel);
         report.lrp_conservation_error = lrp.conservation_error;
         for (const auto& l : lrp.layers)
-            if (auto* layer = find(l.layer)) layer->lrp = l;
+            if (auto* layer = find(l.layer))
+                layer->lrp = l;
     }
     report.agreement = agreement_of(report);
-    if (request.use_cache) store(path, key, report);
+    if (request.use_cache)
+        store(path, key, report);
     return report;
 }
 
@@ -198,9 +243,11 @@ std::string predictor_label(std::string_view predictor) {
 std::vector<PredictorAgreement> ranked_predictors(const SensitivityReport& report, const std::string& spec) {
     std::vector<PredictorAgreement> ranked;
     for (const auto& agreement : report.agreement)
-        if (agreement.spec == spec && !predictor_label(agreement.predictor).empty() && std::isfinite(agreement.rho))
+        if (agreement.spec == spec && !predictor_label(agreement.predictor).empty() &&
+            std::isfinite(agreement.rho))
             ranked.push_back(agreement);
-    std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.rho > b.rho; });
+    std::stable_sort(ranked.begin(), ranked.end(),
+                     [](const auto& a, const auto& b) { return a.rho > b.rho; });
     return ranked;
 }
 

@@ -54,7 +54,7 @@ struct SensitivityReport {
     std::size_t samples = 0;
     double loss = 0, accuracy = 0;
     std::vector<QuantSpec> specs;
-    std::vector<LayerSensitivity> layers;  // the weighted layers, in network order
+    std::vector<LayerSensitivity> layers;          // the weighted layers, in network order
     std::optional<double> lrp_conservation_error;  // of the whole network
     std::vector<PredictorAgreement> agreement;
     std::vector<std::string> notes;  // metrics asked for that this model cannot have, and why
@@ -69,18 +69,21 @@ std::string predictor_label(std::string_view predictor);
 // predictors with a finite ρ only, best (highest ρ) first; ties keep the report's order.
 std::vector<PredictorAgreement> ranked_predictors(const SensitivityReport& report, const std::string& spec);
 
-SensitivityReport model_sensitivity(const Model& model, const LabelledData& data, const SensitivityRequest& request, const Progress& progress = {},
+SensitivityReport model_sensitivity(const Model& model, const LabelledData& data,
+                                    const SensitivityRequest& request, const Progress& progress = {},
                                     const CancelToken* cancel = nullptr);
 
 // The predictors' per-layer values for one spec ("hessian_omega", "fisher", "proxy", "lrp",
 // "weight_mse", "kurtosis", "mmr", "qsur", "activation_kurtosis", "activation_qsur") and the
 // measured "delta_loss" and "kl", NaN where
 // a layer lacks one: what the agreement ranks and the GUI scatters.
-std::vector<std::pair<std::string, std::vector<double>>> sensitivity_series(const SensitivityReport& report, std::size_t spec);
+std::vector<std::pair<std::string, std::vector<double>>> sensitivity_series(const SensitivityReport& report,
+                                                                            std::size_t spec);
 
 inline constexpr const char* kSensitivitySchema = "quantlens.sensitivity/2";
 nlohmann::ordered_json to_json(const SensitivityReport& report);
-SensitivityReport sensitivity_from_json(const nlohmann::json& json, const std::string& source);  // Error naming the field
+SensitivityReport sensitivity_from_json(const nlohmann::json& json,
+                                        const std::string& source);  // Error naming the field
 std::string to_table(const SensitivityReport& report);
 
 }  // namespace quantlens

@@ -19,20 +19,23 @@ namespace quantlens {
 
 struct CovarianceSpectrum {
     std::vector<double> mean, variance;  // per column; variance with 1/(n−1)
-    double log_det = 0;                   // Σ log max(λ_i, floor), natural log, over all d eigenvalues
+    double log_det = 0;                  // Σ log max(λ_i, floor), natural log, over all d eigenvalues
     double lambda_max = 0;
-    std::int64_t floored = 0;             // eigenvalues replaced by the floor (rank deficiency)
-    bool eigensolver = false;             // false: Cholesky path
+    std::int64_t floored = 0;  // eigenvalues replaced by the floor (rank deficiency)
+    bool eigensolver = false;  // false: Cholesky path
 };
 
 // values: row-major [rows, cols]; rows ≥ 2. force_eigensolver is for tests that compare paths.
-CovarianceSpectrum covariance_spectrum(std::span<const float> values, std::int64_t rows, std::int64_t cols, bool force_eigensolver = false);
+CovarianceSpectrum covariance_spectrum(std::span<const float> values, std::int64_t rows, std::int64_t cols,
+                                       bool force_eigensolver = false);
 
 namespace detail {
 // The same source compiled twice: for any x86-64, and with AVX2+FMA under a renamed Eigen
 // namespace (so the two builds of Eigen's templates never meet at link time).
-CovarianceSpectrum covariance_spectrum_generic(const float* values, std::int64_t rows, std::int64_t cols, bool force_eigensolver);
-CovarianceSpectrum covariance_spectrum_avx2(const float* values, std::int64_t rows, std::int64_t cols, bool force_eigensolver);
+CovarianceSpectrum covariance_spectrum_generic(const float* values, std::int64_t rows, std::int64_t cols,
+                                               bool force_eigensolver);
+CovarianceSpectrum covariance_spectrum_avx2(const float* values, std::int64_t rows, std::int64_t cols,
+                                            bool force_eigensolver);
 }  // namespace detail
 
 }  // namespace quantlens

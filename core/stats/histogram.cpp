@@ -12,13 +12,18 @@ namespace quantlens {
 namespace {
 
 // Counts of x (or x − base) over a known finite range, in parallel.
-Histogram counted(const float* x, const float* base, std::size_t n, std::size_t bins, float low, float high, std::uint64_t non_finite) {
+Histogram counted(const float* x, const float* base, std::size_t n, std::size_t bins, float low, float high,
+                  std::uint64_t non_finite) {
     Histogram result;
     result.counts.assign(bins, 0);
     std::mutex lock;
     result.non_finite = non_finite;
-    if (!(low <= high) || bins == 0) return result;
-    if (low == high) { low -= 0.5f; high += 0.5f; }  // one value: a unit-wide range centred on it
+    if (!(low <= high) || bins == 0)
+        return result;
+    if (low == high) {
+        low -= 0.5f;
+        high += 0.5f;
+    }  // one value: a unit-wide range centred on it
     result.low = low;
     result.high = high;
     // Bin index in float: (v − low)·(bins / (high − low)), the top edge going to the last bin.
@@ -28,14 +33,17 @@ Histogram counted(const float* x, const float* base, std::size_t n, std::size_t 
         std::vector<std::uint64_t> wide(bins, 0);
         for (std::size_t start = begin; start < end; start += std::size_t{1} << 30) {
             std::size_t stop = std::min(end, start + (std::size_t{1} << 30));
-            count_bins(x + start, base ? base + start : nullptr, stop - start, low, scale, bins, local.data());
+            count_bins(x + start, base ? base + start : nullptr, stop - start, low, scale, bins,
+                       local.data());
             for (std::size_t b = 0; b < bins; ++b) {
-                wide[b] += std::uint64_t{local[b]} + local[bins + b] + local[2 * bins + b] + local[3 * bins + b];
+                wide[b] +=
+                    std::uint64_t{local[b]} + local[bins + b] + local[2 * bins + b] + local[3 * bins + b];
                 local[b] = local[bins + b] = local[2 * bins + b] = local[3 * bins + b] = 0;
             }
         }
         std::lock_guard guard(lock);
-        for (std::size_t b = 0; b < bins; ++b) result.counts[b] += wide[b];
+        for (std::size_t b = 0; b < bins; ++b)
+            result.counts[b] += wide[b];
     });
     return result;
 }
@@ -57,9 +65,12 @@ Histogram histogram_of(const float* x, const float* base, std::size_t n, std::si
 
 }  // namespace
 
-Histogram histogram(std::span<const float> values, std::size_t bins) { return histogram_of(values.data(), nullptr, values.size(), bins); }
+Histogram histogram(std::span<const float> values, std::size_t bins) {
+    return histogram_of(values.data(), nullptr, values.size(), bins);
+}
 
-Histogram histogram(std::span<const float> values, std::size_t bins, float low, float high, std::uint64_t non_finite) {
+Histogram histogram(std::span<const float> values, std::size_t bins, float low, float high,
+                    std::uint64_t non_finite) {
     return counted(values.data(), nullptr, values.size(), bins, low, high, non_finite);
 }
 
@@ -67,7 +78,8 @@ Histogram histogram_of_difference(std::span<const float> a, std::span<const floa
     return histogram_of(b.data(), a.data(), a.size(), bins);
 }
 
-Histogram histogram_of_difference(std::span<const float> a, std::span<const float> b, std::size_t bins, float low, float high, std::uint64_t non_finite) {
+Histogram histogram_of_difference(std::span<const float> a, std::span<const float> b, std::size_t bins,
+                                  float low, float high, std::uint64_t non_finite) {
     return counted(b.data(), a.data(), a.size(), bins, low, high, non_finite);
 }
 

@@ -7,10 +7,14 @@
 
 namespace quantlens {
 
-struct FiniteRange { float low, high; std::uint64_t non_finite; };
+struct FiniteRange {
+    float low, high;
+    std::uint64_t non_finite;
+};
 
 FiniteRange finite_range(const float* x, const float* base, std::size_t n);
 // Adds to counts[bins]; returns how many values were not finite.
-std::uint64_t count_bins(const float* x, const float* base, std::size_t n, float low, float scale, std::size_t bins, std::uint32_t* counts);
+std::uint64_t count_bins(const float* x, const float* base, std::size_t n, float low, float scale,
+                         std::size_t bins, std::uint32_t* counts);
 
 }  // namespace quantlens

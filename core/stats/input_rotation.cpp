@@ -19,7 +19,8 @@ void walsh_hadamard(float* x, std::int64_t n) {
                 x[i + half] = a - b;
             }
     const float norm = 1.0f / std::sqrt(static_cast<float>(n));
-    for (std::int64_t i = 0; i < n; ++i) x[i] *= norm;
+    for (std::int64_t i = 0; i < n; ++i)
+        x[i] *= norm;
 }
 
 }  // namespace
@@ -30,26 +31,32 @@ InputRotation::InputRotation(std::int64_t dimension, std::uint64_t seed) : dimen
     if (power >= 16) {
         block_ = power;
         signs_.resize(static_cast<std::size_t>(dimension));
-        for (auto& sign : signs_) sign = (rng() & 1) ? 1.0f : -1.0f;
+        for (auto& sign : signs_)
+            sign = (rng() & 1) ? 1.0f : -1.0f;
         return;
     }
     std::normal_distribution<double> normal;
     Eigen::MatrixXd gaussian(dimension, dimension);
-    for (Eigen::Index i = 0; i < gaussian.size(); ++i) gaussian.data()[i] = normal(rng);
+    for (Eigen::Index i = 0; i < gaussian.size(); ++i)
+        gaussian.data()[i] = normal(rng);
     Eigen::HouseholderQR<Eigen::MatrixXd> qr(gaussian);
     Eigen::MatrixXd q = qr.householderQ();
     dense_.resize(static_cast<std::size_t>(dimension * dimension));
     for (Eigen::Index r = 0; r < dimension; ++r)
-        for (Eigen::Index c = 0; c < dimension; ++c) dense_[static_cast<std::size_t>(r * dimension + c)] = static_cast<float>(q(r, c));
+        for (Eigen::Index c = 0; c < dimension; ++c)
+            dense_[static_cast<std::size_t>(r * dimension + c)] = static_cast<float>(q(r, c));
 }
 
 void InputRotation::rotate(std::span<float> row) const {
     if (block_) {
-        for (std::int64_t i = 0; i < dimension_; ++i) row[static_cast<std::size_t>(i)] *= signs_[static_cast<std::size_t>(i)];
-        for (std::int64_t start = 0; start < dimension_; start += block_) walsh_hadamard(row.data() + start, block_);
+        for (std::int64_t i = 0; i < dimension_; ++i)
+            row[static_cast<std::size_t>(i)] *= signs_[static_cast<std::size_t>(i)];
+        for (std::int64_t start = 0; start < dimension_; start += block_)
+            walsh_hadamard(row.data() + start, block_);
         return;
     }
-    Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> q(dense_.data(), dimension_, dimension_);
+    Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> q(
+        dense_.data(), dimension_, dimension_);
     Eigen::Map<Eigen::VectorXf> x(row.data(), dimension_);
     Eigen::VectorXf rotated = q * x;
     x = rotated;
@@ -57,11 +64,14 @@ void InputRotation::rotate(std::span<float> row) const {
 
 void InputRotation::rotate_back(std::span<float> row) const {
     if (block_) {  // H is symmetric and orthogonal: Rᵀ = diag(±1)·H
-        for (std::int64_t start = 0; start < dimension_; start += block_) walsh_hadamard(row.data() + start, block_);
-        for (std::int64_t i = 0; i < dimension_; ++i) row[static_cast<std::size_t>(i)] *= signs_[static_cast<std::size_t>(i)];
+        for (std::int64_t start = 0; start < dimension_; start += block_)
+            walsh_hadamard(row.data() + start, block_);
+        for (std::int64_t i = 0; i < dimension_; ++i)
+            row[static_cast<std::size_t>(i)] *= signs_[static_cast<std::size_t>(i)];
         return;
     }
-    Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> q(dense_.data(), dimension_, dimension_);
+    Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> q(
+        dense_.data(), dimension_, dimension_);
     Eigen::Map<Eigen::VectorXf> x(row.data(), dimension_);
     Eigen::VectorXf rotated = q.transpose() * x;
     x = rotated;

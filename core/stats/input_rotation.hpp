@@ -15,8 +15,8 @@ namespace quantlens {
 class InputRotation {
 public:
     InputRotation(std::int64_t dimension, std::uint64_t seed);
-    void rotate(std::span<float> row) const;         // row <- R·row
-    void rotate_back(std::span<float> row) const;    // row <- Rᵀ·row
+    void rotate(std::span<float> row) const;            // row <- R·row
+    void rotate_back(std::span<float> row) const;       // row <- Rᵀ·row
     std::int64_t block_size() const { return block_; }  // 0 when a dense random orthogonal is used
 
 private:

@@ -12,7 +12,8 @@
 namespace quantlens {
 
 double percentile(std::vector<double> values, double p) {
-    if (values.empty()) return 0;
+    if (values.empty())
+        return 0;
     auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(values.size())));
     rank = std::clamp<std::size_t>(rank, 1, values.size()) - 1;
     std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(rank), values.end());
@@ -23,7 +24,8 @@ namespace {
 
 struct RowSummary {
     Moments moments;
-    float min = INFINITY, max = -INFINITY, absmax = 0, smallest_magnitude = INFINITY;  // smallest non-zero |x|
+    float min = INFINITY, max = -INFINITY, absmax = 0,
+          smallest_magnitude = INFINITY;  // smallest non-zero |x|
     double sum_abs = 0;
     std::uint64_t zeros = 0, non_finite = 0;
 };
@@ -38,16 +40,19 @@ RowSummary summarize_row(std::span<const float> row) {
     s.sum_abs = v.sum_abs;
     s.zeros = v.zeros;
     s.non_finite = v.non_finite;
-    if (s.non_finite) return s;  // rejected by the caller
+    if (s.non_finite)
+        return s;  // rejected by the caller
     // Moments per block of the row (two passes while it is in cache), merged in order.
     constexpr std::size_t kBlock = 8192;
-    for (std::size_t start = 0; start < row.size(); start += kBlock) s.moments.merge(Moments::of(row.subspan(start, std::min(kBlock, row.size() - start))));
+    for (std::size_t start = 0; start < row.size(); start += kBlock)
+        s.moments.merge(Moments::of(row.subspan(start, std::min(kBlock, row.size() - start))));
     return s;
 }
 
 Distribution distribution(std::vector<double> values) {
     Distribution d;
-    if (values.empty()) return d;
+    if (values.empty())
+        return d;
     d.max = *std::max_element(values.begin(), values.end());
     d.p95 = percentile(values, 95);
     d.median = percentile(std::move(values), 50);
@@ -56,14 +61,17 @@ Distribution distribution(std::vector<double> values) {
 
 }  // namespace
 
-LayerStatistics layer_statistics(std::span<const float> values, std::int64_t rows, std::int64_t cols, const StatisticsOptions& options) {
+LayerStatistics layer_statistics(std::span<const float> values, std::int64_t rows, std::int64_t cols,
+                                 const StatisticsOptions& options) {
     if (rows < 0 || cols < 0 || static_cast<std::uint64_t>(rows * cols) != values.size())
         throw std::invalid_argument("layer_statistics: rows × cols does not match the values");
     LayerStatistics stats;
     stats.outlier_k = options.outlier_k;
     std::vector<RowSummary> summaries(static_cast<std::size_t>(rows));
     parallel_for(summaries.size(), 1, [&](std::size_t first, std::size_t last) {
-        for (std::size_t r = first; r < last; ++r) summaries[r] = summarize_row(values.subspan(r * static_cast<std::size_t>(cols), static_cast<std::size_t>(cols)));
+        for (std::size_t r = first; r < last; ++r)
+            summaries[r] = summarize_row(
+                values.subspan(r * static_cast<std::size_t>(cols), static_cast<std::size_t>(cols)));
     });
     Moments total;
     double sum_abs = 0;
@@ -82,9 +90,11 @@ LayerStatistics layer_statistics(std::span<const float> values, std::int64_t row
         channel_kurtosis.push_back(s.moments.excess_kurtosis());
         channel_absmax.push_back(s.absmax);
     }
-    if (non_finite) throw Error("", "weights", std::to_string(non_finite) + " values are not finite");
+    if (non_finite)
+        throw Error("", "weights", std::to_string(non_finite) + " values are not finite");
     stats.count = total.n;
-    if (stats.count == 0) return stats;
+    if (stats.count == 0)
+        return stats;
     stats.mean = total.mean;
     stats.std = total.std();
     stats.min = min;
@@ -103,14 +113,18 @@ LayerStatistics layer_statistics(std::span<const float> values, std::int64_t row
     std::vector<std::uint64_t> outliers(summaries.size(), 0);
     parallel_for(summaries.size(), 1, [&](std::size_t first, std::size_t last) {
         for (std::size_t r = first; r < last; ++r) {
-            outliers[r] = count_outliers(values.data() + r * static_cast<std::size_t>(cols), static_cast<std::size_t>(cols), stats.mean, threshold);
+            outliers[r] = count_outliers(values.data() + r * static_cast<std::size_t>(cols),
+                                         static_cast<std::size_t>(cols), stats.mean, threshold);
         }
     });
     std::uint64_t outlier_count = 0;
-    for (auto c : outliers) outlier_count += c;
+    for (auto c : outliers)
+        outlier_count += c;
     stats.outlier_fraction = static_cast<double>(outlier_count) / static_cast<double>(stats.count);
-    stats.histogram = histogram(values, options.bins, min == max ? min - 0.5f : min, min == max ? max + 0.5f : max, 0);
-    if (zeros < stats.count) stats.log_magnitude = log_magnitude_histogram(values, options.bins, smallest, absmax);
+    stats.histogram =
+        histogram(values, options.bins, min == max ? min - 0.5f : min, min == max ? max + 0.5f : max, 0);
+    if (zeros < stats.count)
+        stats.log_magnitude = log_magnitude_histogram(values, options.bins, smallest, absmax);
     return stats;
 }
 

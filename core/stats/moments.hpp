@@ -17,7 +17,7 @@ struct Moments {
     double m2 = 0, m3 = 0, m4 = 0;  // Σ (x − mean)^k, k = 2, 3, 4
 
     static Moments of(std::span<const float> values);  // two passes over a block (in cache)
-    void merge(const Moments& other);                   // this then other
+    void merge(const Moments& other);                  // this then other
 
     double variance() const { return n ? m2 / static_cast<double>(n) : 0; }  // population (divides by n)
     double std() const;

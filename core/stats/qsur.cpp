@@ -17,8 +17,8 @@ namespace {
 
 // Column means and variances (1/(n−1)) after rotating every row by R; float rows, double sums.
 // Rows are split over the cores, each with its own sums, added in chunk order.
-void rotated_moments(std::span<const float> values, std::int64_t rows, std::int64_t cols, std::uint64_t seed, std::vector<double>& mean,
-                     std::vector<double>& variance) {
+void rotated_moments(std::span<const float> values, std::int64_t rows, std::int64_t cols, std::uint64_t seed,
+                     std::vector<double>& mean, std::vector<double>& variance) {
     const InputRotation rotation(cols, seed);
     const auto d = static_cast<std::size_t>(cols), n = static_cast<std::size_t>(rows);
     const HugePageBuffer buffer(values.size() * sizeof(float));
@@ -32,13 +32,16 @@ void rotated_moments(std::span<const float> values, std::int64_t rows, std::int6
                 float* row = rotated + r * d;
                 std::copy_n(values.data() + r * d, d, row);
                 rotation.rotate(std::span<float>(row, d));
-                for (std::size_t j = 0; j < d; ++j) partial[c][j] += row[j];
+                for (std::size_t j = 0; j < d; ++j)
+                    partial[c][j] += row[j];
             }
     });
     mean.assign(d, 0.0);
     for (const auto& sums : partial)
-        for (std::size_t j = 0; j < d; ++j) mean[j] += sums[j];
-    for (auto& m : mean) m /= static_cast<double>(rows);
+        for (std::size_t j = 0; j < d; ++j)
+            mean[j] += sums[j];
+    for (auto& m : mean)
+        m /= static_cast<double>(rows);
     parallel_for(chunks, 1, [&](std::size_t first, std::size_t last) {
         for (std::size_t c = first; c < last; ++c) {
             std::fill(partial[c].begin(), partial[c].end(), 0.0);
@@ -51,15 +54,19 @@ void rotated_moments(std::span<const float> values, std::int64_t rows, std::int6
     });
     variance.assign(d, 0.0);
     for (const auto& sums : partial)
-        for (std::size_t j = 0; j < d; ++j) variance[j] += sums[j];
-    for (auto& v : variance) v /= static_cast<double>(rows - 1);
+        for (std::size_t j = 0; j < d; ++j)
+            variance[j] += sums[j];
+    for (auto& v : variance)
+        v /= static_cast<double>(rows - 1);
 }
 
 }  // namespace
 
-double log_qsur(double log_det, std::span<const double> mean, std::span<const double> variance, double confidence) {
+double log_qsur(double log_det, std::span<const double> mean, std::span<const double> variance,
+                double confidence) {
     const auto d = static_cast<double>(mean.size());
-    if (mean.empty() || mean.size() != variance.size() || !(confidence > 0 && confidence < 1)) return Qsur::nan;
+    if (mean.empty() || mean.size() != variance.size() || !(confidence > 0 && confidence < 1))
+        return Qsur::nan;
     const double c = boost::math::quantile(boost::math::chi_squared_distribution<double>(d), confidence);
     double high = -INFINITY, low = INFINITY;
     for (std::size_t j = 0; j < mean.size(); ++j) {
@@ -68,8 +75,10 @@ double log_qsur(double log_det, std::span<const double> mean, std::span<const do
         low = std::min(low, mean[j] - r);
     }
     const double side = high - low;
-    if (!(side > 0) || !std::isfinite(log_det)) return Qsur::nan;
-    return 0.5 * d * std::log(std::numbers::pi) - std::lgamma(0.5 * d + 1) + 0.5 * d * std::log(c) + 0.5 * log_det - d * std::log(side);
+    if (!(side > 0) || !std::isfinite(log_det))
+        return Qsur::nan;
+    return 0.5 * d * std::log(std::numbers::pi) - std::lgamma(0.5 * d + 1) + 0.5 * d * std::log(c) +
+           0.5 * log_det - d * std::log(side);
 }
 
 Qsur qsur(std::span<const float> values, std::int64_t rows, std::int64_t cols, const QsurOptions& options) {

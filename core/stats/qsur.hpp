@@ -16,8 +16,8 @@
 namespace quantlens {
 
 struct QsurOptions {
-    double confidence = 0.99;      // of the χ² quantile c; c cancels when the mean is zero
-    bool rotated = true;           // also report QSUR after a randomized Hadamard rotation
+    double confidence = 0.99;  // of the χ² quantile c; c cancels when the mean is zero
+    bool rotated = true;       // also report QSUR after a randomized Hadamard rotation
     std::uint64_t rotation_seed = 0;
 };
 
@@ -25,17 +25,20 @@ struct Qsur {
     static constexpr double nan = std::numeric_limits<double>::quiet_NaN();
     std::int64_t samples = 0, dimension = 0;
     double log10_qsur = nan;
-    double per_dimension = nan;          // QSUR^(1/d)
-    double log10_qsur_rotated = nan;     // after R = H·diag(±1) on the input dimension; NaN when not asked
+    double per_dimension = nan;       // QSUR^(1/d)
+    double log10_qsur_rotated = nan;  // after R = H·diag(±1) on the input dimension; NaN when not asked
     double per_dimension_rotated = nan;
-    bool rank_deficient = false;         // fewer samples than dimensions or a singular covariance: floored eigenvalues
+    bool rank_deficient =
+        false;  // fewer samples than dimensions or a singular covariance: floored eigenvalues
     std::int64_t floored_eigenvalues = 0;
 };
 
 // Closed form from the moments: Σ log λ_i, the mean μ and the diagonal Σ_jj of the covariance.
-double log_qsur(double log_det, std::span<const double> mean, std::span<const double> variance, double confidence);
+double log_qsur(double log_det, std::span<const double> mean, std::span<const double> variance,
+                double confidence);
 
 // Of a sample matrix, row-major [rows, cols]; rows ≥ 2.
-Qsur qsur(std::span<const float> values, std::int64_t rows, std::int64_t cols, const QsurOptions& options = {});
+Qsur qsur(std::span<const float> values, std::int64_t rows, std::int64_t cols,
+          const QsurOptions& options = {});
 
 }  // namespace quantlens

@@ -14,7 +14,10 @@ Summary summarize(std::span<const float> values) {
     std::uint64_t non_finite = 0;
     float low = INFINITY, high = -INFINITY;
     for (float v : values) {
-        if (!std::isfinite(v)) { ++non_finite; continue; }
+        if (!std::isfinite(v)) {
+            ++non_finite;
+            continue;
+        }
         low = std::min(low, v);
         high = std::max(high, v);
     }
@@ -25,7 +28,8 @@ Summary summarize(std::span<const float> values) {
         std::vector<float> finite;
         finite.reserve(values.size() - non_finite);
         for (float v : values)
-            if (std::isfinite(v)) finite.push_back(v);
+            if (std::isfinite(v))
+                finite.push_back(v);
         moments = moments_of(finite);
     }
     Summary summary;

@@ -7,7 +7,7 @@
 namespace quantlens {
 
 struct Summary {
-    std::uint64_t count = 0;     // finite values
+    std::uint64_t count = 0;  // finite values
     std::uint64_t non_finite = 0;
     double min = 0, max = 0, mean = 0, std = 0;  // population std (divides by n)
 };

@@ -7,7 +7,8 @@
 namespace quantlens {
 
 struct ValueSummary {
-    float min, max, absmax, smallest_magnitude;  // smallest non-zero |x|; min/max undefined with non-finite values
+    float min, max, absmax,
+        smallest_magnitude;  // smallest non-zero |x|; min/max undefined with non-finite values
     double sum_abs;
     std::uint64_t zeros, non_finite;
 };

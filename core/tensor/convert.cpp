@@ -27,10 +27,9 @@ T load(const std::byte* p) {
 // Decodes a minifloat with `mbits` mantissa bits and exponent `bias`; exponent field
 // all-ones handling is done by the callers.
 float minifloat_value(unsigned sign, unsigned exponent, unsigned mantissa, int mbits, int bias) {
-    float magnitude = exponent == 0
-                          ? std::ldexp(static_cast<float>(mantissa), 1 - bias - mbits)
-                          : std::ldexp(static_cast<float>(mantissa | (1u << mbits)),
-                                       static_cast<int>(exponent) - bias - mbits);
+    float magnitude = exponent == 0 ? std::ldexp(static_cast<float>(mantissa), 1 - bias - mbits)
+                                    : std::ldexp(static_cast<float>(mantissa | (1u << mbits)),
+                                                 static_cast<int>(exponent) - bias - mbits);
     return sign ? -magnitude : magnitude;
 }
 
@@ -39,40 +38,49 @@ float minifloat_value(unsigned sign, unsigned exponent, unsigned mantissa, int m
 float f16_to_f32(std::uint16_t bits) {
     unsigned sign = bits >> 15, exponent = (bits >> 10) & 0x1F, mantissa = bits & 0x3FF;
     if (exponent == 0x1F) {
-        if (mantissa) return std::numeric_limits<float>::quiet_NaN();
+        if (mantissa)
+            return std::numeric_limits<float>::quiet_NaN();
         return sign ? -std::numeric_limits<float>::infinity() : std::numeric_limits<float>::infinity();
     }
     return minifloat_value(sign, exponent, mantissa, 10, 15);
 }
 
-float bf16_to_f32(std::uint16_t bits) { return std::bit_cast<float>(std::uint32_t{bits} << 16); }
+float bf16_to_f32(std::uint16_t bits) {
+    return std::bit_cast<float>(std::uint32_t{bits} << 16);
+}
 
 float f8_e4m3_to_f32(std::uint8_t bits) {
     unsigned sign = bits >> 7, exponent = (bits >> 3) & 0xF, mantissa = bits & 0x7;
-    if (exponent == 0xF && mantissa == 0x7) return std::numeric_limits<float>::quiet_NaN();
+    if (exponent == 0xF && mantissa == 0x7)
+        return std::numeric_limits<float>::quiet_NaN();
     return minifloat_value(sign, exponent, mantissa, 3, 7);
 }
 
-float f8_e5m2_to_f32(std::uint8_t bits) { return f16_to_f32(static_cast<std::uint16_t>(bits << 8)); }
+float f8_e5m2_to_f32(std::uint8_t bits) {
+    return f16_to_f32(static_cast<std::uint16_t>(bits << 8));
+}
 
 std::uint16_t f32_to_f16(float value) {
     std::uint32_t x = std::bit_cast<std::uint32_t>(value);
     std::uint16_t sign = static_cast<std::uint16_t>((x >> 16) & 0x8000);
     std::uint32_t abs = x & 0x7FFFFFFF;
-    if (abs > 0x7F800000) return sign | 0x7E00;                 // NaN (quiet)
-    if (abs >= 0x477FF000) return sign | 0x7C00;                // rounds to >= 65520: inf
-    if (abs < 0x38800000) {                                     // below 2^-14: subnormal or 0
+    if (abs > 0x7F800000)
+        return sign | 0x7E00;  // NaN (quiet)
+    if (abs >= 0x477FF000)
+        return sign | 0x7C00;  // rounds to >= 65520: inf
+    if (abs < 0x38800000) {    // below 2^-14: subnormal or 0
         // value / 2^-24 rounded to nearest even, done exactly in float arithmetic
         float scaled = std::bit_cast<float>(abs) * 16777216.0f;  // exact (power of two)
         return sign | static_cast<std::uint16_t>(std::nearbyint(scaled));
     }
-    std::uint32_t mantissa = abs + 0xFFF + ((abs >> 13) & 1);    // round to nearest even
+    std::uint32_t mantissa = abs + 0xFFF + ((abs >> 13) & 1);  // round to nearest even
     return sign | static_cast<std::uint16_t>((mantissa - 0x38000000) >> 13);
 }
 
 std::uint16_t f32_to_bf16(float value) {
     std::uint32_t x = std::bit_cast<std::uint32_t>(value);
-    if ((x & 0x7FFFFFFF) > 0x7F800000) return static_cast<std::uint16_t>((x >> 16) | 0x40);
+    if ((x & 0x7FFFFFFF) > 0x7F800000)
+        return static_cast<std::uint16_t>((x >> 16) | 0x40);
     x += 0x7FFF + ((x >> 16) & 1);
     return static_cast<std::uint16_t>(x >> 16);
 }
@@ -83,11 +91,13 @@ namespace {
 // normal exponent `emin`, then packs it; returns the bits without sign, or ~0u when the
 // rounded magnitude exceeds `max_value` (the caller decides: saturate or inf).
 unsigned pack_minifloat(double magnitude, int mbits, int emin, int bias, double max_value) {
-    if (magnitude == 0) return 0;
+    if (magnitude == 0)
+        return 0;
     int exponent = std::max(std::ilogb(magnitude), emin);
     double quantum = std::ldexp(1.0, exponent - mbits);
     double rounded = std::nearbyint(magnitude / quantum) * quantum;  // ties to even
-    if (rounded > max_value) return ~0u;
+    if (rounded > max_value)
+        return ~0u;
     if (rounded < std::ldexp(1.0, emin))  // subnormal (or rounded to zero)
         return static_cast<unsigned>(rounded / std::ldexp(1.0, emin - mbits));
     exponent = std::ilogb(rounded);  // rounding may have carried into the next binade
@@ -99,19 +109,25 @@ unsigned pack_minifloat(double magnitude, int mbits, int emin, int bias, double 
 
 std::uint8_t f32_to_f8_e4m3(float value) {
     unsigned sign = std::signbit(value) ? 0x80 : 0;
-    if (std::isnan(value)) return static_cast<std::uint8_t>(sign | 0x7F);
-    if (std::isinf(value)) return static_cast<std::uint8_t>(sign | 0x7E);
+    if (std::isnan(value))
+        return static_cast<std::uint8_t>(sign | 0x7F);
+    if (std::isinf(value))
+        return static_cast<std::uint8_t>(sign | 0x7E);
     unsigned bits = pack_minifloat(std::fabs(static_cast<double>(value)), 3, -6, 7, 448.0);
-    if (bits == ~0u) bits = 0x7E;  // saturate to 448
+    if (bits == ~0u)
+        bits = 0x7E;  // saturate to 448
     return static_cast<std::uint8_t>(sign | bits);
 }
 
 std::uint8_t f32_to_f8_e5m2(float value) {
     unsigned sign = std::signbit(value) ? 0x80 : 0;
-    if (std::isnan(value)) return static_cast<std::uint8_t>(sign | 0x7E);
-    if (std::isinf(value)) return static_cast<std::uint8_t>(sign | 0x7C);
+    if (std::isnan(value))
+        return static_cast<std::uint8_t>(sign | 0x7E);
+    if (std::isinf(value))
+        return static_cast<std::uint8_t>(sign | 0x7C);
     unsigned bits = pack_minifloat(std::fabs(static_cast<double>(value)), 2, -14, 15, 57344.0);
-    if (bits == ~0u) bits = 0x7C;  // inf
+    if (bits == ~0u)
+        bits = 0x7C;  // inf
     return static_cast<std::uint8_t>(sign | bits);
 }
 
@@ -123,11 +139,13 @@ __attribute__((target("f16c,avx"))) void f16_block_f16c(const std::byte* in, flo
         __m128i half = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + 2 * i));
         _mm256_storeu_ps(out + i, _mm256_cvtph_ps(half));
     }
-    for (; i < n; ++i) out[i] = f16_to_f32(load<std::uint16_t>(in + 2 * i));
+    for (; i < n; ++i)
+        out[i] = f16_to_f32(load<std::uint16_t>(in + 2 * i));
 }
 
 void f16_block_scalar(const std::byte* in, float* out, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) out[i] = f16_to_f32(load<std::uint16_t>(in + 2 * i));
+    for (std::size_t i = 0; i < n; ++i)
+        out[i] = f16_to_f32(load<std::uint16_t>(in + 2 * i));
 }
 
 void bf16_block(const std::byte* in, float* out, std::size_t n) {
@@ -139,26 +157,73 @@ void bf16_block(const std::byte* in, float* out, std::size_t n) {
     }
 }
 
-bool has_f16c() { return cpu_has_f16c(); }
+bool has_f16c() {
+    return cpu_has_f16c();
+}
 
 template <class Out>
 void decode_range(DType type, const std::byte* in, Out* out, std::size_t n) {
     switch (type) {
-        case DType::F64: for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<Out>(load<double>(in + 8 * i)); return;
-        case DType::F32: for (std::size_t i = 0; i < n; ++i) out[i] = load<float>(in + 4 * i); return;
-        case DType::F16: for (std::size_t i = 0; i < n; ++i) out[i] = f16_to_f32(load<std::uint16_t>(in + 2 * i)); return;
-        case DType::BF16: for (std::size_t i = 0; i < n; ++i) out[i] = bf16_to_f32(load<std::uint16_t>(in + 2 * i)); return;
-        case DType::F8_E4M3: for (std::size_t i = 0; i < n; ++i) out[i] = f8_e4m3_to_f32(load<std::uint8_t>(in + i)); return;
-        case DType::F8_E5M2: for (std::size_t i = 0; i < n; ++i) out[i] = f8_e5m2_to_f32(load<std::uint8_t>(in + i)); return;
-        case DType::I64: for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<Out>(load<std::int64_t>(in + 8 * i)); return;
-        case DType::I32: for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<Out>(load<std::int32_t>(in + 4 * i)); return;
-        case DType::I16: for (std::size_t i = 0; i < n; ++i) out[i] = load<std::int16_t>(in + 2 * i); return;
-        case DType::I8: for (std::size_t i = 0; i < n; ++i) out[i] = load<std::int8_t>(in + i); return;
-        case DType::U64: for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<Out>(load<std::uint64_t>(in + 8 * i)); return;
-        case DType::U32: for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<Out>(load<std::uint32_t>(in + 4 * i)); return;
-        case DType::U16: for (std::size_t i = 0; i < n; ++i) out[i] = load<std::uint16_t>(in + 2 * i); return;
-        case DType::U8: for (std::size_t i = 0; i < n; ++i) out[i] = load<std::uint8_t>(in + i); return;
-        case DType::BOOL: for (std::size_t i = 0; i < n; ++i) out[i] = load<std::uint8_t>(in + i) ? 1 : 0; return;
+        case DType::F64:
+            for (std::size_t i = 0; i < n; ++i)
+                out[i] = static_cast<Out>(load<double>(in + 8 * i));
+            return;
+        case DType::F32:
+            for (std::size_t i = 0; i < n; ++i)
+                out[i] = load<float>(in + 4 * i);
+            return;
+        case DType::F16:
+            for (std::size_t i = 0; i < n; ++i)
+                out[i] = f16_to_f32(load<std::uint16_t>(in + 2 * i));
+            return;
+        case DType::BF16:
+            for (std::size_t i = 0; i < n; ++i)
+                out[i] = bf16_to_f32(load<std::uint16_t>(in + 2 * i));
+            return;
+        case DType::F8_E4M3:
+            for (std::size_t i = 0; i < n; ++i)
+                out[i] = f8_e4m3_to_f32(load<std::uint8_t>(in + i));
+            return;
+        case DType::F8_E5M2:
+            for (std::size_t i = 0; i < n; ++i)
+                out[i] = f8_e5m2_to_f32(load<std::uint8_t>(in + i));
+            return;
+        case DType::I64:
+            for (std::size_t i = 0; i < n; ++i)
+                out[i] = static_cast<Out>(load<std::int64_t>(in + 8 * i));
+            return;
+        case DType::I32:
+            for (std::size_t i = 0; i < n; ++i)
+                out[i] = static_cast<Out>(load<std::int32_t>(in + 4 * i));
+            return;
+        case DType::I16:
+            for (std::size_t i = 0; i < n; ++i)
+                out[i] = load<std::int16_t>(in + 2 * i);
+            return;
+        case DType::I8:
+            for (std::size_t i = 0; i < n; ++i)
+                out[i] = load<std::int8_t>(in + i);
+            return;
+        case DType::U64:
+            for (std::size_t i = 0; i < n; ++i)
+                out[i] = static_cast<Out>(load<std::uint64_t>(in + 8 * i));
+            return;
+        case DType::U32:
+            for (std::size_t i = 0; i < n; ++i)
+                out[i] = static_cast<Out>(load<std::uint32_t>(in + 4 * i));
+            return;
+        case DType::U16:
+            for (std::size_t i = 0; i < n; ++i)
+                out[i] = load<std::uint16_t>(in + 2 * i);
+            return;
+        case DType::U8:
+            for (std::size_t i = 0; i < n; ++i)
+                out[i] = load<std::uint8_t>(in + i);
+            return;
+        case DType::BOOL:
+            for (std::size_t i = 0; i < n; ++i)
+                out[i] = load<std::uint8_t>(in + i) ? 1 : 0;
+            return;
         default: break;
     }
     throw std::logic_error("decode_range: block type");
@@ -178,10 +243,14 @@ void decode_to_f32(DType type, std::span<const std::byte> bytes, std::span<float
         const std::byte* in = bytes.data() + begin * info.block_bytes;
         float* dst = out.data() + begin;
         std::size_t count = end - begin;
-        if (type == DType::F16) has_f16c() ? f16_block_f16c(in, dst, count) : f16_block_scalar(in, dst, count);
-        else if (type == DType::BF16) bf16_block(in, dst, count);
-        else if (type == DType::F32) std::memcpy(dst, in, count * 4);
-        else decode_range(type, in, dst, count);
+        if (type == DType::F16)
+            has_f16c() ? f16_block_f16c(in, dst, count) : f16_block_scalar(in, dst, count);
+        else if (type == DType::BF16)
+            bf16_block(in, dst, count);
+        else if (type == DType::F32)
+            std::memcpy(dst, in, count * 4);
+        else
+            decode_range(type, in, dst, count);
     });
 }
 
@@ -190,7 +259,8 @@ void decode_to_f64(DType type, std::span<const std::byte> bytes, std::span<doubl
     if (info.is_block) {
         std::vector<float> tmp(out.size());
         dequantize_blocks(type, bytes, tmp);
-        for (std::size_t i = 0; i < tmp.size(); ++i) out[i] = tmp[i];
+        for (std::size_t i = 0; i < tmp.size(); ++i)
+            out[i] = tmp[i];
         return;
     }
     decode_range(type, bytes.data(), out.data(), out.size());
@@ -199,10 +269,13 @@ void decode_to_f64(DType type, std::span<const std::byte> bytes, std::span<doubl
 namespace {
 template <class Int>
 Int saturate_round(float v) {
-    if (std::isnan(v)) return 0;
+    if (std::isnan(v))
+        return 0;
     double r = std::round(static_cast<double>(v));
-    if (r <= static_cast<double>(std::numeric_limits<Int>::min())) return std::numeric_limits<Int>::min();
-    if (r >= static_cast<double>(std::numeric_limits<Int>::max())) return std::numeric_limits<Int>::max();
+    if (r <= static_cast<double>(std::numeric_limits<Int>::min()))
+        return std::numeric_limits<Int>::min();
+    if (r >= static_cast<double>(std::numeric_limits<Int>::max()))
+        return std::numeric_limits<Int>::max();
     return static_cast<Int>(r);
 }
 template <class T>
@@ -216,7 +289,8 @@ void store_all(std::span<const float> values, std::span<std::byte> out, T (*conv
 
 void encode_from_f32(DType type, std::span<const float> values, std::span<std::byte> out) {
     switch (type) {
-        case DType::F64: return store_all<double>(values, out, [](float v) { return static_cast<double>(v); });
+        case DType::F64:
+            return store_all<double>(values, out, [](float v) { return static_cast<double>(v); });
         case DType::F32: std::memcpy(out.data(), values.data(), values.size() * 4); return;
         case DType::F16: return store_all<std::uint16_t>(values, out, f32_to_f16);
         case DType::BF16: return store_all<std::uint16_t>(values, out, f32_to_bf16);
@@ -230,7 +304,8 @@ void encode_from_f32(DType type, std::span<const float> values, std::span<std::b
         case DType::U32: return store_all<std::uint32_t>(values, out, saturate_round<std::uint32_t>);
         case DType::U16: return store_all<std::uint16_t>(values, out, saturate_round<std::uint16_t>);
         case DType::U8: return store_all<std::uint8_t>(values, out, saturate_round<std::uint8_t>);
-        case DType::BOOL: return store_all<std::uint8_t>(values, out, [](float v) -> std::uint8_t { return v != 0; });
+        case DType::BOOL:
+            return store_all<std::uint8_t>(values, out, [](float v) -> std::uint8_t { return v != 0; });
         default: break;
     }
     throw std::invalid_argument("encode_from_f32: " + std::string(dtype_name(type)) +

@@ -7,53 +7,63 @@ namespace quantlens {
 namespace {
 // K-quant sizes: super-blocks of 256 (ggml-common.h: block_q2_K .. block_q8_K).
 const std::vector<DTypeInfo> kDTypes = {
-    {DType::F64, "F64", 1, 8, true, false},        {DType::F32, "F32", 1, 4, true, false},
-    {DType::F16, "F16", 1, 2, true, false},        {DType::BF16, "BF16", 1, 2, true, false},
+    {DType::F64, "F64", 1, 8, true, false},         {DType::F32, "F32", 1, 4, true, false},
+    {DType::F16, "F16", 1, 2, true, false},         {DType::BF16, "BF16", 1, 2, true, false},
     {DType::F8_E4M3, "F8_E4M3", 1, 1, true, false}, {DType::F8_E5M2, "F8_E5M2", 1, 1, true, false},
-    {DType::I64, "I64", 1, 8, false, false},       {DType::I32, "I32", 1, 4, false, false},
-    {DType::I16, "I16", 1, 2, false, false},       {DType::I8, "I8", 1, 1, false, false},
-    {DType::U64, "U64", 1, 8, false, false},       {DType::U32, "U32", 1, 4, false, false},
-    {DType::U16, "U16", 1, 2, false, false},       {DType::U8, "U8", 1, 1, false, false},
-    {DType::BOOL, "BOOL", 1, 1, false, false},
-    {DType::Q4_0, "Q4_0", 32, 18, false, true},    {DType::Q4_1, "Q4_1", 32, 20, false, true},
-    {DType::Q5_0, "Q5_0", 32, 22, false, true},    {DType::Q5_1, "Q5_1", 32, 24, false, true},
-    {DType::Q8_0, "Q8_0", 32, 34, false, true},    {DType::Q8_1, "Q8_1", 32, 36, false, true},
-    {DType::Q2_K, "Q2_K", 256, 84, false, true},   {DType::Q3_K, "Q3_K", 256, 110, false, true},
-    {DType::Q4_K, "Q4_K", 256, 144, false, true},  {DType::Q5_K, "Q5_K", 256, 176, false, true},
-    {DType::Q6_K, "Q6_K", 256, 210, false, true},  {DType::Q8_K, "Q8_K", 256, 292, false, true},
+    {DType::I64, "I64", 1, 8, false, false},        {DType::I32, "I32", 1, 4, false, false},
+    {DType::I16, "I16", 1, 2, false, false},        {DType::I8, "I8", 1, 1, false, false},
+    {DType::U64, "U64", 1, 8, false, false},        {DType::U32, "U32", 1, 4, false, false},
+    {DType::U16, "U16", 1, 2, false, false},        {DType::U8, "U8", 1, 1, false, false},
+    {DType::BOOL, "BOOL", 1, 1, false, false},      {DType::Q4_0, "Q4_0", 32, 18, false, true},
+    {DType::Q4_1, "Q4_1", 32, 20, false, true},     {DType::Q5_0, "Q5_0", 32, 22, false, true},
+    {DType::Q5_1, "Q5_1", 32, 24, false, true},     {DType::Q8_0, "Q8_0", 32, 34, false, true},
+    {DType::Q8_1, "Q8_1", 32, 36, false, true},     {DType::Q2_K, "Q2_K", 256, 84, false, true},
+    {DType::Q3_K, "Q3_K", 256, 110, false, true},   {DType::Q4_K, "Q4_K", 256, 144, false, true},
+    {DType::Q5_K, "Q5_K", 256, 176, false, true},   {DType::Q6_K, "Q6_K", 256, 210, false, true},
+    {DType::Q8_K, "Q8_K", 256, 292, false, true},
 };
 }  // namespace
 
-const std::vector<DTypeInfo>& all_dtypes() { return kDTypes; }
+const std::vector<DTypeInfo>& all_dtypes() {
+    return kDTypes;
+}
 
 const DTypeInfo& dtype_info(DType type) {
     for (const auto& info : kDTypes)
-        if (info.type == type) return info;
+        if (info.type == type)
+            return info;
     throw std::logic_error("dtype_info: unknown DType");
 }
 
-std::string_view dtype_name(DType type) { return dtype_info(type).name; }
+std::string_view dtype_name(DType type) {
+    return dtype_info(type).name;
+}
 
 std::optional<DType> dtype_from_name(std::string_view name) {
     for (const auto& info : kDTypes)
-        if (info.name == name) return info.type;
+        if (info.name == name)
+            return info.type;
     return std::nullopt;
 }
 
 std::optional<std::uint64_t> storage_bytes(DType type, std::uint64_t elements) {
     const auto& info = dtype_info(type);
-    if (elements % info.block_elements != 0) return std::nullopt;
+    if (elements % info.block_elements != 0)
+        return std::nullopt;
     std::uint64_t blocks = elements / info.block_elements;
     std::uint64_t bytes = 0;
-    if (__builtin_mul_overflow(blocks, std::uint64_t{info.block_bytes}, &bytes)) return std::nullopt;
+    if (__builtin_mul_overflow(blocks, std::uint64_t{info.block_bytes}, &bytes))
+        return std::nullopt;
     return bytes;
 }
 
 std::optional<std::uint64_t> element_count(const std::vector<std::int64_t>& shape) {
     std::uint64_t count = 1;
     for (auto dim : shape) {
-        if (dim < 0) return std::nullopt;
-        if (__builtin_mul_overflow(count, static_cast<std::uint64_t>(dim), &count)) return std::nullopt;
+        if (dim < 0)
+            return std::nullopt;
+        if (__builtin_mul_overflow(count, static_cast<std::uint64_t>(dim), &count))
+            return std::nullopt;
     }
     return count;
 }
@@ -61,7 +71,8 @@ std::optional<std::uint64_t> element_count(const std::vector<std::int64_t>& shap
 std::string shape_text(const std::vector<std::int64_t>& shape) {
     std::string text = "[";
     for (std::size_t i = 0; i < shape.size(); ++i) {
-        if (i) text += ", ";
+        if (i)
+            text += ", ";
         text += std::to_string(shape[i]);
     }
     return text + "]";

@@ -10,18 +10,42 @@
 namespace quantlens {
 
 enum class DType : std::uint8_t {
-    F64, F32, F16, BF16, F8_E4M3, F8_E5M2,
-    I64, I32, I16, I8, U64, U32, U16, U8, BOOL,
+    F64,
+    F32,
+    F16,
+    BF16,
+    F8_E4M3,
+    F8_E5M2,
+    I64,
+    I32,
+    I16,
+    I8,
+    U64,
+    U32,
+    U16,
+    U8,
+    BOOL,
     // ggml block types (llama.cpp ggml-common.h)
-    Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K,
+    Q4_0,
+    Q4_1,
+    Q5_0,
+    Q5_1,
+    Q8_0,
+    Q8_1,
+    Q2_K,
+    Q3_K,
+    Q4_K,
+    Q5_K,
+    Q6_K,
+    Q8_K,
 };
 
 struct DTypeInfo {
     DType type;
-    std::string_view name;       // as safetensors spells it; ggml names for block types
+    std::string_view name;  // as safetensors spells it; ggml names for block types
     std::uint32_t block_elements;
     std::uint32_t block_bytes;
-    bool is_float;               // decodes to a real number without a block scale
+    bool is_float;  // decodes to a real number without a block scale
     bool is_block;
 };
 

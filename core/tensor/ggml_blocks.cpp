@@ -13,7 +13,9 @@ namespace {
 
 using namespace ggml;
 
-float half(Half bits) { return f16_to_f32(bits); }
+float half(Half bits) {
+    return f16_to_f32(bits);
+}
 
 void decode(const BlockQ4_0& b, float* y) {
     const float d = half(b.d);
@@ -40,27 +42,35 @@ int five_bits(const std::uint8_t (&qs)[16], std::uint32_t qh, std::size_t j) {
 void decode(const BlockQ5_0& b, float* y) {
     const float d = half(b.d);
     const std::uint32_t qh = high_bits(b.qh);
-    for (std::size_t j = 0; j < kBlockValues; ++j) y[j] = (five_bits(b.qs, qh, j) - 16) * d;
+    for (std::size_t j = 0; j < kBlockValues; ++j)
+        y[j] = (five_bits(b.qs, qh, j) - 16) * d;
 }
 
 void decode(const BlockQ5_1& b, float* y) {
     const float d = half(b.d), m = half(b.m);
     const std::uint32_t qh = high_bits(b.qh);
-    for (std::size_t j = 0; j < kBlockValues; ++j) y[j] = five_bits(b.qs, qh, j) * d + m;
+    for (std::size_t j = 0; j < kBlockValues; ++j)
+        y[j] = five_bits(b.qs, qh, j) * d + m;
 }
 
 template <class Block>  // Q8_0 and Q8_1
 void decode_q8(const Block& b, float* y) {
     const float d = half(b.d);
-    for (std::size_t j = 0; j < kBlockValues; ++j) y[j] = b.qs[j] * d;
+    for (std::size_t j = 0; j < kBlockValues; ++j)
+        y[j] = b.qs[j] * d;
 }
-void decode(const BlockQ8_0& b, float* y) { decode_q8(b, y); }
-void decode(const BlockQ8_1& b, float* y) { decode_q8(b, y); }
+void decode(const BlockQ8_0& b, float* y) {
+    decode_q8(b, y);
+}
+void decode(const BlockQ8_1& b, float* y) {
+    decode_q8(b, y);
+}
 
 template <class Block>
 void decode_all(const std::uint8_t* blocks, std::span<float> out) {
     parallel_for(out.size() / kBlockValues, 1 << 15, [&](std::size_t begin, std::size_t end) {
-        for (std::size_t i = begin; i < end; ++i) decode(load_block<Block>(blocks, i), out.data() + i * kBlockValues);
+        for (std::size_t i = begin; i < end; ++i)
+            decode(load_block<Block>(blocks, i), out.data() + i * kBlockValues);
     });
 }
 
@@ -68,8 +78,12 @@ void decode_all(const std::uint8_t* blocks, std::span<float> out) {
 
 bool can_dequantize(DType type) {
     switch (type) {
-        case DType::Q4_0: case DType::Q4_1: case DType::Q5_0: case DType::Q5_1:
-        case DType::Q8_0: case DType::Q8_1: return true;
+        case DType::Q4_0:
+        case DType::Q4_1:
+        case DType::Q5_0:
+        case DType::Q5_1:
+        case DType::Q8_0:
+        case DType::Q8_1: return true;
         default: return !dtype_info(type).is_block;
     }
 }

@@ -15,7 +15,8 @@ std::string_view layer_kind_name(LayerKind kind) {
 
 LayerKind layer_kind_from_name(std::string_view name) {
     for (auto kind : {LayerKind::Linear, LayerKind::Conv, LayerKind::Embedding, LayerKind::Norm})
-        if (layer_kind_name(kind) == name) return kind;
+        if (layer_kind_name(kind) == name)
+            return kind;
     return LayerKind::Other;
 }
 
@@ -31,7 +32,8 @@ std::string_view orientation_name(Orientation orientation) {
 
 std::vector<std::int64_t> normalised_shape(const std::vector<std::int64_t>& stored, Orientation orientation) {
     const std::size_t rank = stored.size();
-    if (orientation == Orientation::InOut && rank == 2) return {stored[1], stored[0]};
+    if (orientation == Orientation::InOut && rank == 2)
+        return {stored[1], stored[0]};
     if (orientation == Orientation::KerasConv && rank >= 2) {
         std::vector<std::int64_t> shape{stored[rank - 1], stored[rank - 2]};
         shape.insert(shape.end(), stored.begin(), stored.end() - 2);

@@ -26,7 +26,7 @@ struct Layer {
     std::optional<std::string> bias;  // tensor name
     std::vector<std::string> others;  // further tensors (BatchNorm statistics, ...)
     Orientation orientation = Orientation::OutFirst;
-    std::string op;                   // the graph's op or class ("Dense", "Gemm", ...) when known
+    std::string op;  // the graph's op or class ("Dense", "Gemm", ...) when known
 };
 
 std::string_view layer_kind_name(LayerKind kind);

@@ -14,7 +14,9 @@ namespace {
 constexpr std::size_t kHugePageThreshold = std::size_t{4} << 20;  // smaller tensors stay in ordinary vectors
 }
 
-std::uint64_t TensorInfo::elements() const { return element_count(shape).value_or(0); }
+std::uint64_t TensorInfo::elements() const {
+    return element_count(shape).value_or(0);
+}
 
 TensorBytes TensorBytes::view(std::shared_ptr<const void> owner, std::span<const std::byte> bytes) {
     TensorBytes result;
@@ -30,11 +32,14 @@ TensorBytes TensorBytes::file_view(std::shared_ptr<const void> mapping, std::spa
 }
 
 void TensorBytes::release_pages() const {
-    if (!file_backed_ || bytes_.empty()) return;
+    if (!file_backed_ || bytes_.empty())
+        return;
     const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
     const auto begin = (reinterpret_cast<std::uintptr_t>(bytes_.data()) + page - 1) / page * page;
     const auto end = (reinterpret_cast<std::uintptr_t>(bytes_.data()) + bytes_.size()) / page * page;
-    if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);  // advisory: failure changes nothing
+    if (end > begin)
+        ::madvise(reinterpret_cast<void*>(begin), end - begin,
+                  MADV_DONTNEED);  // advisory: failure changes nothing
 }
 
 TensorBytes TensorBytes::owned(std::vector<std::byte> bytes) {
@@ -51,8 +56,8 @@ FloatValues FloatValues::decode(const TensorInfo& info, TensorBytes bytes, const
     if (bytes.bytes().size() != storage_bytes(info.dtype, count).value_or(~0ull))
         throw Error(file, info.name,
                     "holds " + std::to_string(bytes.bytes().size()) + " bytes but shape " +
-                        shape_text(info.shape) + " of " + std::string(dtype_name(info.dtype)) +
-                        " needs " + std::to_string(storage_bytes(info.dtype, count).value_or(0)));
+                        shape_text(info.shape) + " of " + std::string(dtype_name(info.dtype)) + " needs " +
+                        std::to_string(storage_bytes(info.dtype, count).value_or(0)));
     if (!can_dequantize(info.dtype))
         throw Error(file, info.name,
                     std::string(dtype_name(info.dtype)) +
@@ -64,10 +69,11 @@ FloatValues FloatValues::decode(const TensorInfo& info, TensorBytes bytes, const
         result.values_ = {reinterpret_cast<const float*>(raw.data()), static_cast<std::size_t>(count)};
         result.zero_copy_ = bytes.is_view();
         // Zero-copy: the mapped pages are released when the last user of these values is done.
-        result.owner_ = std::shared_ptr<TensorBytes>(new TensorBytes(std::move(bytes)), [](TensorBytes* held) {
-            held->release_pages();
-            delete held;
-        });
+        result.owner_ =
+            std::shared_ptr<TensorBytes>(new TensorBytes(std::move(bytes)), [](TensorBytes* held) {
+                held->release_pages();
+                delete held;
+            });
         return result;
     }
     // Large tensors decode into huge-page memory: on 4 KiB pages, zero-filling and

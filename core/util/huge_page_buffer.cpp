@@ -23,12 +23,14 @@ HugePageBuffer::HugePageBuffer(std::size_t bytes) : bytes_(bytes) {
     const auto address = reinterpret_cast<std::uintptr_t>(mapping_);
     data_ = reinterpret_cast<void*>((address + kHugePage - 1) / kHugePage * kHugePage);
 #ifdef MADV_HUGEPAGE
-    ::madvise(data_, mapped_ - (reinterpret_cast<std::uintptr_t>(data_) - address), MADV_HUGEPAGE);  // advice: failure changes nothing
+    ::madvise(data_, mapped_ - (reinterpret_cast<std::uintptr_t>(data_) - address),
+              MADV_HUGEPAGE);  // advice: failure changes nothing
 #endif
 }
 
 HugePageBuffer::~HugePageBuffer() {
-    if (mapping_) ::munmap(mapping_, mapped_);
+    if (mapping_)
+        ::munmap(mapping_, mapped_);
 }
 
 }  // namespace quantlens

@@ -18,7 +18,9 @@ public:
     void* data() const { return data_; }  // 2 MiB aligned
     std::size_t size() const { return bytes_; }
     template <class T>
-    T* as() const { return static_cast<T*>(data_); }
+    T* as() const {
+        return static_cast<T*>(data_);
+    }
 
 private:
     void* mapping_ = nullptr;

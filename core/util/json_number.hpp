@@ -12,20 +12,27 @@ namespace quantlens {
 
 template <class Json = nlohmann::json>
 Json json_number(double value) {
-    if (std::isnan(value)) return "nan";
-    if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+    if (std::isnan(value))
+        return "nan";
+    if (std::isinf(value))
+        return value > 0 ? "inf" : "-inf";
     return value;
 }
 
 // The number a json_number() wrote; nullopt for anything else.
 template <class Json>
 std::optional<double> number_from_json(const Json& value) {
-    if (value.is_number()) return value.template get<double>();
-    if (!value.is_string()) return std::nullopt;
+    if (value.is_number())
+        return value.template get<double>();
+    if (!value.is_string())
+        return std::nullopt;
     const auto& text = value.template get_ref<const typename Json::string_t&>();
-    if (text == "nan") return std::nan("");
-    if (text == "inf") return INFINITY;
-    if (text == "-inf") return -INFINITY;
+    if (text == "nan")
+        return std::nan("");
+    if (text == "inf")
+        return INFINITY;
+    if (text == "-inf")
+        return -INFINITY;
     return std::nullopt;
 }
 

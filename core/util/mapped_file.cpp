@@ -15,7 +15,8 @@ namespace quantlens {
 int open_regular_file(const std::string& path) {
     // O_NONBLOCK: opening a FIFO for reading returns at once instead of waiting for a writer.
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) throw Error(path, "", std::string("cannot open: ") + std::strerror(errno));
+    if (fd < 0)
+        throw Error(path, "", std::string("cannot open: ") + std::strerror(errno));
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         ::close(fd);
@@ -23,7 +24,8 @@ int open_regular_file(const std::string& path) {
                            : S_ISDIR(st.st_mode)  ? "a folder"
                            : S_ISSOCK(st.st_mode) ? "a socket"
                                                   : "a device or special file";
-        throw Error(path, "", std::string("is ") + what + ", not a regular file; QuantLens reads regular files only");
+        throw Error(path, "",
+                    std::string("is ") + what + ", not a regular file; QuantLens reads regular files only");
     }
     ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     return fd;
@@ -49,7 +51,8 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path) {
 }
 
 MappedFile::~MappedFile() {
-    if (data_) ::munmap(const_cast<std::byte*>(data_), size_);
+    if (data_)
+        ::munmap(const_cast<std::byte*>(data_), size_);
 }
 
 std::span<const std::byte> MappedFile::range(std::uint64_t offset, std::uint64_t length,
@@ -57,8 +60,8 @@ std::span<const std::byte> MappedFile::range(std::uint64_t offset, std::uint64_t
     if (offset > size_ || length > size_ - offset)
         throw Error(path_, field,
                     "byte range [" + std::to_string(offset) + ", " + std::to_string(offset) + " + " +
-                        std::to_string(length) + ") lies outside the file of " +
-                        std::to_string(size_) + " bytes");
+                        std::to_string(length) + ") lies outside the file of " + std::to_string(size_) +
+                        " bytes");
     return {data_ + offset, static_cast<std::size_t>(length)};
 }
 
@@ -70,13 +73,15 @@ std::string read_up_to(int fd, const std::string& path, std::size_t limit) {
     std::size_t done = 0;
     while (done < limit) {
         const ssize_t n = ::read(fd, bytes.data() + done, limit - done);
-        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n < 0) {
             const int error = errno;
             ::close(fd);
             throw Error(path, at_byte(done), std::string("read failed: ") + std::strerror(error));
         }
-        if (n == 0) break;
+        if (n == 0)
+            break;
         done += static_cast<std::size_t>(n);
     }
     bytes.resize(done);
@@ -98,8 +103,9 @@ std::string read_small_file(const std::string& path, std::size_t limit) {
     ::fstat(fd, &st);
     if (static_cast<std::uint64_t>(st.st_size) > limit) {
         ::close(fd);
-        throw Error(path, "", "file of " + std::to_string(st.st_size) + " bytes is larger than the " + std::to_string(limit) +
-                                  "-byte limit for this kind of file");
+        throw Error(path, "",
+                    "file of " + std::to_string(st.st_size) + " bytes is larger than the " +
+                        std::to_string(limit) + "-byte limit for this kind of file");
     }
     auto bytes = read_up_to(fd, path, limit);
     ::close(fd);

@@ -25,27 +25,38 @@ std::set<std::string>& approved_paths() {
 // (a symlink at the output itself is what a rename would replace, not its target).
 std::string resolved_output(const std::string& path) {
     fs::path absolute = fs::absolute(path);
-    if (absolute.filename().empty()) absolute = absolute.parent_path();
-    return (fs::path(resolved(absolute.parent_path().string())) / absolute.filename()).lexically_normal().string();
+    if (absolute.filename().empty())
+        absolute = absolute.parent_path();
+    return (fs::path(resolved(absolute.parent_path().string())) / absolute.filename())
+        .lexically_normal()
+        .string();
 }
 
-bool same_inode(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
+bool same_inode(const struct stat& a, const struct stat& b) {
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
 
 // An existing regular output hard-linked to an input file (or to a file directly inside an
 // input folder) would be that input under another name.
 bool hard_link_to_input(const std::string& output, const std::vector<std::string>& inputs) {
     struct stat out {};
-    if (::lstat(output.c_str(), &out) != 0 || !S_ISREG(out.st_mode)) return false;
+    if (::lstat(output.c_str(), &out) != 0 || !S_ISREG(out.st_mode))
+        return false;
     for (const auto& input : inputs) {
         struct stat in {};
-        if (::stat(input.c_str(), &in) != 0) continue;
-        if (S_ISREG(in.st_mode) && same_inode(in, out)) return true;
-        if (!S_ISDIR(in.st_mode)) continue;
+        if (::stat(input.c_str(), &in) != 0)
+            continue;
+        if (S_ISREG(in.st_mode) && same_inode(in, out))
+            return true;
+        if (!S_ISDIR(in.st_mode))
+            continue;
         std::error_code error;
         int budget = 100000;  // a folder of more entries is not a model folder
-        for (fs::directory_iterator it(input, error), end; !error && it != end && budget-- > 0; it.increment(error)) {
+        for (fs::directory_iterator it(input, error), end; !error && it != end && budget-- > 0;
+             it.increment(error)) {
             struct stat entry {};
-            if (::stat(it->path().c_str(), &entry) == 0 && S_ISREG(entry.st_mode) && same_inode(entry, out)) return true;
+            if (::stat(it->path().c_str(), &entry) == 0 && S_ISREG(entry.st_mode) && same_inode(entry, out))
+                return true;
         }
     }
     return false;
@@ -54,22 +65,27 @@ bool hard_link_to_input(const std::string& output, const std::vector<std::string
 }  // namespace
 
 void check_output_against_inputs(const OutputRequest& request) {
-    if (request.path.empty()) throw Error("", "output", "no output path given");
+    if (request.path.empty())
+        throw Error("", "output", "no output path given");
     const std::string output = resolved_output(request.path);
     const std::string target = resolved(request.path);  // through a symbolic link at the output too
     for (const auto& input : request.inputs) {
-        if (input.empty()) continue;
+        if (input.empty())
+            continue;
         const std::string source = resolved(input);
         if (output == source || target == source)
             throw Error(request.path, "", "is the input " + input + "; QuantLens never overwrites its input");
         std::error_code ignored;
         if (fs::is_directory(source, ignored) && same_or_inside(output, source))
-            throw Error(request.path, "", "lies inside the input folder " + input + "; write it somewhere else");
+            throw Error(request.path, "",
+                        "lies inside the input folder " + input + "; write it somewhere else");
         if (same_or_inside(source, output))
-            throw Error(request.path, "", "holds the input " + input + "; choose a destination that holds no input");
+            throw Error(request.path, "",
+                        "holds the input " + input + "; choose a destination that holds no input");
     }
     if (hard_link_to_input(output, request.inputs))
-        throw Error(request.path, "", "is a hard link to an input file; QuantLens never overwrites its input");
+        throw Error(request.path, "",
+                    "is a hard link to an input file; QuantLens never overwrites its input");
 }
 
 void check_output(const OutputRequest& request, const MarkerProbe& carries_marker) {
@@ -78,23 +94,27 @@ void check_output(const OutputRequest& request, const MarkerProbe& carries_marke
 
     std::error_code error;
     const auto status = fs::symlink_status(output, error);
-    if (!fs::exists(status)) return;
+    if (!fs::exists(status))
+        return;
     const bool folder = fs::is_directory(status);
     const std::string what = fs::is_symlink(status) ? "a symbolic link" : folder ? "a folder" : "a file";
     if (fs::is_symlink(status) || (!folder && !fs::is_regular_file(status)))
-        throw Error(request.path, "", "exists and is " + what + " that QuantLens did not write; it is left as it is");
+        throw Error(request.path, "",
+                    "exists and is " + what + " that QuantLens did not write; it is left as it is");
     if (folder != (request.shape == OutputShape::Folder))
-        throw Error(request.path, "", "exists and is " + what + ", but this command writes " +
-                                          (request.shape == OutputShape::Folder ? "a folder" : "a file") +
-                                          "; nothing was changed");
+        throw Error(request.path, "",
+                    "exists and is " + what + ", but this command writes " +
+                        (request.shape == OutputShape::Folder ? "a folder" : "a file") +
+                        "; nothing was changed");
     if (!request.replace)
         throw Error(request.path, "",
                     "exists; QuantLens does not replace what is there (choose a new name, or pass --force to "
                     "replace an earlier QuantLens output)");
     if (!carries_marker || !carries_marker(output))
-        throw Error(request.path, "",
-                    "exists and carries no QuantLens marker, so QuantLens did not write it; --force replaces only "
-                    "QuantLens's own outputs, and this one is left as it is");
+        throw Error(
+            request.path, "",
+            "exists and carries no QuantLens marker, so QuantLens did not write it; --force replaces only "
+            "QuantLens's own outputs, and this one is left as it is");
     std::lock_guard lock(approved_mutex);
     approved_paths().insert(output);
 }

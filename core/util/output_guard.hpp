@@ -17,7 +17,7 @@ namespace quantlens {
 enum class OutputShape { File, Folder };
 
 struct OutputRequest {
-    std::string path;                 // as the user named it
+    std::string path;  // as the user named it
     OutputShape shape = OutputShape::File;
     std::vector<std::string> inputs;  // every file or folder the command reads
     bool replace = false;             // --force: an earlier QuantLens output may be replaced

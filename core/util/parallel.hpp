@@ -17,14 +17,16 @@ template <class Body>  // Body(std::size_t begin, std::size_t end)
 void parallel_for(std::size_t n, std::size_t grain, Body body) {
     std::size_t chunks = std::min<std::size_t>(max_threads(), grain ? (n + grain - 1) / grain : 1);
     if (chunks <= 1) {
-        if (n) body(std::size_t{0}, n);
+        if (n)
+            body(std::size_t{0}, n);
         return;
     }
     std::size_t step = (n + chunks - 1) / chunks;
     std::vector<std::jthread> workers;
     for (std::size_t c = 1; c < chunks; ++c) {
         std::size_t begin = c * step, end = std::min(n, begin + step);
-        if (begin < end) workers.emplace_back([=, &body] { body(begin, end); });
+        if (begin < end)
+            workers.emplace_back([=, &body] { body(begin, end); });
     }
     body(0, std::min(n, step));
 }

@@ -10,7 +10,8 @@ namespace fs = std::filesystem;
 std::string resolved(const std::string& path) {
     std::error_code ignored;
     auto absolute = fs::absolute(path, ignored);
-    if (absolute.filename().empty()) absolute = absolute.parent_path();
+    if (absolute.filename().empty())
+        absolute = absolute.parent_path();
     return fs::weakly_canonical(absolute, ignored).lexically_normal().string();
 }
 

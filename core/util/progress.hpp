@@ -13,7 +13,10 @@ class CancelToken {
 public:
     void cancel() { cancelled_.store(true, std::memory_order_relaxed); }
     bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
-    void throw_if_cancelled() const { if (cancelled()) throw Cancelled(); }
+    void throw_if_cancelled() const {
+        if (cancelled())
+            throw Cancelled();
+    }
 
 private:
     std::atomic<bool> cancelled_{false};

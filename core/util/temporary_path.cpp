@@ -30,12 +30,14 @@ fs::path named_target(const fs::path& target) {
 // The process id in ".NAME.quantlens-tmp-PID-N", or 0 when `entry` is not a temporary of NAME.
 pid_t owner_of(const std::string& entry, const std::string& name) {
     const std::string prefix = "." + name + kTag;
-    if (entry.rfind(prefix, 0) != 0) return 0;
+    if (entry.rfind(prefix, 0) != 0)
+        return 0;
     const char* begin = entry.data() + prefix.size();
     const char* end = entry.data() + entry.size();
     long pid = 0;
     auto [after, error] = std::from_chars(begin, end, pid);
-    if (error != std::errc() || after == begin || after == end || *after != '-' || pid <= 0) return 0;
+    if (error != std::errc() || after == begin || after == end || *after != '-' || pid <= 0)
+        return 0;
     return static_cast<pid_t>(pid);
 }
 
@@ -57,14 +59,17 @@ std::vector<std::string> remove_stale_temporaries(const fs::path& target) {
     std::error_code error;
     for (fs::directory_iterator it(folder, error), end; !error && it != end; it.increment(error)) {
         const pid_t owner = owner_of(it->path().filename().string(), name);
-        if (owner == 0 || owner == ::getpid()) continue;
-        if (::kill(owner, 0) == 0 || errno != ESRCH) continue;  // still running (or not ours to ask)
+        if (owner == 0 || owner == ::getpid())
+            continue;
+        if (::kill(owner, 0) == 0 || errno != ESRCH)
+            continue;  // still running (or not ours to ask)
         stale.push_back(it->path());
     }
     std::vector<std::string> removed;
     for (const auto& path : stale) {
         std::error_code ignored;
-        if (fs::remove_all(path, ignored) > 0 && !ignored) removed.push_back(path.string());
+        if (fs::remove_all(path, ignored) > 0 && !ignored)
+            removed.push_back(path.string());
     }
     if (!removed.empty()) {
         std::lock_guard lock(notes_mutex);

@@ -7,10 +7,13 @@
 
 namespace quantlens {
 
-std::string quantlens_version() { return QUANTLENS_VERSION; }
+std::string quantlens_version() {
+    return QUANTLENS_VERSION;
+}
 
 std::string eigen_version() {
-    return std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." + std::to_string(EIGEN_MINOR_VERSION);
+    return std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
+           std::to_string(EIGEN_MINOR_VERSION);
 }
 
 std::string hdf5_version() {
@@ -19,6 +22,8 @@ std::string hdf5_version() {
     return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release);
 }
 
-std::string protobuf_version() { return google::protobuf::internal::VersionString(GOOGLE_PROTOBUF_VERSION); }
+std::string protobuf_version() {
+    return google::protobuf::internal::VersionString(GOOGLE_PROTOBUF_VERSION);
+}
 
 }  // namespace quantlens

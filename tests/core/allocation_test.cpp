@@ -9,14 +9,16 @@ using namespace quantlens;
 
 namespace {
 
-std::vector<AllocationLayer> random_instance(std::mt19937& rng, std::size_t layers, std::size_t choices, std::uint64_t max_cost) {
+std::vector<AllocationLayer> random_instance(std::mt19937& rng, std::size_t layers, std::size_t choices,
+                                             std::uint64_t max_cost) {
     std::uniform_int_distribution<std::uint64_t> cost(1, max_cost);
     std::uniform_real_distribution<double> damage(0.0, 10.0);
     std::vector<AllocationLayer> out;
     for (std::size_t l = 0; l < layers; ++l) {
         AllocationLayer layer{"layer" + std::to_string(l), {}};
         const std::size_t count = 1 + rng() % choices;  // some layers pinned to a single spec
-        for (std::size_t k = 0; k < count; ++k) layer.candidates.push_back({"spec" + std::to_string(k), cost(rng), damage(rng)});
+        for (std::size_t k = 0; k < count; ++k)
+            layer.candidates.push_back({"spec" + std::to_string(k), cost(rng), damage(rng)});
         out.push_back(std::move(layer));
     }
     return out;
@@ -33,10 +35,13 @@ std::optional<double> brute_force(const std::vector<AllocationLayer>& layers, st
             cost += layers[l].candidates[choice[l]].cost_bits;
             damage += layers[l].candidates[choice[l]].damage;
         }
-        if (cost <= budget && (!best || damage < *best)) best = damage;
+        if (cost <= budget && (!best || damage < *best))
+            best = damage;
         std::size_t l = 0;
-        while (l < layers.size() && ++choice[l] == layers[l].candidates.size()) choice[l++] = 0;
-        if (l == layers.size()) return best;
+        while (l < layers.size() && ++choice[l] == layers[l].candidates.size())
+            choice[l++] = 0;
+        if (l == layers.size())
+            return best;
     }
 }
 
@@ -53,7 +58,8 @@ TEST_CASE("the knapsack allocation is optimal against brute force on small insta
             const auto expected = brute_force(layers, budget);
             const auto plan = solver.solve(budget);
             REQUIRE(plan.has_value() == expected.has_value());
-            if (!plan) continue;
+            if (!plan)
+                continue;
             CHECK(plan->cost_bits <= budget);
             CHECK(plan->damage == Approx(*expected).margin(1e-12));
         }
@@ -69,7 +75,8 @@ TEST_CASE("the frontier holds exactly the efficient plans, cheapest first") {
         REQUIRE_FALSE(frontier.empty());
         CHECK(frontier.front().cost_bits == solver.cheapest_bits());
         for (std::size_t i = 0; i < frontier.size(); ++i) {
-            CHECK(frontier[i].damage == Approx(*brute_force(layers, frontier[i].cost_bits)).margin(1e-12));  // optimal at its cost
+            CHECK(frontier[i].damage ==
+                  Approx(*brute_force(layers, frontier[i].cost_bits)).margin(1e-12));  // optimal at its cost
             if (i > 0) {
                 CHECK(frontier[i].cost_bits > frontier[i - 1].cost_bits);
                 CHECK(frontier[i].damage < frontier[i - 1].damage);
@@ -88,13 +95,17 @@ TEST_CASE("with coarse units a plan never exceeds its budget and stays near the 
         const AllocationSolver solver(layers, 50);  // far fewer steps than bits
         REQUIRE(solver.unit_bits() > 1);
         for (int trial = 0; trial < 20; ++trial) {
-            const std::uint64_t budget = solver.cheapest_bits() + rng() % (solver.dearest_bits() - solver.cheapest_bits() + 1);
+            const std::uint64_t budget =
+                solver.cheapest_bits() + rng() % (solver.dearest_bits() - solver.cheapest_bits() + 1);
             const auto plan = solver.solve(budget);
             REQUIRE(plan.has_value());
             CHECK(plan->cost_bits <= budget);
-            // rounding up costs at most one unit per layer: the true optimum with that much less budget is no better
-            const auto tighter = brute_force(layers, budget > 6 * solver.unit_bits() ? budget - 6 * solver.unit_bits() : 0);
-            if (tighter) CHECK(plan->damage <= *tighter + 1e-12);
+            // rounding up costs at most one unit per layer: the true optimum with that much less budget is no
+            // better
+            const auto tighter =
+                brute_force(layers, budget > 6 * solver.unit_bits() ? budget - 6 * solver.unit_bits() : 0);
+            if (tighter)
+                CHECK(plan->damage <= *tighter + 1e-12);
         }
     }
 }

@@ -54,7 +54,8 @@ TEST_CASE("a second analysis of the same file comes from the cache and a changed
         CHECK(third.cached_layers == 0);  // each layer lacked q8_0
         CHECK(third.layers[0].quantization[1].metrics.has_value());
         CHECK(analyze_model(Model::open(model_path), more).cached_layers == third.layers.size());
-        CHECK(analyze_model(Model::open(model_path), options).cached_layers == third.layers.size());  // q8_0 kept beside int4
+        CHECK(analyze_model(Model::open(model_path), options).cached_layers ==
+              third.layers.size());  // q8_0 kept beside int4
     }
     SECTION("a byte changed in the header region, with the modification time put back") {
         const auto mtime = fs::last_write_time(model_path);
@@ -87,13 +88,16 @@ TEST_CASE("a corrupt or tampered cache file is ignored and rebuilt") {
         json["payload"]["dense"]["statistics"]["excess_kurtosis"] = 123.0;
         write_bytes(cache_file, json.dump());
     }
-    SECTION("valid JSON of another shape") { write_bytes(cache_file, R"({"schema": 7, "layers": []})"); }
+    SECTION("valid JSON of another shape") {
+        write_bytes(cache_file, R"({"schema": 7, "layers": []})");
+    }
     SECTION("a field of the wrong type under a correct checksum") {
         auto json = parse_untrusted_json(read_bytes(cache_file), cache_file, "cache");
         json["payload"]["dense"]["statistics"]["count"] = "many";
         char checksum[17];
         std::uint64_t hash = 1469598103934665603ull;
-        for (unsigned char c : json["payload"].dump()) hash = (hash ^ c) * 1099511628211ull;
+        for (unsigned char c : json["payload"].dump())
+            hash = (hash ^ c) * 1099511628211ull;
         std::snprintf(checksum, sizeof checksum, "%016llx", static_cast<unsigned long long>(hash));
         json["checksum"] = checksum;
         write_bytes(cache_file, json.dump());
@@ -101,7 +105,8 @@ TEST_CASE("a corrupt or tampered cache file is ignored and rebuilt") {
     const auto rebuilt = analyze_model(Model::open(model_path), options);
     CHECK(rebuilt.cached_layers < rebuilt.layers.size());
     check_same(fresh, rebuilt);
-    CHECK(analyze_model(Model::open(model_path), options).cached_layers == rebuilt.layers.size());  // rewritten whole
+    CHECK(analyze_model(Model::open(model_path), options).cached_layers ==
+          rebuilt.layers.size());  // rewritten whole
 }
 
 TEST_CASE("an Analysis runs on a worker thread and analyses the layer asked for next") {
@@ -117,7 +122,8 @@ TEST_CASE("an Analysis runs on a worker thread and analyses the layer asked for 
     analysis.start({}, [&](const LayerAnalysis& layer) {
         on_worker = on_worker && std::this_thread::get_id() != caller;
         order.push_back(layer.layer);
-        if (order.size() == 1) analysis.prioritize("transformer.h.0.attn.c_proj");
+        if (order.size() == 1)
+            analysis.prioritize("transformer.h.0.attn.c_proj");
     });
     const auto report = analysis.wait();
     CHECK(on_worker);
@@ -137,7 +143,8 @@ TEST_CASE("a cancelled Analysis stops between layers and keeps what it finished 
     {
         Analysis analysis(model, options);
         analysis.start({}, [&](const LayerAnalysis&) {
-            if (analysis.layers_done() == 2) analysis.cancel();  // the third finished layer is in flight
+            if (analysis.layers_done() == 2)
+                analysis.cancel();  // the third finished layer is in flight
         });
         CHECK_THROWS_AS(analysis.wait(), Cancelled);
         CHECK(analysis.layers_done() == 3);
@@ -155,9 +162,12 @@ TEST_CASE("a layer that cannot be decoded is reported and the others are analyse
     std::normal_distribution<float> normal(0.0f, 0.02f);
     std::vector<std::vector<float>> dense(3, std::vector<float>(8 * 64));
     for (auto& values : dense)
-        for (auto& v : values) v = normal(rng);
+        for (auto& v : values)
+            v = normal(rng);
     std::vector<std::byte> k_quant(2 * 144, std::byte{0});  // two Q4_K blocks of 256
-    auto bytes_of = [](const std::vector<float>& v) { return std::span<const std::byte>(reinterpret_cast<const std::byte*>(v.data()), v.size() * 4); };
+    auto bytes_of = [](const std::vector<float>& v) {
+        return std::span<const std::byte>(reinterpret_cast<const std::byte*>(v.data()), v.size() * 4);
+    };
     std::vector<TensorToWrite> tensors{{"blk.0.ffn_up.weight", DType::F32, {8, 64}, bytes_of(dense[0])},
                                        {"blk.0.ffn_down.weight", DType::Q4_K, {2, 256}, k_quant},
                                        {"blk.0.attn_q.weight", DType::F32, {8, 64}, bytes_of(dense[1])},
@@ -179,7 +189,8 @@ TEST_CASE("a layer that cannot be decoded is reported and the others are analyse
         CHECK_THAT(layer.error, Catch::Contains("mixed.gguf") && Catch::Contains("Q4_K"));
     }
     CHECK(failed == 1);
-    CHECK(report.agreement.metrics.size() == 7);  // five statistics, QSUR, q8_0 — over the three analysed layers
+    CHECK(report.agreement.metrics.size() ==
+          7);  // five statistics, QSUR, q8_0 — over the three analysed layers
     const auto json = to_json(report);
     CHECK(json["layers"][1]["error"].get<std::string>().find("Q4_K") != std::string::npos);
     CHECK_THAT(to_table(report), Catch::Contains("blk.0.ffn_down: not analysed:"));

@@ -25,11 +25,14 @@ std::vector<std::int32_t> golden_int32(const ModelFile& file, const std::string&
 // int8 for q/k/v (vLLM fuses them: one scheme), int4 groups for the MLP, asymmetric channels
 // for o_proj, symmetric f16-scaled groups for the head, and one Linear kept in f16.
 QuantPlan mixed_plan(const Model& model) {
-    std::map<std::string, std::string> layers = {{"model.embed_tokens", "f16"}, {"lm_head", "int4:g16:sym:scale=f16"}};
+    std::map<std::string, std::string> layers = {{"model.embed_tokens", "f16"},
+                                                 {"lm_head", "int4:g16:sym:scale=f16"}};
     for (const std::string block : {"model.layers.0.", "model.layers.1."}) {
-        for (const auto* proj : {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}) layers[block + proj] = "int8:channel:sym";
+        for (const auto* proj : {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"})
+            layers[block + proj] = "int8:channel:sym";
         layers[block + "self_attn.o_proj"] = block == "model.layers.0." ? "int4:channel:asym" : "f16";
-        for (const auto* proj : {"mlp.gate_proj", "mlp.up_proj"}) layers[block + proj] = "int4:g32:asym";
+        for (const auto* proj : {"mlp.gate_proj", "mlp.up_proj"})
+            layers[block + proj] = "int4:g32:asym";
         layers[block + "mlp.down_proj"] = "int8:tensor:asym";
     }
     return plan_for(model, "", layers);
@@ -43,11 +46,13 @@ TEST_CASE("pack-quantized words match compressed-tensors' packing, along rows an
         INFO(bits << " bits");
         const auto values = golden_int32(*golden, "values" + std::to_string(bits));  // [5, 19]
         CHECK(pack_int32(values, 5, 19, bits) == golden_int32(*golden, "packed" + std::to_string(bits)));
-        CHECK(pack_int32(values, 5, 19, bits, false) == golden_int32(*golden, "packed" + std::to_string(bits) + "_dim0"));
+        CHECK(pack_int32(values, 5, 19, bits, false) ==
+              golden_int32(*golden, "packed" + std::to_string(bits) + "_dim0"));
         std::vector<std::int32_t> words, shifted(values);
         pack_rows_int32(values, 0, 5, 19, bits, words);  // the exporter's fast path: signed codes…
         CHECK(words == golden_int32(*golden, "packed" + std::to_string(bits)));
-        for (auto& v : shifted) v += 1 << (bits - 1);     // …and unsigned asymmetric ones
+        for (auto& v : shifted)
+            v += 1 << (bits - 1);  // …and unsigned asymmetric ones
         pack_rows_int32(shifted, 1 << (bits - 1), 5, 19, bits, words);
         CHECK(words == golden_int32(*golden, "packed" + std::to_string(bits)));
         const auto packed = pack_int32(values, 5, 19, bits);
@@ -57,7 +62,9 @@ TEST_CASE("pack-quantized words match compressed-tensors' packing, along rows an
     }
 }
 
-TEST_CASE("packed safetensors export: every layer unpacks to the preview's codes and dequantizes to its values bit for bit") {
+TEST_CASE(
+    "packed safetensors export: every layer unpacks to the preview's codes and dequantizes to its values bit "
+    "for bit") {
     ScratchDir dir;
     const auto model = Model::open(sample_path("tiny-llama"));
     const auto assignments = resolve_plan(mixed_plan(model), model, "plan.json");
@@ -74,7 +81,8 @@ TEST_CASE("packed safetensors export: every layer unpacks to the preview's codes
     CHECK(quantization["ignore"] == nlohmann::json::array({"model.layers.1.self_attn.o_proj"}));
     std::map<std::string, nlohmann::json> scheme_of;
     for (const auto& [name, group] : quantization["config_groups"].items())
-        for (const auto& target : group["targets"]) scheme_of[target.get<std::string>()] = group["weights"];
+        for (const auto& target : group["targets"])
+            scheme_of[target.get<std::string>()] = group["weights"];
     CHECK(scheme_of.size() == 14);
     CHECK(scheme_of["lm_head"]["group_size"] == 16);
     CHECK(scheme_of["model.layers.0.mlp.up_proj"]["symmetric"] == false);
@@ -87,7 +95,8 @@ TEST_CASE("packed safetensors export: every layer unpacks to the preview's codes
             const auto& info = exported.file().tensor(layer->weight);
             CHECK(info.dtype == DType::F16);
             const auto written = exported.file().read_f32(info);
-            CHECK(std::memcmp(written.values().data(), shown.dequantized.data(), shown.dequantized.size() * 4) == 0);
+            CHECK(std::memcmp(written.values().data(), shown.dequantized.data(),
+                              shown.dequantized.size() * 4) == 0);
             continue;
         }
         const auto values = dequantize_packed_module(exported.file(), module, scheme_of.at(module));
@@ -102,11 +111,14 @@ TEST_CASE("packed safetensors export: every layer unpacks to the preview's codes
         const auto codes = unpack_int32(words, shown.rows, shown.cols, spec.bits);
         const std::int32_t offset = spec.symmetric ? 0 : 1 << (spec.bits - 1);
         bool same = true;
-        for (std::size_t i = 0; i < codes.size(); ++i) same = same && codes[i] == shown.codes[i] - offset;
+        for (std::size_t i = 0; i < codes.size(); ++i)
+            same = same && codes[i] == shown.codes[i] - offset;
         CHECK(same);
-        CHECK(exported.file().tensor(module + ".weight_scale").dtype == (spec.scale_storage == ScaleStorage::F16 ? DType::F16 : DType::F32));
+        CHECK(exported.file().tensor(module + ".weight_scale").dtype ==
+              (spec.scale_storage == ScaleStorage::F16 ? DType::F16 : DType::F32));
         bool has_zero_point = false;
-        for (const auto& info : exported.file().tensors()) has_zero_point = has_zero_point || info.name == module + ".weight_zero_point";
+        for (const auto& info : exported.file().tensors())
+            has_zero_point = has_zero_point || info.name == module + ".weight_zero_point";
         CHECK(has_zero_point == !spec.symmetric);
     }
     // tensors the plan leaves alone are carried over byte for byte
@@ -120,23 +132,37 @@ TEST_CASE("packed safetensors export: every layer unpacks to the preview's codes
 TEST_CASE("packed safetensors export checks the plan layer by layer before writing") {
     ScratchDir dir;
     const auto llama = Model::open(sample_path("tiny-llama"));
-    auto plan = plan_for(llama, "int4:g48:sym", {{"model.embed_tokens", "int8:channel:sym"}, {"model.layers.0.self_attn.k_proj", "int8:channel:sym"},
-                                                 {"model.layers.1.mlp.down_proj", "nf4:g64"}});
+    auto plan = plan_for(llama, "int4:g48:sym",
+                         {{"model.embed_tokens", "int8:channel:sym"},
+                          {"model.layers.0.self_attn.k_proj", "int8:channel:sym"},
+                          {"model.layers.1.mlp.down_proj", "nf4:g64"}});
     const auto assignments = resolve_plan(plan, llama, "p");
-    CHECK_THROWS_WITH(export_packed_safetensors(llama, assignments, dir.file("out")),
-                      Catch::Contains("model.embed_tokens: is a embedding layer; compressed-tensors packs Linear layers only") &&
-                          Catch::Contains("model.layers.0.self_attn.q_proj: group size 48 does not divide its 64 input columns") &&
-                          Catch::Contains("model.layers.1.mlp.down_proj: nf4:g64 is not a pack-quantized scheme"));
+    CHECK_THROWS_WITH(
+        export_packed_safetensors(llama, assignments, dir.file("out")),
+        Catch::Contains(
+            "model.embed_tokens: is a embedding layer; compressed-tensors packs Linear layers only") &&
+            Catch::Contains(
+                "model.layers.0.self_attn.q_proj: group size 48 does not divide its 64 input columns") &&
+            Catch::Contains("model.layers.1.mlp.down_proj: nf4:g64 is not a pack-quantized scheme"));
     CHECK(fs::is_empty(dir.path()));
 
-    const auto fused = resolve_plan(plan_for(llama, "int4:g32:sym", {{"model.embed_tokens", "f16"}, {"model.layers.0.self_attn.k_proj", "int8:channel:sym"}}), llama, "p");
+    const auto fused = resolve_plan(
+        plan_for(llama, "int4:g32:sym",
+                 {{"model.embed_tokens", "f16"}, {"model.layers.0.self_attn.k_proj", "int8:channel:sym"}}),
+        llama, "p");
     CHECK_THROWS_WITH(export_packed_safetensors(llama, fused, dir.file("out")),
-                      Catch::Contains("model.layers.0.self_attn.k_proj: differs from model.layers.0.self_attn.q_proj; vLLM fuses them"));
+                      Catch::Contains("model.layers.0.self_attn.k_proj: differs from "
+                                      "model.layers.0.self_attn.q_proj; vLLM fuses them"));
 
     const auto gpt2 = Model::open(sample_path("tiny-gpt2"));
-    CHECK_THROWS_WITH(export_packed_safetensors(gpt2, resolve_plan(plan_for(gpt2, "int4:g32:sym", {{"transformer.wte", "f16"}, {"transformer.wpe", "f16"}}), gpt2, "p"),
-                                                dir.file("out")),
-                      Catch::Contains("transformer.h.0.attn.c_attn: stores its weight [in, out] (GPT-2's Conv1D)"));
+    CHECK_THROWS_WITH(
+        export_packed_safetensors(
+            gpt2,
+            resolve_plan(
+                plan_for(gpt2, "int4:g32:sym", {{"transformer.wte", "f16"}, {"transformer.wpe", "f16"}}),
+                gpt2, "p"),
+            dir.file("out")),
+        Catch::Contains("transformer.h.0.attn.c_attn: stores its weight [in, out] (GPT-2's Conv1D)"));
     CHECK(fs::is_empty(dir.path()));
 }
 
@@ -145,13 +171,17 @@ TEST_CASE("reading a pack-quantized module checks every size against weight_shap
     const std::vector<std::int64_t> shape{1000, 1000};
     const std::vector<std::int32_t> words(4, 0);
     const std::vector<float> scales(2, 1.0f);
-    write_safetensors(dir.file("bad.safetensors"), {{"m.weight_shape", DType::I64, {2}, as_bytes_of(shape)},
-                                                   {"m.weight_packed", DType::I32, {2, 2}, as_bytes_of(words)},
-                                                   {"m.weight_scale", DType::F32, {2, 1}, as_bytes_of(scales)}});
+    write_safetensors(dir.file("bad.safetensors"),
+                      {{"m.weight_shape", DType::I64, {2}, as_bytes_of(shape)},
+                       {"m.weight_packed", DType::I32, {2, 2}, as_bytes_of(words)},
+                       {"m.weight_scale", DType::F32, {2, 1}, as_bytes_of(scales)}});
     const auto file = open_model_file(dir.file("bad.safetensors"));
     const nlohmann::json weights = {{"num_bits", 4}, {"symmetric", true}, {"strategy", "channel"}};
-    CHECK_THROWS_WITH(dequantize_packed_module(*file, "m", weights), Catch::Contains("m.weight_packed: must be I32 [1000, 125], found I32 [2, 2]"));
-    CHECK_THROWS_WITH(dequantize_packed_module(*file, "m", {{"num_bits", 3}, {"symmetric", true}, {"strategy", "channel"}}),
-                      Catch::Contains("unsupported pack-quantized scheme"));
-    CHECK_THROWS_WITH(dequantize_packed_module(*file, "m", {{"num_bits", 4}}), Catch::Contains("quantization_config weights"));
+    CHECK_THROWS_WITH(dequantize_packed_module(*file, "m", weights),
+                      Catch::Contains("m.weight_packed: must be I32 [1000, 125], found I32 [2, 2]"));
+    CHECK_THROWS_WITH(
+        dequantize_packed_module(*file, "m", {{"num_bits", 3}, {"symmetric", true}, {"strategy", "channel"}}),
+        Catch::Contains("unsupported pack-quantized scheme"));
+    CHECK_THROWS_WITH(dequantize_packed_module(*file, "m", {{"num_bits", 4}}),
+                      Catch::Contains("quantization_config weights"));
 }

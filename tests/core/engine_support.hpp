@@ -17,7 +17,8 @@
 namespace quantlens::test {
 
 inline std::string golden_key(const std::string& kind, std::string tensor) {
-    for (auto& c : tensor) c = c == '/' ? '.' : c == ':' ? '_' : c;
+    for (auto& c : tensor)
+        c = c == '/' ? '.' : c == ':' ? '_' : c;
     return kind + "__" + tensor;
 }
 
@@ -36,12 +37,15 @@ struct EngineGolden {
         Eigen::VectorXd out = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(graph.parameters.size()));
         for (const auto& node : graph.nodes)
             for (const auto& slot : node.parameters)
-                out.segment(static_cast<Eigen::Index>(slot.offset), static_cast<Eigen::Index>(slot.size)) = (*this)(golden_key(kind, slot.tensor));
+                out.segment(static_cast<Eigen::Index>(slot.offset), static_cast<Eigen::Index>(slot.size)) =
+                    (*this)(golden_key(kind, slot.tensor));
         return out;
     }
 };
 
-inline double relative(const Eigen::VectorXd& a, const Eigen::VectorXd& b) { return (a - b).norm() / b.norm(); }
+inline double relative(const Eigen::VectorXd& a, const Eigen::VectorXd& b) {
+    return (a - b).norm() / b.norm();
+}
 
 // A row-major matrix's values in order (an expression is evaluated first).
 template <typename M>
@@ -52,13 +56,15 @@ Eigen::VectorXd flat_rows(const M& m) {
 
 // What every sample network is checked for against its goldens: float64 logits and loss to
 // 1e-12, gradients to 1e-9, one HVP to 1e-8; float32 logits, loss and gradients to 1e-4.
-inline void check_network_against_golden(const nn::Graph& graph, const LabelledData& data, const EngineGolden& golden) {
+inline void check_network_against_golden(const nn::Graph& graph, const LabelledData& data,
+                                         const EngineGolden& golden) {
     const nn::Network<double> network(graph);
     CHECK(relative(flat_rows(network.forward(data.x)), golden("logits")) < 1e-12);
     nn::Gradients<double> gradients;
     CHECK(network.loss_and_gradient(data.x, data.y, gradients) == Approx(golden("loss")[0]).epsilon(1e-12));
     CHECK(relative(gradients.parameters, golden.flat(graph, "gradient")) < 1e-9);
-    CHECK(relative(nn::hessian_vector(network, data.x, data.y, golden.flat(graph, "v")), golden.flat(graph, "hvp")) < 1e-8);
+    CHECK(relative(nn::hessian_vector(network, data.x, data.y, golden.flat(graph, "v")),
+                   golden.flat(graph, "hvp")) < 1e-8);
     const nn::Network<float> single(graph);  // float32, as models run
     const nn::Matrix<float> x32 = data.x.cast<float>();
     CHECK(relative(flat_rows(single.forward(x32).cast<double>()), golden("logits")) < 1e-4);

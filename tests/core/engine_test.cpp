@@ -37,11 +37,16 @@ TEST_CASE("the digits MLP's forward, loss, gradients and Hessian-vector product 
     check_against_golden("digits-mlp.h5", "digits_engine.npz");
 }
 
-TEST_CASE("the digits CNN (Conv2D, BatchNorm, DepthwiseConv2D, residual Add, pools, GELU, swish, tanh) matches PyTorch", "[engine]") {
+TEST_CASE(
+    "the digits CNN (Conv2D, BatchNorm, DepthwiseConv2D, residual Add, pools, GELU, swish, tanh) matches "
+    "PyTorch",
+    "[engine]") {
     const auto graph = nn::keras_graph(Model::open(sample_path("digits-cnn.h5")));
     std::vector<std::string> layers;
-    for (const auto& block : graph.blocks()) layers.push_back(block.layer);
-    CHECK(layers == std::vector<std::string>{"conv2d", "batch_normalization", "depthwise_conv2d", "conv2d_1", "conv2d_2", "dense", "dense_1", "dense_2"});
+    for (const auto& block : graph.blocks())
+        layers.push_back(block.layer);
+    CHECK(layers == std::vector<std::string>{"conv2d", "batch_normalization", "depthwise_conv2d", "conv2d_1",
+                                             "conv2d_2", "dense", "dense_1", "dense_2"});
     CHECK(graph.softmax_folded);
     CHECK(nn::shape_text(graph.input) == "[8, 8, 1]");
     check_against_golden("digits-cnn.h5", "digits_cnn_engine.npz");
@@ -58,16 +63,23 @@ TEST_CASE("a Keras 3 config of the same CNN builds the same network", "[engine]"
     }
 }
 
-TEST_CASE("per-layer Hessian traces: exact ones match PyTorch, Hutchinson's fall within three standard errors", "[engine]") {
-    for (const auto& [file, golden_file] : {std::pair{"digits-mlp.h5", "digits_engine.npz"}, std::pair{"digits-cnn.h5", "digits_cnn_engine.npz"}}) {
+TEST_CASE(
+    "per-layer Hessian traces: exact ones match PyTorch, Hutchinson's fall within three standard errors",
+    "[engine]") {
+    for (const auto& [file, golden_file] : {std::pair{"digits-mlp.h5", "digits_engine.npz"},
+                                            std::pair{"digits-cnn.h5", "digits_cnn_engine.npz"}}) {
         const nn::Network<double> network(nn::keras_graph(Model::open(sample_path(file))));
         const auto data = load_labelled_data(sample_path("digits-calib.npz"), 32);
         const EngineGolden golden(golden_file);
         auto products = std::make_shared<nn::HessianVectorProducts>(network, data.x, data.y);
-        const HessianVectorProduct hvp = [products](const Eigen::VectorXd& v) { return (*products)(v); };
+        const HessianVectorProduct hvp = [products](const Eigen::VectorXd& v) {
+            return (*products)(v);
+        };
         for (const auto& block : network.graph().blocks()) {
-            // one HVP (four gradients) per parameter: the big blocks would dominate the suite's time, and more so under sanitizers
-            if (block.size > (std::string(file) == "digits-mlp.h5" ? 400u : 100u)) continue;
+            // one HVP (four gradients) per parameter: the big blocks would dominate the suite's time, and
+            // more so under sanitizers
+            if (block.size > (std::string(file) == "digits-mlp.h5" ? 400u : 100u))
+                continue;
             INFO(file << " " << block.layer);
             const double exact = exact_block_trace(hvp, network.parameter_count(), block);
             CHECK(exact == Approx(golden("trace__" + block.layer)[0]).epsilon(1e-6).margin(1e-9));
@@ -79,15 +91,17 @@ TEST_CASE("per-layer Hessian traces: exact ones match PyTorch, Hutchinson's fall
             CHECK(std::fabs(estimate.trace - exact) <= 3 * estimate.standard_error + 1e-9);
             HutchinsonOptions few = options;  // seeded: the same vectors again (a few suffice to show it)
             few.max_samples = 4;
-            CHECK(hutchinson_trace(hvp, network.parameter_count(), block, few).trace == hutchinson_trace(hvp, network.parameter_count(), block, few).trace);
+            CHECK(hutchinson_trace(hvp, network.parameter_count(), block, few).trace ==
+                  hutchinson_trace(hvp, network.parameter_count(), block, few).trace);
         }
     }
     CHECK(hawq_sensitivity(2.0, 4, 3.0) == 1.5);
 }
 
 TEST_CASE("every activation's backward agrees with central differences of the loss", "[engine]") {
-    for (auto act : {nn::ActivationKind::Relu, nn::ActivationKind::Gelu, nn::ActivationKind::Tanh, nn::ActivationKind::Sigmoid, nn::ActivationKind::Swish,
-                     nn::ActivationKind::Softmax, nn::ActivationKind::Linear}) {
+    for (auto act : {nn::ActivationKind::Relu, nn::ActivationKind::Gelu, nn::ActivationKind::Tanh,
+                     nn::ActivationKind::Sigmoid, nn::ActivationKind::Swish, nn::ActivationKind::Softmax,
+                     nn::ActivationKind::Linear}) {
         INFO(nn::activation_name(act));
         nn::Graph graph;
         graph.input.dims = {5};
@@ -112,10 +126,12 @@ TEST_CASE("every activation's backward agrees with central differences of the lo
         head.parameters = {{"kernel", "k2", {4, 3}, 24, 12}};
         graph.nodes = {dense, activation, head};
         graph.output = 2;
-        for (int i = 0; i < 36; ++i) graph.parameters.push_back(std::sin(1.7 * i + 0.3));
+        for (int i = 0; i < 36; ++i)
+            graph.parameters.push_back(std::sin(1.7 * i + 0.3));
         nn::Network<double> network(graph);
         Matrix<double> x(6, 5);
-        for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = std::cos(0.9 * static_cast<double>(i)) * 1.5;
+        for (Eigen::Index i = 0; i < x.size(); ++i)
+            x.data()[i] = std::cos(0.9 * static_cast<double>(i)) * 1.5;
         const std::vector<std::int64_t> y = {0, 1, 2, 0, 1, 2};
         nn::Gradients<double> gradients;
         network.loss_and_gradient(x, y, gradients);
@@ -134,28 +150,38 @@ TEST_CASE("every activation's backward agrees with central differences of the lo
 }
 
 TEST_CASE("the engine names what it cannot build or feed", "[engine]") {
-    CHECK_THROWS_WITH(nn::keras_graph(Model::open(sample_path("tiny-gpt2"))), Catch::Contains("model_config"));
+    CHECK_THROWS_WITH(nn::keras_graph(Model::open(sample_path("tiny-gpt2"))),
+                      Catch::Contains("model_config"));
     const nn::Network<double> network(nn::keras_graph(Model::open(sample_path("digits-mlp.h5"))));
-    CHECK_THROWS_WITH(network.forward(Matrix<double>::Zero(3, 10)), Catch::Contains("10 values per sample; the network takes [64] = 64"));
+    CHECK_THROWS_WITH(network.forward(Matrix<double>::Zero(3, 10)),
+                      Catch::Contains("10 values per sample; the network takes [64] = 64"));
     nn::Gradients<double> gradients;
-    CHECK_THROWS_WITH(network.loss_and_gradient(Matrix<double>::Zero(2, 64), {0, 10}, gradients), Catch::Contains("labels[1]: class 10 outside the network's 10 outputs"));
+    CHECK_THROWS_WITH(network.loss_and_gradient(Matrix<double>::Zero(2, 64), {0, 10}, gradients),
+                      Catch::Contains("labels[1]: class 10 outside the network's 10 outputs"));
 }
 
 TEST_CASE("Hessian sensitivity reports each layer's trace and HAWQ's Omega per spec", "[engine]") {
     const auto model = Model::open(sample_path("digits-cnn.h5"));
     const auto data = load_labelled_data(sample_path("digits-calib.npz"), 32);
     CHECK(data.x.rows() == 32);
-    const std::vector<QuantSpec> specs = {QuantSpec::parse("int4:channel:asym"), QuantSpec::parse("int8:channel:sym")};
+    const std::vector<QuantSpec> specs = {QuantSpec::parse("int4:channel:asym"),
+                                          QuantSpec::parse("int8:channel:sym")};
     HessianOptions options;
-    options.hutchinson.max_samples = 20;  // Ω's arithmetic is what is checked here, not the estimate's convergence
+    options.hutchinson.max_samples =
+        20;  // Ω's arithmetic is what is checked here, not the estimate's convergence
     const auto report = hessian_sensitivity(model, data, specs, options);
     REQUIRE(report.layers.size() == 8);
     for (const auto& layer : report.layers) {
         INFO(layer.layer);
-        if (layer.layer == "batch_normalization") { CHECK(layer.omega.empty()); continue; }  // no weight to quantize
+        if (layer.layer == "batch_normalization") {
+            CHECK(layer.omega.empty());
+            continue;
+        }  // no weight to quantize
         REQUIRE(layer.omega.size() == 2);
-        CHECK(layer.omega[0] == Approx(layer.hutchinson.trace / static_cast<double>(layer.parameters) * weight_squared_error(model, layer.layer, specs[0])));
-        if (layer.hutchinson.trace > 0) CHECK(layer.omega[0] > layer.omega[1]);  // fewer bits, more predicted damage
+        CHECK(layer.omega[0] == Approx(layer.hutchinson.trace / static_cast<double>(layer.parameters) *
+                                       weight_squared_error(model, layer.layer, specs[0])));
+        if (layer.hutchinson.trace > 0)
+            CHECK(layer.omega[0] > layer.omega[1]);  // fewer bits, more predicted damage
     }
 }
 
@@ -163,14 +189,22 @@ TEST_CASE("labelled calibration data are checked by name, shape and type", "[eng
     ScratchDir dir;
     const std::vector<float> x(12, 0.5f), y_float(3, 1.0f);
     const std::vector<std::int64_t> y(4, 1);
-    write_npz(dir.file("bad.npz"), {{"x", DType::F32, {3, 4}, as_bytes_of(x)}, {"y", DType::I64, {4}, as_bytes_of(y)}});
-    CHECK_THROWS_WITH(load_labelled_data(dir.file("bad.npz")), Catch::Contains("y: labels must be 1-D with one per sample (3)"));
-    write_npz(dir.file("float.npz"), {{"inputs", DType::F32, {3, 4}, as_bytes_of(x)}, {"labels", DType::F32, {3}, as_bytes_of(y_float)}});
-    CHECK_THROWS_WITH(load_labelled_data(dir.file("float.npz")), Catch::Contains("labels: labels must be integers, found F32"));
+    write_npz(dir.file("bad.npz"),
+              {{"x", DType::F32, {3, 4}, as_bytes_of(x)}, {"y", DType::I64, {4}, as_bytes_of(y)}});
+    CHECK_THROWS_WITH(load_labelled_data(dir.file("bad.npz")),
+                      Catch::Contains("y: labels must be 1-D with one per sample (3)"));
+    write_npz(dir.file("float.npz"), {{"inputs", DType::F32, {3, 4}, as_bytes_of(x)},
+                                      {"labels", DType::F32, {3}, as_bytes_of(y_float)}});
+    CHECK_THROWS_WITH(load_labelled_data(dir.file("float.npz")),
+                      Catch::Contains("labels: labels must be integers, found F32"));
     write_npz(dir.file("none.npz"), {{"a", DType::F32, {3, 4}, as_bytes_of(x)}});
-    CHECK_THROWS_WITH(load_labelled_data(dir.file("none.npz")), Catch::Contains("inputs: no tensor named x or inputs"));
+    CHECK_THROWS_WITH(load_labelled_data(dir.file("none.npz")),
+                      Catch::Contains("inputs: no tensor named x or inputs"));
     const auto model = Model::open(sample_path("digits-cnn.h5"));
-    write_npz(dir.file("narrow.npz"), {{"x", DType::F32, {3, 2, 2}, as_bytes_of(x)}, {"y", DType::I64, {3}, as_bytes_of(std::vector<std::int64_t>(3, 1))}});
-    CHECK_THROWS_WITH(hessian_sensitivity(model, load_labelled_data(dir.file("narrow.npz")), {}), Catch::Contains("narrow.npz: inputs: [2, 2] = 4 values per sample"));
-    CHECK_THROWS_WITH(hessian_sensitivity(model, load_labelled_data(dir.file("narrow.npz")), {}), Catch::Contains("takes [8, 8, 1] = 64"));
+    write_npz(dir.file("narrow.npz"), {{"x", DType::F32, {3, 2, 2}, as_bytes_of(x)},
+                                       {"y", DType::I64, {3}, as_bytes_of(std::vector<std::int64_t>(3, 1))}});
+    CHECK_THROWS_WITH(hessian_sensitivity(model, load_labelled_data(dir.file("narrow.npz")), {}),
+                      Catch::Contains("narrow.npz: inputs: [2, 2] = 4 values per sample"));
+    CHECK_THROWS_WITH(hessian_sensitivity(model, load_labelled_data(dir.file("narrow.npz")), {}),
+                      Catch::Contains("takes [8, 8, 1] = 64"));
 }

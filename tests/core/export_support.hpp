@@ -9,13 +9,16 @@
 
 namespace quantlens::test {
 
-inline QuantPlan plan_for(const Model& model, const std::string& default_spec, const std::map<std::string, std::string>& layers = {}) {
+inline QuantPlan plan_for(const Model& model, const std::string& default_spec,
+                          const std::map<std::string, std::string>& layers = {}) {
     QuantPlan plan;
     plan.model_path = model.file().path();
     plan.model_identity = hex64(model_identity(model.file().path()).content);
-    if (!default_spec.empty()) plan.default_spec = QuantSpec::parse(default_spec);
+    if (!default_spec.empty())
+        plan.default_spec = QuantSpec::parse(default_spec);
     for (const auto& layer : model.layers())  // in model order, as plans keep them
-        if (const auto found = layers.find(layer.name); found != layers.end()) plan.layers.emplace_back(found->first, QuantSpec::parse(found->second));
+        if (const auto found = layers.find(layer.name); found != layers.end())
+            plan.layers.emplace_back(found->first, QuantSpec::parse(found->second));
     return plan;
 }
 

@@ -47,7 +47,8 @@ TEST_CASE("GGUF export: planned tensors equal the preview bit for bit, everythin
         const auto preview = quantize(as_matrix(source.values(), source.shape), spec);
         const auto written = exported.read_weights(exported.layer(layer->name));
         REQUIRE(written.values().size() == preview.dequantized.size());
-        CHECK(std::memcmp(written.values().data(), preview.dequantized.data(), preview.dequantized.size() * 4) == 0);
+        CHECK(std::memcmp(written.values().data(), preview.dequantized.data(),
+                          preview.dequantized.size() * 4) == 0);
         // and the blocks are llama.cpp's reference quantizer's bytes
         const auto stored = exported.file().read(info);
         std::vector<std::uint8_t> reference(stored.bytes().size());
@@ -57,8 +58,10 @@ TEST_CASE("GGUF export: planned tensors equal the preview bit for bit, everythin
     }
     for (const auto& info : model.file().tensors()) {
         bool planned = false;
-        for (const auto& [layer, spec] : assignments) planned = planned || layer->weight == info.name;
-        if (planned) continue;
+        for (const auto& [layer, spec] : assignments)
+            planned = planned || layer->weight == info.name;
+        if (planned)
+            continue;
         INFO(info.name);
         const auto a = model.file().read(info);
         const auto b = exported.file().read(exported.file().tensor(info.name));
@@ -71,7 +74,8 @@ TEST_CASE("GGUF export: planned tensors equal the preview bit for bit, everythin
     for (const auto& kv : before.metadata) {
         INFO(kv.key);
         bool same = false;
-        for (const auto& other : after.metadata) same = same || (other.key == kv.key && other.type == kv.type && other.raw == kv.raw);
+        for (const auto& other : after.metadata)
+            same = same || (other.key == kv.key && other.type == kv.type && other.raw == kv.raw);
         CHECK(same);
     }
     // the same plan on the same model: the same bytes
@@ -85,7 +89,8 @@ TEST_CASE("GGUF export checks the whole plan before writing and leaves nothing w
     auto plan = gguf_plan(model);
     plan.default_spec = QuantSpec::parse("int4:g32:asym");
     CHECK_THROWS_WITH(export_gguf(model, resolve_plan(plan, model, "p"), dir.file("out.gguf")),
-                      Catch::Contains("blk.0.attn_qkv: int4:g32:asym is not a ggml type") && Catch::Contains("blk.0.ffn_up: int4:g32:asym"));
+                      Catch::Contains("blk.0.attn_qkv: int4:g32:asym is not a ggml type") &&
+                          Catch::Contains("blk.0.ffn_up: int4:g32:asym"));
     CHECK(fs::is_empty(dir.path()));
 
     const auto assignments = resolve_plan(gguf_plan(model), model, "p");
@@ -94,7 +99,8 @@ TEST_CASE("GGUF export checks the whole plan before writing and leaves nothing w
     CancelToken cancel;
     int calls = 0;
     auto stop_midway = [&](std::uint64_t, std::uint64_t, std::string_view) {
-        if (++calls == 3) cancel.cancel();
+        if (++calls == 3)
+            cancel.cancel();
     };
     CHECK_THROWS_AS(export_gguf(model, assignments, dir.file("out.gguf"), stop_midway, &cancel), Cancelled);
     CHECK(fs::is_empty(dir.path()));  // neither the output nor a temporary file

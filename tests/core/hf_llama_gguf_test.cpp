@@ -26,16 +26,19 @@ std::vector<float> golden_f32(const std::string& npz, const std::string& name) {
 
 nlohmann::json metadata_of(const std::string& path) {
     nlohmann::json result;
-    for (const auto& kv : parse_gguf(MappedFile::open(path)->bytes(), path).metadata) result[kv.key] = kv.value;
+    for (const auto& kv : parse_gguf(MappedFile::open(path)->bytes(), path).metadata)
+        result[kv.key] = kv.value;
     return result;
 }
 
 }  // namespace
 
-TEST_CASE("a Hugging Face llama becomes llama.cpp's GGUF: names, architecture keys and the q/k row permutation") {
+TEST_CASE(
+    "a Hugging Face llama becomes llama.cpp's GGUF: names, architecture keys and the q/k row permutation") {
     ScratchDir dir;
     const auto model = Model::open(sample_path("tiny-llama"));
-    const auto summary = export_gguf(model, {}, dir.file("f32.gguf"));  // nothing planned: every tensor as stored
+    const auto summary =
+        export_gguf(model, {}, dir.file("f32.gguf"));  // nothing planned: every tensor as stored
     CHECK(summary.tensors == 21);
     CHECK_FALSE(summary.warnings.empty());  // no tokenizer converted, and it says so
 
@@ -54,11 +57,13 @@ TEST_CASE("a Hugging Face llama becomes llama.cpp's GGUF: names, architecture ke
     CHECK(metadata["general.file_type"] == 0);
 
     const auto exported = Model::open(dir.file("f32.gguf"));
-    for (const auto* name : {"token_embd.weight", "blk.1.attn_norm.weight", "blk.0.attn_output.weight", "blk.1.ffn_gate.weight", "blk.0.ffn_down.weight",
-                             "blk.0.ffn_norm.weight", "output_norm.weight", "output.weight"})
+    for (const auto* name :
+         {"token_embd.weight", "blk.1.attn_norm.weight", "blk.0.attn_output.weight", "blk.1.ffn_gate.weight",
+          "blk.0.ffn_down.weight", "blk.0.ffn_norm.weight", "output_norm.weight", "output.weight"})
         CHECK(exported.file().tensor(name).dtype == DType::F32);
     // q and k rows in llama.cpp's order (golden: convert_hf_to_gguf.py's permute, in PyTorch)
-    for (const auto& [gguf_name, golden_name] : {std::pair{"blk.0.attn_q.weight", "attn_q"}, std::pair{"blk.0.attn_k.weight", "attn_k"}}) {
+    for (const auto& [gguf_name, golden_name] :
+         {std::pair{"blk.0.attn_q.weight", "attn_q"}, std::pair{"blk.0.attn_k.weight", "attn_k"}}) {
         INFO(gguf_name);
         const auto written = exported.file().read_f32(exported.file().tensor(gguf_name));
         const auto golden = golden_f32("llama_gguf_permuted.npz", golden_name);
@@ -67,7 +72,8 @@ TEST_CASE("a Hugging Face llama becomes llama.cpp's GGUF: names, architecture ke
     }
     // v is not permuted
     const auto v = exported.file().read_f32(exported.file().tensor("blk.0.attn_v.weight"));
-    const auto source_v = model.file().read_f32(model.file().tensor("model.layers.0.self_attn.v_proj.weight"));
+    const auto source_v =
+        model.file().read_f32(model.file().tensor("model.layers.0.self_attn.v_proj.weight"));
     CHECK(std::memcmp(v.values().data(), source_v.values().data(), source_v.values().size() * 4) == 0);
 }
 
@@ -100,14 +106,17 @@ TEST_CASE("llama GGUF export names the config field it needs and the tensors it 
     config.erase("num_hidden_layers");
     write_bytes(dir.file("llama/config.json"), config.dump());
     const auto model = Model::open(dir.file("llama"));
-    CHECK_THROWS_WITH(export_gguf(model, {}, dir.file("out.gguf")), Catch::Contains("config.json: num_hidden_layers: llama config.json needs this field"));
+    CHECK_THROWS_WITH(export_gguf(model, {}, dir.file("out.gguf")),
+                      Catch::Contains("config.json: num_hidden_layers: llama config.json needs this field"));
     config = nlohmann::json::parse(read_bytes(sample_path("tiny-llama/config.json")));
     config["num_key_value_heads"] = 3;
     write_bytes(dir.file("llama/config.json"), config.dump());
     const auto mismatched = Model::open(dir.file("llama"));
     CHECK_THROWS_WITH(export_gguf(mismatched, {}, dir.file("out.gguf")),
-                      Catch::Contains("config.json: num_key_value_heads: 3 heads of dimension 16 do not match model.layers.0.self_attn.k_proj.weight of shape [32, 64]"));
-    CHECK_THROWS_WITH(llama_cpp_tensor_name("model.layers.0.self_attn.qkv.weight", "m"), Catch::Contains("not a tensor of the llama architecture"));
+                      Catch::Contains("config.json: num_key_value_heads: 3 heads of dimension 16 do not "
+                                      "match model.layers.0.self_attn.k_proj.weight of shape [32, 64]"));
+    CHECK_THROWS_WITH(llama_cpp_tensor_name("model.layers.0.self_attn.qkv.weight", "m"),
+                      Catch::Contains("not a tensor of the llama architecture"));
     CHECK(llama_cpp_tensor_name("model.layers.3.self_attn.rotary_emb.inv_freq", "m").empty());
     CHECK_FALSE(fs::exists(dir.file("out.gguf")));
 }

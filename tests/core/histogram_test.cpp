@@ -12,25 +12,31 @@ TEST_CASE("histograms count every finite value once, in the bin a direct computa
     std::mt19937 rng(4);
     std::normal_distribution<float> normal;
     std::vector<float> values(100003);
-    for (auto& v : values) v = normal(rng);
+    for (auto& v : values)
+        v = normal(rng);
     values[5] = std::numeric_limits<float>::quiet_NaN();
     values[77] = std::numeric_limits<float>::infinity();
     values[999] = -std::numeric_limits<float>::infinity();
     auto h = histogram(values, 64);
     float low = INFINITY, high = -INFINITY;
     for (float v : values)
-        if (std::isfinite(v)) { low = std::min(low, v); high = std::max(high, v); }
+        if (std::isfinite(v)) {
+            low = std::min(low, v);
+            high = std::max(high, v);
+        }
     CHECK(h.low == low);
     CHECK(h.high == high);
     CHECK(h.non_finite == 3);
     std::vector<std::uint64_t> expected(64, 0);
     const float scale = static_cast<float>(64.0 / (static_cast<double>(high) - low));
     for (float v : values)
-        if (std::isfinite(v)) ++expected[static_cast<std::size_t>(std::min((v - low) * scale, 63.0f))];
+        if (std::isfinite(v))
+            ++expected[static_cast<std::size_t>(std::min((v - low) * scale, 63.0f))];
     CHECK(h.counts == expected);
 
     std::vector<float> doubled(values.size());
-    for (std::size_t i = 0; i < values.size(); ++i) doubled[i] = values[i] * 2;
+    for (std::size_t i = 0; i < values.size(); ++i)
+        doubled[i] = values[i] * 2;
     auto difference = histogram_of_difference(values, doubled, 64);  // 2v − v = v exactly (inf − inf is NaN)
     CHECK(difference.counts == h.counts);
     CHECK(difference.non_finite == 3);
@@ -40,13 +46,16 @@ TEST_CASE("histograms count every finite value once, in the bin a direct computa
 namespace {
 
 // The definition, with a logarithm per value: bin k holds |x| with log10|x| in [low + k·w, low + (k+1)·w).
-std::vector<std::uint64_t> log_reference(const std::vector<float>& values, std::size_t bins, double low, double high) {
+std::vector<std::uint64_t> log_reference(const std::vector<float>& values, std::size_t bins, double low,
+                                         double high) {
     std::vector<std::uint64_t> counts(bins, 0);
     const double width = (high - low) / static_cast<double>(bins);
     for (float v : values) {
-        if (v == 0) continue;
+        if (v == 0)
+            continue;
         const double position = (std::log10(std::fabs(static_cast<double>(v))) - low) / width;
-        counts[std::min<std::size_t>(bins - 1, static_cast<std::size_t>(std::max(0.0, std::floor(position))))]++;
+        counts[std::min<std::size_t>(bins - 1,
+                                     static_cast<std::size_t>(std::max(0.0, std::floor(position))))]++;
     }
     return counts;
 }
@@ -57,21 +66,28 @@ TEST_CASE("log-magnitude histogram: exact counts without a logarithm per value")
     SECTION("one value per decade's middle, and both ends of the range") {
         std::vector<float> values{1e-3f, -1e3f, 0.0f};
         for (int e = -3; e <= 2; ++e)
-            for (int copies = 0; copies < e + 4; ++copies) values.push_back((copies % 2 ? -1.0f : 1.0f) * static_cast<float>(std::pow(10.0, e + 0.5)));
+            for (int copies = 0; copies < e + 4; ++copies)
+                values.push_back((copies % 2 ? -1.0f : 1.0f) * static_cast<float>(std::pow(10.0, e + 0.5)));
         const auto h = log_magnitude_histogram(values, 6, 1e-3f, 1e3f);
         REQUIRE(h.counts.size() == 6);
-        CHECK(h.counts == std::vector<std::uint64_t>{2, 2, 3, 4, 5, 7});  // the top edge goes to the last bin; zeros are left out
+        CHECK(h.counts == std::vector<std::uint64_t>{
+                              2, 2, 3, 4, 5, 7});  // the top edge goes to the last bin; zeros are left out
     }
     SECTION("random magnitudes over nine decades, and a range narrower than the lookup cells") {
         std::mt19937 rng(4);
         std::uniform_real_distribution<double> exponent(-7, 2);
         std::vector<float> wide(300000), narrow(100000);
-        for (auto& v : wide) v = static_cast<float>(std::pow(10.0, exponent(rng)) * (rng() % 2 ? 1 : -1));
+        for (auto& v : wide)
+            v = static_cast<float>(std::pow(10.0, exponent(rng)) * (rng() % 2 ? 1 : -1));
         std::uniform_real_distribution<float> near_one(1.0f, 1.0005f);
-        for (auto& v : narrow) v = near_one(rng);
+        for (auto& v : narrow)
+            v = near_one(rng);
         for (const auto* values : {&wide, &narrow}) {
             float smallest = INFINITY, largest = 0;
-            for (float v : *values) { smallest = std::min(smallest, std::fabs(v)); largest = std::max(largest, std::fabs(v)); }
+            for (float v : *values) {
+                smallest = std::min(smallest, std::fabs(v));
+                largest = std::max(largest, std::fabs(v));
+            }
             const auto h = log_magnitude_histogram(*values, 256, smallest, largest);
             CHECK(h.counts == log_reference(*values, 256, h.low, h.high));
         }

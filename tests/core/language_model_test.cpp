@@ -26,7 +26,8 @@ LabelledData golden_batch() {
     return data;
 }
 
-void check_against_golden(const std::string& folder, const std::string& golden_file, const std::string& small_block) {
+void check_against_golden(const std::string& folder, const std::string& golden_file,
+                          const std::string& small_block) {
     const auto model = Model::open(sample_path(folder));
     REQUIRE(nn::is_language_model(model));
     const auto data = golden_batch();
@@ -35,11 +36,14 @@ void check_against_golden(const std::string& folder, const std::string& golden_f
     check_network_against_golden(graph, data, golden);
     const nn::Network<double> network(graph);
     auto products = std::make_shared<nn::HessianVectorProducts>(network, data.x, data.y);
-    const HessianVectorProduct hvp = [products](const Eigen::VectorXd& v) { return (*products)(v); };
+    const HessianVectorProduct hvp = [products](const Eigen::VectorXd& v) {
+        return (*products)(v);
+    };
     bool traced = false;
     for (const auto& block : network.graph().blocks())
         if (block.layer == small_block) {
-            CHECK(exact_block_trace(hvp, network.parameter_count(), block) == Approx(golden("trace__" + small_block)[0]).epsilon(1e-6));
+            CHECK(exact_block_trace(hvp, network.parameter_count(), block) ==
+                  Approx(golden("trace__" + small_block)[0]).epsilon(1e-6));
             traced = true;
         }
     CHECK(traced);
@@ -47,17 +51,24 @@ void check_against_golden(const std::string& folder, const std::string& golden_f
 
 }  // namespace
 
-TEST_CASE("the byte-level GPT-2 (learned positions, LayerNorm, fused attention, gelu_new, tied head) matches PyTorch", "[engine]") {
+TEST_CASE(
+    "the byte-level GPT-2 (learned positions, LayerNorm, fused attention, gelu_new, tied head) matches "
+    "PyTorch",
+    "[engine]") {
     check_against_golden("text-gpt2", "text_gpt2_engine.npz", "transformer.ln_f");
     const auto graph = nn::model_graph(Model::open(sample_path("text-gpt2")), 16);
     CHECK(graph.next_token);
     CHECK(graph.vocabulary == 256);
     std::size_t heads = 0;  // the tied head is not a block of its own
-    for (const auto& block : graph.blocks()) heads += block.layer == "transformer.wte" ? 1 : 0;
+    for (const auto& block : graph.blocks())
+        heads += block.layer == "transformer.wte" ? 1 : 0;
     CHECK(heads == 1);
 }
 
-TEST_CASE("the byte-level LLaMA (RMSNorm, rotary embeddings, grouped-query attention, SwiGLU, untied head) matches PyTorch", "[engine]") {
+TEST_CASE(
+    "the byte-level LLaMA (RMSNorm, rotary embeddings, grouped-query attention, SwiGLU, untied head) matches "
+    "PyTorch",
+    "[engine]") {
     check_against_golden("text-llama", "text_llama_engine.npz", "model.norm");
 }
 
@@ -73,21 +84,27 @@ TEST_CASE("language-model calibration: token ids or text, checked against the mo
     const std::vector<std::int64_t> big = {1, 2, 300, 4};
     write_npz(dir.file("big.npz"), {{"input_ids", DType::I64, {2, 2}, as_bytes_of(big)}});
     const auto graph = nn::model_graph(model, 2);
-    CHECK_THROWS_WITH(check_fits(load_token_data(dir.file("big.npz")), graph, "m"), Catch::Contains("id 300 at sample 1 is outside m's vocabulary of 256"));
-    CHECK_THROWS_WITH(check_fits(load_labelled_data(sample_path("digits-calib.npz")), graph, "m"), Catch::Contains("m is a language model"));
-    CHECK_THROWS_WITH(nn::model_graph(model, 65), Catch::Contains("65 tokens per sample, the model has 64 positions"));
+    CHECK_THROWS_WITH(check_fits(load_token_data(dir.file("big.npz")), graph, "m"),
+                      Catch::Contains("id 300 at sample 1 is outside m's vocabulary of 256"));
+    CHECK_THROWS_WITH(check_fits(load_labelled_data(sample_path("digits-calib.npz")), graph, "m"),
+                      Catch::Contains("m is a language model"));
+    CHECK_THROWS_WITH(nn::model_graph(model, 65),
+                      Catch::Contains("65 tokens per sample, the model has 64 positions"));
     // a config the engine does not build is refused by field
     std::filesystem::copy(sample_path("text-llama"), dir.file("scaled"));
     auto config = nlohmann::json::parse(read_bytes(sample_path("text-llama/config.json")));
     config["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}};
     write_bytes(dir.file("scaled/config.json"), config.dump());
-    CHECK_THROWS_WITH(nn::model_graph(Model::open(dir.file("scaled")), 8), Catch::Contains("config.json rope_scaling: is not supported"));
+    CHECK_THROWS_WITH(nn::model_graph(Model::open(dir.file("scaled")), 8),
+                      Catch::Contains("config.json rope_scaling: is not supported"));
 }
 
 TEST_CASE("measured damage on a language model: nothing when lossless, more as bits fall", "[engine]") {
     const auto model = Model::open(sample_path("text-llama"));
     const auto data = load_token_data(sample_path("text-calib.npz"));
-    const auto report = layer_damage(model, data, {QuantSpec::parse("f32"), QuantSpec::parse("int8:channel:sym"), QuantSpec::parse("int2:channel:sym")});
+    const auto report = layer_damage(model, data,
+                                     {QuantSpec::parse("f32"), QuantSpec::parse("int8:channel:sym"),
+                                      QuantSpec::parse("int2:channel:sym")});
     REQUIRE(report.layers.size() == 15);  // 7 linear layers per block, and the head
     for (const auto& layer : report.layers) {
         INFO(layer.layer);
@@ -98,7 +115,10 @@ TEST_CASE("measured damage on a language model: nothing when lossless, more as b
     }
 }
 
-TEST_CASE("LRP through a bias-free transformer conserves relevance as epsilon goes to zero; attention passes it down the value path", "[engine]") {
+TEST_CASE(
+    "LRP through a bias-free transformer conserves relevance as epsilon goes to zero; attention passes it "
+    "down the value path",
+    "[engine]") {
     const auto model = Model::open(sample_path("text-llama"));
     const auto data = load_token_data(sample_path("text-calib.npz"), 4);
     LrpOptions options;
@@ -114,8 +134,11 @@ TEST_CASE("LRP through a bias-free transformer conserves relevance as epsilon go
     double sum = 0;
     for (const auto& layer : result.layers) {
         sum += layer.contribution;
-        if (layer.layer.find("q_proj") != std::string::npos || layer.layer.find("k_proj") != std::string::npos) CHECK(layer.contribution == 0.0);
-        if (layer.layer.find("v_proj") != std::string::npos) CHECK(layer.contribution > 0.0);
+        if (layer.layer.find("q_proj") != std::string::npos ||
+            layer.layer.find("k_proj") != std::string::npos)
+            CHECK(layer.contribution == 0.0);
+        if (layer.layer.find("v_proj") != std::string::npos)
+            CHECK(layer.contribution > 0.0);
     }
     CHECK(sum == Approx(1.0));
     // GPT-2 has biases and LayerNorm shifts, which absorb relevance: reported, not hidden

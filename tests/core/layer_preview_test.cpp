@@ -12,7 +12,8 @@ TEST_CASE("a layer preview's channel figures and error map add up to the quantiz
     std::mt19937 rng(11);
     std::normal_distribution<float> normal(0, 0.05f);
     std::vector<float> w(static_cast<std::size_t>(rows * cols));
-    for (auto& v : w) v = normal(rng);
+    for (auto& v : w)
+        v = normal(rng);
     w[5] = 0.9f;  // an outlier in row 0
     const auto spec = QuantSpec::parse("int4:g32:asym");
     QuantResult scratch;
@@ -27,7 +28,9 @@ TEST_CASE("a layer preview's channel figures and error map add up to the quantiz
     CHECK(preview.clip_high > preview.clip_low);
     CHECK(preview.channel_max[0] == 0.9f);
     double total = 0;
-    for (std::int64_t r = 0; r < rows; ++r) total += preview.channel_rmse[static_cast<std::size_t>(r)] * preview.channel_rmse[static_cast<std::size_t>(r)] * cols;
+    for (std::int64_t r = 0; r < rows; ++r)
+        total += preview.channel_rmse[static_cast<std::size_t>(r)] *
+                 preview.channel_rmse[static_cast<std::size_t>(r)] * cols;
     CHECK(total / static_cast<double>(w.size()) == Approx(reference.metrics.mse).epsilon(1e-9));
     // 37 rows in cells of 5 rows → 8 cells; 3 groups of 32 in cells of 2 groups → 2 cells
     REQUIRE(preview.error_map.rows == 8);
@@ -37,12 +40,14 @@ TEST_CASE("a layer preview's channel figures and error map add up to the quantiz
     double weighted = 0;
     for (std::int64_t cr = 0; cr < 8; ++cr)
         for (std::int64_t cc = 0; cc < 2; ++cc)
-            weighted += preview.error_map.mse[static_cast<std::size_t>(cr * 2 + cc)] * static_cast<double>(std::min<std::int64_t>(5, rows - cr * 5) * (cc == 0 ? 64 : 32));
+            weighted += preview.error_map.mse[static_cast<std::size_t>(cr * 2 + cc)] *
+                        static_cast<double>(std::min<std::int64_t>(5, rows - cr * 5) * (cc == 0 ? 64 : 32));
     CHECK(weighted / static_cast<double>(w.size()) == Approx(reference.metrics.mse).epsilon(1e-9));
     // the outlier's group has the largest error of the map's first row of cells
     CHECK(preview.error_map.mse[0] > preview.error_map.mse[1]);
     std::uint64_t counted = 0;
-    for (auto c : preview.dequantized.counts) counted += c;
+    for (auto c : preview.dequantized.counts)
+        counted += c;
     CHECK(counted == w.size());
 }
 
@@ -50,8 +55,10 @@ TEST_CASE("comparing specs on a layer: each spec's preview and its SQNR rising w
     std::mt19937 rng(3);
     std::normal_distribution<float> normal(0, 1);
     std::vector<float> w(64 * 128);
-    for (auto& v : w) v = normal(rng);
-    const std::vector<QuantSpec> specs = {QuantSpec::parse("int4:g32:asym"), QuantSpec::parse("nf4:g64"), QuantSpec::parse("q4_0")};
+    for (auto& v : w)
+        v = normal(rng);
+    const std::vector<QuantSpec> specs = {QuantSpec::parse("int4:g32:asym"), QuantSpec::parse("nf4:g64"),
+                                          QuantSpec::parse("q4_0")};
     const auto comparison = compare_on_layer({w, 64, 128}, specs, {});
     REQUIRE(comparison.previews.size() == 3);
     REQUIRE(comparison.curves.size() == 3);
@@ -60,8 +67,11 @@ TEST_CASE("comparing specs on a layer: each spec's preview and its SQNR rising w
     CHECK(comparison.curves[0][0].spec.to_string() == "int2:g32:asym");
     for (std::size_t i = 1; i < 7; ++i) {
         CHECK(comparison.curves[0][i].sqnr_db > comparison.curves[0][i - 1].sqnr_db + 4);  // ≈ 6 dB per bit
-        CHECK(comparison.curves[0][i].bits_per_weight == comparison.curves[0][i - 1].bits_per_weight + 1 + 1.0 / 32);  // one more bit per weight and per zero point
+        CHECK(comparison.curves[0][i].bits_per_weight ==
+              comparison.curves[0][i - 1].bits_per_weight + 1 +
+                  1.0 / 32);  // one more bit per weight and per zero point
     }
     CHECK(comparison.curves[1].size() == 1);  // NF4 has one width
-    CHECK(comparison.curves[0][2].sqnr_db == comparison.previews[0].metrics.sqnr_db);  // int4 on the curve is the preview
+    CHECK(comparison.curves[0][2].sqnr_db ==
+          comparison.previews[0].metrics.sqnr_db);  // int4 on the curve is the preview
 }

@@ -15,7 +15,8 @@ namespace {
 // Opening and reading every tensor must either work or throw quantlens::Error.
 void open_and_read_all(const std::string& path) {
     auto model = Model::open(path);
-    for (const auto& info : model.file().tensors()) model.file().read_f32(info);
+    for (const auto& info : model.file().tensors())
+        model.file().read_f32(info);
 }
 
 std::string open_error(const std::string& path) {
@@ -27,7 +28,9 @@ std::string open_error(const std::string& path) {
     return "no error";
 }
 
-std::string st(const std::string& header, std::size_t data_bytes) { return safetensors_bytes(header, std::string(data_bytes, '\0')); }
+std::string st(const std::string& header, std::size_t data_bytes) {
+    return safetensors_bytes(header, std::string(data_bytes, '\0'));
+}
 
 std::string gguf_header(std::uint32_t version, std::uint64_t tensors, std::uint64_t kvs) {
     std::string out = "GGUF";
@@ -42,11 +45,13 @@ void put_string(std::string& out, const std::string& text) {
     out += text;
 }
 
-std::string gguf_with_tensor(std::uint64_t n_dims, std::vector<std::uint64_t> ne, std::uint32_t type, std::uint64_t offset, std::size_t data) {
+std::string gguf_with_tensor(std::uint64_t n_dims, std::vector<std::uint64_t> ne, std::uint32_t type,
+                             std::uint64_t offset, std::size_t data) {
     std::string out = gguf_header(3, 1, 0);
     put_string(out, "w");
     put<std::uint32_t>(out, static_cast<std::uint32_t>(n_dims));
-    for (auto dim : ne) put<std::uint64_t>(out, dim);
+    for (auto dim : ne)
+        put<std::uint64_t>(out, dim);
     put<std::uint32_t>(out, type);
     put<std::uint64_t>(out, offset);
     out.append((32 - out.size() % 32) % 32, '\0');
@@ -58,43 +63,94 @@ std::string gguf_with_tensor(std::uint64_t n_dims, std::vector<std::uint64_t> ne
 TEST_CASE("malformed safetensors give errors naming the file and the field") {
     ScratchDir dir;
     auto path = dir.file("bad.safetensors");
-    auto error_for = [&](const std::string& bytes) { write_bytes(path, bytes); return open_error(path); };
+    auto error_for = [&](const std::string& bytes) {
+        write_bytes(path, bytes);
+        return open_error(path);
+    };
     const std::string good = R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
     REQUIRE(error_for(st(good, 8)) == "no error");
 
-    SECTION("truncated before the header length") { CHECK_THAT(error_for(std::string("\x10\0\0", 3)), Contains("unrecognised format") || Contains("too short")); }
+    SECTION("truncated before the header length") {
+        CHECK_THAT(error_for(std::string("\x10\0\0", 3)),
+                   Contains("unrecognised format") || Contains("too short"));
+    }
     SECTION("header length past the end of the file") {
         std::string bytes = st(good, 8);
         bytes[0] = '\x7f';
-        CHECK_THAT(error_for(bytes), Contains("bad.safetensors") && (Contains("past the end") || Contains("unrecognised")));
-        CHECK_THROWS_WITH(parse_safetensors_header({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()}, path), Contains("header length (byte 0)") && Contains("past the end"));
+        CHECK_THAT(error_for(bytes),
+                   Contains("bad.safetensors") && (Contains("past the end") || Contains("unrecognised")));
+        CHECK_THROWS_WITH(
+            parse_safetensors_header({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()}, path),
+            Contains("header length (byte 0)") && Contains("past the end"));
     }
     SECTION("absurd header length") {
         std::string bytes = st(good, 8);
         std::uint64_t huge = 1ull << 40;
         std::memcpy(bytes.data(), &huge, 8);
-        CHECK_THROWS_WITH(parse_safetensors_header({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()}, path), Contains("100 MB"));
+        CHECK_THROWS_WITH(
+            parse_safetensors_header({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()}, path),
+            Contains("100 MB"));
     }
-    SECTION("malformed JSON reports the byte offset") { CHECK_THAT(error_for(st(R"({"w":{"dtype":"F32",)", 8)), Contains("malformed JSON") && Contains("byte")); }
-    SECTION("offsets outside the data") { CHECK_THAT(error_for(st(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})", 8)), Contains("tensor \"w\" data_offsets") && Contains("hole")); }
-    SECTION("offsets beyond the buffer") { CHECK_THAT(error_for(st(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8)), Contains("data buffer")); }
+    SECTION("malformed JSON reports the byte offset") {
+        CHECK_THAT(error_for(st(R"({"w":{"dtype":"F32",)", 8)),
+                   Contains("malformed JSON") && Contains("byte"));
+    }
+    SECTION("offsets outside the data") {
+        CHECK_THAT(error_for(st(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})", 8)),
+                   Contains("tensor \"w\" data_offsets") && Contains("hole"));
+    }
+    SECTION("offsets beyond the buffer") {
+        CHECK_THAT(error_for(st(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8)),
+                   Contains("data buffer"));
+    }
     SECTION("overlapping tensors") {
-        CHECK_THAT(error_for(st(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8)), Contains("overlaps"));
+        CHECK_THAT(
+            error_for(st(
+                R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                8)),
+            Contains("overlaps"));
     }
-    SECTION("a hole between tensors") { CHECK_THAT(error_for(st(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8)), Contains("hole")); }
+    SECTION("a hole between tensors") {
+        CHECK_THAT(error_for(st(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8)),
+                   Contains("hole"));
+    }
     SECTION("shape times dtype size overflows") {
-        CHECK_THAT(error_for(st(R"({"w":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", 8)), Contains("overflows"));
+        CHECK_THAT(
+            error_for(st(R"({"w":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", 8)),
+            Contains("overflows"));
     }
-    SECTION("span disagrees with shape") { CHECK_THAT(error_for(st(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8)), Contains("needs 12")); }
-    SECTION("unknown dtype is named") { CHECK_THAT(error_for(st(R"({"w":{"dtype":"F4","shape":[2],"data_offsets":[0,8]}})", 8)), Contains("unknown dtype \"F4\"")); }
-    SECTION("negative dimension") { CHECK_THAT(error_for(st(R"({"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8)), Contains("non-negative")); }
+    SECTION("span disagrees with shape") {
+        CHECK_THAT(error_for(st(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8)),
+                   Contains("needs 12"));
+    }
+    SECTION("unknown dtype is named") {
+        CHECK_THAT(error_for(st(R"({"w":{"dtype":"F4","shape":[2],"data_offsets":[0,8]}})", 8)),
+                   Contains("unknown dtype \"F4\""));
+    }
+    SECTION("negative dimension") {
+        CHECK_THAT(error_for(st(R"({"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8)),
+                   Contains("non-negative"));
+    }
     SECTION("duplicate tensor names") {
-        CHECK_THAT(error_for(st(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8)), Contains("appears twice"));
+        CHECK_THAT(
+            error_for(st(
+                R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                8)),
+            Contains("appears twice"));
     }
-    SECTION("non-UTF-8 tensor names") { CHECK_THAT(error_for(st("{\"w\xff\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8)), Contains("malformed JSON")); }
-    SECTION("metadata values must be strings") { CHECK_THAT(error_for(st(R"({"__metadata__":{"k":1},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8)), Contains("__metadata__.k")); }
+    SECTION("non-UTF-8 tensor names") {
+        CHECK_THAT(error_for(st("{\"w\xff\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8)),
+                   Contains("malformed JSON"));
+    }
+    SECTION("metadata values must be strings") {
+        CHECK_THAT(
+            error_for(
+                st(R"({"__metadata__":{"k":1},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8)),
+            Contains("__metadata__.k"));
+    }
     SECTION("deep nesting is refused") {
-        std::string deep = R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":)" + std::string(100, '[') + std::string(100, ']') + "}}";
+        std::string deep = R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":)" +
+                           std::string(100, '[') + std::string(100, ']') + "}}";
         CHECK_THAT(error_for(st(deep, 8)), Contains("nests deeper"));
     }
 }
@@ -125,19 +181,34 @@ TEST_CASE("every truncation of a valid file fails cleanly, for every format") {
 TEST_CASE("malformed GGUF gives errors naming the field and byte offset") {
     ScratchDir dir;
     auto path = dir.file("bad.gguf");
-    auto error_for = [&](const std::string& bytes) { write_bytes(path, bytes); return open_error(path); };
+    auto error_for = [&](const std::string& bytes) {
+        write_bytes(path, bytes);
+        return open_error(path);
+    };
     REQUIRE(error_for(gguf_with_tensor(2, {32, 2}, 0, 0, 256)) == "no error");
 
     SECTION("wrong magic") {
         auto bytes = gguf_header(3, 0, 0);
         bytes[0] = 'X';
-        CHECK_THROWS_WITH(parse_gguf({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()}, path), Contains("magic"));
+        CHECK_THROWS_WITH(parse_gguf({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()}, path),
+                          Contains("magic"));
     }
-    SECTION("version 1 is refused with a reason") { CHECK_THAT(error_for(gguf_header(1, 0, 0)), Contains("v1")); }
-    SECTION("unknown version") { CHECK_THAT(error_for(gguf_header(9, 0, 0)), Contains("unsupported GGUF version 9")); }
-    SECTION("truncated header") { CHECK_THAT(error_for(gguf_header(3, 0, 0).substr(0, 12)), Contains("tensor_count at byte 8")); }
-    SECTION("absurd tensor count") { CHECK_THAT(error_for(gguf_header(3, 1ull << 60, 0)), Contains("tensor_count") && Contains("cannot fit")); }
-    SECTION("absurd metadata count") { CHECK_THAT(error_for(gguf_header(3, 0, 1ull << 60)), Contains("metadata_kv_count")); }
+    SECTION("version 1 is refused with a reason") {
+        CHECK_THAT(error_for(gguf_header(1, 0, 0)), Contains("v1"));
+    }
+    SECTION("unknown version") {
+        CHECK_THAT(error_for(gguf_header(9, 0, 0)), Contains("unsupported GGUF version 9"));
+    }
+    SECTION("truncated header") {
+        CHECK_THAT(error_for(gguf_header(3, 0, 0).substr(0, 12)), Contains("tensor_count at byte 8"));
+    }
+    SECTION("absurd tensor count") {
+        CHECK_THAT(error_for(gguf_header(3, 1ull << 60, 0)),
+                   Contains("tensor_count") && Contains("cannot fit"));
+    }
+    SECTION("absurd metadata count") {
+        CHECK_THAT(error_for(gguf_header(3, 0, 1ull << 60)), Contains("metadata_kv_count"));
+    }
     SECTION("absurd array length") {
         auto bytes = gguf_header(3, 0, 1);
         put_string(bytes, "tokenizer.ggml.tokens");
@@ -165,18 +236,35 @@ TEST_CASE("malformed GGUF gives errors naming the field and byte offset") {
         put<std::uint32_t>(bytes, 77);
         CHECK_THAT(error_for(bytes), Contains("unknown value type 77") && Contains("byte 33"));
     }
-    SECTION("unknown ggml type") { CHECK_THAT(error_for(gguf_with_tensor(2, {32, 2}, 99, 0, 256)), Contains("unknown ggml type 99")); }
-    SECTION("too many dimensions") { CHECK_THAT(error_for(gguf_with_tensor(5, {1, 1, 1, 1, 1}, 0, 0, 64)), Contains("n_dims")); }
-    SECTION("row length not a whole number of blocks") { CHECK_THAT(error_for(gguf_with_tensor(2, {16, 2}, 2, 0, 64)), Contains("multiple of the Q4_0 block size 32")); }
-    SECTION("misaligned offset") { CHECK_THAT(error_for(gguf_with_tensor(1, {8}, 0, 4, 64)), Contains("alignment")); }
-    SECTION("data outside the file") { CHECK_THAT(error_for(gguf_with_tensor(2, {32, 64}, 0, 0, 256)), Contains("outside")); }
-    SECTION("shape overflow") { CHECK_THAT(error_for(gguf_with_tensor(3, {1ull << 40, 1ull << 40, 1ull << 40}, 0, 0, 64)), Contains("overflows")); }
+    SECTION("unknown ggml type") {
+        CHECK_THAT(error_for(gguf_with_tensor(2, {32, 2}, 99, 0, 256)), Contains("unknown ggml type 99"));
+    }
+    SECTION("too many dimensions") {
+        CHECK_THAT(error_for(gguf_with_tensor(5, {1, 1, 1, 1, 1}, 0, 0, 64)), Contains("n_dims"));
+    }
+    SECTION("row length not a whole number of blocks") {
+        CHECK_THAT(error_for(gguf_with_tensor(2, {16, 2}, 2, 0, 64)),
+                   Contains("multiple of the Q4_0 block size 32"));
+    }
+    SECTION("misaligned offset") {
+        CHECK_THAT(error_for(gguf_with_tensor(1, {8}, 0, 4, 64)), Contains("alignment"));
+    }
+    SECTION("data outside the file") {
+        CHECK_THAT(error_for(gguf_with_tensor(2, {32, 64}, 0, 0, 256)), Contains("outside"));
+    }
+    SECTION("shape overflow") {
+        CHECK_THAT(error_for(gguf_with_tensor(3, {1ull << 40, 1ull << 40, 1ull << 40}, 0, 0, 64)),
+                   Contains("overflows"));
+    }
 }
 
 TEST_CASE("malformed npy and npz give clear errors") {
     ScratchDir dir;
     auto path = dir.file("bad");
-    auto error_for = [&](const std::string& bytes) { write_bytes(path, bytes); return open_error(path); };
+    auto error_for = [&](const std::string& bytes) {
+        write_bytes(path, bytes);
+        return open_error(path);
+    };
     auto npy = [](const std::string& dict, std::size_t data) {
         std::string out = "\x93NUMPY\x01";
         out += '\0';
@@ -184,11 +272,18 @@ TEST_CASE("malformed npy and npz give clear errors") {
         return out + dict + std::string(data, '\0');
     };
     REQUIRE(error_for(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 24)) == "no error");
-    CHECK_THAT(error_for(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 20)), Contains("needs 24"));
-    CHECK_THAT(error_for(npy("{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }", 16)), Contains("unsupported descr '<c8'"));
-    CHECK_THAT(error_for(npy("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }", 8)), Contains("quoted string"));
+    CHECK_THAT(error_for(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 20)),
+               Contains("needs 24"));
+    CHECK_THAT(error_for(npy("{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }", 16)),
+               Contains("unsupported descr '<c8'"));
+    CHECK_THAT(error_for(npy("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }", 8)),
+               Contains("quoted string"));
     CHECK_THAT(error_for(npy("{'descr': '<f4', 'shape': (2,), }", 8)), Contains("'fortran_order'"));
-    CHECK_THAT(error_for(npy("{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999, 99999999999, 99999999999), }", 8)), Contains("overflows"));
+    CHECK_THAT(
+        error_for(npy(
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999, 99999999999, 99999999999), }",
+            8)),
+        Contains("overflows"));
     std::string version9 = npy("{}", 0);
     version9[6] = 9;
     CHECK_THAT(error_for(version9), Contains("version 9"));
@@ -234,21 +329,27 @@ TEST_CASE("malformed ONNX and HDF5 give clear errors") {
     ScratchDir zip_dir;
     std::vector<float> values{1};
     write_npz(zip_dir.file("k.keras"), {{"config.json", DType::F32, {1}, as_bytes_of(values)}});
-    CHECK(open_error(zip_dir.file("k.keras")) == "no error");  // member "config.json.npy" is an array, not Keras
+    CHECK(open_error(zip_dir.file("k.keras")) ==
+          "no error");  // member "config.json.npy" is an array, not Keras
 }
 
 TEST_CASE("unrecognised and missing files name themselves") {
-    CHECK_THAT(open_error(data_path("not_a_model.txt")), Contains("not_a_model.txt") && Contains("unrecognised format"));
-    CHECK_THAT(open_error(data_path("does-not-exist.gguf")), Contains("does-not-exist.gguf") && Contains("no such file"));
+    CHECK_THAT(open_error(data_path("not_a_model.txt")),
+               Contains("not_a_model.txt") && Contains("unrecognised format"));
+    CHECK_THAT(open_error(data_path("does-not-exist.gguf")),
+               Contains("does-not-exist.gguf") && Contains("no such file"));
 }
 
 TEST_CASE("inputs that once crashed a fuzzer now give errors") {
-    for (const auto& entry : std::filesystem::recursive_directory_iterator(std::string(QUANTLENS_TEST_DATA) + "/../fuzz/regressions")) {
-        if (!entry.is_regular_file()) continue;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(std::string(QUANTLENS_TEST_DATA) +
+                                                                           "/../fuzz/regressions")) {
+        if (!entry.is_regular_file())
+            continue;
         INFO(entry.path());
         std::string text = read_bytes(entry.path().string());
         CHECK_THROWS_AS(parse_safetensors_index(text, "x.json"), Error);
         CHECK_THROWS_AS(keras_layers(text, {}, "x.h5"), Error);
     }
-    CHECK_THROWS_WITH(parse_safetensors_index(R"({"weight_map": {"a": 1e99999}})", "x.json"), Contains("x.json") && Contains("malformed JSON"));
+    CHECK_THROWS_WITH(parse_safetensors_index(R"({"weight_map": {"a": 1e99999}})", "x.json"),
+                      Contains("x.json") && Contains("malformed JSON"));
 }

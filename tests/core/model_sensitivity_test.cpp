@@ -15,30 +15,35 @@
 using namespace quantlens;
 using namespace quantlens::test;
 
-
 TEST_CASE("LRP input relevances match a PyTorch implementation of the same rules", "[engine]") {
     const auto data = load_labelled_data(sample_path("digits-calib.npz"), 32);
     const auto mlp = Model::open(sample_path("digits-mlp.h5"));
-    CHECK(relative(flat_rows(lrp_sensitivity(mlp, data).input_relevance), EngineGolden("digits_engine.npz")("relevance__epsilon")) < 1e-9);
+    CHECK(relative(flat_rows(lrp_sensitivity(mlp, data).input_relevance),
+                   EngineGolden("digits_engine.npz")("relevance__epsilon")) < 1e-9);
     LrpOptions gamma;
     gamma.rule = LrpRule::Gamma;
-    CHECK(relative(flat_rows(lrp_sensitivity(mlp, data, gamma).input_relevance), EngineGolden("digits_engine.npz")("relevance__gamma")) < 1e-9);
+    CHECK(relative(flat_rows(lrp_sensitivity(mlp, data, gamma).input_relevance),
+                   EngineGolden("digits_engine.npz")("relevance__gamma")) < 1e-9);
     // BatchNorm folded into its convolution, residual Adds, max and average pools, a two-branch head
     const auto cnn = lrp_sensitivity(Model::open(sample_path("digits-cnn.h5")), data);
-    CHECK(relative(flat_rows(cnn.input_relevance), EngineGolden("digits_cnn_engine.npz")("relevance__epsilon")) < 1e-9);
+    CHECK(relative(flat_rows(cnn.input_relevance),
+                   EngineGolden("digits_cnn_engine.npz")("relevance__epsilon")) < 1e-9);
     double sum = 0;
-    for (const auto& layer : cnn.layers) sum += layer.contribution;
+    for (const auto& layer : cnn.layers)
+        sum += layer.contribution;
     CHECK(sum == Approx(1.0));
     CHECK(cnn.layers.size() == 7);  // the weighted layers; batch_normalization is folded into conv2d
     CHECK(cnn.layers.front().layer == "conv2d");
 }
 
-TEST_CASE("LRP conserves relevance on a bias-free network as epsilon goes to zero, for every rule", "[engine]") {
+TEST_CASE("LRP conserves relevance on a bias-free network as epsilon goes to zero, for every rule",
+          "[engine]") {
     const auto model = Model::open(sample_path("digits-mlp.h5"));
     auto graph = nn::keras_graph(model);
     for (const auto& node : graph.nodes)
         if (const auto* bias = node.slot("bias"))
-            for (std::size_t i = 0; i < bias->size; ++i) graph.parameters[bias->offset + i] = 0;
+            for (std::size_t i = 0; i < bias->size; ++i)
+                graph.parameters[bias->offset + i] = 0;
     const nn::Network<double> network(graph);
     const auto data = load_labelled_data(sample_path("digits-calib.npz"), 64);
     for (auto rule : {LrpRule::Epsilon, LrpRule::Gamma, LrpRule::ZPlus}) {
@@ -48,7 +53,8 @@ TEST_CASE("LRP conserves relevance on a bias-free network as epsilon goes to zer
         options.epsilon = 1e-12;
         const auto result = relevance(network, data.x, data.y, options);
         CHECK(result.conservation_error < 1e-6);
-        for (const auto& node : result.nodes) CHECK(node.conservation_error < 1e-6);
+        for (const auto& node : result.nodes)
+            CHECK(node.conservation_error < 1e-6);
     }
     // with biases, LRP-epsilon lets the bias take its share: conservation is approximate, and reported
     const auto biased = lrp_sensitivity(model, data);
@@ -59,7 +65,8 @@ TEST_CASE("LRP conserves relevance on a bias-free network as epsilon goes to zer
 TEST_CASE("measured damage: nothing for a lossless spec, and it rises as bits fall", "[engine]") {
     const auto model = Model::open(sample_path("digits-cnn.h5"));
     const auto data = load_labelled_data(sample_path("digits-calib.npz"));
-    const std::vector<QuantSpec> specs = {QuantSpec::parse("f32"), QuantSpec::parse("int8:channel:sym"), QuantSpec::parse("int4:channel:sym"),
+    const std::vector<QuantSpec> specs = {QuantSpec::parse("f32"), QuantSpec::parse("int8:channel:sym"),
+                                          QuantSpec::parse("int4:channel:sym"),
                                           QuantSpec::parse("int2:channel:sym")};
     const auto report = layer_damage(model, data, specs);
     CHECK(report.samples == 256);
@@ -67,8 +74,10 @@ TEST_CASE("measured damage: nothing for a lossless spec, and it rises as bits fa
     REQUIRE(report.layers.size() == 7);
     double total4 = 0, total2 = 0;
     for (const auto& layer : report.layers) {
-        INFO(layer.layer << " dloss " << layer.delta_loss[1] << " " << layer.delta_loss[2] << " " << layer.delta_loss[3] << " kl " << layer.kl[1] << " " << layer.kl[2] << " "
-                         << layer.kl[3] << " fisher " << layer.fisher[1] << " " << layer.fisher[2] << " " << layer.fisher[3]);
+        INFO(layer.layer << " dloss " << layer.delta_loss[1] << " " << layer.delta_loss[2] << " "
+                         << layer.delta_loss[3] << " kl " << layer.kl[1] << " " << layer.kl[2] << " "
+                         << layer.kl[3] << " fisher " << layer.fisher[1] << " " << layer.fisher[2] << " "
+                         << layer.fisher[3]);
         CHECK(layer.delta_loss[0] == 0.0);
         CHECK(layer.kl[0] == 0.0);
         CHECK(layer.fisher[0] == 0.0);
@@ -88,17 +97,21 @@ TEST_CASE("measured damage: nothing for a lossless spec, and it rises as bits fa
 TEST_CASE("the proxy is Tr(2XᵀX)/N of the captured inputs, and GPTQ quantizes with them", "[engine]") {
     const auto model = Model::open(sample_path("digits-mlp.h5"));
     const auto data = load_labelled_data(sample_path("digits-calib.npz"), 100);
-    const auto report = layer_damage(model, data, {QuantSpec::parse("int4:channel:sym"), QuantSpec::parse("int4:channel:sym:round=gptq")}, {.float64 = true});
+    const auto report = layer_damage(
+        model, data, {QuantSpec::parse("int4:channel:sym"), QuantSpec::parse("int4:channel:sym:round=gptq")},
+        {.float64 = true});
     const auto& first = report.layers.front();
     CHECK(first.layer == "dense");
     CHECK(first.proxy_trace == Approx(2 * data.x.squaredNorm() / 100).epsilon(1e-12));
     // the captured inputs' statistics are those of the calibration x itself for the first layer
     const nn::Matrix<float> x_first = data.x.cast<float>();
     const std::span<const float> first_values(x_first.data(), static_cast<std::size_t>(x_first.size()));
-    CHECK(first.activation_kurtosis == Approx(layer_statistics(first_values, x_first.rows(), x_first.cols()).excess_kurtosis));
+    CHECK(first.activation_kurtosis ==
+          Approx(layer_statistics(first_values, x_first.rows(), x_first.cols()).excess_kurtosis));
     QsurOptions no_rotation;
     no_rotation.rotated = false;
-    CHECK(first.activation_qsur == Approx(qsur(first_values, x_first.rows(), x_first.cols(), no_rotation).per_dimension));
+    CHECK(first.activation_qsur ==
+          Approx(qsur(first_values, x_first.rows(), x_first.cols(), no_rotation).per_dimension));
     REQUIRE(first.importance.size() == 64);
     CHECK(first.importance[10] == Approx(data.x.col(10).squaredNorm() / 100).epsilon(1e-12));
     // GPTQ got the layer's captured inputs (the calibration x itself for the first layer) and
@@ -110,18 +123,25 @@ TEST_CASE("the proxy is Tr(2XᵀX)/N of the captured inputs, and GPTQ quantizes 
     options.inputs = &inputs;
     double output_error[2];
     for (int s = 0; s < 2; ++s) {
-        const auto result = quantize(as_matrix(weights.values(), weights.shape), report.specs[static_cast<std::size_t>(s)], options);
+        const auto result = quantize(as_matrix(weights.values(), weights.shape),
+                                     report.specs[static_cast<std::size_t>(s)], options);
         CHECK(result.metrics.mse == first.weight_mse[static_cast<std::size_t>(s)]);
         Eigen::MatrixXd delta(weights.shape[0], weights.shape[1]);
-        for (Eigen::Index i = 0; i < delta.size(); ++i) delta(i / delta.cols(), i % delta.cols()) = result.dequantized[static_cast<std::size_t>(i)] - weights.values()[static_cast<std::size_t>(i)];
+        for (Eigen::Index i = 0; i < delta.size(); ++i)
+            delta(i / delta.cols(), i % delta.cols()) = result.dequantized[static_cast<std::size_t>(i)] -
+                                                        weights.values()[static_cast<std::size_t>(i)];
         output_error[s] = (data.x * delta.transpose()).squaredNorm();
     }
     CHECK(output_error[1] < output_error[0]);
     const auto cnn = Model::open(sample_path("digits-cnn.h5"));
-    CHECK_THROWS_WITH(layer_damage(cnn, data, {QuantSpec::parse("int4:channel:sym:round=gptq")}), Catch::Contains("depthwise_conv2d"));
+    CHECK_THROWS_WITH(layer_damage(cnn, data, {QuantSpec::parse("int4:channel:sym:round=gptq")}),
+                      Catch::Contains("depthwise_conv2d"));
 }
 
-TEST_CASE("the sensitivity report joins every metric, ranks the predictors against the measured delta loss, and is cached", "[engine]") {
+TEST_CASE(
+    "the sensitivity report joins every metric, ranks the predictors against the measured delta loss, and is "
+    "cached",
+    "[engine]") {
     ScratchDir cache;
     const auto model = Model::open(sample_path("digits-cnn.h5"));
     const auto data = load_labelled_data(sample_path("digits-calib.npz"), 64);
@@ -142,11 +162,16 @@ TEST_CASE("the sensitivity report joins every metric, ranks the predictors again
     REQUIRE(report.lrp_conservation_error);
     std::vector<std::string> ranked;
     for (const auto& a : report.agreement) {
-        CHECK(a.layers == (a.predictor.rfind("activation_", 0) == 0 ? 6u : 7u));  // the depthwise layer has no single input matrix
+        CHECK(a.layers == (a.predictor.rfind("activation_", 0) == 0
+                               ? 6u
+                               : 7u));  // the depthwise layer has no single input matrix
         CHECK(std::fabs(a.rho) <= 1.0);
-        if (a.spec == "int2:channel:sym") ranked.push_back(a.predictor);
+        if (a.spec == "int2:channel:sym")
+            ranked.push_back(a.predictor);
     }
-    CHECK(ranked == std::vector<std::string>{"hessian_omega", "fisher", "proxy", "lrp", "weight_mse", "kurtosis", "mmr", "qsur", "activation_kurtosis", "activation_qsur", "kl"});
+    CHECK(ranked == std::vector<std::string>{"hessian_omega", "fisher", "proxy", "lrp", "weight_mse",
+                                             "kurtosis", "mmr", "qsur", "activation_kurtosis",
+                                             "activation_qsur", "kl"});
     const auto again = model_sensitivity(model, data, request);
     CHECK(again.from_cache);
     CHECK(to_json(again).dump() == to_json(report).dump());
@@ -160,5 +185,6 @@ TEST_CASE("the sensitivity report joins every metric, ranks the predictors again
     CHECK(proxy.layers.front().damage->delta_loss.empty());
     CHECK(proxy.agreement.empty());  // nothing measured to rank against
     CHECK_THROWS_WITH(set_metrics(request, "hessian,taylor"), Catch::Contains("--metrics \"taylor\""));
-    CHECK_THROWS_WITH(sensitivity_from_json(nlohmann::json{{"schema", "quantlens.sensitivity/2"}}, "x.json"), Catch::Contains("x.json: model: missing"));
+    CHECK_THROWS_WITH(sensitivity_from_json(nlohmann::json{{"schema", "quantlens.sensitivity/2"}}, "x.json"),
+                      Catch::Contains("x.json: model: missing"));
 }

@@ -74,7 +74,10 @@ TEST_CASE("an output that is an input, lies inside one or holds one is refused")
                    Catch::Contains("hard link to an input"));
     }
     SECTION("a fresh name beside the input is allowed") {
-        CHECK(refusal({dir.file("out.gguf"), OutputShape::File, {dir.file("model.gguf"), dir.file("model")}, false}).empty());
+        CHECK(
+            refusal(
+                {dir.file("out.gguf"), OutputShape::File, {dir.file("model.gguf"), dir.file("model")}, false})
+                .empty());
     }
 }
 
@@ -87,17 +90,22 @@ TEST_CASE("an existing output is replaced only with --force and only when QuantL
     fs::create_directories(dir.path() / "folder");
     write_bytes(dir.file("folder/thesis.txt"), "years of work");
 
-    CHECK_THAT(refusal({dir.file("ours.gguf"), OutputShape::File, {}, false}), Catch::Contains("pass --force"));
+    CHECK_THAT(refusal({dir.file("ours.gguf"), OutputShape::File, {}, false}),
+               Catch::Contains("pass --force"));
     CHECK(refusal({dir.file("ours.gguf"), OutputShape::File, {}, true}).empty());
     CHECK(replacement_approved(dir.file("ours.gguf")));
     CHECK(refusal({dir.file("plan.json"), OutputShape::File, {}, true}).empty());
-    CHECK_THAT(refusal({dir.file("thesis.gguf"), OutputShape::File, {}, true}), Catch::Contains("no QuantLens marker"));
-    CHECK_THAT(refusal({dir.file("notes.json"), OutputShape::File, {}, true}), Catch::Contains("no QuantLens marker"));
-    CHECK_THAT(refusal({dir.file("folder"), OutputShape::Folder, {}, true}), Catch::Contains("no QuantLens marker"));
+    CHECK_THAT(refusal({dir.file("thesis.gguf"), OutputShape::File, {}, true}),
+               Catch::Contains("no QuantLens marker"));
+    CHECK_THAT(refusal({dir.file("notes.json"), OutputShape::File, {}, true}),
+               Catch::Contains("no QuantLens marker"));
+    CHECK_THAT(refusal({dir.file("folder"), OutputShape::Folder, {}, true}),
+               Catch::Contains("no QuantLens marker"));
     CHECK_THAT(refusal({dir.file("folder"), OutputShape::File, {}, true}), Catch::Contains("writes a file"));
     CHECK_FALSE(replacement_approved(dir.file("thesis.gguf")));
     fs::create_symlink(dir.file("ours.gguf"), dir.file("link.gguf"));
-    CHECK_THAT(refusal({dir.file("link.gguf"), OutputShape::File, {}, true}), Catch::Contains("symbolic link"));
+    CHECK_THAT(refusal({dir.file("link.gguf"), OutputShape::File, {}, true}),
+               Catch::Contains("symbolic link"));
 }
 
 TEST_CASE("an atomic file never replaces a file nobody approved, and leaves it as it was") {
@@ -151,7 +159,8 @@ TEST_CASE("an atomic folder never deletes an existing folder unless it is an app
 TEST_CASE("temporaries of a killed run are removed on the next write; a running writer's are kept") {
     ScratchDir dir;
     const pid_t child = ::fork();
-    if (child == 0) ::_exit(0);
+    if (child == 0)
+        ::_exit(0);
     ::waitpid(child, nullptr, 0);  // now a process id that no longer runs
     const auto dead = dir.file(".out.gguf.quantlens-tmp-" + std::to_string(child) + "-7");
     const auto live = dir.file(".out.gguf.quantlens-tmp-" + std::to_string(::getppid()) + "-7");
@@ -169,13 +178,17 @@ TEST_CASE("temporaries of a killed run are removed on the next write; a running 
     const auto notes = take_cleanup_notes();
     REQUIRE(notes.size() == 1);
     CHECK_THAT(notes[0], Catch::Contains("interrupted QuantLens run"));
-    CHECK_THAT(out.temp_path(), Catch::Contains(".out.gguf.quantlens-tmp-" + std::to_string(::getpid()) + "-"));
+    CHECK_THAT(out.temp_path(),
+               Catch::Contains(".out.gguf.quantlens-tmp-" + std::to_string(::getpid()) + "-"));
 }
 
 TEST_CASE("HDF5 datasets stored outside the file are refused by name, before any byte is read") {
-    const auto hostile = [](const std::string& name) { return quantlens::test::data_path("hostile/" + name); };
-    CHECK_THROWS_WITH(open_model_file(hostile("external.h5")),
-                      Catch::Contains("external.h5") && Catch::Contains("w") && Catch::Contains("external file"));
+    const auto hostile = [](const std::string& name) {
+        return quantlens::test::data_path("hostile/" + name);
+    };
+    CHECK_THROWS_WITH(open_model_file(hostile("external.h5")), Catch::Contains("external.h5") &&
+                                                                   Catch::Contains("w") &&
+                                                                   Catch::Contains("external file"));
     CHECK_THROWS_WITH(open_model_file(hostile("virtual.h5")), Catch::Contains("virtual dataset"));
     CHECK_THROWS_WITH(open_model_file(hostile("keras-external.h5")),
                       Catch::Contains("dense/kernel:0") && Catch::Contains("external file"));
@@ -196,7 +209,8 @@ TEST_CASE("ONNX external data behind a symbolic link that leaves the model's fol
     fs::copy_file(quantlens::test::data_path("onnx-external/gemm.onnx"), dir.file("model/gemm.onnx"));
     fs::copy_file(quantlens::test::data_path("onnx-external/gemm.weights"), dir.file("outside.weights"));
     fs::create_symlink(dir.file("outside.weights"), dir.file("model/gemm.weights"));
-    CHECK_THROWS_WITH(open_model_file(dir.file("model/gemm.onnx")), Catch::Contains("outside the model's folder"));
+    CHECK_THROWS_WITH(open_model_file(dir.file("model/gemm.onnx")),
+                      Catch::Contains("outside the model's folder"));
 
     fs::remove(dir.file("model/gemm.weights"));  // the same bytes as a regular file inside: read
     fs::copy_file(dir.file("outside.weights"), dir.file("model/gemm.weights"));

@@ -32,7 +32,8 @@ TEST_CASE("budgets parse as bits per weight or bytes and print back the same") {
     CHECK(Budget::parse("2.1GB").value == 2.1e9);
     CHECK(Budget::parse("1.5GiB").value == 1.5 * 1073741824.0);
     CHECK(Budget::parse("800mb").value == 8e8);
-    for (const char* text : {"4.5bpw", "3bpw", "2100000000B"}) CHECK(Budget::parse(Budget::parse(text).to_string()).value == Budget::parse(text).value);
+    for (const char* text : {"4.5bpw", "3bpw", "2100000000B"})
+        CHECK(Budget::parse(Budget::parse(text).to_string()).value == Budget::parse(text).value);
     CHECK_THROWS_WITH(Budget::parse("4.5"), Catch::Contains("budget \"4.5\""));
     CHECK_THROWS_WITH(Budget::parse("fast"), Catch::Contains("positive number"));
     CHECK_THROWS_WITH(Budget::parse("2PB"), Catch::Contains("unknown unit"));
@@ -42,7 +43,8 @@ TEST_CASE("budgets parse as bits per weight or bytes and print back the same") {
 TEST_CASE("an allocation plan meets its budget, keeps pins and round-trips through its file") {
     const auto model = Model::open(sample_path("tiny-gpt2"));
     PlanRequest request;
-    request.candidates = {QuantSpec::parse("int3:g64:asym"), QuantSpec::parse("int4:g64:asym"), QuantSpec::parse("int8:channel:sym")};
+    request.candidates = {QuantSpec::parse("int3:g64:asym"), QuantSpec::parse("int4:g64:asym"),
+                          QuantSpec::parse("int8:channel:sym")};
     request.pins = {{"transformer\\.w[tp]e", QuantSpec::parse("int8:channel:sym")}};
     request.budget = Budget::parse("5.2bpw");
     const auto report = analysis_for(model, request);
@@ -52,10 +54,12 @@ TEST_CASE("an allocation plan meets its budget, keeps pins and round-trips throu
     CHECK(summary.bits_per_weight > 4.9);  // the budget is used, not wasted
     CHECK(result.plan.layers.size() == report.layers.size());
     for (const auto& [name, spec] : result.plan.layers)
-        if (name == "transformer.wte" || name == "transformer.wpe") CHECK(spec.to_string() == "int8:channel:sym");
+        if (name == "transformer.wte" || name == "transformer.wpe")
+            CHECK(spec.to_string() == "int8:channel:sym");
     // the plan is the best the analysis allows: no frontier point within budget does better
     for (const auto& point : result.solver.frontier())
-        if (point.cost_bits <= result.budget_bits) CHECK(point.damage >= result.chosen.damage - 1e-12);
+        if (point.cost_bits <= result.budget_bits)
+            CHECK(point.damage >= result.chosen.damage - 1e-12);
     // a more generous budget never predicts more damage
     request.budget = Budget::parse("6.5bpw");
     CHECK(plan_allocation(model, report, request).chosen.damage <= result.chosen.damage);
@@ -80,37 +84,51 @@ TEST_CASE("a byte budget counts the tensors the plan leaves alone") {
     CHECK(result.plan.summary->size_bytes <= 80000);
     CHECK(result.fixed_bytes > 0);  // norms and biases stay as they are
     request.budget = Budget::parse("1000B");
-    CHECK_THROWS_WITH(plan_allocation(model, report, request), Catch::Contains("too small") && Catch::Contains("bpw"));
+    CHECK_THROWS_WITH(plan_allocation(model, report, request),
+                      Catch::Contains("too small") && Catch::Contains("bpw"));
 }
 
 TEST_CASE("plan files: malformed entries, unknown layers and another model are refused by name") {
     const auto model = Model::open(sample_path("tiny-gpt2"));
     const std::string identity = hex64(model_identity(model.file().path()).content);
     auto plan_text = [&](const std::string& layers, const std::string& extra = "") {
-        return R"({"schema": "quantlens.plan/1", "model": {"path": "x", "identity": ")" + identity + R"("}, "layers": )" + layers + extra + "}";
+        return R"({"schema": "quantlens.plan/1", "model": {"path": "x", "identity": ")" + identity +
+               R"("}, "layers": )" + layers + extra + "}";
     };
-    CHECK_THROWS_WITH(parse_plan(R"({"schema": "other"})", "p.json"), Catch::Contains("p.json") && Catch::Contains("schema"));
-    CHECK_THROWS_WITH(parse_plan(plan_text(R"({"transformer.wte": "int0"})"), "p.json"), Catch::Contains("layers.\"transformer.wte\""));
-    CHECK_THROWS_WITH(parse_plan(plan_text("{}", R"(, "patterns": [{"match": "(", "spec": "q4_0"}])"), "p.json"), Catch::Contains("patterns[0].match"));
-    CHECK_THROWS_WITH(parse_plan(plan_text("{}", R"(, "budget": "lots")"), "p.json"), Catch::Contains("p.json: budget"));
+    CHECK_THROWS_WITH(parse_plan(R"({"schema": "other"})", "p.json"),
+                      Catch::Contains("p.json") && Catch::Contains("schema"));
+    CHECK_THROWS_WITH(parse_plan(plan_text(R"({"transformer.wte": "int0"})"), "p.json"),
+                      Catch::Contains("layers.\"transformer.wte\""));
+    CHECK_THROWS_WITH(
+        parse_plan(plan_text("{}", R"(, "patterns": [{"match": "(", "spec": "q4_0"}])"), "p.json"),
+        Catch::Contains("patterns[0].match"));
+    CHECK_THROWS_WITH(parse_plan(plan_text("{}", R"(, "budget": "lots")"), "p.json"),
+                      Catch::Contains("p.json: budget"));
     CHECK_THROWS_WITH(parse_plan("{\"schema\": ", "p.json"), Catch::Contains("p.json"));
 
     const auto unknown = parse_plan(plan_text(R"({"transformer.h.9.mlp.c_fc": "q8_0"})"), "p.json");
-    CHECK_THROWS_WITH(resolve_plan(unknown, model, "p.json"), Catch::Contains("layers.\"transformer.h.9.mlp.c_fc\"") && Catch::Contains("no layer"));
+    CHECK_THROWS_WITH(resolve_plan(unknown, model, "p.json"),
+                      Catch::Contains("layers.\"transformer.h.9.mlp.c_fc\"") && Catch::Contains("no layer"));
     const auto norm = parse_plan(plan_text(R"({"transformer.ln_f": "q8_0"})"), "p.json");
     CHECK_THROWS_WITH(resolve_plan(norm, model, "p.json"), Catch::Contains("norm layer"));
     const auto other = Model::open(sample_path("digits-mlp.h5"));
-    CHECK_THROWS_WITH(resolve_plan(unknown, other, "p.json"), Catch::Contains("model.identity") && Catch::Contains("digits-mlp.h5"));
+    CHECK_THROWS_WITH(resolve_plan(unknown, other, "p.json"),
+                      Catch::Contains("model.identity") && Catch::Contains("digits-mlp.h5"));
 
     // exact names first, then the first matching pattern, then the default
-    const auto mixed = parse_plan(plan_text(R"({"transformer.h.0.mlp.c_fc": "int8:channel:sym"})",
-                                            R"(, "patterns": [{"match": ".*mlp.*", "spec": "q4_0"}, {"match": ".*", "spec": "q8_0"}], "default_spec": "int4:g32:sym")"),
-                                  "p.json");
+    const auto mixed = parse_plan(
+        plan_text(
+            R"({"transformer.h.0.mlp.c_fc": "int8:channel:sym"})",
+            R"(, "patterns": [{"match": ".*mlp.*", "spec": "q4_0"}, {"match": ".*", "spec": "q8_0"}], "default_spec": "int4:g32:sym")"),
+        "p.json");
     for (const auto& [layer, spec] : resolve_plan(mixed, model, "p.json")) {
         INFO(layer->name);
-        if (layer->name == "transformer.h.0.mlp.c_fc") CHECK(spec.to_string() == "int8:channel:sym");
-        else if (layer->name.find("mlp") != std::string::npos) CHECK(spec.to_string() == "q4_0");
-        else CHECK(spec.to_string() == "q8_0");
+        if (layer->name == "transformer.h.0.mlp.c_fc")
+            CHECK(spec.to_string() == "int8:channel:sym");
+        else if (layer->name.find("mlp") != std::string::npos)
+            CHECK(spec.to_string() == "q4_0");
+        else
+            CHECK(spec.to_string() == "q8_0");
     }
 }
 
@@ -143,10 +161,12 @@ TEST_CASE("a plan in llama-quantize's tensor-type file names each tensor once wi
     for (const auto& tensor : model.file().tensors()) {
         std::optional<std::string> type;
         for (const auto& [pattern, name] : rules)
-            if (!type && std::regex_search(tensor.name, pattern)) type = name;
+            if (!type && std::regex_search(tensor.name, pattern))
+                type = name;
         std::optional<std::string> expected;
         for (const auto& [layer, spec] : assignments)
-            if (layer->weight == tensor.name) expected = spec.to_string();
+            if (layer->weight == tensor.name)
+                expected = spec.to_string();
         INFO(tensor.name);
         CHECK(type == expected);  // biases, norms and other tensors match no entry
     }
@@ -177,21 +197,26 @@ TEST_CASE("tied fused projections take one spec per block, at the best plan that
     std::map<std::string, std::string> spec_of_group;
     for (const auto& [layer, spec] : tied.plan.layers) {
         const auto group = fused_group(layer);
-        if (group == layer) continue;
+        if (group == layer)
+            continue;
         const auto [found, added] = spec_of_group.emplace(group, spec.to_string());
         CHECK(found->second == spec.to_string());  // every member of a group shares its spec
     }
     CHECK(spec_of_group.size() == 4);  // qkv and gate_up of two blocks
     CHECK(tied.plan.summary->bits_per_weight <= 7.5);
-    CHECK(tied.plan.summary->predicted_damage >= free.plan.summary->predicted_damage - 1e-12);  // a constraint never helps
+    CHECK(tied.plan.summary->predicted_damage >=
+          free.plan.summary->predicted_damage - 1e-12);  // a constraint never helps
     // the per-layer choices add up to the plan
     double damage = 0;
-    for (const auto& choice : tied.layer_choices) damage += choice.damage;
+    for (const auto& choice : tied.layer_choices)
+        damage += choice.damage;
     CHECK(damage == Approx(tied.plan.summary->predicted_damage));
 
-    request.pins = {{".*0\\.self_attn\\.q_proj", QuantSpec::parse("int4:g32:asym")}, {".*0\\.self_attn\\.k_proj", QuantSpec::parse("int8:channel:sym")}};
+    request.pins = {{".*0\\.self_attn\\.q_proj", QuantSpec::parse("int4:g32:asym")},
+                    {".*0\\.self_attn\\.k_proj", QuantSpec::parse("int8:channel:sym")}};
     CHECK_THROWS_WITH(plan_allocation(model, report, request),
-                      Catch::Contains("model.layers.0.self_attn.k_proj") && Catch::Contains("shares no candidate spec with the layers it is fused with"));
+                      Catch::Contains("model.layers.0.self_attn.k_proj") &&
+                          Catch::Contains("shares no candidate spec with the layers it is fused with"));
 }
 
 TEST_CASE("HAWQ allocation: each candidate's damage is HAWQ-V2's Omega from the layer's Hessian trace") {
@@ -201,7 +226,8 @@ TEST_CASE("HAWQ allocation: each candidate's damage is HAWQ-V2's Omega from the 
     request.budget = Budget::parse("6bpw");
     request.metric = DamageMetric::Hawq;
     const auto report = analysis_for(model, request);
-    CHECK_THROWS_WITH(plan_allocation(model, report, request), Catch::Contains("layer \"dense\": has no Hessian trace for --metric hawq"));
+    CHECK_THROWS_WITH(plan_allocation(model, report, request),
+                      Catch::Contains("layer \"dense\": has no Hessian trace for --metric hawq"));
     request.hessian_traces = {{"dense", {4.0, 2080}}, {"dense_1", {50.0, 330}}};
     const auto result = plan_allocation(model, report, request);
     CHECK(result.plan.metric == "hawq");
@@ -209,8 +235,10 @@ TEST_CASE("HAWQ allocation: each candidate's damage is HAWQ-V2's Omega from the 
         const auto& analysed = report.layers[l];
         const auto& [trace, n] = request.hessian_traces[analysed.layer];
         std::size_t k = 0;
-        while (report.specs[k].to_string() != result.layer_choices[l].spec) ++k;
-        const double squared_error = analysed.quantization[k].metrics->mse * static_cast<double>(analysed.parameters);
+        while (report.specs[k].to_string() != result.layer_choices[l].spec)
+            ++k;
+        const double squared_error =
+            analysed.quantization[k].metrics->mse * static_cast<double>(analysed.parameters);
         CHECK(result.layer_choices[l].damage == Approx(trace / static_cast<double>(n) * squared_error));
     }
     // the layer with the larger trace per parameter gets the wider spec

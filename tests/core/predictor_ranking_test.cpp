@@ -10,10 +10,11 @@ using namespace quantlens;
 TEST_CASE("predictors are ranked best first under one spec, labelled, with KL and non-finite rho left out") {
     SensitivityReport report;
     const double nan = std::nan("");
-    report.agreement = {{"int4:channel:sym", "kurtosis", 0.10, 6},    {"int4:channel:sym", "hessian_omega", 0.90, 6},
-                        {"int4:channel:sym", "kl", 0.99, 6},          {"int4:channel:sym", "lrp", nan, 6},
-                        {"int8:channel:sym", "fisher", 0.95, 6},      {"int4:channel:sym", "fisher", 0.50, 6},
-                        {"int4:channel:sym", "proxy", 0.50, 6}};
+    report.agreement = {
+        {"int4:channel:sym", "kurtosis", 0.10, 6}, {"int4:channel:sym", "hessian_omega", 0.90, 6},
+        {"int4:channel:sym", "kl", 0.99, 6},       {"int4:channel:sym", "lrp", nan, 6},
+        {"int8:channel:sym", "fisher", 0.95, 6},   {"int4:channel:sym", "fisher", 0.50, 6},
+        {"int4:channel:sym", "proxy", 0.50, 6}};
     const auto ranked = ranked_predictors(report, "int4:channel:sym");
     REQUIRE(ranked.size() == 4);
     CHECK(ranked[0].predictor == "hessian_omega");

@@ -18,7 +18,8 @@ using namespace quantlens::test;
 namespace {
 
 // n samples of N(mean, Σ) with Σ = Q·diag(λ)·Qᵀ, row-major floats.
-std::vector<float> gaussian_samples(std::int64_t n, const Eigen::MatrixXd& covariance, double mean, std::uint64_t seed) {
+std::vector<float> gaussian_samples(std::int64_t n, const Eigen::MatrixXd& covariance, double mean,
+                                    std::uint64_t seed) {
     const Eigen::MatrixXd factor = Eigen::LLT<Eigen::MatrixXd>(covariance).matrixL();
     const auto d = covariance.rows();
     std::mt19937_64 random(seed);
@@ -26,9 +27,11 @@ std::vector<float> gaussian_samples(std::int64_t n, const Eigen::MatrixXd& covar
     std::vector<float> out;
     Eigen::VectorXd z(d);
     for (std::int64_t i = 0; i < n; ++i) {
-        for (Eigen::Index j = 0; j < d; ++j) z[j] = normal(random);
+        for (Eigen::Index j = 0; j < d; ++j)
+            z[j] = normal(random);
         const Eigen::VectorXd x = factor * z;
-        for (Eigen::Index j = 0; j < d; ++j) out.push_back(static_cast<float>(x[j] + mean));
+        for (Eigen::Index j = 0; j < d; ++j)
+            out.push_back(static_cast<float>(x[j] + mean));
     }
     return out;
 }
@@ -37,7 +40,8 @@ double closed_form(const Eigen::MatrixXd& covariance, double mean) {
     Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(covariance);
     const double log_det = solver.eigenvalues().array().log().sum();
     std::vector<double> means(static_cast<std::size_t>(covariance.rows()), mean), variance;
-    for (Eigen::Index j = 0; j < covariance.rows(); ++j) variance.push_back(covariance(j, j));
+    for (Eigen::Index j = 0; j < covariance.rows(); ++j)
+        variance.push_back(covariance(j, j));
     return log_qsur(log_det, means, variance, 0.99);
 }
 
@@ -52,10 +56,12 @@ TEST_CASE("QSUR closed form: an interval fills its range and a disc fills pi/4 o
     const std::vector<double> zero1{0.0}, one1{2.0};
     CHECK(std::exp(log_qsur(std::log(2.0), zero1, one1, 0.99)) == Approx(1.0).epsilon(1e-12));
     const std::vector<double> zero2{0.0, 0.0}, var2{3.0, 3.0};
-    CHECK(std::exp(log_qsur(2 * std::log(3.0), zero2, var2, 0.99)) == Approx(std::numbers::pi / 4).epsilon(1e-12));
+    CHECK(std::exp(log_qsur(2 * std::log(3.0), zero2, var2, 0.99)) ==
+          Approx(std::numbers::pi / 4).epsilon(1e-12));
     // unequal eigenvalues or a mean away from zero waste space
     const std::vector<double> var_unequal{1.0, 9.0}, offset{0.0, 1.0};
-    CHECK(log_qsur(std::log(9.0), zero2, var_unequal, 0.99) < log_qsur(std::log(9.0), zero2, std::vector<double>{3.0, 3.0}, 0.99));
+    CHECK(log_qsur(std::log(9.0), zero2, var_unequal, 0.99) <
+          log_qsur(std::log(9.0), zero2, std::vector<double>{3.0, 3.0}, 0.99));
     CHECK(log_qsur(2 * std::log(3.0), offset, var2, 0.99) < log_qsur(2 * std::log(3.0), zero2, var2, 0.99));
 }
 
@@ -73,7 +79,8 @@ TEST_CASE("QSUR of Gaussian samples agrees with the closed form of their covaria
     CHECK(measured.log10_qsur == Approx(expected / std::numbers::ln10).epsilon(2e-2));
 }
 
-TEST_CASE("QSUR under rotation: unchanged for isotropic data and raised when the rotation evens the diagonal") {
+TEST_CASE(
+    "QSUR under rotation: unchanged for isotropic data and raised when the rotation evens the diagonal") {
     const Eigen::Index d = 16;
     SECTION("isotropic: every orthogonal rotation leaves the distribution as it was") {
         const auto samples = gaussian_samples(100000, Eigen::MatrixXd::Identity(d, d) * 0.25, 0.0, 5);
@@ -93,11 +100,14 @@ TEST_CASE("QSUR under rotation: unchanged for isotropic data and raised when the
         CHECK(result.per_dimension == Approx(std::exp(closed_form(covariance, 0.0) / d)).epsilon(1e-2));
     }
     SECTION("the rotated figure is the QSUR of the explicitly rotated rows") {
-        const auto samples = gaussian_samples(4000, Eigen::MatrixXd(Eigen::VectorXd::LinSpaced(d, 0.5, 3.0).asDiagonal()), 0.3, 8);
+        const auto samples = gaussian_samples(
+            4000, Eigen::MatrixXd(Eigen::VectorXd::LinSpaced(d, 0.5, 3.0).asDiagonal()), 0.3, 8);
         auto rotated = samples;
         const InputRotation rotation(d, 0);
-        for (std::size_t r = 0; r < 4000; ++r) rotation.rotate(std::span<float>(rotated.data() + r * d, static_cast<std::size_t>(d)));
-        CHECK(qsur(samples, 4000, d).log10_qsur_rotated == Approx(qsur(rotated, 4000, d, {.rotated = false}).log10_qsur).epsilon(1e-5));
+        for (std::size_t r = 0; r < 4000; ++r)
+            rotation.rotate(std::span<float>(rotated.data() + r * d, static_cast<std::size_t>(d)));
+        CHECK(qsur(samples, 4000, d).log10_qsur_rotated ==
+              Approx(qsur(rotated, 4000, d, {.rotated = false}).log10_qsur).epsilon(1e-5));
     }
 }
 
@@ -120,10 +130,12 @@ TEST_CASE("QSUR agrees with NumPy eigvalsh and SciPy's chi-square quantile") {
 TEST_CASE("covariance log-determinant: the Cholesky and eigensolver paths agree") {
     std::mt19937_64 random(9);
     std::normal_distribution<float> normal;
-    for (auto [rows, cols] : {std::pair<std::int64_t, std::int64_t>{700, 600}, {300, 520}, {50, 20}, {3, 9}}) {
+    for (auto [rows, cols] :
+         {std::pair<std::int64_t, std::int64_t>{700, 600}, {300, 520}, {50, 20}, {3, 9}}) {
         INFO(rows << "x" << cols);
         std::vector<float> values(static_cast<std::size_t>(rows * cols));
-        for (auto& v : values) v = normal(random);
+        for (auto& v : values)
+            v = normal(random);
         const auto fast = covariance_spectrum(values, rows, cols);
         const auto exact = covariance_spectrum(values, rows, cols, true);
         CHECK_FALSE(fast.eigensolver);
@@ -139,7 +151,8 @@ TEST_CASE("QSUR of degenerate weights: a constant column is flagged and an all-z
     std::vector<float> values(40 * 8);
     std::mt19937_64 random(2);
     std::normal_distribution<float> normal;
-    for (std::size_t i = 0; i < values.size(); ++i) values[i] = i % 8 == 3 ? 1.0f : normal(random);
+    for (std::size_t i = 0; i < values.size(); ++i)
+        values[i] = i % 8 == 3 ? 1.0f : normal(random);
     const auto flagged = qsur(values, 40, 8);
     CHECK(flagged.rank_deficient);
     CHECK(flagged.floored_eigenvalues == 1);
@@ -147,7 +160,8 @@ TEST_CASE("QSUR of degenerate weights: a constant column is flagged and an all-z
     // The same past the first 256-wide block of the factorisation: it fails there, after
     // overwriting part of the Gram matrix, which must be rebuilt for the eigensolver.
     std::vector<float> wide(700 * 600);
-    for (std::size_t i = 0; i < wide.size(); ++i) wide[i] = i % 600 == 400 ? 0.5f : normal(random);
+    for (std::size_t i = 0; i < wide.size(); ++i)
+        wide[i] = i % 600 == 400 ? 0.5f : normal(random);
     const auto rebuilt = covariance_spectrum(wide, 700, 600);
     const auto forced = covariance_spectrum(wide, 700, 600, true);
     CHECK(rebuilt.eigensolver);

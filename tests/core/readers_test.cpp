@@ -78,7 +78,8 @@ TEST_CASE("ONNX external data files are mapped and Gemm transB=1 stays output-fi
     CHECK(weights.stored.zero_copy());
     auto keras = Model::open(sample_path("digits-mlp.h5"));
     auto reference = keras.read_weights(keras.layers()[0]);
-    CHECK(std::equal(weights.values().begin(), weights.values().end(), reference.values().begin(), reference.values().end()));
+    CHECK(std::equal(weights.values().begin(), weights.values().end(), reference.values().begin(),
+                     reference.values().end()));
 }
 
 TEST_CASE("GGUF tensors dequantize to the values of the reference dequantizers") {
@@ -86,14 +87,16 @@ TEST_CASE("GGUF tensors dequantize to the values of the reference dequantizers")
     CHECK(file->metadata()["general.architecture"] == "gpt2");
     CHECK(file->metadata()["tokenizer.ggml.tokens"] == nlohmann::json({"<a>", "<b>", "<c>"}));
     auto golden = open_model_file(data_path("golden/tiny_gguf_dequantized.npz"));
-    for (const char* name : {"token_embd.weight", "blk.0.attn_norm.weight", "blk.0.attn_qkv.weight", "blk.0.ffn_up.weight"}) {
+    for (const char* name :
+         {"token_embd.weight", "blk.0.attn_norm.weight", "blk.0.attn_qkv.weight", "blk.0.ffn_up.weight"}) {
         INFO(name);
         std::string key = name;
         std::replace(key.begin(), key.end(), '.', '_');
         auto ours = file->read_f32(file->tensor(name));
         auto expected = golden->read_f32(golden->tensor(key));
         CHECK(file->tensor(name).shape == golden->tensor(key).shape);
-        CHECK(std::equal(ours.values().begin(), ours.values().end(), expected.values().begin(), expected.values().end()));
+        CHECK(std::equal(ours.values().begin(), ours.values().end(), expected.values().begin(),
+                         expected.values().end()));
     }
     CHECK(file->tensor("blk.0.attn_qkv.weight").dtype == DType::Q8_0);
     CHECK(file->tensor("blk.0.ffn_up.weight").dtype == DType::Q4_0);
@@ -108,13 +111,16 @@ TEST_CASE("npz members: deflated, stored, Fortran order, big-endian and bool") {
     CHECK(deflated->tensor("token_ids").dtype == DType::I64);
 
     auto stored = open_model_file(data_path("stored.npz"));
-    CHECK(stored->read_f32(stored->tensor("w")).zero_copy() == false);  // npy data in a zip is not 4-aligned in general
+    CHECK(stored->read_f32(stored->tensor("w")).zero_copy() ==
+          false);  // npy data in a zip is not 4-aligned in general
     auto fortran = stored->read_f32(stored->tensor("fortran"));
     std::vector<float> expected(12);
-    for (int i = 0; i < 12; ++i) expected[i] = static_cast<float>(i);  // np.arange(12).reshape(3,4), C order
+    for (int i = 0; i < 12; ++i)
+        expected[i] = static_cast<float>(i);  // np.arange(12).reshape(3,4), C order
     CHECK(std::vector<float>(fortran.values().begin(), fortran.values().end()) == expected);
     auto big = stored->read_f32(stored->tensor("big"));
-    CHECK(std::vector<float>(big.values().begin(), big.values().end()) == std::vector<float>{0, 1, 2, 3, 4, 5});
+    CHECK(std::vector<float>(big.values().begin(), big.values().end()) ==
+          std::vector<float>{0, 1, 2, 3, 4, 5});
     auto flags = stored->read_f32(stored->tensor("flags"));
     CHECK(std::vector<float>(flags.values().begin(), flags.values().end()) == std::vector<float>{1, 0, 1});
 }
@@ -122,10 +128,13 @@ TEST_CASE("npz members: deflated, stored, Fortran order, big-endian and bool") {
 TEST_CASE("sharded safetensors: the index maps tensors to shards in the same folder") {
     ScratchDir dir;
     std::vector<float> a{1, 2, 3, 4}, b{5, 6};
-    write_safetensors(dir.file("model-00001-of-00002.safetensors"), {{"layer.weight", DType::F32, {2, 2}, as_bytes_of(a)}});
-    write_safetensors(dir.file("model-00002-of-00002.safetensors"), {{"layer.bias", DType::F32, {2}, as_bytes_of(b)}});
-    write_bytes(dir.file("model.safetensors.index.json"),
-                R"({"metadata": {"total_size": 24}, "weight_map": {"layer.weight": "model-00001-of-00002.safetensors", "layer.bias": "model-00002-of-00002.safetensors"}})");
+    write_safetensors(dir.file("model-00001-of-00002.safetensors"),
+                      {{"layer.weight", DType::F32, {2, 2}, as_bytes_of(a)}});
+    write_safetensors(dir.file("model-00002-of-00002.safetensors"),
+                      {{"layer.bias", DType::F32, {2}, as_bytes_of(b)}});
+    write_bytes(
+        dir.file("model.safetensors.index.json"),
+        R"({"metadata": {"total_size": 24}, "weight_map": {"layer.weight": "model-00001-of-00002.safetensors", "layer.bias": "model-00002-of-00002.safetensors"}})");
     auto model = Model::open(dir.file("model.safetensors.index.json"));
     REQUIRE(model.layers().size() == 1);
     CHECK(model.layers()[0].bias == std::optional<std::string>("layer.bias"));
@@ -134,17 +143,21 @@ TEST_CASE("sharded safetensors: the index maps tensors to shards in the same fol
     auto bias = folder.file().read_f32(folder.file().tensor("layer.bias"));
     CHECK(bias.values()[1] == 6.0f);
 
-    write_bytes(dir.file("model.safetensors.index.json"), R"({"weight_map": {"layer.weight": "model-00002-of-00002.safetensors"}})");
-    CHECK_THROWS_WITH(Model::open(dir.file("model.safetensors.index.json")), Catch::Contains("layer.weight") && Catch::Contains("no tensor"));
+    write_bytes(dir.file("model.safetensors.index.json"),
+                R"({"weight_map": {"layer.weight": "model-00002-of-00002.safetensors"}})");
+    CHECK_THROWS_WITH(Model::open(dir.file("model.safetensors.index.json")),
+                      Catch::Contains("layer.weight") && Catch::Contains("no tensor"));
     write_bytes(dir.file("model.safetensors.index.json"), R"({"weight_map": {"x": "../../etc/passwd"}})");
-    CHECK_THROWS_WITH(Model::open(dir.file("model.safetensors.index.json")), Catch::Contains("plain file name"));
+    CHECK_THROWS_WITH(Model::open(dir.file("model.safetensors.index.json")),
+                      Catch::Contains("plain file name"));
 }
 
 TEST_CASE("a Hugging Face folder with only pickle weights says what to do") {
     ScratchDir dir;
     write_bytes(dir.file("config.json"), R"({"model_type": "llama"})");
     write_bytes(dir.file("pytorch_model.bin"), "PK");
-    CHECK_THROWS_WITH(Model::open(dir.path().string()), Catch::Contains("pytorch_model.bin") && Catch::Contains("safetensors"));
+    CHECK_THROWS_WITH(Model::open(dir.path().string()),
+                      Catch::Contains("pytorch_model.bin") && Catch::Contains("safetensors"));
 }
 
 TEST_CASE("Keras conv and depthwise kernels are reordered to output channels first") {
@@ -152,13 +165,15 @@ TEST_CASE("Keras conv and depthwise kernels are reordered to output channels fir
     std::vector<float> conv;
     for (int kw = 0; kw < 2; ++kw)
         for (int in = 0; in < 2; ++in)
-            for (int out = 0; out < 3; ++out) conv.push_back(static_cast<float>(100 * kw + 10 * in + out));
+            for (int out = 0; out < 3; ++out)
+                conv.push_back(static_cast<float>(100 * kw + 10 * in + out));
     auto turned = reorient(conv, {1, 2, 2, 3}, Orientation::KerasConv);
     CHECK(normalised_shape({1, 2, 2, 3}, Orientation::KerasConv) == std::vector<std::int64_t>{3, 2, 1, 2});
     // [out][in][kh][kw]: out=2, in=1, kh=0, kw=1 -> 100 + 10 + 2
     CHECK(turned[((2 * 2 + 1) * 1 + 0) * 2 + 1] == 112.0f);
     // depthwise [kh=1, kw=2, in=2, mult=3] -> [6, 1, 1, 2]; channel = in*3 + m
     auto depthwise = reorient(conv, {1, 2, 2, 3}, Orientation::KerasDepthwise);
-    CHECK(normalised_shape({1, 2, 2, 3}, Orientation::KerasDepthwise) == std::vector<std::int64_t>{6, 1, 1, 2});
+    CHECK(normalised_shape({1, 2, 2, 3}, Orientation::KerasDepthwise) ==
+          std::vector<std::int64_t>{6, 1, 1, 2});
     CHECK(depthwise[(1 * 3 + 2) * 2 + 1] == 112.0f);
 }

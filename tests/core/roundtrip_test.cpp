@@ -26,7 +26,8 @@ Sample make_sample(DType dtype, std::vector<std::int64_t> shape, unsigned seed) 
     std::mt19937 rng(seed);
     Sample sample{"t_" + std::string(dtype_name(dtype)), dtype, shape, {}};
     sample.bytes.resize(*storage_bytes(dtype, *element_count(shape)));
-    for (auto& byte : sample.bytes) byte = static_cast<std::byte>(dtype == DType::BOOL ? rng() % 2 : rng() % 256);
+    for (auto& byte : sample.bytes)
+        byte = static_cast<std::byte>(dtype == DType::BOOL ? rng() % 2 : rng() % 256);
     return sample;
 }
 
@@ -46,12 +47,14 @@ void check_reads_back(const std::string& path, const std::vector<Sample>& sample
 
 std::vector<TensorToWrite> views(const std::vector<Sample>& samples) {
     std::vector<TensorToWrite> result;
-    for (const auto& sample : samples) result.push_back(sample.view());
+    for (const auto& sample : samples)
+        result.push_back(sample.view());
     return result;
 }
 
-const std::vector<DType> kPlainTypes = {DType::F64, DType::F32, DType::F16, DType::BF16, DType::F8_E4M3, DType::F8_E5M2, DType::I64,
-                                        DType::I32, DType::I16, DType::I8, DType::U64, DType::U32, DType::U16, DType::U8, DType::BOOL};
+const std::vector<DType> kPlainTypes = {DType::F64,     DType::F32, DType::F16, DType::BF16, DType::F8_E4M3,
+                                        DType::F8_E5M2, DType::I64, DType::I32, DType::I16,  DType::I8,
+                                        DType::U64,     DType::U32, DType::U16, DType::U8,   DType::BOOL};
 
 }  // namespace
 
@@ -59,7 +62,8 @@ TEST_CASE("safetensors round-trips every dtype it supports") {
     ScratchDir dir;
     std::vector<Sample> samples;
     unsigned seed = 1;
-    for (auto dtype : kPlainTypes) samples.push_back(make_sample(dtype, {3, 5}, seed++));
+    for (auto dtype : kPlainTypes)
+        samples.push_back(make_sample(dtype, {3, 5}, seed++));
     samples.push_back(make_sample(DType::F32, {}, seed++));  // a scalar
     samples.back().name = "scalar";
     write_safetensors(dir.file("all.safetensors"), views(samples), {{"format", "pt"}});
@@ -84,7 +88,8 @@ TEST_CASE("npz round-trips every dtype NumPy has") {
     std::vector<Sample> samples;
     unsigned seed = 200;
     for (auto dtype : kPlainTypes)
-        if (dtype != DType::BF16 && dtype != DType::F8_E4M3 && dtype != DType::F8_E5M2) samples.push_back(make_sample(dtype, {2, 7}, seed++));
+        if (dtype != DType::BF16 && dtype != DType::F8_E4M3 && dtype != DType::F8_E5M2)
+            samples.push_back(make_sample(dtype, {2, 7}, seed++));
     write_npz(dir.file("all.npz"), views(samples));
     check_reads_back(dir.file("all.npz"), samples);
     write_npy(dir.file("one.npy"), samples.front().view());
@@ -96,13 +101,16 @@ TEST_CASE("GGUF round-trips float, integer and ggml block types with metadata") 
     ScratchDir dir;
     std::vector<Sample> samples;
     unsigned seed = 300;
-    for (auto dtype : {DType::F64, DType::F32, DType::F16, DType::BF16, DType::I64, DType::I32, DType::I16, DType::I8})
+    for (auto dtype :
+         {DType::F64, DType::F32, DType::F16, DType::BF16, DType::I64, DType::I32, DType::I16, DType::I8})
         samples.push_back(make_sample(dtype, {3, 8}, seed++));
-    for (auto dtype : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q8_1, DType::Q4_K, DType::Q6_K})
+    for (auto dtype : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q8_1,
+                       DType::Q4_K, DType::Q6_K})
         samples.push_back(make_sample(dtype, {2, 256}, seed++));
-    std::vector<GgufValue> metadata{gguf_string("general.architecture", "llama"), gguf_u32("llama.block_count", 2),
-                                    gguf_f32("llama.rope.freq_base", 10000.0f), gguf_string_array("tokenizer.ggml.tokens", {"a", "b"}),
-                                    gguf_u32("general.alignment", 64)};
+    std::vector<GgufValue> metadata{
+        gguf_string("general.architecture", "llama"), gguf_u32("llama.block_count", 2),
+        gguf_f32("llama.rope.freq_base", 10000.0f), gguf_string_array("tokenizer.ggml.tokens", {"a", "b"}),
+        gguf_u32("general.alignment", 64)};
     write_gguf(dir.file("all.gguf"), metadata, views(samples));
     check_reads_back(dir.file("all.gguf"), samples);
     auto file = open_model_file(dir.file("all.gguf"));
@@ -132,7 +140,9 @@ TEST_CASE("the same tensors written as safetensors, HDF5, npz and GGUF read back
             CHECK(twin.dtype == info.dtype);
             auto a = reference->read_f32(info), b = other->read_f32(twin);
             CHECK(std::equal(a.values().begin(), a.values().end(), b.values().begin(), b.values().end(),
-                             [](float x, float y) { return std::bit_cast<std::uint32_t>(x) == std::bit_cast<std::uint32_t>(y); }));
+                             [](float x, float y) {
+                                 return std::bit_cast<std::uint32_t>(x) == std::bit_cast<std::uint32_t>(y);
+                             }));
         }
     }
 }
@@ -152,7 +162,8 @@ TEST_CASE("an uncommitted atomic write leaves neither the target nor a temporary
     }
     CHECK(read_bytes(dir.file("target.bin")) == "old");  // the old file is untouched
     {
-        AtomicFile out(dir.file("target.bin"), AtomicFile::Existing::Replace);  // as a cache replaces its files
+        AtomicFile out(dir.file("target.bin"),
+                       AtomicFile::Existing::Replace);  // as a cache replaces its files
         out.write("new", 3);
         out.commit();
     }
@@ -163,7 +174,9 @@ TEST_CASE("an uncommitted atomic write leaves neither the target nor a temporary
 TEST_CASE("writers refuse tensors whose bytes do not match their shape") {
     ScratchDir dir;
     std::vector<std::byte> bytes(10);
-    CHECK_THROWS_WITH(write_safetensors(dir.file("x.safetensors"), {{"w", DType::F32, {3}, bytes}}), Catch::Contains("w") && Catch::Contains("needs 12"));
-    CHECK_THROWS_WITH(write_gguf(dir.file("x.gguf"), {}, {{"q", DType::Q4_0, {1, 16}, bytes}}), Catch::Contains("whole blocks"));
+    CHECK_THROWS_WITH(write_safetensors(dir.file("x.safetensors"), {{"w", DType::F32, {3}, bytes}}),
+                      Catch::Contains("w") && Catch::Contains("needs 12"));
+    CHECK_THROWS_WITH(write_gguf(dir.file("x.gguf"), {}, {{"q", DType::Q4_0, {1, 16}, bytes}}),
+                      Catch::Contains("whole blocks"));
     CHECK(std::filesystem::is_empty(dir.path()));
 }

@@ -21,7 +21,9 @@ TEST_CASE("layer statistics agree with scipy.stats to 1e-9 relative") {
         std::vector<double> expected(10);
         std::memcpy(expected.data(), expected_data.bytes().data(), 10 * sizeof(double));
         auto s = layer_statistics(data.values(), info.shape[0], info.shape[1]);
-        auto close = [](double a, double b) { return std::fabs(a - b) <= 1e-9 * std::max(1.0, std::fabs(b)); };
+        auto close = [](double a, double b) {
+            return std::fabs(a - b) <= 1e-9 * std::max(1.0, std::fabs(b));
+        };
         CHECK(close(s.mean, expected[0]));
         CHECK(close(s.std, expected[1]));
         CHECK(close(s.skewness, expected[2]));
@@ -41,7 +43,8 @@ TEST_CASE("kurtosis stays exact on many values with a large mean") {
     // A naive Σx² − n·x̄² in float64 would lose all digits here.
     const float pattern[8] = {-3, -1, -1, -1, 1, 1, 1, 3};
     std::vector<float> values(std::size_t{1} << 24);
-    for (std::size_t i = 0; i < values.size(); ++i) values[i] = 10000.0f + 0.25f * pattern[i % 8];
+    for (std::size_t i = 0; i < values.size(); ++i)
+        values[i] = 10000.0f + 0.25f * pattern[i % 8];
     auto s = layer_statistics(values, 1 << 12, 1 << 12);
     CHECK(s.mean == Approx(10000.0).epsilon(1e-15));
     CHECK(std::fabs(s.excess_kurtosis - (-2.0 / 3.0)) < 1e-9);
@@ -54,12 +57,15 @@ TEST_CASE("kurtosis stays exact on many values with a large mean") {
 TEST_CASE("outlier and histogram counts are exact on constructed data") {
     // 1000 values: 990 at ±1 (alternating) and 10 at ±100: mean 0.
     std::vector<float> values;
-    for (int i = 0; i < 990; ++i) values.push_back(i % 2 ? 1.0f : -1.0f);
-    for (int i = 0; i < 10; ++i) values.push_back(i % 2 ? 100.0f : -100.0f);
+    for (int i = 0; i < 990; ++i)
+        values.push_back(i % 2 ? 1.0f : -1.0f);
+    for (int i = 0; i < 10; ++i)
+        values.push_back(i % 2 ? 100.0f : -100.0f);
     auto s = layer_statistics(values, 10, 100, {3, 8});
     // std = sqrt((990 + 10·10000)/1000) ≈ 10.0449; 3σ ≈ 30.1: exactly the ten ±100 are outliers
     CHECK(s.outlier_fraction == 0.01);
-    CHECK(s.histogram.counts == std::vector<std::uint64_t>{5, 0, 0, 495, 495, 0, 0, 5});  // bins of 25 over [−100, 100]
+    CHECK(s.histogram.counts ==
+          std::vector<std::uint64_t>{5, 0, 0, 495, 495, 0, 0, 5});  // bins of 25 over [−100, 100]
     CHECK(s.max_to_mean == Approx(100.0 / ((990.0 + 1000.0) / 1000.0)));
     CHECK(s.sparsity == 0);
     auto strict = layer_statistics(values, 10, 100, {1, 8});  // k = 1: still only the ±100

@@ -14,8 +14,12 @@
 
 namespace quantlens::test {
 
-inline std::string data_path(const std::string& name) { return std::string(QUANTLENS_TEST_DATA) + "/" + name; }
-inline std::string sample_path(const std::string& name) { return std::string(QUANTLENS_SAMPLES) + "/" + name; }
+inline std::string data_path(const std::string& name) {
+    return std::string(QUANTLENS_TEST_DATA) + "/" + name;
+}
+inline std::string sample_path(const std::string& name) {
+    return std::string(QUANTLENS_SAMPLES) + "/" + name;
+}
 
 // A fresh folder per test case, removed afterwards.
 class ScratchDir {
@@ -25,7 +29,10 @@ public:
         path_ = std::filesystem::temp_directory_path() / ("quantlens-test-" + std::to_string(rng()));
         std::filesystem::create_directories(path_);
     }
-    ~ScratchDir() { std::error_code ignored; std::filesystem::remove_all(path_, ignored); }
+    ~ScratchDir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path_, ignored);
+    }
     std::string file(const std::string& name) const { return (path_ / name).string(); }
     const std::filesystem::path& path() const { return path_; }
 
@@ -44,7 +51,9 @@ inline std::string read_bytes(const std::string& path) {
 }
 
 template <class T>
-void put(std::string& out, T value) { out.append(reinterpret_cast<const char*>(&value), sizeof(T)); }
+void put(std::string& out, T value) {
+    out.append(reinterpret_cast<const char*>(&value), sizeof(T));
+}
 
 inline std::string safetensors_bytes(const std::string& header_json, const std::string& data) {
     std::string out;

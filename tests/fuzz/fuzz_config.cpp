@@ -18,24 +18,30 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     } catch (const quantlens::Error&) {
     }
     try {
-        quantlens::keras_layers(text, {{"dense", {"model_weights/dense/dense/kernel:0", "model_weights/dense/dense/bias:0"}}, {"conv", {"conv/depthwise_kernel:0"}}},
-                                "fuzz.h5");
+        quantlens::keras_layers(
+            text,
+            {{"dense", {"model_weights/dense/dense/kernel:0", "model_weights/dense/dense/bias:0"}},
+             {"conv", {"conv/depthwise_kernel:0"}}},
+            "fuzz.h5");
     } catch (const quantlens::Error&) {
     }
     try {
         const auto plan = quantlens::parse_plan(text, "fuzz.plan.json");
         const auto printed = quantlens::to_json(plan).dump();
-        if (quantlens::to_json(quantlens::parse_plan(printed, "again.plan.json")).dump() != printed) __builtin_trap();
+        if (quantlens::to_json(quantlens::parse_plan(printed, "again.plan.json")).dump() != printed)
+            __builtin_trap();
     } catch (const quantlens::Error&) {
     }
     try {
         const auto budget = quantlens::Budget::parse(text);
-        if (quantlens::Budget::parse(budget.to_string()).value != budget.value) __builtin_trap();
+        if (quantlens::Budget::parse(budget.to_string()).value != budget.value)
+            __builtin_trap();
     } catch (const quantlens::Error&) {
     }
     try {
         auto spec = quantlens::QuantSpec::parse(text);
-        if (!(quantlens::QuantSpec::parse(spec.to_string()) == spec)) __builtin_trap();
+        if (!(quantlens::QuantSpec::parse(spec.to_string()) == spec))
+            __builtin_trap();
     } catch (const quantlens::Error&) {
     }
     return 0;

@@ -22,13 +22,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const auto model = quantlens::open_safetensors(path);
         for (const auto& info : model->tensors()) {
             const std::string suffix = ".weight_packed";
-            if (info.name.size() < suffix.size() || info.name.compare(info.name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+            if (info.name.size() < suffix.size() ||
+                info.name.compare(info.name.size() - suffix.size(), suffix.size(), suffix) != 0)
+                continue;
             const auto module = info.name.substr(0, info.name.size() - suffix.size());
             for (int bits : {4, 8})
                 for (bool symmetric : {true, false})
                     for (const char* strategy : {"tensor", "channel", "group"}) {
                         try {
-                            quantlens::dequantize_packed_module(*model, module, {{"num_bits", bits}, {"symmetric", symmetric}, {"strategy", strategy}, {"group_size", 8}});
+                            quantlens::dequantize_packed_module(*model, module,
+                                                                {{"num_bits", bits},
+                                                                 {"symmetric", symmetric},
+                                                                 {"strategy", strategy},
+                                                                 {"group_size", 8}});
                         } catch (const quantlens::Error&) {
                         }
                     }

@@ -7,7 +7,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     try {
-        quantlens::parse_safetensors_header({reinterpret_cast<const std::byte*>(data), size}, "fuzz.safetensors");
+        quantlens::parse_safetensors_header({reinterpret_cast<const std::byte*>(data), size},
+                                            "fuzz.safetensors");
     } catch (const quantlens::Error&) {
     }
     return 0;

@@ -76,10 +76,12 @@ void MainWindowTest::opensSampleAndListsEveryLayer() {
     QVERIFY(loaded.wait(20000));
     auto model = quantlens::Model::open(kSample.toStdString());
     QCOMPARE(window.layerModel()->rowCount(), static_cast<int>(model.layers().size()));
-    QCOMPARE(window.layerModel()->index(0, quantlens::widgets::LayerTableModel::Name).data().toString(), QStringLiteral("transformer.wte"));
+    QCOMPARE(window.layerModel()->index(0, quantlens::widgets::LayerTableModel::Name).data().toString(),
+             QStringLiteral("transformer.wte"));
     for (int row = 0; row < window.layerModel()->rowCount(); ++row) {
         const auto& layer = model.layers()[static_cast<std::size_t>(row)];
-        QCOMPARE(window.layerModel()->index(row, quantlens::widgets::LayerTableModel::Name).data().toString(), QString::fromStdString(layer.name));
+        QCOMPARE(window.layerModel()->index(row, quantlens::widgets::LayerTableModel::Name).data().toString(),
+                 QString::fromStdString(layer.name));
         QCOMPARE(window.layerModel()->index(row, quantlens::widgets::LayerTableModel::Kind).data().toString(),
                  QString::fromUtf8(quantlens::layer_kind_name(layer.kind).data()));
     }
@@ -93,7 +95,8 @@ void MainWindowTest::histogramMatchesCore() {
     QSignalSpy shown(&window, &MainWindow::histogramShown);
     window.openModel(kSample);
     QVERIFY(loaded.wait(20000));
-    if (shown.isEmpty()) QVERIFY(shown.wait(20000));  // the first row is selected on load
+    if (shown.isEmpty())
+        QVERIFY(shown.wait(20000));  // the first row is selected on load
     shown.clear();
     window.selectLayer(QStringLiteral("transformer.h.0.attn.c_attn"));
     QVERIFY(shown.wait(20000));
@@ -102,7 +105,8 @@ void MainWindowTest::histogramMatchesCore() {
     auto expected = quantlens::histogram(weights.values(), 256);
     auto bars = window.histogram()->barValues();
     QCOMPARE(bars.size(), 256);
-    for (int i = 0; i < bars.size(); ++i) QCOMPARE(bars[i], static_cast<double>(expected.counts[static_cast<std::size_t>(i)]));
+    for (int i = 0; i < bars.size(); ++i)
+        QCOMPARE(bars[i], static_cast<double>(expected.counts[static_cast<std::size_t>(i)]));
 }
 
 void MainWindowTest::badFileShowsErrorAndWindowStaysUsable() {
@@ -153,11 +157,13 @@ void MainWindowTest::analysisFillsTheTableWithTheCoresFigures() {
         auto matrix = quantlens::as_matrix(weights.values(), weights.shape);
         const auto statistics = quantlens::layer_statistics(matrix.values, matrix.rows, matrix.cols);
         QCOMPARE(kurtosis.toDouble(), statistics.excess_kurtosis);
-        QCOMPARE(table->index(row, Table::Outliers).data(Qt::UserRole).toDouble(), statistics.outlier_fraction);
+        QCOMPARE(table->index(row, Table::Outliers).data(Qt::UserRole).toDouble(),
+                 statistics.outlier_fraction);
         const auto qsur = quantlens::qsur(matrix.values, matrix.rows, matrix.cols);
         QCOMPARE(table->index(row, Table::Qsur).data(Qt::UserRole).toDouble(), qsur.per_dimension);
         QCOMPARE(table->index(row, Table::Qsur).data().toString().endsWith('*'), qsur.rank_deficient);
-        QVERIFY(table->index(row, Table::Kurtosis).data(Qt::BackgroundRole).isValid());  // on the colour scale
+        QVERIFY(
+            table->index(row, Table::Kurtosis).data(Qt::BackgroundRole).isValid());  // on the colour scale
     }
     QCOMPARE(table->analysedRows(), quantizable);
     // the sensitivity view plots the same figures along depth, and ranks two of them
@@ -169,13 +175,16 @@ void MainWindowTest::analysisFillsTheTableWithTheCoresFigures() {
     QCOMPARE(bars->dataCount(), quantizable);
     std::vector<double> kurtosis, qsurs;
     for (const auto& layer : model.layers()) {
-        if (!quantlens::is_quantizable(layer.kind)) continue;
+        if (!quantlens::is_quantizable(layer.kind))
+            continue;
         auto weights = model.read_weights(layer);
         auto matrix = quantlens::as_matrix(weights.values(), weights.shape);
-        kurtosis.push_back(quantlens::layer_statistics(matrix.values, matrix.rows, matrix.cols).excess_kurtosis);
+        kurtosis.push_back(
+            quantlens::layer_statistics(matrix.values, matrix.rows, matrix.cols).excess_kurtosis);
         qsurs.push_back(quantlens::qsur(matrix.values, matrix.rows, matrix.cols).per_dimension);
     }
-    for (int i = 0; i < quantizable; ++i) QCOMPARE(bars->data()->at(i)->value, kurtosis[static_cast<std::size_t>(i)]);
+    for (int i = 0; i < quantizable; ++i)
+        QCOMPARE(bars->data()->at(i)->value, kurtosis[static_cast<std::size_t>(i)]);
     QCOMPARE(sensitivity->shownSpearman(), quantlens::spearman(kurtosis, qsurs));
     window.views()->setCurrentWidget(sensitivity);
     saveScreenshot(window, "sensitivity-view.png");
@@ -195,8 +204,9 @@ void MainWindowTest::quantizeViewShowsTheCoresPreviewOfTheSpec() {
     window.views()->setCurrentWidget(inspector);
     QSignalSpy previewed(inspector, &quantlens::widgets::LayerInspector::previewShown);
     window.selectLayer(QStringLiteral("transformer.h.0.mlp.c_fc"));
-    QTRY_VERIFY_WITH_TIMEOUT(inspector->layerName() == QStringLiteral("transformer.h.0.mlp.c_fc") && inspector->preview() &&
-                                 !inspector->job()->isRunning(), 20000);
+    QTRY_VERIFY_WITH_TIMEOUT(inspector->layerName() == QStringLiteral("transformer.h.0.mlp.c_fc") &&
+                                 inspector->preview() && !inspector->job()->isRunning(),
+                             20000);
 
     auto model = quantlens::Model::open(kSample.toStdString());
     auto weights = model.read_weights(model.layer("transformer.h.0.mlp.c_fc"));
@@ -215,21 +225,36 @@ void MainWindowTest::quantizeViewShowsTheCoresPreviewOfTheSpec() {
         // the levels drawn over the histogram are the core's, and so is the clipping range
         const auto levels = inspector->weightPlot()->levelPositions();
         QCOMPARE(levels.size(), static_cast<qsizetype>(core.levels.size()));
-        for (qsizetype i = 0; i < levels.size(); ++i) QCOMPARE(levels[i], static_cast<double>(core.levels[static_cast<std::size_t>(i)]));
-        QCOMPARE(inspector->weightPlot()->clipRange().second, static_cast<double>(*std::max_element(core.levels.begin(), core.levels.end())));
+        for (qsizetype i = 0; i < levels.size(); ++i)
+            QCOMPARE(levels[i], static_cast<double>(core.levels[static_cast<std::size_t>(i)]));
+        QCOMPARE(inspector->weightPlot()->clipRange().second,
+                 static_cast<double>(*std::max_element(core.levels.begin(), core.levels.end())));
         const auto errorBars = inspector->errorPlot()->barValues();
         QCOMPARE(errorBars.size(), static_cast<qsizetype>(core.error_histogram.counts.size()));
-        for (qsizetype i = 0; i < errorBars.size(); ++i) QCOMPARE(errorBars[i], static_cast<double>(core.error_histogram.counts[static_cast<std::size_t>(i)]));
+        for (qsizetype i = 0; i < errorBars.size(); ++i)
+            QCOMPARE(errorBars[i],
+                     static_cast<double>(core.error_histogram.counts[static_cast<std::size_t>(i)]));
         QCOMPARE(inspector->channelPlot()->channelCount(), static_cast<int>(matrix.rows));
-        QVERIFY(inspector->metricsLabel()->text().contains(QString::number(core.metrics.bits_per_weight, 'f', 3)));
+        QVERIFY(inspector->metricsLabel()->text().contains(
+            QString::number(core.metrics.bits_per_weight, 'f', 3)));
         // the table's SQNR column follows the spec, layer by layer
-        QTRY_VERIFY_WITH_TIMEOUT(window.layerModel()->sqnrSpec() == QString::fromStdString(spec.to_string()) && !window.sqnrJob()->isRunning(), 20000);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            window.layerModel()->sqnrSpec() == QString::fromStdString(spec.to_string()) &&
+                !window.sqnrJob()->isRunning(),
+            20000);
         for (int row = 0; row < window.layerModel()->rowCount(); ++row) {
-            const auto name = window.layerModel()->index(row, quantlens::widgets::LayerTableModel::Name).data().toString();
-            if (name != QStringLiteral("transformer.h.0.mlp.c_fc")) continue;
-            QCOMPARE(window.layerModel()->index(row, quantlens::widgets::LayerTableModel::Sqnr).data(Qt::UserRole).toDouble(), core.metrics.sqnr_db);
+            const auto name =
+                window.layerModel()->index(row, quantlens::widgets::LayerTableModel::Name).data().toString();
+            if (name != QStringLiteral("transformer.h.0.mlp.c_fc"))
+                continue;
+            QCOMPARE(window.layerModel()
+                         ->index(row, quantlens::widgets::LayerTableModel::Sqnr)
+                         .data(Qt::UserRole)
+                         .toDouble(),
+                     core.metrics.sqnr_db);
         }
-        if (std::string(text) == "int4:g32:asym") saveScreenshot(window, "quantize-view.png");
+        if (std::string(text) == "int4:g32:asym")
+            saveScreenshot(window, "quantize-view.png");
     }
     // the table exports as CSV, numbers at full precision
     QTemporaryDir dir;
@@ -243,9 +268,13 @@ void MainWindowTest::quantizeViewShowsTheCoresPreviewOfTheSpec() {
     QVERIFY(lines[1].startsWith(QStringLiteral("transformer.wte,embedding,")));
     // with calibration inputs loaded, GPTQ previews as the core computes it
     std::vector<float> inputs(128 * 64);
-    for (std::size_t i = 0; i < inputs.size(); ++i) inputs[i] = std::sin(0.37f * static_cast<float>(i)) + 0.1f * static_cast<float>(i % 7);
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+        inputs[i] = std::sin(0.37f * static_cast<float>(i)) + 0.1f * static_cast<float>(i % 7);
     const std::string calib = dir.filePath("x.npy").toStdString();
-    quantlens::write_npy(calib, {"x", quantlens::DType::F32, {128, 64}, {reinterpret_cast<const std::byte*>(inputs.data()), inputs.size() * 4}});
+    quantlens::write_npy(calib, {"x",
+                                 quantlens::DType::F32,
+                                 {128, 64},
+                                 {reinterpret_cast<const std::byte*>(inputs.data()), inputs.size() * 4}});
     previewed.clear();
     window.openCalibration(QString::fromStdString(calib));
     QVERIFY(previewed.wait(20000));
@@ -256,43 +285,53 @@ void MainWindowTest::quantizeViewShowsTheCoresPreviewOfTheSpec() {
     quantlens::QuantOptions withInputs;
     const quantlens::CalibrationInputs x{inputs, 128, 64};
     withInputs.inputs = &x;
-    QCOMPARE(inspector->preview()->metrics.mse, quantlens::quantize(matrix, quantlens::QuantSpec::parse("int4:g32:sym:round=gptq"), withInputs).metrics.mse);
+    QCOMPARE(inspector->preview()->metrics.mse,
+             quantlens::quantize(matrix, quantlens::QuantSpec::parse("int4:g32:sym:round=gptq"), withInputs)
+                 .metrics.mse);
     // a spec that does not parse leaves the last preview on screen and says why
     inspector->specEditor()->setSpecText(QStringLiteral("int4:g0"));
-    QCOMPARE(QString::fromStdString(inspector->preview()->spec.to_string()), QStringLiteral("int4:g32:sym:round=gptq"));
+    QCOMPARE(QString::fromStdString(inspector->preview()->spec.to_string()),
+             QStringLiteral("int4:g32:sym:round=gptq"));
 }
 
 void MainWindowTest::compareViewPutsThreeSpecsSideBySide() {
     MainWindow window;
     showAndOpen(window, kSample);
     auto* panel = window.comparePanel();
-    const QStringList specs = {QStringLiteral("int4:g32:asym"), QStringLiteral("nf4:g64"), QStringLiteral("q4_0")};
+    const QStringList specs = {QStringLiteral("int4:g32:asym"), QStringLiteral("nf4:g64"),
+                               QStringLiteral("q4_0")};
     panel->setSpecs(specs);
     panel->setWholeModel(true);
     QSignalSpy compared(panel, &quantlens::widgets::ComparePanel::compared);
     window.selectLayer(QStringLiteral("transformer.h.1.mlp.c_fc"));
     window.views()->setCurrentWidget(panel);
-    QTRY_VERIFY_WITH_TIMEOUT(!compared.isEmpty() && !panel->job()->isRunning() && panel->modelResult(), 30000);
+    QTRY_VERIFY_WITH_TIMEOUT(!compared.isEmpty() && !panel->job()->isRunning() && panel->modelResult(),
+                             30000);
 
     auto model = quantlens::Model::open(kSample.toStdString());
     auto weights = model.read_weights(model.layer("transformer.h.1.mlp.c_fc"));
     const auto matrix = quantlens::as_matrix(weights.values(), weights.shape);
     std::vector<quantlens::QuantSpec> parsed;
-    for (const auto& text : specs) parsed.push_back(quantlens::QuantSpec::parse(text.toStdString()));
+    for (const auto& text : specs)
+        parsed.push_back(quantlens::QuantSpec::parse(text.toStdString()));
     const auto whole = quantlens::compare_specs(model, quantlens::quantizable_layers(model), parsed);
     auto* table = panel->table();
     QCOMPARE(table->rowCount(), 3);
     int bestSqnr = 0;
     for (int s = 0; s < 3; ++s) {
         const auto core = quantlens::quantize(matrix, parsed[static_cast<std::size_t>(s)]);
-        QCOMPARE(table->verticalHeaderItem(s)->text(), QString::fromStdString(parsed[static_cast<std::size_t>(s)].to_string()));
+        QCOMPARE(table->verticalHeaderItem(s)->text(),
+                 QString::fromStdString(parsed[static_cast<std::size_t>(s)].to_string()));
         QCOMPARE(table->item(s, 0)->data(Qt::UserRole).toDouble(), core.metrics.bits_per_weight);
         QCOMPARE(table->item(s, 1)->data(Qt::UserRole).toDouble(), core.metrics.mse);
         QCOMPARE(table->item(s, 2)->data(Qt::UserRole).toDouble(), core.metrics.sqnr_db);
-        QCOMPARE(table->item(s, 6)->data(Qt::UserRole).toDouble(), whole.totals[static_cast<std::size_t>(s)].sqnr_db);
-        if (core.metrics.sqnr_db > table->item(bestSqnr, 2)->data(Qt::UserRole).toDouble()) bestSqnr = s;
+        QCOMPARE(table->item(s, 6)->data(Qt::UserRole).toDouble(),
+                 whole.totals[static_cast<std::size_t>(s)].sqnr_db);
+        if (core.metrics.sqnr_db > table->item(bestSqnr, 2)->data(Qt::UserRole).toDouble())
+            bestSqnr = s;
     }
-    for (int s = 0; s < 3; ++s) QCOMPARE(table->item(s, 2)->font().bold(), s == bestSqnr);  // the best SQNR stands out
+    for (int s = 0; s < 3; ++s)
+        QCOMPARE(table->item(s, 2)->font().bold(), s == bestSqnr);  // the best SQNR stands out
     QCOMPARE(panel->histogram()->overlayCount(), 3);
     const auto tableCsv = panel->tableCsv().split('\n', Qt::SkipEmptyParts);
     QCOMPARE(tableCsv.size(), 4);  // header and three specs
@@ -323,7 +362,8 @@ void MainWindowTest::allocationSliderChangesThePlanAndExportWritesIt() {
     showAndOpen(window, kSample);
     auto* panel = window.allocationPanel();
     window.views()->setCurrentWidget(panel);
-    panel->setCandidates(QStringLiteral("int4:g64:asym, int8:channel:sym"), QStringLiteral("int8:channel:sym"));
+    panel->setCandidates(QStringLiteral("int4:g64:asym, int8:channel:sym"),
+                         QStringLiteral("int8:channel:sym"));
     QSignalSpy changed(panel, &quantlens::widgets::AllocationPanel::planChanged);
     panel->analyse();
     QVERIFY(changed.wait(30000));
@@ -333,8 +373,10 @@ void MainWindowTest::allocationSliderChangesThePlanAndExportWritesIt() {
     // The plan at each budget is the core's plan for that budget, and more budget buys more bits.
     auto model = quantlens::Model::open(kSample.toStdString());
     quantlens::PlanRequest request;
-    request.candidates = {quantlens::QuantSpec::parse("int4:g64:asym"), quantlens::QuantSpec::parse("int8:channel:sym")};
-    request.kind_candidates[quantlens::LayerKind::Embedding] = {quantlens::QuantSpec::parse("int8:channel:sym")};
+    request.candidates = {quantlens::QuantSpec::parse("int4:g64:asym"),
+                          quantlens::QuantSpec::parse("int8:channel:sym")};
+    request.kind_candidates[quantlens::LayerKind::Embedding] = {
+        quantlens::QuantSpec::parse("int8:channel:sym")};
     quantlens::AnalysisOptions options;
     options.specs = quantlens::specs_to_measure(request);
     options.qsur = false;
@@ -345,7 +387,8 @@ void MainWindowTest::allocationSliderChangesThePlanAndExportWritesIt() {
         const double bits = panel->minBudget() + fraction * (panel->maxBudget() - panel->minBudget());
         changed.clear();
         panel->slider()->setValue(static_cast<int>(fraction * panel->slider()->maximum()));
-        if (fraction > 0) QVERIFY(!changed.isEmpty());
+        if (fraction > 0)
+            QVERIFY(!changed.isEmpty());
         const auto* plan = panel->plan();
         QVERIFY(plan && plan->summary);
         QVERIFY(plan->summary->bits_per_weight <= bits + 1e-6);
@@ -354,20 +397,32 @@ void MainWindowTest::allocationSliderChangesThePlanAndExportWritesIt() {
         request.budget = {quantlens::Budget::Kind::BitsPerWeight, std::max(bits, panel->minBudget()) + 1e-9};
         const auto core = quantlens::plan_allocation(model, report, request).plan;
         QCOMPARE(plan->layers.size(), core.layers.size());
-        for (std::size_t i = 0; i < core.layers.size(); ++i) QCOMPARE(plan->layers[i].second.to_string(), core.layers[i].second.to_string());
-        if (fraction == 0.5) saveScreenshot(window, "allocate-view.png");
+        for (std::size_t i = 0; i < core.layers.size(); ++i)
+            QCOMPARE(plan->layers[i].second.to_string(), core.layers[i].second.to_string());
+        if (fraction == 0.5)
+            saveScreenshot(window, "allocate-view.png");
     }
     QVERIFY(previous > panel->minBudget());
     // the table shows what the plan assigns
     for (int row = 0; row < window.layerModel()->rowCount(); ++row) {
-        const auto name = window.layerModel()->index(row, quantlens::widgets::LayerTableModel::Name).data().toString().toStdString();
+        const auto name = window.layerModel()
+                              ->index(row, quantlens::widgets::LayerTableModel::Name)
+                              .data()
+                              .toString()
+                              .toStdString();
         for (const auto& [layer, spec] : panel->plan()->layers)
-            if (layer == name) QCOMPARE(window.layerModel()->index(row, quantlens::widgets::LayerTableModel::Assigned).data().toString(), QString::fromStdString(spec.to_string()));
+            if (layer == name)
+                QCOMPARE(window.layerModel()
+                             ->index(row, quantlens::widgets::LayerTableModel::Assigned)
+                             .data()
+                             .toString(),
+                         QString::fromStdString(spec.to_string()));
     }
     // pinning a layer holds it at that spec whatever the budget
     panel->pin(QStringLiteral("transformer.h.0.mlp.c_fc"), QStringLiteral("int4:g64:asym"));
     for (const auto& [name, spec] : panel->plan()->layers)
-        if (name == "transformer.h.0.mlp.c_fc") QCOMPARE(QString::fromStdString(spec.to_string()), QStringLiteral("int4:g64:asym"));
+        if (name == "transformer.h.0.mlp.c_fc")
+            QCOMPARE(QString::fromStdString(spec.to_string()), QStringLiteral("int4:g64:asym"));
 
     // Export the plan on screen from the dialog: the file reads back with the preview's values.
     auto* dialog = window.openExportDialog();
@@ -407,40 +462,53 @@ void MainWindowTest::sensitivityViewRunsTheHessianTraces() {
     window.resize(1440, 860);
     window.show();
     QSignalSpy loaded(&window, &MainWindow::modelLoaded);
-    const QString model = QStringLiteral(QUANTLENS_SAMPLES "/digits-cnn.h5"), calib = QStringLiteral(QUANTLENS_SAMPLES "/digits-calib.npz");
+    const QString model = QStringLiteral(QUANTLENS_SAMPLES "/digits-cnn.h5"),
+                  calib = QStringLiteral(QUANTLENS_SAMPLES "/digits-calib.npz");
     window.openModel(model);
     QVERIFY(loaded.wait(20000));
     QTRY_VERIFY_WITH_TIMEOUT(!window.isAnalysing(), 30000);
     window.inspector()->specEditor()->setSpecText(QStringLiteral("int4:channel:sym"));
     window.runModelMetrics(calib);
     auto* sensitivity = window.sensitivityPanel();
-    QTRY_VERIFY_WITH_TIMEOUT(!sensitivity->agreementText().isEmpty(), 120000);  // the report has reached the view, not only finished
+    QTRY_VERIFY_WITH_TIMEOUT(!sensitivity->agreementText().isEmpty(),
+                             120000);  // the report has reached the view, not only finished
     // the same numbers as the core's report (read back from the cache the run filled)
     quantlens::SensitivityRequest request;
     request.specs = {quantlens::QuantSpec::parse("int4:channel:sym")};
-    const auto core = quantlens::model_sensitivity(quantlens::Model::open(model.toStdString()), quantlens::load_labelled_data(calib.toStdString()), request);
+    const auto core =
+        quantlens::model_sensitivity(quantlens::Model::open(model.toStdString()),
+                                     quantlens::load_labelled_data(calib.toStdString()), request);
     QVERIFY(core.from_cache);
     sensitivity->setBarMetric(QStringLiteral("hessian_trace"));
     auto* bars = qobject_cast<QCPBars*>(sensitivity->barPlot()->plottable(0));
     QVERIFY(bars);
     QCOMPARE(bars->dataCount(), 7);  // the weighted layers; batch_normalization keeps an empty slot
-    for (int i = 0; i < 7; ++i) QCOMPARE(bars->data()->at(i)->value, core.layers[static_cast<std::size_t>(i)].hessian->hutchinson.trace);
+    for (int i = 0; i < 7; ++i)
+        QCOMPARE(bars->data()->at(i)->value,
+                 core.layers[static_cast<std::size_t>(i)].hessian->hutchinson.trace);
     sensitivity->setBarMetric(QStringLiteral("delta_loss"));
     bars = qobject_cast<QCPBars*>(sensitivity->barPlot()->plottable(0));
     QCOMPARE(bars->data()->at(0)->value, core.layers.front().damage->delta_loss.front());
-    QVERIFY(sensitivity->agreementText().contains(QStringLiteral("Spearman ρ against the measured Δloss under int4:channel:sym, over 7 layers")));
+    QVERIFY(sensitivity->agreementText().contains(
+        QStringLiteral("Spearman ρ against the measured Δloss under int4:channel:sym, over 7 layers")));
     QVERIFY(sensitivity->agreementText().contains(QStringLiteral("HAWQ Ω")));
     // the layer table's model columns appear and hold the same figures
     using Table = quantlens::widgets::LayerTableModel;
     QVERIFY(!window.layerTable()->isColumnHidden(Table::DeltaLoss));
-    QVERIFY(window.layerModel()->headerData(Table::DeltaLoss, Qt::Horizontal, Qt::DisplayRole).toString().contains(QStringLiteral("int4:channel:sym")));
+    QVERIFY(window.layerModel()
+                ->headerData(Table::DeltaLoss, Qt::Horizontal, Qt::DisplayRole)
+                .toString()
+                .contains(QStringLiteral("int4:channel:sym")));
     for (int row = 0; row < window.layerModel()->rowCount(); ++row) {
         const auto name = window.layerModel()->layerAt(row)->name;
         for (const auto& layer : core.layers)
             if (layer.layer == name) {
-                QCOMPARE(window.layerModel()->index(row, Table::HessianTrace).data(Qt::UserRole).toDouble(), layer.hessian->hutchinson.trace);
-                QCOMPARE(window.layerModel()->index(row, Table::LrpScore).data(Qt::UserRole).toDouble(), layer.lrp->contribution);
-                QCOMPARE(window.layerModel()->index(row, Table::DeltaLoss).data(Qt::UserRole).toDouble(), layer.damage->delta_loss.front());
+                QCOMPARE(window.layerModel()->index(row, Table::HessianTrace).data(Qt::UserRole).toDouble(),
+                         layer.hessian->hutchinson.trace);
+                QCOMPARE(window.layerModel()->index(row, Table::LrpScore).data(Qt::UserRole).toDouble(),
+                         layer.lrp->contribution);
+                QCOMPARE(window.layerModel()->index(row, Table::DeltaLoss).data(Qt::UserRole).toDouble(),
+                         layer.damage->delta_loss.front());
             }
     }
     QVERIFY(!sensitivity->agreementText().contains(QStringLiteral("kl ")));
@@ -448,9 +516,11 @@ void MainWindowTest::sensitivityViewRunsTheHessianTraces() {
     sensitivity->setScatterMetrics(QStringLiteral("hessian_omega"), QStringLiteral("delta_loss"));
     double omega_rho = NAN;
     for (const auto& a : core.agreement)
-        if (a.predictor == "hessian_omega") omega_rho = a.rho;
+        if (a.predictor == "hessian_omega")
+            omega_rho = a.rho;
     QCOMPARE(sensitivity->shownSpearman(), omega_rho);
-    window.layerTable()->scrollTo(window.layerTable()->model()->index(0, Table::DeltaLoss));  // the model columns in view (the view shows a sorting proxy)
+    window.layerTable()->scrollTo(window.layerTable()->model()->index(
+        0, Table::DeltaLoss));  // the model columns in view (the view shows a sorting proxy)
     saveScreenshot(window, "sensitivity-hessian.png");
     qunsetenv("QUANTLENS_CACHE_DIR");
 }

@@ -11,7 +11,8 @@ QString outputRefusal(const QString& path, const QStringList& inputs, bool repla
     quantlens::OutputRequest request;
     request.path = path.toStdString();
     request.shape = folder ? quantlens::OutputShape::Folder : quantlens::OutputShape::File;
-    for (const auto& input : inputs) request.inputs.push_back(input.toStdString());
+    for (const auto& input : inputs)
+        request.inputs.push_back(input.toStdString());
     request.replace = replaceOwn;
     try {
         quantlens::guard_output(request);
@@ -23,7 +24,8 @@ QString outputRefusal(const QString& path, const QStringList& inputs, bool repla
 
 bool allowOutput(QWidget* parent, const QString& path, const QStringList& inputs, bool replaceOwn) {
     const auto refusal = outputRefusal(path, inputs, replaceOwn);
-    if (refusal.isEmpty()) return true;
+    if (refusal.isEmpty())
+        return true;
     QMessageBox::warning(parent, QObject::tr("Not written"), refusal);
     return false;
 }

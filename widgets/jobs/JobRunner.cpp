@@ -12,15 +12,21 @@ JobRunner::JobRunner(QObject* parent) : QObject(parent) {}
 
 JobRunner::~JobRunner() {
     cancel();
-    if (watcher_) watcher_->waitForFinished();
+    if (watcher_)
+        watcher_->waitForFinished();
 }
 
-void JobRunner::refuse(const QString& message) { emit failed(message); }
+void JobRunner::refuse(const QString& message) {
+    emit failed(message);
+}
 
-bool JobRunner::isRunning() const { return watcher_ && watcher_->isRunning(); }
+bool JobRunner::isRunning() const {
+    return watcher_ && watcher_->isRunning();
+}
 
 void JobRunner::cancel() {
-    if (token_) token_->cancel();
+    if (token_)
+        token_->cancel();
 }
 
 void JobRunner::start(const QString& title, Work work) {
@@ -36,17 +42,29 @@ void JobRunner::start(const QString& title, Work work) {
     connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher] {
         Outcome outcome = watcher->result();
         watcher->deleteLater();
-        if (watcher_ == watcher) watcher_ = nullptr;
-        if (outcome.cancelled) emit cancelled();
-        else if (!outcome.error.isEmpty()) emit failed(outcome.error);
-        else emit finished(outcome.value);
+        if (watcher_ == watcher)
+            watcher_ = nullptr;
+        if (outcome.cancelled)
+            emit cancelled();
+        else if (!outcome.error.isEmpty())
+            emit failed(outcome.error);
+        else
+            emit finished(outcome.value);
     });
     QPointer<JobRunner> self(this);
-    quantlens::Progress progress = [self, token](std::uint64_t done, std::uint64_t total, std::string_view what) {
-        if (!self || token->cancelled()) return;
+    quantlens::Progress progress = [self, token](std::uint64_t done, std::uint64_t total,
+                                                 std::string_view what) {
+        if (!self || token->cancelled())
+            return;
         double fraction = total ? static_cast<double>(done) / static_cast<double>(total) : 0.0;
         QString detail = QString::fromUtf8(what.data(), static_cast<qsizetype>(what.size()));
-        QMetaObject::invokeMethod(self, [self, fraction, detail] { if (self) emit self->progressed(fraction, detail); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            self,
+            [self, fraction, detail] {
+                if (self)
+                    emit self->progressed(fraction, detail);
+            },
+            Qt::QueuedConnection);
     };
     watcher->setFuture(QtConcurrent::run([work = std::move(work), progress, token]() -> Outcome {
         try {

@@ -39,7 +39,11 @@ signals:
     void cancelled();
 
 private:
-    struct Outcome { std::any value; QString error; bool cancelled = false; };
+    struct Outcome {
+        std::any value;
+        QString error;
+        bool cancelled = false;
+    };
     QFutureWatcher<Outcome>* watcher_ = nullptr;
     std::shared_ptr<quantlens::CancelToken> token_;
 };

@@ -18,7 +18,27 @@ namespace quantlens::widgets {
 class LayerTableModel : public QAbstractTableModel {
     Q_OBJECT
 public:
-    enum Column { Name, Kind, Shape, Parameters, DType, Kurtosis, Qsur, Outliers, HessianTrace, LrpScore, DeltaLoss, Sqnr, Assigned, Bytes, Min, Max, Mean, Std, ColumnCount };
+    enum Column {
+        Name,
+        Kind,
+        Shape,
+        Parameters,
+        DType,
+        Kurtosis,
+        Qsur,
+        Outliers,
+        HessianTrace,
+        LrpScore,
+        DeltaLoss,
+        Sqnr,
+        Assigned,
+        Bytes,
+        Min,
+        Max,
+        Mean,
+        Std,
+        ColumnCount
+    };
 
     explicit LayerTableModel(QObject* parent = nullptr);
     void setInspection(quantlens::Inspection inspection);
@@ -34,7 +54,8 @@ public:
     void setAssignments(const std::map<std::string, std::string>& specs);
     // The model-based columns (Hessian trace, LRP score, measured Δloss under `spec`), by layer;
     // cleared by setInspection. hasModelMetrics() says whether they hold anything to show.
-    void setModelMetrics(const QString& spec, std::map<std::string, double> trace, std::map<std::string, double> lrp, std::map<std::string, double> deltaLoss);
+    void setModelMetrics(const QString& spec, std::map<std::string, double> trace,
+                         std::map<std::string, double> lrp, std::map<std::string, double> deltaLoss);
     bool hasModelMetrics() const { return !model_.empty(); }
     QString sqnrSpec() const { return sqnrSpec_; }
     // The table as shown (display text), header first, comma-separated with quoting.
@@ -51,10 +72,12 @@ private:
 
     quantlens::Inspection inspection_;
     std::vector<std::optional<quantlens::LayerAnalysis>> analyses_;  // by row
-    struct Range { double low = 0, high = 0; };
+    struct Range {
+        double low = 0, high = 0;
+    };
     Range kurtosisRange_, qsurRange_, outlierRange_, sqnrRange_;
-    std::map<int, Range> modelRanges_;                        // by column
-    std::map<int, std::map<std::string, double>> model_;     // by column, then layer
+    std::map<int, Range> modelRanges_;                    // by column
+    std::map<int, std::map<std::string, double>> model_;  // by column, then layer
     QString deltaLossSpec_;
     QString sqnrSpec_;
     std::map<std::string, double> sqnr_;

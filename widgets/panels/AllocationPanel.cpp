@@ -32,7 +32,8 @@ namespace quantlens::widgets {
 namespace {
 QString defaultCandidates() {
     QStringList texts;
-    for (const auto& text : quantlens::default_candidates()) texts << QString::fromStdString(text);
+    for (const auto& text : quantlens::default_candidates())
+        texts << QString::fromStdString(text);
     return texts.join(QStringLiteral(", "));
 }
 }  // namespace
@@ -43,7 +44,8 @@ constexpr int kSliderSteps = 1000;
 
 std::vector<quantlens::QuantSpec> parseSpecs(const QString& text) {
     std::vector<quantlens::QuantSpec> specs;
-    for (const auto& part : text.split(QRegularExpression(QStringLiteral("[,\\s]+")), Qt::SkipEmptyParts)) specs.push_back(quantlens::QuantSpec::parse(part.toStdString()));
+    for (const auto& part : text.split(QRegularExpression(QStringLiteral("[,\\s]+")), Qt::SkipEmptyParts))
+        specs.push_back(quantlens::QuantSpec::parse(part.toStdString()));
     return specs;
 }
 
@@ -51,7 +53,8 @@ std::vector<quantlens::QuantSpec> parseSpecs(const QString& text) {
 std::string exactPattern(const std::string& name) {
     std::string pattern;
     for (char c : name) {
-        if (std::string_view("\\^$.|?*+()[]{}").find(c) != std::string_view::npos) pattern += '\\';
+        if (std::string_view("\\^$.|?*+()[]{}").find(c) != std::string_view::npos)
+            pattern += '\\';
         pattern += c;
     }
     return pattern;
@@ -60,11 +63,22 @@ std::string exactPattern(const std::string& name) {
 }  // namespace
 
 AllocationPanel::AllocationPanel(QWidget* parent)
-    : QWidget(parent), candidates_(new QLineEdit(defaultCandidates())), embeddings_(new QLineEdit),
-      metric_(new QComboBox), tieFused_(new QCheckBox(tr("Tie fused q/k/v, gate/up"))), analyse_(new QPushButton(tr("Measure candidates"))), slider_(new QSlider(Qt::Horizontal)), summary_(new QLabel),
-      frontier_(new QCustomPlot), bars_(new QCustomPlot), table_(new QTableWidget), load_(new QPushButton(tr("Load plan…"))),
-      save_(new QPushButton(tr("Save plan…"))), job_(new JobRunner(this)) {
-    embeddings_->setPlaceholderText(tr("same as every layer (e.g. f16 or int8:channel:sym to keep them wider)"));
+    : QWidget(parent),
+      candidates_(new QLineEdit(defaultCandidates())),
+      embeddings_(new QLineEdit),
+      metric_(new QComboBox),
+      tieFused_(new QCheckBox(tr("Tie fused q/k/v, gate/up"))),
+      analyse_(new QPushButton(tr("Measure candidates"))),
+      slider_(new QSlider(Qt::Horizontal)),
+      summary_(new QLabel),
+      frontier_(new QCustomPlot),
+      bars_(new QCustomPlot),
+      table_(new QTableWidget),
+      load_(new QPushButton(tr("Load plan…"))),
+      save_(new QPushButton(tr("Save plan…"))),
+      job_(new JobRunner(this)) {
+    embeddings_->setPlaceholderText(
+        tr("same as every layer (e.g. f16 or int8:channel:sym to keep them wider)"));
     metric_->addItem(tr("squared error (mse)"), "mse");
     metric_->addItem(tr("squared error × kurtosis"), "kurtosis");
     metric_->addItem(tr("squared error × max/mean |w|"), "max_to_mean");
@@ -79,7 +93,8 @@ AllocationPanel::AllocationPanel(QWidget* parent)
     form->addRow(tr("Embeddings"), embeddings_);
     auto* metricRow = new QHBoxLayout;
     metricRow->addWidget(metric_, 1);
-    tieFused_->setToolTip(tr("One spec for the projections vLLM fuses into one matrix (needed for packed safetensors)"));
+    tieFused_->setToolTip(
+        tr("One spec for the projections vLLM fuses into one matrix (needed for packed safetensors)"));
     metricRow->addWidget(tieFused_);
     metricRow->addWidget(analyse_);
     metricRow->addWidget(load_);
@@ -102,7 +117,8 @@ AllocationPanel::AllocationPanel(QWidget* parent)
     grid->addWidget(bars_, 0, 1);
     layout->addLayout(grid, 1);
     table_->setColumnCount(5);
-    table_->setHorizontalHeaderLabels({tr("Layer"), tr("Kind"), tr("Parameters"), tr("Spec"), tr("Bits/weight")});
+    table_->setHorizontalHeaderLabels(
+        {tr("Layer"), tr("Kind"), tr("Parameters"), tr("Spec"), tr("Bits/weight")});
     table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
     install_table_export(table_);
     table_->setSelectionBehavior(QAbstractItemView::SelectRows);
@@ -112,11 +128,13 @@ AllocationPanel::AllocationPanel(QWidget* parent)
     layout->addWidget(table_, 1);
 
     connect(analyse_, &QPushButton::clicked, this, &AllocationPanel::analyse);
-    connect(metric_, &QComboBox::currentIndexChanged, this, [this] { solve(Frontier::Recompute, sliderBits()); });
+    connect(metric_, &QComboBox::currentIndexChanged, this,
+            [this] { solve(Frontier::Recompute, sliderBits()); });
     connect(tieFused_, &QCheckBox::toggled, this, [this] { solve(Frontier::Recompute, sliderBits()); });
     connect(slider_, &QSlider::valueChanged, this, [this] { solve(Frontier::Keep, sliderBits()); });
     connect(table_, &QTableWidget::cellDoubleClicked, this, [this](int row, int) {
-        if (!report_) return;
+        if (!report_)
+            return;
         const auto layer = table_->item(row, 0)->text();
         QMenu menu(this);
         for (const auto& spec : parseSpecs(candidates_->text())) {
@@ -127,12 +145,16 @@ AllocationPanel::AllocationPanel(QWidget* parent)
         menu.exec(QCursor::pos());
     });
     connect(load_, &QPushButton::clicked, this, [this] {
-        const auto path = QFileDialog::getOpenFileName(this, tr("Load plan"), QString(), tr("Plans (*.json);;All files (*)"));
-        if (!path.isEmpty()) loadPlan(path);
+        const auto path = QFileDialog::getOpenFileName(this, tr("Load plan"), QString(),
+                                                       tr("Plans (*.json);;All files (*)"));
+        if (!path.isEmpty())
+            loadPlan(path);
     });
     connect(save_, &QPushButton::clicked, this, [this] {
-        const auto path = QFileDialog::getSaveFileName(this, tr("Save plan"), QStringLiteral("plan.json"), tr("Plans (*.json)"));
-        if (!path.isEmpty()) savePlan(path);
+        const auto path = QFileDialog::getSaveFileName(this, tr("Save plan"), QStringLiteral("plan.json"),
+                                                       tr("Plans (*.json)"));
+        if (!path.isEmpty())
+            savePlan(path);
     });
     connect(job_, &JobRunner::finished, this, [this](const std::any& result) {
         report_ = std::any_cast<std::shared_ptr<const quantlens::AnalysisReport>>(result);
@@ -141,15 +163,19 @@ AllocationPanel::AllocationPanel(QWidget* parent)
         solve(Frontier::Recompute, std::nullopt);  // the frontier's range, then the middle of it
     });
     connect(job_, &JobRunner::failed, this, [this](const QString& message) {
-        summary_->setText(QStringLiteral("<span style='color:#c0392b'>%1</span>").arg(message.toHtmlEscaped()));
+        summary_->setText(
+            QStringLiteral("<span style='color:#c0392b'>%1</span>").arg(message.toHtmlEscaped()));
         emit failed(message);
     });
 }
 
-AllocationPanel::~AllocationPanel() { job_->cancel(); }
+AllocationPanel::~AllocationPanel() {
+    job_->cancel();
+}
 
 void AllocationPanel::setModel(std::shared_ptr<const quantlens::Model> model) {
-    if (model == model_) return;
+    if (model == model_)
+        return;
     job_->cancel();
     model_ = std::move(model);
     report_.reset();
@@ -170,15 +196,22 @@ void AllocationPanel::setCandidates(const QString& candidates, const QString& em
     embeddings_->setText(embeddingCandidates);
 }
 
-void AllocationPanel::setTieFused(bool on) { tieFused_->setChecked(on); }
+void AllocationPanel::setTieFused(bool on) {
+    tieFused_->setChecked(on);
+}
 
-QString AllocationPanel::candidates() const { return candidates_->text(); }
-QString AllocationPanel::embeddingCandidates() const { return embeddings_->text(); }
+QString AllocationPanel::candidates() const {
+    return candidates_->text();
+}
+QString AllocationPanel::embeddingCandidates() const {
+    return embeddings_->text();
+}
 
 quantlens::PlanRequest AllocationPanel::request(double bitsPerWeight) const {
     quantlens::PlanRequest request;
     request.candidates = parseSpecs(candidates_->text());
-    if (!embeddings_->text().trimmed().isEmpty()) request.kind_candidates[quantlens::LayerKind::Embedding] = parseSpecs(embeddings_->text());
+    if (!embeddings_->text().trimmed().isEmpty())
+        request.kind_candidates[quantlens::LayerKind::Embedding] = parseSpecs(embeddings_->text());
     request.pins = pins_;
     request.metric = quantlens::parse_damage_metric(metric_->currentData().toString().toStdString());
     request.budget = {quantlens::Budget::Kind::BitsPerWeight, bitsPerWeight};
@@ -187,7 +220,8 @@ quantlens::PlanRequest AllocationPanel::request(double bitsPerWeight) const {
 }
 
 void AllocationPanel::analyse() {
-    if (!model_) return;
+    if (!model_)
+        return;
     quantlens::AnalysisOptions options;
     try {
         auto planned = request(0);
@@ -199,30 +233,40 @@ void AllocationPanel::analyse() {
     }
     options.qsur = false;  // the damage metrics need the statistics and each spec's error, not QSUR
     auto model = model_;
-    job_->start(tr("Measuring candidates"), [model, options](const quantlens::Progress& progress, const quantlens::CancelToken& cancel) -> std::any {
-        return std::shared_ptr<const quantlens::AnalysisReport>(std::make_shared<quantlens::AnalysisReport>(quantlens::analyze_model(*model, options, progress, &cancel)));
-    });
+    job_->start(tr("Measuring candidates"),
+                [model, options](const quantlens::Progress& progress,
+                                 const quantlens::CancelToken& cancel) -> std::any {
+                    return std::shared_ptr<const quantlens::AnalysisReport>(
+                        std::make_shared<quantlens::AnalysisReport>(
+                            quantlens::analyze_model(*model, options, progress, &cancel)));
+                });
 }
 
 void AllocationPanel::setBudget(double bitsPerWeight) {
-    if (maxBits_ <= minBits_) return;
-    slider_->setValue(static_cast<int>(std::lround((bitsPerWeight - minBits_) / (maxBits_ - minBits_) * kSliderSteps)));
+    if (maxBits_ <= minBits_)
+        return;
+    slider_->setValue(
+        static_cast<int>(std::lround((bitsPerWeight - minBits_) / (maxBits_ - minBits_) * kSliderSteps)));
 }
 
 void AllocationPanel::pin(const QString& layer, const QString& spec) {
     const auto pattern = exactPattern(layer.toStdString());
     std::erase_if(pins_, [&](const auto& entry) { return entry.first == pattern; });
-    if (!spec.isEmpty()) pins_.insert(pins_.begin(), {pattern, quantlens::QuantSpec::parse(spec.toStdString())});
+    if (!spec.isEmpty())
+        pins_.insert(pins_.begin(), {pattern, quantlens::QuantSpec::parse(spec.toStdString())});
     solve(Frontier::Recompute, sliderBits());  // new frontier, same budget
 }
 
-double AllocationPanel::sliderBits() const { return minBits_ + (maxBits_ - minBits_) * slider_->value() / kSliderSteps; }
+double AllocationPanel::sliderBits() const {
+    return minBits_ + (maxBits_ - minBits_) * slider_->value() / kSliderSteps;
+}
 
 // Frontier::Recompute first recomputes the frontier and the slider's range (candidates, pins or
 // the metric changed), then keeps `bitsPerWeight` (clamped to the new range) or, without one,
 // takes the middle of the range.
 void AllocationPanel::solve(Frontier frontier, std::optional<double> bitsPerWeight) {
-    if (!model_ || !report_) return;
+    if (!model_ || !report_)
+        return;
     try {
         if (frontier == Frontier::Recompute) {
             const auto widest = quantlens::plan_allocation(*model_, *report_, request(1e9));
@@ -233,7 +277,10 @@ void AllocationPanel::solve(Frontier frontier, std::optional<double> bitsPerWeig
             frontierPoints_ = widest.solver.frontier();
             const double keep = bitsPerWeight.value_or((minBits_ + maxBits_) / 2);
             const QSignalBlocker block(slider_);
-            slider_->setValue(maxBits_ > minBits_ ? static_cast<int>(std::lround((std::clamp(keep, minBits_, maxBits_) - minBits_) / (maxBits_ - minBits_) * kSliderSteps)) : kSliderSteps);
+            slider_->setValue(maxBits_ > minBits_ ? static_cast<int>(std::lround(
+                                                        (std::clamp(keep, minBits_, maxBits_) - minBits_) /
+                                                        (maxBits_ - minBits_) * kSliderSteps))
+                                                  : kSliderSteps);
             bitsPerWeight = sliderBits();
         }
         // The slider's cheapest end is exactly the cheapest plan (rounding could land below it).
@@ -241,7 +288,8 @@ void AllocationPanel::solve(Frontier frontier, std::optional<double> bitsPerWeig
         plan_ = quantlens::plan_allocation(*model_, *report_, request(budget)).plan;
         showPlan();
     } catch (const quantlens::Error& error) {
-        summary_->setText(QStringLiteral("<span style='color:#c0392b'>%1</span>").arg(QString::fromStdString(error.what()).toHtmlEscaped()));
+        summary_->setText(QStringLiteral("<span style='color:#c0392b'>%1</span>")
+                              .arg(QString::fromStdString(error.what()).toHtmlEscaped()));
     }
 }
 
@@ -258,18 +306,23 @@ void AllocationPanel::showPlan() {
         std::uint64_t parameters = 0;
         if (report_)
             for (const auto& analysed : report_->layers) {
-                if (analysed.layer != name) continue;
+                if (analysed.layer != name)
+                    continue;
                 parameters = analysed.parameters;
                 for (std::size_t k = 0; k < report_->specs.size(); ++k)
-                    if (report_->specs[k] == spec && analysed.quantization[k].metrics) layerBits = analysed.quantization[k].metrics->bits_per_weight;
+                    if (report_->specs[k] == spec && analysed.quantization[k].metrics)
+                        layerBits = analysed.quantization[k].metrics->bits_per_weight;
             }
         bool pinned = false;
-        for (const auto& [pattern, pinnedSpec] : pins_) pinned = pinned || pattern == exactPattern(name);
-        const QStringList cells = {QString::fromStdString(name), QString::fromUtf8(quantlens::layer_kind_name(layer.kind).data()),
-                                   parameters ? locale.toString(static_cast<qulonglong>(parameters)) : QStringLiteral("–"),
-                                   QString::fromStdString(spec.to_string()) + (pinned ? tr("  (pinned)") : QString()),
-                                   layerBits > 0 ? QString::number(layerBits, 'f', 3) : QStringLiteral("–")};
-        for (int c = 0; c < cells.size(); ++c) table_->setItem(static_cast<int>(i), c, new QTableWidgetItem(cells[c]));
+        for (const auto& [pattern, pinnedSpec] : pins_)
+            pinned = pinned || pattern == exactPattern(name);
+        const QStringList cells = {
+            QString::fromStdString(name), QString::fromUtf8(quantlens::layer_kind_name(layer.kind).data()),
+            parameters ? locale.toString(static_cast<qulonglong>(parameters)) : QStringLiteral("–"),
+            QString::fromStdString(spec.to_string()) + (pinned ? tr("  (pinned)") : QString()),
+            layerBits > 0 ? QString::number(layerBits, 'f', 3) : QStringLiteral("–")};
+        for (int c = 0; c < cells.size(); ++c)
+            table_->setItem(static_cast<int>(i), c, new QTableWidgetItem(cells[c]));
         keys.push_back(static_cast<double>(i));
         bits.push_back(layerBits);
     }
@@ -292,12 +345,14 @@ void AllocationPanel::showPlan() {
     line->setName(tr("Pareto frontier"));
     line->setPen(QPen(palette().color(QPalette::Highlight), 1.5));
     line->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 4));
-    for (const auto& point : frontierPoints_) line->addData(static_cast<double>(point.cost_bits) / n, point.damage);
+    for (const auto& point : frontierPoints_)
+        line->addData(static_cast<double>(point.cost_bits) / n, point.damage);
     auto* current = frontier_->addGraph();
     current->setName(tr("this plan"));
     current->setLineStyle(QCPGraph::lsNone);
     current->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, QColor(192, 57, 43), 11));
-    if (plan.summary) current->addData(plan.summary->bits_per_weight, plan.summary->predicted_damage);
+    if (plan.summary)
+        current->addData(plan.summary->bits_per_weight, plan.summary->predicted_damage);
     frontier_->legend->setVisible(true);
     frontier_->rescaleAxes();
     frontier_->xAxis->scaleRange(1.1);
@@ -305,28 +360,36 @@ void AllocationPanel::showPlan() {
     frontier_->replot();
 
     if (plan.summary)
-        summary_->setText(tr("<b>%1 bits/weight</b> over %2 parameters, %3 in all; predicted damage %4 (%5).<br>Budget range %6 – %7 bits/weight; double-click a layer below to pin it.")
-                              .arg(plan.summary->bits_per_weight, 0, 'f', 3)
-                              .arg(locale.toString(static_cast<qulonglong>(plan.summary->parameters)))
-                              .arg(locale.formattedDataSize(static_cast<qint64>(plan.summary->size_bytes)))
-                              .arg(plan.summary->predicted_damage, 0, 'g', 4)
-                              .arg(QString::fromStdString(plan.metric))
-                              .arg(minBits_, 0, 'f', 3)
-                              .arg(maxBits_, 0, 'f', 3));
+        summary_->setText(
+            tr("<b>%1 bits/weight</b> over %2 parameters, %3 in all; predicted damage %4 (%5).<br>Budget "
+               "range %6 – %7 bits/weight; double-click a layer below to pin it.")
+                .arg(plan.summary->bits_per_weight, 0, 'f', 3)
+                .arg(locale.toString(static_cast<qulonglong>(plan.summary->parameters)))
+                .arg(locale.formattedDataSize(static_cast<qint64>(plan.summary->size_bytes)))
+                .arg(plan.summary->predicted_damage, 0, 'g', 4)
+                .arg(QString::fromStdString(plan.metric))
+                .arg(minBits_, 0, 'f', 3)
+                .arg(maxBits_, 0, 'f', 3));
     else
-        summary_->setText(tr("Plan loaded: %1 layers named, default %2").arg(plan.layers.size()).arg(plan.default_spec ? QString::fromStdString(plan.default_spec->to_string()) : tr("none")));
+        summary_->setText(tr("Plan loaded: %1 layers named, default %2")
+                              .arg(plan.layers.size())
+                              .arg(plan.default_spec ? QString::fromStdString(plan.default_spec->to_string())
+                                                     : tr("none")));
     emit planChanged();
 }
 
 void AllocationPanel::loadPlan(const QString& path) {
-    if (!model_) return;
+    if (!model_)
+        return;
     try {
         auto plan = quantlens::load_plan(path.toStdString());
-        const auto assignments = quantlens::resolve_plan(plan, *model_, path.toStdString());  // refuses another model's plan
+        const auto assignments =
+            quantlens::resolve_plan(plan, *model_, path.toStdString());  // refuses another model's plan
         quantlens::QuantPlan shown = plan;
         shown.layers.clear();
         shown.patterns.clear();
-        for (const auto& [layer, spec] : assignments) shown.layers.emplace_back(layer->name, spec);  // every layer it resolves to
+        for (const auto& [layer, spec] : assignments)
+            shown.layers.emplace_back(layer->name, spec);  // every layer it resolves to
         shown.default_spec.reset();
         plan_ = shown;
         showPlan();
@@ -336,9 +399,11 @@ void AllocationPanel::loadPlan(const QString& path) {
 }
 
 void AllocationPanel::savePlan(const QString& path) {
-    if (!plan_) return;
+    if (!plan_)
+        return;
     // The file dialog has asked before replacing: an earlier plan (a QuantLens file) may go.
-    const QStringList inputs = {model_ ? QString::fromStdString(quantlens::model_input(model_->file())) : QString()};
+    const QStringList inputs = {model_ ? QString::fromStdString(quantlens::model_input(model_->file()))
+                                       : QString()};
     if (const auto refusal = outputRefusal(path, inputs, true); !refusal.isEmpty()) {
         emit failed(refusal);
         return;

@@ -37,7 +37,7 @@ public:
     void setTieFused(bool on);
     QString candidates() const;
     QString embeddingCandidates() const;
-    void analyse();                       // measure the candidates (then the slider is live)
+    void analyse();                        // measure the candidates (then the slider is live)
     void setBudget(double bitsPerWeight);  // as if the slider were moved there
     void pin(const QString& layer, const QString& spec);
     void loadPlan(const QString& path);

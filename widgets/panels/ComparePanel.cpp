@@ -23,22 +23,27 @@ namespace quantlens::widgets {
 
 namespace {
 
-const QColor kSpecColors[] = {QColor(41, 128, 185), QColor(211, 84, 0), QColor(39, 174, 96), QColor(142, 68, 173)};
+const QColor kSpecColors[] = {QColor(41, 128, 185), QColor(211, 84, 0), QColor(39, 174, 96),
+                              QColor(142, 68, 173)};
 
 struct Column {
     QString title;
     bool higher_is_better;
 };
-const std::vector<Column> kLayerColumns = {{QObject::tr("bits/weight"), false}, {QObject::tr("MSE"), false}, {QObject::tr("SQNR dB"), true},
-                                           {QObject::tr("max |error|"), false}, {QObject::tr("cosine"), true}, {QObject::tr("size"), false}};
-const std::vector<Column> kModelColumns = {{QObject::tr("model SQNR dB"), true}, {QObject::tr("model bits/weight"), false}, {QObject::tr("model size"), false}};
+const std::vector<Column> kLayerColumns = {
+    {QObject::tr("bits/weight"), false}, {QObject::tr("MSE"), false},   {QObject::tr("SQNR dB"), true},
+    {QObject::tr("max |error|"), false}, {QObject::tr("cosine"), true}, {QObject::tr("size"), false}};
+const std::vector<Column> kModelColumns = {{QObject::tr("model SQNR dB"), true},
+                                           {QObject::tr("model bits/weight"), false},
+                                           {QObject::tr("model size"), false}};
 
 QCustomPlot* makePlot(QWidget* parent, const QString& x, const QString& y) {
     auto* plot = new QCustomPlot(parent);
     plot->xAxis->setLabel(x);
     plot->yAxis->setLabel(y);
     plot->legend->setVisible(true);
-    plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);  // points sit top right
+    plot->axisRect()->insetLayout()->setInsetAlignment(
+        0, Qt::AlignBottom | Qt::AlignRight);  // points sit top right
     plot->setMinimumSize(280, 200);
     style_plot(plot, parent->palette());
     return plot;
@@ -53,17 +58,23 @@ struct ComparePanel::Result {
 };
 
 ComparePanel::ComparePanel(QWidget* parent)
-    : QWidget(parent), wholeModel_(new QCheckBox(tr("Whole model too"))), run_(new QPushButton(tr("Compare"))), table_(new QTableWidget),
-      histogram_(new HistogramPlot), job_(new JobRunner(this)) {
+    : QWidget(parent),
+      wholeModel_(new QCheckBox(tr("Whole model too"))),
+      run_(new QPushButton(tr("Compare"))),
+      table_(new QTableWidget),
+      histogram_(new HistogramPlot),
+      job_(new JobRunner(this)) {
     bits_ = makePlot(this, tr("bits per weight"), tr("SQNR (dB)"));
     model_plot_ = makePlot(this, tr("whole-model weights (MiB)"), tr("whole-model SQNR (dB)"));
     auto* layout = new QVBoxLayout(this);
     auto* row = new QHBoxLayout;
-    const QStringList defaults = {QStringLiteral("int4:g128:asym"), QStringLiteral("nf4:g64"), QStringLiteral("q4_0"), QString()};
+    const QStringList defaults = {QStringLiteral("int4:g128:asym"), QStringLiteral("nf4:g64"),
+                                  QStringLiteral("q4_0"), QString()};
     for (int i = 0; i < 4; ++i) {
         auto* edit = new QLineEdit(defaults[i]);
         edit->setPlaceholderText(tr("spec %1 (optional)").arg(i + 1));
-        edit->setStyleSheet(QStringLiteral("QLineEdit { border-left: 4px solid %1; }").arg(kSpecColors[i].name()));
+        edit->setStyleSheet(
+            QStringLiteral("QLineEdit { border-left: 4px solid %1; }").arg(kSpecColors[i].name()));
         connect(edit, &QLineEdit::returnPressed, this, &ComparePanel::compare);
         specs_.push_back(edit);
         row->addWidget(edit, 1);
@@ -83,7 +94,8 @@ ComparePanel::ComparePanel(QWidget* parent)
     layout->addLayout(grid, 1);
     connect(run_, &QPushButton::clicked, this, &ComparePanel::compare);
     connect(wholeModel_, &QCheckBox::toggled, this, [this] { compare(); });
-    connect(job_, &JobRunner::finished, this, [this](const std::any& result) { show(*std::any_cast<std::shared_ptr<Result>>(result)); });
+    connect(job_, &JobRunner::finished, this,
+            [this](const std::any& result) { show(*std::any_cast<std::shared_ptr<Result>>(result)); });
     connect(job_, &JobRunner::failed, this, [this](const QString& message) {
         table_->clear();
         table_->setRowCount(1);
@@ -94,39 +106,51 @@ ComparePanel::ComparePanel(QWidget* parent)
     histogram_->clear(tr("Select a layer"));
 }
 
-ComparePanel::~ComparePanel() { job_->cancel(); }
+ComparePanel::~ComparePanel() {
+    job_->cancel();
+}
 
 void ComparePanel::setLayer(std::shared_ptr<const quantlens::Model> model, const QString& name) {
-    if (model != model_) whole_.reset();
+    if (model != model_)
+        whole_.reset();
     model_ = std::move(model);
     name_ = name;
     stale_ = true;
-    if (isVisible()) compare();
+    if (isVisible())
+        compare();
 }
 
 void ComparePanel::setSpecs(const QStringList& specs) {
-    for (std::size_t i = 0; i < specs_.size(); ++i) specs_[i]->setText(i < static_cast<std::size_t>(specs.size()) ? specs[static_cast<int>(i)] : QString());
+    for (std::size_t i = 0; i < specs_.size(); ++i)
+        specs_[i]->setText(i < static_cast<std::size_t>(specs.size()) ? specs[static_cast<int>(i)]
+                                                                      : QString());
 }
 
 QStringList ComparePanel::specs() const {
     QStringList texts;
-    for (auto* edit : specs_) texts << edit->text();
+    for (auto* edit : specs_)
+        texts << edit->text();
     return texts;
 }
 
-void ComparePanel::setWholeModel(bool on) { wholeModel_->setChecked(on); }
+void ComparePanel::setWholeModel(bool on) {
+    wholeModel_->setChecked(on);
+}
 
 void ComparePanel::showEvent(QShowEvent* event) {
     QWidget::showEvent(event);
-    if (stale_) compare();
+    if (stale_)
+        compare();
 }
 
 void ComparePanel::compare() {
-    if (!model_ || name_.isEmpty()) return;
+    if (!model_ || name_.isEmpty())
+        return;
     stale_ = false;
     std::vector<quantlens::QuantSpec> specs;
     for (auto* edit : specs_) {
-        if (edit->text().trimmed().isEmpty()) continue;
+        if (edit->text().trimmed().isEmpty())
+            continue;
         try {
             specs.push_back(quantlens::QuantSpec::parse(edit->text().trimmed().toStdString()));
             edit->setToolTip(QString());
@@ -136,20 +160,26 @@ void ComparePanel::compare() {
             return;
         }
     }
-    if (specs.empty()) return;
+    if (specs.empty())
+        return;
     auto model = model_;
     const std::string layer = name_.toStdString();
     const bool whole = wholeModel_->isChecked();
-    job_->start(tr("Comparing"), [model, layer, specs, whole](const quantlens::Progress& progress, const quantlens::CancelToken& cancel) -> std::any {
-        auto result = std::make_shared<Result>();
-        result->specs = specs;
-        const auto weights = model->read_weights(model->layer(layer));
-        quantlens::PreviewOptions options;
-        options.cancel = &cancel;
-        result->layer = quantlens::compare_on_layer(quantlens::as_matrix(weights.values(), weights.shape), specs, options, progress);
-        if (whole) result->whole = quantlens::compare_specs(*model, quantlens::quantizable_layers(*model), specs, progress, &cancel);
-        return result;
-    });
+    job_->start(tr("Comparing"),
+                [model, layer, specs, whole](const quantlens::Progress& progress,
+                                             const quantlens::CancelToken& cancel) -> std::any {
+                    auto result = std::make_shared<Result>();
+                    result->specs = specs;
+                    const auto weights = model->read_weights(model->layer(layer));
+                    quantlens::PreviewOptions options;
+                    options.cancel = &cancel;
+                    result->layer = quantlens::compare_on_layer(
+                        quantlens::as_matrix(weights.values(), weights.shape), specs, options, progress);
+                    if (whole)
+                        result->whole = quantlens::compare_specs(
+                            *model, quantlens::quantizable_layers(*model), specs, progress, &cancel);
+                    return result;
+                });
 }
 
 void ComparePanel::show(const Result& result) {
@@ -159,7 +189,8 @@ void ComparePanel::show(const Result& result) {
     histogram_->setHistogram(previews.front().weights, tr("%1: dequantized distributions").arg(name_));
     histogram_->clearOverlays();
     for (std::size_t i = 0; i < previews.size(); ++i)
-        histogram_->addOverlay(previews[i].dequantized, kSpecColors[i], QString::fromStdString(previews[i].spec.to_string()));
+        histogram_->addOverlay(previews[i].dequantized, kSpecColors[i],
+                               QString::fromStdString(previews[i].spec.to_string()));
 
     bits_->clearGraphs();
     for (std::size_t i = 0; i < layer_->curves.size(); ++i) {
@@ -167,7 +198,8 @@ void ComparePanel::show(const Result& result) {
         graph->setName(QString::fromStdString(previews[i].spec.to_string()));
         graph->setPen(QPen(kSpecColors[i], 1.5));
         graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, kSpecColors[i], 5));
-        for (const auto& point : layer_->curves[i]) graph->addData(point.bits_per_weight, std::isfinite(point.sqnr_db) ? point.sqnr_db : 0);
+        for (const auto& point : layer_->curves[i])
+            graph->addData(point.bits_per_weight, std::isfinite(point.sqnr_db) ? point.sqnr_db : 0);
         auto* chosen = bits_->addGraph();  // the spec itself, larger
         chosen->setLineStyle(QCPGraph::lsNone);
         chosen->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, kSpecColors[i], 10));
@@ -186,7 +218,8 @@ void ComparePanel::show(const Result& result) {
             graph->setName(QString::fromStdString(whole_->specs[i].to_string()));
             graph->setLineStyle(QCPGraph::lsNone);
             graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, kSpecColors[i], 10));
-            graph->addData(static_cast<double>(whole_->totals[i].size_bytes) / 1048576.0, whole_->totals[i].sqnr_db);
+            graph->addData(static_cast<double>(whole_->totals[i].size_bytes) / 1048576.0,
+                           whole_->totals[i].sqnr_db);
         }
         model_plot_->rescaleAxes();
         model_plot_->xAxis->scaleRange(1.3);
@@ -200,33 +233,39 @@ void ComparePanel::show(const Result& result) {
 void ComparePanel::fillTable() {
     const auto& previews = layer_->previews;
     auto columns = kLayerColumns;
-    if (whole_) columns.insert(columns.end(), kModelColumns.begin(), kModelColumns.end());
+    if (whole_)
+        columns.insert(columns.end(), kModelColumns.begin(), kModelColumns.end());
     table_->clear();
     table_->setRowCount(static_cast<int>(previews.size()));
     table_->setColumnCount(static_cast<int>(columns.size()));
     QStringList headers, rows;
-    for (const auto& column : columns) headers << column.title;
+    for (const auto& column : columns)
+        headers << column.title;
     table_->setHorizontalHeaderLabels(headers);
     const QLocale locale;
     std::vector<std::vector<double>> values(previews.size());
     for (std::size_t s = 0; s < previews.size(); ++s) {
         const auto& m = previews[s].metrics;
         rows << QString::fromStdString(previews[s].spec.to_string());
-        values[s] = {m.bits_per_weight, m.mse, m.sqnr_db, m.max_abs_error, m.cosine, static_cast<double>(m.size_bytes)};
+        values[s] = {m.bits_per_weight, m.mse,    m.sqnr_db,
+                     m.max_abs_error,   m.cosine, static_cast<double>(m.size_bytes)};
         if (whole_) {
             const auto& t = whole_->totals[s];
-            values[s].insert(values[s].end(), {t.sqnr_db, t.bits_per_weight, static_cast<double>(t.size_bytes)});
+            values[s].insert(values[s].end(),
+                             {t.sqnr_db, t.bits_per_weight, static_cast<double>(t.size_bytes)});
         }
     }
     table_->setVerticalHeaderLabels(rows);
     for (std::size_t c = 0; c < columns.size(); ++c) {
         std::size_t best = 0;
         for (std::size_t s = 1; s < previews.size(); ++s)
-            if (columns[c].higher_is_better ? values[s][c] > values[best][c] : values[s][c] < values[best][c]) best = s;
+            if (columns[c].higher_is_better ? values[s][c] > values[best][c] : values[s][c] < values[best][c])
+                best = s;
         for (std::size_t s = 0; s < previews.size(); ++s) {
             const double v = values[s][c];
             const bool bytes = columns[c].title.contains(tr("size"));
-            auto* item = new QTableWidgetItem(bytes ? locale.formattedDataSize(static_cast<qint64>(v)) : QString::number(v, 'g', 5));
+            auto* item = new QTableWidgetItem(bytes ? locale.formattedDataSize(static_cast<qint64>(v))
+                                                    : QString::number(v, 'g', 5));
             item->setData(Qt::UserRole, v);
             item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
             if (s == best && previews.size() > 1) {
@@ -242,6 +281,8 @@ void ComparePanel::fillTable() {
     table_->resizeColumnsToContents();
 }
 
-QString ComparePanel::tableCsv() const { return table_csv(table_); }
+QString ComparePanel::tableCsv() const {
+    return table_csv(table_);
+}
 
 }  // namespace quantlens::widgets

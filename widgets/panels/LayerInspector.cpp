@@ -25,8 +25,15 @@ struct LayerInspector::State {
 };
 
 LayerInspector::LayerInspector(QWidget* parent)
-    : QWidget(parent), state_(std::make_shared<State>()), editor_(new SpecEditor), weights_(new HistogramPlot), errors_(new HistogramPlot),
-      channels_(new ChannelPlot), map_(new HeatmapPlot), metrics_(new QLabel), job_(new JobRunner(this)) {
+    : QWidget(parent),
+      state_(std::make_shared<State>()),
+      editor_(new SpecEditor),
+      weights_(new HistogramPlot),
+      errors_(new HistogramPlot),
+      channels_(new ChannelPlot),
+      map_(new HeatmapPlot),
+      metrics_(new QLabel),
+      job_(new JobRunner(this)) {
     errors_->setAxisLabel(tr("quantization error (dequantized − original)"));
     metrics_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     metrics_->setWordWrap(true);
@@ -42,15 +49,20 @@ LayerInspector::LayerInspector(QWidget* parent)
     grid->addWidget(map_, 1, 1);
     layout->addLayout(grid, 1);
     connect(editor_, &SpecEditor::specChanged, this, &LayerInspector::refresh);
-    connect(job_, &JobRunner::finished, this, [this](const std::any& result) { show(std::any_cast<std::shared_ptr<const quantlens::LayerPreview>>(result)); });
+    connect(job_, &JobRunner::finished, this, [this](const std::any& result) {
+        show(std::any_cast<std::shared_ptr<const quantlens::LayerPreview>>(result));
+    });
     connect(job_, &JobRunner::failed, this, [this](const QString& message) {
-        metrics_->setText(QStringLiteral("<span style='color:#c0392b'>%1</span>").arg(message.toHtmlEscaped()));
+        metrics_->setText(
+            QStringLiteral("<span style='color:#c0392b'>%1</span>").arg(message.toHtmlEscaped()));
         emit previewFailed(message);
     });
     clear();
 }
 
-LayerInspector::~LayerInspector() { job_->cancel(); }
+LayerInspector::~LayerInspector() {
+    job_->cancel();
+}
 
 void LayerInspector::clear() {
     model_.reset();
@@ -75,26 +87,32 @@ void LayerInspector::setCalibration(std::shared_ptr<const quantlens::LoadedInput
 }
 
 void LayerInspector::refresh() {
-    if (!model_ || name_.isEmpty()) return;
+    if (!model_ || name_.isEmpty())
+        return;
     auto state = state_;
     auto model = model_;
     const std::string layer = name_.toStdString();
     const auto spec = editor_->spec();
     auto calibration = calibration_;
-    job_->start(tr("Quantizing"), [state, model, layer, spec, calibration](const quantlens::Progress&, const quantlens::CancelToken& cancel) -> std::any {
-        std::lock_guard lock(state->mutex);
-        cancel.throw_if_cancelled();
-        if (state->layer != layer) {
-            state->layer.clear();
-            state->weights = model->read_weights(model->layer(layer));
-            state->layer = layer;
-        }
-        quantlens::PreviewOptions options;
-        options.cancel = &cancel;
-        const auto matrix = quantlens::as_matrix(state->weights.values(), state->weights.shape);
-        if (calibration && calibration->inputs.features == matrix.cols) options.inputs = &calibration->inputs;
-        return std::shared_ptr<const quantlens::LayerPreview>(std::make_shared<quantlens::LayerPreview>(quantlens::preview_layer(matrix, spec, options, state->scratch)));
-    });
+    job_->start(
+        tr("Quantizing"),
+        [state, model, layer, spec, calibration](const quantlens::Progress&,
+                                                 const quantlens::CancelToken& cancel) -> std::any {
+            std::lock_guard lock(state->mutex);
+            cancel.throw_if_cancelled();
+            if (state->layer != layer) {
+                state->layer.clear();
+                state->weights = model->read_weights(model->layer(layer));
+                state->layer = layer;
+            }
+            quantlens::PreviewOptions options;
+            options.cancel = &cancel;
+            const auto matrix = quantlens::as_matrix(state->weights.values(), state->weights.shape);
+            if (calibration && calibration->inputs.features == matrix.cols)
+                options.inputs = &calibration->inputs;
+            return std::shared_ptr<const quantlens::LayerPreview>(std::make_shared<quantlens::LayerPreview>(
+                quantlens::preview_layer(matrix, spec, options, state->scratch)));
+        });
 }
 
 void LayerInspector::show(std::shared_ptr<const quantlens::LayerPreview> preview) {
@@ -108,24 +126,26 @@ void LayerInspector::show(std::shared_ptr<const quantlens::LayerPreview> preview
     errors_->setHistogram(p.errors, tr("Error of %1").arg(spec));
     channels_->setChannels(p.channel_min, p.channel_max, p.channel_rmse);
     const auto& map = p.error_map;
-    map_->setMatrix(map.mse, map.rows, map.cols, static_cast<double>(map.rows_per_cell), static_cast<double>(map.columns_per_cell), tr("error per channel and group"));
+    map_->setMatrix(map.mse, map.rows, map.cols, static_cast<double>(map.rows_per_cell),
+                    static_cast<double>(map.columns_per_cell), tr("error per channel and group"));
     const auto& m = p.metrics;
     const QLocale locale;
-    metrics_->setText(tr("<table>"
-                         "<tr><td>MSE</td><td align=right><b>%1</b></td></tr>"
-                         "<tr><td>SQNR</td><td align=right><b>%2 dB</b></td></tr>"
-                         "<tr><td>max |error|</td><td align=right>%3</td></tr>"
-                         "<tr><td>cosine</td><td align=right>%4</td></tr>"
-                         "<tr><td>bits / weight</td><td align=right><b>%5</b></td></tr>"
-                         "<tr><td>size</td><td align=right>%6</td></tr>"
-                         "<tr><td>levels</td><td align=right>%7 (first group)</td></tr></table>")
-                          .arg(m.mse, 0, 'g', 4)
-                          .arg(std::isfinite(m.sqnr_db) ? QString::number(m.sqnr_db, 'f', 2) : QStringLiteral("∞"))
-                          .arg(m.max_abs_error, 0, 'g', 4)
-                          .arg(m.cosine, 0, 'f', 6)
-                          .arg(m.bits_per_weight, 0, 'f', 3)
-                          .arg(locale.formattedDataSize(static_cast<qint64>(m.size_bytes)))
-                          .arg(p.levels.size()));
+    metrics_->setText(
+        tr("<table>"
+           "<tr><td>MSE</td><td align=right><b>%1</b></td></tr>"
+           "<tr><td>SQNR</td><td align=right><b>%2 dB</b></td></tr>"
+           "<tr><td>max |error|</td><td align=right>%3</td></tr>"
+           "<tr><td>cosine</td><td align=right>%4</td></tr>"
+           "<tr><td>bits / weight</td><td align=right><b>%5</b></td></tr>"
+           "<tr><td>size</td><td align=right>%6</td></tr>"
+           "<tr><td>levels</td><td align=right>%7 (first group)</td></tr></table>")
+            .arg(m.mse, 0, 'g', 4)
+            .arg(std::isfinite(m.sqnr_db) ? QString::number(m.sqnr_db, 'f', 2) : QStringLiteral("∞"))
+            .arg(m.max_abs_error, 0, 'g', 4)
+            .arg(m.cosine, 0, 'f', 6)
+            .arg(m.bits_per_weight, 0, 'f', 3)
+            .arg(locale.formattedDataSize(static_cast<qint64>(m.size_bytes)))
+            .arg(p.levels.size()));
     emit previewShown();
 }
 

@@ -54,7 +54,8 @@ private:
     void show(std::shared_ptr<const quantlens::LayerPreview> preview);
 
     struct State;
-    std::shared_ptr<State> state_;  // the layer's decoded weights and the quantizer's buffers, shared with the job
+    std::shared_ptr<State>
+        state_;  // the layer's decoded weights and the quantizer's buffers, shared with the job
     std::shared_ptr<const quantlens::Model> model_;
     std::shared_ptr<const quantlens::LoadedInputs> calibration_;
     QString name_;

@@ -18,13 +18,22 @@ namespace {
 
 QString label(const std::string& name) {
     static const std::map<std::string, QString> kLabels = {
-        {"excess_kurtosis", QObject::tr("excess kurtosis")}, {"skewness", QObject::tr("skewness")}, {"max_to_mean", QObject::tr("max / mean |w|")},
-        {"outlier_fraction", QObject::tr("outlier fraction")}, {"channel_kurtosis_p95", QObject::tr("channel kurtosis p95")},
-        {"qsur_per_dimension", QObject::tr("QSUR^(1/d)")}, {"hessian_trace", QObject::tr("Hessian trace (Hutchinson)")},
-        {"hessian_trace_per_parameter", QObject::tr("Hessian trace / parameters")}, {"hessian_omega", QObject::tr("HAWQ Ω (predicted)")},
-        {"delta_loss", QObject::tr("Δloss, measured")}, {"kl", QObject::tr("KL divergence, measured")}, {"fisher", QObject::tr("Fisher–Taylor score")},
-        {"proxy", QObject::tr("Tr(2XᵀX)-weighted error (proxy)")}, {"lrp", QObject::tr("LRP contribution")},
-        {"activation_kurtosis", QObject::tr("activation kurtosis")}, {"activation_qsur", QObject::tr("activation QSUR^(1/d)")}};
+        {"excess_kurtosis", QObject::tr("excess kurtosis")},
+        {"skewness", QObject::tr("skewness")},
+        {"max_to_mean", QObject::tr("max / mean |w|")},
+        {"outlier_fraction", QObject::tr("outlier fraction")},
+        {"channel_kurtosis_p95", QObject::tr("channel kurtosis p95")},
+        {"qsur_per_dimension", QObject::tr("QSUR^(1/d)")},
+        {"hessian_trace", QObject::tr("Hessian trace (Hutchinson)")},
+        {"hessian_trace_per_parameter", QObject::tr("Hessian trace / parameters")},
+        {"hessian_omega", QObject::tr("HAWQ Ω (predicted)")},
+        {"delta_loss", QObject::tr("Δloss, measured")},
+        {"kl", QObject::tr("KL divergence, measured")},
+        {"fisher", QObject::tr("Fisher–Taylor score")},
+        {"proxy", QObject::tr("Tr(2XᵀX)-weighted error (proxy)")},
+        {"lrp", QObject::tr("LRP contribution")},
+        {"activation_kurtosis", QObject::tr("activation kurtosis")},
+        {"activation_qsur", QObject::tr("activation QSUR^(1/d)")}};
     const auto found = kLabels.find(name);
     return found != kLabels.end() ? found->second : QString::fromStdString(name);
 }
@@ -32,11 +41,20 @@ QString label(const std::string& name) {
 }  // namespace
 
 SensitivityPanel::SensitivityPanel(QWidget* parent)
-    : QWidget(parent), barMetric_(new QComboBox), xMetric_(new QComboBox), yMetric_(new QComboBox), rhoLabel_(new QLabel), agreement_(new QLabel),
-      bars_(new QCustomPlot), scatter_(new QCustomPlot) {
+    : QWidget(parent),
+      barMetric_(new QComboBox),
+      xMetric_(new QComboBox),
+      yMetric_(new QComboBox),
+      rhoLabel_(new QLabel),
+      agreement_(new QLabel),
+      bars_(new QCustomPlot),
+      scatter_(new QCustomPlot) {
     runModel_ = new QPushButton(tr("Model metrics from calibration data…"));
-    runModel_->setToolTip(tr("Runs the model on calibration data (x and y for a classifier; token ids or text for a language model) under the Quantize view's spec: each layer's Hessian trace and HAWQ Ω, "
-                             "LRP contribution, measured Δloss and KL with that layer alone quantized, Fisher–Taylor score and Tr(2XᵀX) proxy"));
+    runModel_->setToolTip(
+        tr("Runs the model on calibration data (x and y for a classifier; token ids or text for a language "
+           "model) under the Quantize view's spec: each layer's Hessian trace and HAWQ Ω, "
+           "LRP contribution, measured Δloss and KL with that layer alone quantized, Fisher–Taylor score and "
+           "Tr(2XᵀX) proxy"));
     connect(runModel_, &QPushButton::clicked, this, &SensitivityPanel::modelMetricsRequested);
     auto* layout = new QVBoxLayout(this);
     auto* barRow = new QHBoxLayout;
@@ -63,7 +81,8 @@ SensitivityPanel::SensitivityPanel(QWidget* parent)
     }
     bars_->xAxis->setLabel(tr("layer (model order)"));
     connect(barMetric_, &QComboBox::currentIndexChanged, this, &SensitivityPanel::drawBars);
-    for (auto* box : {xMetric_, yMetric_}) connect(box, &QComboBox::currentIndexChanged, this, &SensitivityPanel::drawScatter);
+    for (auto* box : {xMetric_, yMetric_})
+        connect(box, &QComboBox::currentIndexChanged, this, &SensitivityPanel::drawScatter);
 }
 
 void SensitivityPanel::setExtraSeries(const std::string& name, const std::map<std::string, double>& values) {
@@ -82,30 +101,38 @@ void SensitivityPanel::setAgreementText(const QString& html) {
     agreement_->setVisible(!html.isEmpty());
 }
 
-QString SensitivityPanel::agreementText() const { return agreement_->text(); }
+QString SensitivityPanel::agreementText() const {
+    return agreement_->text();
+}
 
 void SensitivityPanel::setSeries(quantlens::MetricSeries series) {
-    const QString bar = barMetric_->currentData().toString(), x = xMetric_->currentData().toString(), y = yMetric_->currentData().toString();
+    const QString bar = barMetric_->currentData().toString(), x = xMetric_->currentData().toString(),
+                  y = yMetric_->currentData().toString();
     std::erase_if(series.series, [&](const auto& entry) {
         for (const auto& [name, values] : extra_)
-            if (entry.first == name) return true;
+            if (entry.first == name)
+                return true;
         return false;
     });
-    for (const auto& [name, values] : extra_) {  // joins when two plotted layers have a value; NaN marks the others
+    for (const auto& [name, values] :
+         extra_) {  // joins when two plotted layers have a value; NaN marks the others
         std::vector<double> column;
         std::size_t present = 0;
         for (const auto& layer : series.layers) {
             const auto found = values.find(layer);
             column.push_back(found != values.end() ? found->second : NAN);
-            if (found != values.end()) ++present;
+            if (found != values.end())
+                ++present;
         }
-        if (present >= 2) series.series.emplace_back(name, std::move(column));
+        if (present >= 2)
+            series.series.emplace_back(name, std::move(column));
     }
     series_ = std::move(series);
     for (auto* box : {barMetric_, xMetric_, yMetric_}) {
         const QSignalBlocker block(box);
         box->clear();
-        for (const auto& [name, values] : series_.series) box->addItem(label(name), QString::fromStdString(name));
+        for (const auto& [name, values] : series_.series)
+            box->addItem(label(name), QString::fromStdString(name));
     }
     auto restore = [](QComboBox* box, const QString& name, int fallback) {
         const int index = box->findData(name);
@@ -119,7 +146,9 @@ void SensitivityPanel::setSeries(quantlens::MetricSeries series) {
     drawScatter();
 }
 
-void SensitivityPanel::setBarMetric(const QString& name) { barMetric_->setCurrentIndex(barMetric_->findData(name)); }
+void SensitivityPanel::setBarMetric(const QString& name) {
+    barMetric_->setCurrentIndex(barMetric_->findData(name));
+}
 
 void SensitivityPanel::setScatterMetrics(const QString& x, const QString& y) {
     xMetric_->setCurrentIndex(xMetric_->findData(x));
@@ -128,7 +157,8 @@ void SensitivityPanel::setScatterMetrics(const QString& x, const QString& y) {
 
 const std::vector<double>* SensitivityPanel::values(const QString& name) const {
     for (const auto& [series, values] : series_.series)
-        if (QString::fromStdString(series) == name) return &values;
+        if (QString::fromStdString(series) == name)
+            return &values;
     return nullptr;
 }
 
@@ -146,7 +176,8 @@ void SensitivityPanel::drawBars() {
             keys.push_back(static_cast<double>(i));
             heights.push_back((*shown)[i]);
         }
-        if (series_.layers.size() <= 48) ticker->addTick(static_cast<double>(i), QString::fromStdString(series_.layers[i]));
+        if (series_.layers.size() <= 48)
+            ticker->addTick(static_cast<double>(i), QString::fromStdString(series_.layers[i]));
     }
     auto* bar = new QCPBars(bars_->xAxis, bars_->yAxis);
     bar->setData(keys, heights);
@@ -188,7 +219,8 @@ void SensitivityPanel::drawScatter() {
             graph->addData((*x)[i], (*y)[i]);
         }
     rho_ = quantlens::spearman(xs, ys);
-    rhoLabel_->setText(std::isnan(rho_) ? tr("Spearman ρ undefined") : tr("Spearman ρ = <b>%1</b>").arg(rho_, 0, 'f', 3));
+    rhoLabel_->setText(std::isnan(rho_) ? tr("Spearman ρ undefined")
+                                        : tr("Spearman ρ = <b>%1</b>").arg(rho_, 0, 'f', 3));
     scatter_->xAxis->setLabel(xMetric_->currentText());
     scatter_->yAxis->setLabel(yMetric_->currentText());
     scatter_->rescaleAxes();

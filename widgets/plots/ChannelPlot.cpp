@@ -34,7 +34,8 @@ ChannelPlot::ChannelPlot(QWidget* parent) : QWidget(parent), plot_(new QCustomPl
     setMinimumSize(300, 180);
 }
 
-void ChannelPlot::setChannels(const std::vector<float>& low, const std::vector<float>& high, const std::vector<double>& rmse) {
+void ChannelPlot::setChannels(const std::vector<float>& low, const std::vector<float>& high,
+                              const std::vector<double>& rmse) {
     QVector<double> keys, lows, highs, errors;
     for (std::size_t i = 0; i < low.size(); ++i) {
         keys.push_back(static_cast<double>(i));
@@ -51,10 +52,13 @@ void ChannelPlot::setChannels(const std::vector<float>& low, const std::vector<f
 }
 
 void ChannelPlot::clear() {
-    for (auto* graph : {low_, high_, error_}) graph->data()->clear();
+    for (auto* graph : {low_, high_, error_})
+        graph->data()->clear();
     plot_->replot();
 }
 
-int ChannelPlot::channelCount() const { return high_->dataCount(); }
+int ChannelPlot::channelCount() const {
+    return high_->dataCount();
+}
 
 }  // namespace quantlens::widgets

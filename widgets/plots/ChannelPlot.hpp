@@ -14,7 +14,8 @@ class ChannelPlot : public QWidget {
     Q_OBJECT
 public:
     explicit ChannelPlot(QWidget* parent = nullptr);
-    void setChannels(const std::vector<float>& low, const std::vector<float>& high, const std::vector<double>& rmse);
+    void setChannels(const std::vector<float>& low, const std::vector<float>& high,
+                     const std::vector<double>& rmse);
     void clear();
     QCustomPlot* plot() const { return plot_; }
     int channelCount() const;

@@ -31,11 +31,15 @@ HeatmapPlot::HeatmapPlot(QWidget* parent) : QWidget(parent), plot_(new QCustomPl
     setMinimumSize(300, 180);
 }
 
-void HeatmapPlot::setMatrix(const std::vector<double>& values, std::int64_t rows, std::int64_t cols, double rowStep, double colStep, const QString& title) {
+void HeatmapPlot::setMatrix(const std::vector<double>& values, std::int64_t rows, std::int64_t cols,
+                            double rowStep, double colStep, const QString& title) {
     map_->data()->setSize(static_cast<int>(cols), static_cast<int>(rows));
-    map_->data()->setRange(QCPRange(colStep / 2, colStep * (static_cast<double>(cols) - 0.5)), QCPRange(rowStep / 2, rowStep * (static_cast<double>(rows) - 0.5)));
+    map_->data()->setRange(QCPRange(colStep / 2, colStep * (static_cast<double>(cols) - 0.5)),
+                           QCPRange(rowStep / 2, rowStep * (static_cast<double>(rows) - 0.5)));
     for (std::int64_t r = 0; r < rows; ++r)
-        for (std::int64_t c = 0; c < cols; ++c) map_->data()->setCell(static_cast<int>(c), static_cast<int>(r), values[static_cast<std::size_t>(r * cols + c)]);
+        for (std::int64_t c = 0; c < cols; ++c)
+            map_->data()->setCell(static_cast<int>(c), static_cast<int>(r),
+                                  values[static_cast<std::size_t>(r * cols + c)]);
     map_->rescaleDataRange(true);
     map_->setName(title);
     plot_->rescaleAxes();
@@ -47,6 +51,8 @@ void HeatmapPlot::clear() {
     plot_->replot();
 }
 
-QSize HeatmapPlot::cells() const { return {map_->data()->keySize(), map_->data()->valueSize()}; }
+QSize HeatmapPlot::cells() const {
+    return {map_->data()->keySize(), map_->data()->valueSize()};
+}
 
 }  // namespace quantlens::widgets

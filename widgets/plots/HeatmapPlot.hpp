@@ -17,7 +17,8 @@ public:
     explicit HeatmapPlot(QWidget* parent = nullptr);
     // rows × cols values, row-major; each cell spans `rowStep` rows and `colStep` columns of the
     // axes' units (so the axes read in channels and input columns).
-    void setMatrix(const std::vector<double>& values, std::int64_t rows, std::int64_t cols, double rowStep, double colStep, const QString& title);
+    void setMatrix(const std::vector<double>& values, std::int64_t rows, std::int64_t cols, double rowStep,
+                   double colStep, const QString& title);
     void clear();
     QCustomPlot* plot() const { return plot_; }
     QSize cells() const;

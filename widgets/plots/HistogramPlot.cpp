@@ -30,7 +30,10 @@ HistogramPlot::HistogramPlot(QWidget* parent) : QWidget(parent), plot_(new QCust
     plot_->legend->setBrush(QColor(255, 255, 255, 200));
     plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
     plot_->plotLayout()->insertRow(0);
-    plot_->plotLayout()->addElement(0, 0, new QCPTextElement(plot_, tr("Select a layer"), QFont(font().family(), font().pointSize() + 1, QFont::Bold)));
+    plot_->plotLayout()->addElement(
+        0, 0,
+        new QCPTextElement(plot_, tr("Select a layer"),
+                           QFont(font().family(), font().pointSize() + 1, QFont::Bold)));
     plot_->xAxis->setLabel(tr("weight value"));
     plot_->yAxis->setLabel(tr("count"));
     plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
@@ -57,14 +60,18 @@ void HistogramPlot::setHistogram(const quantlens::Histogram& histogram, const QS
 
 void HistogramPlot::rescale() {
     bars_->rescaleAxes();
-    for (auto* overlay : overlays_) overlay->rescaleAxes(true);
+    for (auto* overlay : overlays_)
+        overlay->rescaleAxes(true);
     // The y range follows the bars (overlays of a few levels would dwarf them) unless there are none.
     double top = 1;
-    for (auto it = bars_->data()->constBegin(); it != bars_->data()->constEnd(); ++it) top = std::max(top, it->value);
+    for (auto it = bars_->data()->constBegin(); it != bars_->data()->constEnd(); ++it)
+        top = std::max(top, it->value);
     if (bars_->data()->isEmpty())
         for (auto* overlay : overlays_)
-            for (auto it = overlay->data()->constBegin(); it != overlay->data()->constEnd(); ++it) top = std::max(top, it->value);
-    for (auto it = levels_->data()->begin(); it != levels_->data()->end(); ++it) it->value = top * 1.05;
+            for (auto it = overlay->data()->constBegin(); it != overlay->data()->constEnd(); ++it)
+                top = std::max(top, it->value);
+    for (auto it = levels_->data()->begin(); it != levels_->data()->end(); ++it)
+        it->value = top * 1.05;
     if (!clipLines_.empty() && clipLines_.front()->visible()) {
         auto range = plot_->xAxis->range();
         range.lower = std::min(range.lower, clip_.first - 0.02 * range.size());
@@ -95,13 +102,15 @@ void HistogramPlot::setLevels(const std::vector<float>& levels, float clipLow, f
 }
 
 void HistogramPlot::clearOverlays() {
-    for (auto* overlay : overlays_) plot_->removeGraph(overlay);
+    for (auto* overlay : overlays_)
+        plot_->removeGraph(overlay);
     overlays_.clear();
     plot_->legend->setVisible(false);
     plot_->replot();
 }
 
-void HistogramPlot::addOverlay(const quantlens::Histogram& histogram, const QColor& color, const QString& name) {
+void HistogramPlot::addOverlay(const quantlens::Histogram& histogram, const QColor& color,
+                               const QString& name) {
     auto* graph = plot_->addGraph();
     graph->setLineStyle(QCPGraph::lsStepCenter);
     graph->setPen(QPen(color, 1.6));
@@ -117,32 +126,40 @@ void HistogramPlot::addOverlay(const quantlens::Histogram& histogram, const QCol
     rescale();
 }
 
-void HistogramPlot::setAxisLabel(const QString& label) { plot_->xAxis->setLabel(label); }
+void HistogramPlot::setAxisLabel(const QString& label) {
+    plot_->xAxis->setLabel(label);
+}
 
 QVector<double> HistogramPlot::levelPositions() const {
     QVector<double> keys;
-    if (!levels_->visible()) return keys;
-    for (auto it = levels_->data()->constBegin(); it != levels_->data()->constEnd(); ++it) keys.push_back(it->key);
+    if (!levels_->visible())
+        return keys;
+    for (auto it = levels_->data()->constBegin(); it != levels_->data()->constEnd(); ++it)
+        keys.push_back(it->key);
     return keys;
 }
 
 void HistogramPlot::clear(const QString& message) {
     bars_->data()->clear();
     levels_->data()->clear();
-    for (auto* line : clipLines_) line->setVisible(false);
-    if (auto* heading = qobject_cast<QCPTextElement*>(plot_->plotLayout()->element(0, 0))) heading->setText(message);
+    for (auto* line : clipLines_)
+        line->setVisible(false);
+    if (auto* heading = qobject_cast<QCPTextElement*>(plot_->plotLayout()->element(0, 0)))
+        heading->setText(message);
     plot_->replot();
 }
 
 void HistogramPlot::setLogScale(bool log) {
     plot_->yAxis->setScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
-    plot_->yAxis->setTicker(log ? QSharedPointer<QCPAxisTicker>(new QCPAxisTickerLog) : QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+    plot_->yAxis->setTicker(log ? QSharedPointer<QCPAxisTicker>(new QCPAxisTickerLog)
+                                : QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
     rescale();
 }
 
 QVector<double> HistogramPlot::barValues() const {
     QVector<double> values;
-    for (auto it = bars_->data()->constBegin(); it != bars_->data()->constEnd(); ++it) values.push_back(it->value);
+    for (auto it = bars_->data()->constBegin(); it != bars_->data()->constEnd(); ++it)
+        values.push_back(it->value);
     return values;
 }
 
