@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "io/hdf5.hpp"
+#include "io/hdf5_probe.hpp"
 #include "io/hdf5_types.hpp"
 #include "io/json_limits.hpp"
 #include "util/error.hpp"
@@ -30,6 +31,12 @@ std::string base_weight_name(const std::string& name) {  // "dense/kernel:0" -> 
 class Hdf5Model final : public ModelFile {
 public:
     explicit Hdf5Model(const std::string& path) : ModelFile(path) {
+        if (!in_hdf5_probe())  // first, the whole file read in a child that may crash (io/hdf5_probe)
+            probe_in_child(path, [&path] {
+                Hdf5Model model(path);
+                for (const auto& info : model.tensors())
+                    model.read_bytes(info);
+            });
         std::lock_guard lock(hdf5_mutex());
         file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
         if (file_ < 0)

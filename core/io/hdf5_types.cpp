@@ -1,16 +1,20 @@
 #include "io/hdf5_types.hpp"
 
+#include "io/hdf5_probe.hpp"
 #include "util/error.hpp"
 
 namespace quantlens {
 
 std::recursive_mutex& hdf5_mutex() {
     static std::recursive_mutex mutex;
+    // A forked HDF5 check (io/hdf5_probe) inherits `mutex` as the forking thread held it: the
+    // child, single-threaded, takes one of its own.
+    static std::recursive_mutex probe_mutex;
     static bool quiet = [] {
         return H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr) >= 0;
     }();  // errors come back as values
     (void)quiet;
-    return mutex;
+    return in_hdf5_probe() ? probe_mutex : mutex;
 }
 
 namespace {

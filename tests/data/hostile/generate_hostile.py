@@ -47,3 +47,8 @@ with h5py.File(path("keras-external.h5"), "r+") as f:
     for key, value in attributes.items():
         f[name].attrs[key] = value
     print("external kernel:", name, kernel.shape)
+
+# huge-fill.h5: 1.5 KB on disk, a chunked dataset of 2^30 float32 values never written: reading
+# it yields 4 GiB of fill values, past the HDF5 check's memory budget.
+with h5py.File(path("huge-fill.h5"), "w") as f:
+    f.create_dataset("w", shape=(1 << 15, 1 << 15), dtype="<f4", chunks=(1024, 1024))
