@@ -1,6 +1,8 @@
 // Opening a large model must read headers only: 300 tensors totalling >= 8 GB (a sparse
 // file, so no disk space is used) listed in < 100 ms with peak RSS < 64 MB.
 // The open runs in a forked child so its peak RSS is measured alone.
+// Then headers of 1k, 10k and 100k tiny tensors: opening must stay linear in the tensor count
+// (100k in under 2 s), beside nlohmann-json's own unchecked parse of the same header.
 // Usage: bench_open_model [DIR]   (default: the system temp folder)
 
 #include <cstdio>
@@ -87,6 +89,47 @@ void measure(const std::string& label, const std::string& path, std::uint64_t si
         ms < 100 && rss * 1.048576 < 64 ? "PASS" : "MISS");
 }
 
+// A safetensors file of `count` one-value F32 tensors; returns its header's JSON text.
+std::string make_many_tensors(const std::string& path, int count) {
+    nlohmann::ordered_json header;
+    for (int i = 0; i < count; ++i)
+        header["model.layers." + std::to_string(i / 8) + ".t" + std::to_string(i % 8) + ".weight"] = {
+            {"dtype", "F32"}, {"shape", {1}}, {"data_offsets", {4 * i, 4 * i + 4}}};
+    const std::string text = header.dump();
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    const std::uint64_t n = text.size();
+    out.write(reinterpret_cast<const char*>(&n), 8);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    out.write(std::string(static_cast<std::size_t>(4 * count), '\0').data(), 4 * count);
+    return text;
+}
+
+void measure_header_scaling(const std::filesystem::path& dir) {
+    double first_per_tensor = 0;
+    for (int count : {1000, 10000, 100000}) {
+        const auto path = (dir / ("quantlens-bench-" + std::to_string(count) + ".safetensors")).string();
+        const std::string text = make_many_tensors(path, count);
+        auto start = std::chrono::steady_clock::now();
+        const auto plain = nlohmann::json::parse(text);  // the baseline: no limits, no checks
+        const double plain_ms = bench::seconds_since(start) * 1e3;
+        start = std::chrono::steady_clock::now();
+        const auto model = Model::open(path);
+        const double ms = bench::seconds_since(start) * 1e3;
+        const double per_tensor = ms / count;
+        if (first_per_tensor == 0)
+            first_per_tensor = per_tensor;
+        std::printf(
+            "header %6d tensors  open %8.1f ms  (%.2f us a tensor, %.2fx the 1k rate; nlohmann parse alone "
+            "%.1f ms, "
+            "ratio %.1f)  %s\n",
+            count, ms, per_tensor * 1e3, per_tensor / first_per_tensor, plain_ms, ms / plain_ms,
+            count < 100000 || ms < 2000 ? "PASS" : "MISS (target < 2 s)");
+        (void)plain;
+        (void)model;
+        std::filesystem::remove(path);
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -98,4 +141,5 @@ int main(int argc, char** argv) {
     measure("gguf", gguf, make_gguf(gguf));
     std::filesystem::remove(st);
     std::filesystem::remove(gguf);
+    measure_header_scaling(dir);
 }
