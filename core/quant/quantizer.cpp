@@ -91,6 +91,29 @@ QuantResult quantize(const WeightMatrix& weights, const QuantSpec& spec, const Q
 }
 
 namespace {
+
+// Finite weights in, finite values out: a quantizer whose scale overflows its storage (a Q4_0
+// block's half-precision d beyond 65504, say) must say so rather than report inf or NaN as a
+// result. Checked on the metrics (one pass already made); the scan runs only on failure.
+void refuse_non_finite(const WeightMatrix& weights, const QuantSpec& spec, const QuantResult& out) {
+    if (std::isfinite(out.metrics.mse) && std::isfinite(out.metrics.max_abs_error))
+        return;
+    std::size_t count = 0, first = out.dequantized.size();
+    for (std::size_t i = 0; i < out.dequantized.size(); ++i)
+        if (!std::isfinite(out.dequantized[i])) {
+            first = std::min(first, i);
+            ++count;
+        }
+    const auto cols = static_cast<std::size_t>(std::max<std::int64_t>(weights.cols, 1));
+    const std::string where = count ? std::to_string(count) + " of them, the first at row " +
+                                          std::to_string(first / cols) + ", column " +
+                                          std::to_string(first % cols)
+                                    : "the error overflows";
+    throw Error("", "spec \"" + spec.to_string() + "\"",
+                "turns these finite weights into non-finite values (" + where +
+                    "): a scale overflows what its storage holds (half-precision scales stop at 65504)");
+}
+
 Histogram weights_histogram(std::span<const float> values, std::size_t bins, float low, float high) {
     if (!(low <= high))
         return histogram(values, bins);
@@ -186,6 +209,7 @@ void quantize_into(const WeightMatrix& weights, const QuantSpec& spec, const Qua
 
     if (!out.metrics_measured || !out.transformed.empty())
         out.metrics = error_metrics(weights.values, out.dequantized);
+    refuse_non_finite(weights, spec, out);
     count_bits(spec, out);
     float error_low = out.metrics.min_error, error_high = out.metrics.max_error;
     if (error_low == error_high) {
