@@ -15,6 +15,7 @@ void add_analyze(CLI::App& app) {
         std::vector<std::string> specs;
         bool json = false, csv = false, no_qsur = false, no_cache = false, force = false;
         double outlier_k = 3;
+        std::int64_t qsur_max_width = AnalysisOptions{}.qsur_max_width;
         std::string cache_dir;
     };
     auto options = std::make_shared<Options>();
@@ -31,6 +32,11 @@ void add_analyze(CLI::App& app) {
     command->add_option("--outlier-k", options->outlier_k, "outliers are |w - mean| > k·std (default 3)")
         ->check(CLI::PositiveNumber);
     command->add_option("--first", options->first, "analyse this layer before the others");
+    command
+        ->add_option("--qsur-max-width", options->qsur_max_width,
+                     "skip QSUR, with a note, on layers wider than this many inputs (its covariance costs "
+                     "8·d² bytes and O(d³) time; default 8192)")
+        ->check(CLI::PositiveNumber);
     command->add_flag("--no-qsur", options->no_qsur,
                       "skip QSUR (its covariance costs O(rows·d² + d³) per layer)");
     auto* no_cache = command->add_flag("--no-cache", options->no_cache,
@@ -48,6 +54,7 @@ void add_analyze(CLI::App& app) {
             analysis.statistics.outlier_k = options->outlier_k;
             analysis.first_layer = options->first;
             analysis.qsur = !options->no_qsur;
+            analysis.qsur_max_width = options->qsur_max_width;
             analysis.use_cache = !options->no_cache;
             analysis.cache_dir = options->cache_dir;
             auto model = Model::open(options->model);

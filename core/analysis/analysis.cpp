@@ -76,7 +76,7 @@ void Analysis::run(Progress progress, LayerDone layer_done, const CancelToken* c
             const Layer& layer = *layers_[index];
             if (progress)
                 progress(done, total, layer.name);
-            auto partial = cache ? cache->find(layer.name, options_) : std::nullopt;
+            auto partial = cache ? cache->find(*model_, layer, options_) : std::nullopt;
             LayerAnalysis result;
             try {
                 result = analyze_layer(*model_, layer, options_, std::move(partial),

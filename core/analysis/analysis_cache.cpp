@@ -24,6 +24,18 @@ double number(const nlohmann::json& value) {
         return *number;
     throw nlohmann::json::other_error::create(501, "not a number: " + value.dump(), &value);
 }
+// A count or size: a non-negative integer, never a negative one read back wrapped around.
+std::uint64_t count(const nlohmann::json& value) {
+    if (!value.is_number_unsigned())
+        throw nlohmann::json::other_error::create(501, "not a count: " + value.dump(), &value);
+    return value.get<std::uint64_t>();
+}
+std::vector<std::uint64_t> counts(const nlohmann::json& value) {
+    std::vector<std::uint64_t> out;
+    for (const auto& item : value)
+        out.push_back(count(item));
+    return out;
+}
 
 nlohmann::json histogram_json(const Histogram& h) {
     return {
@@ -33,8 +45,8 @@ Histogram histogram_from(const nlohmann::json& j) {
     Histogram h;
     h.low = number(j.at("low"));
     h.high = number(j.at("high"));
-    h.counts = j.at("counts").get<std::vector<std::uint64_t>>();
-    h.non_finite = j.at("non_finite").get<std::uint64_t>();
+    h.counts = counts(j.at("counts"));
+    h.non_finite = count(j.at("non_finite"));
     return h;
 }
 nlohmann::json distribution_json(const Distribution& d) {
@@ -64,7 +76,7 @@ nlohmann::json statistics_json(const LayerStatistics& s) {
 }
 LayerStatistics statistics_from(const nlohmann::json& j) {
     LayerStatistics s;
-    s.count = j.at("count").get<std::uint64_t>();
+    s.count = count(j.at("count"));
     s.mean = number(j.at("mean"));
     s.std = number(j.at("std"));
     s.min = number(j.at("min"));
@@ -140,9 +152,9 @@ SpecOutcome outcome_from(const nlohmann::json& j) {
     m.min_error = static_cast<float>(number(j.at("min_error")));
     m.max_error = static_cast<float>(number(j.at("max_error")));
     m.bits_per_weight = number(j.at("bits_per_weight"));
-    m.size_bytes = j.at("size_bytes").get<std::uint64_t>();
-    m.scales = j.at("scales").get<std::uint64_t>();
-    m.zero_points = j.at("zero_points").get<std::uint64_t>();
+    m.size_bytes = count(j.at("size_bytes"));
+    m.scales = count(j.at("scales"));
+    m.zero_points = count(j.at("zero_points"));
     outcome.metrics = m;
     return outcome;
 }
@@ -171,18 +183,18 @@ AnalysisCache::AnalysisCache(std::string cache_dir, const std::string& model_pat
         layers_[name] = entry;
 }
 
-std::optional<LayerAnalysis> AnalysisCache::find(const std::string& layer,
+std::optional<LayerAnalysis> AnalysisCache::find(const Model& model, const Layer& layer,
                                                  const AnalysisOptions& options) const {
-    const auto found = layers_.find(layer);
+    const auto found = layers_.find(layer.name);
     if (found == layers_.end())
         return std::nullopt;
     try {
         const auto& entry = found->second;
         LayerAnalysis result;
-        result.layer = layer;
+        result.layer = layer.name;
         result.kind = layer_kind_from_name(entry.at("kind").get<std::string>());
         result.shape = entry.at("shape").get<std::vector<std::int64_t>>();
-        result.parameters = entry.at("parameters").get<std::uint64_t>();
+        result.parameters = count(entry.at("parameters"));
         result.statistics = statistics_from(entry.at("statistics"));
         if (entry.contains("qsur") && entry.at("qsur_options") == qsur_options_json(options.qsur_options))
             result.qsur = qsur_from(entry.at("qsur"));
@@ -192,6 +204,11 @@ std::optional<LayerAnalysis> AnalysisCache::find(const std::string& layer,
             result.quantization.push_back(specs.contains(text) ? outcome_from(specs.at(text))
                                                                : SpecOutcome{});
         }
+        // An entry must describe this layer as the model has it: same kind, shape and count.
+        const auto& info = model.file().tensor(layer.weight);
+        if (result.kind != layer.kind || result.shape != normalised_shape(info.shape, layer.orientation) ||
+            result.parameters != info.elements() || result.statistics.count != result.parameters)
+            return std::nullopt;
         return result;
     } catch (const std::exception&) {
         return std::nullopt;

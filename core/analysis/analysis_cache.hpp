@@ -12,6 +12,7 @@
 #include <string>
 
 #include "analysis/layer_analysis.hpp"
+#include "model/model.hpp"
 #include "model/model_identity.hpp"
 
 namespace quantlens {
@@ -25,8 +26,11 @@ public:
 
     const std::string& file() const { return file_; }
     // The cached results for `layer` that `options` can use (statistics with the same
-    // settings, QSUR with the same settings, the specs it names), or nothing.
-    std::optional<LayerAnalysis> find(const std::string& layer, const AnalysisOptions& options) const;
+    // settings, QSUR with the same settings, the specs it names), or nothing. An entry whose kind,
+    // shape or parameter count disagrees with the model's layer, or holds a negative count, is
+    // not used.
+    std::optional<LayerAnalysis> find(const Model& model, const Layer& layer,
+                                      const AnalysisOptions& options) const;
     void store(const LayerAnalysis& analysis, const AnalysisOptions& options);
     // Writes the entries (merged with what is already there); failures to write are ignored
     // (a read-only cache folder must not stop an analysis) but reported by the return value.

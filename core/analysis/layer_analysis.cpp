@@ -1,5 +1,8 @@
 #include "analysis/layer_analysis.hpp"
 
+#include <cmath>
+#include <cstdio>
+
 namespace quantlens {
 
 namespace {
@@ -9,13 +12,41 @@ bool has_spec(const LayerAnalysis& analysis, std::size_t index) {
            (analysis.quantization[index].metrics || !analysis.quantization[index].error.empty());
 }
 
+bool wants_qsur(const std::vector<std::int64_t>& shape, const AnalysisOptions& options) {
+    return options.qsur && shape.size() >= 2 && shape[0] >= 2;
+}
+
+std::int64_t input_width(const std::vector<std::int64_t>& shape) {
+    std::int64_t width = 1;
+    for (std::size_t i = 1; i < shape.size(); ++i)
+        width *= shape[i];
+    return width;
+}
+
 }  // namespace
+
+std::string qsur_skip_reason(const std::vector<std::int64_t>& shape, const AnalysisOptions& options) {
+    if (!wants_qsur(shape, options))
+        return {};
+    const std::int64_t width = input_width(shape);
+    if (width <= options.qsur_max_width)
+        return {};
+    const double gib = 8.0 * static_cast<double>(width) * static_cast<double>(width) / (1 << 30);
+    const double seconds = 1.5 * std::pow(static_cast<double>(width) / 4096.0, 3);
+    char text[256];
+    std::snprintf(
+        text, sizeof text,
+        "QSUR skipped: %lld inputs exceed the width limit of %lld (its covariance needs %.1f GiB and "
+        "about %.0f s on 2 cores; raise the limit with --qsur-max-width)",
+        static_cast<long long>(width), static_cast<long long>(options.qsur_max_width), gib, seconds);
+    return text;
+}
 
 bool is_complete(const LayerAnalysis& cached, const AnalysisOptions& options) {
     if (cached.statistics.count == 0 || cached.statistics.outlier_k != options.statistics.outlier_k ||
         cached.statistics.histogram.counts.size() != options.statistics.bins)
         return false;
-    if (options.qsur && cached.shape.size() >= 2 && cached.shape[0] >= 2 && !cached.qsur)
+    if (wants_qsur(cached.shape, options) && qsur_skip_reason(cached.shape, options).empty() && !cached.qsur)
         return false;
     for (std::size_t k = 0; k < options.specs.size(); ++k)
         if (!has_spec(cached, k))
@@ -30,6 +61,7 @@ LayerAnalysis analyze_layer(const Model& model, const Layer& layer, const Analys
     result.quantization.resize(options.specs.size());
     if (partial && is_complete(result, options)) {
         result.from_cache = true;
+        result.qsur_skipped = result.qsur ? std::string() : qsur_skip_reason(result.shape, options);
         return result;
     }
     result.from_cache = false;
@@ -44,7 +76,8 @@ LayerAnalysis analyze_layer(const Model& model, const Layer& layer, const Analys
         result.statistics = layer_statistics(matrix.values, matrix.rows, matrix.cols, options.statistics);
     if (cancel)
         cancel->throw_if_cancelled();
-    if (options.qsur && matrix.rows >= 2 && weights.shape.size() >= 2 && !result.qsur)
+    result.qsur_skipped = result.qsur ? std::string() : qsur_skip_reason(weights.shape, options);
+    if (wants_qsur(weights.shape, options) && result.qsur_skipped.empty() && !result.qsur)
         result.qsur = qsur(matrix.values, matrix.rows, matrix.cols, options.qsur_options);
     QuantOptions quant_options;
     quant_options.cancel = cancel;

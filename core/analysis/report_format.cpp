@@ -72,6 +72,8 @@ nlohmann::ordered_json to_json(const AnalysisReport& report) {
                          {"floored_eigenvalues", q.floored_eigenvalues}};
         } else {
             j["qsur"] = nullptr;
+            if (!layer.qsur_skipped.empty())
+                j["qsur_skipped"] = layer.qsur_skipped;
         }
         j["quantization"] = nlohmann::ordered_json::array();
         for (std::size_t k = 0; k < layer.quantization.size(); ++k) {
@@ -180,7 +182,8 @@ std::string to_table(const AnalysisReport& report) {
             std::snprintf(line, sizeof line, " %8.3g%s %9.3g", layer.qsur->per_dimension,
                           layer.qsur->rank_deficient ? "*" : " ", layer.qsur->per_dimension_rotated);
         else
-            std::snprintf(line, sizeof line, " %9s %9s", "n/a", "n/a");
+            std::snprintf(line, sizeof line, " %9s %9s", layer.qsur_skipped.empty() ? "n/a" : "skipped",
+                          "n/a");
         out += line;
         for (const auto& outcome : layer.quantization) {
             if (outcome.metrics)
@@ -196,6 +199,9 @@ std::string to_table(const AnalysisReport& report) {
         "ROTATED: after a\n"
         "randomized Hadamard rotation of the input dimension; * rank-deficient (fewer rows than inputs: "
         "eigenvalues floored).\n";
+    for (const auto& layer : report.layers)
+        if (!layer.qsur_skipped.empty())
+            out += layer.layer + ": " + layer.qsur_skipped + "\n";
     if (report.cached_layers)
         out += std::to_string(report.cached_layers) + " of " + std::to_string(report.layers.size()) +
                " layers from the cache.\n";

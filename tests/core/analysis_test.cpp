@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <functional>
+
 #include <filesystem>
 #include <random>
 
@@ -101,6 +103,31 @@ TEST_CASE("a corrupt or tampered cache file is ignored and rebuilt") {
         std::snprintf(checksum, sizeof checksum, "%016llx", static_cast<unsigned long long>(hash));
         json["checksum"] = checksum;
         write_bytes(cache_file, json.dump());
+    }
+    // Edits under a recomputed checksum: the checksum is no security boundary, so the entry itself
+    // must agree with the model (kind, shape, parameter count) and hold no negative count.
+    auto tamper = [&](const std::function<void(nlohmann::json&)>& edit) {
+        auto json = parse_untrusted_json(read_bytes(cache_file), cache_file, "cache");
+        edit(json["payload"]["dense"]);
+        std::uint64_t hash = 1469598103934665603ull;
+        for (unsigned char c : json["payload"].dump())
+            hash = (hash ^ c) * 1099511628211ull;
+        char checksum[17];
+        std::snprintf(checksum, sizeof checksum, "%016llx", static_cast<unsigned long long>(hash));
+        json["checksum"] = checksum;
+        write_bytes(cache_file, json.dump());
+    };
+    SECTION("another shape under a correct checksum") {
+        tamper([](nlohmann::json& entry) { entry["shape"] = {7, 7}; });
+    }
+    SECTION("another parameter count under a correct checksum") {
+        tamper([](nlohmann::json& entry) { entry["parameters"] = 49; });
+    }
+    SECTION("a negative size under a correct checksum") {
+        tamper([](nlohmann::json& entry) {
+            for (auto& [spec, outcome] : entry["specs"].items())
+                outcome["size_bytes"] = -5;
+        });
     }
     const auto rebuilt = analyze_model(Model::open(model_path), options);
     CHECK(rebuilt.cached_layers < rebuilt.layers.size());
