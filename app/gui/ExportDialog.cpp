@@ -17,6 +17,7 @@
 
 #include "export/export_plan.hpp"
 #include "jobs/JobRunner.hpp"
+#include "util/temporary_path.hpp"
 
 namespace quantlens::gui {
 
@@ -208,6 +209,9 @@ void ExportDialog::start() {
                     .arg(QLocale().formattedDataSize(static_cast<qint64>(summary.bytes_out)))
                     .arg(QLocale().formattedDataSize(static_cast<qint64>(summary.bytes_in)))
                     .arg(QString::fromStdString(outcome.plan_path).toHtmlEscaped());
+            for (const auto& note : quantlens::take_cleanup_notes())  // stale temporaries of a killed run
+                written->text +=
+                    QStringLiteral("<br><i>%1</i>").arg(QString::fromStdString(note).toHtmlEscaped());
             for (const auto& warning : summary.warnings)
                 written->text +=
                     QStringLiteral("<br><i>%1</i>").arg(QString::fromStdString(warning).toHtmlEscaped());

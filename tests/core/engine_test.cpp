@@ -162,13 +162,14 @@ TEST_CASE("the engine names what it cannot build or feed", "[engine]") {
 
 TEST_CASE("Hessian sensitivity reports each layer's trace and HAWQ's Omega per spec", "[engine]") {
     const auto model = Model::open(sample_path("digits-cnn.h5"));
-    const auto data = load_labelled_data(sample_path("digits-calib.npz"), 32);
-    CHECK(data.x.rows() == 32);
+    // Ω's arithmetic is what is checked here, not the estimate's convergence (the Hutchinson tests
+    // do that): a few samples keep the sanitizer run short.
+    const auto data = load_labelled_data(sample_path("digits-calib.npz"), 8);
+    CHECK(data.x.rows() == 8);
     const std::vector<QuantSpec> specs = {QuantSpec::parse("int4:channel:asym"),
                                           QuantSpec::parse("int8:channel:sym")};
     HessianOptions options;
-    options.hutchinson.max_samples =
-        20;  // Ω's arithmetic is what is checked here, not the estimate's convergence
+    options.hutchinson.max_samples = 6;
     const auto report = hessian_sensitivity(model, data, specs, options);
     REQUIRE(report.layers.size() == 8);
     for (const auto& layer : report.layers) {
