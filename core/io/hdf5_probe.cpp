@@ -37,6 +37,10 @@ std::uint64_t address_space_now() {
 
 [[noreturn]] void child(int pipe_out, std::uint64_t memory, const std::function<void()>& read_everything) {
     probing = true;
+    // A fault here ends this child and nothing else: no crash handler of the parent's (a
+    // sanitizer's report, a fuzzer's artifact, a GUI's crash dialog) runs for it.
+    for (int fault : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT})
+        ::signal(fault, SIG_DFL);
     rlimit limit{};
     limit.rlim_cur = limit.rlim_max = address_space_now() + memory;
     ::setrlimit(RLIMIT_AS, &limit);
