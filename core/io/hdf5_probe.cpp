@@ -20,6 +20,17 @@
 #include "io/hdf5_types.hpp"
 #include "util/error.hpp"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define QUANTLENS_HAS_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define QUANTLENS_HAS_SANITIZER 1
+#endif
+#endif
+#if QUANTLENS_HAS_SANITIZER
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 namespace quantlens {
 
 namespace {
@@ -41,6 +52,13 @@ std::uint64_t address_space_now() {
     // sanitizer's report, a fuzzer's artifact, a GUI's crash dialog) runs for it.
     for (int fault : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT})
         ::signal(fault, SIG_DFL);
+#if QUANTLENS_HAS_SANITIZER
+    // A sanitizer's finding inside libhdf5 ends the child like a crash, with no report or fuzzer
+    // artifact of its own: the parent says what happened.
+    __sanitizer_set_death_callback(nullptr);
+    __sanitizer_set_report_fd(
+        reinterpret_cast<void*>(static_cast<std::intptr_t>(::open("/dev/null", O_WRONLY))));
+#endif
     rlimit limit{};
     limit.rlim_cur = limit.rlim_max = address_space_now() + memory;
     ::setrlimit(RLIMIT_AS, &limit);
