@@ -57,6 +57,7 @@ constexpr std::size_t kHistogramBins = 256;
 struct Loaded {
     std::shared_ptr<const quantlens::Model> model;
     quantlens::Inspection inspection;
+    QString path;  // as the user named it, for Recent Files once it has opened
 };
 
 struct LayerHistogram {
@@ -240,6 +241,7 @@ void MainWindow::connectJobs() {
     connect(loader_, &widgets::JobRunner::finished, this, [this](const std::any& result) {
         auto loaded = std::any_cast<std::shared_ptr<Loaded>>(result);
         model_ = loaded->model;
+        rememberRecent(loaded->path);  // only files that opened
         const auto& inspection = loaded->inspection;
         statusText_->setText(tr("%1 — %2 layers, %3 parameters, %4 (%5)")
                                  .arg(QFileInfo(QString::fromStdString(inspection.path)).fileName())
@@ -489,14 +491,14 @@ void MainWindow::openModel(const QString& path) {
     const std::string file = path.toStdString();
     loader_->start(
         tr("Reading"),
-        [file](const quantlens::Progress& progress, const quantlens::CancelToken& cancel) -> std::any {
+        [file, path](const quantlens::Progress& progress, const quantlens::CancelToken& cancel) -> std::any {
             auto loaded = std::make_shared<Loaded>();
+            loaded->path = path;
             auto model = std::make_shared<quantlens::Model>(quantlens::Model::open(file));
             loaded->inspection = quantlens::inspect_model(*model, true, progress, &cancel);
             loaded->model = model;
             return loaded;
         });
-    rememberRecent(path);
 }
 
 void MainWindow::selectLayer(const QString& name) {

@@ -1,5 +1,8 @@
 // Drives the real main window offscreen: the table and the histogram must show exactly
 // what the core computes, errors must leave the window usable.
+#include <QScopeGuard>
+#include <QSettings>
+#include <QStandardPaths>
 #include <QSignalSpy>
 #include <QTableView>
 #include <QtTest>
@@ -110,6 +113,16 @@ void MainWindowTest::histogramMatchesCore() {
 }
 
 void MainWindowTest::badFileShowsErrorAndWindowStaysUsable() {
+    // Recent Files lives in QSettings, which needs an application name; a test store, only here.
+    QStandardPaths::setTestModeEnabled(true);
+    QCoreApplication::setOrganizationName(QStringLiteral("QuantLensTests"));
+    QCoreApplication::setApplicationName(QStringLiteral("recent-files"));
+    QSettings().remove("recentFiles");
+    const auto restore = qScopeGuard([] {
+        QSettings().remove("recentFiles");
+        QCoreApplication::setOrganizationName(QString());
+        QCoreApplication::setApplicationName(QString());
+    });
     MainWindow window;
     window.show();
     QSignalSpy errors(&window, &MainWindow::errorShown);
@@ -117,10 +130,13 @@ void MainWindowTest::badFileShowsErrorAndWindowStaysUsable() {
     QVERIFY(errors.wait(20000));
     QVERIFY(window.lastError().contains("not_a_model.txt"));
     QVERIFY(window.lastError().contains("unrecognised format"));
+    const QStringList recent = QSettings().value("recentFiles").toStringList();
+    QVERIFY(!recent.join('\n').contains("not_a_model.txt"));  // a file that failed to open is not recent
     QSignalSpy loaded(&window, &MainWindow::modelLoaded);
     window.openModel(kSample);
     QVERIFY(loaded.wait(20000));
     QVERIFY(window.layerModel()->rowCount() > 0);
+    QVERIFY(QSettings().value("recentFiles").toStringList().join('\n').contains("tiny-gpt2"));  // this one is
 }
 
 void MainWindowTest::analysisFillsTheTableWithTheCoresFigures() {
