@@ -1,13 +1,11 @@
 #include "analysis/cache_file.hpp"
 
-#include <sys/stat.h>
-
 #include <filesystem>
-#include <fstream>
 
 #include "io/json_limits.hpp"
 #include "model/model_identity.hpp"
 #include "util/atomic_file.hpp"
+#include "util/mapped_file.hpp"
 
 namespace quantlens {
 
@@ -21,17 +19,8 @@ std::string checksum_of(const nlohmann::json& payload) {
 
 std::optional<nlohmann::json> read_cache_file(const std::string& path, std::string_view schema,
                                               const std::string& key) {
-    struct stat status {};
-    if (::stat(path.c_str(), &status) != 0 || !S_ISREG(status.st_mode))
-        return std::nullopt;
-    if (static_cast<std::uint64_t>(status.st_size) > kMaxCacheFileBytes)
-        return std::nullopt;
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        return std::nullopt;
-    const std::string text{std::istreambuf_iterator<char>(in), {}};
-    try {
-        auto json = parse_untrusted_json(text, path, "cache");
+    try {  // a missing, oversized or irregular file reads as no entry, like a corrupt one
+        auto json = parse_untrusted_json(read_small_file(path, kMaxCacheFileBytes), path, "cache");
         if (!json.is_object() || json.value("schema", std::string()) != schema ||
             json.value("key", std::string()) != key)
             return std::nullopt;

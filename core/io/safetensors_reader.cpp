@@ -224,12 +224,7 @@ void add_shards_from_index(SafetensorsModel& model, const std::string& index_pat
 }  // namespace
 
 std::string read_small_text(const std::string& path, std::size_t limit) {
-    auto file = MappedFile::open(path);
-    if (file->size() > limit)
-        throw Error(path, "",
-                    "file of " + std::to_string(file->size()) + " bytes is larger than the " +
-                        std::to_string(limit) + "-byte limit for this kind of file");
-    return {reinterpret_cast<const char*>(file->bytes().data()), file->size()};
+    return read_small_file(path, limit);
 }
 
 std::map<std::string, std::string> parse_safetensors_index(std::string_view json_text,
