@@ -23,14 +23,17 @@ std::int64_t input_width(const std::vector<std::int64_t>& shape) {
     return width;
 }
 
+// QSUR is asked for, possible, and within the width limit.
+bool qsur_applies(const std::vector<std::int64_t>& shape, const AnalysisOptions& options) {
+    return wants_qsur(shape, options) && input_width(shape) <= options.qsur_max_width;
+}
+
 }  // namespace
 
 std::string qsur_skip_reason(const std::vector<std::int64_t>& shape, const AnalysisOptions& options) {
-    if (!wants_qsur(shape, options))
+    if (!wants_qsur(shape, options) || qsur_applies(shape, options))
         return {};
     const std::int64_t width = input_width(shape);
-    if (width <= options.qsur_max_width)
-        return {};
     const double gib = 8.0 * static_cast<double>(width) * static_cast<double>(width) / (1 << 30);
     const double seconds = 1.5 * std::pow(static_cast<double>(width) / 4096.0, 3);
     char text[256];
@@ -46,7 +49,7 @@ bool is_complete(const LayerAnalysis& cached, const AnalysisOptions& options) {
     if (cached.statistics.count == 0 || cached.statistics.outlier_k != options.statistics.outlier_k ||
         cached.statistics.histogram.counts.size() != options.statistics.bins)
         return false;
-    if (wants_qsur(cached.shape, options) && qsur_skip_reason(cached.shape, options).empty() && !cached.qsur)
+    if (qsur_applies(cached.shape, options) && !cached.qsur)
         return false;
     for (std::size_t k = 0; k < options.specs.size(); ++k)
         if (!has_spec(cached, k))
@@ -77,7 +80,7 @@ LayerAnalysis analyze_layer(const Model& model, const Layer& layer, const Analys
     if (cancel)
         cancel->throw_if_cancelled();
     result.qsur_skipped = result.qsur ? std::string() : qsur_skip_reason(weights.shape, options);
-    if (wants_qsur(weights.shape, options) && result.qsur_skipped.empty() && !result.qsur)
+    if (qsur_applies(weights.shape, options) && !result.qsur)
         result.qsur = qsur(matrix.values, matrix.rows, matrix.cols, options.qsur_options);
     QuantOptions quant_options;
     quant_options.cancel = cancel;
