@@ -9,6 +9,7 @@
 #include "tensor/convert.hpp"
 #include "util/atomic_file.hpp"
 #include "util/mapped_file.hpp"
+#include "util/paths.hpp"
 #include "util/temporary_path.hpp"
 
 namespace quantlens {
@@ -98,9 +99,7 @@ void encode_values(DType type, std::span<const float> values, std::vector<std::b
 }
 
 AtomicDirectory::AtomicDirectory(std::string target) : target_(std::move(target)) {
-    fs::path path(target_);
-    if (path.filename().empty())
-        path = path.parent_path();  // "out/" names the folder "out"
+    const fs::path path = named_path(target_);
     target_ = path.string();
     std::error_code error;
     if (fs::exists(fs::symlink_status(path, error)) && !fs::is_directory(fs::symlink_status(path, error)))

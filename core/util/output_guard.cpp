@@ -24,9 +24,7 @@ std::set<std::string>& approved_paths() {
 // The output's own name resolved: its folder through symlinks, its last component as it is
 // (a symlink at the output itself is what a rename would replace, not its target).
 std::string resolved_output(const std::string& path) {
-    fs::path absolute = fs::absolute(path);
-    if (absolute.filename().empty())
-        absolute = absolute.parent_path();
+    const fs::path absolute = named_path(fs::absolute(path));
     return (fs::path(resolved(absolute.parent_path().string())) / absolute.filename())
         .lexically_normal()
         .string();

@@ -7,11 +7,13 @@ namespace quantlens {
 
 namespace fs = std::filesystem;
 
+fs::path named_path(const fs::path& path) {
+    return path.filename().empty() ? path.parent_path() : path;
+}
+
 std::string resolved(const std::string& path) {
     std::error_code ignored;
-    auto absolute = fs::absolute(path, ignored);
-    if (absolute.filename().empty())
-        absolute = absolute.parent_path();
+    const auto absolute = named_path(fs::absolute(path, ignored));
     return fs::weakly_canonical(absolute, ignored).lexically_normal().string();
 }
 

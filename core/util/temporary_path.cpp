@@ -9,6 +9,8 @@
 #include <random>
 #include <utility>
 
+#include "util/paths.hpp"
+
 namespace quantlens {
 
 namespace fs = std::filesystem;
@@ -21,10 +23,6 @@ std::mutex notes_mutex;
 std::vector<std::string>& notes() {
     static std::vector<std::string> list;
     return list;
-}
-
-fs::path named_target(const fs::path& target) {
-    return target.filename().empty() ? target.parent_path() : target;  // "out/" names "out"
 }
 
 // The process id in ".NAME.quantlens-tmp-PID-N", or 0 when `entry` is not a temporary of NAME.
@@ -44,7 +42,7 @@ pid_t owner_of(const std::string& entry, const std::string& name) {
 }  // namespace
 
 fs::path temporary_path(const fs::path& target) {
-    const fs::path named = named_target(target);
+    const fs::path named = named_path(target);
     const fs::path folder = named.has_parent_path() ? named.parent_path() : fs::path(".");
     static std::random_device random;
     return folder / ("." + named.filename().string() + kTag + std::to_string(::getpid()) + "-" +
@@ -52,7 +50,7 @@ fs::path temporary_path(const fs::path& target) {
 }
 
 std::vector<std::string> remove_stale_temporaries(const fs::path& target) {
-    const fs::path named = named_target(target);
+    const fs::path named = named_path(target);
     const fs::path folder = named.has_parent_path() ? named.parent_path() : fs::path(".");
     const std::string name = named.filename().string();
     std::vector<fs::path> stale;
