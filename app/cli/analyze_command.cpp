@@ -93,13 +93,18 @@ void add_analyze(CLI::App& app) {
                                               : to_table(report);
             if (options->out.empty()) {
                 std::cout << text;
-                return 0;
+            } else {
+                AtomicFile out(options->out);  // replaces only what guard_cli_output approved
+                out.write(text.data(), text.size());
+                out.commit();
+                std::cerr << "wrote " << options->out << " (" << report.layers.size() << " layers)\n";
             }
-            AtomicFile out(options->out);  // replaces only what guard_cli_output approved
-            out.write(text.data(), text.size());
-            out.commit();
-            std::cerr << "wrote " << options->out << " (" << report.layers.size() << " layers)\n";
-            return 0;
+            std::vector<FailedSpec> failures;
+            for (const auto& layer : report.layers)
+                for (std::size_t k = 0; k < layer.quantization.size(); ++k)
+                    if (layer.quantization[k].failed)
+                        failures.push_back({layer.layer, report.specs[k], layer.quantization[k].error});
+            return report_failed_specs(failures);
         });
     });
 }

@@ -64,6 +64,17 @@ int run_selected(CLI::App&) {
     return code;
 }
 
+int report_failed_specs(const std::vector<FailedSpec>& failures) {
+    for (const auto& failure : failures)
+        std::cerr << "error: " << failure.spec.to_string() << " on " << failure.layer << ": "
+                  << failure.reason << "\n";
+    if (failures.empty())
+        return 0;
+    std::cerr << failures.size() << (failures.size() == 1 ? " result" : " results")
+              << " not finite: exit code 3\n";
+    return 3;
+}
+
 Progress stderr_progress(std::string_view unit) {
     const char* forced = std::getenv("QUANTLENS_PROGRESS");
     bool enabled = forced ? std::string_view(forced) == "1" : ::isatty(STDERR_FILENO);

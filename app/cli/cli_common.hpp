@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "model/model.hpp"
+#include "quant/quant_spec.hpp"
 #include "util/progress.hpp"
 
 namespace quantlens::cli {
@@ -34,5 +35,15 @@ CancelToken& interrupt_token();
 void guard_cli_output(const std::string& out, const Model& model, std::vector<std::string> inputs,
                       bool force);
 Progress stderr_progress(std::string_view unit);
+
+// A spec whose result on a layer was not finite (quant/comparison.hpp, SpecOutcome::failed).
+struct FailedSpec {
+    std::string layer;
+    QuantSpec spec;
+    std::string reason;
+};
+// Lists each failure on stderr and returns the exit code: 0 when there is none, else 3 (the
+// figures printed are kept; those failed results are marked "error", never printed as numbers).
+int report_failed_specs(const std::vector<FailedSpec>& failures);
 
 }  // namespace quantlens::cli

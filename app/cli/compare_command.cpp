@@ -10,6 +10,17 @@ namespace quantlens::cli {
 
 nlohmann::ordered_json metrics_to_json(const QuantMetrics& m);
 
+namespace {
+std::vector<FailedSpec> failed_specs(const Comparison& comparison, const std::vector<QuantSpec>& specs) {
+    std::vector<FailedSpec> failures;
+    for (const auto& row : comparison.layers)
+        for (std::size_t s = 0; s < row.outcomes.size(); ++s)
+            if (row.outcomes[s].failed)
+                failures.push_back({row.layer, specs[s], row.outcomes[s].error});
+    return failures;
+}
+}  // namespace
+
 void add_compare(CLI::App& app) {
     auto* command = app.add_subcommand(
         "compare", "Compare quantizer specs side by side, per layer and for the whole model");
@@ -52,20 +63,24 @@ void add_compare(CLI::App& app) {
                                              {"parameters", row.parameters},
                                              {"results", nlohmann::ordered_json::array()}};
                     for (const auto& outcome : row.outcomes)
-                        j["results"].push_back(outcome.metrics
-                                                   ? metrics_to_json(*outcome.metrics)
-                                                   : nlohmann::ordered_json{{"error", outcome.error}});
+                        j["results"].push_back(
+                            outcome.metrics ? metrics_to_json(*outcome.metrics)
+                            : outcome.failed
+                                ? nlohmann::ordered_json{{"error", outcome.error}, {"failed", true}}
+                                : nlohmann::ordered_json{{"error", outcome.error}});
                     out["layers"].push_back(j);
                 }
                 out["totals"] = nlohmann::ordered_json::array();
                 for (const auto& t : comparison.totals)
-                    out["totals"].push_back({{"parameters", t.parameters},
-                                             {"size_bytes", t.size_bytes},
-                                             {"bits_per_weight", t.bits_per_weight},
-                                             {"sqnr_db", json_number<nlohmann::ordered_json>(t.sqnr_db)},
-                                             {"skipped_layers", t.skipped_layers}});
+                    out["totals"].push_back(
+                        {{"parameters", t.parameters},
+                         {"size_bytes", t.size_bytes},
+                         {"bits_per_weight", t.bits_per_weight},
+                         {"sqnr_db", t.parameters ? json_number<nlohmann::ordered_json>(t.sqnr_db)
+                                                  : nlohmann::ordered_json()},
+                         {"skipped_layers", t.skipped_layers}});
                 std::cout << out.dump(2) << "\n";
-                return 0;
+                return report_failed_specs(failed_specs(comparison, specs));
             }
             // One column pair (SQNR dB, bits/weight) per spec; the best SQNR per layer marked *.
             std::printf("%-36s %12s", "LAYER", "PARAMS");
@@ -84,7 +99,7 @@ void add_compare(CLI::App& app) {
                             static_cast<unsigned long long>(row.parameters));
                 for (const auto& outcome : row.outcomes) {
                     if (!outcome.metrics) {
-                        std::printf("  %22s", "n/a");
+                        std::printf("  %22s", outcome.failed ? "error" : "n/a");
                         continue;
                     }
                     std::printf("  %12.2f%s %8.3f", outcome.metrics->sqnr_db,
@@ -95,17 +110,21 @@ void add_compare(CLI::App& app) {
             }
             std::printf("%-36s %12s", "WHOLE MODEL", "");
             for (const auto& t : comparison.totals)
-                std::printf("  %13.2f %8.3f", t.sqnr_db, t.bits_per_weight);
+                if (t.parameters)
+                    std::printf("  %13.2f %8.3f", t.sqnr_db, t.bits_per_weight);
+                else
+                    std::printf("  %22s", "n/a");
             std::printf("\n%-36s %12s", "  size", "");
             for (const auto& t : comparison.totals)
                 std::printf("  %22.1f", static_cast<double>(t.size_bytes) / 1024.0);
             std::printf("  KiB\n");
             for (std::size_t s = 0; s < specs.size(); ++s)
                 for (const auto& row : comparison.layers)
-                    if (!row.outcomes[s].metrics)
+                    if (!row.outcomes[s].metrics && !row.outcomes[s].failed)
                         std::printf("n/a: %s on %s: %s\n", specs[s].to_string().c_str(), row.layer.c_str(),
                                     row.outcomes[s].error.c_str());
-            return 0;
+            std::fflush(stdout);
+            return report_failed_specs(failed_specs(comparison, specs));
         });
     });
 }

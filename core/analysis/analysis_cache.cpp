@@ -123,7 +123,8 @@ nlohmann::json qsur_options_json(const QsurOptions& o) {
 
 nlohmann::json outcome_json(const SpecOutcome& outcome) {
     if (!outcome.metrics)
-        return {{"error", outcome.error}};
+        return outcome.failed ? nlohmann::json{{"error", outcome.error}, {"failed", true}}
+                              : nlohmann::json{{"error", outcome.error}};
     const auto& m = *outcome.metrics;
     return {{"mse", number(m.mse)},
             {"rmse", number(m.rmse)},
@@ -141,6 +142,7 @@ SpecOutcome outcome_from(const nlohmann::json& j) {
     SpecOutcome outcome;
     if (j.contains("error")) {
         outcome.error = j.at("error").get<std::string>();
+        outcome.failed = j.value("failed", false);
         return outcome;
     }
     QuantMetrics m;

@@ -95,6 +95,9 @@ LayerAnalysis analyze_layer(const Model& model, const Layer& layer, const Analys
         try {
             quantize_into(matrix, options.specs[k], quant_options, buffers);
             outcome.metrics = buffers.metrics;
+        } catch (const NonFiniteResult& error) {
+            outcome.error = error.reason();
+            outcome.failed = true;
         } catch (const Error& error) {
             outcome.error = error.reason();
         }

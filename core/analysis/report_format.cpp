@@ -88,6 +88,8 @@ nlohmann::ordered_json to_json(const AnalysisReport& report) {
                 q["size_bytes"] = m.size_bytes;
             } else {
                 q["error"] = outcome.error;
+                if (outcome.failed)
+                    q["failed"] = true;
             }
             j["quantization"].push_back(std::move(q));
         }
@@ -189,7 +191,7 @@ std::string to_table(const AnalysisReport& report) {
             if (outcome.metrics)
                 std::snprintf(line, sizeof line, " %16.2f", outcome.metrics->sqnr_db);
             else
-                std::snprintf(line, sizeof line, " %16s", "n/a");
+                std::snprintf(line, sizeof line, " %16s", outcome.failed ? "error" : "n/a");
             out += line;
         }
         out += "\n";
@@ -206,15 +208,24 @@ std::string to_table(const AnalysisReport& report) {
         out += std::to_string(report.cached_layers) + " of " + std::to_string(report.layers.size()) +
                " layers from the cache.\n";
     out += "\nSpearman rank correlation between per-layer metrics:\n";
+    bool undefined = false;
     for (std::size_t i = 0; i < report.agreement.metrics.size(); ++i) {
         std::snprintf(line, sizeof line, "%-32.32s", report.agreement.metrics[i].c_str());
         out += line;
         for (double rho : report.agreement.spearman[i]) {
-            std::snprintf(line, sizeof line, " %6.2f", rho);
+            if (std::isfinite(rho))
+                std::snprintf(line, sizeof line, " %6.2f", rho);
+            else
+                std::snprintf(line, sizeof line, " %6s", "n/a");
             out += line;
+            undefined = undefined || !std::isfinite(rho);
         }
         out += "\n";
     }
+    if (undefined)
+        out +=
+            "n/a: no rank correlation is defined (fewer than two layers, or a metric equal on every "
+            "layer).\n";
     return out;
 }
 

@@ -51,6 +51,10 @@ Comparison compare_specs(const Model& model, const std::vector<const Layer*>& la
                 bits[s] += quantized.metrics.bits_per_weight * static_cast<double>(row.parameters);
                 result.totals[s].parameters += row.parameters;
                 result.totals[s].size_bytes += quantized.metrics.size_bytes;
+            } catch (const NonFiniteResult& error) {
+                outcome.error = error.reason();
+                outcome.failed = true;
+                ++result.totals[s].skipped_layers;
             } catch (const Error& error) {
                 outcome.error = error.reason();
                 ++result.totals[s].skipped_layers;
@@ -62,7 +66,8 @@ Comparison compare_specs(const Model& model, const std::vector<const Layer*>& la
     }
     for (std::size_t s = 0; s < specs.size(); ++s) {
         auto& t = result.totals[s];
-        t.sqnr_db = noise[s] > 0 ? 10 * std::log10(signal[s] / noise[s]) : INFINITY;
+        // No layer measured (each failed or did not apply): no figure, rather than a lossless inf.
+        t.sqnr_db = t.parameters == 0 ? NAN : noise[s] > 0 ? 10 * std::log10(signal[s] / noise[s]) : INFINITY;
         t.bits_per_weight = t.parameters ? bits[s] / static_cast<double>(t.parameters) : 0;
     }
     if (progress)

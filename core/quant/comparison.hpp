@@ -12,7 +12,8 @@ namespace quantlens {
 
 struct SpecOutcome {
     std::optional<QuantMetrics> metrics;
-    std::string error;  // why this spec does not apply to this layer
+    std::string error;    // why this spec does not apply to this layer, or why it failed
+    bool failed = false;  // a NonFiniteResult: an error the commands exit non-zero on, not a n/a
 };
 
 struct LayerComparison {

@@ -109,9 +109,10 @@ void refuse_non_finite(const WeightMatrix& weights, const QuantSpec& spec, const
                                           std::to_string(first / cols) + ", column " +
                                           std::to_string(first % cols)
                                     : "the error overflows";
-    throw Error("", "spec \"" + spec.to_string() + "\"",
-                "turns these finite weights into non-finite values (" + where +
-                    "): a scale overflows what its storage holds (half-precision scales stop at 65504)");
+    throw NonFiniteResult(
+        "", "spec \"" + spec.to_string() + "\"",
+        "turns these finite weights into non-finite values (" + where +
+            "): a scale overflows what its storage holds (half-precision scales stop at 65504)");
 }
 
 Histogram weights_histogram(std::span<const float> values, std::size_t bins, float low, float high) {

@@ -20,6 +20,14 @@ private:
     std::string file_, where_, reason_;
 };
 
+// A result that is not a finite number (a quantizer whose scale overflows its storage, say).
+// Unlike a spec that does not apply to a layer ("n/a"), this is a failure: the commands list
+// it per layer and exit non-zero instead of printing it as a result.
+class NonFiniteResult : public Error {
+public:
+    using Error::Error;
+};
+
 // Thrown by long operations when their CancelToken is set; never carries partial results.
 class Cancelled : public std::exception {
 public:

@@ -218,8 +218,9 @@ void ComparePanel::show(const Result& result) {
             graph->setName(QString::fromStdString(whole_->specs[i].to_string()));
             graph->setLineStyle(QCPGraph::lsNone);
             graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, kSpecColors[i], 10));
-            graph->addData(static_cast<double>(whole_->totals[i].size_bytes) / 1048576.0,
-                           whole_->totals[i].sqnr_db);
+            if (whole_->totals[i].parameters)  // a spec no layer could take has no point
+                graph->addData(static_cast<double>(whole_->totals[i].size_bytes) / 1048576.0,
+                               whole_->totals[i].sqnr_db);
         }
         model_plot_->rescaleAxes();
         model_plot_->xAxis->scaleRange(1.3);
@@ -257,15 +258,18 @@ void ComparePanel::fillTable() {
     }
     table_->setVerticalHeaderLabels(rows);
     for (std::size_t c = 0; c < columns.size(); ++c) {
-        std::size_t best = 0;
-        for (std::size_t s = 1; s < previews.size(); ++s)
-            if (columns[c].higher_is_better ? values[s][c] > values[best][c] : values[s][c] < values[best][c])
+        std::size_t best = previews.size();  // none, until a value that is a number
+        for (std::size_t s = 0; s < previews.size(); ++s)
+            if (!std::isnan(values[s][c]) &&
+                (best == previews.size() || (columns[c].higher_is_better ? values[s][c] > values[best][c]
+                                                                         : values[s][c] < values[best][c])))
                 best = s;
         for (std::size_t s = 0; s < previews.size(); ++s) {
             const double v = values[s][c];
             const bool bytes = columns[c].title.contains(tr("size"));
-            auto* item = new QTableWidgetItem(bytes ? locale.formattedDataSize(static_cast<qint64>(v))
-                                                    : QString::number(v, 'g', 5));
+            auto* item = new QTableWidgetItem(std::isnan(v) ? tr("n/a")
+                                              : bytes       ? locale.formattedDataSize(static_cast<qint64>(v))
+                                                            : QString::number(v, 'g', 5));
             item->setData(Qt::UserRole, v);
             item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
             if (s == best && previews.size() > 1) {

@@ -5,6 +5,8 @@ python3-h5py). Run from anywhere: /usr/bin/python3 tests/data/hostile/generate_h
 - external.h5: dataset "w" whose raw data live in an external file (secret.bin beside it),
   as HDF5's external storage allows (H5Pset_external; h5py's `external=`).
 - virtual.h5: dataset "v", a virtual dataset mapped from source.h5 (HDF5 1.10 VDS).
+- huge-scale.npy: a [2, 32] float32 layer with one weight of 1e6, whose Q4_0 scale (-1e6/8)
+  overflows half precision: analyze and compare must exit 3 rather than print inf.
 - keras-external.h5: the digits MLP sample (samples/digits-mlp.h5) with its first Dense kernel
   moved to external storage (kernel.bin), so a fake-quant export would write into kernel.bin.
 """
@@ -52,3 +54,7 @@ with h5py.File(path("keras-external.h5"), "r+") as f:
 # it yields 4 GiB of fill values, past the HDF5 check's memory budget.
 with h5py.File(path("huge-fill.h5"), "w") as f:
     f.create_dataset("w", shape=(1 << 15, 1 << 15), dtype="<f4", chunks=(1024, 1024))
+
+huge = np.ones((2, 32), dtype="<f4")
+huge[0, 5] = 1e6
+np.save(path("huge-scale.npy"), huge)
