@@ -161,30 +161,16 @@ private:
         summary_.written.push_back(out_);
     }
 
-    // A byte copy of the source whose planned datasets are then overwritten through the HDF5
-    // library, so groups, attributes (Keras model_config, layer_names) and layouts stay as they were.
+    // A fresh file with the source's groups, attributes (Keras model_config, layer_names) and
+    // dataset types, so Keras loads it as it loaded the source; no byte of the source is copied.
     void write_hdf5_model() {
         const auto& file = model_.file();
-        AtomicFile out(out_);
-        {
-            const auto source = MappedFile::open(file.path());
-            out.write(source->bytes());
-        }
-        Hdf5DatasetEditor editor(out.temp_path(), out_);
-        for (const auto& info : file.tensors()) {
-            if (!planned_.count(info.name)) {
-                done_ += info.byte_size;
-                summary_.bytes_out += info.byte_size;
-                ++summary_.tensors;
-                continue;
-            }
-            TensorBytes keep;
-            editor.overwrite(info.name, info.dtype, tensor_bytes(info, info.dtype, keep));
-        }
-        editor.close();
-        if (cancel_)
-            cancel_->throw_if_cancelled();
-        out.commit();
+        write_hdf5_like(
+            file, out_,
+            [this](const TensorInfo& info, TensorBytes& keep) {
+                return tensor_bytes(info, info.dtype, keep);
+            },
+            cancel_);
         summary_.written.push_back(out_);
     }
 

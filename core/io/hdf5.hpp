@@ -1,12 +1,15 @@
 #pragma once
 // HDF5 files through the HDF5 C library: any tree of datasets, and the Keras .h5 layout
 // (docs/formats.md §9) recognised so layers come out with kernel, bias and Keras layouts.
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "io/model_file.hpp"
 #include "io/safetensors.hpp"  // TensorToWrite
+#include "util/progress.hpp"   // CancelToken
 
 namespace quantlens {
 
@@ -21,21 +24,15 @@ std::vector<Layer> keras_layers(const std::string& model_config_json,
 // Writes each tensor as a dataset at its name (slashes make groups), atomically.
 void write_hdf5(const std::string& path, const std::vector<TensorToWrite>& tensors);
 
-// Overwrites datasets of an existing HDF5 file in place, keeping their types, shapes,
-// attributes and every other object (exports copy the source, then edit the copy).
-class Hdf5DatasetEditor {
-public:
-    Hdf5DatasetEditor(const std::string& file_path, std::string display_path);
-    ~Hdf5DatasetEditor();
-    Hdf5DatasetEditor(const Hdf5DatasetEditor&) = delete;
-    Hdf5DatasetEditor& operator=(const Hdf5DatasetEditor&) = delete;
-    // `bytes` hold the dataset's values laid out as `dtype`; HDF5 converts to the file's type.
-    void overwrite(const std::string& dataset, DType dtype, std::span<const std::byte> bytes);
-    void close();  // flushes; errors surface here rather than in the destructor
-
-private:
-    std::string display_path_;
-    long long file_ = -1;
-};
+// Writes a fresh HDF5 file at `path` (atomically) with the structure of the HDF5 file `source`:
+// its groups, hard and soft links and committed types, and every attribute (Keras's
+// model_config, layer_names, weight_names, …), each dataset with its own type and shape and
+// the values `values` gives, laid out as the dataset's DType (HDF5 converts). Nothing else of
+// the source's bytes is carried over: no free space or residue of deleted objects, no chunk
+// layout or filters. Refuses, naming it, what would reach outside the file: external storage,
+// virtual datasets, external links, and references (which point into the source).
+using DatasetValues = std::function<std::span<const std::byte>(const TensorInfo& info, TensorBytes& keep)>;
+void write_hdf5_like(const ModelFile& source, const std::string& path, const DatasetValues& values,
+                     const CancelToken* cancel = nullptr);
 
 }  // namespace quantlens

@@ -97,6 +97,27 @@ TEST_CASE("fake-quant export of a Keras .h5 keeps the file's groups and model_co
     check_round_trip(model, assignments, exported, as_is);
 }
 
+TEST_CASE("fake-quant export of a Keras .h5 writes a fresh file: no residue of the source's deleted data") {
+    ScratchDir dir;
+    const auto source = data_path("hostile/keras-residue.h5");  // tests/data/hostile/generate_hostile.py
+    const std::string marker = "QUANTLENS-RESIDUE-";
+    auto holds_marker = [&marker](const std::string& path) {
+        const auto bytes = read_bytes(path);
+        return std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()).find(marker) !=
+               std::string_view::npos;
+    };
+    REQUIRE(holds_marker(source));  // HDF5 keeps a deleted dataset's bytes in the file
+    const auto model = Model::open(source);
+    const auto assignments = resolve_plan(plan_for(model, "int8:channel:sym"), model, "plan.json");
+    export_fakequant(model, assignments, dir.file("out.h5"));
+    CHECK_FALSE(holds_marker(dir.file("out.h5")));  // a copy of the source would carry them
+    const auto exported = Model::open(dir.file("out.h5"));
+    CHECK(exported.file().format() == "keras-h5");
+    CHECK(exported.file().config() == model.file().config());  // model_config, attribute for attribute
+    CHECK(exported.file().metadata() == model.file().metadata());
+    check_round_trip(model, assignments, exported, as_is);
+}
+
 TEST_CASE("fake-quant export of a GGUF: float weights keep their dtype, block-quantized ones become F32") {
     ScratchDir dir;
     const auto model =

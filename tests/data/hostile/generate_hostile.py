@@ -5,6 +5,8 @@ python3-h5py). Run from anywhere: /usr/bin/python3 tests/data/hostile/generate_h
 - external.h5: dataset "w" whose raw data live in an external file (secret.bin beside it),
   as HDF5's external storage allows (H5Pset_external; h5py's `external=`).
 - virtual.h5: dataset "v", a virtual dataset mapped from source.h5 (HDF5 1.10 VDS).
+- keras-residue.h5: the digits MLP sample with a dataset of marker bytes written and then
+  deleted; HDF5 leaves the deleted bytes in the file, and an export must not carry them over.
 - huge-scale.npy: a [2, 32] float32 layer with one weight of 1e6, whose Q4_0 scale (-1e6/8)
   overflows half precision: analyze and compare must exit 3 rather than print inf.
 - keras-external.h5: the digits MLP sample (samples/digits-mlp.h5) with its first Dense kernel
@@ -58,3 +60,13 @@ with h5py.File(path("huge-fill.h5"), "w") as f:
 huge = np.ones((2, 32), dtype="<f4")
 huge[0, 5] = 1e6
 np.save(path("huge-scale.npy"), huge)
+
+shutil.copyfile(os.path.join(root, "samples", "digits-mlp.h5"), path("keras-residue.h5"))
+with h5py.File(path("keras-residue.h5"), "r+") as f:
+    f.create_dataset("model_weights/leftover", data=np.frombuffer(b"QUANTLENS-RESIDUE-" * 64, dtype=np.uint8))
+    f.flush()
+    # Something allocated after the marker keeps its hole inside the file (HDF5 gives back free
+    # space at the end of a file at once).
+    f.attrs["note"] = "x" * 4096
+    f.flush()
+    del f["model_weights/leftover"]
