@@ -10,7 +10,7 @@ packages=(
   clang libclang-rt-14-dev            # libFuzzer targets and the ASan+UBSan build
   clang-format                        # scripts/check-format.sh (the --full test tier)
   qt6-base-dev qt6-svg-dev libqcustomplot-dev libgl-dev
-  libeigen3-dev libhdf5-dev zlib1g-dev libboost-dev
+  libeigen3-dev libhdf5-dev zlib1g-dev libboost-dev libxxhash-dev
   nlohmann-json3-dev libcli11-dev catch2
   libonnx-dev libprotobuf-dev protobuf-compiler
   xvfb xauth

@@ -76,9 +76,14 @@ void Analysis::run(Progress progress, LayerDone layer_done, const CancelToken* c
             const Layer& layer = *layers_[index];
             if (progress)
                 progress(done, total, layer.name);
-            auto partial = cache ? cache->find(*model_, layer, options_) : std::nullopt;
             LayerAnalysis result;
+            std::string content;  // what the layer's cache entry is keyed by
             try {
+                std::optional<LayerAnalysis> partial;
+                if (cache) {
+                    content = layer_content_hash(*model_, layer);
+                    partial = cache->find(*model_, layer, options_, content);
+                }
                 result = analyze_layer(*model_, layer, options_, std::move(partial),
                                        cancel ? cancel : &cancel_, &scratch);
             } catch (const Error& error) {  // one bad layer must not cost the others theirs
@@ -89,7 +94,7 @@ void Analysis::run(Progress progress, LayerDone layer_done, const CancelToken* c
             }
             check();
             if (cache && !result.from_cache && result.error.empty()) {
-                cache->store(result, options_);
+                cache->store(result, options_, content);
                 unsaved = true;
                 if (std::chrono::steady_clock::now() - last_save > kSaveInterval) {
                     cache->save();

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "analysis/cache_file.hpp"
+#include "util/content_hash.hpp"
 #include "util/json_number.hpp"
 
 namespace quantlens {
@@ -14,7 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kCacheSchema = "quantlens.analysis-cache/2";  // cache_file.hpp's form
+constexpr const char* kCacheSchema = "quantlens.analysis-cache/3";  // cache_file.hpp's form
 
 nlohmann::json number(double value) {
     return json_number(value);
@@ -174,8 +175,8 @@ std::string default_cache_dir() {
 }
 
 AnalysisCache::AnalysisCache(std::string cache_dir, const std::string& model_path)
-    : identity_(model_identity(model_path).description + "metrics " + std::to_string(kAnalysisMetricVersion) +
-                "\n") {
+    : identity_("model " + hex64(model_identity(model_path).content) + "\nmetrics " +
+                std::to_string(kAnalysisMetricVersion) + "\n") {
     file_ = (fs::path(cache_dir) / ("analysis-" + hex64(fnv1a(identity_)) + ".json")).string();
     // Anything wrong and the entry is simply not used; the next save replaces it.
     const auto layers = read_cache_file(file_, kCacheSchema, identity_);
@@ -186,12 +187,15 @@ AnalysisCache::AnalysisCache(std::string cache_dir, const std::string& model_pat
 }
 
 std::optional<LayerAnalysis> AnalysisCache::find(const Model& model, const Layer& layer,
-                                                 const AnalysisOptions& options) const {
+                                                 const AnalysisOptions& options,
+                                                 const std::string& content) const {
     const auto found = layers_.find(layer.name);
     if (found == layers_.end())
         return std::nullopt;
     try {
         const auto& entry = found->second;
+        if (entry.at("content").get<std::string>() != content)
+            return std::nullopt;  // made from other bytes: the layer's data changed
         LayerAnalysis result;
         result.layer = layer.name;
         result.kind = layer_kind_from_name(entry.at("kind").get<std::string>());
@@ -217,12 +221,15 @@ std::optional<LayerAnalysis> AnalysisCache::find(const Model& model, const Layer
     }
 }
 
-void AnalysisCache::store(const LayerAnalysis& analysis, const AnalysisOptions& options) {
+void AnalysisCache::store(const LayerAnalysis& analysis, const AnalysisOptions& options,
+                          const std::string& content) {
     auto& entry = layers_[analysis.layer];
-    nlohmann::json specs = entry.is_object() && entry.contains("specs") && entry.at("specs").is_object()
+    const bool same_data = entry.is_object() && entry.contains("content") && entry.at("content") == content;
+    nlohmann::json specs = same_data && entry.contains("specs") && entry.at("specs").is_object()
                                ? entry.at("specs")
                                : nlohmann::json::object();
     entry = nlohmann::json::object();
+    entry["content"] = content;
     entry["kind"] = layer_kind_name(analysis.kind);
     entry["shape"] = analysis.shape;
     entry["parameters"] = analysis.parameters;
@@ -244,6 +251,16 @@ bool AnalysisCache::save() const {
     for (const auto& [name, entry] : layers_)
         layers[name] = entry;
     return write_cache_file(file_, kCacheSchema, identity_, layers);
+}
+
+std::string layer_content_hash(const Model& model, const Layer& layer) {
+    const auto& info = model.file().tensor(layer.weight);
+    const auto stored = model.file().read(info);
+    ContentHasher hasher;
+    hasher.update(std::string(dtype_name(info.dtype)) + " " + shape_text(info.shape) + "\n");
+    hasher.update(stored.bytes());
+    stored.release_pages();
+    return hasher.hex();
 }
 
 }  // namespace quantlens

@@ -1,12 +1,14 @@
 #pragma once
-// On-disk cache of per-layer analysis results, so reopening a model is instant.
+// On-disk cache of per-layer analysis results, so reopening a model costs a read, not an analysis.
 //
-// One file per model in the cache folder, named by a hash of the model's identity: for each
-// file of the model (the file itself, or every regular file of a model folder) its name, size,
-// modification time and a hash of its first MiB (where every format keeps its header), plus
-// kAnalysisMetricVersion. A changed file gets a new name, so stale results are never found.
-// A file that fails to parse, whose checksum disagrees or whose identity differs is ignored and
-// rewritten: the cache is never trusted, only used. Writes are atomic (AtomicFile).
+// One file per model in the cache folder, named by the model's content identity (the sizes and
+// first-MiB hashes of its files, model/model_identity.hpp) and kAnalysisMetricVersion, so a
+// copy of the model elsewhere finds the same file. Each layer's entry is keyed by a content
+// hash of the bytes it summarises (the weight tensor's stored bytes, dtype and shape:
+// layer_content_hash), so an entry is used only for exactly the data it was computed from,
+// whatever the files' modification times say. A file that fails to parse, whose checksum
+// disagrees or whose identity differs is ignored and rewritten: the cache is never trusted,
+// only used. Writes are atomic (AtomicFile).
 #include <map>
 #include <optional>
 #include <string>
@@ -29,9 +31,10 @@ public:
     // settings, QSUR with the same settings, the specs it names), or nothing. An entry whose kind,
     // shape or parameter count disagrees with the model's layer, or holds a negative count, is
     // not used.
-    std::optional<LayerAnalysis> find(const Model& model, const Layer& layer,
-                                      const AnalysisOptions& options) const;
-    void store(const LayerAnalysis& analysis, const AnalysisOptions& options);
+    // `content` is layer_content_hash(model, layer): an entry made from other bytes is not used.
+    std::optional<LayerAnalysis> find(const Model& model, const Layer& layer, const AnalysisOptions& options,
+                                      const std::string& content) const;
+    void store(const LayerAnalysis& analysis, const AnalysisOptions& options, const std::string& content);
     // Writes the entries (merged with what is already there); failures to write are ignored
     // (a read-only cache folder must not stop an analysis) but reported by the return value.
     bool save() const;
@@ -41,5 +44,9 @@ private:
     std::string identity_;                          // the model's identity and the metric version
     std::map<std::string, nlohmann::json> layers_;  // by layer name, in the cache file's form
 };
+
+// The content hash of what a layer's analysis summarises: its weight tensor's dtype, shape and
+// stored bytes (read once; at memory speed from a mapping). Throws Error when unreadable.
+std::string layer_content_hash(const Model& model, const Layer& layer);
 
 }  // namespace quantlens

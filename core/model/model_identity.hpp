@@ -1,8 +1,10 @@
 #pragma once
 // What a model's files are, for recognising them again: for the file itself, or every regular
 // file of a model folder, its name, size, modification time (ns) and an FNV-1a hash of its
-// first MiB (where every supported format keeps its header and tensor table). Used to key the
-// analysis cache and to check that a quantization plan is applied to the model it was made for.
+// first MiB (where every supported format keeps its header and tensor table). `content` (sizes
+// and header hashes only) names the analysis cache's file and checks that a quantization plan
+// is applied to the model it was made for; what a cache entry holds is keyed by a content hash
+// of its bytes (util/content_hash.hpp), which this identity, blind past the first MiB, is not.
 #include <cstdint>
 #include <string>
 #include <string_view>

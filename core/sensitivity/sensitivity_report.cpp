@@ -10,6 +10,7 @@
 #include "analysis/cache_file.hpp"
 #include "analysis/model_analysis.hpp"
 #include "model/model_identity.hpp"
+#include "util/content_hash.hpp"
 #include "stats/rank_correlation.hpp"
 #include "util/error.hpp"
 
@@ -20,13 +21,15 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // Everything the report depends on, as text: what the cache file is named by and checked against.
-std::string cache_key(const Model& model, const LabelledData& data, const SensitivityRequest& request) {
+std::string cache_key(const Model& model, const LabelledData& data, const SensitivityRequest& request,
+                      const CancelToken* cancel) {
     std::ostringstream key;
     key.precision(17);
     key << kSensitivitySchema << "\n"
-        << model_identity(model.file().path()).description << "\ncalibration "
-        << model_identity(data.path).description << "\nsamples " << data.x.rows() << "\nmetrics "
-        << request.hessian << request.lrp << request.measured << request.proxy << "\nspecs";
+        << "model " << file_content_hash(model.file().path(), cancel) << "\ncalibration "
+        << (data.path.empty() ? std::string("none") : file_content_hash(data.path, cancel)) << "\nsamples "
+        << data.x.rows() << "\nmetrics " << request.hessian << request.lrp << request.measured
+        << request.proxy << "\nspecs";
     for (const auto& spec : request.specs)
         key << " " << spec.to_string();
     const auto& h = request.hessian_options;
@@ -159,8 +162,9 @@ std::vector<std::pair<std::string, std::vector<double>>> sensitivity_series(cons
 SensitivityReport model_sensitivity(const Model& model, const LabelledData& data,
                                     const SensitivityRequest& request, const Progress& progress,
                                     const CancelToken* cancel) {
-    const auto key = cache_key(model, data, request);
-    const auto path = cache_file(request, key);
+    // The key hashes every byte of the model and the calibration file: only asked for with a cache.
+    const auto key = request.use_cache ? cache_key(model, data, request, cancel) : std::string();
+    const auto path = request.use_cache ? cache_file(request, key) : std::string();
     if (request.use_cache)
         if (auto hit = cached(path, key))
             return std::move(*hit);

@@ -9,6 +9,8 @@
 #include "analysis/analysis_cache.hpp"
 #include "io/gguf.hpp"
 #include "io/json_limits.hpp"
+#include "io/safetensors.hpp"
+#include "model/model_identity.hpp"
 #include "test_support.hpp"
 
 using namespace quantlens;
@@ -67,10 +69,45 @@ TEST_CASE("a second analysis of the same file comes from the cache and a changed
         fs::last_write_time(model_path, mtime);
         CHECK(analyze_model(Model::open(model_path), options).cached_layers == 0);
     }
-    SECTION("a newer modification time") {
+    SECTION("a newer modification time on the same bytes changes nothing: entries follow content") {
         fs::last_write_time(model_path, fs::last_write_time(model_path) + std::chrono::seconds(5));
-        CHECK(analyze_model(Model::open(model_path), options).cached_layers == 0);
+        CHECK(analyze_model(Model::open(model_path), options).cached_layers == first.layers.size());
     }
+}
+
+TEST_CASE(
+    "a layer whose bytes changed beyond the first MiB is analysed again and the others come from the cache") {
+    ScratchDir scratch;
+    std::vector<float> big(640 * 512, 0.01f), small(64 * 64, 0.02f);  // small's bytes start past 1 MiB
+    for (std::size_t i = 0; i < big.size(); ++i)
+        big[i] = 0.001f * static_cast<float>(i % 97);
+    for (std::size_t i = 0; i < small.size(); ++i)
+        small[i] = 0.002f * static_cast<float>(i % 13);
+    auto bytes_of = [](const std::vector<float>& v) {
+        return std::span<const std::byte>(reinterpret_cast<const std::byte*>(v.data()), v.size() * 4);
+    };
+    const auto model_path = scratch.file("m.safetensors");
+    auto write = [&] {
+        fs::remove(model_path);  // the writer never replaces a file
+        write_safetensors(model_path, {{"a.weight", DType::F32, {640, 512}, bytes_of(big)},
+                                       {"b.weight", DType::F32, {64, 64}, bytes_of(small)}});
+    };
+    write();
+    const auto options = cached_options(scratch);
+    const auto first = analyze_model(Model::open(model_path), options);
+    REQUIRE(first.layers.size() == 2);
+    const auto mtime = fs::last_write_time(model_path);
+    const auto identity = model_identity(model_path).description;  // name, size, mtime, first MiB
+    small[100] = 32768.0f;  // same size, same header, same first MiB, same modification time
+    write();
+    fs::last_write_time(model_path, mtime);
+    REQUIRE(model_identity(model_path).description == identity);  // what a key without content sees
+    const auto second = analyze_model(Model::open(model_path), options);
+    CHECK(second.cached_layers == 1);
+    CHECK(second.layers[0].from_cache);
+    CHECK_FALSE(second.layers[1].from_cache);
+    CHECK(second.layers[1].statistics.absmax == 32768.0);  // the figures of the bytes as they are now
+    CHECK(first.layers[1].statistics.absmax < 1.0);
 }
 
 TEST_CASE("a corrupt or tampered cache file is ignored and rebuilt") {
