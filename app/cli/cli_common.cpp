@@ -50,6 +50,7 @@ int run_selected(CLI::App&) {
     for (int signal : {SIGINT, SIGTERM, SIGHUP})
         std::signal(signal, on_interrupt);
     int code = 1;
+    CancelScope reads(&interrupt_token());  // reads deep in the readers stop on Ctrl-C too
     try {
         code = selected ? selected() : 2;
     } catch (const Cancelled&) {

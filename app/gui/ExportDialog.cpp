@@ -43,7 +43,7 @@ ExportDialog::ExportDialog(std::shared_ptr<const quantlens::Model> model,
       progress_(new QProgressBar),
       run_(new QPushButton(tr("Export"))),
       cancel_(new QPushButton(tr("Cancel"))),
-      job_(new widgets::JobRunner(this)) {
+      job_(new widgets::JobRunner(this, widgets::JobRunner::OnCancel::WaitForStop)) {
     setWindowTitle(tr("Export quantized model"));
     const std::vector<std::pair<QString, QString>> formats = {
         {"gguf", tr("GGUF — ggml types per tensor (GGUF or Hugging Face llama sources)")},

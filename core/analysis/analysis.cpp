@@ -46,6 +46,7 @@ void Analysis::start(Progress progress, LayerDone layer_done) {
 }
 
 void Analysis::run(Progress progress, LayerDone layer_done, const CancelToken* cancel) {
+    CancelScope reads(cancel ? cancel : &cancel_);  // reads inside the readers poll it too
     std::optional<AnalysisCache> cache;
     if (options_.use_cache)
         cache.emplace(options_.cache_dir.empty() ? default_cache_dir() : options_.cache_dir,

@@ -19,6 +19,7 @@
 
 #include "io/hdf5_types.hpp"
 #include "util/error.hpp"
+#include "util/progress.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define QUANTLENS_HAS_SANITIZER 1
@@ -135,6 +136,12 @@ void probe_in_child(const std::string& path, const std::function<void()>& read_e
             break;
         if (done < 0 && errno != EINTR)
             break;
+        if (read_cancelled()) {  // the check is stopped with the work that asked for it
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, &status_code, 0);
+            ::close(pipe_fds[0]);
+            throw Cancelled();
+        }
         if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > seconds) {
             ::kill(pid, SIGKILL);
             ::waitpid(pid, &status_code, 0);

@@ -9,6 +9,8 @@
 #include "io/hdf5_types.hpp"
 #include "io/json_limits.hpp"
 #include "util/error.hpp"
+#include "util/memory_budget.hpp"
+#include "util/progress.hpp"
 #include "util/utf8.hpp"
 
 namespace quantlens {
@@ -63,12 +65,46 @@ protected:
             throw Error(path_, info.name, "cannot open dataset");
         refuse_outside_storage(dataset.id, path_, info.name);
         Handle memory_type(memory_type_for(info.dtype), H5Tclose);
+        require_memory(info.byte_size, path_, info.name, "reading the dataset");
         std::vector<std::byte> bytes(info.byte_size);
-        if (info.byte_size &&
-            H5Dread(dataset.id, memory_type.id, H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()) < 0)
+        if (info.byte_size)
+            read_in_slices(dataset.id, memory_type.id, info, bytes);
+        return TensorBytes::owned(std::move(bytes));
+    }
+
+    // Reads a dataset a band of rows (first dimension) at a time, about 16 MiB each, so a cancel
+    // is seen between bands and the filters' work comes in bounded steps.
+    void read_in_slices(hid_t dataset, hid_t memory_type, const TensorInfo& info,
+                        std::vector<std::byte>& bytes) const {
+        auto fail = [&] {
             throw Error(path_, info.name,
                         "HDF5 library failed to read the dataset (corrupt data or filter unavailable)");
-        return TensorBytes::owned(std::move(bytes));
+        };
+        if (info.shape.empty() || info.shape[0] <= 1) {
+            throw_if_read_cancelled();
+            if (H5Dread(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()) < 0)
+                fail();
+            return;
+        }
+        const auto rows = static_cast<std::uint64_t>(info.shape[0]);
+        const std::uint64_t row_bytes = info.byte_size / rows;
+        const std::uint64_t band =
+            std::max<std::uint64_t>(1, (16u << 20) / std::max<std::uint64_t>(row_bytes, 1));
+        Handle file_space(H5Dget_space(dataset), H5Sclose);
+        std::vector<hsize_t> start(info.shape.size(), 0), count(info.shape.begin(), info.shape.end());
+        for (std::uint64_t row = 0; row < rows; row += band) {
+            throw_if_read_cancelled();
+            start[0] = row;
+            count[0] = std::min(band, rows - row);
+            Handle memory_space(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr),
+                                H5Sclose);
+            if (file_space.id < 0 || memory_space.id < 0 ||
+                H5Sselect_hyperslab(file_space.id, H5S_SELECT_SET, start.data(), nullptr, count.data(),
+                                    nullptr) < 0 ||
+                H5Dread(dataset, memory_type, memory_space.id, file_space.id, H5P_DEFAULT,
+                        bytes.data() + row * row_bytes) < 0)
+                fail();
+        }
     }
 
 private:

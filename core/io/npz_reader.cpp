@@ -6,6 +6,8 @@
 #include "io/byte_cursor.hpp"
 #include "io/numpy.hpp"
 #include "util/mapped_file.hpp"
+#include "util/memory_budget.hpp"
+#include "util/progress.hpp"
 #include "util/utf8.hpp"
 
 namespace quantlens {
@@ -148,15 +150,22 @@ std::vector<std::byte> inflate_member(std::span<const std::byte> archive, const 
     auto compressed = archive.subspan(member.data_offset, member.compressed_size);
     if (member.method == 0)
         return {compressed.begin(), compressed.begin() + static_cast<std::ptrdiff_t>(wanted)};
+    require_memory(wanted, path, "member \"" + member.name + "\"", "inflating it");
     std::vector<std::byte> out(wanted);
     z_stream stream{};
     if (inflateInit2(&stream, -MAX_WBITS) != Z_OK)
         throw Error(path, "member \"" + member.name + "\"", "zlib could not start");
+    struct End {
+        z_stream& stream;
+        ~End() { inflateEnd(&stream); }
+    } end{stream};
     std::uint64_t in_done = 0, out_done = 0;
     int status = Z_OK;
-    while (out_done < wanted && status == Z_OK) {  // zlib counts in 32 bits: feed in chunks
+    // zlib counts in 32 bits: fed in chunks, 16 MiB of output at a time so a cancel is seen.
+    while (out_done < wanted && status == Z_OK) {
+        throw_if_read_cancelled();
         std::uint64_t in_chunk = std::min<std::uint64_t>(member.compressed_size - in_done, 1u << 30);
-        std::uint64_t out_chunk = std::min<std::uint64_t>(wanted - out_done, 1u << 30);
+        std::uint64_t out_chunk = std::min<std::uint64_t>(wanted - out_done, 16u << 20);
         stream.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(compressed.data() + in_done));
         stream.avail_in = static_cast<uInt>(in_chunk);
         stream.next_out = reinterpret_cast<Bytef*>(out.data() + out_done);
@@ -169,7 +178,6 @@ std::vector<std::byte> inflate_member(std::span<const std::byte> archive, const 
         if (status == Z_BUF_ERROR)
             status = Z_OK;
     }
-    inflateEnd(&stream);
     if (status != Z_OK && status != Z_STREAM_END)
         throw Error(
             path, "member \"" + member.name + "\"",

@@ -61,6 +61,10 @@ void hash_file(ContentHasher& hasher, const fs::path& path, const CancelToken* c
     for (;;) {
         if (cancel)
             cancel->throw_if_cancelled();
+        if (read_cancelled()) {
+            ::close(fd);
+            throw Cancelled();
+        }
         const auto got = ::read(fd, buffer.data(), buffer.size());
         if (got < 0) {
             ::close(fd);

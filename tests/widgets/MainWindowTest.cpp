@@ -1,6 +1,10 @@
 // Drives the real main window offscreen: the table and the histogram must show exactly
 // what the core computes, errors must leave the window usable.
+#include <atomic>
+#include <memory>
+
 #include <QScopeGuard>
+#include <QThread>
 #include <QSettings>
 #include <QStandardPaths>
 #include <QSignalSpy>
@@ -50,6 +54,7 @@ private slots:
     void compareViewPutsThreeSpecsSideBySide();
     void allocationSliderChangesThePlanAndExportWritesIt();
     void sensitivityViewRunsTheHessianTraces();
+    void cancelReturnsAtOnceFromWorkThatDoesNotCheck();
 };
 
 namespace {
@@ -539,6 +544,45 @@ void MainWindowTest::sensitivityViewRunsTheHessianTraces() {
         0, Table::DeltaLoss));  // the model columns in view (the view shows a sorting proxy)
     saveScreenshot(window, "sensitivity-hessian.png");
     qunsetenv("QUANTLENS_CACHE_DIR");
+}
+
+// Cancel must free the window even while the work is inside a call that never checks its token
+// (a parse, a slow device); an export instead waits until its work has stopped and cleaned up.
+void MainWindowTest::cancelReturnsAtOnceFromWorkThatDoesNotCheck() {
+    auto release = std::make_shared<std::atomic<bool>>(false);
+    auto stuck = [release](const quantlens::Progress&, const quantlens::CancelToken&) -> std::any {
+        while (!release->load())
+            QThread::msleep(5);
+        return std::any(1);
+    };
+    quantlens::widgets::JobRunner reader;
+    QSignalSpy cancelled(&reader, &quantlens::widgets::JobRunner::cancelled);
+    QSignalSpy finished(&reader, &quantlens::widgets::JobRunner::finished);
+    reader.start(QStringLiteral("Reading"), stuck);
+    QTest::qWait(50);
+    reader.cancel();
+    QCOMPARE(cancelled.count(), 1);  // at once, not when the work returns
+    QVERIFY(!reader.isRunning());
+    release->store(true);
+    QTest::qWait(200);
+    QCOMPARE(finished.count(), 0);  // the abandoned work's result is dropped
+    QCOMPARE(cancelled.count(), 1);
+
+    release->store(false);
+    quantlens::widgets::JobRunner writer(nullptr, quantlens::widgets::JobRunner::OnCancel::WaitForStop);
+    QSignalSpy writer_cancelled(&writer, &quantlens::widgets::JobRunner::cancelled);
+    writer.start(QStringLiteral("Exporting"),
+                 [release](const quantlens::Progress&, const quantlens::CancelToken& cancel) -> std::any {
+                     while (!release->load())
+                         QThread::msleep(5);
+                     cancel.throw_if_cancelled();
+                     return {};
+                 });
+    QTest::qWait(50);
+    writer.cancel();
+    QCOMPARE(writer_cancelled.count(), 0);  // still running: not reported before it stops
+    release->store(true);
+    QVERIFY(writer_cancelled.wait(5000));
 }
 
 QTEST_MAIN(MainWindowTest)

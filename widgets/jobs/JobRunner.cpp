@@ -8,11 +8,14 @@
 
 namespace quantlens::widgets {
 
-JobRunner::JobRunner(QObject* parent) : QObject(parent) {}
+JobRunner::JobRunner(QObject* parent, OnCancel on_cancel) : QObject(parent), on_cancel_(on_cancel) {}
 
 JobRunner::~JobRunner() {
-    cancel();
-    if (watcher_)
+    if (token_)
+        token_->cancel();
+    // Work holds only what it captured by value (the model's shared_ptr, names, specs), and
+    // its progress reaches this object through a QPointer: abandoned work may end after us.
+    if (on_cancel_ == OnCancel::WaitForStop && watcher_)
         watcher_->waitForFinished();
 }
 
@@ -27,14 +30,24 @@ bool JobRunner::isRunning() const {
 void JobRunner::cancel() {
     if (token_)
         token_->cancel();
+    if (on_cancel_ == OnCancel::Abandon && isRunning()) {
+        detach();
+        emit cancelled();
+    }
+}
+
+void JobRunner::detach() {
+    if (!watcher_)
+        return;
+    watcher_->disconnect(this);
+    connect(watcher_, &QFutureWatcherBase::finished, watcher_, &QObject::deleteLater);
+    watcher_ = nullptr;
 }
 
 void JobRunner::start(const QString& title, Work work) {
-    cancel();
-    if (watcher_) {
-        watcher_->disconnect(this);  // a superseded job's result is dropped
-        connect(watcher_, &QFutureWatcherBase::finished, watcher_, &QObject::deleteLater);
-    }
+    if (token_)
+        token_->cancel();
+    detach();  // a superseded job's result is dropped
     auto token = std::make_shared<quantlens::CancelToken>();
     token_ = token;
     watcher_ = new QFutureWatcher<Outcome>(this);
@@ -67,6 +80,7 @@ void JobRunner::start(const QString& title, Work work) {
             Qt::QueuedConnection);
     };
     watcher->setFuture(QtConcurrent::run([work = std::move(work), progress, token]() -> Outcome {
+        quantlens::CancelScope reads(token.get());  // reads inside the readers poll it too
         try {
             return {work(progress, *token), {}, false};
         } catch (const quantlens::Cancelled&) {

@@ -19,7 +19,13 @@ class JobRunner : public QObject {
 public:
     using Work = std::function<std::any(const quantlens::Progress&, const quantlens::CancelToken&)>;
 
-    explicit JobRunner(QObject* parent = nullptr);
+    // What cancel() does with work that has not yet reached its next check. Abandon (reads,
+    // previews, analyses): cancelled() at once, and the work's result is dropped whenever it
+    // ends, so a read stuck in a slow device or a long parse never holds the window. WaitForStop
+    // (exports): cancelled() once the work has stopped and removed what it wrote.
+    enum class OnCancel { Abandon, WaitForStop };
+
+    explicit JobRunner(QObject* parent = nullptr, OnCancel on_cancel = OnCancel::Abandon);
     ~JobRunner() override;
 
     void start(const QString& title, Work work);
@@ -44,7 +50,10 @@ private:
         QString error;
         bool cancelled = false;
     };
+    void detach();  // the running job's result, if any, is dropped from now on
+
     QFutureWatcher<Outcome>* watcher_ = nullptr;
+    OnCancel on_cancel_;
     std::shared_ptr<quantlens::CancelToken> token_;
 };
 

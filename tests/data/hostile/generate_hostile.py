@@ -7,6 +7,8 @@ python3-h5py). Run from anywhere: /usr/bin/python3 tests/data/hostile/generate_h
 - virtual.h5: dataset "v", a virtual dataset mapped from source.h5 (HDF5 1.10 VDS).
 - keras-residue.h5: the digits MLP sample with a dataset of marker bytes written and then
   deleted; HDF5 leaves the deleted bytes in the file, and an export must not carry them over.
+- zeros.npz: np.savez_compressed of a [1024, 1024] float32 array of zeros: 4 MiB deflated to a
+  few KiB, for the memory budget on inflating (QUANTLENS_MEMORY_LIMIT) and cancelled reads.
 - huge-scale.npy: a [2, 32] float32 layer with one weight of 1e6, whose Q4_0 scale (-1e6/8)
   overflows half precision: analyze and compare must exit 3 rather than print inf.
 - keras-external.h5: the digits MLP sample (samples/digits-mlp.h5) with its first Dense kernel
@@ -70,3 +72,5 @@ with h5py.File(path("keras-residue.h5"), "r+") as f:
     f.attrs["note"] = "x" * 4096
     f.flush()
     del f["model_weights/leftover"]
+
+np.savez_compressed(path("zeros.npz"), w=np.zeros((1024, 1024), dtype="<f4"))
