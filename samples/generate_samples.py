@@ -369,6 +369,38 @@ def torch_quant_goldens():
     np.savez(os.path.join(GOLDEN, "torch_fake_quant.npz"), **out)
 
 
+def torch_edge_goldens():
+    """PyTorch's observers + fake_quantize on rows a real network has and a naive quantizer
+    turns into NaN: zero but one subnormal, all zeros, ±0, subnormals only, tiny normals, values
+    below float32's epsilon times the grid (the observers clamp scales at eps = 2^-23), plus an
+    ordinary row. Per-channel schemes, so each row keeps its own scale."""
+    from torch.ao.quantization.observer import PerChannelMinMaxObserver
+    g = torch.Generator().manual_seed(5)
+    rows = [torch.zeros(64) for _ in range(8)]
+    rows[0][0] = 1e-39                                          # zero but one subnormal
+    rows[2][::2] = -0.0                                         # ±0
+    rows[3] = torch.tensor([(-1) ** i * 2.0 ** (-140 + i % 13) for i in range(64)])  # subnormals only
+    rows[4] = torch.tensor([1.1754944e-38 * (i % 5) * (1 if i % 3 else -1) for i in range(64)])  # tiny normals
+    rows[5] = torch.randn(64, generator=g) * 1e-6              # below 127.5·eps: scale clamped
+    rows[6] = torch.randn(64, generator=g) * 3e-5              # just above it
+    rows[7] = torch.randn(64, generator=g) * 0.05              # ordinary
+    w = torch.stack(rows).float()
+    out = {"weights": w.numpy()}
+    obs = PerChannelMinMaxObserver(ch_axis=0, dtype=torch.qint8, qscheme=torch.per_channel_symmetric)
+    obs(w)
+    scale, zero = obs.calculate_qparams()
+    out["int8_channel_sym_full"] = torch.fake_quantize_per_channel_affine(w, scale.float(), zero.int(), 0, -128, 127).numpy()
+    obs = PerChannelMinMaxObserver(ch_axis=0, dtype=torch.quint8, qscheme=torch.per_channel_affine, quant_min=0, quant_max=15)
+    obs(w)
+    scale, zero = obs.calculate_qparams()
+    out["int4_channel_asym"] = torch.fake_quantize_per_channel_affine(w, scale.float(), zero.int(), 0, 0, 15).numpy()
+    obs = PerChannelMinMaxObserver(ch_axis=0, dtype=torch.quint8, qscheme=torch.per_channel_affine)
+    obs(w)
+    scale, zero = obs.calculate_qparams()
+    out["int8_channel_asym"] = torch.fake_quantize_per_channel_affine(w, scale.float(), zero.int(), 0, 0, 255).numpy()
+    np.savez(os.path.join(GOLDEN, "torch_fake_quant_edge.npz"), **out)
+
+
 def stats_goldens():
     """scipy.stats on float64 copies of float32 arrays: mean, std (ddof=0), skew and kurtosis
     (Fisher, biased: scipy's defaults), and the per-row kurtosis distribution."""
@@ -535,6 +567,9 @@ def main():
         engine_samples.main()
         report_language_models(lm_samples.main(write_safetensors))
         return
+    if sys.argv[1:] == ["--only", "edge"]:  # the adversarial-row goldens of PyTorch's fake quantization
+        torch_edge_goldens()
+        return
     if sys.argv[1:] == ["--only", "export"]:  # the export samples and goldens alone
         tiny_llama(os.path.join(HERE, "tiny-llama"))
         compressed_tensors_goldens()
@@ -561,6 +596,7 @@ def main():
              big=np.arange(6, dtype=">f4").reshape(2, 3), flags=np.array([True, False, True]))
     conversion_goldens()
     ggml_goldens()
+    torch_edge_goldens()
     torch_quant_goldens()
     stats_goldens()
     qsur_goldens()

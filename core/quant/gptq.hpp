@@ -81,8 +81,8 @@ void gptq_quantize(const Grid& grid, ScaleRule rule, const WeightMatrix& w, cons
             const float diagonal = hessian.inverse_upper(i, i);
             for (Eigen::Index r = 0; r < rows; ++r) {
                 const auto& setup = setups[group_index(r, column)];
-                const float level =
-                    round_level(setup.grid, work(r, i) / setup.scale, Rounding::Nearest, unused_state);
+                const float level = round_level(setup.grid, work(r, i) * reciprocal_of_scale(setup.scale),
+                                                Rounding::Nearest, unused_state);
                 const float value = level * setup.scale;
                 const std::size_t at = static_cast<std::size_t>(r * cols + column);
                 out.codes[at] = setup.grid.code(level) + setup.zero;

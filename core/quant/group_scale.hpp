@@ -35,13 +35,37 @@ inline float percentile_of(std::vector<float> values, double percentile) {
     return values[rank];
 }
 
-inline float scale_from_range(float range, float grid_max, ScaleRule rule, ScaleStorage storage) {
+// The multiplier that maps a value onto the grid. A zero scale (a group with nothing to
+// represent) maps every value to level 0, so such a group dequantizes to exact zeros whatever
+// the grid (binary's ±1 included); stored scales are otherwise at least 2^-126 (stored_scale),
+// so the reciprocal is always finite.
+inline float reciprocal_of_scale(float scale) {
+    return scale > 0 ? 1.0f / scale : 0.0f;
+}
+
+// The smallest scale a group with something in it gets. Integer and minifloat scales follow
+// PyTorch's observers and compressed-tensors' calculate_qparams, which clamp them at float32's
+// epsilon, 2^-23 (docs/formats.md §1), so a row of values that small quantizes to zeros as it
+// does there. The other grids only need a finite reciprocal: 2^-126, the smallest normal float.
+inline float scale_floor(QuantFormat format) {
+    switch (format) {
+        case QuantFormat::Int:
+        case QuantFormat::Fp8E4M3:
+        case QuantFormat::Fp8E5M2:
+        case QuantFormat::Fp6E3M2:
+        case QuantFormat::Fp6E2M3:
+        case QuantFormat::Fp4E2M1: return 0x1p-23f;
+        default: return std::numeric_limits<float>::min();
+    }
+}
+
+inline float scale_from_range(float range, float grid_max, ScaleRule rule, const QuantSpec& spec) {
     if (!(range > 0))
-        return 1.0f;  // an all-zero group: any positive scale represents it exactly
-    float scale = range / grid_max;
+        return 0.0f;  // an all-zero group: exact zeros (reciprocal_of_scale)
+    float scale = std::max(range / grid_max, scale_floor(spec.format));
     if (rule == ScaleRule::PowerOfTwo)
         return stored_scale(scale, ScaleStorage::E8M0);
-    return stored_scale(scale, storage);
+    return stored_scale(scale, spec.scale_storage);
 }
 
 // Σ (x − nearest(x/scale)·scale)² for an integer grid, accumulated in float64 over eight
@@ -84,7 +108,7 @@ template <class Grid>
 double squared_error_at(const Grid& grid, const float* x, std::size_t n, float scale) {
     if constexpr (std::is_base_of_v<IntGrid, Grid>)
         return int_grid_squared_error(x, n, scale, grid.qmin, grid.qmax);
-    const float inverse = 1.0f / scale;
+    const float inverse = reciprocal_of_scale(scale);
     double error = 0;
     for (std::size_t i = 0; i < n; ++i) {
         float e = x[i] - grid.nearest(x[i] * inverse) * scale;
@@ -102,7 +126,7 @@ float choose_scale(const Grid& grid, ScaleRule rule, const QuantSpec& spec, cons
             sum += std::fabs(x[i]);
         return scale_from_range(
             static_cast<float>(sum / static_cast<double>(std::max<std::size_t>(n, 1))) * grid_max, grid_max,
-            rule, spec.scale_storage);
+            rule, spec);
     }
     float range = absmax_of(x, n);
     if (spec.clip == ClipMethod::Percentile) {
@@ -111,10 +135,10 @@ float choose_scale(const Grid& grid, ScaleRule rule, const QuantSpec& spec, cons
             magnitudes[i] = std::fabs(x[i]);
         range = percentile_of(std::move(magnitudes), spec.percentile);
     } else if (spec.clip == ClipMethod::Mse && range > 0) {
-        float best_scale = scale_from_range(range, grid_max, rule, spec.scale_storage);
+        float best_scale = scale_from_range(range, grid_max, rule, spec);
         double best = std::numeric_limits<double>::infinity();
         for (int k = 0; k < kClipCandidates; ++k) {
-            float scale = scale_from_range(range * clip_ratio(k), grid_max, rule, spec.scale_storage);
+            float scale = scale_from_range(range * clip_ratio(k), grid_max, rule, spec);
             double error = squared_error_at(grid, x, n, scale);
             if (error < best) {
                 best = error;
@@ -123,7 +147,7 @@ float choose_scale(const Grid& grid, ScaleRule rule, const QuantSpec& spec, cons
         }
         return best_scale;
     }
-    return scale_from_range(range, grid_max, rule, spec.scale_storage);
+    return scale_from_range(range, grid_max, rule, spec);
 }
 
 struct AffineParameters {
@@ -133,7 +157,10 @@ struct AffineParameters {
 // Asymmetric integers (docs/formats.md §1): range [min(x,0), max(x,0)], zero point z.
 inline AffineParameters affine_for(float low, float high, float qmax, ScaleStorage storage) {
     AffineParameters p;
-    p.scale = high > low ? stored_scale((high - low) / qmax, storage) : 1.0f;
+    // high/qmax − low/qmax: (high − low) would overflow for values near ±FLT_MAX
+    p.scale = high > low
+                  ? stored_scale(std::max(high / qmax - low / qmax, scale_floor(QuantFormat::Int)), storage)
+                  : 1.0f;
     p.zero = std::clamp(std::nearbyint(-low / p.scale), 0.0f, qmax);
     return p;
 }

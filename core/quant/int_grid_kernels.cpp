@@ -17,7 +17,7 @@ double combine(const double* lanes) {
 }
 
 double squared_error_scalar(const float* x, std::size_t n, float scale, float qmin, float qmax) {
-    const float inverse = 1.0f / scale;
+    const float inverse = reciprocal_of_scale(scale);
     double lanes[8] = {};
     for (std::size_t i = 0; i < n; ++i) {
         const float level = round_half_even(std::clamp(x[i] * inverse, qmin, qmax));
@@ -31,7 +31,7 @@ double squared_error_scalar(const float* x, std::size_t n, float scale, float qm
 // as sum + e·e does: the FMA changes no bit, only the instruction count.
 __attribute__((target("avx2,fma"))) double squared_error_avx2(const float* x, std::size_t n, float scale,
                                                               float qmin, float qmax) {
-    const float inverse = 1.0f / scale;
+    const float inverse = reciprocal_of_scale(scale);
     const __m256 inv = _mm256_set1_ps(inverse), s = _mm256_set1_ps(scale), lo = _mm256_set1_ps(qmin),
                  hi = _mm256_set1_ps(qmax);
     __m256d low_lanes = _mm256_setzero_pd(), high_lanes = _mm256_setzero_pd();

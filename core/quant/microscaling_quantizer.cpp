@@ -9,6 +9,7 @@
 // NVFP4: E2M1 elements in blocks of 16, each block scale an FP8 E4M3 value, times one FP32
 // per-tensor scale g = max|W| / (6 · 448): block scale = E4M3(max|block| / 6 / g).
 #include <bit>
+#include <limits>
 #include <cmath>
 #include <cstdint>
 
@@ -74,6 +75,15 @@ void quantize_blocks(const Grid& grid, const WeightMatrix& w, std::int64_t block
             const float scale = block_scale(block_max);
             out.scales[g] = scale;
             const float inverse = scale > 0 ? 1.0f / scale : 0.0f;
+            if (!std::isfinite(inverse)) {  // an NVFP4 scale below 2^-128: x / scale stays on the grid
+                for (std::size_t i = begin; i < end; ++i) {
+                    const auto [level, code] = grid.quantize(x[i] / scale);
+                    if (keep_codes)
+                        codes[i] = code;
+                    values[i] = level * scale;
+                }
+                continue;
+            }
             if (keep_codes)
                 quantize_run<true>(grid, x, inverse, scale, 0, begin, end, codes, values);
             else
@@ -108,7 +118,10 @@ public:
             float tensor_max = 0;
             for (float v : w.values)
                 tensor_max = std::max(tensor_max, std::fabs(v));
-            const float global = tensor_max > 0 ? tensor_max / (6.0f * 448.0f) : 1.0f;
+            // A tensor of subnormals can underflow g to 0; the smallest positive g keeps it finite.
+            const float global = tensor_max > 0 ? std::max(tensor_max / (6.0f * 448.0f),
+                                                           std::numeric_limits<float>::denorm_min())
+                                                : 1.0f;
             out.tensor_scale = global;
             return quantize_blocks(
                 minifloat_grid(QuantFormat::Fp4E2M1), w, 16, options.codes, out, [global](float block_max) {

@@ -5,6 +5,7 @@
 // Asymmetric integers are the same thing with a per-group grid: level q − z ∈ [−z, qmax − z].
 #include "quant/scaled_grid.hpp"
 
+#include <cfloat>
 #include <mutex>
 
 #include "quant/gptq.hpp"
@@ -17,16 +18,23 @@ namespace quantlens {
 
 float stored_scale(float scale, ScaleStorage storage) {
     switch (storage) {
-        case ScaleStorage::F32: return scale;
+        // A zero scale stays zero (a group of zeros); a positive one stays positive, finite and
+        // at least the smallest normal float, 2^-126, so its reciprocal is finite too: a group
+        // of subnormals (below 2^-126 · grid max) rounds to multiples of 2^-126, mostly zero.
+        case ScaleStorage::F32: return scale > 0 ? std::max(scale, FLT_MIN) : 0.0f;
         case ScaleStorage::F16: {  // nearest f16, kept positive and finite
+            if (!(scale > 0))
+                return 0.0f;
             float stored = f16_to_f32(f32_to_f16(scale));
             if (!std::isfinite(stored))
                 return 65504.0f;
             return stored > 0 ? stored : std::ldexp(1.0f, -24);
         }
         case ScaleStorage::BF16: {
+            if (!(scale > 0))
+                return 0.0f;
             float stored = bf16_to_f32(f32_to_bf16(scale));
-            return stored > 0 ? stored : std::numeric_limits<float>::denorm_min();
+            return std::isfinite(stored) ? std::max(stored, FLT_MIN) : std::numeric_limits<float>::max();
         }
         case ScaleStorage::E8M0: {  // up to a power of two, so storing never clips a value
             int exponent = std::ilogb(scale);
@@ -74,16 +82,16 @@ void quantize_groups(const Grid& grid, ScaleRule rule, const WeightMatrix& w, co
     if (spans.size() == 1 && spec.rounding == Rounding::Nearest) {
         // One group (per-tensor scale): choose the scale once, then split the elements. A plain
         // min-max scale takes its range from a parallel pass.
-        auto setup = spec.clip == ClipMethod::MinMax && rule == ScaleRule::AbsMax && spec.symmetric
-                         ? GroupSetup<Grid>{grid,
-                                            scale_from_range(parallel_absmax(w.values), grid.max_value(),
-                                                             rule, spec.scale_storage),
-                                            0}
-                         : setup_group(grid, rule, spec, w.values.data(), n);
+        auto setup =
+            spec.clip == ClipMethod::MinMax && rule == ScaleRule::AbsMax && spec.symmetric
+                ? GroupSetup<Grid>{grid,
+                                   scale_from_range(parallel_absmax(w.values), grid.max_value(), rule, spec),
+                                   0}
+                : setup_group(grid, rule, spec, w.values.data(), n);
         out.scales[0] = setup.scale;
         if (!spec.symmetric)
             out.zero_points[0] = setup.zero;
-        const float inverse = 1.0f / setup.scale;
+        const float inverse = reciprocal_of_scale(setup.scale);
         // Fixed blocks (not per-thread ranges) so the error sums do not depend on threads.
         constexpr std::size_t kBlock = std::size_t{1} << 16;
         std::vector<ErrorSums> block_sums((n + kBlock - 1) / kBlock);
@@ -117,7 +125,7 @@ void quantize_groups(const Grid& grid, ScaleRule rule, const WeightMatrix& w, co
                 out.scales[g] = setup.scale;
                 if (!spec.symmetric)
                     out.zero_points[g] = setup.zero;
-                const float inverse = 1.0f / setup.scale;
+                const float inverse = reciprocal_of_scale(setup.scale);
                 if (spec.rounding == Rounding::Stochastic) {
                     std::uint64_t state = stochastic_state(spec.seed, g);
                     for (std::size_t i = begin; i < end; ++i) {

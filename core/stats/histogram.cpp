@@ -1,6 +1,7 @@
 #include "stats/histogram.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <mutex>
 
@@ -27,7 +28,19 @@ Histogram counted(const float* x, const float* base, std::size_t n, std::size_t 
     result.low = low;
     result.high = high;
     // Bin index in float: (v − low)·(bins / (high − low)), the top edge going to the last bin.
-    const float scale = static_cast<float>(static_cast<double>(bins) / (static_cast<double>(high) - low));
+    const double wide_scale = static_cast<double>(bins) / (static_cast<double>(high) - low);
+    if (wide_scale > std::numeric_limits<float>::max()) {
+        // A range narrower than bins × 2^-128 (the errors of a group of subnormals): the float
+        // factor would overflow, so these few values are counted in double.
+        for (std::size_t i = 0; i < n; ++i) {
+            const double v = base ? static_cast<double>(x[i]) - base[i] : x[i];
+            if (std::isfinite(v))
+                ++result.counts[static_cast<std::size_t>(
+                    std::clamp((v - low) * wide_scale, 0.0, static_cast<double>(bins - 1)))];
+        }
+        return result;
+    }
+    const float scale = static_cast<float>(wide_scale);
     parallel_for(n, 1 << 20, [&](std::size_t begin, std::size_t end) {
         std::vector<std::uint32_t> local(4 * bins, 0);  // < 2^32 per chunk of at most n / threads values
         std::vector<std::uint64_t> wide(bins, 0);

@@ -69,7 +69,8 @@ std::uint64_t count_scalar(const float* x, const float* base, std::size_t start,
             ++bad;
             continue;
         }
-        ++counts[static_cast<std::size_t>(static_cast<int>(std::min((v - low) * scale, last)))];
+        const float position = (v - low) * scale;  // NaN (0 · inf) goes to bin 0, as in the AVX2 path
+        ++counts[static_cast<std::size_t>(static_cast<int>(position > 0 ? std::min(position, last) : 0.0f))];
     }
     return bad;
 }

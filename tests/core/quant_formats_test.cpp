@@ -229,6 +229,32 @@ TEST_CASE("integer fake-quantization agrees with PyTorch's observers and fake_qu
     }
 }
 
+TEST_CASE("rows of zeros, subnormals and values below epsilon quantize exactly as PyTorch's observers") {
+    // samples/generate_samples.py --only edge: PyTorch clamps scales at float32's epsilon, so
+    // a row of subnormals or of values around 1e-6 quantizes to what it gives, never to NaN.
+    auto golden = open_model_file(data_path("golden/torch_fake_quant_edge.npz"));
+    auto weights = golden->read_f32(golden->tensor("weights"));
+    std::vector<float> w(weights.values().begin(), weights.values().end());
+    for (auto [key, spec] : {std::pair{"int8_channel_sym_full", "int8:channel:sym:full"},
+                             {"int4_channel_asym", "int4:channel:asym"},
+                             {"int8_channel_asym", "int8:channel:asym"}}) {
+        INFO(spec);
+        auto expected = golden->read_f32(golden->tensor(key));
+        auto ours = run(w, 8, spec);
+        for (std::size_t i = 0; i < w.size(); ++i) {
+            // The same level; the value may differ by float rounding of the scale (PyTorch
+            // multiplies by a reciprocal it computes in its own order): 1e-6 of the row's range.
+            float row_max = 0;
+            for (std::size_t k = i / 64 * 64; k < i / 64 * 64 + 64; ++k)
+                row_max = std::max(row_max, std::fabs(w[k]));
+            INFO("row " << i / 64 << " column " << i % 64 << ": " << w[i] << " -> " << ours.dequantized[i]
+                        << " against " << expected.values()[i]);
+            CHECK(std::fabs(ours.dequantized[i] - expected.values()[i]) <= 1e-6f * row_max);
+        }
+        CHECK(std::isfinite(ours.metrics.mse));
+    }
+}
+
 TEST_CASE("the SIMD ggml paths match the reference even where a fused multiply-add would round differently") {
     // Found by the benchmark: with x*id + 8.5 contracted into one FMA these blocks differ by
     // one code from llama.cpp's reference (which rounds x*id first).
