@@ -60,6 +60,131 @@ struct BlockQ8_1 {
     std::int8_t qs[kBlockValues];
 };
 
+// ---- K-quants: super-blocks of 256 values (QK_K) in 16 or 8 sub-blocks with 4-8 bit scales.
+
+inline constexpr std::size_t kSuperBlockValues = 256;  // QK_K
+
+// Q2_K: 16 sub-blocks of 16; x = d·(sc & 15)·q − dmin·(sc >> 4), q in 0..3. Each group of 128
+// values takes 32 bytes of qs: value 32·j + l (j = 0..3) is bits 2j..2j+1 of qs[l].
+struct BlockQ2K {
+    std::uint8_t scales[16];
+    std::uint8_t qs[64];
+    Half d;
+    Half dmin;
+};
+
+// Q3_K: 16 sub-blocks of 16 with 6-bit signed scales (12 bytes, unpacked as ggml does); q in
+// 0..3 as in Q2_K, minus 4 when the value's bit in hmask is clear.
+struct BlockQ3K {
+    std::uint8_t hmask[32];
+    std::uint8_t qs[64];
+    std::uint8_t scales[12];
+    Half d;
+};
+
+// Q4_K: 8 sub-blocks of 32 with 6-bit scales and mins packed in 12 bytes (scale_min below);
+// x = d·sc·q − dmin·m, q in 0..15 (low nibbles for the first 32 of each 64, high for the next).
+struct BlockQ4K {
+    Half d;
+    Half dmin;
+    std::uint8_t scales[12];
+    std::uint8_t qs[128];
+};
+
+// Q5_K: as Q4_K with a fifth bit per value in qh (bit 2j or 2j+1 of qh[l] for the j-th 64).
+struct BlockQ5K {
+    Half d;
+    Half dmin;
+    std::uint8_t scales[12];
+    std::uint8_t qh[32];
+    std::uint8_t qs[128];
+};
+
+// Q6_K: 16 sub-blocks of 16 with signed 8-bit scales; x = d·sc·(q − 32), q in 0..63 from four
+// low bits in ql and two high bits in qh.
+struct BlockQ6K {
+    std::uint8_t ql[128];
+    std::uint8_t qh[64];
+    std::int8_t scales[16];
+    Half d;
+};
+
+// Q8_K: x = d·q with a float d (llama.cpp's dot-product operand; bsums are Σq per 16).
+struct BlockQ8K {
+    float d;
+    std::int8_t qs[256];
+    std::int16_t bsums[16];
+};
+
+// TQ1_0: ternary {−1, 0, 1}·d packed five to a byte in base 3 (qs, then four to a byte in qh).
+struct BlockTQ1_0 {
+    std::uint8_t qs[48];
+    std::uint8_t qh[4];
+    Half d;
+};
+
+// TQ2_0: ternary (q − 1)·d with q in 0..2 in two bits; 32-byte groups as in Q2_K.
+struct BlockTQ2_0 {
+    std::uint8_t qs[64];
+    Half d;
+};
+
+// IQ4_NL: 32 values d·kvalues_iq4nl[q] (a fixed non-linear 16-entry grid), nibbles as Q4_0.
+struct BlockIQ4NL {
+    Half d;
+    std::uint8_t qs[16];
+};
+
+// IQ4_XS: 8 sub-blocks of 32, each d·(ls − 32)·kvalues_iq4nl[q]; ls is 6 bits: four in
+// scales_l, two in scales_h.
+struct BlockIQ4XS {
+    Half d;
+    std::uint16_t scales_h;
+    std::uint8_t scales_l[4];
+    std::uint8_t qs[128];
+};
+
+// MXFP4 (ggml type 39): 32 E2M1 values sharing one E8M0 exponent e; x = kvalues_fp4[q]·2^(e−128)
+// (the table holds twice the E2M1 values, hence the half).
+struct BlockMXFP4 {
+    std::uint8_t e;
+    std::uint8_t qs[16];
+};
+
+// NVFP4 (ggml type 40): 64 E2M1 values in four sub-blocks of 16, each with an unsigned E4M3
+// scale; x = kvalues_fp4[q]·UE4M3(d)/2.
+struct BlockNVFP4 {
+    std::uint8_t d[4];
+    std::uint8_t qs[32];
+};
+
+// Q1_0 (ggml type 41): 128 values ±d, one bit each (set: +d).
+struct BlockQ1_0 {
+    Half d;
+    std::uint8_t qs[16];
+};
+
+// Q2_0 (ggml type 42): 64 values (q − 1)·d, q in 0..3, four to a byte from the low bits.
+struct BlockQ2_0 {
+    Half d;
+    std::uint8_t qs[16];
+};
+
+static_assert(sizeof(BlockQ2K) == 84, "ggml block_q2_K is 84 bytes");
+static_assert(sizeof(BlockQ3K) == 110, "ggml block_q3_K is 110 bytes");
+static_assert(sizeof(BlockQ4K) == 144, "ggml block_q4_K is 144 bytes");
+static_assert(sizeof(BlockQ5K) == 176, "ggml block_q5_K is 176 bytes");
+static_assert(sizeof(BlockQ6K) == 210, "ggml block_q6_K is 210 bytes");
+static_assert(sizeof(BlockQ8K) == 292, "ggml block_q8_K is 292 bytes");
+static_assert(sizeof(BlockTQ1_0) == 54, "ggml block_tq1_0 is 54 bytes");
+static_assert(sizeof(BlockTQ2_0) == 66, "ggml block_tq2_0 is 66 bytes");
+static_assert(sizeof(BlockIQ4NL) == 18, "ggml block_iq4_nl is 18 bytes");
+static_assert(sizeof(BlockIQ4XS) == 136, "ggml block_iq4_xs is 136 bytes");
+static_assert(sizeof(BlockMXFP4) == 17, "ggml block_mxfp4 is 17 bytes");
+static_assert(sizeof(BlockNVFP4) == 36, "ggml block_nvfp4 is 36 bytes");
+static_assert(sizeof(BlockQ1_0) == 18, "ggml block_q1_0 is 18 bytes");
+static_assert(sizeof(BlockQ2_0) == 18, "ggml block_q2_0 is 18 bytes");
+
 static_assert(sizeof(BlockQ4_0) == 18, "ggml block_q4_0 is 18 bytes");
 static_assert(sizeof(BlockQ4_1) == 20, "ggml block_q4_1 is 20 bytes");
 static_assert(sizeof(BlockQ5_0) == 22, "ggml block_q5_0 is 22 bytes");

@@ -1,5 +1,7 @@
 #include "tensor/ggml_blocks.hpp"
 
+#include <bit>
+#include <cmath>
 #include <cstdint>
 
 #include "tensor/convert.hpp"
@@ -66,11 +68,243 @@ void decode(const BlockQ8_1& b, float* y) {
     decode_q8(b, y);
 }
 
+// ---- K-quants. Each decoder follows ggml's dequantize_row_* operation for operation (the same
+// float products in the same order, no fused multiply-add), so values match it bit for bit.
+
+// Speed without changing a bit: where ggml computes dl·q − ml (or dl·level) per value, the
+// decoders below compute the same product once per level into a small table and look it up.
+
+void decode(const BlockQ2K& b, float* y) {
+    const float d = half(b.d), min = half(b.dmin);
+    const std::uint8_t* q = b.qs;
+    int is = 0;
+    for (int n = 0; n < 256; n += 128, q += 32)
+        for (int shift = 0; shift < 8; shift += 2)
+            for (int half_group = 0; half_group < 2; ++half_group) {
+                const std::uint8_t sc = b.scales[is++];
+                const float dl = d * static_cast<float>(sc & 0xF), ml = min * static_cast<float>(sc >> 4);
+                const float level[4] = {dl * 0.0f - ml, dl * 1.0f - ml, dl * 2.0f - ml, dl * 3.0f - ml};
+                for (int l = 0; l < 16; ++l)
+                    *y++ = level[(q[l + 16 * half_group] >> shift) & 3];
+            }
+}
+
+// Q3_K's twelve scale bytes hold sixteen 6-bit scales: low four bits in bytes 0-7 (two nibbles
+// each), the top two bits in bytes 8-11 (four to a byte). Unpacked to 0..63; the scale is − 32.
+void q3k_scales(const std::uint8_t (&packed)[12], int (&scales)[16]) {
+    for (int j = 0; j < 16; ++j) {
+        const int low = j < 8 ? packed[j] & 0xF : packed[j - 8] >> 4;
+        const int high = (packed[8 + j % 4] >> (2 * (j / 4))) & 3;
+        scales[j] = low | (high << 4);
+    }
+}
+
+void decode(const BlockQ3K& b, float* y) {
+    const float d_all = half(b.d);
+    int scales[16];
+    q3k_scales(b.scales, scales);
+    const std::uint8_t* q = b.qs;
+    std::uint8_t m = 1;
+    int is = 0;
+    for (int n = 0; n < 256; n += 128, q += 32)
+        for (int shift = 0; shift < 8; shift += 2, m = static_cast<std::uint8_t>(m << 1))
+            for (int half_group = 0; half_group < 2; ++half_group) {
+                const float dl = d_all * static_cast<float>(scales[is++] - 32);
+                for (int l = 0; l < 16; ++l) {
+                    const int k = l + 16 * half_group;
+                    const int value = ((q[k] >> shift) & 3) - ((b.hmask[k] & m) ? 0 : 4);
+                    *y++ = dl * static_cast<float>(value);
+                }
+            }
+}
+
+// Q4_K and Q5_K: scale and min of sub-block j (0..7) from the twelve packed bytes: 6 bits each,
+// j < 4 in the low bits of bytes j and j+4, j >= 4 in byte j+4's nibbles with the top two bits
+// from bytes j−4 and j.
+void scale_min(int j, const std::uint8_t (&q)[12], std::uint8_t& scale, std::uint8_t& min) {
+    if (j < 4) {
+        scale = q[j] & 63;
+        min = q[j + 4] & 63;
+    } else {
+        scale = static_cast<std::uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        min = static_cast<std::uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+void decode(const BlockQ4K& b, float* y) {
+    const float d = half(b.d), min = half(b.dmin);
+    const std::uint8_t* q = b.qs;
+    for (int is = 0; is < 8; is += 2, q += 32) {
+        std::uint8_t sc, m;
+        scale_min(is, b.scales, sc, m);
+        const float d1 = d * sc, m1 = min * m;
+        scale_min(is + 1, b.scales, sc, m);
+        const float d2 = d * sc, m2 = min * m;
+        for (int l = 0; l < 32; ++l)
+            *y++ = d1 * static_cast<float>(q[l] & 0xF) - m1;
+        for (int l = 0; l < 32; ++l)
+            *y++ = d2 * static_cast<float>(q[l] >> 4) - m2;
+    }
+}
+
+void decode(const BlockQ5K& b, float* y) {
+    const float d = half(b.d), min = half(b.dmin);
+    const std::uint8_t* ql = b.qs;
+    unsigned u1 = 1, u2 = 2;
+    for (int is = 0; is < 8; is += 2, ql += 32, u1 <<= 2, u2 <<= 2) {
+        std::uint8_t sc, m;
+        scale_min(is, b.scales, sc, m);
+        const float d1 = d * sc, m1 = min * m;
+        scale_min(is + 1, b.scales, sc, m);
+        const float d2 = d * sc, m2 = min * m;
+        for (int l = 0; l < 32; ++l)
+            *y++ = d1 * static_cast<float>((ql[l] & 0xF) + (b.qh[l] & u1 ? 16 : 0)) - m1;
+        for (int l = 0; l < 32; ++l)
+            *y++ = d2 * static_cast<float>((ql[l] >> 4) + (b.qh[l] & u2 ? 16 : 0)) - m2;
+    }
+}
+
+// Q6_K value l + 32k of each 128 (k = 0..3): four bits from ql (low or high nibble of byte
+// l or l + 32), two from qh (bits 2k, 2k+1 of byte l), scale sc[l/16 + 2k]. One contiguous run
+// of 16 outputs per scale, so the loop vectorises.
+void decode(const BlockQ6K& b, float* y) {
+    const float d = half(b.d);
+    const std::uint8_t *ql = b.ql, *qh = b.qh;
+    const std::int8_t* sc = b.scales;
+    for (int n = 0; n < 256; n += 128, y += 128, ql += 64, qh += 32, sc += 8)
+        for (int k = 0; k < 4; ++k) {
+            const std::uint8_t* low = ql + 32 * (k & 1);
+            const int nibble = 4 * (k >> 1), high = 2 * k;
+            for (int h = 0; h < 2; ++h) {
+                const float dl = d * static_cast<float>(sc[h + 2 * k]);
+                for (int l = 16 * h; l < 16 * h + 16; ++l) {
+                    const int q = ((low[l] >> nibble) & 0xF) | (((qh[l] >> high) & 3) << 4);
+                    y[l + 32 * k] = dl * static_cast<float>(q - 32);
+                }
+            }
+        }
+}
+
+void decode(const BlockQ8K& b, float* y) {
+    for (int j = 0; j < 256; ++j)
+        y[j] = b.d * static_cast<float>(b.qs[j]);
+}
+
+// ---- Ternary, non-linear and FP4 grids.
+
+// One base-3 digit of a TQ1_0 byte: the byte times 3^n (mod 256) is a fixed-point fraction
+// whose top "trit" is digit n; (q·3) >> 8 reads it as 0, 1 or 2.
+float trit(std::uint8_t byte, std::uint8_t power, float d) {
+    const auto q = static_cast<std::uint8_t>(byte * power);
+    return static_cast<float>(((q * 3) >> 8) - 1) * d;
+}
+
+void decode(const BlockTQ1_0& b, float* y) {
+    static constexpr std::uint8_t kPow3[6] = {1, 3, 9, 27, 81, 243};
+    const float d = half(b.d);
+    for (int n = 0; n < 5; ++n)  // qs[0..31]: five values a byte
+        for (int m = 0; m < 32; ++m)
+            *y++ = trit(b.qs[m], kPow3[n], d);
+    for (int n = 0; n < 5; ++n)  // qs[32..47]
+        for (int m = 0; m < 16; ++m)
+            *y++ = trit(b.qs[32 + m], kPow3[n], d);
+    for (int n = 0; n < 4; ++n)  // qh: four values a byte
+        for (int j = 0; j < 4; ++j)
+            *y++ = trit(b.qh[j], kPow3[n], d);
+}
+
+void decode(const BlockTQ2_0& b, float* y) {
+    const float d = half(b.d);
+    for (int j = 0; j < 64; j += 32)
+        for (int l = 0; l < 4; ++l)
+            for (int m = 0; m < 32; ++m)
+                *y++ = static_cast<float>(((b.qs[j + m] >> (2 * l)) & 3) - 1) * d;
+}
+
+// IQ4_NL's and IQ4_XS's 16 levels (ggml-common.h kvalues_iq4nl; docs/formats.md §5).
+constexpr std::int8_t kIq4Levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                        1,    13,   25,  38,  53,  69,  89,  113};
+// E2M1 magnitudes doubled (0, 0.5, 1, 1.5, 2, 3, 4, 6 → integers), sign in bit 3 (kvalues_fp4).
+constexpr std::int8_t kFp4Doubled[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+void decode(const BlockIQ4NL& b, float* y) {
+    const float d = half(b.d);
+    float level[16];
+    for (int k = 0; k < 16; ++k)
+        level[k] = d * static_cast<float>(kIq4Levels[k]);
+    for (int j = 0; j < 16; ++j) {
+        y[j] = level[b.qs[j] & 0xF];
+        y[j + 16] = level[b.qs[j] >> 4];
+    }
+}
+
+void decode(const BlockIQ4XS& b, float* y) {
+    const float d = half(b.d);
+    const std::uint8_t* qs = b.qs;
+    for (int ib = 0; ib < 8; ++ib, y += 32, qs += 16) {
+        const int ls = ((b.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((b.scales_h >> (2 * ib)) & 3) << 4);
+        const float dl = d * static_cast<float>(ls - 32);
+        float level[16];
+        for (int k = 0; k < 16; ++k)
+            level[k] = dl * static_cast<float>(kIq4Levels[k]);
+        for (int j = 0; j < 16; ++j) {
+            y[j] = level[qs[j] & 0xF];
+            y[j + 16] = level[qs[j] >> 4];
+        }
+    }
+}
+
+// 2^(e − 128): half the E8M0 scale 2^(e − 127), matching the doubled FP4 table.
+float e8m0_half(std::uint8_t e) {
+    const std::uint32_t bits = e < 2 ? 0x00200000u << e : static_cast<std::uint32_t>(e - 1) << 23;
+    return std::bit_cast<float>(bits);
+}
+
+void decode(const BlockMXFP4& b, float* y) {
+    const float d = e8m0_half(b.e);
+    for (int j = 0; j < 16; ++j) {
+        y[j] = static_cast<float>(kFp4Doubled[b.qs[j] & 0xF]) * d;
+        y[j + 16] = static_cast<float>(kFp4Doubled[b.qs[j] >> 4]) * d;
+    }
+}
+
+// An unsigned E4M3 scale (bias 7; 0 and 0x7F read as 0), halved for the doubled FP4 table.
+float ue4m3_half(std::uint8_t x) {
+    if (x == 0 || x == 0x7F)
+        return 0.0f;
+    const int exponent = (x >> 3) & 0xF, mantissa = x & 7;
+    const float raw = exponent == 0 ? std::ldexp(static_cast<float>(mantissa), -9)
+                                    : std::ldexp(1.0f + static_cast<float>(mantissa) / 8.0f, exponent - 7);
+    return raw * 0.5f;
+}
+
+void decode(const BlockNVFP4& b, float* y) {
+    for (int s = 0; s < 4; ++s, y += 16) {
+        const float d = ue4m3_half(b.d[s]);
+        for (int j = 0; j < 8; ++j) {
+            y[j] = static_cast<float>(kFp4Doubled[b.qs[8 * s + j] & 0xF]) * d;
+            y[j + 8] = static_cast<float>(kFp4Doubled[b.qs[8 * s + j] >> 4]) * d;
+        }
+    }
+}
+
+void decode(const BlockQ1_0& b, float* y) {
+    const float d = half(b.d);
+    for (int j = 0; j < 128; ++j)
+        y[j] = (b.qs[j / 8] >> (j % 8)) & 1 ? d : -d;
+}
+
+void decode(const BlockQ2_0& b, float* y) {
+    const float d = half(b.d);
+    for (int j = 0; j < 64; ++j)
+        y[j] = static_cast<float>(((b.qs[j / 4] >> (2 * (j % 4))) & 3) - 1) * d;
+}
+
 template <class Block>
-void decode_all(const std::uint8_t* blocks, std::span<float> out) {
-    parallel_for(out.size() / kBlockValues, 1 << 15, [&](std::size_t begin, std::size_t end) {
+void decode_all(const std::uint8_t* blocks, std::span<float> out, std::size_t values) {
+    parallel_for(out.size() / values, (1 << 20) / values, [&](std::size_t begin, std::size_t end) {
         for (std::size_t i = begin; i < end; ++i)
-            decode(load_block<Block>(blocks, i), out.data() + i * kBlockValues);
+            decode(load_block<Block>(blocks, i), out.data() + i * values);
     });
 }
 
@@ -78,13 +312,14 @@ void decode_all(const std::uint8_t* blocks, std::span<float> out) {
 
 bool can_dequantize(DType type) {
     switch (type) {
-        case DType::Q4_0:
-        case DType::Q4_1:
-        case DType::Q5_0:
-        case DType::Q5_1:
-        case DType::Q8_0:
-        case DType::Q8_1: return true;
-        default: return !dtype_info(type).is_block;
+        case DType::IQ2_XXS:
+        case DType::IQ2_XS:
+        case DType::IQ2_S:
+        case DType::IQ3_XXS:
+        case DType::IQ3_S:
+        case DType::IQ1_S:
+        case DType::IQ1_M: return false;  // their codebook grids are not built in yet
+        default: return true;
     }
 }
 
@@ -92,16 +327,34 @@ void dequantize_blocks(DType type, std::span<const std::byte> blocks_bytes, std:
     const auto& info = dtype_info(type);
     if (!can_dequantize(type))
         throw Error("", std::string(info.name),
-                    "dequantizing this ggml type is not supported (QuantLens decodes F32, F16, BF16, "
-                    "Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q8_1)");
+                    "decoding this ggml i-quant needs its codebook grid, which QuantLens does not have "
+                    "yet (it decodes every other ggml type: the K-quants, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, "
+                    "MXFP4, NVFP4 and the legacy Q types)");
     const auto* blocks = reinterpret_cast<const std::uint8_t*>(blocks_bytes.data());
+    const std::size_t n = info.block_elements;
     switch (type) {
-        case DType::Q4_0: return decode_all<BlockQ4_0>(blocks, out);
-        case DType::Q4_1: return decode_all<BlockQ4_1>(blocks, out);
-        case DType::Q5_0: return decode_all<BlockQ5_0>(blocks, out);
-        case DType::Q5_1: return decode_all<BlockQ5_1>(blocks, out);
-        case DType::Q8_0: return decode_all<BlockQ8_0>(blocks, out);
-        default: return decode_all<BlockQ8_1>(blocks, out);
+        case DType::Q4_0: return decode_all<BlockQ4_0>(blocks, out, n);
+        case DType::Q4_1: return decode_all<BlockQ4_1>(blocks, out, n);
+        case DType::Q5_0: return decode_all<BlockQ5_0>(blocks, out, n);
+        case DType::Q5_1: return decode_all<BlockQ5_1>(blocks, out, n);
+        case DType::Q8_0: return decode_all<BlockQ8_0>(blocks, out, n);
+        case DType::Q8_1: return decode_all<BlockQ8_1>(blocks, out, n);
+        case DType::Q2_K: return decode_all<BlockQ2K>(blocks, out, n);
+        case DType::Q3_K: return decode_all<BlockQ3K>(blocks, out, n);
+        case DType::Q4_K: return decode_all<BlockQ4K>(blocks, out, n);
+        case DType::Q5_K: return decode_all<BlockQ5K>(blocks, out, n);
+        case DType::Q6_K: return decode_all<BlockQ6K>(blocks, out, n);
+        case DType::Q8_K: return decode_all<BlockQ8K>(blocks, out, n);
+        case DType::TQ1_0: return decode_all<BlockTQ1_0>(blocks, out, n);
+        case DType::TQ2_0: return decode_all<BlockTQ2_0>(blocks, out, n);
+        case DType::IQ4_NL: return decode_all<BlockIQ4NL>(blocks, out, n);
+        case DType::IQ4_XS: return decode_all<BlockIQ4XS>(blocks, out, n);
+        case DType::MXFP4: return decode_all<BlockMXFP4>(blocks, out, n);
+        case DType::NVFP4: return decode_all<BlockNVFP4>(blocks, out, n);
+        case DType::Q1_0: return decode_all<BlockQ1_0>(blocks, out, n);
+        case DType::Q2_0: return decode_all<BlockQ2_0>(blocks, out, n);
+        default:
+            throw Error("", std::string(info.name), "not a ggml block type");  // callers decode the others
     }
 }
 

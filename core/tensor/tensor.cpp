@@ -61,8 +61,9 @@ FloatValues FloatValues::decode(const TensorInfo& info, TensorBytes bytes, const
     if (!can_dequantize(info.dtype))
         throw Error(file, info.name,
                     std::string(dtype_name(info.dtype)) +
-                        " cannot be decoded (QuantLens decodes F32, F16, BF16, Q4_0, Q4_1, Q5_0, "
-                        "Q5_1, Q8_0 and Q8_1 among the ggml types)");
+                        " cannot be decoded: the ggml i-quants IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS "
+                        "and IQ3_S need codebook grids QuantLens does not have yet (every other ggml type "
+                        "is decoded)");
     FloatValues result;
     auto raw = bytes.bytes();
     if (info.dtype == DType::F32 && reinterpret_cast<std::uintptr_t>(raw.data()) % alignof(float) == 0) {

@@ -228,12 +228,12 @@ TEST_CASE("a layer that cannot be decoded is reported and the others are analyse
     for (auto& values : dense)
         for (auto& v : values)
             v = normal(rng);
-    std::vector<std::byte> k_quant(2 * 144, std::byte{0});  // two Q4_K blocks of 256
+    std::vector<std::byte> k_quant(2 * 66, std::byte{0});  // two IQ2_XXS blocks of 256 (no grid yet)
     auto bytes_of = [](const std::vector<float>& v) {
         return std::span<const std::byte>(reinterpret_cast<const std::byte*>(v.data()), v.size() * 4);
     };
     std::vector<TensorToWrite> tensors{{"blk.0.ffn_up.weight", DType::F32, {8, 64}, bytes_of(dense[0])},
-                                       {"blk.0.ffn_down.weight", DType::Q4_K, {2, 256}, k_quant},
+                                       {"blk.0.ffn_down.weight", DType::IQ2_XXS, {2, 256}, k_quant},
                                        {"blk.0.attn_q.weight", DType::F32, {8, 64}, bytes_of(dense[1])},
                                        {"blk.0.attn_k.weight", DType::F32, {8, 64}, bytes_of(dense[2])}};
     write_gguf(dir.file("mixed.gguf"), {gguf_string("general.architecture", "llama")}, tensors);
@@ -250,12 +250,12 @@ TEST_CASE("a layer that cannot be decoded is reported and the others are analyse
         }
         ++failed;
         CHECK(layer.layer == "blk.0.ffn_down");
-        CHECK_THAT(layer.error, Catch::Contains("mixed.gguf") && Catch::Contains("Q4_K"));
+        CHECK_THAT(layer.error, Catch::Contains("mixed.gguf") && Catch::Contains("IQ2_XXS"));
     }
     CHECK(failed == 1);
     CHECK(report.agreement.metrics.size() ==
           7);  // five statistics, QSUR, q8_0 — over the three analysed layers
     const auto json = to_json(report);
-    CHECK(json["layers"][1]["error"].get<std::string>().find("Q4_K") != std::string::npos);
+    CHECK(json["layers"][1]["error"].get<std::string>().find("IQ2_XXS") != std::string::npos);
     CHECK_THAT(to_table(report), Catch::Contains("blk.0.ffn_down: not analysed:"));
 }

@@ -104,9 +104,13 @@ TEST_CASE("GGUF round-trips float, integer and ggml block types with metadata") 
     for (auto dtype :
          {DType::F64, DType::F32, DType::F16, DType::BF16, DType::I64, DType::I32, DType::I16, DType::I8})
         samples.push_back(make_sample(dtype, {3, 8}, seed++));
-    for (auto dtype : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q8_1,
-                       DType::Q4_K, DType::Q6_K})
-        samples.push_back(make_sample(dtype, {2, 256}, seed++));
+    for (auto dtype :
+         {DType::Q4_0,   DType::Q4_1,   DType::Q5_0,    DType::Q5_1,  DType::Q8_0,  DType::Q8_1,
+          DType::Q2_K,   DType::Q3_K,   DType::Q4_K,    DType::Q5_K,  DType::Q6_K,  DType::IQ2_XXS,
+          DType::IQ2_XS, DType::IQ2_S,  DType::IQ3_XXS, DType::IQ3_S, DType::IQ1_S, DType::IQ1_M,
+          DType::IQ4_NL, DType::IQ4_XS, DType::TQ1_0,   DType::TQ2_0, DType::MXFP4, DType::NVFP4,
+          DType::Q1_0,   DType::Q2_0})
+        samples.push_back(make_sample(dtype, {2, 256}, seed++));  // every ggml type a GGUF holds opens
     std::vector<GgufValue> metadata{
         gguf_string("general.architecture", "llama"), gguf_u32("llama.block_count", 2),
         gguf_f32("llama.rope.freq_base", 10000.0f), gguf_string_array("tokenizer.ggml.tokens", {"a", "b"}),

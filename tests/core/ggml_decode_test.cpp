@@ -1,0 +1,92 @@
+// Every ggml block type QuantLens decodes gives, bit for bit, what ggml's own to_float gives
+// (tests/data/golden/ggml_decode.npz, made by samples/ggml/make_decode_goldens.py from ggml
+// built outside the repository): blocks ggml quantized from zeros, ±0, constants, huge, tiny
+// and heavy-tailed rows, and blocks of random bytes (whose NaN scales give NaN values, which
+// the readers then report as non-finite like any other).
+#include <catch2/catch.hpp>
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "analysis/model_analysis.hpp"
+#include "io/gguf.hpp"
+#include "io/model_file.hpp"
+#include "model/model.hpp"
+#include "io/open_model.hpp"
+#include "tensor/convert.hpp"
+#include "tensor/ggml_blocks.hpp"
+#include "test_support.hpp"
+
+using namespace quantlens;
+using namespace quantlens::test;
+
+TEST_CASE("K-quants, i-quants with a fixed grid, ternary and FP4 blocks decode exactly as ggml does") {
+    const auto golden = open_model_file(QUANTLENS_TEST_DATA "/golden/ggml_decode.npz");
+    const std::pair<const char*, DType> types[] = {
+        {"q2_K", DType::Q2_K},     {"q3_K", DType::Q3_K},   {"q4_K", DType::Q4_K},
+        {"q5_K", DType::Q5_K},     {"q6_K", DType::Q6_K},   {"q8_K", DType::Q8_K},
+        {"tq1_0", DType::TQ1_0},   {"tq2_0", DType::TQ2_0}, {"iq4_nl", DType::IQ4_NL},
+        {"iq4_xs", DType::IQ4_XS}, {"mxfp4", DType::MXFP4}, {"nvfp4", DType::NVFP4},
+        {"q1_0", DType::Q1_0},     {"q2_0", DType::Q2_0}};
+    for (const auto& [name, type] : types) {
+        INFO(name);
+        REQUIRE(can_dequantize(type));
+        const auto blocks = golden->read(golden->tensor(std::string(name) + "_blocks"));
+        const auto expected = golden->read_f32(golden->tensor(std::string(name) + "_values"));
+        const auto& info = dtype_info(type);
+        REQUIRE(blocks.bytes().size() % info.block_bytes == 0);
+        REQUIRE(blocks.bytes().size() / info.block_bytes * info.block_elements == expected.values().size());
+        std::vector<float> ours(expected.values().size());
+        decode_to_f32(type, blocks.bytes(), ours);
+        std::size_t differing = 0, first = ours.size();
+        for (std::size_t i = 0; i < ours.size(); ++i)
+            // Bit for bit, but any NaN matches any NaN (a random scale can be NaN, and which NaN
+            // a product of one gives depends on the compiler's operand order).
+            if (std::bit_cast<std::uint32_t>(ours[i]) != std::bit_cast<std::uint32_t>(expected.values()[i]) &&
+                !(std::isnan(ours[i]) && std::isnan(expected.values()[i]))) {
+                ++differing;
+                first = std::min(first, i);
+            }
+        INFO("first difference at value " << first << ": " << (first < ours.size() ? ours[first] : 0.0f)
+                                          << " against "
+                                          << (first < ours.size() ? expected.values()[first] : 0.0f));
+        CHECK(differing == 0);
+    }
+}
+
+TEST_CASE("the grid i-quants open, and decoding one says which types need a grid") {
+    for (DType type : {DType::IQ2_XXS, DType::IQ2_XS, DType::IQ2_S, DType::IQ3_XXS, DType::IQ3_S,
+                       DType::IQ1_S, DType::IQ1_M}) {
+        INFO(dtype_name(type));
+        CHECK_FALSE(can_dequantize(type));
+        std::vector<std::byte> block(dtype_info(type).block_bytes);
+        std::vector<float> out(dtype_info(type).block_elements);
+        CHECK_THROWS_WITH(decode_to_f32(type, block, out), Catch::Contains("codebook grid"));
+    }
+}
+
+TEST_CASE("a K-quant GGUF layer is analysed like any other: statistics of ggml's values, specs measured") {
+    ScratchDir dir;
+    const auto golden = open_model_file(QUANTLENS_TEST_DATA "/golden/ggml_decode.npz");
+    const auto blocks = golden->read(golden->tensor("q4_K_blocks"));
+    const auto expected = golden->read_f32(golden->tensor("q4_K_values"));
+    const auto rows_bytes = blocks.bytes().first(8 * 144);  // the 8 rows ggml quantized (256 values each)
+    write_gguf(dir.file("k.gguf"), {gguf_string("general.architecture", "llama")},
+               {{"blk.0.ffn_up.weight", DType::Q4_K, {8, 256}, rows_bytes}});
+    AnalysisOptions options;
+    options.use_cache = false;
+    options.specs = {QuantSpec::parse("q8_0"), QuantSpec::parse("int4:g32:asym")};
+    const auto report = analyze_model(Model::open(dir.file("k.gguf")), options);
+    REQUIRE(report.layers.size() == 1);
+    const auto& layer = report.layers[0];
+    CHECK(layer.error.empty());
+    CHECK(layer.statistics.count == 8 * 256);
+    double absmax = 0;
+    for (std::size_t i = 0; i < 8 * 256; ++i)
+        absmax = std::max(absmax, std::fabs(static_cast<double>(expected.values()[i])));
+    CHECK(layer.statistics.absmax == Approx(absmax).epsilon(1e-12));
+    for (const auto& outcome : layer.quantization)
+        CHECK(outcome.metrics.has_value());
+}
