@@ -78,7 +78,11 @@ void add_compare(CLI::App& app) {
                          {"bits_per_weight", t.bits_per_weight},
                          {"sqnr_db", t.parameters ? json_number<nlohmann::ordered_json>(t.sqnr_db)
                                                   : nlohmann::ordered_json()},
-                         {"skipped_layers", t.skipped_layers}});
+                         {"layers", t.layers},
+                         {"skipped_layers", t.skipped_layers},
+                         {"complete", t.complete()}});
+                const auto best = comparison.best_total();
+                out["best_total"] = best ? nlohmann::ordered_json(*best) : nlohmann::ordered_json();
                 std::cout << out.dump(2) << "\n";
                 return report_failed_specs(failed_specs(comparison, specs));
             }
@@ -108,16 +112,37 @@ void add_compare(CLI::App& app) {
                 }
                 std::printf("\n");
             }
-            std::printf("%-36s %12s", "WHOLE MODEL", "");
-            for (const auto& t : comparison.totals)
+            // Whole-model figures cover only the layers a spec took; "best" (*) goes to the highest
+            // SQNR among the specs that took every layer, and a partial total is marked ~.
+            const auto best = comparison.best_total();
+            std::printf("%-36s %12llu", "WHOLE MODEL",
+                        static_cast<unsigned long long>(comparison.parameters));
+            for (std::size_t s = 0; s < comparison.totals.size(); ++s) {
+                const auto& t = comparison.totals[s];
                 if (t.parameters)
-                    std::printf("  %13.2f %8.3f", t.sqnr_db, t.bits_per_weight);
+                    std::printf("  %12.2f%s %8.3f", t.sqnr_db,
+                                best == s      ? "*"
+                                : t.complete() ? " "
+                                               : "~",
+                                t.bits_per_weight);
                 else
                     std::printf("  %22s", "n/a");
+            }
             std::printf("\n%-36s %12s", "  size", "");
             for (const auto& t : comparison.totals)
                 std::printf("  %22.1f", static_cast<double>(t.size_bytes) / 1024.0);
-            std::printf("  KiB\n");
+            std::printf("  KiB\n%-36s %12s", "  layers covered", "");
+            for (const auto& t : comparison.totals) {
+                const auto text =
+                    std::to_string(t.layers) + " of " + std::to_string(t.layers + t.skipped_layers);
+                std::printf("  %22s", text.c_str());
+            }
+            std::printf("\n");
+            for (const auto& t : comparison.totals)
+                if (!t.complete()) {
+                    std::printf("~ covers part of the model only: not comparable with complete totals\n");
+                    break;
+                }
             for (std::size_t s = 0; s < specs.size(); ++s)
                 for (const auto& row : comparison.layers)
                     if (!row.outcomes[s].metrics && !row.outcomes[s].failed)

@@ -50,6 +50,7 @@ Comparison compare_specs(const Model& model, const std::vector<const Layer*>& la
                 noise[s] += quantized.metrics.mse * static_cast<double>(row.parameters);
                 bits[s] += quantized.metrics.bits_per_weight * static_cast<double>(row.parameters);
                 result.totals[s].parameters += row.parameters;
+                ++result.totals[s].layers;
                 result.totals[s].size_bytes += quantized.metrics.size_bytes;
             } catch (const NonFiniteResult& error) {
                 outcome.error = error.reason();
@@ -62,6 +63,7 @@ Comparison compare_specs(const Model& model, const std::vector<const Layer*>& la
             row.outcomes.push_back(std::move(outcome));
         }
         done += row.parameters;
+        result.parameters += row.parameters;
         result.layers.push_back(std::move(row));
     }
     for (std::size_t s = 0; s < specs.size(); ++s) {
@@ -73,6 +75,14 @@ Comparison compare_specs(const Model& model, const std::vector<const Layer*>& la
     if (progress)
         progress(total, total, "");
     return result;
+}
+
+std::optional<std::size_t> Comparison::best_total() const {
+    std::optional<std::size_t> best;
+    for (std::size_t s = 0; s < totals.size(); ++s)
+        if (totals[s].complete() && (!best || totals[s].sqnr_db > totals[*best].sqnr_db))
+            best = s;
+    return best;
 }
 
 }  // namespace quantlens

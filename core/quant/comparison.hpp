@@ -22,16 +22,24 @@ struct LayerComparison {
     std::vector<SpecOutcome> outcomes;  // one per spec, in order
 };
 
+// A spec's whole-model figures cover only the layers it could take: `parameters` and
+// `layers` say how many, `skipped_layers` how many it could not (n/a or failed). Totals of
+// specs that skipped layers describe a smaller model and are not comparable with complete ones.
 struct ModelTotals {
-    std::uint64_t parameters = 0, size_bytes = 0, skipped_layers = 0;
+    std::uint64_t parameters = 0, size_bytes = 0, skipped_layers = 0, layers = 0;
     double sqnr_db = 0;  // 10 log10(Σ signal / Σ noise) over the layers it applied to
     double bits_per_weight = 0;
+    bool complete() const { return skipped_layers == 0 && layers > 0; }
 };
 
 struct Comparison {
     std::vector<QuantSpec> specs;
     std::vector<LayerComparison> layers;
     std::vector<ModelTotals> totals;  // one per spec
+    std::uint64_t parameters = 0;     // of every compared layer
+    // The spec with the highest whole-model SQNR among those that took every layer; nullopt when
+    // none did. A spec that skipped layers is never "best": its total is of a smaller model.
+    std::optional<std::size_t> best_total() const;
 };
 
 // Layers worth quantizing: linear, conv and embedding weights (norms and vectors are left

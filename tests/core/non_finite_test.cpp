@@ -70,4 +70,12 @@ TEST_CASE("analyze and compare mark an overflowing spec as failed and one that d
     CHECK_FALSE(comparison.layers[0].outcomes[1].failed);
     CHECK(comparison.layers[0].outcomes[1].metrics);
     CHECK_FALSE(comparison.layers[1].outcomes[0].failed);
+    // whole-model totals say what they cover, and only a complete one can be best
+    CHECK(comparison.totals[0].layers == 0);
+    CHECK(comparison.totals[0].skipped_layers == 2);
+    CHECK_FALSE(comparison.totals[0].complete());
+    CHECK(comparison.totals[1].layers == 2);
+    CHECK(comparison.totals[1].complete());
+    CHECK(comparison.parameters == 64 + 96);
+    CHECK(comparison.best_total() == std::optional<std::size_t>(1));
 }

@@ -55,6 +55,7 @@ private slots:
     void allocationSliderChangesThePlanAndExportWritesIt();
     void sensitivityViewRunsTheHessianTraces();
     void cancelReturnsAtOnceFromWorkThatDoesNotCheck();
+    void compareTotalsSayWhatTheyCover();
 };
 
 namespace {
@@ -583,6 +584,33 @@ void MainWindowTest::cancelReturnsAtOnceFromWorkThatDoesNotCheck() {
     QCOMPARE(writer_cancelled.count(), 0);  // still running: not reported before it stops
     release->store(true);
     QVERIFY(writer_cancelled.wait(5000));
+}
+
+// Issue "Right answers" B3: q8_0 cannot take the CNN's conv layers (rows of 9, 8 or 72 values),
+// so its whole-model total covers 2 of 7 layers; it must say so and not be highlighted as best
+// over int4:g32:asym, which took all seven, though its figure is higher.
+void MainWindowTest::compareTotalsSayWhatTheyCover() {
+    MainWindow window;
+    showAndOpen(window, QStringLiteral(QUANTLENS_SAMPLES "/digits-cnn.h5"));
+    auto* panel = window.comparePanel();
+    panel->setSpecs({QStringLiteral("q8_0"), QStringLiteral("int4:g32:asym")});
+    panel->setWholeModel(true);
+    QSignalSpy compared(panel, &quantlens::widgets::ComparePanel::compared);
+    window.selectLayer(QStringLiteral("dense"));
+    window.views()->setCurrentWidget(panel);
+    QTRY_VERIFY_WITH_TIMEOUT(!compared.isEmpty() && !panel->job()->isRunning() && panel->modelResult(),
+                             30000);
+    auto* table = panel->table();
+    const int sqnr = 6, layers = 9;
+    QCOMPARE(table->horizontalHeaderItem(layers)->text(), QStringLiteral("model layers"));
+    QCOMPARE(table->item(0, layers)->text(), QStringLiteral("2 of 7"));
+    QCOMPARE(table->item(1, layers)->text(), QStringLiteral("7 of 7"));
+    QVERIFY(table->item(0, sqnr)->data(Qt::UserRole).toDouble() >
+            table->item(1, sqnr)->data(Qt::UserRole).toDouble());  // the partial figure is higher...
+    QVERIFY(!table->item(0, sqnr)->font().bold());                 // ...but not best
+    QVERIFY(table->item(1, sqnr)->font().bold());
+    QVERIFY(table->item(0, sqnr)->text().endsWith(QStringLiteral("~")));
+    QVERIFY(table->item(0, sqnr)->toolTip().contains(QStringLiteral("2 of the 7 layers")));
 }
 
 QTEST_MAIN(MainWindowTest)

@@ -29,13 +29,17 @@ const QColor kSpecColors[] = {QColor(41, 128, 185), QColor(211, 84, 0), QColor(3
 struct Column {
     QString title;
     bool higher_is_better;
+    bool ranked = true;  // the best value is highlighted
 };
 const std::vector<Column> kLayerColumns = {
     {QObject::tr("bits/weight"), false}, {QObject::tr("MSE"), false},   {QObject::tr("SQNR dB"), true},
     {QObject::tr("max |error|"), false}, {QObject::tr("cosine"), true}, {QObject::tr("size"), false}};
+// Whole-model figures cover the layers each spec could take: "model layers" says how many, and
+// only specs that took every layer compete for best (a partial total is of a smaller model).
 const std::vector<Column> kModelColumns = {{QObject::tr("model SQNR dB"), true},
                                            {QObject::tr("model bits/weight"), false},
-                                           {QObject::tr("model size"), false}};
+                                           {QObject::tr("model size"), false},
+                                           {QObject::tr("model layers"), true, false}};
 
 QCustomPlot* makePlot(QWidget* parent, const QString& x, const QString& y) {
     auto* plot = new QCustomPlot(parent);
@@ -253,23 +257,39 @@ void ComparePanel::fillTable() {
         if (whole_) {
             const auto& t = whole_->totals[s];
             values[s].insert(values[s].end(),
-                             {t.sqnr_db, t.bits_per_weight, static_cast<double>(t.size_bytes)});
+                             {t.sqnr_db, t.bits_per_weight, static_cast<double>(t.size_bytes),
+                              static_cast<double>(t.layers)});
         }
     }
     table_->setVerticalHeaderLabels(rows);
     for (std::size_t c = 0; c < columns.size(); ++c) {
+        const bool model_column = c >= kLayerColumns.size();
         std::size_t best = previews.size();  // none, until a value that is a number
         for (std::size_t s = 0; s < previews.size(); ++s)
-            if (!std::isnan(values[s][c]) &&
+            if (columns[c].ranked && !std::isnan(values[s][c]) &&
+                (!model_column || whole_->totals[s].complete()) &&
                 (best == previews.size() || (columns[c].higher_is_better ? values[s][c] > values[best][c]
                                                                          : values[s][c] < values[best][c])))
                 best = s;
         for (std::size_t s = 0; s < previews.size(); ++s) {
             const double v = values[s][c];
             const bool bytes = columns[c].title.contains(tr("size"));
-            auto* item = new QTableWidgetItem(std::isnan(v) ? tr("n/a")
-                                              : bytes       ? locale.formattedDataSize(static_cast<qint64>(v))
-                                                            : QString::number(v, 'g', 5));
+            QString text = std::isnan(v) ? tr("n/a")
+                           : bytes       ? locale.formattedDataSize(static_cast<qint64>(v))
+                                         : QString::number(v, 'g', 5);
+            if (model_column && whole_) {
+                const auto& t = whole_->totals[s];
+                if (!columns[c].ranked)
+                    text = tr("%1 of %2").arg(t.layers).arg(t.layers + t.skipped_layers);
+                else if (!t.complete() && !std::isnan(v))
+                    text += QStringLiteral(" ~");
+            }
+            auto* item = new QTableWidgetItem(text);
+            if (model_column && whole_ && !whole_->totals[s].complete())
+                item->setToolTip(tr("covers %1 of the %2 layers (the others are n/a for this spec): not "
+                                    "comparable with the complete totals")
+                                     .arg(whole_->totals[s].layers)
+                                     .arg(whole_->totals[s].layers + whole_->totals[s].skipped_layers));
             item->setData(Qt::UserRole, v);
             item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
             if (s == best && previews.size() > 1) {
