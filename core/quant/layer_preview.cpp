@@ -127,20 +127,33 @@ SpecsOnLayer compare_on_layer(const WeightMatrix& weights, const std::vector<Qua
     for (const auto& spec : specs) {
         if (progress)
             progress(done++, total, spec.to_string());
-        comparison.previews.push_back(preview_layer(weights, spec, options, scratch));
+        try {
+            comparison.previews.push_back(preview_layer(weights, spec, options, scratch));
+        } catch (const Error& error) {  // n/a in place: the other specs still compare
+            LayerPreview unavailable;
+            unavailable.spec = spec;
+            unavailable.error = error.reason();
+            unavailable.weights = histogram(weights.values, options.bins);
+            comparison.previews.push_back(std::move(unavailable));
+        }
     }
     QuantOptions quant;
     quant.inputs = options.inputs;
     quant.cancel = options.cancel;
     quant.codes = false;
     quant.error_histogram = false;
-    for (const auto& spec : specs) {
+    for (std::size_t k = 0; k < specs.size(); ++k) {
         std::vector<BitsPoint> curve;
-        for (const auto& varied : bits_sweep(spec)) {
+        for (const auto& varied : bits_sweep(specs[k])) {
             if (progress)
                 progress(done++, total, varied.to_string());
-            quantize_into(weights, varied, quant, scratch);
-            curve.push_back({varied, scratch.metrics.bits_per_weight, scratch.metrics.sqnr_db});
+            if (!comparison.previews[k].error.empty())
+                continue;
+            try {
+                quantize_into(weights, varied, quant, scratch);
+                curve.push_back({varied, scratch.metrics.bits_per_weight, scratch.metrics.sqnr_db});
+            } catch (const Error&) {  // this bit width does not apply (a point fewer on the curve)
+            }
         }
         comparison.curves.push_back(std::move(curve));
     }

@@ -6,6 +6,7 @@
 // channel and group. The quantizer's buffers are reused from call to call (`scratch`), so a
 // spec editor re-quantizing a 4096×4096 layer stays within an interactive budget.
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "quant/quantizer.hpp"
@@ -29,6 +30,9 @@ struct LayerPreview {
     std::vector<float> channel_min, channel_max;  // per output channel, of the original weights
     std::vector<double> channel_rmse;             // per output channel, of the error
     ErrorMap error_map;
+    // compare_on_layer: why the spec does not apply to this layer (say, a ggml block type on rows
+    // that are not whole blocks); then only `spec` and `weights` are filled.
+    std::string error;
 };
 
 struct PreviewOptions {
@@ -44,6 +48,8 @@ LayerPreview preview_layer(const WeightMatrix& weights, const QuantSpec& spec, c
 // Two to four specs on one layer, side by side: each spec's preview, and its error against
 // bits per weight when its bits vary (integer and log2 grids: 2 … 8 bits with the same
 // options; other formats: the spec alone), for the compare view's SQNR-versus-bits curves.
+// A spec that does not apply to the layer gets a preview holding only its `error` and an
+// empty curve, in its place; the others are compared as usual.
 struct BitsPoint {
     QuantSpec spec;
     double bits_per_weight = 0, sqnr_db = 0;

@@ -56,6 +56,7 @@ private slots:
     void sensitivityViewRunsTheHessianTraces();
     void cancelReturnsAtOnceFromWorkThatDoesNotCheck();
     void compareTotalsSayWhatTheyCover();
+    void compareShowsASpecALayerCannotTakeInPlace();
 };
 
 namespace {
@@ -611,6 +612,39 @@ void MainWindowTest::compareTotalsSayWhatTheyCover() {
     QVERIFY(table->item(1, sqnr)->font().bold());
     QVERIFY(table->item(0, sqnr)->text().endsWith(QStringLiteral("~")));
     QVERIFY(table->item(0, sqnr)->toolTip().contains(QStringLiteral("2 of the 7 layers")));
+}
+
+// Issue "Right answers" B2: with the compare view open, opening another model clears the
+// previous results at once, and a spec the new layer cannot take is "n/a" in its row, with the
+// reason, while the other spec is compared; no error dialog.
+void MainWindowTest::compareShowsASpecALayerCannotTakeInPlace() {
+    MainWindow window;
+    showAndOpen(window, kSample);
+    auto* panel = window.comparePanel();
+    panel->setSpecs({QStringLiteral("q4_0"), QStringLiteral("int8:channel:sym")});
+    panel->setWholeModel(false);
+    window.views()->setCurrentWidget(panel);
+    QSignalSpy compared(panel, &quantlens::widgets::ComparePanel::compared);
+    window.selectLayer(QStringLiteral("transformer.h.1.mlp.c_fc"));
+    QTRY_VERIFY_WITH_TIMEOUT(!compared.isEmpty() && !panel->job()->isRunning() && panel->layerResult(),
+                             30000);
+    QSignalSpy errors(&window, &MainWindow::errorShown);
+    QSignalSpy loaded(&window, &MainWindow::modelLoaded);
+    window.openModel(QStringLiteral(QUANTLENS_SAMPLES "/digits-cnn.h5"));
+    QVERIFY(loaded.wait(20000));
+    QVERIFY(panel->layerResult() == nullptr);  // the previous model's comparison is gone
+    QCOMPARE(panel->table()->rowCount(), 0);
+    compared.clear();
+    window.selectLayer(QStringLiteral("conv2d"));  // rows of 9 values: no ggml block fits
+    QTRY_VERIFY_WITH_TIMEOUT(!compared.isEmpty() && !panel->job()->isRunning() && panel->layerResult(),
+                             30000);
+    auto* table = panel->table();
+    QCOMPARE(table->rowCount(), 2);
+    QCOMPARE(table->item(0, 2)->text(), QStringLiteral("n/a"));
+    QVERIFY(table->item(0, 2)->toolTip().contains(QStringLiteral("multiple of 32")));
+    QVERIFY(table->item(1, 2)->text() != QStringLiteral("n/a"));
+    QVERIFY(table->item(1, 2)->font().bold());  // the one spec with a figure is the best
+    QCOMPARE(errors.count(), 0);
 }
 
 QTEST_MAIN(MainWindowTest)

@@ -116,12 +116,26 @@ ComparePanel::~ComparePanel() {
 
 void ComparePanel::setLayer(std::shared_ptr<const quantlens::Model> model, const QString& name) {
     if (model != model_)
-        whole_.reset();
+        clearResults();  // nothing of the previous model stays on screen
     model_ = std::move(model);
     name_ = name;
     stale_ = true;
     if (isVisible())
         compare();
+}
+
+void ComparePanel::clearResults() {
+    job_->cancel();
+    layer_.reset();
+    whole_.reset();
+    histogram_->clear(tr("Comparing…"));
+    bits_->clearGraphs();
+    bits_->replot();
+    model_plot_->clearGraphs();
+    model_plot_->replot();
+    table_->clear();
+    table_->setRowCount(0);
+    table_->setColumnCount(0);
 }
 
 void ComparePanel::setSpecs(const QStringList& specs) {
@@ -193,8 +207,9 @@ void ComparePanel::show(const Result& result) {
     histogram_->setHistogram(previews.front().weights, tr("%1: dequantized distributions").arg(name_));
     histogram_->clearOverlays();
     for (std::size_t i = 0; i < previews.size(); ++i)
-        histogram_->addOverlay(previews[i].dequantized, kSpecColors[i],
-                               QString::fromStdString(previews[i].spec.to_string()));
+        if (previews[i].error.empty())  // a spec that does not apply is n/a in the table, not drawn
+            histogram_->addOverlay(previews[i].dequantized, kSpecColors[i],
+                                   QString::fromStdString(previews[i].spec.to_string()));
 
     bits_->clearGraphs();
     for (std::size_t i = 0; i < layer_->curves.size(); ++i) {
@@ -207,7 +222,8 @@ void ComparePanel::show(const Result& result) {
         auto* chosen = bits_->addGraph();  // the spec itself, larger
         chosen->setLineStyle(QCPGraph::lsNone);
         chosen->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, kSpecColors[i], 10));
-        chosen->addData(previews[i].metrics.bits_per_weight, previews[i].metrics.sqnr_db);
+        if (previews[i].error.empty())
+            chosen->addData(previews[i].metrics.bits_per_weight, previews[i].metrics.sqnr_db);
         chosen->removeFromLegend();
     }
     bits_->rescaleAxes();
@@ -254,6 +270,8 @@ void ComparePanel::fillTable() {
         rows << QString::fromStdString(previews[s].spec.to_string());
         values[s] = {m.bits_per_weight, m.mse,    m.sqnr_db,
                      m.max_abs_error,   m.cosine, static_cast<double>(m.size_bytes)};
+        if (!previews[s].error.empty())  // n/a on this layer: shown in place, with the reason
+            std::fill(values[s].begin(), values[s].end(), std::nan(""));
         if (whole_) {
             const auto& t = whole_->totals[s];
             values[s].insert(values[s].end(),
@@ -285,6 +303,8 @@ void ComparePanel::fillTable() {
                     text += QStringLiteral(" ~");
             }
             auto* item = new QTableWidgetItem(text);
+            if (!model_column && !previews[s].error.empty())
+                item->setToolTip(QString::fromStdString(previews[s].error));
             if (model_column && whole_ && !whole_->totals[s].complete())
                 item->setToolTip(tr("covers %1 of the %2 layers (the others are n/a for this spec): not "
                                     "comparable with the complete totals")

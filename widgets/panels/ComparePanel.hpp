@@ -55,6 +55,7 @@ protected:
 private:
     struct Result;
     void show(const Result& result);
+    void clearResults();
     void fillTable();
 
     std::shared_ptr<const quantlens::Model> model_;
