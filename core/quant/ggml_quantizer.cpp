@@ -5,6 +5,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include "quant/quantizer_family.hpp"
 #include "tensor/convert.hpp"
@@ -194,6 +195,27 @@ public:
             out.scales[b] = f16_to_f32(bits);
         }
         out.group_elements = kQK;
+        out.levels = first_block_levels(type, out.blocks);
+    }
+
+private:
+    // The values the first block's codes can take, as the dequantizer forms them: d·(q − offset)
+    // for the symmetric types, d·q + m for Q4_1 and Q5_1 (whose second half is m). Q8_0's codes
+    // run −127 … 127: the reference quantizer never writes −128.
+    static std::vector<float> first_block_levels(DType type, const std::vector<std::uint8_t>& blocks) {
+        if (blocks.size() < 2 * sizeof(Half))
+            return {};
+        Half bits[2];
+        std::memcpy(bits, blocks.data(), sizeof bits);
+        const float d = f16_to_f32(bits[0]), m = f16_to_f32(bits[1]);
+        const bool with_min = type == DType::Q4_1 || type == DType::Q5_1;
+        const int codes = type == DType::Q8_0 ? 255 : type == DType::Q5_0 || type == DType::Q5_1 ? 32 : 16;
+        const int offset = type == DType::Q8_0 ? 127 : with_min ? 0 : codes / 2;
+        std::vector<float> levels;
+        levels.reserve(static_cast<std::size_t>(codes));
+        for (int q = 0; q < codes; ++q)
+            levels.push_back(with_min ? static_cast<float>(q) * d + m : static_cast<float>(q - offset) * d);
+        return levels;
     }
 };
 

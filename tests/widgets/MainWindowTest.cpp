@@ -40,6 +40,10 @@
 #include "stats/histogram.hpp"
 #include "stats/layer_statistics.hpp"
 #include "stats/qsur.hpp"
+#include "tensor/convert.hpp"
+#include <QSpinBox>
+#include <algorithm>
+#include <cmath>
 
 using quantlens::gui::MainWindow;
 
@@ -57,6 +61,7 @@ private slots:
     void cancelReturnsAtOnceFromWorkThatDoesNotCheck();
     void compareTotalsSayWhatTheyCover();
     void compareShowsASpecALayerCannotTakeInPlace();
+    void quantizeViewDrawsBlockLevelsAndNarrowErrorMaps();
 };
 
 namespace {
@@ -645,6 +650,53 @@ void MainWindowTest::compareShowsASpecALayerCannotTakeInPlace() {
     QVERIFY(table->item(1, 2)->text() != QStringLiteral("n/a"));
     QVERIFY(table->item(1, 2)->font().bold());  // the one spec with a figure is the best
     QCOMPARE(errors.count(), 0);
+}
+
+void MainWindowTest::quantizeViewDrawsBlockLevelsAndNarrowErrorMaps() {
+    MainWindow window;
+    showAndOpen(window, QStringLiteral(QUANTLENS_SAMPLES "/digits-cnn.h5"));
+    auto* inspector = window.inspector();
+    window.views()->setCurrentWidget(inspector);
+    const auto waitFor = [&](const char* layer, const char* spec) {
+        QSignalSpy previewed(inspector, &quantlens::widgets::LayerInspector::previewShown);
+        window.selectLayer(QString::fromLatin1(layer));
+        inspector->specEditor()->setSpecText(QString::fromLatin1(spec));
+        QTRY_VERIFY_WITH_TIMEOUT(inspector->layerName() == QString::fromLatin1(layer) &&
+                                     inspector->preview() && inspector->preview()->spec.to_string() == spec &&
+                                     !inspector->job()->isRunning(),
+                                 20000);
+    };
+    // conv2d's rows hold 9 values, fewer than a group of 32: the map is one group wide, and drawn
+    // over the whole 9 input columns and 8 channels (it was drawn zero wide).
+    waitFor("conv2d", "int4:g32:asym");
+    const auto* map = inspector->errorMap();
+    QCOMPARE(map->cells(), QSize(1, 8));
+    QCOMPARE(map->drawnExtent(), QRectF(0, 0, 9, 8));
+
+    // q4_0 on a layer whose rows are whole blocks: 16 levels, d·(q − 8) with the first block's d,
+    // drawn over the histogram; the greyed group field shows the block of 32.
+    waitFor("dense", "q4_0");
+    auto model = quantlens::Model::open(QUANTLENS_SAMPLES "/digits-cnn.h5");
+    auto weights = model.read_weights(model.layer("dense"));
+    const auto matrix = quantlens::as_matrix(weights.values(), weights.shape);
+    float amax = 0, max = 0;
+    for (std::size_t j = 0; j < 32; ++j)
+        if (std::fabs(matrix.values[j]) > amax) {
+            amax = std::fabs(matrix.values[j]);
+            max = matrix.values[j];
+        }
+    const float d = quantlens::f16_to_f32(quantlens::f32_to_f16(max / -8));
+    auto levels = inspector->weightPlot()->levelPositions();
+    std::sort(levels.begin(), levels.end());
+    QCOMPARE(levels.size(), 16);
+    QVERIFY(d != 0);
+    for (int q = 0; q < 16; ++q)  // d < 0 here or there: compare as a set
+        QVERIFY(std::find(levels.begin(), levels.end(), static_cast<double>(static_cast<float>(q - 8) * d)) !=
+                levels.end());
+    QVERIFY(inspector->metricsLabel()->text().contains(QStringLiteral(">16 (first group)")));
+    QCOMPARE(inspector->specEditor()->groupSizeField()->value(), 32);
+    QVERIFY(!inspector->specEditor()->groupSizeField()->isEnabled());
+    QCOMPARE(map->drawnExtent(), QRectF(0, 0, 64, 32));
 }
 
 QTEST_MAIN(MainWindowTest)

@@ -164,7 +164,8 @@ void SpecEditor::showSpec(const quantlens::QuantSpec& spec) {
     granularity_->setCurrentIndex(spec.granularity == quantlens::Granularity::Tensor    ? 0
                                   : spec.granularity == quantlens::Granularity::Channel ? 1
                                                                                         : 2);
-    if (spec.granularity == quantlens::Granularity::Group)
+    // A block type's field shows its fixed block (32, or NVFP4's 16), greyed: what it scales together.
+    if (spec.granularity == quantlens::Granularity::Group || spec.is_block_format())
         groupSize_->setValue(static_cast<int>(spec.group_size));
     groupSize_->setEnabled(scaled && spec.granularity == quantlens::Granularity::Group);
     range_->setCurrentIndex(!spec.symmetric ? 1 : spec.full_range ? 2 : 0);

@@ -21,6 +21,7 @@ public:
     explicit SpecEditor(QWidget* parent = nullptr);
     quantlens::QuantSpec spec() const { return spec_; }
     QString specText() const;
+    const QSpinBox* groupSizeField() const { return groupSize_; }
 
 public slots:
     void setSpecText(const QString& text);  // as if typed; controls follow

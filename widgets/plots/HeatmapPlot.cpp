@@ -1,6 +1,8 @@
 #include "plots/HeatmapPlot.hpp"
 
 #include <QVBoxLayout>
+
+#include <algorithm>
 #include <qcustomplot.h>
 
 #include "plots/PlotStyle.hpp"
@@ -33,13 +35,23 @@ HeatmapPlot::HeatmapPlot(QWidget* parent) : QWidget(parent), plot_(new QCustomPl
 
 void HeatmapPlot::setMatrix(const std::vector<double>& values, std::int64_t rows, std::int64_t cols,
                             double rowStep, double colStep, const QString& title) {
-    map_->data()->setSize(static_cast<int>(cols), static_cast<int>(rows));
-    map_->data()->setRange(QCPRange(colStep / 2, colStep * (static_cast<double>(cols) - 0.5)),
-                           QCPRange(rowStep / 2, rowStep * (static_cast<double>(rows) - 0.5)));
-    for (std::int64_t r = 0; r < rows; ++r)
-        for (std::int64_t c = 0; c < cols; ++c)
-            map_->data()->setCell(static_cast<int>(c), static_cast<int>(r),
-                                  values[static_cast<std::size_t>(r * cols + c)]);
+    // QCPColorMap spans its cells' centres and sizes a cell from the distance between centres,
+    // so a single row or column of cells would be drawn zero wide. Such a dimension is given two
+    // half cells holding the same value, whose centres are a quarter of the cell from its edges.
+    const int keys = static_cast<int>(std::max<std::int64_t>(cols, 2)),
+              values_ = static_cast<int>(std::max<std::int64_t>(rows, 2));
+    const auto centres = [](std::int64_t cells, double step) {
+        return cells == 1 ? QCPRange(step / 4, 3 * step / 4)
+                          : QCPRange(step / 2, step * (static_cast<double>(cells) - 0.5));
+    };
+    map_->data()->setSize(keys, values_);
+    map_->data()->setRange(centres(cols, colStep), centres(rows, rowStep));
+    for (int r = 0; r < values_; ++r)
+        for (int c = 0; c < keys; ++c) {
+            const auto row = std::min<std::int64_t>(r, rows - 1), col = std::min<std::int64_t>(c, cols - 1);
+            map_->data()->setCell(c, r, values[static_cast<std::size_t>(row * cols + col)]);
+        }
+    cells_ = QSize(static_cast<int>(cols), static_cast<int>(rows));
     map_->rescaleDataRange(true);
     map_->setName(title);
     plot_->rescaleAxes();
@@ -48,11 +60,19 @@ void HeatmapPlot::setMatrix(const std::vector<double>& values, std::int64_t rows
 
 void HeatmapPlot::clear() {
     map_->data()->clear();
+    cells_ = {};
     plot_->replot();
 }
 
-QSize HeatmapPlot::cells() const {
-    return {map_->data()->keySize(), map_->data()->valueSize()};
+QRectF HeatmapPlot::drawnExtent() const {
+    // Centres span keyRange; a cell reaches half the centre spacing beyond them.
+    const auto* data = map_->data();
+    if (data->keySize() < 2 || data->valueSize() < 2)
+        return {};
+    const double halfKey = data->keyRange().size() / (2.0 * (data->keySize() - 1)),
+                 halfValue = data->valueRange().size() / (2.0 * (data->valueSize() - 1));
+    return QRectF(data->keyRange().lower - halfKey, data->valueRange().lower - halfValue,
+                  data->keyRange().size() + 2 * halfKey, data->valueRange().size() + 2 * halfValue);
 }
 
 }  // namespace quantlens::widgets

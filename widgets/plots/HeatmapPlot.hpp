@@ -1,6 +1,8 @@
 #pragma once
 // A matrix of values as a colour map with a colour scale (the quantization error per output
 // channel and group of a layer).
+#include <QRectF>
+#include <QSize>
 #include <QWidget>
 
 #include <cstdint>
@@ -21,11 +23,15 @@ public:
                    double colStep, const QString& title);
     void clear();
     QCustomPlot* plot() const { return plot_; }
-    QSize cells() const;
+    QSize cells() const { return cells_; }  // as given to setMatrix
+    // The area the cells cover on the axes as QCustomPlot draws them: setMatrix's
+    // cols·colStep by rows·rowStep from the origin, however few the cells.
+    QRectF drawnExtent() const;
 
 private:
     QCustomPlot* plot_;
     QCPColorMap* map_;
+    QSize cells_;
 };
 
 }  // namespace quantlens::widgets
