@@ -24,6 +24,8 @@
 #include <QStatusBar>
 #include <QClipboard>
 #include <QSaveFile>
+#include <QScreen>
+#include <QScrollArea>
 #include <QTabWidget>
 #include <QTableView>
 #include <QVBoxLayout>
@@ -177,11 +179,20 @@ void MainWindow::buildViews() {
     rightLayout->addWidget(logScale_);
     rightLayout->addWidget(layerInfo_);
 
-    views_->addTab(right, tr("Layer"));
-    views_->addTab(inspector_, tr("Quantize"));
-    views_->addTab(sensitivity_, tr("Sensitivity"));
-    views_->addTab(compare_, tr("Compare"));
-    views_->addTab(allocation_, tr("Allocate"));
+    // Each view scrolls when the window is smaller than its plots need (a small screen, or a large
+    // scale factor), instead of squeezing them until they overlap.
+    const auto addView = [this](QWidget* view, const QString& title) {
+        auto* area = new QScrollArea;
+        area->setWidget(view);
+        area->setWidgetResizable(true);
+        area->setFrameShape(QFrame::NoFrame);
+        views_->addTab(area, title);
+    };
+    addView(right, tr("Layer"));
+    addView(inspector_, tr("Quantize"));
+    addView(sensitivity_, tr("Sensitivity"));
+    addView(compare_, tr("Compare"));
+    addView(allocation_, tr("Allocate"));
 
     auto* splitter = new QSplitter;
     splitter->addWidget(left);
@@ -315,10 +326,30 @@ void MainWindow::restoreSettings() {
     allocation_->setCandidates(
         settings.value("specs/candidates", allocation_->candidates()).toString(),  // core default
         settings.value("specs/embedding_candidates").toString());
-    restoreGeometry(settings.value("window/geometry").toByteArray());
+    const bool restored = restoreGeometry(settings.value("window/geometry").toByteArray());
     restoreState(settings.value("window/state").toByteArray());
-    if (!settings.contains("window/geometry"))
-        resize(1440, 860);
+    const QScreen* screen = this->screen() ? this->screen() : QGuiApplication::primaryScreen();
+    const QRect available = screen ? screen->availableGeometry() : QRect(0, 0, 1440, 860);
+    if (!restored) {
+        resize(fittedWindowSize(QSize(1440, 860), available.size()));
+        move(available.center() - rect().center());
+    } else if (!available.contains(geometry())) {  // saved on a larger screen or at a smaller scale
+        resize(fittedWindowSize(size(), available.size()));
+        move(std::clamp(x(), available.left(), std::max(available.left(), available.right() - width())),
+             std::clamp(y(), available.top(), std::max(available.top(), available.bottom() - height())));
+    }
+}
+
+// At most `wanted`, and at most 92% of the screen's available area (in device-independent
+// pixels, so a scale factor of 2 halves it), leaving room for the window frame.
+QSize MainWindow::fittedWindowSize(QSize wanted, QSize available) {
+    return wanted.boundedTo(QSize(available.width() * 92 / 100, available.height() * 92 / 100));
+}
+
+void MainWindow::showView(QWidget* view) {
+    for (int i = 0; i < views_->count(); ++i)
+        if (auto* area = qobject_cast<QScrollArea*>(views_->widget(i)); area && area->widget() == view)
+            views_->setCurrentIndex(i);
 }
 
 MainWindow::~MainWindow() {
@@ -449,6 +480,12 @@ void MainWindow::buildMenus() {
     });
     find->setShortcut(QKeySequence::Find);
     view->addAction(tr("Measure &SQNR on Every Layer"), this, &MainWindow::measureSqnr);
+    view->addSeparator();
+    // Ctrl+1 … Ctrl+5: the views in tab order.
+    for (int i = 0; i < views_->count(); ++i) {
+        auto* show = view->addAction(views_->tabText(i), this, [this, i] { views_->setCurrentIndex(i); });
+        show->setShortcut(QKeySequence(Qt::CTRL | static_cast<Qt::Key>(Qt::Key_1 + i)));
+    }
     auto* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About QuantLens"), this, &MainWindow::showAbout);
 }

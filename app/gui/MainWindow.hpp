@@ -58,6 +58,8 @@ public:
     class QTabWidget* views() const {
         return views_;
     }
+    void showView(QWidget* view);  // the tab holding one of the views above
+    static QSize fittedWindowSize(QSize wanted, QSize available);
     bool isBusy() const;
     QString lastError() const { return lastError_; }
     bool isAnalysing() const;

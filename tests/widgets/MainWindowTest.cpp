@@ -42,6 +42,7 @@
 #include "stats/qsur.hpp"
 #include "tensor/convert.hpp"
 #include <QSpinBox>
+#include <QScreen>
 #include <algorithm>
 #include <cmath>
 
@@ -62,6 +63,7 @@ private slots:
     void compareTotalsSayWhatTheyCover();
     void compareShowsASpecALayerCannotTakeInPlace();
     void quantizeViewDrawsBlockLevelsAndNarrowErrorMaps();
+    void windowFitsTheScreenAtAnyScaleFactor();
 };
 
 namespace {
@@ -214,7 +216,7 @@ void MainWindowTest::analysisFillsTheTableWithTheCoresFigures() {
     for (int i = 0; i < quantizable; ++i)
         QCOMPARE(bars->data()->at(i)->value, kurtosis[static_cast<std::size_t>(i)]);
     QCOMPARE(sensitivity->shownSpearman(), quantlens::spearman(kurtosis, qsurs));
-    window.views()->setCurrentWidget(sensitivity);
+    window.showView(sensitivity);
     saveScreenshot(window, "sensitivity-view.png");
     window.views()->setCurrentIndex(0);
     window.selectLayer(QStringLiteral("transformer.h.0.attn.c_attn"));
@@ -229,7 +231,7 @@ void MainWindowTest::quantizeViewShowsTheCoresPreviewOfTheSpec() {
     MainWindow window;
     showAndOpen(window, kSample);
     auto* inspector = window.inspector();
-    window.views()->setCurrentWidget(inspector);
+    window.showView(inspector);
     QSignalSpy previewed(inspector, &quantlens::widgets::LayerInspector::previewShown);
     window.selectLayer(QStringLiteral("transformer.h.0.mlp.c_fc"));
     QTRY_VERIFY_WITH_TIMEOUT(inspector->layerName() == QStringLiteral("transformer.h.0.mlp.c_fc") &&
@@ -332,7 +334,7 @@ void MainWindowTest::compareViewPutsThreeSpecsSideBySide() {
     panel->setWholeModel(true);
     QSignalSpy compared(panel, &quantlens::widgets::ComparePanel::compared);
     window.selectLayer(QStringLiteral("transformer.h.1.mlp.c_fc"));
-    window.views()->setCurrentWidget(panel);
+    window.showView(panel);
     QTRY_VERIFY_WITH_TIMEOUT(!compared.isEmpty() && !panel->job()->isRunning() && panel->modelResult(),
                              30000);
 
@@ -389,7 +391,7 @@ void MainWindowTest::allocationSliderChangesThePlanAndExportWritesIt() {
     MainWindow window;
     showAndOpen(window, kSample);
     auto* panel = window.allocationPanel();
-    window.views()->setCurrentWidget(panel);
+    window.showView(panel);
     panel->setCandidates(QStringLiteral("int4:g64:asym, int8:channel:sym"),
                          QStringLiteral("int8:channel:sym"));
     QSignalSpy changed(panel, &quantlens::widgets::AllocationPanel::planChanged);
@@ -540,7 +542,7 @@ void MainWindowTest::sensitivityViewRunsTheHessianTraces() {
             }
     }
     QVERIFY(!sensitivity->agreementText().contains(QStringLiteral("kl ")));
-    window.views()->setCurrentWidget(sensitivity);
+    window.showView(sensitivity);
     sensitivity->setScatterMetrics(QStringLiteral("hessian_omega"), QStringLiteral("delta_loss"));
     double omega_rho = NAN;
     for (const auto& a : core.agreement)
@@ -603,7 +605,7 @@ void MainWindowTest::compareTotalsSayWhatTheyCover() {
     panel->setWholeModel(true);
     QSignalSpy compared(panel, &quantlens::widgets::ComparePanel::compared);
     window.selectLayer(QStringLiteral("dense"));
-    window.views()->setCurrentWidget(panel);
+    window.showView(panel);
     QTRY_VERIFY_WITH_TIMEOUT(!compared.isEmpty() && !panel->job()->isRunning() && panel->modelResult(),
                              30000);
     auto* table = panel->table();
@@ -628,7 +630,7 @@ void MainWindowTest::compareShowsASpecALayerCannotTakeInPlace() {
     auto* panel = window.comparePanel();
     panel->setSpecs({QStringLiteral("q4_0"), QStringLiteral("int8:channel:sym")});
     panel->setWholeModel(false);
-    window.views()->setCurrentWidget(panel);
+    window.showView(panel);
     QSignalSpy compared(panel, &quantlens::widgets::ComparePanel::compared);
     window.selectLayer(QStringLiteral("transformer.h.1.mlp.c_fc"));
     QTRY_VERIFY_WITH_TIMEOUT(!compared.isEmpty() && !panel->job()->isRunning() && panel->layerResult(),
@@ -656,7 +658,7 @@ void MainWindowTest::quantizeViewDrawsBlockLevelsAndNarrowErrorMaps() {
     MainWindow window;
     showAndOpen(window, QStringLiteral(QUANTLENS_SAMPLES "/digits-cnn.h5"));
     auto* inspector = window.inspector();
-    window.views()->setCurrentWidget(inspector);
+    window.showView(inspector);
     const auto waitFor = [&](const char* layer, const char* spec) {
         QSignalSpy previewed(inspector, &quantlens::widgets::LayerInspector::previewShown);
         window.selectLayer(QString::fromLatin1(layer));
@@ -697,6 +699,44 @@ void MainWindowTest::quantizeViewDrawsBlockLevelsAndNarrowErrorMaps() {
     QCOMPARE(inspector->specEditor()->groupSizeField()->value(), 32);
     QVERIFY(!inspector->specEditor()->groupSizeField()->isEnabled());
     QCOMPARE(map->drawnExtent(), QRectF(0, 0, 64, 32));
+}
+
+void MainWindowTest::windowFitsTheScreenAtAnyScaleFactor() {
+    QStandardPaths::setTestModeEnabled(true);
+    QCoreApplication::setOrganizationName(QStringLiteral("QuantLensTests"));
+    QCoreApplication::setApplicationName(QStringLiteral("window-size"));
+    QSettings().remove("window");
+    const auto restore = qScopeGuard([] {
+        QSettings().remove("window");
+        QCoreApplication::setOrganizationName(QString());
+        QCoreApplication::setApplicationName(QString());
+    });
+    const QRect available = QGuiApplication::primaryScreen()->availableGeometry();
+    {
+        // First start: the window fits the screen it opens on (offscreen's is 800×600).
+        MainWindow window;
+        QVERIFY(available.contains(window.geometry()));
+        // A window saved on a larger screen comes back inside this one.
+        window.setGeometry(10, 10, available.width() * 3, available.height() * 2);
+        QSettings().setValue("window/geometry", window.saveGeometry());
+    }
+    {
+        MainWindow window;
+        QVERIFY2(available.contains(window.geometry()),
+                 qPrintable(QStringLiteral("%1x%2").arg(window.width()).arg(window.height())));
+        // A 1920×1080 screen at QT_SCALE_FACTOR=2 offers 960×540 device-independent pixels; the
+        // window can shrink to that, every view scrolling rather than overlapping its plots.
+        QVERIFY(window.minimumSizeHint().width() <= 960);
+        QVERIFY(window.minimumSizeHint().height() <= 540);
+        window.resize(960, 540);
+        window.show();
+        window.showView(window.inspector());
+        QTRY_VERIFY(window.inspector()->isVisible());
+        QVERIFY(window.inspector()->height() >= window.inspector()->minimumSizeHint().height());
+        QVERIFY(window.inspector()->width() >= window.inspector()->minimumSizeHint().width());
+    }
+    QCOMPARE(MainWindow::fittedWindowSize(QSize(1440, 860), QSize(960, 540)), QSize(883, 496));
+    QCOMPARE(MainWindow::fittedWindowSize(QSize(1440, 860), QSize(3840, 2160)), QSize(1440, 860));
 }
 
 QTEST_MAIN(MainWindowTest)
