@@ -45,6 +45,8 @@
 #include "panels/SensitivityPanel.hpp"
 #include "panels/LayerInspector.hpp"
 #include "plots/HistogramPlot.hpp"
+#include "tables/ColumnChooser.hpp"
+#include "tables/FrozenTableView.hpp"
 #include "stats/histogram.hpp"
 #include "util/versions.hpp"
 
@@ -102,7 +104,7 @@ MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent),
       layerModel_(new widgets::LayerTableModel(this)),
       proxy_(new LayerFilter(this)),
-      table_(new QTableView),
+      table_(new widgets::FrozenTableView),
       filter_(new QLineEdit),
       kindFilter_(new QComboBox),
       logScale_(new QCheckBox(tr("Log count"))),
@@ -149,6 +151,10 @@ void MainWindow::buildTable() {
     table_->horizontalHeader()->setStretchLastSection(true);
     table_->setWordWrap(false);
     table_->verticalHeader()->setDefaultSectionSize(table_->fontMetrics().height() + 8);
+    columns_ = new widgets::ColumnChooser(table_, QStringLiteral("table/hiddenColumns"), this);
+    for (int column : {widgets::LayerTableModel::HessianTrace, widgets::LayerTableModel::LrpScore,
+                       widgets::LayerTableModel::DeltaLoss})
+        columns_->setAvailable(column, false);  // until the model metrics run
 
     filter_->setPlaceholderText(tr("Filter layers by name (regular expression)"));
     filter_->setClearButtonEnabled(true);
@@ -214,6 +220,9 @@ void MainWindow::connectViews() {
             [this] { static_cast<LayerFilter*>(proxy_)->setKind(kindFilter_->currentData().toString()); });
 
     connect(allocation_, &widgets::AllocationPanel::failed, this, &MainWindow::showError);
+    // A click on a layer's bar or point selects the layer in the table.
+    connect(allocation_, &widgets::AllocationPanel::layerClicked, this, &MainWindow::selectLayer);
+    connect(sensitivity_, &widgets::SensitivityPanel::layerClicked, this, &MainWindow::selectLayer);
     connect(allocation_, &widgets::AllocationPanel::planChanged, this, [this] {
         std::map<std::string, std::string> assigned;
         if (const auto* plan = allocation_->plan())
@@ -264,7 +273,7 @@ void MainWindow::connectJobs() {
         layerModel_->setInspection(loaded->inspection);
         for (int column : {widgets::LayerTableModel::HessianTrace, widgets::LayerTableModel::LrpScore,
                            widgets::LayerTableModel::DeltaLoss})
-            table_->setColumnHidden(column, true);  // until the model metrics run
+            columns_->setAvailable(column, false);  // until the model metrics run
         table_->resizeColumnsToContents();
         histogram_->clear(tr("Select a layer"));
         inspector_->clear();
@@ -543,6 +552,11 @@ void MainWindow::selectLayer(const QString& name) {
         if (layerModel_->index(row, widgets::LayerTableModel::Name).data().toString() != name)
             continue;
         QModelIndex index = proxy_->mapFromSource(layerModel_->index(row, 0));
+        if (!index.isValid()) {  // filtered out: show every layer again rather than select nothing
+            filter_->clear();
+            kindFilter_->setCurrentIndex(0);
+            index = proxy_->mapFromSource(layerModel_->index(row, 0));
+        }
         if (index.isValid())
             table_->selectRow(index.row());
         return;
@@ -670,7 +684,7 @@ void MainWindow::showModelMetrics(const quantlens::SensitivityReport& report) {
     int shown = 0;
     for (int column : {widgets::LayerTableModel::HessianTrace, widgets::LayerTableModel::LrpScore,
                        widgets::LayerTableModel::DeltaLoss}) {
-        table_->setColumnHidden(column, !any[shown++]);  // a column appears once its metric has finished
+        columns_->setAvailable(column, any[shown++]);  // a column appears once its metric has finished
         table_->resizeColumnToContents(column);
     }
     for (const auto& [name, values] : quantlens::sensitivity_series(report, 0)) {

@@ -35,6 +35,7 @@ class ComparePanel;
 class AllocationPanel;
 class SensitivityPanel;
 class LayerTableModel;
+class ColumnChooser;
 }  // namespace quantlens::widgets
 
 namespace quantlens::gui {
@@ -49,6 +50,7 @@ public:
     widgets::LayerTableModel* layerModel() const { return layerModel_; }
     widgets::HistogramPlot* histogram() const { return histogram_; }
     QTableView* layerTable() const { return table_; }
+    widgets::ColumnChooser* columnChooser() const { return columns_; }
     widgets::LayerInspector* inspector() const { return inspector_; }
     widgets::ComparePanel* comparePanel() const { return compare_; }
     widgets::AllocationPanel* allocationPanel() const { return allocation_; }
@@ -113,6 +115,7 @@ private:
     widgets::LayerTableModel* layerModel_;
     QSortFilterProxyModel* proxy_;
     QTableView* table_;
+    widgets::ColumnChooser* columns_ = nullptr;
     QLineEdit* filter_;
     QComboBox* kindFilter_;
     QCheckBox* logScale_;

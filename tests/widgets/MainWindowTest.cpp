@@ -43,6 +43,12 @@
 #include "tensor/convert.hpp"
 #include <QSpinBox>
 #include <QScreen>
+#include <QScrollBar>
+#include <QSplitter>
+#include "tables/ColumnChooser.hpp"
+#include "tables/FrozenTableView.hpp"
+#include "plots/PlotPicker.hpp"
+#include <QLineEdit>
 #include <algorithm>
 #include <cmath>
 
@@ -64,6 +70,7 @@ private slots:
     void compareShowsASpecALayerCannotTakeInPlace();
     void quantizeViewDrawsBlockLevelsAndNarrowErrorMaps();
     void windowFitsTheScreenAtAnyScaleFactor();
+    void layerTableServesADayOfWork();
 };
 
 namespace {
@@ -429,8 +436,20 @@ void MainWindowTest::allocationSliderChangesThePlanAndExportWritesIt() {
         QCOMPARE(plan->layers.size(), core.layers.size());
         for (std::size_t i = 0; i < core.layers.size(); ++i)
             QCOMPARE(plan->layers[i].second.to_string(), core.layers[i].second.to_string());
-        if (fraction == 0.5)
+        if (fraction == 0.5) {
             saveScreenshot(window, "allocate-view.png");
+            // Each bar names its layer on hover, and a click selects it in the table.
+            auto* bars = panel->barPlot();
+            bars->replot();
+            const auto* bar = qobject_cast<QCPBars*>(bars->plottable(0));
+            const QPoint onBar(static_cast<int>(bars->xAxis->coordToPixel(1)),
+                               static_cast<int>(bars->yAxis->coordToPixel(bar->data()->at(1)->value / 2)));
+            QCOMPARE(panel->barPicker()->layerAt(onBar).value_or(QString()),
+                     QString::fromStdString(plan->layers[1].first));
+            QTest::mouseClick(bars, Qt::LeftButton, {}, onBar);
+            QCOMPARE(window.layerTable()->selectionModel()->selectedRows().first().data().toString(),
+                     QString::fromStdString(plan->layers[1].first));
+        }
     }
     QVERIFY(previous > panel->minBudget());
     // the table shows what the plan assigns
@@ -522,6 +541,30 @@ void MainWindowTest::sensitivityViewRunsTheHessianTraces() {
     QVERIFY(sensitivity->agreementText().contains(
         QStringLiteral("Spearman ρ against the measured Δloss under int4:channel:sym, over 7 layers")));
     QVERIFY(sensitivity->agreementText().contains(QStringLiteral("HAWQ Ω")));
+    // Hover names a bar's layer and a click selects it in the table, even past the name filter.
+    window.showView(sensitivity);
+    sensitivity->barPlot()->replot();
+    const auto* axes = sensitivity->barPlot();
+    const auto& third = core.layers[3];
+    const QPoint onBar(static_cast<int>(axes->xAxis->coordToPixel(3)),
+                       static_cast<int>(axes->yAxis->coordToPixel(third.damage->delta_loss.front() / 2)));
+    QCOMPARE(sensitivity->barPicker()->layerAt(onBar).value_or(QString()),
+             QString::fromStdString(third.layer));
+    QVERIFY(!sensitivity->barPicker()->layerAt(
+        QPoint(static_cast<int>(axes->xAxis->coordToPixel(3.5)), onBar.y())));
+    window.layerTable()->parentWidget()->findChild<QLineEdit*>()->setText(QStringLiteral("^dense$"));
+    QTest::mouseClick(sensitivity->barPlot(), Qt::LeftButton, {}, onBar);
+    const auto selected = window.layerTable()->selectionModel()->selectedRows();
+    QCOMPARE(selected.size(), 1);
+    QCOMPARE(selected.first().data().toString(), QString::fromStdString(third.layer));
+    sensitivity->setScatterMetrics(QStringLiteral("hessian_trace"), QStringLiteral("delta_loss"));
+    sensitivity->scatterPlot()->replot();
+    const auto* scatter = qobject_cast<QCPGraph*>(sensitivity->scatterPlot()->plottable(0));
+    QVERIFY(scatter && scatter->dataCount() > 0);
+    const auto point = scatter->data()->at(0);
+    const QPointF onPoint(sensitivity->scatterPlot()->xAxis->coordToPixel(point->key),
+                          sensitivity->scatterPlot()->yAxis->coordToPixel(point->value));
+    QVERIFY(sensitivity->scatterPicker()->layerAt(onPoint).has_value());
     // the layer table's model columns appear and hold the same figures
     using Table = quantlens::widgets::LayerTableModel;
     QVERIFY(!window.layerTable()->isColumnHidden(Table::DeltaLoss));
@@ -737,6 +780,81 @@ void MainWindowTest::windowFitsTheScreenAtAnyScaleFactor() {
     }
     QCOMPARE(MainWindow::fittedWindowSize(QSize(1440, 860), QSize(960, 540)), QSize(883, 496));
     QCOMPARE(MainWindow::fittedWindowSize(QSize(1440, 860), QSize(3840, 2160)), QSize(1440, 860));
+}
+
+void MainWindowTest::layerTableServesADayOfWork() {
+    QStandardPaths::setTestModeEnabled(true);
+    QCoreApplication::setOrganizationName(QStringLiteral("QuantLensTests"));
+    QCoreApplication::setApplicationName(QStringLiteral("layer-table"));
+    QSettings().remove("table");
+    const auto restore = qScopeGuard([] {
+        QSettings().remove("table");
+        QCoreApplication::setOrganizationName(QString());
+        QCoreApplication::setApplicationName(QString());
+    });
+    QTemporaryDir cache;
+    qputenv("QUANTLENS_CACHE_DIR", cache.path().toUtf8());
+    using Table = quantlens::widgets::LayerTableModel;
+    {
+        MainWindow window;
+        showAndOpen(window, kSample);
+        QTRY_VERIFY_WITH_TIMEOUT(!window.isAnalysing(), 60000);
+        auto* table = qobject_cast<quantlens::widgets::FrozenTableView*>(window.layerTable());
+        QVERIFY(table);
+        auto* header = table->horizontalHeader();
+
+        // A first click on Kurtosis ranks the heaviest-tailed layer first; on SQNR, the most damaged.
+        QTest::mouseClick(header->viewport(), Qt::LeftButton, {},
+                          QPoint(header->sectionViewportPosition(Table::Kurtosis) + 5, header->height() / 2));
+        QCOMPARE(header->sortIndicatorSection(), static_cast<int>(Table::Kurtosis));
+        QCOMPARE(header->sortIndicatorOrder(), Qt::DescendingOrder);
+        double highest = -1e300;
+        for (int row = 0; row < window.layerModel()->rowCount(); ++row) {
+            const auto k = window.layerModel()->index(row, Table::Kurtosis).data(Qt::UserRole);
+            if (k.isValid())
+                highest = std::max(highest, k.toDouble());
+        }
+        QCOMPARE(table->model()->index(0, Table::Kurtosis).data(Qt::UserRole).toDouble(), highest);
+        QTRY_VERIFY_WITH_TIMEOUT(!window.sqnrJob()->isRunning(), 20000);
+        QTest::mouseClick(header->viewport(), Qt::LeftButton, {},
+                          QPoint(header->sectionViewportPosition(Table::Sqnr) + 5, header->height() / 2));
+        QCOMPARE(header->sortIndicatorOrder(), Qt::AscendingOrder);
+
+        // Scrolled to the last column, the names stay on screen beside the figures, row for row.
+        table->horizontalScrollBar()->setValue(table->horizontalScrollBar()->maximum());
+        QVERIFY(table->horizontalScrollBar()->maximum() > 0);
+        auto* frozen = table->frozenView();
+        QVERIFY(frozen->isVisible());
+        QCOMPARE(frozen->geometry().left(), table->frameWidth());
+        QCOMPARE(frozen->width(), table->columnWidth(Table::Name));
+        QVERIFY(frozen->isColumnHidden(Table::Kurtosis) && !frozen->isColumnHidden(Table::Name));
+        for (int row = 0; row < 3; ++row)
+            QCOMPARE(frozen->model()->index(row, Table::Name).data(),
+                     table->model()->index(row, Table::Name).data());
+        QSignalSpy histogramShown(&window, &MainWindow::histogramShown);
+        table->selectRow(2);
+        QVERIFY(frozen->selectionModel()->isRowSelected(2, {}));
+        QVERIFY(histogramShown.wait(20000));
+        saveScreenshot(window, "layer-table-frozen.png");
+
+        // Columns chosen in the header's menu stay chosen in the next session.
+        window.columnChooser()->setWanted(Table::Min, false);
+        window.columnChooser()->setWanted(Table::Max, false);
+        QVERIFY(table->isColumnHidden(Table::Min));
+
+        // The table can take most of the window: the views scroll instead of holding it back.
+        auto* splitter = window.findChild<QSplitter*>();
+        QVERIFY(splitter);
+        const int total = splitter->sizes()[0] + splitter->sizes()[1];
+        splitter->setSizes({total * 85 / 100, total * 15 / 100});
+        QVERIFY(splitter->sizes()[0] >= total * 80 / 100);
+    }
+    MainWindow again;
+    QVERIFY(again.layerTable()->isColumnHidden(Table::Min) && again.layerTable()->isColumnHidden(Table::Max));
+    QVERIFY(!again.layerTable()->isColumnHidden(Table::Kurtosis));
+    QVERIFY(again.layerTable()->isColumnHidden(Table::HessianTrace));  // not measured yet
+    again.columnChooser()->setWanted(Table::Min, true);
+    QVERIFY(!again.layerTable()->isColumnHidden(Table::Min));
 }
 
 QTEST_MAIN(MainWindowTest)

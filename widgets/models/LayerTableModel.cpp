@@ -172,7 +172,16 @@ int LayerTableModel::columnCount(const QModelIndex& parent) const {
 }
 
 QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
-    if (orientation != Qt::Horizontal || (role != Qt::DisplayRole && role != Qt::ToolTipRole))
+    if (orientation != Qt::Horizontal)
+        return {};
+    // A first click on a metric ranks the worst layers first: the highest kurtosis, outlier share,
+    // Hessian trace, LRP share, Δloss and size; the lowest QSUR and SQNR (ascending, as usual).
+    if (role == Qt::InitialSortOrderRole)
+        return section == Kurtosis || section == Outliers || section == HessianTrace || section == LrpScore ||
+                       section == DeltaLoss || section == Parameters || section == Bytes
+                   ? Qt::DescendingOrder
+                   : Qt::AscendingOrder;
+    if (role != Qt::DisplayRole && role != Qt::ToolTipRole)
         return {};
     static const char* kTitles[] = {"Layer",      "Kind",     "Shape (out, in…)",
                                     "Parameters", "DType",    "Kurtosis",

@@ -23,6 +23,7 @@
 
 #include "analysis/model_analysis.hpp"
 #include "jobs/JobRunner.hpp"
+#include "plots/PlotPicker.hpp"
 #include "plots/PlotStyle.hpp"
 #include "plots/TableExport.hpp"
 #include "util/error.hpp"
@@ -73,6 +74,7 @@ AllocationPanel::AllocationPanel(QWidget* parent)
       summary_(new QLabel),
       frontier_(new QCustomPlot),
       bars_(new QCustomPlot),
+      barPicker_(new PlotPicker(bars_)),
       table_(new QTableWidget),
       load_(new QPushButton(tr("Load plan…"))),
       save_(new QPushButton(tr("Save plan…"))),
@@ -156,6 +158,7 @@ AllocationPanel::AllocationPanel(QWidget* parent)
         if (!path.isEmpty())
             savePlan(path);
     });
+    connect(barPicker_, &PlotPicker::layerClicked, this, &AllocationPanel::layerClicked);
     connect(job_, &JobRunner::finished, this, [this](const std::any& result) {
         report_ = std::any_cast<std::shared_ptr<const quantlens::AnalysisReport>>(result);
         pins_.clear();
@@ -329,6 +332,10 @@ void AllocationPanel::showPlan() {
     table_->resizeColumnsToContents();
 
     bars_->clearPlottables();
+    std::vector<QString> names;
+    for (const auto& [name, spec] : plan.layers)
+        names.push_back(QString::fromStdString(name));
+    barPicker_->setBars(std::move(names), {bits.begin(), bits.end()});
     auto* bar = new QCPBars(bars_->xAxis, bars_->yAxis);
     bar->setData(keys, bits);
     bar->setPen(Qt::NoPen);

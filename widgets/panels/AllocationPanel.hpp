@@ -25,6 +25,7 @@ class QTableWidget;
 namespace quantlens::widgets {
 
 class JobRunner;
+class PlotPicker;
 
 class AllocationPanel : public QWidget {
     Q_OBJECT
@@ -50,10 +51,13 @@ public:
     QSlider* slider() const { return slider_; }
     QTableWidget* table() const { return table_; }
     QCustomPlot* frontierPlot() const { return frontier_; }
+    QCustomPlot* barPlot() const { return bars_; }
+    PlotPicker* barPicker() const { return barPicker_; }
     JobRunner* job() const { return job_; }
 
 signals:
     void planChanged();
+    void layerClicked(const QString& layer);  // on its bar
     void failed(const QString& message);
 
 private:
@@ -79,6 +83,7 @@ private:
     QLabel* summary_;
     QCustomPlot* frontier_;
     QCustomPlot* bars_;
+    PlotPicker* barPicker_;
     QTableWidget* table_;
     QPushButton* load_;
     QPushButton* save_;

@@ -9,6 +9,7 @@
 
 #include <cmath>
 
+#include "plots/PlotPicker.hpp"
 #include "plots/PlotStyle.hpp"
 #include "stats/rank_correlation.hpp"
 
@@ -48,7 +49,11 @@ SensitivityPanel::SensitivityPanel(QWidget* parent)
       rhoLabel_(new QLabel),
       agreement_(new QLabel),
       bars_(new QCustomPlot),
-      scatter_(new QCustomPlot) {
+      scatter_(new QCustomPlot),
+      barPicker_(new PlotPicker(bars_)),
+      scatterPicker_(new PlotPicker(scatter_)) {
+    for (auto* picker : {barPicker_, scatterPicker_})
+        connect(picker, &PlotPicker::layerClicked, this, &SensitivityPanel::layerClicked);
     runModel_ = new QPushButton(tr("Model metrics from calibration data…"));
     runModel_->setToolTip(
         tr("Runs the model on calibration data (x and y for a classifier; token ids or text for a language "
@@ -179,13 +184,17 @@ void SensitivityPanel::drawBars() {
         if (series_.layers.size() <= 48)
             ticker->addTick(static_cast<double>(i), QString::fromStdString(series_.layers[i]));
     }
+    std::vector<QString> names;
+    for (const auto& layer : series_.layers)
+        names.push_back(QString::fromStdString(layer));
+    barPicker_->setBars(std::move(names), *shown);
     auto* bar = new QCPBars(bars_->xAxis, bars_->yAxis);
     bar->setData(keys, heights);
     bar->setPen(Qt::NoPen);
     bar->setBrush(palette().color(QPalette::Highlight));
     if (series_.layers.size() <= 48) {
         bars_->xAxis->setTicker(ticker);
-        bars_->xAxis->setTickLabelRotation(60);
+        bars_->xAxis->setTickLabelRotation(90);  // each name under its own bar
     } else {
         bars_->xAxis->setTicker(QSharedPointer<QCPAxisTicker>::create());
         bars_->xAxis->setTickLabelRotation(0);
@@ -212,12 +221,17 @@ void SensitivityPanel::drawScatter() {
     graph->setLineStyle(QCPGraph::lsNone);
     graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, palette().color(QPalette::Highlight), 8));
     std::vector<double> xs, ys;  // the layers with both values
+    std::vector<QString> names;
+    std::vector<QPointF> points;
     for (std::size_t i = 0; i < x->size(); ++i)
         if (std::isfinite((*x)[i]) && std::isfinite((*y)[i])) {
             xs.push_back((*x)[i]);
             ys.push_back((*y)[i]);
             graph->addData((*x)[i], (*y)[i]);
+            names.push_back(QString::fromStdString(series_.layers[i]));
+            points.emplace_back((*x)[i], (*y)[i]);
         }
+    scatterPicker_->setPoints(std::move(names), std::move(points));
     rho_ = quantlens::spearman(xs, ys);
     rhoLabel_->setText(std::isnan(rho_) ? tr("Spearman ρ undefined")
                                         : tr("Spearman ρ = <b>%1</b>").arg(rho_, 0, 'f', 3));

@@ -18,6 +18,8 @@ class QPushButton;
 
 namespace quantlens::widgets {
 
+class PlotPicker;
+
 class SensitivityPanel : public QWidget {
     Q_OBJECT
 public:
@@ -37,10 +39,13 @@ public:
 
     QCustomPlot* barPlot() const { return bars_; }
     QCustomPlot* scatterPlot() const { return scatter_; }
+    PlotPicker* barPicker() const { return barPicker_; }
+    PlotPicker* scatterPicker() const { return scatterPicker_; }
     double shownSpearman() const { return rho_; }  // of the scatter on screen (NaN when undefined)
 
 signals:
     void modelMetricsRequested();
+    void layerClicked(const QString& layer);  // on a bar or a point
 
 private:
     void drawBars();
@@ -56,6 +61,8 @@ private:
     QLabel* agreement_;
     QCustomPlot* bars_;
     QCustomPlot* scatter_;
+    PlotPicker* barPicker_;
+    PlotPicker* scatterPicker_;
     QPushButton* runModel_;
     double rho_ = 0;
 };
