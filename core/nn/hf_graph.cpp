@@ -227,6 +227,19 @@ bool is_language_model(const Model& model) {
     return type == "gpt2" || type == "llama";
 }
 
+void require_engine_model(const Model& model) {
+    const auto& config = model.file().config();
+    if (!config.is_object() || !config.contains("model_type"))
+        return;  // a Keras file, or a folder without a config: the graph builder says what it lacks
+    if (!config["model_type"].is_string())
+        throw Error(model.file().path(), "config.json model_type", "must be a string");
+    if (!is_language_model(model))
+        throw Error(model.file().path(), "config.json model_type",
+                    "\"" + config["model_type"].get<std::string>() +
+                        "\" is not supported by the engine (gpt2, llama), so the model-based metrics "
+                        "cannot run on it; the weights-only analysis works on every model");
+}
+
 Graph hf_graph(const Model& model, std::int64_t tokens) {
     const auto& config = model.file().config();
     const auto& path = model.file().path();

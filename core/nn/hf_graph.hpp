@@ -20,5 +20,8 @@ Graph hf_graph(const Model& model, std::int64_t tokens);
 // (`tokens`: the sequence length the calibration data has; ignored by Keras models).
 Graph model_graph(const Model& model, std::int64_t tokens);
 bool is_language_model(const Model& model);  // a config.json with a model_type the engine builds
+// Throws, naming config.json's model_type, when the model has a config.json whose model_type
+// the engine does not build: said before any calibration file is read for it.
+void require_engine_model(const Model& model);
 
 }  // namespace quantlens::nn

@@ -112,6 +112,7 @@ LabelledData load_token_data(const std::string& path, std::size_t max_samples, s
 }
 
 LabelledData load_model_data(const Model& model, const std::string& path, std::size_t max_samples) {
+    nn::require_engine_model(model);  // a model the engine cannot run is said first, by its model_type
     return nn::is_language_model(model) ? load_token_data(path, max_samples)
                                         : load_labelled_data(path, max_samples);
 }

@@ -99,6 +99,24 @@ TEST_CASE("language-model calibration: token ids or text, checked against the mo
                       Catch::Contains("config.json rope_scaling: is not supported"));
 }
 
+TEST_CASE("a model the engine does not build is refused by its model_type before calibration is read",
+          "[engine]") {
+    ScratchDir dir;
+    std::filesystem::copy(sample_path("text-llama"), dir.file("qwen"));
+    auto config = nlohmann::json::parse(read_bytes(sample_path("text-llama/config.json")));
+    config["model_type"] = "qwen2";
+    write_bytes(dir.file("qwen/config.json"), config.dump());
+    write_bytes(dir.file("calib_tokens.h5"), "not an HDF5 file");  // never opened
+    const auto model = Model::open(dir.file("qwen"));
+    for (const auto& calibration : {dir.file("calib_tokens.h5"), sample_path("text-calib.npz")})
+        CHECK_THROWS_WITH(
+            load_model_data(model, calibration),
+            Catch::Contains("config.json model_type: \"qwen2\" is not supported by the engine") &&
+                !Catch::Contains("calib_tokens.h5"));
+    CHECK_NOTHROW(nn::require_engine_model(Model::open(sample_path("text-gpt2"))));
+    CHECK_NOTHROW(nn::require_engine_model(Model::open(sample_path("digits-cnn.h5"))));
+}
+
 TEST_CASE("measured damage on a language model: nothing when lossless, more as bits fall", "[engine]") {
     const auto model = Model::open(sample_path("text-llama"));
     const auto data = load_token_data(sample_path("text-calib.npz"), 8);  // half the samples: same checks
