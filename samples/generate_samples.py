@@ -431,6 +431,13 @@ def stats_goldens():
     out["spearman_series"] = np.stack([a, b, c])
     out["spearman_expected"] = np.array([stats.spearmanr(a, b).correlation, stats.spearmanr(a, c).correlation,
                                          stats.spearmanr(b, c).correlation], dtype=np.float64)
+    # ... and its two-sided p-value (Student's t on n − 2 degrees of freedom), on the same series
+    # and on a short one (the 15 layers of a small model)
+    out["spearman_pvalue"] = np.array([stats.spearmanr(a, b).pvalue, stats.spearmanr(a, c).pvalue,
+                                       stats.spearmanr(b, c).pvalue], dtype=np.float64)
+    out["spearman_short"] = np.stack([b[:15], c[:15]])
+    short = stats.spearmanr(b[:15], c[:15])
+    out["spearman_short_expected"] = np.array([short.correlation, short.pvalue], dtype=np.float64)
     np.savez(os.path.join(GOLDEN, "scipy_stats.npz"), **out)
 
 
@@ -566,6 +573,9 @@ def main():
     if sys.argv[1:] == ["--only", "engine"]:  # the engine's samples, calibration files and goldens alone
         engine_samples.main()
         report_language_models(lm_samples.main(write_safetensors))
+        return
+    if sys.argv[1:] == ["--only", "stats"]:  # SciPy's statistics goldens alone
+        stats_goldens()
         return
     if sys.argv[1:] == ["--only", "edge"]:  # the adversarial-row goldens of PyTorch's fake quantization
         torch_edge_goldens()

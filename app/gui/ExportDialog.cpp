@@ -1,5 +1,7 @@
 #include "ExportDialog.hpp"
 
+#include "files/FileDialogs.hpp"
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDialogButtonBox>
@@ -11,6 +13,8 @@
 #include <QLineEdit>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QScrollArea>
+#include <QSettings>
 #include <QVBoxLayout>
 
 #include <any>
@@ -56,6 +60,10 @@ ExportDialog::ExportDialog(std::shared_ptr<const quantlens::Model> model,
         {"llama-tensor-types", tr("llama-quantize --tensor-type-file")}};
     for (const auto& [name, label] : formats)
         format_->addItem(label, name);
+    const QSettings settings;  // the format and destination of the last export
+    if (const int last = format_->findData(settings.value("export/format")); last >= 0)
+        format_->setCurrentIndex(last);
+    destination_->setText(settings.value("export/destination").toString());
     auto* browse = new QPushButton(tr("Browse…"));
     auto* loadPlan = new QPushButton(tr("Load plan…"));
     auto* form = new QFormLayout;
@@ -76,7 +84,12 @@ ExportDialog::ExportDialog(std::shared_ptr<const quantlens::Model> model,
     layout->addWidget(progress_);
     report_->setWordWrap(true);
     report_->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    layout->addWidget(report_, 1);
+    auto* reportArea = new QScrollArea;  // a long list of failing layers scrolls, the buttons stay
+    reportArea->setWidget(report_);
+    reportArea->setWidgetResizable(true);
+    reportArea->setFrameShape(QFrame::NoFrame);
+    report_->setAlignment(Qt::AlignTop | Qt::AlignLeft);
+    layout->addWidget(reportArea, 1);
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close);
     buttons->addButton(run_, QDialogButtonBox::AcceptRole);
     buttons->addButton(cancel_, QDialogButtonBox::ActionRole);
@@ -102,8 +115,7 @@ ExportDialog::ExportDialog(std::shared_ptr<const quantlens::Model> model,
     };
     describePlan();
     connect(loadPlan, &QPushButton::clicked, this, [this, describePlan] {
-        const auto path =
-            QFileDialog::getOpenFileName(this, tr("Load plan"), QString(), tr("Plans (*.json)"));
+        const auto path = widgets::openFileDialog(this, tr("Load plan"), tr("Plans (*.json)"));
         if (path.isEmpty())
             return;
         try {
@@ -118,8 +130,8 @@ ExportDialog::ExportDialog(std::shared_ptr<const quantlens::Model> model,
         const bool folder = quantlens::writes_folder(*model_, format.toStdString());
         const auto options =
             QFileDialog::DontConfirmOverwrite | (folder ? QFileDialog::ShowDirsOnly : QFileDialog::Options());
-        const auto path = QFileDialog::getSaveFileName(this, folder ? tr("Export folder") : tr("Export to"),
-                                                       QString(), QString(), nullptr, options);
+        const auto path = widgets::saveFileDialog(this, folder ? tr("Export folder") : tr("Export to"),
+                                                  QString(), QString(), options);
         if (!path.isEmpty())
             destination_->setText(path);
     });
@@ -167,6 +179,14 @@ void ExportDialog::setReplaceOwnOutput(bool replace) {
     replace_->setChecked(replace);
 }
 
+QString ExportDialog::format() const {
+    return format_->currentData().toString();
+}
+
+QString ExportDialog::destination() const {
+    return destination_->text();
+}
+
 QString ExportDialog::report() const {
     return report_->text();
 }
@@ -181,6 +201,9 @@ void ExportDialog::start() {
     const std::string format = format_->currentData().toString().toStdString(),
                       out = destination_->text().toStdString();
     const bool replace = replace_->isChecked();
+    QSettings settings;  // the next export starts from these
+    settings.setValue("export/format", format_->currentData());
+    settings.setValue("export/destination", destination_->text());
     progress_->setValue(0);
     progress_->show();
     cancel_->setEnabled(true);

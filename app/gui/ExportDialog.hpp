@@ -33,6 +33,8 @@ public:
     void setDestination(const QString& path);
     void setReplaceOwnOutput(bool replace);  // --force: an earlier QuantLens export may be replaced
     void start();
+    QString format() const;  // the chosen format's name (gguf, fakequant, …)
+    QString destination() const;
     QString report() const;  // what the last export said (written files, or why not)
     widgets::JobRunner* job() const { return job_; }
 

@@ -1,8 +1,14 @@
 #include "MainWindow.hpp"
 
+#include "files/FileDialogs.hpp"
+
 #include <algorithm>
 
 #include <QAction>
+#include <QActionGroup>
+#include <QDialog>
+#include <QFile>
+#include <QTextBrowser>
 #include <QApplication>
 #include <QCheckBox>
 #include <QCloseEvent>
@@ -35,6 +41,7 @@
 #include "jobs/JobRunner.hpp"
 #include "model/inspection.hpp"
 #include "models/LayerTableModel.hpp"
+#include "Appearance.hpp"
 #include "ExportDialog.hpp"
 #include "panels/AllocationPanel.hpp"
 #include "panels/ComparePanel.hpp"
@@ -48,7 +55,14 @@
 #include "tables/ColumnChooser.hpp"
 #include "tables/FrozenTableView.hpp"
 #include "stats/histogram.hpp"
+#include "stats/rank_correlation.hpp"
 #include "util/versions.hpp"
+
+// The window's resources (icon, help page) live in the static quantlens_gui library, so they
+// are registered by whoever builds the window: the app and the Qt tests alike.
+static void register_resources() {
+    Q_INIT_RESOURCE(quantlens);
+}
 
 namespace quantlens::gui {
 
@@ -65,7 +79,7 @@ struct Loaded {
 };
 
 struct LayerHistogram {
-    quantlens::Histogram histogram;
+    quantlens::Histogram histogram, central;  // central: the middle 99.9% of the values
     QString title;
 };
 
@@ -107,7 +121,6 @@ MainWindow::MainWindow(QWidget* parent)
       table_(new widgets::FrozenTableView),
       filter_(new QLineEdit),
       kindFilter_(new QComboBox),
-      logScale_(new QCheckBox(tr("Log count"))),
       histogram_(new widgets::HistogramPlot),
       inspector_(new widgets::LayerInspector),
       compare_(new widgets::ComparePanel),
@@ -123,6 +136,7 @@ MainWindow::MainWindow(QWidget* parent)
       sqnrJob_(new widgets::JobRunner(this)),
       modelJob_(new widgets::JobRunner(this)),
       analysisProgress_(new QProgressBar) {
+    register_resources();
     buildTable();
     buildViews();
     buildMenus();
@@ -130,6 +144,22 @@ MainWindow::MainWindow(QWidget* parent)
     connectViews();
     connectJobs();
     restoreSettings();
+    showWelcome();
+}
+
+// What an empty window offers: what to open, and what each view does with it.
+void MainWindow::showWelcome() {
+    histogram_->clear(tr("Open a model to begin"));
+    layerInfo_->setText(
+        tr("<p><b>Open a model</b> with File ▸ Open Model File (Ctrl+O): safetensors, GGUF, HDF5 or Keras "
+           ".h5, ONNX, NumPy; or File ▸ Open Hugging Face Folder; or drop it here.</p>"
+           "<p><b>Layer</b>: the selected layer's weight histogram and statistics. "
+           "<b>Quantize</b>: a spec's levels, error and error map on the layer, live. "
+           "<b>Sensitivity</b>: per-layer metrics along the depth, and the model metrics (Hessian, LRP, "
+           "measured Δloss) from calibration data. "
+           "<b>Compare</b>: specs side by side on a layer or the whole model. "
+           "<b>Allocate</b>: mixed precision under a budget, then export (Ctrl+E).</p>"
+           "<p>Help ▸ QuantLens Help (F1) says more.</p>"));
 }
 
 // The layer table, its filters and the proxy that sorts and filters it.
@@ -182,7 +212,6 @@ void MainWindow::buildViews() {
     layerInfo_->setWordWrap(true);
     layerInfo_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     rightLayout->addWidget(histogram_, 1);
-    rightLayout->addWidget(logScale_);
     rightLayout->addWidget(layerInfo_);
 
     // Each view scrolls when the window is smaller than its plots need (a small screen, or a large
@@ -211,7 +240,6 @@ void MainWindow::buildViews() {
 
 // What the views and the table tell each other.
 void MainWindow::connectViews() {
-    connect(logScale_, &QCheckBox::toggled, histogram_, &widgets::HistogramPlot::setLogScale);
     connect(filter_, &QLineEdit::textChanged, this, [this](const QString& text) {
         proxy_->setFilterRegularExpression(
             QRegularExpression(text, QRegularExpression::CaseInsensitiveOption));
@@ -236,12 +264,18 @@ void MainWindow::connectViews() {
         if (layerModel_->inspection().parameters <= kAutoSqnrParameters)
             measureSqnr();
     });
+    connect(sensitivity_, &widgets::SensitivityPanel::modelMetricsOn, this, &MainWindow::runModelMetrics);
+    sensitivity_->setMetricsSpec(inspector_->specEditor()->specText());
+    connect(inspector_->specEditor(), &widgets::SpecEditor::specChanged, sensitivity_,
+            &widgets::SensitivityPanel::setMetricsSpec);
     connect(sensitivity_, &widgets::SensitivityPanel::modelMetricsRequested, this, [this] {
-        const auto path = QFileDialog::getOpenFileName(
+        const auto path = widgets::openFileDialog(
             this, tr("Calibration data: x and y for a classifier, input_ids or text for a language model"),
-            QString(), tr("Arrays and text (*.npz *.h5 *.safetensors *.txt);;All files (*)"));
-        if (!path.isEmpty())
-            runModelMetrics(path);
+            tr("Arrays and text (*.npz *.h5 *.safetensors *.txt);;All files (*)"));
+        if (path.isEmpty())
+            return;
+        sensitivity_->setCalibration(path);  // the next run takes it without asking
+        runModelMetrics(path);
     });
     connect(table_->selectionModel(), &QItemSelectionModel::selectionChanged, this,
             &MainWindow::onSelectionChanged);
@@ -289,7 +323,7 @@ void MainWindow::connectJobs() {
     });
     connect(histogramJob_, &widgets::JobRunner::finished, this, [this](const std::any& result) {
         auto shown = std::any_cast<std::shared_ptr<LayerHistogram>>(result);
-        histogram_->setHistogram(shown->histogram, shown->title);
+        histogram_->setHistograms(shown->histogram, shown->central, shown->title);
         emit histogramShown();
     });
     for (auto* job : {loader_, histogramJob_, inspector_->job(), compare_->job(), allocation_->job(),
@@ -434,22 +468,22 @@ void MainWindow::onLayerAnalysed(std::uint64_t generation, const quantlens::Laye
 void MainWindow::buildMenus() {
     auto* file = menuBar()->addMenu(tr("&File"));
     auto* open = file->addAction(tr("&Open Model File…"), this, [this] {
-        QString path = QFileDialog::getOpenFileName(this, tr("Open model"), QString(),
-                                                    tr("Model files (*.safetensors *.json *.gguf *.h5 *.hdf5 "
-                                                       "*.keras *.npz *.npy *.onnx);;All files (*)"));
+        QString path = widgets::openFileDialog(this, tr("Open model"),
+                                               tr("Model files (*.safetensors *.json *.gguf *.h5 *.hdf5 "
+                                                  "*.keras *.npz *.npy *.onnx);;All files (*)"));
         if (!path.isEmpty())
             openModel(path);
     });
     open->setShortcut(QKeySequence::Open);
     file->addAction(tr("Open Hugging Face &Folder…"), this, [this] {
-        QString path = QFileDialog::getExistingDirectory(this, tr("Open Hugging Face model folder"));
+        QString path = widgets::openFolderDialog(this, tr("Open Hugging Face model folder"));
         if (!path.isEmpty())
             openModel(path);
     });
     file->addAction(tr("Open &Calibration Inputs…"), this, [this] {
         const auto path =
-            QFileDialog::getOpenFileName(this, tr("Open calibration inputs (samples × features)"), QString(),
-                                         tr("Arrays (*.npy *.npz *.safetensors *.h5);;All files (*)"));
+            widgets::openFileDialog(this, tr("Open calibration inputs (samples × features)"),
+                                    tr("Arrays (*.npy *.npz *.safetensors *.h5);;All files (*)"));
         if (!path.isEmpty())
             openCalibration(path);
     });
@@ -458,8 +492,8 @@ void MainWindow::buildMenus() {
     file->addSeparator();
     file->addAction(tr("Export Layer &Table as CSV…"), this, [this] {
         const auto path =
-            QFileDialog::getSaveFileName(this, tr("Export layer table"), QStringLiteral("layers.csv"),
-                                         tr("CSV (*.csv)"), nullptr, QFileDialog::DontConfirmOverwrite);
+            widgets::saveFileDialog(this, tr("Export layer table"), QStringLiteral("layers.csv"),
+                                    tr("CSV (*.csv)"), QFileDialog::DontConfirmOverwrite);
         if (!path.isEmpty())
             exportLayerTable(path);
     });
@@ -496,7 +530,63 @@ void MainWindow::buildMenus() {
         show->setShortcut(QKeySequence(Qt::CTRL | static_cast<Qt::Key>(Qt::Key_1 + i)));
     }
     auto* help = menuBar()->addMenu(tr("&Help"));
+    auto* contents = help->addAction(tr("QuantLens &Help"), this, &MainWindow::showHelp);
+    contents->setShortcut(QKeySequence::HelpContents);
     help->addAction(tr("&About QuantLens"), this, &MainWindow::showAbout);
+
+    view->addSeparator();
+    auto* appearance = view->addMenu(tr("&Appearance"));
+    auto* group = new QActionGroup(this);
+    const Appearance saved = saved_appearance();
+    for (auto [choice, label] :
+         {std::pair{Appearance::System, tr("Follow the &System")}, std::pair{Appearance::Light, tr("&Light")},
+          std::pair{Appearance::Dark, tr("&Dark")}}) {
+        auto* action = appearance->addAction(label, this, [choice] {
+            apply_appearance(choice);
+            save_appearance(choice);
+        });
+        action->setCheckable(true);
+        action->setChecked(choice == saved);
+        group->addAction(action);
+    }
+}
+
+void MainWindow::showHelp() {
+    if (!help_) {
+        help_ = new QDialog(this);
+        help_->setWindowTitle(tr("QuantLens Help"));
+        auto* browser = new QTextBrowser;
+        QFile page(QStringLiteral(":/quantlens/help.html"));
+        if (page.open(QIODevice::ReadOnly))
+            browser->setHtml(QString::fromUtf8(page.readAll()));
+        auto* layout = new QVBoxLayout(help_);
+        layout->addWidget(browser);
+        help_->resize(MainWindow::fittedWindowSize(QSize(640, 720), size()));
+    }
+    help_->show();
+    help_->raise();
+}
+
+QStringList MainWindow::longJobsRunning() const {
+    QStringList jobs;
+    if (isAnalysing())
+        jobs << tr("the layer analysis");
+    if (modelJob_->isRunning())
+        jobs << tr("the model metrics");
+    if (compare_->job()->isRunning())
+        jobs << tr("a comparison");
+    if (allocation_->job()->isRunning())
+        jobs << tr("the allocation's measurements");
+    if (sqnrJob_->isRunning())
+        jobs << tr("the SQNR of every layer");
+    for (const auto* dialog : findChildren<ExportDialog*>())
+        if (dialog->job()->isRunning())
+            jobs << tr("an export (cancelled safely: nothing half-written is left)");
+    return jobs;
+}
+
+void MainWindow::setQuitConfirmation(std::function<bool(const QStringList&)> confirm) {
+    confirmQuit_ = std::move(confirm);
 }
 
 void MainWindow::buildStatusBar() {
@@ -635,6 +725,8 @@ void MainWindow::onSelectionChanged() {
             cancel.throw_if_cancelled();
             auto shown = std::make_shared<LayerHistogram>();
             shown->histogram = quantlens::histogram(weights.values(), kHistogramBins);
+            cancel.throw_if_cancelled();
+            shown->central = quantlens::central_histogram(weights.values(), kHistogramBins);
             shown->title = QString::fromStdString(name);
             return shown;
         });
@@ -708,12 +800,34 @@ void MainWindow::showModelMetrics(const quantlens::SensitivityReport& report) {
         parts << (parts.isEmpty() ? QStringLiteral("<b>%1</b>").arg(item) : item);
         layers = std::max(layers, a.layers);
     }
+    QString notes;
+    if (!ranked.empty()) {  // how far the best agreement can be trusted (docs/metrics.md §4)
+        const double p = quantlens::spearman_p_value(ranked.front().rho, ranked.front().layers);
+        if (std::isfinite(p))
+            notes += p >= 0.05
+                         ? tr("<br>The best ρ is weak with %1 layers (p = %2): it could arise by chance, so "
+                              "no predictor is confirmed on this model.")
+                               .arg(ranked.front().layers)
+                               .arg(p, 0, 'g', 2)
+                         : tr("<br>The best ρ has p = %1 over %2 layers.")
+                               .arg(p, 0, 'g', 2)
+                               .arg(ranked.front().layers);
+    }
+    const auto negative =
+        std::count_if(deltaLoss.begin(), deltaLoss.end(), [](const auto& e) { return e.second < 0; });
+    if (negative > 0)
+        notes +=
+            tr("<br>Δloss is below zero on %1: quantizing that layer alone happened to lower the "
+               "calibration loss a little. Such values are as small as the noise between layers; read them "
+               "as no measurable damage.")
+                .arg(negative == 1 ? tr("1 layer") : tr("%1 layers").arg(negative));
     sensitivity_->setAgreementText(
         parts.isEmpty() ? QString()
                         : tr("Spearman ρ against the measured Δloss under %1, over %2 layers: %3")
-                              .arg(spec)
-                              .arg(layers)
-                              .arg(parts.join(QStringLiteral(" · "))));
+                                  .arg(spec)
+                                  .arg(layers)
+                                  .arg(parts.join(QStringLiteral(" · "))) +
+                              notes);
     updateSensitivity();
     sensitivity_->setBarMetric(QStringLiteral("delta_loss"));
     sensitivity_->setScatterMetrics(QStringLiteral("hessian_omega"), QStringLiteral("delta_loss"));
@@ -851,6 +965,21 @@ void MainWindow::dropEvent(QDropEvent* event) {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
+    if (const auto jobs = longJobsRunning(); !jobs.isEmpty()) {
+        const bool quit =
+            confirmQuit_
+                ? confirmQuit_(jobs)
+                : QMessageBox::question(
+                      this, tr("Quit QuantLens?"),
+                      tr("Still running: %1.\nQuit anyway and stop it?").arg(jobs.join(QStringLiteral(", "))),
+                      QMessageBox::Yes | QMessageBox::No, QMessageBox::No) == QMessageBox::Yes;
+        if (!quit) {
+            event->ignore();
+            return;
+        }
+    }
+    for (auto* dialog : findChildren<ExportDialog*>())
+        dialog->job()->cancel();
     QSettings settings;
     settings.setValue("window/geometry", saveGeometry());
     settings.setValue("window/state", saveState());

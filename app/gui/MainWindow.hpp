@@ -5,7 +5,9 @@
 // weights-only analysis (kurtosis, QSUR, outliers) runs as a core Analysis on its own thread,
 // the selected layer first, and fills the table's columns as layers finish.
 #include <QMainWindow>
+#include <QStringList>
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -63,6 +65,14 @@ public:
     void showView(QWidget* view);  // the tab holding one of the views above
     static QSize fittedWindowSize(QSize wanted, QSize available);
     bool isBusy() const;
+    // The long jobs a quit would stop, as a user reads them; closing asks first when any run.
+    QStringList longJobsRunning() const;
+    // Replaces the question box (tests): returns whether to quit while `jobs` run.
+    void setQuitConfirmation(std::function<bool(const QStringList&)> confirm);
+    void showHelp();  // F1
+    class QDialog* helpDialog() const {
+        return help_;
+    }
     QString lastError() const { return lastError_; }
     bool isAnalysing() const;
     widgets::JobRunner* sqnrJob() const { return sqnrJob_; }
@@ -97,6 +107,7 @@ private:
     void connectViews();
     void connectJobs();
     void restoreSettings();
+    void showWelcome();
     void rememberRecent(const QString& path);
     void rebuildRecentMenu();
     void showError(const QString& message);
@@ -116,9 +127,10 @@ private:
     QSortFilterProxyModel* proxy_;
     QTableView* table_;
     widgets::ColumnChooser* columns_ = nullptr;
+    class QDialog* help_ = nullptr;
+    std::function<bool(const QStringList&)> confirmQuit_;
     QLineEdit* filter_;
     QComboBox* kindFilter_;
-    QCheckBox* logScale_;
     widgets::HistogramPlot* histogram_;
     widgets::LayerInspector* inspector_;
     widgets::ComparePanel* compare_;

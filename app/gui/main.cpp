@@ -1,9 +1,12 @@
 // quantlens [MODEL]: the desktop workbench.
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QFileInfo>
 #include <QIcon>
 
+#include "Appearance.hpp"
 #include "MainWindow.hpp"
+#include "panels/SensitivityPanel.hpp"
 #include "util/versions.hpp"
 
 int main(int argc, char** argv) {
@@ -18,10 +21,20 @@ int main(int argc, char** argv) {
     parser.addHelpOption();
     parser.addVersionOption();
     parser.addPositionalArgument("model", "model file or Hugging Face folder to open");
+    const QCommandLineOption calib(
+        "calib", "calibration data for the Sensitivity view's model metrics (x and y, token ids or text)",
+        "file");
+    parser.addOption(calib);
     parser.process(app);
     QApplication::setWindowIcon(QIcon(":/quantlens/quantlens.svg"));
+    quantlens::gui::capture_system_palette();
+    if (const auto appearance = quantlens::gui::saved_appearance();
+        appearance != quantlens::gui::Appearance::System)
+        quantlens::gui::apply_appearance(appearance);
     quantlens::gui::MainWindow window;
     window.show();
+    if (parser.isSet(calib))
+        window.sensitivityPanel()->setCalibration(QFileInfo(parser.value(calib)).absoluteFilePath());
     if (!parser.positionalArguments().isEmpty())
         window.openModel(parser.positionalArguments().first());
     return QApplication::exec();

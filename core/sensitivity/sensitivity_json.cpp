@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "sensitivity/sensitivity_report.hpp"
+#include "stats/rank_correlation.hpp"
 #include "util/error.hpp"
 #include "util/json_number.hpp"
 
@@ -111,7 +112,8 @@ nlohmann::ordered_json to_json(const SensitivityReport& report) {
                                     {"predictor", a.predictor},
                                     {"against", "delta_loss"},
                                     {"spearman", number(a.rho)},
-                                    {"layers", a.layers}});
+                                    {"layers", a.layers},
+                                    {"p_value", number(spearman_p_value(a.rho, a.layers))}});
     return out;
 }
 
@@ -223,6 +225,7 @@ std::string to_table(const SensitivityReport& report) {
             out += line;
         }
         bool header = false;
+        const PredictorAgreement* best = nullptr;
         for (const auto& a : report.agreement) {
             if (a.spec != report.specs[s].to_string())
                 continue;
@@ -231,9 +234,18 @@ std::string to_table(const SensitivityReport& report) {
             header = true;
             std::snprintf(line, sizeof line, " %s %.2f", a.predictor.c_str(), a.rho);
             out += line;
+            if (!std::isnan(a.rho) && (!best || a.rho > best->rho))
+                best = &a;
         }
         if (header)
             out += "\n";
+        if (best) {  // how far the best agreement can be trusted (docs/metrics.md §4)
+            const double p = spearman_p_value(best->rho, best->layers);
+            std::snprintf(line, sizeof line, "best: %s rho %.2f over %zu layers, p = %.2g%s\n",
+                          best->predictor.c_str(), best->rho, best->layers, p,
+                          p >= 0.05 ? ": weak, it could arise by chance" : "");
+            out += line;
+        }
     }
     return out;
 }

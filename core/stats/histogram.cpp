@@ -87,6 +87,31 @@ Histogram histogram(std::span<const float> values, std::size_t bins, float low, 
     return counted(values.data(), nullptr, values.size(), bins, low, high, non_finite);
 }
 
+Histogram central_histogram(std::span<const float> values, std::size_t bins, double mass) {
+    std::vector<float> finite;
+    finite.reserve(values.size());
+    for (float v : values)
+        if (std::isfinite(v))
+            finite.push_back(v);
+    const std::uint64_t non_finite = values.size() - finite.size();
+    if (finite.empty())
+        return counted(nullptr, nullptr, 0, bins, 1, 0, non_finite);  // no range: empty counts
+    const double tail = std::clamp((1 - mass) / 2, 0.0, 0.5);
+    const auto last = finite.size() - 1;
+    const auto first_kept = static_cast<std::size_t>(std::floor(tail * static_cast<double>(last)));
+    const auto last_kept = static_cast<std::size_t>(std::ceil((1 - tail) * static_cast<double>(last)));
+    std::nth_element(finite.begin(), finite.begin() + static_cast<std::ptrdiff_t>(first_kept), finite.end());
+    const float low = finite[first_kept];
+    std::nth_element(finite.begin(), finite.begin() + static_cast<std::ptrdiff_t>(last_kept), finite.end());
+    const float high = finite[last_kept];
+    const auto inside =
+        std::partition(finite.begin(), finite.end(), [&](float v) { return v >= low && v <= high; });
+    auto result = counted(finite.data(), nullptr, static_cast<std::size_t>(inside - finite.begin()), bins,
+                          low, high, non_finite);
+    result.outside = static_cast<std::uint64_t>(finite.end() - inside);
+    return result;
+}
+
 Histogram histogram_of_difference(std::span<const float> a, std::span<const float> b, std::size_t bins) {
     return histogram_of(b.data(), a.data(), a.size(), bins);
 }

@@ -5,6 +5,8 @@
 #include <numeric>
 #include <stdexcept>
 
+#include <boost/math/distributions/students_t.hpp>
+
 namespace quantlens {
 
 std::vector<double> average_ranks(std::span<const double> values) {
@@ -44,6 +46,17 @@ double spearman(std::span<const double> a, std::span<const double> b) {
     if (saa == 0 || sbb == 0)
         return NAN;
     return sab / std::sqrt(saa * sbb);
+}
+
+double spearman_p_value(double rho, std::size_t n) {
+    if (std::isnan(rho) || n < 3)
+        return NAN;
+    if (std::fabs(rho) >= 1)
+        return 0;  // t is infinite
+    const double degrees = static_cast<double>(n - 2);
+    const double t = rho * std::sqrt(degrees / ((1 + rho) * (1 - rho)));
+    const boost::math::students_t distribution(degrees);
+    return 2 * boost::math::cdf(boost::math::complement(distribution, std::fabs(t)));
 }
 
 }  // namespace quantlens

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -98,4 +99,45 @@ TEST_CASE("log-magnitude histogram: exact counts without a logarithm per value")
         CHECK(h.low == Approx(std::log10(0.5) - 0.5));
         CHECK(h.counts == std::vector<std::uint64_t>{0, 0, 10, 0});
     }
+}
+
+TEST_CASE(
+    "the central 99.9% histogram spreads heavy-tailed weights over its bins and counts the tails apart") {
+    std::mt19937 rng(5);
+    std::normal_distribution<float> normal(0, 0.01f);
+    std::vector<float> values(20000);
+    for (auto& v : values)
+        v = normal(rng);
+    for (int i = 0; i < 10; ++i)  // a few huge weights, as in real LLM layers
+        values[static_cast<std::size_t>(i * 1000)] = i % 2 ? 29.0f : -27.0f;
+    values[7] = std::numeric_limits<float>::quiet_NaN();
+
+    const auto full = histogram(values, 256);
+    CHECK(*std::max_element(full.counts.begin(), full.counts.end()) > values.size() * 9 / 10);  // one bar
+
+    const auto central = central_histogram(values, 256, 0.999);
+    std::vector<float> sorted;
+    for (float v : values)
+        if (std::isfinite(v))
+            sorted.push_back(v);
+    std::sort(sorted.begin(), sorted.end());
+    const auto n = sorted.size();  // the order statistics floor(0.0005·(n−1)) and ceil(0.9995·(n−1))
+    CHECK(central.low == sorted[static_cast<std::size_t>(std::floor(0.0005 * static_cast<double>(n - 1)))]);
+    CHECK(central.high == sorted[static_cast<std::size_t>(std::ceil(0.9995 * static_cast<double>(n - 1)))]);
+    std::uint64_t counted = 0;
+    for (auto c : central.counts)
+        counted += c;
+    const auto kept = static_cast<std::uint64_t>(std::count_if(
+        sorted.begin(), sorted.end(), [&](float v) { return v >= central.low && v <= central.high; }));
+    CHECK(counted == kept);
+    CHECK(central.outside == n - kept);
+    CHECK(central.outside >= 10);
+    CHECK(central.non_finite == 1);
+    CHECK(*std::max_element(central.counts.begin(), central.counts.end()) < values.size() / 20);
+    std::vector<float> inside(sorted.begin(), sorted.end());
+    std::erase_if(inside, [&](float v) { return v < central.low || v > central.high; });
+    CHECK(
+        central.counts ==
+        histogram(inside, 256, static_cast<float>(central.low), static_cast<float>(central.high), 0).counts);
+    CHECK(central_histogram(std::vector<float>{}, 16).counts == std::vector<std::uint64_t>(16, 0));
 }

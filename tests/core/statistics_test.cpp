@@ -85,6 +85,23 @@ TEST_CASE("Spearman's rho with tied ranks agrees with scipy.stats.spearmanr") {
     CHECK(spearman(a, b) == Approx(expected[0]).epsilon(1e-12));
     CHECK(spearman(a, c) == Approx(expected[1]).epsilon(1e-12));
     CHECK(spearman(b, c) == Approx(expected[2]).epsilon(1e-12));
+    auto p_data = golden->read(golden->tensor("spearman_pvalue"));
+    std::vector<double> p(3);
+    std::memcpy(p.data(), p_data.bytes().data(), 3 * sizeof(double));
+    CHECK(spearman_p_value(spearman(a, b), 40) == Approx(p[0]).epsilon(1e-9));
+    CHECK(spearman_p_value(spearman(a, c), 40) == Approx(p[1]).epsilon(1e-9));
+    CHECK(spearman_p_value(spearman(b, c), 40) == Approx(p[2]).epsilon(1e-9));
+    auto short_data = golden->read(golden->tensor("spearman_short"));
+    auto short_expected = golden->read(golden->tensor("spearman_short_expected"));
+    std::vector<double> pairs(30), rho_p(2);
+    std::memcpy(pairs.data(), short_data.bytes().data(), 30 * sizeof(double));
+    std::memcpy(rho_p.data(), short_expected.bytes().data(), 2 * sizeof(double));
+    const double rho =
+        spearman(std::span<const double>(pairs.data(), 15), std::span<const double>(pairs.data() + 15, 15));
+    CHECK(rho == Approx(rho_p[0]).epsilon(1e-12));
+    CHECK(spearman_p_value(rho, 15) == Approx(rho_p[1]).epsilon(1e-9));
+    CHECK(std::isnan(spearman_p_value(0.5, 2)));
+    CHECK(spearman_p_value(1.0, 10) == 0);
     std::vector<double> ties{1, 2, 2, 3};
     CHECK(average_ranks(ties) == std::vector<double>{1, 2.5, 2.5, 4});
     std::vector<double> constant{5, 5, 5, 5};

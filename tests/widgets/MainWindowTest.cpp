@@ -48,6 +48,12 @@
 #include "tables/ColumnChooser.hpp"
 #include "tables/FrozenTableView.hpp"
 #include "plots/PlotPicker.hpp"
+#include "Appearance.hpp"
+#include "files/FileDialogs.hpp"
+#include <QTextBrowser>
+#include <QToolButton>
+#include <QComboBox>
+#include <QCheckBox>
 #include <QLineEdit>
 #include <algorithm>
 #include <cmath>
@@ -71,6 +77,8 @@ private slots:
     void quantizeViewDrawsBlockLevelsAndNarrowErrorMaps();
     void windowFitsTheScreenAtAnyScaleFactor();
     void layerTableServesADayOfWork();
+    void desktopConventions();
+    void histogramsHaveLogCountRangeAndReset();
 };
 
 namespace {
@@ -131,6 +139,49 @@ void MainWindowTest::histogramMatchesCore() {
     QCOMPARE(bars.size(), 256);
     for (int i = 0; i < bars.size(); ++i)
         QCOMPARE(bars[i], static_cast<double>(expected.counts[static_cast<std::size_t>(i)]));
+    // The central 99.9% is one click away, and is the core's.
+    window.histogram()->setXRange(quantlens::widgets::HistogramPlot::XRange::Central);
+    const auto central = quantlens::central_histogram(weights.values(), 256);
+    bars = window.histogram()->barValues();
+    for (int i = 0; i < bars.size(); ++i)
+        QCOMPARE(bars[i], static_cast<double>(central.counts[static_cast<std::size_t>(i)]));
+    window.histogram()->setXRange(quantlens::widgets::HistogramPlot::XRange::Full);
+}
+
+void MainWindowTest::histogramsHaveLogCountRangeAndReset() {
+    // A heavy-tailed row: most values near zero, a few at ±30, as real LLM layers hold.
+    std::vector<float> values(10000);
+    for (std::size_t i = 0; i < values.size(); ++i)
+        values[i] = 0.01f * std::sin(static_cast<float>(i));
+    values[0] = 30;
+    values[1] = -28;
+    const auto full = quantlens::histogram(values, 128), central = quantlens::central_histogram(values, 128);
+    quantlens::widgets::HistogramPlot plot;
+    plot.resize(500, 300);
+    plot.show();
+    plot.setHistograms(full, central, QStringLiteral("heavy"));
+    const auto tallest = [&] {
+        const auto bars = plot.barValues();
+        return *std::max_element(bars.begin(), bars.end());
+    };
+    QVERIFY(tallest() > 9000);  // full range: one bar
+    auto* range = plot.findChild<QComboBox*>();
+    QVERIFY(range && range->isEnabled());
+    range->setCurrentIndex(1);
+    QCOMPARE(plot.xRange(), quantlens::widgets::HistogramPlot::XRange::Central);
+    QVERIFY(tallest() < 1000);  // the bulk spread over the bins
+    QCOMPARE(plot.plot()->xAxis->range().lower, central.low);
+    auto* log = plot.findChild<QCheckBox*>();
+    QVERIFY(log);
+    log->setChecked(true);
+    QVERIFY(plot.isLogScale());
+    plot.plot()->xAxis->setRange(0, 0.001);  // as a drag or wheel zoom leaves it
+    auto* reset = plot.findChild<QToolButton*>();
+    QVERIFY(reset);
+    reset->click();
+    QCOMPARE(plot.plot()->xAxis->range().lower, central.low);
+    plot.setHistogram(full, QStringLiteral("no central"));
+    QVERIFY(!range->isEnabled());
 }
 
 void MainWindowTest::badFileShowsErrorAndWindowStaysUsable() {
@@ -501,6 +552,11 @@ void MainWindowTest::allocationSliderChangesThePlanAndExportWritesIt() {
     dialog->start();
     QVERIFY(failed.wait(30000));
     QVERIFY(!QFileInfo::exists(scratch.filePath("never.gguf")));
+    // The next export dialog starts from the last format and destination.
+    auto* next = window.openExportDialog();
+    QCOMPARE(next->format(), QStringLiteral("gguf"));
+    QCOMPARE(next->destination(), scratch.filePath("never.gguf"));
+    next->close();
     qunsetenv("QUANTLENS_CACHE_DIR");
 }
 
@@ -541,6 +597,20 @@ void MainWindowTest::sensitivityViewRunsTheHessianTraces() {
     QVERIFY(sensitivity->agreementText().contains(
         QStringLiteral("Spearman ρ against the measured Δloss under int4:channel:sym, over 7 layers")));
     QVERIFY(sensitivity->agreementText().contains(QStringLiteral("HAWQ Ω")));
+    // The best ρ comes with its p-value and, when p ≥ 0.05, the word that it is weak; negative Δloss
+    // values are explained when there are any.
+    const auto ranked = quantlens::ranked_predictors(core, "int4:channel:sym");
+    const double p = quantlens::spearman_p_value(ranked.front().rho, ranked.front().layers);
+    QVERIFY(sensitivity->agreementText().contains(QStringLiteral("p = %1").arg(p, 0, 'g', 2)));
+    QCOMPARE(sensitivity->agreementText().contains(
+                 QStringLiteral("is weak with %1 layers").arg(ranked.front().layers)),
+             p >= 0.05);
+    long negative = 0;
+    for (const auto& layer : core.layers)
+        negative += layer.damage && layer.damage->delta_loss.front() < 0 ? 1 : 0;
+    QCOMPARE(sensitivity->agreementText().contains(
+                 QStringLiteral("Δloss is below zero on %1 layer").arg(negative)),
+             negative > 0);
     // Hover names a bar's layer and a click selects it in the table, even past the name filter.
     window.showView(sensitivity);
     sensitivity->barPlot()->replot();
@@ -565,6 +635,11 @@ void MainWindowTest::sensitivityViewRunsTheHessianTraces() {
     const QPointF onPoint(sensitivity->scatterPlot()->xAxis->coordToPixel(point->key),
                           sensitivity->scatterPlot()->yAxis->coordToPixel(point->value));
     QVERIFY(sensitivity->scatterPicker()->layerAt(onPoint).has_value());
+    bool rhoShown = false;
+    for (const auto* label : sensitivity->findChildren<QLabel*>())
+        rhoShown =
+            rhoShown || label->text().contains(QStringLiteral("(n = %1, p = ").arg(scatter->dataCount()));
+    QVERIFY(rhoShown);
     // the layer table's model columns appear and hold the same figures
     using Table = quantlens::widgets::LayerTableModel;
     QVERIFY(!window.layerTable()->isColumnHidden(Table::DeltaLoss));
@@ -855,6 +930,83 @@ void MainWindowTest::layerTableServesADayOfWork() {
     QVERIFY(again.layerTable()->isColumnHidden(Table::HessianTrace));  // not measured yet
     again.columnChooser()->setWanted(Table::Min, true);
     QVERIFY(!again.layerTable()->isColumnHidden(Table::Min));
+}
+
+void MainWindowTest::desktopConventions() {
+    QStandardPaths::setTestModeEnabled(true);
+    QCoreApplication::setOrganizationName(QStringLiteral("QuantLensTests"));
+    QCoreApplication::setApplicationName(QStringLiteral("desktop"));
+    QSettings().clear();
+    const auto restore = qScopeGuard([] {
+        QSettings().clear();
+        QCoreApplication::setOrganizationName(QString());
+        QCoreApplication::setApplicationName(QString());
+        quantlens::gui::apply_appearance(quantlens::gui::Appearance::System);
+    });
+    quantlens::gui::capture_system_palette();
+    MainWindow window;
+    window.resize(1280, 760);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+
+    // An empty window says what to open and what each view does.
+    bool said = false;
+    for (auto* label : window.findChildren<QLabel*>())
+        said = said || (label->text().contains(QStringLiteral("Open a model")) &&
+                        label->text().contains(QStringLiteral("<b>Sensitivity</b>")) &&
+                        label->text().contains(QStringLiteral("<b>Allocate</b>")));
+    QVERIFY(said);
+
+    // File dialogs open in the folder last used by any of them.
+    QTemporaryDir used;
+    quantlens::widgets::rememberFolderOf(used.filePath("plan.json"));
+    QCOMPARE(quantlens::widgets::inLastFolder(QStringLiteral("layers.csv")), used.filePath("layers.csv"));
+    quantlens::widgets::rememberFolderOf(used.path(), true);
+    QCOMPARE(quantlens::widgets::lastFolder(), used.path());
+
+    // F1 opens the help page, Ctrl+3 the Sensitivity view.
+    QTest::keyClick(&window, Qt::Key_F1);
+    QVERIFY(window.helpDialog() && window.helpDialog()->isVisible());
+    const auto* browser = window.helpDialog()->findChild<QTextBrowser*>();
+    QVERIFY(browser && browser->toPlainText().contains(QStringLiteral("Allocate (Ctrl+5)")));
+    window.helpDialog()->hide();
+    window.activateWindow();
+    QTest::keyClick(&window, Qt::Key_3, Qt::ControlModifier);
+    QCOMPARE(window.views()->currentIndex(), 2);
+
+    // Dark mode reaches the plots: background, axes and title.
+    auto* plot = window.histogram()->plot();
+    quantlens::gui::apply_appearance(quantlens::gui::Appearance::Dark);
+    QCoreApplication::processEvents();
+    QVERIFY(plot->toPixmap(200, 150).toImage().pixelColor(2, 2).lightness() < 80);
+    QVERIFY(plot->xAxis->labelColor().lightness() > 170);
+    auto* title = qobject_cast<QCPTextElement*>(plot->plotLayout()->element(0, 0));
+    QVERIFY(title && title->textColor().lightness() > 170);
+    quantlens::gui::apply_appearance(quantlens::gui::Appearance::System);
+    QCoreApplication::processEvents();
+    QVERIFY(plot->toPixmap(200, 150).toImage().pixelColor(2, 2).lightness() > 170);
+
+    // Quitting while a long job runs asks first; a "no" keeps the window and the job.
+    window.modelMetricsJob()->start(
+        QStringLiteral("Model metrics"),
+        [](const quantlens::Progress&, const quantlens::CancelToken& cancel) -> std::any {
+            while (true) {
+                cancel.throw_if_cancelled();
+                QThread::msleep(5);
+            }
+        });
+    QStringList asked;
+    bool answer = false;
+    window.setQuitConfirmation([&](const QStringList& jobs) {
+        asked = jobs;
+        return answer;
+    });
+    QVERIFY(!window.close());
+    QCOMPARE(asked, QStringList{QStringLiteral("the model metrics")});
+    QVERIFY(window.isVisible() && window.modelMetricsJob()->isRunning());
+    answer = true;
+    QVERIFY(window.close());
+    window.modelMetricsJob()->cancel();
 }
 
 QTEST_MAIN(MainWindowTest)

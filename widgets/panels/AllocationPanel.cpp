@@ -1,5 +1,7 @@
 #include "panels/AllocationPanel.hpp"
 
+#include "files/FileDialogs.hpp"
+
 #include "export/export_common.hpp"
 #include "files/OutputCheck.hpp"
 
@@ -147,14 +149,13 @@ AllocationPanel::AllocationPanel(QWidget* parent)
         menu.exec(QCursor::pos());
     });
     connect(load_, &QPushButton::clicked, this, [this] {
-        const auto path = QFileDialog::getOpenFileName(this, tr("Load plan"), QString(),
-                                                       tr("Plans (*.json);;All files (*)"));
+        const auto path = openFileDialog(this, tr("Load plan"), tr("Plans (*.json);;All files (*)"));
         if (!path.isEmpty())
             loadPlan(path);
     });
     connect(save_, &QPushButton::clicked, this, [this] {
-        const auto path = QFileDialog::getSaveFileName(this, tr("Save plan"), QStringLiteral("plan.json"),
-                                                       tr("Plans (*.json)"));
+        const auto path =
+            saveFileDialog(this, tr("Save plan"), QStringLiteral("plan.json"), tr("Plans (*.json)"));
         if (!path.isEmpty())
             savePlan(path);
     });

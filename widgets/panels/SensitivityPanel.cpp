@@ -1,6 +1,7 @@
 #include "panels/SensitivityPanel.hpp"
 
 #include <QComboBox>
+#include <QFileInfo>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPushButton>
@@ -60,13 +61,27 @@ SensitivityPanel::SensitivityPanel(QWidget* parent)
            "model) under the Quantize view's spec: each layer's Hessian trace and HAWQ Ω, "
            "LRP contribution, measured Δloss and KL with that layer alone quantized, Fisher–Taylor score and "
            "Tr(2XᵀX) proxy"));
-    connect(runModel_, &QPushButton::clicked, this, &SensitivityPanel::modelMetricsRequested);
+    otherData_ = new QPushButton(tr("Other data…"));
+    otherData_->hide();
+    metricsSpec_ = new QLabel;
+    connect(runModel_, &QPushButton::clicked, this, [this] {
+        if (calibration_.isEmpty())
+            emit modelMetricsRequested();
+        else
+            emit modelMetricsOn(calibration_);
+    });
+    connect(otherData_, &QPushButton::clicked, this, &SensitivityPanel::modelMetricsRequested);
     auto* layout = new QVBoxLayout(this);
     auto* barRow = new QHBoxLayout;
     barRow->addWidget(new QLabel(tr("Metric along depth")));
     barRow->addWidget(barMetric_, 1);
-    barRow->addWidget(runModel_);
     layout->addLayout(barRow);
+    auto* modelRow = new QHBoxLayout;  // its own row, so a narrow pane keeps the metric readable
+    modelRow->addWidget(runModel_);
+    modelRow->addWidget(otherData_);
+    modelRow->addWidget(metricsSpec_);
+    modelRow->addStretch(1);
+    layout->addLayout(modelRow);
     agreement_->setWordWrap(true);
     agreement_->setTextFormat(Qt::RichText);
     agreement_->hide();
@@ -99,6 +114,20 @@ void SensitivityPanel::setExtraSeries(const std::string& name, const std::map<st
 void SensitivityPanel::clearExtraSeries() {
     extra_.clear();
     setAgreementText({});
+}
+
+void SensitivityPanel::setCalibration(const QString& path) {
+    calibration_ = path;
+    runModel_->setText(path.isEmpty() ? tr("Model metrics from calibration data…")
+                                      : tr("Model metrics on %1").arg(QFileInfo(path).fileName()));
+    otherData_->setVisible(!path.isEmpty());
+}
+
+void SensitivityPanel::setMetricsSpec(const QString& spec) {
+    metricsSpec_->setText(tr("under <b>%1</b>").arg(spec.toHtmlEscaped()));
+    metricsSpec_->setToolTip(
+        tr("The spec the measured Δloss and KL quantize each layer with: the Quantize "
+           "view's spec"));
 }
 
 void SensitivityPanel::setAgreementText(const QString& html) {
@@ -233,8 +262,18 @@ void SensitivityPanel::drawScatter() {
         }
     scatterPicker_->setPoints(std::move(names), std::move(points));
     rho_ = quantlens::spearman(xs, ys);
-    rhoLabel_->setText(std::isnan(rho_) ? tr("Spearman ρ undefined")
-                                        : tr("Spearman ρ = <b>%1</b>").arg(rho_, 0, 'f', 3));
+    const double p = quantlens::spearman_p_value(rho_, xs.size());
+    rhoLabel_->setText(std::isnan(rho_) ? tr("Spearman ρ undefined (n = %1)").arg(xs.size())
+                       : std::isnan(p)
+                           ? tr("Spearman ρ = <b>%1</b> (n = %2)").arg(rho_, 0, 'f', 3).arg(xs.size())
+                           : tr("Spearman ρ = <b>%1</b> (n = %2, p = %3%4)")
+                                 .arg(rho_, 0, 'f', 3)
+                                 .arg(xs.size())
+                                 .arg(p, 0, 'g', 2)
+                                 .arg(p >= 0.05 ? tr(": weak, could be chance") : QString()));
+    rhoLabel_->setToolTip(
+        tr("p: the chance of a |ρ| this large among n layers with no real association "
+           "(Student's t on n − 2 degrees of freedom, as scipy.stats.spearmanr)"));
     scatter_->xAxis->setLabel(xMetric_->currentText());
     scatter_->yAxis->setLabel(yMetric_->currentText());
     scatter_->rescaleAxes();

@@ -34,6 +34,12 @@ public:
     void setAgreementText(const QString& html);
     QString agreementText() const;
     QPushButton* modelMetricsButton() const { return runModel_; }
+    // Calibration data chosen ahead (the app's --calib): the button runs the model metrics on it
+    // at once, and a second button picks other data. Empty: the button asks for a file.
+    void setCalibration(const QString& path);
+    QString calibration() const { return calibration_; }
+    // The spec the model metrics quantize with (the Quantize view's), shown beside the button.
+    void setMetricsSpec(const QString& spec);
     void setBarMetric(const QString& name);
     void setScatterMetrics(const QString& x, const QString& y);
 
@@ -44,8 +50,9 @@ public:
     double shownSpearman() const { return rho_; }  // of the scatter on screen (NaN when undefined)
 
 signals:
-    void modelMetricsRequested();
-    void layerClicked(const QString& layer);  // on a bar or a point
+    void modelMetricsRequested();                     // with data to be chosen
+    void modelMetricsOn(const QString& calibration);  // with the data chosen ahead
+    void layerClicked(const QString& layer);          // on a bar or a point
 
 private:
     void drawBars();
@@ -62,6 +69,9 @@ private:
     QCustomPlot* bars_;
     QCustomPlot* scatter_;
     PlotPicker* barPicker_;
+    QPushButton* otherData_;
+    QLabel* metricsSpec_;
+    QString calibration_;
     PlotPicker* scatterPicker_;
     QPushButton* runModel_;
     double rho_ = 0;

@@ -1,5 +1,9 @@
 #include "plots/HistogramPlot.hpp"
 
+#include <QCheckBox>
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QToolButton>
 #include <QVBoxLayout>
 #include <qcustomplot.h>
 
@@ -7,10 +11,33 @@
 
 namespace quantlens::widgets {
 
-HistogramPlot::HistogramPlot(QWidget* parent) : QWidget(parent), plot_(new QCustomPlot(this)) {
+HistogramPlot::HistogramPlot(QWidget* parent)
+    : QWidget(parent),
+      plot_(new QCustomPlot(this)),
+      log_(new QCheckBox(tr("Log count"))),
+      range_(new QComboBox) {
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
-    layout->addWidget(plot_);
+    layout->addWidget(plot_, 1);
+    // Every histogram has the same controls under it: log counts, the x range, and a reset.
+    auto* controls = new QHBoxLayout;
+    range_->addItem(tr("full range"));
+    range_->addItem(tr("central 99.9%"));
+    range_->setToolTip(
+        tr("The central 99.9% leaves out the 0.05% most extreme values on each side, so the "
+           "bulk of a heavy-tailed layer spreads over the bins"));
+    range_->setEnabled(false);
+    auto* reset = new QToolButton;
+    reset->setText(tr("Reset zoom"));
+    controls->addWidget(log_);
+    controls->addWidget(range_);
+    controls->addWidget(reset);
+    controls->addStretch(1);
+    layout->addLayout(controls);
+    connect(log_, &QCheckBox::toggled, this, &HistogramPlot::setLogScale);
+    connect(range_, &QComboBox::currentIndexChanged, this,
+            [this](int index) { setXRange(index == 1 ? XRange::Central : XRange::Full); });
+    connect(reset, &QToolButton::clicked, this, &HistogramPlot::resetZoom);
     bars_ = new QCPBars(plot_->xAxis, plot_->yAxis);
     bars_->setPen(Qt::NoPen);
     bars_->setBrush(palette().color(QPalette::Highlight));
@@ -44,6 +71,50 @@ HistogramPlot::HistogramPlot(QWidget* parent) : QWidget(parent), plot_(new QCust
 }
 
 void HistogramPlot::setHistogram(const quantlens::Histogram& histogram, const QString& title) {
+    full_ = histogram;
+    hasCentral_ = false;
+    range_->setEnabled(false);
+    setTitle(title);
+    showBars(histogram);
+}
+
+void HistogramPlot::setHistograms(const quantlens::Histogram& full, const quantlens::Histogram& central,
+                                  const QString& title) {
+    full_ = full;
+    central_ = central;
+    hasCentral_ = true;
+    range_->setEnabled(true);
+    setTitle(title);
+    showBars(xRange() == XRange::Central ? central_ : full_);
+}
+
+void HistogramPlot::setXRange(XRange range) {
+    if (range_->currentIndex() != (range == XRange::Central ? 1 : 0)) {
+        range_->setCurrentIndex(range == XRange::Central ? 1 : 0);  // comes back here through the signal
+        return;
+    }
+    if (hasCentral_)
+        showBars(range == XRange::Central ? central_ : full_);
+}
+
+HistogramPlot::XRange HistogramPlot::xRange() const {
+    return range_->currentIndex() == 1 ? XRange::Central : XRange::Full;
+}
+
+bool HistogramPlot::isLogScale() const {
+    return plot_->yAxis->scaleType() == QCPAxis::stLogarithmic;
+}
+
+void HistogramPlot::resetZoom() {
+    rescale();
+}
+
+void HistogramPlot::setTitle(const QString& title) {
+    if (auto* heading = qobject_cast<QCPTextElement*>(plot_->plotLayout()->element(0, 0)))
+        heading->setText(title);
+}
+
+void HistogramPlot::showBars(const quantlens::Histogram& histogram) {
     QVector<double> keys, values;
     for (std::size_t i = 0; i < histogram.counts.size(); ++i) {
         keys.push_back(histogram.bin_center(i));
@@ -51,10 +122,6 @@ void HistogramPlot::setHistogram(const quantlens::Histogram& histogram, const QS
     }
     bars_->setWidth(histogram.bin_width());
     bars_->setData(keys, values, true);
-    if (auto* heading = qobject_cast<QCPTextElement*>(plot_->plotLayout()->element(0, 0))) {
-        heading->setText(title);
-        heading->setTextColor(palette().color(QPalette::WindowText));
-    }
     rescale();
 }
 
@@ -150,6 +217,8 @@ void HistogramPlot::clear(const QString& message) {
 }
 
 void HistogramPlot::setLogScale(bool log) {
+    if (log_->isChecked() != log)
+        log_->setChecked(log);  // the box shows the state however it was set
     plot_->yAxis->setScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
     plot_->yAxis->setTicker(log ? QSharedPointer<QCPAxisTicker>(new QCPAxisTickerLog)
                                 : QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));

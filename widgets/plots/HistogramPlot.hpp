@@ -6,6 +6,8 @@
 
 #include "stats/histogram.hpp"
 
+class QCheckBox;
+class QComboBox;
 class QCustomPlot;
 class QCPBars;
 class QCPGraph;
@@ -18,6 +20,15 @@ class HistogramPlot : public QWidget {
 public:
     explicit HistogramPlot(QWidget* parent = nullptr);
     void setHistogram(const quantlens::Histogram& histogram, const QString& title);
+    // With the histogram of the central 99.9% beside it (core central_histogram): the plot's
+    // "x range" control switches between the two, so heavy tails can be seen past.
+    void setHistograms(const quantlens::Histogram& full, const quantlens::Histogram& central,
+                       const QString& title);
+    enum class XRange { Full, Central };
+    void setXRange(XRange range);
+    XRange xRange() const;
+    bool isLogScale() const;
+    void resetZoom();  // the ranges the data give, undoing drags and wheel zooms
     void clear(const QString& message);
     void setLogScale(bool log);
     // A quantizer's representable values drawn over the bars as thin lines, and its clipping
@@ -37,6 +48,8 @@ public:
 
 private:
     void rescale();
+    void showBars(const quantlens::Histogram& histogram);
+    void setTitle(const QString& title);
 
     QCustomPlot* plot_;
     QCPBars* bars_;
@@ -44,6 +57,10 @@ private:
     std::vector<QCPGraph*> overlays_;
     std::vector<QCPItemStraightLine*> clipLines_;
     QPair<double, double> clip_{0, 0};
+    quantlens::Histogram full_, central_;
+    bool hasCentral_ = false;
+    QCheckBox* log_;
+    QComboBox* range_;
 };
 
 }  // namespace quantlens::widgets

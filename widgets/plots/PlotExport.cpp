@@ -1,5 +1,7 @@
 #include "plots/PlotExport.hpp"
 
+#include "files/FileDialogs.hpp"
+
 #include "files/OutputCheck.hpp"
 
 #include <QFileDialog>
@@ -87,9 +89,9 @@ void install_plot_export(QCustomPlot* plot) {
               std::tuple{QObject::tr("Save data as CSV…"), QObject::tr("CSV (*.csv)"),
                          QStringLiteral("csv")}}) {
             menu.addAction(label, plot, [plot, filter, suffix] {
-                QString path = QFileDialog::getSaveFileName(plot, QObject::tr("Save plot"),
-                                                            QStringLiteral("plot.") + suffix, filter, nullptr,
-                                                            QFileDialog::DontConfirmOverwrite);
+                QString path =
+                    saveFileDialog(plot, QObject::tr("Save plot"), QStringLiteral("plot.") + suffix, filter,
+                                   QFileDialog::DontConfirmOverwrite);
                 if (path.isEmpty())
                     return;
                 if (QFileInfo(path).suffix().isEmpty())

@@ -1,5 +1,7 @@
 #include "plots/TableExport.hpp"
 
+#include "files/FileDialogs.hpp"
+
 #include "files/OutputCheck.hpp"
 
 #include <QApplication>
@@ -47,9 +49,8 @@ void install_table_export(QTableWidget* table) {
         menu.addAction(QObject::tr("Copy table as CSV"), table,
                        [table] { QApplication::clipboard()->setText(table_csv(table)); });
         menu.addAction(QObject::tr("Save table as CSV…"), table, [table] {
-            const auto path = QFileDialog::getSaveFileName(
-                table, QObject::tr("Save table"), QStringLiteral("table.csv"), QObject::tr("CSV (*.csv)"),
-                nullptr, QFileDialog::DontConfirmOverwrite);
+            const auto path = saveFileDialog(table, QObject::tr("Save table"), QStringLiteral("table.csv"),
+                                             QObject::tr("CSV (*.csv)"), QFileDialog::DontConfirmOverwrite);
             if (path.isEmpty() || !allowOutput(table, path, {}, false))
                 return;
             QSaveFile file(path);
