@@ -210,8 +210,10 @@ void SensitivityPanel::drawBars() {
             keys.push_back(static_cast<double>(i));
             heights.push_back((*shown)[i]);
         }
-        if (series_.layers.size() <= 48)
-            ticker->addTick(static_cast<double>(i), QString::fromStdString(series_.layers[i]));
+        if (series_.layers.size() <= 48)  // long names shortened from the left; hovering a bar names it whole
+            ticker->addTick(
+                static_cast<double>(i),
+                fontMetrics().elidedText(QString::fromStdString(series_.layers[i]), Qt::ElideLeft, 120));
     }
     std::vector<QString> names;
     for (const auto& layer : series_.layers)

@@ -12,7 +12,8 @@ FrozenTableView::FrozenTableView(QWidget* parent) : QTableView(parent), frozen_(
     frozen_->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     frozen_->setVerticalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     frozen_->setVerticalScrollMode(ScrollPerPixel);
-    frozen_->setStyleSheet(QStringLiteral("QTableView { border: none; }"));
+    frozen_->setFrameShape(
+        QFrame::NoFrame);  // no style sheet: it would stop the palette (dark mode) reaching it
     frozen_->setWordWrap(false);
     setHorizontalScrollMode(ScrollPerPixel);
     setVerticalScrollMode(ScrollPerPixel);
