@@ -4,8 +4,7 @@
 #include "alloc/planning.hpp"
 #include "analysis/model_analysis.hpp"
 #include "cli_common.hpp"
-#include "sensitivity/hessian_sensitivity.hpp"
-#include "sensitivity/layer_damage.hpp"
+#include "sensitivity/allocation_evidence.hpp"
 #include "export/llama_quantize_types.hpp"
 #include "util/atomic_file.hpp"
 
@@ -151,22 +150,18 @@ void add_allocate(CLI::App& app) {
                 if (options->calib.empty())
                     throw Error("", "--metric hawq",
                                 "needs --calib with labelled calibration data for the Hessian traces");
-                const auto hessian = hessian_sensitivity(model, load_model_data(model, options->calib), {},
-                                                         {}, stderr_progress("layers"), &interrupt_token());
-                for (const auto& layer : hessian.layers)
-                    request.hessian_traces[layer.layer] = {layer.hutchinson.trace, layer.parameters};
+                request.hessian_traces = hessian_evidence(model, load_model_data(model, options->calib),
+                                                          stderr_progress("layers"), &interrupt_token())
+                                             .hessian_traces;
             }
             if (request.metric == DamageMetric::Measured) {
                 if (options->calib.empty())
                     throw Error("", "--metric measured",
                                 "needs --calib with labelled calibration data to measure the loss on");
-                const auto damage =
-                    layer_damage(model, load_model_data(model, options->calib), analysis.specs, {},
-                                 stderr_progress("steps"), &interrupt_token());
-                for (const auto& layer : damage.layers)
-                    for (std::size_t s = 0; s < damage.specs.size(); ++s)
-                        request.measured_damage[layer.layer][damage.specs[s].to_string()] =
-                            layer.delta_loss[s];
+                request.measured_damage =
+                    measured_evidence(model, load_model_data(model, options->calib), analysis.specs,
+                                      stderr_progress("steps"), &interrupt_token())
+                        .measured_damage;
             }
             const auto result = plan_allocation(model, report, request);
             std::string llama_types;  // checked before anything is written

@@ -274,7 +274,7 @@ void MainWindow::connectViews() {
             tr("Arrays and text (*.npz *.h5 *.safetensors *.txt);;All files (*)"));
         if (path.isEmpty())
             return;
-        sensitivity_->setCalibration(path);  // the next run takes it without asking
+        setModelCalibration(path);  // the next run takes it without asking
         runModelMetrics(path);
     });
     connect(table_->selectionModel(), &QItemSelectionModel::selectionChanged, this,
@@ -838,6 +838,11 @@ void MainWindow::showModelMetrics(const quantlens::SensitivityReport& report) {
                                  .arg(report.accuracy, 0, 'f', 3)
                                  .arg(report.from_cache ? tr(", from the cache") : QString()),
                              8000);
+}
+
+void MainWindow::setModelCalibration(const QString& path) {
+    sensitivity_->setCalibration(path);
+    allocation_->setCalibration(path);
 }
 
 void MainWindow::openCalibration(const QString& path) {

@@ -83,6 +83,9 @@ public slots:
     void openModel(const QString& path);
     void selectLayer(const QString& name);      // by layer name; nothing happens when absent
     void openCalibration(const QString& path);  // layer inputs for GPTQ and smoothing previews
+    // Labelled or token data for the model metrics (Sensitivity view) and the model-based damage
+    // of the Allocate view; the app's --calib.
+    void setModelCalibration(const QString& path);
     // Model-based sensitivity (Hessian, LRP, measured Δloss, …) under the Quantize view's spec, into the
     // sensitivity view.
     void runModelMetrics(const QString& labelledData);

@@ -6,7 +6,6 @@
 
 #include "Appearance.hpp"
 #include "MainWindow.hpp"
-#include "panels/SensitivityPanel.hpp"
 #include "util/versions.hpp"
 
 int main(int argc, char** argv) {
@@ -34,7 +33,7 @@ int main(int argc, char** argv) {
     quantlens::gui::MainWindow window;
     window.show();
     if (parser.isSet(calib))
-        window.sensitivityPanel()->setCalibration(QFileInfo(parser.value(calib)).absoluteFilePath());
+        window.setModelCalibration(QFileInfo(parser.value(calib)).absoluteFilePath());
     if (!parser.positionalArguments().isEmpty())
         window.openModel(parser.positionalArguments().first());
     return QApplication::exec();

@@ -50,6 +50,8 @@
 #include "plots/PlotPicker.hpp"
 #include "Appearance.hpp"
 #include "files/FileDialogs.hpp"
+#include "sensitivity/allocation_evidence.hpp"
+#include "sensitivity/labelled_data.hpp"
 #include <QTextBrowser>
 #include <QToolButton>
 #include <QComboBox>
@@ -79,6 +81,7 @@ private slots:
     void layerTableServesADayOfWork();
     void desktopConventions();
     void histogramsHaveLogCountRangeAndReset();
+    void allocateWithTheEvidence();
 };
 
 namespace {
@@ -1030,6 +1033,88 @@ void MainWindowTest::desktopConventions() {
     answer = true;
     QVERIFY(window.close());
     window.modelMetricsJob()->cancel();
+}
+
+void MainWindowTest::allocateWithTheEvidence() {
+    QTemporaryDir cache;
+    qputenv("QUANTLENS_CACHE_DIR", cache.path().toUtf8());
+    const auto unsetCache = qScopeGuard([] { qunsetenv("QUANTLENS_CACHE_DIR"); });
+    const QString modelPath = QStringLiteral(QUANTLENS_SAMPLES "/digits-cnn.h5"),
+                  calib = QStringLiteral(QUANTLENS_SAMPLES "/digits-calib.npz");
+    MainWindow window;
+    showAndOpen(window, modelPath);
+    auto* panel = window.allocationPanel();
+    window.showView(panel);
+    panel->setCandidates(QStringLiteral("int2:channel:sym, int4:channel:sym, int8:channel:sym"));
+    panel->setMetric(QStringLiteral("measured"));
+    panel->pin(QStringLiteral("batch_normalization"),
+               QStringLiteral("f32"));  // not a layer the engine measures
+
+    // Without calibration data the view says where to choose it, and measures nothing.
+    panel->analyse();
+    QVERIFY(!panel->job()->isRunning() && !panel->plan());
+    window.setModelCalibration(calib);
+    panel->analyse();
+    QTRY_VERIFY_WITH_TIMEOUT(panel->plan() && !panel->job()->isRunning(), 120000);
+
+    // The plan is the core's plan from the measured Δloss of every candidate.
+    const auto model = quantlens::Model::open(modelPath.toStdString());
+    quantlens::PlanRequest request;
+    request.candidates = {quantlens::QuantSpec::parse("int2:channel:sym"),
+                          quantlens::QuantSpec::parse("int4:channel:sym"),
+                          quantlens::QuantSpec::parse("int8:channel:sym")};
+    request.pins = {{"batch_normalization", quantlens::QuantSpec::parse("f32")}};
+    request.metric = quantlens::DamageMetric::Measured;
+    quantlens::AnalysisOptions options;
+    options.specs = quantlens::specs_to_measure(request);
+    options.qsur = false;
+    options.use_cache = false;
+    const auto report = quantlens::analyze_model(model, options);
+    request.measured_damage =
+        quantlens::measured_evidence(model, quantlens::load_model_data(model, calib.toStdString()),
+                                     options.specs)
+            .measured_damage;
+    const auto compare = [&](double bits) {
+        request.budget = {quantlens::Budget::Kind::BitsPerWeight, bits + 1e-9};
+        const auto core = quantlens::plan_allocation(model, report, request).plan;
+        QCOMPARE(panel->plan()->layers.size(), core.layers.size());
+        for (std::size_t i = 0; i < core.layers.size(); ++i)
+            QCOMPARE(panel->plan()->layers[i].second.to_string(), core.layers[i].second.to_string());
+    };
+    compare(panel->budgetBits());
+
+    // A typed budget, in bits per weight or bytes; each step can be undone and redone.
+    panel->setBudgetText(QStringLiteral("5bpw"));
+    const double step = (panel->maxBudget() - panel->minBudget()) / panel->slider()->maximum();
+    QVERIFY(panel->budgetBits() <= 5.0 && panel->budgetBits() > 5.0 - step - 1e-12);
+    QVERIFY(panel->plan()->summary->bits_per_weight <= 5.0 + 1e-9);
+    compare(std::max(panel->budgetBits(), panel->minBudget()));
+    const auto atFive = panel->plan()->layers;
+    panel->setBudgetText(QStringLiteral("2000B"));
+    QVERIFY(panel->plan()->summary->bits_per_weight < 5.0);
+    QVERIFY(panel->canUndo());
+    panel->undo();
+    QCOMPARE(panel->plan()->layers, atFive);
+    panel->redo();
+    QVERIFY(panel->plan()->summary->bits_per_weight < 5.0);
+    panel->undo();
+    panel->pin(QStringLiteral("dense"), QStringLiteral("int8:channel:sym"));
+    QCOMPARE(panel->pinCount(), std::size_t{2});
+    QVERIFY(!panel->canRedo());  // a new step drops what was undone
+    panel->undo();
+    QCOMPARE(panel->pinCount(), std::size_t{1});
+
+    // Re-measuring keeps the pins and the budget.
+    panel->pin(QStringLiteral("dense"), QStringLiteral("int8:channel:sym"));
+    const double budget = panel->budgetBits();
+    panel->analyse();
+    QTRY_VERIFY_WITH_TIMEOUT(!panel->job()->isRunning(), 120000);
+    QCOMPARE(panel->pinCount(), std::size_t{2});
+    QCOMPARE(panel->budgetBits(), budget);
+    for (const auto& [layer, spec] : panel->plan()->layers)
+        if (layer == "dense")
+            QCOMPARE(QString::fromStdString(spec.to_string()), QStringLiteral("int8:channel:sym"));
+    saveScreenshot(window, "allocate-measured.png");
 }
 
 QTEST_MAIN(MainWindowTest)

@@ -10,6 +10,7 @@
 #include <QFileDialog>
 #include <QFormLayout>
 #include <QGridLayout>
+#include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
@@ -21,9 +22,12 @@
 #include <QVBoxLayout>
 #include <qcustomplot.h>
 
+#include <algorithm>
 #include <any>
+#include <cmath>
 
 #include "analysis/model_analysis.hpp"
+#include "sensitivity/labelled_data.hpp"
 #include "jobs/JobRunner.hpp"
 #include "plots/PlotPicker.hpp"
 #include "plots/PlotStyle.hpp"
@@ -44,6 +48,14 @@ QString defaultCandidates() {
 namespace {
 
 constexpr int kSliderSteps = 1000;
+
+// What "Measure candidates" delivers: the weights-only analysis and, for HAWQ Ω or measured
+// Δloss, the engine's figures on the calibration data.
+struct Measured {
+    std::shared_ptr<const quantlens::AnalysisReport> report;
+    std::optional<quantlens::AllocationEvidence> evidence;
+    QString metric;
+};
 
 std::vector<quantlens::QuantSpec> parseSpecs(const QString& text) {
     std::vector<quantlens::QuantSpec> specs;
@@ -80,12 +92,31 @@ AllocationPanel::AllocationPanel(QWidget* parent)
       table_(new QTableWidget),
       load_(new QPushButton(tr("Load plan…"))),
       save_(new QPushButton(tr("Save plan…"))),
-      job_(new JobRunner(this)) {
+      job_(new JobRunner(this)),
+      budget_(new QLineEdit),
+      undo_(new QPushButton(tr("Undo"))),
+      redo_(new QPushButton(tr("Redo"))) {
     embeddings_->setPlaceholderText(
         tr("same as every layer (e.g. f16 or int8:channel:sym to keep them wider)"));
     metric_->addItem(tr("squared error (mse)"), "mse");
     metric_->addItem(tr("squared error × kurtosis"), "kurtosis");
     metric_->addItem(tr("squared error × max/mean |w|"), "max_to_mean");
+    metric_->addItem(tr("HAWQ Ω: Hessian trace × squared error (runs the model)"), "hawq");
+    metric_->addItem(tr("measured Δloss, each layer alone (runs the model)"), "measured");
+    metric_->setToolTip(
+        tr("HAWQ Ω and measured Δloss run the model on the calibration data chosen in the "
+           "Sensitivity view (or given with --calib)"));
+    metric_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    metric_->setMinimumContentsLength(22);
+    candidates_->setMinimumWidth(160);
+    embeddings_->setMinimumWidth(160);
+    budget_->setPlaceholderText(tr("4.5bpw or 2.1GB"));
+    budget_->setMaximumWidth(130);
+    budget_->setToolTip(tr("Type a budget: bits per weight (4.5bpw) or the weights' size (800MB, 1.5GiB)"));
+    undo_->setShortcut(QKeySequence::Undo);
+    redo_->setShortcut(QKeySequence::Redo);
+    undo_->setEnabled(false);
+    redo_->setEnabled(false);
     slider_->setRange(0, kSliderSteps);
     slider_->setEnabled(false);
     save_->setEnabled(false);
@@ -100,11 +131,20 @@ AllocationPanel::AllocationPanel(QWidget* parent)
     tieFused_->setToolTip(
         tr("One spec for the projections vLLM fuses into one matrix (needed for packed safetensors)"));
     metricRow->addWidget(tieFused_);
-    metricRow->addWidget(analyse_);
-    metricRow->addWidget(load_);
-    metricRow->addWidget(save_);
     form->addRow(tr("Damage"), metricRow);
-    form->addRow(tr("Budget"), slider_);
+    // The actions on a row of their own, so the view fits a narrow pane without scrolling sideways.
+    auto* actions = new QHBoxLayout;
+    actions->addWidget(analyse_);
+    actions->addWidget(load_);
+    actions->addWidget(save_);
+    actions->addStretch(1);
+    form->addRow(QString(), actions);
+    auto* budgetRow = new QHBoxLayout;
+    budgetRow->addWidget(slider_, 1);
+    budgetRow->addWidget(budget_);
+    budgetRow->addWidget(undo_);
+    budgetRow->addWidget(redo_);
+    form->addRow(tr("Budget"), budgetRow);
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(form);
     layout->addWidget(summary_);
@@ -132,10 +172,24 @@ AllocationPanel::AllocationPanel(QWidget* parent)
     layout->addWidget(table_, 1);
 
     connect(analyse_, &QPushButton::clicked, this, &AllocationPanel::analyse);
-    connect(metric_, &QComboBox::currentIndexChanged, this,
-            [this] { solve(Frontier::Recompute, sliderBits()); });
+    connect(metric_, &QComboBox::currentIndexChanged, this, [this] {
+        // A model-based metric needs the engine's figures for these candidates: measure them.
+        if (report_ && needsEngine() && (!evidence_ || evidenceMetric_ != metric_->currentData().toString()))
+            analyse();
+        else
+            solve(Frontier::Recompute, sliderBits());
+    });
+    connect(budget_, &QLineEdit::returnPressed, this, [this] { setBudgetText(budget_->text()); });
+    connect(undo_, &QPushButton::clicked, this, &AllocationPanel::undo);
+    connect(redo_, &QPushButton::clicked, this, &AllocationPanel::redo);
+    // A budget step is remembered when the slider comes to rest (not at every pixel of a drag).
+    connect(slider_, &QSlider::sliderReleased, this, &AllocationPanel::remember);
     connect(tieFused_, &QCheckBox::toggled, this, [this] { solve(Frontier::Recompute, sliderBits()); });
-    connect(slider_, &QSlider::valueChanged, this, [this] { solve(Frontier::Keep, sliderBits()); });
+    connect(slider_, &QSlider::valueChanged, this, [this] {
+        solve(Frontier::Keep, sliderBits());
+        if (!slider_->isSliderDown())
+            remember();
+    });
     connect(table_, &QTableWidget::cellDoubleClicked, this, [this](int row, int) {
         if (!report_)
             return;
@@ -161,10 +215,15 @@ AllocationPanel::AllocationPanel(QWidget* parent)
     });
     connect(barPicker_, &PlotPicker::layerClicked, this, &AllocationPanel::layerClicked);
     connect(job_, &JobRunner::finished, this, [this](const std::any& result) {
-        report_ = std::any_cast<std::shared_ptr<const quantlens::AnalysisReport>>(result);
-        pins_.clear();
+        const auto measured = std::any_cast<std::shared_ptr<const Measured>>(result);
+        const bool first = !report_;
+        report_ = measured->report;
+        evidence_ = measured->evidence;
+        evidenceMetric_ = measured->metric;
         slider_->setEnabled(true);
-        solve(Frontier::Recompute, std::nullopt);  // the frontier's range, then the middle of it
+        // Re-measuring keeps the pins and the budget; the first measurement starts mid-range.
+        solve(Frontier::Recompute, first ? std::nullopt : std::optional<double>(sliderBits()));
+        remember();
     });
     connect(job_, &JobRunner::failed, this, [this](const QString& message) {
         summary_->setText(
@@ -185,6 +244,11 @@ void AllocationPanel::setModel(std::shared_ptr<const quantlens::Model> model) {
     report_.reset();
     plan_.reset();
     pins_.clear();
+    evidence_.reset();
+    history_.clear();
+    at_ = 0;
+    undo_->setEnabled(false);
+    redo_->setEnabled(false);
     slider_->setEnabled(false);
     save_->setEnabled(false);
     table_->setRowCount(0);
@@ -212,15 +276,97 @@ QString AllocationPanel::embeddingCandidates() const {
 }
 
 quantlens::PlanRequest AllocationPanel::request(double bitsPerWeight) const {
+    return request(quantlens::Budget{quantlens::Budget::Kind::BitsPerWeight, bitsPerWeight});
+}
+
+quantlens::PlanRequest AllocationPanel::request(const quantlens::Budget& budget) const {
     quantlens::PlanRequest request;
     request.candidates = parseSpecs(candidates_->text());
     if (!embeddings_->text().trimmed().isEmpty())
         request.kind_candidates[quantlens::LayerKind::Embedding] = parseSpecs(embeddings_->text());
     request.pins = pins_;
     request.metric = quantlens::parse_damage_metric(metric_->currentData().toString().toStdString());
-    request.budget = {quantlens::Budget::Kind::BitsPerWeight, bitsPerWeight};
+    request.budget = budget;
     request.tie_fused = tieFused_->isChecked();
+    if (evidence_ && evidenceMetric_ == metric_->currentData().toString()) {
+        request.hessian_traces = evidence_->hessian_traces;
+        request.measured_damage = evidence_->measured_damage;
+    }
     return request;
+}
+
+bool AllocationPanel::needsEngine() const {
+    const auto metric = metric_->currentData().toString();
+    return metric == QLatin1String("hawq") || metric == QLatin1String("measured");
+}
+
+void AllocationPanel::setCalibration(const QString& path) {
+    calibration_ = path;
+}
+
+void AllocationPanel::setMetric(const QString& name) {
+    metric_->setCurrentIndex(metric_->findData(name));
+}
+
+void AllocationPanel::setBudgetText(const QString& text) {
+    if (!model_ || !report_)
+        return;
+    try {
+        const auto budget = quantlens::Budget::parse(text.trimmed().toStdString());
+        const auto plan = quantlens::plan_allocation(*model_, *report_, request(budget)).plan;
+        // The slider stands at the plan's bits per weight, so a size budget reads as one too.
+        const double bits = budget.kind == quantlens::Budget::Kind::BitsPerWeight ? budget.value
+                            : plan.summary ? plan.summary->bits_per_weight
+                                           : sliderBits();
+        // The slider's step at or below it: a later re-solve at the slider stays within the budget.
+        const QSignalBlocker block(slider_);
+        if (maxBits_ > minBits_)
+            slider_->setValue(static_cast<int>(
+                std::floor(std::clamp((bits - minBits_) / (maxBits_ - minBits_), 0.0, 1.0) * kSliderSteps)));
+        plan_ = plan;
+        showPlan();
+        remember();
+    } catch (const quantlens::Error& error) {
+        summary_->setText(QStringLiteral("<span style='color:#c0392b'>%1</span>")
+                              .arg(QString::fromStdString(error.what()).toHtmlEscaped()));
+    }
+}
+
+void AllocationPanel::remember() {
+    if (restoring_ || !report_)
+        return;
+    const Step now{pins_, sliderBits()};
+    if (!history_.empty() && history_[at_].bits == now.bits && history_[at_].pins == now.pins)
+        return;
+    history_.resize(history_.empty() ? 0 : at_ + 1);  // a new step drops the steps undone
+    history_.push_back(now);
+    at_ = history_.size() - 1;
+    undo_->setEnabled(canUndo());
+    redo_->setEnabled(canRedo());
+}
+
+void AllocationPanel::undo() {
+    if (!canUndo())
+        return;
+    --at_;
+    restoring_ = true;
+    pins_ = history_[at_].pins;
+    solve(Frontier::Recompute, history_[at_].bits);
+    restoring_ = false;
+    undo_->setEnabled(canUndo());
+    redo_->setEnabled(canRedo());
+}
+
+void AllocationPanel::redo() {
+    if (!canRedo())
+        return;
+    ++at_;
+    restoring_ = true;
+    pins_ = history_[at_].pins;
+    solve(Frontier::Recompute, history_[at_].bits);
+    restoring_ = false;
+    undo_->setEnabled(canUndo());
+    redo_->setEnabled(canRedo());
 }
 
 void AllocationPanel::analyse() {
@@ -228,21 +374,37 @@ void AllocationPanel::analyse() {
         return;
     quantlens::AnalysisOptions options;
     try {
-        auto planned = request(0);
-        planned.pins.clear();
-        options.specs = quantlens::specs_to_measure(planned);
+        options.specs = quantlens::specs_to_measure(request(0));  // the pins' specs too: pins are kept
     } catch (const quantlens::Error& error) {
         job_->refuse(QString::fromStdString(error.what()));
         return;
     }
+    const QString metric = metric_->currentData().toString();
+    if (needsEngine() && calibration_.isEmpty()) {
+        summary_->setText(
+            tr("%1 runs the model on calibration data: choose it in the Sensitivity view (Model "
+               "metrics) or start QuantLens with --calib FILE.")
+                .arg(metric_->currentText()));
+        return;
+    }
     options.qsur = false;  // the damage metrics need the statistics and each spec's error, not QSUR
     auto model = model_;
+    const std::string calibration = calibration_.toStdString();
     job_->start(tr("Measuring candidates"),
-                [model, options](const quantlens::Progress& progress,
-                                 const quantlens::CancelToken& cancel) -> std::any {
-                    return std::shared_ptr<const quantlens::AnalysisReport>(
-                        std::make_shared<quantlens::AnalysisReport>(
-                            quantlens::analyze_model(*model, options, progress, &cancel)));
+                [model, options, metric, calibration](const quantlens::Progress& progress,
+                                                      const quantlens::CancelToken& cancel) -> std::any {
+                    auto measured = std::make_shared<Measured>();
+                    measured->report = std::make_shared<quantlens::AnalysisReport>(
+                        quantlens::analyze_model(*model, options, progress, &cancel));
+                    measured->metric = metric;
+                    if (metric == QLatin1String("hawq"))
+                        measured->evidence = quantlens::hessian_evidence(
+                            *model, quantlens::load_model_data(*model, calibration), progress, &cancel);
+                    else if (metric == QLatin1String("measured"))
+                        measured->evidence = quantlens::measured_evidence(
+                            *model, quantlens::load_model_data(*model, calibration), options.specs, progress,
+                            &cancel);
+                    return std::shared_ptr<const Measured>(std::move(measured));
                 });
 }
 
@@ -259,6 +421,7 @@ void AllocationPanel::pin(const QString& layer, const QString& spec) {
     if (!spec.isEmpty())
         pins_.insert(pins_.begin(), {pattern, quantlens::QuantSpec::parse(spec.toStdString())});
     solve(Frontier::Recompute, sliderBits());  // new frontier, same budget
+    remember();
 }
 
 double AllocationPanel::sliderBits() const {

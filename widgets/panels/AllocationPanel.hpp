@@ -12,6 +12,7 @@
 
 #include "alloc/planning.hpp"
 #include "model/model.hpp"
+#include "sensitivity/allocation_evidence.hpp"
 
 class QCheckBox;
 class QComboBox;
@@ -40,6 +41,18 @@ public:
     QString embeddingCandidates() const;
     void analyse();                        // measure the candidates (then the slider is live)
     void setBudget(double bitsPerWeight);  // as if the slider were moved there
+    // As if typed in the budget field: "4.5bpw", or a size ("2.1GB", "800MiB") for the weights.
+    void setBudgetText(const QString& text);
+    // Labelled or token data for the damage metrics that run the model (HAWQ Ω, measured Δloss).
+    void setCalibration(const QString& path);
+    void setMetric(const QString& name);  // mse, kurtosis, max_to_mean, hawq, measured
+    // Pins and budget: every change can be undone and redone (Ctrl+Z, Ctrl+Shift+Z).
+    bool canUndo() const { return at_ > 0; }
+    bool canRedo() const { return at_ + 1 < history_.size(); }
+    void undo();
+    void redo();
+    double budgetBits() const { return sliderBits(); }
+    std::size_t pinCount() const { return pins_.size(); }
     void pin(const QString& layer, const QString& spec);
     void loadPlan(const QString& path);
     void savePlan(const QString& path);
@@ -62,6 +75,9 @@ signals:
 
 private:
     quantlens::PlanRequest request(double bitsPerWeight) const;
+    quantlens::PlanRequest request(const quantlens::Budget& budget) const;
+    bool needsEngine() const;  // the metric runs the model on calibration data
+    void remember();           // the pins and budget now, as a step to undo to
     enum class Frontier { Keep, Recompute };
     void solve(Frontier frontier, std::optional<double> bitsPerWeight);
     double sliderBits() const;  // the budget the slider stands at
@@ -70,6 +86,18 @@ private:
     std::shared_ptr<const quantlens::Model> model_;
     std::shared_ptr<const quantlens::AnalysisReport> report_;
     std::vector<std::pair<std::string, quantlens::QuantSpec>> pins_;
+    std::optional<quantlens::AllocationEvidence> evidence_;
+    QString evidenceMetric_, calibration_;
+    struct Step {
+        std::vector<std::pair<std::string, quantlens::QuantSpec>> pins;
+        double bits = 0;
+    };
+    std::vector<Step> history_;
+    std::size_t at_ = 0;
+    bool restoring_ = false;
+    QLineEdit* budget_;
+    QPushButton* undo_;
+    QPushButton* redo_;
     std::optional<quantlens::QuantPlan> plan_;
     std::vector<quantlens::Allocation> frontierPoints_;
     std::uint64_t parameters_ = 0;
