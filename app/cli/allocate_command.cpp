@@ -81,14 +81,16 @@ void add_allocate(CLI::App& app) {
                      "average bits per weight (4.5bpw) or the weights' size (2.1GB, 1.5GiB, 800MB)")
         ->required();
     command
-        ->add_option("--metric", options->metric,
-                     "predicted damage: squared error (mse) times 1, the kurtosis, the max-to-mean ratio, or "
-                     "HAWQ-V2's Omega = Tr(H)/n times it "
-                     "(hawq: needs --calib), or the measured delta loss with the layer alone quantized "
-                     "(measured: needs --calib); models the engine runs: Keras classifiers, GPT-2 and LLaMA")
-        ->check(CLI::IsMember({"mse", "kurtosis", "max_to_mean", "hawq", "measured"}));
+        ->add_option(
+            "--metric", options->metric,
+            "predicted damage: squared error (mse) times 1, the kurtosis, the max-to-mean ratio, or "
+            "HAWQ-V2's Omega = Tr(H)/n times it "
+            "(hawq: needs --calib), or the measured delta loss with the layer alone quantized "
+            "(measured: needs --calib), or its Fisher-Taylor estimate (fisher: needs --calib); models "
+            "the engine runs: Keras classifiers, GPT-2 and LLaMA")
+        ->check(CLI::IsMember({"mse", "kurtosis", "max_to_mean", "hawq", "measured", "fisher"}));
     command->add_option("--calib", options->calib,
-                        "labelled calibration data (x, y) for --metric hawq and --metric measured");
+                        "labelled calibration data (x, y) for --metric hawq, measured and fisher");
     command->add_option("--candidate", options->candidates,
                         "a spec every layer may take (repeatable; default " +
                             CLI::detail::join(default_candidates(), ", ") + ")");
@@ -154,14 +156,15 @@ void add_allocate(CLI::App& app) {
                                                           stderr_progress("layers"), &interrupt_token())
                                              .hessian_traces;
             }
-            if (request.metric == DamageMetric::Measured) {
+            if (request.metric == DamageMetric::Measured || request.metric == DamageMetric::Fisher) {
                 if (options->calib.empty())
-                    throw Error("", "--metric measured",
+                    throw Error("", "--metric " + options->metric,
                                 "needs --calib with labelled calibration data to measure the loss on");
-                request.measured_damage =
+                auto evidence =
                     measured_evidence(model, load_model_data(model, options->calib), analysis.specs,
-                                      stderr_progress("steps"), &interrupt_token())
-                        .measured_damage;
+                                      stderr_progress("steps"), &interrupt_token());
+                request.measured_damage = std::move(evidence.measured_damage);
+                request.fisher_damage = std::move(evidence.fisher_damage);
             }
             const auto result = plan_allocation(model, report, request);
             std::string llama_types;  // checked before anything is written

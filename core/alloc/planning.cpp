@@ -23,7 +23,8 @@ double sensitivity_weight(DamageMetric metric, const LayerStatistics& s) {
         case DamageMetric::Kurtosis: return std::max(0.0, s.excess_kurtosis + 3);
         case DamageMetric::MaxToMean: return s.max_to_mean;
         case DamageMetric::Hawq:
-        case DamageMetric::Measured: break;  // from the sensitivity engine, in plan_allocation
+        case DamageMetric::Measured:
+        case DamageMetric::Fisher: break;  // from the sensitivity engine, in plan_allocation
     }
     return 1.0;
 }
@@ -37,17 +38,18 @@ std::string_view damage_metric_name(DamageMetric metric) {
         case DamageMetric::MaxToMean: return "max_to_mean";
         case DamageMetric::Hawq: return "hawq";
         case DamageMetric::Measured: return "measured";
+        case DamageMetric::Fisher: return "fisher";
     }
     return "mse";
 }
 
 DamageMetric parse_damage_metric(std::string_view name) {
     for (auto metric : {DamageMetric::Mse, DamageMetric::Kurtosis, DamageMetric::MaxToMean,
-                        DamageMetric::Hawq, DamageMetric::Measured})
+                        DamageMetric::Hawq, DamageMetric::Measured, DamageMetric::Fisher})
         if (damage_metric_name(metric) == name)
             return metric;
     throw Error("", "metric \"" + std::string(name) + "\"",
-                "expected mse, kurtosis, max_to_mean, hawq or measured");
+                "expected mse, kurtosis, max_to_mean, hawq, measured or fisher");
 }
 
 std::vector<QuantSpec> specs_to_measure(const PlanRequest& request) {
@@ -134,17 +136,19 @@ PlanResult plan_allocation(const Model& model, const AnalysisReport& report, con
                 continue;
             }
             double damage = weight * outcome.metrics->mse * n;
-            if (request.metric == DamageMetric::Measured) {
+            if (request.metric == DamageMetric::Measured || request.metric == DamageMetric::Fisher) {
                 // A spec that lowers the calibration loss is as good as lossless here: the knapsack wants
                 // damage ≥ 0.
-                const auto by_layer = request.measured_damage.find(analysed.layer);
-                const auto by_spec = by_layer == request.measured_damage.end()
-                                         ? std::map<std::string, double>::const_iterator()
-                                         : by_layer->second.find(spec.to_string());
-                if (by_layer == request.measured_damage.end() || by_spec == by_layer->second.end())
+                const bool fisher = request.metric == DamageMetric::Fisher;
+                const auto& table = fisher ? request.fisher_damage : request.measured_damage;
+                const auto by_layer = table.find(analysed.layer);
+                const auto by_spec = by_layer == table.end() ? std::map<std::string, double>::const_iterator()
+                                                             : by_layer->second.find(spec.to_string());
+                if (by_layer == table.end() || by_spec == by_layer->second.end())
                     throw Error(
                         path, "layer \"" + analysed.layer + "\"",
-                        "has no measured delta loss for " + spec.to_string() +
+                        std::string("has no ") + (fisher ? "Fisher-Taylor estimate" : "measured delta loss") +
+                            " for " + spec.to_string() +
                             " (the engine measures Dense and Conv layers; pin the others with --pin)");
                 damage = std::max(by_spec->second, 0.0);
             }

@@ -23,6 +23,7 @@ enum class DamageMetric {
     Hawq,       // weight Tr(H)/n from PlanRequest::hessian_traces: damage = HAWQ-V2's Ω
     Measured,   // damage = the measured Δloss with the layer alone quantized (PlanRequest::measured_damage),
                 // floored at 0
+    Fisher,  // damage = the Fisher–Taylor estimate ½·Σ F·(ΔW)² of that Δloss (PlanRequest::fisher_damage)
 };
 std::string_view damage_metric_name(DamageMetric metric);
 DamageMetric parse_damage_metric(std::string_view name);  // Error listing the names
@@ -47,6 +48,8 @@ struct PlanRequest {
     std::map<std::string, std::pair<double, std::size_t>> hessian_traces;
     // For DamageMetric::Measured: layer → spec text → Δloss (sensitivity/layer_damage).
     std::map<std::string, std::map<std::string, double>> measured_damage;
+    // For DamageMetric::Fisher: layer → spec text → Fisher–Taylor estimate (sensitivity/layer_damage).
+    std::map<std::string, std::map<std::string, double>> fisher_damage;
 };
 
 // The group a layer ties into under tie_fused ("model.layers.0.self_attn.qkv_proj"), or its own name.

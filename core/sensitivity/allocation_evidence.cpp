@@ -20,8 +20,11 @@ AllocationEvidence measured_evidence(const Model& model, const LabelledData& dat
     AllocationEvidence evidence;
     const auto damage = layer_damage(model, data, specs, {}, progress, cancel);
     for (const auto& layer : damage.layers)
-        for (std::size_t s = 0; s < damage.specs.size(); ++s)
+        for (std::size_t s = 0; s < damage.specs.size(); ++s) {
             evidence.measured_damage[layer.layer][damage.specs[s].to_string()] = layer.delta_loss[s];
+            if (s < layer.fisher.size())
+                evidence.fisher_damage[layer.layer][damage.specs[s].to_string()] = layer.fisher[s];
+        }
     return evidence;
 }
 

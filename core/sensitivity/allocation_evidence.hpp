@@ -1,6 +1,6 @@
 #pragma once
-// The model-based damage an allocation can be made from (alloc/planning's DamageMetric::Hawq and
-// ::Measured), computed by the engine on calibration data. Kept apart from alloc/ (a sibling
+// The model-based damage an allocation can be made from (alloc/planning's DamageMetric::Hawq,
+// ::Measured and ::Fisher), computed by the engine on calibration data. Kept apart from alloc/ (a sibling
 // layer): the CLI's `allocate` and the GUI's Allocate view both fill their PlanRequest from it.
 #include <cstddef>
 #include <map>
@@ -20,6 +20,8 @@ struct AllocationEvidence {
     std::map<std::string, std::pair<double, std::size_t>> hessian_traces;
     // layer → spec text → Δloss with that layer alone quantized with that spec.
     std::map<std::string, std::map<std::string, double>> measured_damage;
+    // layer → spec text → the Fisher–Taylor estimate of that Δloss (the same run measures both).
+    std::map<std::string, std::map<std::string, double>> fisher_damage;
 };
 
 AllocationEvidence hessian_evidence(const Model& model, const LabelledData& data,

@@ -244,3 +244,27 @@ TEST_CASE("HAWQ allocation: each candidate's damage is HAWQ-V2's Omega from the 
     // the layer with the larger trace per parameter gets the wider spec
     CHECK(result.plan.layers[1].second.to_string() == "int8:channel:sym");
 }
+
+TEST_CASE(
+    "Fisher-Taylor allocation: each candidate's damage is the layer's Fisher-Taylor estimate, floored at 0") {
+    const auto model = Model::open(sample_path("digits-mlp.h5"));
+    PlanRequest request;
+    request.candidates = {QuantSpec::parse("int4:channel:asym"), QuantSpec::parse("int8:channel:sym")};
+    request.budget = Budget::parse("6bpw");
+    request.metric = parse_damage_metric("fisher");
+    const auto report = analysis_for(model, request);
+    CHECK_THROWS_WITH(plan_allocation(model, report, request),
+                      Catch::Contains("has no Fisher-Taylor estimate for"));
+    // dense_1 is the sensitive one by these figures; a negative estimate counts as no damage
+    request.fisher_damage = {{"dense", {{"int4:channel:asym", 0.01}, {"int8:channel:sym", -0.001}}},
+                             {"dense_1", {{"int4:channel:asym", 0.5}, {"int8:channel:sym", 0.002}}}};
+    const auto result = plan_allocation(model, report, request);
+    CHECK(result.plan.metric == "fisher");
+    for (std::size_t l = 0; l < report.layers.size(); ++l)
+        CHECK(result.layer_choices[l].damage ==
+              std::max(0.0, request.fisher_damage[report.layers[l].layer][result.layer_choices[l].spec]));
+    CHECK(result.plan.layers[1].second.to_string() == "int8:channel:sym");
+    // the measured delta loss is a different table: the Fisher one is not used for it
+    request.metric = DamageMetric::Measured;
+    CHECK_THROWS_WITH(plan_allocation(model, report, request), Catch::Contains("has no measured delta loss"));
+}

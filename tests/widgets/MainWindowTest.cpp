@@ -1082,6 +1082,17 @@ void MainWindowTest::allocateWithTheEvidence() {
             QCOMPARE(panel->plan()->layers[i].second.to_string(), core.layers[i].second.to_string());
     };
     compare(panel->budgetBits());
+    // The same run gives the Fisher–Taylor estimates: switching to them re-plans without re-measuring.
+    request.metric = quantlens::DamageMetric::Fisher;
+    request.fisher_damage = quantlens::measured_evidence(
+                                model, quantlens::load_model_data(model, calib.toStdString()), options.specs)
+                                .fisher_damage;
+    panel->setMetric(QStringLiteral("fisher"));
+    QVERIFY(!panel->job()->isRunning());
+    QCOMPARE(QString::fromStdString(panel->plan()->metric), QStringLiteral("fisher"));
+    compare(panel->budgetBits());
+    panel->setMetric(QStringLiteral("measured"));
+    request.metric = quantlens::DamageMetric::Measured;
 
     // A typed budget, in bits per weight or bytes; each step can be undone and redone.
     panel->setBudgetText(QStringLiteral("5bpw"));

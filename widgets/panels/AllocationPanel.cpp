@@ -103,8 +103,9 @@ AllocationPanel::AllocationPanel(QWidget* parent)
     metric_->addItem(tr("squared error × max/mean |w|"), "max_to_mean");
     metric_->addItem(tr("HAWQ Ω: Hessian trace × squared error (runs the model)"), "hawq");
     metric_->addItem(tr("measured Δloss, each layer alone (runs the model)"), "measured");
+    metric_->addItem(tr("Fisher–Taylor estimate of Δloss (runs the model)"), "fisher");
     metric_->setToolTip(
-        tr("HAWQ Ω and measured Δloss run the model on the calibration data chosen in the "
+        tr("HAWQ Ω, measured Δloss and Fisher–Taylor run the model on the calibration data chosen in the "
            "Sensitivity view (or given with --calib)"));
     metric_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
     metric_->setMinimumContentsLength(22);
@@ -174,7 +175,7 @@ AllocationPanel::AllocationPanel(QWidget* parent)
     connect(analyse_, &QPushButton::clicked, this, &AllocationPanel::analyse);
     connect(metric_, &QComboBox::currentIndexChanged, this, [this] {
         // A model-based metric needs the engine's figures for these candidates: measure them.
-        if (report_ && needsEngine() && (!evidence_ || evidenceMetric_ != metric_->currentData().toString()))
+        if (report_ && needsEngine() && !evidenceServes(metric_->currentData().toString()))
             analyse();
         else
             solve(Frontier::Recompute, sliderBits());
@@ -288,16 +289,26 @@ quantlens::PlanRequest AllocationPanel::request(const quantlens::Budget& budget)
     request.metric = quantlens::parse_damage_metric(metric_->currentData().toString().toStdString());
     request.budget = budget;
     request.tie_fused = tieFused_->isChecked();
-    if (evidence_ && evidenceMetric_ == metric_->currentData().toString()) {
+    if (evidenceServes(metric_->currentData().toString())) {
         request.hessian_traces = evidence_->hessian_traces;
         request.measured_damage = evidence_->measured_damage;
+        request.fisher_damage = evidence_->fisher_damage;
     }
     return request;
 }
 
+// One engine run gives both the measured Δloss and its Fisher–Taylor estimate.
+bool AllocationPanel::evidenceServes(const QString& metric) const {
+    const auto family = [](const QString& m) {
+        return m == QLatin1String("fisher") ? QStringLiteral("measured") : m;
+    };
+    return evidence_ && family(evidenceMetric_) == family(metric);
+}
+
 bool AllocationPanel::needsEngine() const {
     const auto metric = metric_->currentData().toString();
-    return metric == QLatin1String("hawq") || metric == QLatin1String("measured");
+    return metric == QLatin1String("hawq") || metric == QLatin1String("measured") ||
+           metric == QLatin1String("fisher");
 }
 
 void AllocationPanel::setCalibration(const QString& path) {
@@ -400,7 +411,7 @@ void AllocationPanel::analyse() {
                     if (metric == QLatin1String("hawq"))
                         measured->evidence = quantlens::hessian_evidence(
                             *model, quantlens::load_model_data(*model, calibration), progress, &cancel);
-                    else if (metric == QLatin1String("measured"))
+                    else if (metric == QLatin1String("measured") || metric == QLatin1String("fisher"))
                         measured->evidence = quantlens::measured_evidence(
                             *model, quantlens::load_model_data(*model, calibration), options.specs, progress,
                             &cancel);

@@ -77,7 +77,8 @@ private:
     quantlens::PlanRequest request(double bitsPerWeight) const;
     quantlens::PlanRequest request(const quantlens::Budget& budget) const;
     bool needsEngine() const;  // the metric runs the model on calibration data
-    void remember();           // the pins and budget now, as a step to undo to
+    bool evidenceServes(const QString& metric) const;
+    void remember();  // the pins and budget now, as a step to undo to
     enum class Frontier { Keep, Recompute };
     void solve(Frontier frontier, std::optional<double> bitsPerWeight);
     double sliderBits() const;  // the budget the slider stands at
