@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <utility>
@@ -31,6 +32,22 @@ Half half(float value) {
     return f32_to_f16(value);
 }
 
+// C's float-to-small-integer casts as ggml's x86-64 build performs them: truncation to int32
+// (cvttss2si, which gives INT32_MIN for NaN and anything outside int32), then the low 8 bits.
+// Written out because the cast itself is undefined for such values: a block whose scale
+// underflows to a subnormal has 1/d = inf, and inf · 0 = NaN (its stored d is 0, so the codes
+// decode to zeros whatever they are).
+std::uint32_t c_trunc_int32_bits(float v) {
+    const bool fits = v >= -2147483648.0f && v < 2147483648.0f;  // false for NaN
+    return static_cast<std::uint32_t>(fits ? static_cast<std::int32_t>(v) : INT32_MIN);
+}
+std::int8_t c_to_int8(float v) {
+    return static_cast<std::int8_t>(static_cast<std::uint8_t>(c_trunc_int32_bits(v) & 0xFF));
+}
+std::uint8_t c_to_uint8(float v) {
+    return static_cast<std::uint8_t>(c_trunc_int32_bits(v) & 0xFF);
+}
+
 // Q8_0: d = absmax/127, q = round(x/d) (C roundf, half away from zero).
 BlockQ8_0 q8_0_block(const float* x) {
     float amax = 0;
@@ -41,7 +58,7 @@ BlockQ8_0 q8_0_block(const float* x) {
     BlockQ8_0 y;
     y.d = half(d);
     for (int j = 0; j < kQK; ++j)
-        y.qs[j] = static_cast<std::int8_t>(std::roundf(x[j] * id));
+        y.qs[j] = c_to_int8(std::roundf(x[j] * id));
     return y;
 }
 
@@ -63,8 +80,8 @@ BlockQ4_0 q4_0_block(const float* x) {
     BlockQ4_0 y;
     y.d = half(d);
     for (int j = 0; j < kQK / 2; ++j) {
-        const auto q0 = std::min<std::int8_t>(15, static_cast<std::int8_t>(x[j] * id + 8.5f));
-        const auto q1 = std::min<std::int8_t>(15, static_cast<std::int8_t>(x[j + kQK / 2] * id + 8.5f));
+        const auto q0 = std::min<std::int8_t>(15, c_to_int8(x[j] * id + 8.5f));
+        const auto q1 = std::min<std::int8_t>(15, c_to_int8(x[j + kQK / 2] * id + 8.5f));
         y.qs[j] = static_cast<std::uint8_t>(q0 | (q1 << 4));
     }
     return y;
@@ -90,9 +107,8 @@ BlockQ4_1 q4_1_block(const float* x) {
     BlockQ4_1 y;
     const auto [min, id] = min_scale(x, 15, y);
     for (int j = 0; j < kQK / 2; ++j) {
-        const auto q0 = std::min<std::int8_t>(15, static_cast<std::int8_t>((x[j] - min) * id + 0.5f));
-        const auto q1 =
-            std::min<std::int8_t>(15, static_cast<std::int8_t>((x[j + kQK / 2] - min) * id + 0.5f));
+        const auto q0 = std::min<std::int8_t>(15, c_to_int8((x[j] - min) * id + 0.5f));
+        const auto q1 = std::min<std::int8_t>(15, c_to_int8((x[j + kQK / 2] - min) * id + 0.5f));
         y.qs[j] = static_cast<std::uint8_t>(q0 | (q1 << 4));
     }
     return y;
@@ -118,8 +134,7 @@ BlockQ5_0 q5_0_block(const float* x) {
     y.d = half(d);
     std::uint8_t q[kQK];
     for (int j = 0; j < kQK; ++j)
-        q[j] =
-            static_cast<std::uint8_t>(std::min<std::int8_t>(31, static_cast<std::int8_t>(x[j] * id + 16.5f)));
+        q[j] = static_cast<std::uint8_t>(std::min<std::int8_t>(31, c_to_int8(x[j] * id + 16.5f)));
     pack5(q, y);
     return y;
 }
@@ -130,7 +145,7 @@ BlockQ5_1 q5_1_block(const float* x) {
     const auto [min, id] = min_scale(x, 31, y);
     std::uint8_t q[kQK];
     for (int j = 0; j < kQK; ++j)
-        q[j] = static_cast<std::uint8_t>((x[j] - min) * id + 0.5f);
+        q[j] = c_to_uint8((x[j] - min) * id + 0.5f);
     pack5(q, y);
     return y;
 }
