@@ -1,6 +1,7 @@
 #include "quant/quantizer.hpp"
 
 #include <atomic>
+#include <algorithm>
 #include <cmath>
 
 #include "quant/quantizer_family.hpp"
@@ -190,6 +191,20 @@ void quantize_into(const WeightMatrix& weights, const QuantSpec& spec, const Qua
                         rotation->rotate({out.transformed.data() + r * static_cast<std::size_t>(weights.cols),
                                           static_cast<std::size_t>(weights.cols)});
                 });
+        }
+        // Rotating weights near FLT_MAX can overflow (a sum of ±3e38 terms): refused here, by
+        // position, before a quantizer sees inf or NaN.
+        const auto bad = std::find_if(out.transformed.begin(), out.transformed.end(),
+                                      [](float v) { return !std::isfinite(v); });
+        if (bad != out.transformed.end()) {
+            const auto at = static_cast<std::size_t>(bad - out.transformed.begin());
+            const auto cols = static_cast<std::size_t>(std::max<std::int64_t>(weights.cols, 1));
+            throw NonFiniteResult("", "spec \"" + spec.to_string() + "\"",
+                                  std::string(spec.rotation == Rotation::Hadamard ? "the Hadamard rotation"
+                                                                                  : "the smoothing scales") +
+                                      " overflows float32 on these weights (row " +
+                                      std::to_string(at / cols) + ", column " + std::to_string(at % cols) +
+                                      ")");
         }
         working.values = out.transformed;
     }
