@@ -3,6 +3,7 @@
 #include "files/FileDialogs.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include <QAction>
 #include <QActionGroup>
@@ -71,6 +72,10 @@ namespace {
 constexpr int kMaxRecent = 10;
 constexpr std::uint64_t kAutoSqnrParameters = 200'000'000;
 constexpr std::size_t kHistogramBins = 256;
+// The table's columns the model metrics fill: shown once those metrics have run.
+constexpr int kModelMetricColumns[] = {widgets::LayerTableModel::HessianTrace,
+                                       widgets::LayerTableModel::LrpScore,
+                                       widgets::LayerTableModel::DeltaLoss};
 
 struct Loaded {
     std::shared_ptr<const quantlens::Model> model;
@@ -79,7 +84,8 @@ struct Loaded {
 };
 
 struct LayerHistogram {
-    quantlens::Histogram histogram, central;  // central: the middle 99.9% of the values
+    quantlens::Histogram histogram;
+    std::optional<quantlens::Histogram> central;  // the middle 99.9% of the values, when asked for
     QString title;
 };
 
@@ -182,8 +188,7 @@ void MainWindow::buildTable() {
     table_->setWordWrap(false);
     table_->verticalHeader()->setDefaultSectionSize(table_->fontMetrics().height() + 8);
     columns_ = new widgets::ColumnChooser(table_, QStringLiteral("table/hiddenColumns"), this);
-    for (int column : {widgets::LayerTableModel::HessianTrace, widgets::LayerTableModel::LrpScore,
-                       widgets::LayerTableModel::DeltaLoss})
+    for (int column : kModelMetricColumns)
         columns_->setAvailable(column, false);  // until the model metrics run
 
     filter_->setPlaceholderText(tr("Filter layers by name (regular expression)"));
@@ -240,6 +245,11 @@ void MainWindow::buildViews() {
 
 // What the views and the table tell each other.
 void MainWindow::connectViews() {
+    histogram_->offerCentralRange(true);
+    connect(histogram_, &widgets::HistogramPlot::xRangeChanged, this, [this](auto range) {
+        if (range == widgets::HistogramPlot::XRange::Central)
+            showLayerHistogram();
+    });
     connect(filter_, &QLineEdit::textChanged, this, [this](const QString& text) {
         proxy_->setFilterRegularExpression(
             QRegularExpression(text, QRegularExpression::CaseInsensitiveOption));
@@ -305,8 +315,7 @@ void MainWindow::connectJobs() {
                                  .arg(QString::fromStdString(inspection.format)));
         setWindowTitle(tr("QuantLens — %1").arg(QString::fromStdString(inspection.path)));
         layerModel_->setInspection(loaded->inspection);
-        for (int column : {widgets::LayerTableModel::HessianTrace, widgets::LayerTableModel::LrpScore,
-                           widgets::LayerTableModel::DeltaLoss})
+        for (int column : kModelMetricColumns)
             columns_->setAvailable(column, false);  // until the model metrics run
         table_->resizeColumnsToContents();
         histogram_->clear(tr("Select a layer"));
@@ -323,7 +332,10 @@ void MainWindow::connectJobs() {
     });
     connect(histogramJob_, &widgets::JobRunner::finished, this, [this](const std::any& result) {
         auto shown = std::any_cast<std::shared_ptr<LayerHistogram>>(result);
-        histogram_->setHistograms(shown->histogram, shown->central, shown->title);
+        if (shown->central)
+            histogram_->setHistograms(shown->histogram, *shown->central, shown->title);
+        else
+            histogram_->setHistogram(shown->histogram, shown->title);
         emit histogramShown();
     });
     for (auto* job : {loader_, histogramJob_, inspector_->job(), compare_->job(), allocation_->job(),
@@ -715,18 +727,29 @@ void MainWindow::onSelectionChanged() {
     showLayerDetails();
     inspector_->setLayer(model_, QString::fromStdString(row->name));
     compare_->setLayer(model_, QString::fromStdString(row->name));
+    showLayerHistogram();
+}
+
+// The selected layer's histogram, and its central 99.9% only while that range is chosen (it
+// sorts a copy of the layer: not worth doing at every selection).
+void MainWindow::showLayerHistogram() {
+    const auto* row = selectedLayer();
+    if (!row || !model_)
+        return;
     auto model = model_;
     const std::string name = row->name;
+    const bool central = histogram_->xRange() == widgets::HistogramPlot::XRange::Central;
     histogramJob_->start(
         tr("Histogram"),
-        [model, name](const quantlens::Progress&, const quantlens::CancelToken& cancel) -> std::any {
+        [model, name, central](const quantlens::Progress&, const quantlens::CancelToken& cancel) -> std::any {
             const auto& layer = model->layer(name);
             auto weights = model->read_weights(layer);
             cancel.throw_if_cancelled();
             auto shown = std::make_shared<LayerHistogram>();
             shown->histogram = quantlens::histogram(weights.values(), kHistogramBins);
             cancel.throw_if_cancelled();
-            shown->central = quantlens::central_histogram(weights.values(), kHistogramBins);
+            if (central)
+                shown->central = quantlens::central_histogram(weights.values(), kHistogramBins);
             shown->title = QString::fromStdString(name);
             return shown;
         });
@@ -774,8 +797,7 @@ void MainWindow::showModelMetrics(const quantlens::SensitivityReport& report) {
         report.specs.empty() ? QString() : QString::fromStdString(report.specs.front().to_string()), traces,
         lrp, deltaLoss);
     int shown = 0;
-    for (int column : {widgets::LayerTableModel::HessianTrace, widgets::LayerTableModel::LrpScore,
-                       widgets::LayerTableModel::DeltaLoss}) {
+    for (int column : kModelMetricColumns) {
         columns_->setAvailable(column, any[shown++]);  // a column appears once its metric has finished
         table_->resizeColumnToContents(column);
     }

@@ -116,6 +116,7 @@ private:
     void showError(const QString& message);
     void showAbout();
     void onSelectionChanged();
+    void showLayerHistogram();
     int selectedSourceRow() const;                     // the selected layer's row in layerModel_, or -1
     const quantlens::LayerRow* selectedLayer() const;  // the selected layer, or nullptr
     void showLayerDetails();

@@ -248,8 +248,7 @@ void AllocationPanel::setModel(std::shared_ptr<const quantlens::Model> model) {
     evidence_.reset();
     history_.clear();
     at_ = 0;
-    undo_->setEnabled(false);
-    redo_->setEnabled(false);
+    showHistoryButtons();
     slider_->setEnabled(false);
     save_->setEnabled(false);
     table_->setRowCount(0);
@@ -332,8 +331,7 @@ void AllocationPanel::setBudgetText(const QString& text) {
         // The slider's step at or below it: a later re-solve at the slider stays within the budget.
         const QSignalBlocker block(slider_);
         if (maxBits_ > minBits_)
-            slider_->setValue(static_cast<int>(
-                std::floor(std::clamp((bits - minBits_) / (maxBits_ - minBits_), 0.0, 1.0) * kSliderSteps)));
+            slider_->setValue(sliderStep(bits, Rounding::AtOrBelow));
         plan_ = plan;
         showPlan();
         remember();
@@ -352,30 +350,30 @@ void AllocationPanel::remember() {
     history_.resize(history_.empty() ? 0 : at_ + 1);  // a new step drops the steps undone
     history_.push_back(now);
     at_ = history_.size() - 1;
-    undo_->setEnabled(canUndo());
-    redo_->setEnabled(canRedo());
+    showHistoryButtons();
 }
 
 void AllocationPanel::undo() {
-    if (!canUndo())
-        return;
-    --at_;
-    restoring_ = true;
-    pins_ = history_[at_].pins;
-    solve(Frontier::Recompute, history_[at_].bits);
-    restoring_ = false;
-    undo_->setEnabled(canUndo());
-    redo_->setEnabled(canRedo());
+    if (canUndo())
+        stepTo(at_ - 1);
 }
 
 void AllocationPanel::redo() {
-    if (!canRedo())
-        return;
-    ++at_;
+    if (canRedo())
+        stepTo(at_ + 1);
+}
+
+// Back (or forward) to a remembered step: its pins and its budget.
+void AllocationPanel::stepTo(std::size_t step) {
+    at_ = step;
     restoring_ = true;
     pins_ = history_[at_].pins;
     solve(Frontier::Recompute, history_[at_].bits);
     restoring_ = false;
+    showHistoryButtons();
+}
+
+void AllocationPanel::showHistoryButtons() {
     undo_->setEnabled(canUndo());
     redo_->setEnabled(canRedo());
 }
@@ -422,8 +420,7 @@ void AllocationPanel::analyse() {
 void AllocationPanel::setBudget(double bitsPerWeight) {
     if (maxBits_ <= minBits_)
         return;
-    slider_->setValue(
-        static_cast<int>(std::lround((bitsPerWeight - minBits_) / (maxBits_ - minBits_) * kSliderSteps)));
+    slider_->setValue(sliderStep(bitsPerWeight, Rounding::Nearest));
 }
 
 void AllocationPanel::pin(const QString& layer, const QString& spec) {
@@ -433,6 +430,14 @@ void AllocationPanel::pin(const QString& layer, const QString& spec) {
         pins_.insert(pins_.begin(), {pattern, quantlens::QuantSpec::parse(spec.toStdString())});
     solve(Frontier::Recompute, sliderBits());  // new frontier, same budget
     remember();
+}
+
+// The slider position for a budget in the slider's range (needs maxBits_ > minBits_): the nearest
+// step, or the step at or below it when a re-solve there must stay within that budget.
+int AllocationPanel::sliderStep(double bitsPerWeight, Rounding rounding) const {
+    const double steps =
+        std::clamp((bitsPerWeight - minBits_) / (maxBits_ - minBits_), 0.0, 1.0) * kSliderSteps;
+    return static_cast<int>(rounding == Rounding::AtOrBelow ? std::floor(steps) : std::round(steps));
 }
 
 double AllocationPanel::sliderBits() const {
@@ -455,10 +460,7 @@ void AllocationPanel::solve(Frontier frontier, std::optional<double> bitsPerWeig
             frontierPoints_ = widest.solver.frontier();
             const double keep = bitsPerWeight.value_or((minBits_ + maxBits_) / 2);
             const QSignalBlocker block(slider_);
-            slider_->setValue(maxBits_ > minBits_ ? static_cast<int>(std::lround(
-                                                        (std::clamp(keep, minBits_, maxBits_) - minBits_) /
-                                                        (maxBits_ - minBits_) * kSliderSteps))
-                                                  : kSliderSteps);
+            slider_->setValue(maxBits_ > minBits_ ? sliderStep(keep, Rounding::Nearest) : kSliderSteps);
             bitsPerWeight = sliderBits();
         }
         // The slider's cheapest end is exactly the cheapest plan (rounding could land below it).

@@ -79,6 +79,10 @@ private:
     bool needsEngine() const;  // the metric runs the model on calibration data
     bool evidenceServes(const QString& metric) const;
     void remember();  // the pins and budget now, as a step to undo to
+    void stepTo(std::size_t step);
+    void showHistoryButtons();
+    enum class Rounding { Nearest, AtOrBelow };
+    int sliderStep(double bitsPerWeight, Rounding rounding) const;
     enum class Frontier { Keep, Recompute };
     void solve(Frontier frontier, std::optional<double> bitsPerWeight);
     double sliderBits() const;  // the budget the slider stands at
@@ -96,9 +100,6 @@ private:
     std::vector<Step> history_;
     std::size_t at_ = 0;
     bool restoring_ = false;
-    QLineEdit* budget_;
-    QPushButton* undo_;
-    QPushButton* redo_;
     std::optional<quantlens::QuantPlan> plan_;
     std::vector<quantlens::Allocation> frontierPoints_;
     std::uint64_t parameters_ = 0;
@@ -117,6 +118,9 @@ private:
     QPushButton* load_;
     QPushButton* save_;
     JobRunner* job_;
+    QLineEdit* budget_;  // initialised after job_, in this order
+    QPushButton* undo_;
+    QPushButton* redo_;
 };
 
 }  // namespace quantlens::widgets

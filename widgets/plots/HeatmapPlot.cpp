@@ -38,16 +38,16 @@ void HeatmapPlot::setMatrix(const std::vector<double>& values, std::int64_t rows
     // QCPColorMap spans its cells' centres and sizes a cell from the distance between centres,
     // so a single row or column of cells would be drawn zero wide. Such a dimension is given two
     // half cells holding the same value, whose centres are a quarter of the cell from its edges.
-    const int keys = static_cast<int>(std::max<std::int64_t>(cols, 2)),
-              values_ = static_cast<int>(std::max<std::int64_t>(rows, 2));
+    const int keyCells = static_cast<int>(std::max<std::int64_t>(cols, 2)),
+              valueCells = static_cast<int>(std::max<std::int64_t>(rows, 2));
     const auto centres = [](std::int64_t cells, double step) {
         return cells == 1 ? QCPRange(step / 4, 3 * step / 4)
                           : QCPRange(step / 2, step * (static_cast<double>(cells) - 0.5));
     };
-    map_->data()->setSize(keys, values_);
+    map_->data()->setSize(keyCells, valueCells);
     map_->data()->setRange(centres(cols, colStep), centres(rows, rowStep));
-    for (int r = 0; r < values_; ++r)
-        for (int c = 0; c < keys; ++c) {
+    for (int r = 0; r < valueCells; ++r)
+        for (int c = 0; c < keyCells; ++c) {
             const auto row = std::min<std::int64_t>(r, rows - 1), col = std::min<std::int64_t>(c, cols - 1);
             map_->data()->setCell(c, r, values[static_cast<std::size_t>(row * cols + col)]);
         }

@@ -73,7 +73,7 @@ HistogramPlot::HistogramPlot(QWidget* parent)
 void HistogramPlot::setHistogram(const quantlens::Histogram& histogram, const QString& title) {
     full_ = histogram;
     hasCentral_ = false;
-    range_->setEnabled(false);
+    range_->setEnabled(centralOffered_);
     setTitle(title);
     showBars(histogram);
 }
@@ -95,6 +95,12 @@ void HistogramPlot::setXRange(XRange range) {
     }
     if (hasCentral_)
         showBars(range == XRange::Central ? central_ : full_);
+    emit xRangeChanged(range);
+}
+
+void HistogramPlot::offerCentralRange(bool offered) {
+    centralOffered_ = offered;
+    range_->setEnabled(offered || hasCentral_);
 }
 
 HistogramPlot::XRange HistogramPlot::xRange() const {

@@ -25,6 +25,10 @@ public:
     void setHistograms(const quantlens::Histogram& full, const quantlens::Histogram& central,
                        const QString& title);
     enum class XRange { Full, Central };
+    // The range control is live without a central histogram in hand: choosing "central 99.9%"
+    // emits xRangeChanged, and the owner computes it and calls setHistograms (the Layer view,
+    // which computes it only when asked: it sorts a copy of the layer).
+    void offerCentralRange(bool offered);
     void setXRange(XRange range);
     XRange xRange() const;
     bool isLogScale() const;
@@ -46,6 +50,9 @@ public:
     QPair<double, double> clipRange() const { return clip_; }
     int overlayCount() const { return static_cast<int>(overlays_.size()); }
 
+signals:
+    void xRangeChanged(XRange range);  // by the control or setXRange
+
 private:
     void rescale();
     void showBars(const quantlens::Histogram& histogram);
@@ -58,7 +65,7 @@ private:
     std::vector<QCPItemStraightLine*> clipLines_;
     QPair<double, double> clip_{0, 0};
     quantlens::Histogram full_, central_;
-    bool hasCentral_ = false;
+    bool hasCentral_ = false, centralOffered_ = false;
     QCheckBox* log_;
     QComboBox* range_;
 };
