@@ -225,7 +225,6 @@ std::string to_table(const SensitivityReport& report) {
             out += line;
         }
         bool header = false;
-        const PredictorAgreement* best = nullptr;
         for (const auto& a : report.agreement) {
             if (a.spec != report.specs[s].to_string())
                 continue;
@@ -234,15 +233,15 @@ std::string to_table(const SensitivityReport& report) {
             header = true;
             std::snprintf(line, sizeof line, " %s %.2f", a.predictor.c_str(), a.rho);
             out += line;
-            if (!std::isnan(a.rho) && (!best || a.rho > best->rho))
-                best = &a;
         }
         if (header)
             out += "\n";
-        if (best) {  // how far the best agreement can be trusted (docs/metrics.md §4)
-            const double p = spearman_p_value(best->rho, best->layers);
+        // How far the best predictor can be trusted (docs/metrics.md §4), ranked as the GUI ranks them.
+        if (const auto ranked = ranked_predictors(report, report.specs[s].to_string()); !ranked.empty()) {
+            const auto& best = ranked.front();
+            const double p = spearman_p_value(best.rho, best.layers);
             std::snprintf(line, sizeof line, "best: %s rho %.2f over %zu layers, p = %.2g%s\n",
-                          best->predictor.c_str(), best->rho, best->layers, p,
+                          best.predictor.c_str(), best.rho, best.layers, p,
                           p >= 0.05 ? ": weak, it could arise by chance" : "");
             out += line;
         }

@@ -188,3 +188,14 @@ TEST_CASE(
     CHECK_THROWS_WITH(sensitivity_from_json(nlohmann::json{{"schema", "quantlens.sensitivity/2"}}, "x.json"),
                       Catch::Contains("x.json: model: missing"));
 }
+
+TEST_CASE("the text report's best predictor is the best-ranked one, never the measured KL") {
+    SensitivityReport report;
+    report.specs = {QuantSpec::parse("int4:channel:sym")};
+    report.agreement = {{"int4:channel:sym", "lrp", 0.64, 7},
+                        {"int4:channel:sym", "kl", 0.82, 7},  // a damage measure, not a predictor
+                        {"int4:channel:sym", "fisher", 0.46, 7}};
+    const auto text = to_table(report);
+    CHECK_THAT(text, Catch::Contains("kl 0.82"));  // still listed with the others
+    CHECK_THAT(text, Catch::Contains("best: lrp rho 0.64 over 7 layers, p = 0.12: weak"));
+}
