@@ -92,6 +92,32 @@ void saveScreenshot(QWidget& window, const QString& name) {
         window.grab().save(QStringLiteral(QUANTLENS_SCREENSHOTS "/") + name);
 }
 
+// A QSettings store of the tests' own (QStandardPaths' test mode, an application name per
+// test), with `group` emptied before and after (an empty group: the whole store).
+class TestSettings {
+public:
+    TestSettings(const QString& application, const QString& group) : group_(group) {
+        QStandardPaths::setTestModeEnabled(true);
+        QCoreApplication::setOrganizationName(QStringLiteral("QuantLensTests"));
+        QCoreApplication::setApplicationName(application);
+        empty();
+    }
+    ~TestSettings() {
+        empty();
+        QCoreApplication::setOrganizationName(QString());
+        QCoreApplication::setApplicationName(QString());
+    }
+
+private:
+    void empty() const {
+        if (group_.isEmpty())
+            QSettings().clear();
+        else
+            QSettings().remove(group_);
+    }
+    QString group_;
+};
+
 // Shows the window at the screenshots' size and opens a model in it, waiting until it is listed.
 void showAndOpen(MainWindow& window, const QString& path) {
     window.resize(1440, 860);
@@ -190,15 +216,7 @@ void MainWindowTest::histogramsHaveLogCountRangeAndReset() {
 
 void MainWindowTest::badFileShowsErrorAndWindowStaysUsable() {
     // Recent Files lives in QSettings, which needs an application name; a test store, only here.
-    QStandardPaths::setTestModeEnabled(true);
-    QCoreApplication::setOrganizationName(QStringLiteral("QuantLensTests"));
-    QCoreApplication::setApplicationName(QStringLiteral("recent-files"));
-    QSettings().remove("recentFiles");
-    const auto restore = qScopeGuard([] {
-        QSettings().remove("recentFiles");
-        QCoreApplication::setOrganizationName(QString());
-        QCoreApplication::setApplicationName(QString());
-    });
+    const TestSettings settings(QStringLiteral("recent-files"), QStringLiteral("recentFiles"));
     MainWindow window;
     window.show();
     QSignalSpy errors(&window, &MainWindow::errorShown);
@@ -824,15 +842,7 @@ void MainWindowTest::quantizeViewDrawsBlockLevelsAndNarrowErrorMaps() {
 }
 
 void MainWindowTest::windowFitsTheScreenAtAnyScaleFactor() {
-    QStandardPaths::setTestModeEnabled(true);
-    QCoreApplication::setOrganizationName(QStringLiteral("QuantLensTests"));
-    QCoreApplication::setApplicationName(QStringLiteral("window-size"));
-    QSettings().remove("window");
-    const auto restore = qScopeGuard([] {
-        QSettings().remove("window");
-        QCoreApplication::setOrganizationName(QString());
-        QCoreApplication::setApplicationName(QString());
-    });
+    const TestSettings settings(QStringLiteral("window-size"), QStringLiteral("window"));
     const QRect available = QGuiApplication::primaryScreen()->availableGeometry();
     {
         // First start: the window fits the screen it opens on (offscreen's is 800×600).
@@ -862,15 +872,7 @@ void MainWindowTest::windowFitsTheScreenAtAnyScaleFactor() {
 }
 
 void MainWindowTest::layerTableServesADayOfWork() {
-    QStandardPaths::setTestModeEnabled(true);
-    QCoreApplication::setOrganizationName(QStringLiteral("QuantLensTests"));
-    QCoreApplication::setApplicationName(QStringLiteral("layer-table"));
-    QSettings().remove("table");
-    const auto restore = qScopeGuard([] {
-        QSettings().remove("table");
-        QCoreApplication::setOrganizationName(QString());
-        QCoreApplication::setApplicationName(QString());
-    });
+    const TestSettings settings(QStringLiteral("layer-table"), QStringLiteral("table"));
     QTemporaryDir cache;
     qputenv("QUANTLENS_CACHE_DIR", cache.path().toUtf8());
     using Table = quantlens::widgets::LayerTableModel;
@@ -937,16 +939,9 @@ void MainWindowTest::layerTableServesADayOfWork() {
 }
 
 void MainWindowTest::desktopConventions() {
-    QStandardPaths::setTestModeEnabled(true);
-    QCoreApplication::setOrganizationName(QStringLiteral("QuantLensTests"));
-    QCoreApplication::setApplicationName(QStringLiteral("desktop"));
-    QSettings().clear();
-    const auto restore = qScopeGuard([] {
-        QSettings().clear();
-        QCoreApplication::setOrganizationName(QString());
-        QCoreApplication::setApplicationName(QString());
-        quantlens::gui::apply_appearance(quantlens::gui::Appearance::System);
-    });
+    const TestSettings settings(QStringLiteral("desktop"), QString());
+    const auto restore =
+        qScopeGuard([] { quantlens::gui::apply_appearance(quantlens::gui::Appearance::System); });
     quantlens::gui::capture_system_palette();
     MainWindow window;
     window.resize(1280, 760);
