@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "quant/ggml_kquants.hpp"
 #include "quant/quantizer_family.hpp"
 #include "tensor/convert.hpp"
 #include "tensor/ggml_block_types.hpp"
@@ -159,6 +160,7 @@ void quantize_blocks(const float* x, std::uint8_t* out, std::size_t first, std::
 
 using RowFunction = void (*)(const float*, std::uint8_t*, std::size_t, std::size_t);
 
+// The legacy 32-value types' reference quantizers, or null for the super-block types.
 RowFunction row_function(DType type) {
     switch (type) {
         case DType::Q8_0: return quantize_blocks<q8_0_block>;
@@ -167,50 +169,64 @@ RowFunction row_function(DType type) {
         case DType::Q5_0: return quantize_blocks<q5_0_block>;
         case DType::Q5_1: return quantize_blocks<q5_1_block>;
         default:
-            throw std::invalid_argument(
-                "quantize_ggml_row: QuantLens writes Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1");
+            if (ggml::quantizes_superblocks(type))
+                return nullptr;
+            throw std::invalid_argument("quantize_ggml_row: " + std::string(dtype_name(type)) +
+                                        " is not a ggml type QuantLens writes");
     }
 }
 
-DType dtype_of(QuantFormat format) {
-    switch (format) {
-        case QuantFormat::Q8_0: return DType::Q8_0;
-        case QuantFormat::Q4_0: return DType::Q4_0;
-        case QuantFormat::Q4_1: return DType::Q4_1;
-        case QuantFormat::Q5_0: return DType::Q5_0;
-        default: return DType::Q5_1;
-    }
+struct FormatType {
+    QuantFormat format;
+    DType type;
+};
+constexpr FormatType kFormatTypes[] = {
+    {QuantFormat::Q8_0, DType::Q8_0},     {QuantFormat::Q4_0, DType::Q4_0},
+    {QuantFormat::Q4_1, DType::Q4_1},     {QuantFormat::Q5_0, DType::Q5_0},
+    {QuantFormat::Q5_1, DType::Q5_1},     {QuantFormat::Q2_K, DType::Q2_K},
+    {QuantFormat::Q3_K, DType::Q3_K},     {QuantFormat::Q4_K, DType::Q4_K},
+    {QuantFormat::Q5_K, DType::Q5_K},     {QuantFormat::Q6_K, DType::Q6_K},
+    {QuantFormat::IQ4_NL, DType::IQ4_NL}, {QuantFormat::IQ4_XS, DType::IQ4_XS},
+    {QuantFormat::TQ1_0, DType::TQ1_0},   {QuantFormat::TQ2_0, DType::TQ2_0},
+};
+
+const FormatType* format_type(QuantFormat format) {
+    for (const auto& entry : kFormatTypes)
+        if (entry.format == format)
+            return &entry;
+    return nullptr;
 }
 
 class GgmlFamily final : public QuantizerFamily {
 public:
-    bool handles(QuantFormat f) const override {
-        return f == QuantFormat::Q8_0 || f == QuantFormat::Q4_0 || f == QuantFormat::Q4_1 ||
-               f == QuantFormat::Q5_0 || f == QuantFormat::Q5_1;
-    }
-    void quantize(const WeightMatrix& w, const QuantSpec& spec, const QuantOptions&,
+    bool handles(QuantFormat f) const override { return format_type(f) != nullptr; }
+    void quantize(const WeightMatrix& w, const QuantSpec& spec, const QuantOptions& options,
                   QuantResult& out) const override {
-        if (w.cols % kQK != 0)
-            throw Error(
-                "", "spec \"" + spec.to_string() + "\"",
-                "ggml block types need rows whose length is a multiple of 32; this weight's rows hold " +
-                    std::to_string(w.cols) + " values");
-        const DType type = dtype_of(spec.format);
+        const DType type = format_type(spec.format)->type;
         const auto& info = dtype_info(type);
+        const auto block = static_cast<std::int64_t>(info.block_elements);
+        if (w.cols % block != 0)
+            throw Error("", "spec \"" + spec.to_string() + "\"",
+                        "ggml " + std::string(info.name) + " needs rows whose length is a multiple of " +
+                            std::to_string(block) + "; this weight's rows hold " + std::to_string(w.cols) +
+                            " values");
+        if (!options.importance.empty() && options.importance.size() != static_cast<std::size_t>(w.cols))
+            throw Error("", "spec \"" + spec.to_string() + "\"",
+                        "the importance matrix has " + std::to_string(options.importance.size()) +
+                            " entries for rows of " + std::to_string(w.cols) + " values");
         out.codes.clear();  // the blocks hold the codes
-        out.blocks.resize(w.values.size() / kQK * info.block_bytes);
-        quantize_ggml_row(type, w.values, out.blocks);
+        const std::size_t blocks = w.values.size() / static_cast<std::size_t>(block);
+        out.blocks.resize(blocks * info.block_bytes);
+        quantize_ggml_rows(type, w.values, static_cast<std::size_t>(w.cols), options.importance, out.blocks);
         out.dequantized.resize(w.values.size());
         dequantize_blocks(type, {reinterpret_cast<const std::byte*>(out.blocks.data()), out.blocks.size()},
                           out.dequantized);
-        out.scales.resize(w.values.size() / kQK);
-        for (std::size_t b = 0; b < out.scales.size(); ++b) {  // every block type starts with its Half d
-            Half bits;
-            std::memcpy(&bits, out.blocks.data() + b * info.block_bytes, sizeof bits);
-            out.scales[b] = f16_to_f32(bits);
-        }
-        out.group_elements = kQK;
-        out.levels = first_block_levels(type, out.blocks);
+        out.scales.resize(blocks);
+        for (std::size_t b = 0; b < blocks; ++b)
+            out.scales[b] = ggml::block_scale(type, out.blocks.data() + b * info.block_bytes);
+        out.group_elements = block;
+        out.levels = ggml::quantizes_superblocks(type) ? ggml::first_group_levels(type, out.blocks.data())
+                                                       : first_block_levels(type, out.blocks);
     }
 
 private:
@@ -237,7 +253,9 @@ private:
 }  // namespace
 
 void quantize_ggml_row_reference(DType type, std::span<const float> x, std::span<std::uint8_t> out) {
-    row_function(type)(x.data(), out.data(), 0, x.size() / kQK);
+    if (const auto function = row_function(type))
+        return function(x.data(), out.data(), 0, x.size() / kQK);
+    ggml::quantize_rows_weighted(type, x.data(), x.size(), x.size(), nullptr, out.data());
 }
 
 void quantize_ggml_row_single_thread(DType type, std::span<const float> x, std::span<std::uint8_t> out) {
@@ -250,11 +268,32 @@ void quantize_ggml_row_single_thread(DType type, std::span<const float> x, std::
 }
 
 void quantize_ggml_row(DType type, std::span<const float> x, std::span<std::uint8_t> out) {
+    quantize_ggml_rows(type, x, x.size(), {}, out);
+}
+
+void quantize_ggml_rows(DType type, std::span<const float> x, std::size_t n_per_row,
+                        std::span<const float> importance, std::span<std::uint8_t> out) {
     row_function(type);  // rejects types QuantLens does not write
-    const std::size_t bytes = dtype_info(type).block_bytes;
-    parallel_for(x.size() / kQK, 1 << 14, [&](std::size_t first, std::size_t last) {
-        quantize_ggml_row_single_thread(type, x.subspan(first * kQK, (last - first) * kQK),
-                                        out.subspan(first * bytes, (last - first) * bytes));
+    const auto& info = dtype_info(type);
+    const std::size_t block = info.block_elements, bytes = info.block_bytes;
+    if (n_per_row == 0 || n_per_row % block != 0 || x.size() % n_per_row != 0 ||
+        out.size() != x.size() / block * bytes || (!importance.empty() && importance.size() != n_per_row))
+        throw std::invalid_argument("quantize_ggml_rows: sizes do not fit the block type");
+    if (importance.empty() || type == DType::Q8_0 || type == DType::TQ1_0 || type == DType::TQ2_0) {
+        // Every block stands alone: split by blocks.
+        parallel_for(x.size() / block, 1 << 14 >> (block == kSuperBlockValues ? 3 : 0),
+                     [&](std::size_t first, std::size_t last) {
+                         quantize_ggml_row_single_thread(type,
+                                                         x.subspan(first * block, (last - first) * block),
+                                                         out.subspan(first * bytes, (last - first) * bytes));
+                     });
+        return;
+    }
+    // Weighted: the legacy types' σ² spans a whole row, so split by rows.
+    const std::size_t row_bytes = n_per_row / block * bytes;
+    parallel_for(x.size() / n_per_row, 1, [&](std::size_t first, std::size_t last) {
+        ggml::quantize_rows_weighted(type, x.data() + first * n_per_row, (last - first) * n_per_row,
+                                     n_per_row, importance.data(), out.data() + first * row_bytes);
     });
 }
 

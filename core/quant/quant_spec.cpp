@@ -40,6 +40,15 @@ const FormatEntry kFormats[] = {
     {"q4_1", QuantFormat::Q4_1, 4, Granularity::Block, 32},
     {"q5_0", QuantFormat::Q5_0, 5, Granularity::Block, 32},
     {"q5_1", QuantFormat::Q5_1, 5, Granularity::Block, 32},
+    {"q2_k", QuantFormat::Q2_K, 2, Granularity::Block, 256},
+    {"q3_k", QuantFormat::Q3_K, 3, Granularity::Block, 256},
+    {"q4_k", QuantFormat::Q4_K, 4, Granularity::Block, 256},
+    {"q5_k", QuantFormat::Q5_K, 5, Granularity::Block, 256},
+    {"q6_k", QuantFormat::Q6_K, 6, Granularity::Block, 256},
+    {"iq4_nl", QuantFormat::IQ4_NL, 4, Granularity::Block, 32},
+    {"iq4_xs", QuantFormat::IQ4_XS, 4, Granularity::Block, 256},
+    {"tq1_0", QuantFormat::TQ1_0, 1, Granularity::Block, 256},  // 1.6 bits a trit: 1 + the rest
+    {"tq2_0", QuantFormat::TQ2_0, 2, Granularity::Block, 256},
     {"log2", QuantFormat::Log2, 4, Granularity::Channel, 0},
     {"ternary", QuantFormat::Ternary, 2, Granularity::Tensor, 0},
     {"binary", QuantFormat::Binary, 1, Granularity::Tensor, 0},
@@ -129,7 +138,19 @@ double QuantSpec::scale_bits() const {
         case QuantFormat::Q4_0:
         case QuantFormat::Q5_0: return 16;  // half d
         case QuantFormat::Q4_1:
-        case QuantFormat::Q5_1: return 32;  // half d + half m
+        case QuantFormat::Q5_1:
+            return 32;  // half d + half m
+        // The super-block types: everything in a block but the element codes, per block of 256
+        // (32 for IQ4_NL), so element bits + scale bits / block = the block's size in bits.
+        case QuantFormat::Q2_K: return 84 * 8 - 2 * 256;
+        case QuantFormat::Q3_K: return 110 * 8 - 3 * 256;
+        case QuantFormat::Q4_K: return 144 * 8 - 4 * 256;
+        case QuantFormat::Q5_K: return 176 * 8 - 5 * 256;
+        case QuantFormat::Q6_K: return 210 * 8 - 6 * 256;
+        case QuantFormat::IQ4_NL: return 16;
+        case QuantFormat::IQ4_XS: return 136 * 8 - 4 * 256;
+        case QuantFormat::TQ1_0: return 54 * 8 - 1 * 256;
+        case QuantFormat::TQ2_0: return 66 * 8 - 2 * 256;
         case QuantFormat::F16:
         case QuantFormat::BF16:
         case QuantFormat::F32: return 0;

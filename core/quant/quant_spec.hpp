@@ -5,7 +5,9 @@
 //   spec    := format (":" option)*
 //   format  := int2..int8 | fp8_e4m3 | fp8_e5m2 | fp6_e3m2 | fp6_e2m3 | fp4_e2m1 | nf4
 //            | mxfp8_e4m3 | mxfp8_e5m2 | mxfp6_e3m2 | mxfp6_e2m3 | mxfp4 | mxint8 | nvfp4
-//            | q8_0 | q4_0 | q4_1 | q5_0 | q5_1 | log2 | ternary | binary | f16 | bf16 | f32
+//            | q8_0 | q4_0 | q4_1 | q5_0 | q5_1 | q2_k | q3_k | q4_k | q5_k | q6_k
+//            | iq4_nl | iq4_xs | tq1_0 | tq2_0     (llama.cpp's ggml types, byte-identical)
+//            | log2 | ternary | binary | f16 | bf16 | f32
 //   option  := tensor | channel | g<N>            granularity (scaled formats)
 //            | sym | asym | full                  integer range: symmetric restricted (default),
 //                                                 asymmetric with zero point, symmetric full range
@@ -45,6 +47,15 @@ enum class QuantFormat {
     Q4_1,
     Q5_0,
     Q5_1,
+    Q2_K,
+    Q3_K,
+    Q4_K,
+    Q5_K,
+    Q6_K,
+    IQ4_NL,
+    IQ4_XS,
+    TQ1_0,
+    TQ2_0,
     Log2,
     Ternary,
     Binary,

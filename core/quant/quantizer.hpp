@@ -30,6 +30,9 @@ struct CalibrationInputs {
 struct QuantOptions {
     const CalibrationInputs* inputs = nullptr;
     const CancelToken* cancel = nullptr;
+    // Per input column (cols of the weight matrix): llama.cpp's importance matrix for this
+    // layer, used by the ggml types as llama-quantize --imatrix uses it. Empty: none.
+    std::span<const float> importance;
     std::size_t histogram_bins = 256;
     bool weight_histogram = false;  // also fill QuantResult::weight_histogram (previews)
     bool codes = true;              // fill QuantResult::codes (export needs them; a preview does not)

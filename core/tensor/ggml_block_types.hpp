@@ -144,6 +144,11 @@ struct BlockIQ4XS {
     std::uint8_t qs[128];
 };
 
+// IQ4_NL's and IQ4_XS's 16 levels (ggml-common.h kvalues_iq4nl; docs/formats.md §5), shared by
+// the decoder and the quantizer.
+inline constexpr std::int8_t kIq4Levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                               1,    13,   25,  38,  53,  69,  89,  113};
+
 // MXFP4 (ggml type 39): 32 E2M1 values sharing one E8M0 exponent e; x = kvalues_fp4[q]·2^(e−128)
 // (the table holds twice the E2M1 values, hence the half).
 struct BlockMXFP4 {

@@ -221,9 +221,6 @@ void decode(const BlockTQ2_0& b, float* y) {
                 *y++ = static_cast<float>(((b.qs[j + m] >> (2 * l)) & 3) - 1) * d;
 }
 
-// IQ4_NL's and IQ4_XS's 16 levels (ggml-common.h kvalues_iq4nl; docs/formats.md §5).
-constexpr std::int8_t kIq4Levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
-                                        1,    13,   25,  38,  53,  69,  89,  113};
 // E2M1 magnitudes doubled (0, 0.5, 1, 1.5, 2, 3, 4, 6 → integers), sign in bit 3 (kvalues_fp4).
 constexpr std::int8_t kFp4Doubled[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
 

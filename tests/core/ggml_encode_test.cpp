@@ -1,0 +1,143 @@
+// Every ggml type QuantLens writes gives, byte for byte, what ggml_quantize_chunk (the function
+// llama-quantize calls) gives for the same rows, with and without an importance matrix
+// (tests/data/golden/ggml_encode.npz, made by samples/ggml/make_encode_goldens.py from ggml built
+// outside the repository). The rows include zeros, ±0, constants, exact ties, huge (1e18) and
+// tiny values, outliers, all-zero sub-blocks and an offset row; the importance has zeros.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "io/model_file.hpp"
+#include "io/open_model.hpp"
+#include "quant/ggml_quantizer.hpp"
+#include "quant/quantizer.hpp"
+#include "tensor/convert.hpp"
+#include "tensor/ggml_blocks.hpp"
+#include "test_support.hpp"
+
+using namespace quantlens;
+using namespace quantlens::test;
+
+namespace {
+
+struct EncodeGoldens {
+    std::unique_ptr<ModelFile> file = open_model_file(QUANTLENS_TEST_DATA "/golden/ggml_encode.npz");
+    std::vector<float> input = values("input");
+    std::vector<float> importance = values("importance");
+    std::size_t n_per_row = importance.size();
+
+    std::vector<float> values(const std::string& name) const {
+        const auto data = file->read_f32(file->tensor(name));
+        return {data.values().begin(), data.values().end()};
+    }
+    std::vector<std::uint8_t> blocks(const std::string& name) const {
+        const auto data = file->read(file->tensor(name));
+        const auto* bytes = reinterpret_cast<const std::uint8_t*>(data.bytes().data());
+        return {bytes, bytes + data.bytes().size()};
+    }
+};
+
+// The index of the first differing block, or −1.
+long first_difference(const std::vector<std::uint8_t>& ours, const std::vector<std::uint8_t>& expected,
+                      std::size_t block_bytes) {
+    for (std::size_t i = 0; i < ours.size(); ++i)
+        if (ours[i] != expected[i])
+            return static_cast<long>(i / block_bytes);
+    return -1;
+}
+
+const std::pair<const char*, DType> kWritten[] = {
+    {"q4_0", DType::Q4_0},   {"q4_1", DType::Q4_1},  {"q5_0", DType::Q5_0},     {"q5_1", DType::Q5_1},
+    {"q8_0", DType::Q8_0},   {"q2_K", DType::Q2_K},  {"q3_K", DType::Q3_K},     {"q4_K", DType::Q4_K},
+    {"q5_K", DType::Q5_K},   {"q6_K", DType::Q6_K},  {"iq4_nl", DType::IQ4_NL}, {"iq4_xs", DType::IQ4_XS},
+    {"tq1_0", DType::TQ1_0}, {"tq2_0", DType::TQ2_0}};
+
+}  // namespace
+
+TEST_CASE(
+    "ggml types are written byte-identical to ggml_quantize_chunk, with and without an importance matrix") {
+    const EncodeGoldens golden;
+    REQUIRE(golden.n_per_row == 512);
+    REQUIRE(golden.input.size() == 16 * golden.n_per_row);
+    for (const auto& [name, type] : kWritten) {
+        const auto& info = dtype_info(type);
+        for (const bool weighted : {false, true}) {
+            INFO(name << (weighted ? " with importance" : " without importance"));
+            const auto expected = golden.blocks(std::string(name) + (weighted ? "_imatrix" : ""));
+            std::vector<std::uint8_t> ours(expected.size());
+            const std::span<const float> importance =
+                weighted ? std::span<const float>(golden.importance) : std::span<const float>();
+            quantize_ggml_rows(type, golden.input, golden.n_per_row, importance, ours);
+            const long block = first_difference(ours, expected, info.block_bytes);
+            INFO("first differing block " << block << " (row "
+                                          << block * static_cast<long>(info.block_elements) / 512 << ")");
+            CHECK(block == -1);
+        }
+    }
+}
+
+TEST_CASE("a ggml spec quantizes through quantize() with the layer's importance and decodes its own blocks") {
+    const EncodeGoldens golden;
+    // The first twelve rows: row 12's 1e18 values overflow a half scale, which quantize()
+    // refuses as a non-finite result (tested in non_finite_test).
+    const std::size_t rows = 12, values = rows * golden.n_per_row;
+    const WeightMatrix w{std::span<const float>(golden.input).first(values), static_cast<std::int64_t>(rows),
+                         static_cast<std::int64_t>(golden.n_per_row)};
+    const struct {
+        const char *golden, *spec;
+        DType type;
+        bool weighted;
+        std::size_t group;  // values sharing the first group's levels
+    } cases[] = {{"q4_K_imatrix", "q4_k", DType::Q4_K, true, 32},
+                 {"q6_K_imatrix", "q6_k", DType::Q6_K, true, 16},
+                 {"iq4_xs_imatrix", "iq4_xs", DType::IQ4_XS, true, 32},
+                 {"q3_K", "q3_k", DType::Q3_K, false, 16},
+                 {"q2_K_imatrix", "q2_k", DType::Q2_K, true, 16},
+                 {"q5_K", "q5_k", DType::Q5_K, false, 32},
+                 {"iq4_nl_imatrix", "iq4_nl", DType::IQ4_NL, true, 32},
+                 {"tq2_0", "tq2_0", DType::TQ2_0, true, 256}};  // TQ2_0 ignores importance
+    for (const auto& c : cases) {
+        INFO(c.spec);
+        QuantOptions options;
+        if (c.weighted)
+            options.importance = golden.importance;
+        const auto result = quantize(w, QuantSpec::parse(c.spec), options);
+        const auto& info = dtype_info(c.type);
+        auto expected = golden.blocks(c.golden);
+        expected.resize(values / info.block_elements * info.block_bytes);
+        CHECK(result.blocks == expected);
+        std::vector<float> decoded(values);
+        decode_to_f32(c.type,
+                      {reinterpret_cast<const std::byte*>(result.blocks.data()), result.blocks.size()},
+                      decoded);
+        CHECK(std::memcmp(decoded.data(), result.dequantized.data(), decoded.size() * sizeof(float)) == 0);
+        for (std::size_t i = 0; i < c.group; ++i)  // every value of the first group is one of its levels
+            CHECK(std::find(result.levels.begin(), result.levels.end(), result.dequantized[i]) !=
+                  result.levels.end());
+        CHECK(result.metrics.bits_per_weight == Approx(8.0 * info.block_bytes / info.block_elements));
+    }
+}
+
+TEST_CASE("the super-block types refuse rows that are not whole blocks, and importance of the wrong length") {
+    std::vector<float> values(2 * 288, 0.5f);
+    CHECK_THROWS_WITH(quantize({values, 2, 288}, QuantSpec::parse("q4_k")),
+                      Catch::Contains("multiple of 256"));
+    CHECK_NOTHROW(quantize({values, 2, 288}, QuantSpec::parse("iq4_nl")));  // 288 = 9 blocks of 32
+    std::vector<float> short_importance(100, 1.0f);
+    QuantOptions options;
+    options.importance = short_importance;
+    std::vector<float> rows(512, 0.5f);
+    CHECK_THROWS_WITH(quantize({rows, 2, 256}, QuantSpec::parse("q4_k"), options),
+                      Catch::Contains("importance matrix has 100 entries"));
+}
+
+TEST_CASE("the ggml type names parse as specs and print back unchanged") {
+    for (const char* name : {"q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs", "tq1_0", "tq2_0"}) {
+        INFO(name);
+        const auto spec = QuantSpec::parse(name);
+        CHECK(spec.to_string() == name);
+        CHECK(spec.is_block_format());
+    }
+}
