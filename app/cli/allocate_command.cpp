@@ -70,7 +70,7 @@ void add_allocate(CLI::App& app) {
     auto* command = app.add_subcommand(
         "allocate", "Choose a spec per layer under a size budget (mixed precision) and write the plan");
     struct Options {
-        std::string model, budget, metric = "mse", out, cache_dir, llama_types, calib;
+        std::string model, budget, metric = "mse", out, cache_dir, llama_types, calib, imatrix;
         std::vector<std::string> candidates, kinds, pins;
         bool json = false, no_cache = false, tie_fused = false, force = false;
     };
@@ -113,6 +113,7 @@ void add_allocate(CLI::App& app) {
     auto* no_cache =
         command->add_flag("--no-cache", options->no_cache, "neither read nor write the analysis cache");
     command->add_option("--cache-dir", options->cache_dir, "analysis cache folder")->excludes(no_cache);
+    add_imatrix_option(command, options->imatrix);
     command->callback([options] {
         set_command([options] {
             PlanRequest request;
@@ -138,10 +139,10 @@ void add_allocate(CLI::App& app) {
             if (!options->out.empty() && options->out == options->llama_types)
                 throw Error(options->out, "",
                             "named by both --out and --llama-tensor-types; give each its own file");
-            const std::vector<std::string> inputs =
-                options->calib.empty() ? std::vector<std::string>{} : std::vector{options->calib};
+            const std::vector<std::string> inputs = {options->calib, options->imatrix};
             guard_cli_output(options->out, model, inputs, options->force);
             guard_cli_output(options->llama_types, model, inputs, options->force);
+            attach_importance(model, options->imatrix);
             AnalysisOptions analysis;
             analysis.specs = specs_to_measure(request);
             analysis.qsur = false;  // not a damage metric here; the analysis cache keeps what it measures

@@ -11,7 +11,7 @@ void add_analyze(CLI::App& app) {
         "analyze",
         "Per-layer weight statistics and quantization error for every linear, conv and embedding layer");
     struct Options {
-        std::string model, out, first;
+        std::string model, out, first, imatrix;
         std::vector<std::string> specs;
         bool json = false, csv = false, no_qsur = false, no_cache = false, force = false;
         double outlier_k = 3;
@@ -46,6 +46,7 @@ void add_analyze(CLI::App& app) {
             "--cache-dir", options->cache_dir,
             "cache folder (default $QUANTLENS_CACHE_DIR, $XDG_CACHE_HOME/quantlens or ~/.cache/quantlens)")
         ->excludes(no_cache);
+    add_imatrix_option(command, options->imatrix);
     command->callback([options] {
         set_command([options] {
             AnalysisOptions analysis;
@@ -58,6 +59,8 @@ void add_analyze(CLI::App& app) {
             analysis.use_cache = !options->no_cache;
             analysis.cache_dir = options->cache_dir;
             auto model = Model::open(options->model);
+            guard_cli_output(options->out, model, {options->imatrix}, options->force);
+            attach_importance(model, options->imatrix);
             if (!options->first.empty())
                 model.layer(options->first);  // a clear error for an unknown name
             guard_cli_output(options->out, model, {}, options->force);

@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "export/export_common.hpp"
+#include "io/imatrix.hpp"
 #include "io/output_marker.hpp"
 #include "util/error.hpp"
 #include "util/temporary_path.hpp"
@@ -40,6 +41,7 @@ void guard_cli_output(const std::string& out, const Model& model, std::vector<st
                       bool force) {
     if (out.empty())
         return;
+    std::erase(inputs, std::string());  // optional inputs not given
     inputs.push_back(model_input(model.file()));
     guard_output({out, OutputShape::File, std::move(inputs), force});
 }
@@ -74,6 +76,29 @@ int report_failed_specs(const std::vector<FailedSpec>& failures) {
     std::cerr << failures.size() << (failures.size() == 1 ? " result" : " results")
               << " not finite: exit code 3\n";
     return 3;
+}
+
+void add_imatrix_option(CLI::App* command, std::string& path) {
+    command->add_option("--imatrix", path,
+                        "llama.cpp importance matrix (llama-imatrix's GGUF or legacy .dat, or QuantLens's "
+                        "`imatrix`): the ggml types quantize with it as llama-quantize --imatrix does");
+}
+
+void attach_importance(Model& model, const std::string& path) {
+    if (path.empty())
+        return;
+    auto matrix = std::make_shared<const ImportanceMatrix>(read_importance_matrix(path));
+    model.attach_importance(matrix);
+    std::size_t covered = 0, weights = 0;
+    for (const auto& layer : model.layers()) {
+        if (layer.weight.empty() || model.file().tensor(layer.weight).shape.size() < 2)
+            continue;
+        ++weights;
+        covered += !model.importance(layer).empty();
+    }
+    std::cerr << "importance matrix " << path << ": " << matrix->entries.size() << " entries"
+              << (matrix->legacy ? " (legacy .dat)" : "") << ", covering " << covered << " of the model's "
+              << weights << " weight matrices\n";
 }
 
 Progress stderr_progress(std::string_view unit) {

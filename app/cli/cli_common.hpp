@@ -36,6 +36,13 @@ void guard_cli_output(const std::string& out, const Model& model, std::vector<st
                       bool force);
 Progress stderr_progress(std::string_view unit);
 
+// --imatrix FILE on a command that quantizes (quantize, compare, analyze, allocate, export).
+void add_imatrix_option(CLI::App* command, std::string& path);
+// Reads a llama.cpp importance matrix (GGUF or legacy .dat) and attaches it to the model, so its
+// quantizers use it as llama-quantize does; says on stderr how many of the model's layers it
+// covers. Does nothing for an empty path.
+void attach_importance(Model& model, const std::string& path);
+
 // A spec whose result on a layer was not finite (quant/comparison.hpp, SpecOutcome::failed).
 struct FailedSpec {
     std::string layer;

@@ -25,7 +25,7 @@ void add_compare(CLI::App& app) {
     auto* command = app.add_subcommand(
         "compare", "Compare quantizer specs side by side, per layer and for the whole model");
     struct Options {
-        std::string model, layer;
+        std::string model, layer, imatrix;
         bool all = false, json = false;
         std::vector<std::string> specs;
     };
@@ -37,6 +37,7 @@ void add_compare(CLI::App& app) {
     layer->excludes(all);
     command->add_option("--spec", options->specs, "a spec; give two or more")->required()->expected(1, -1);
     command->add_flag("--json", options->json, "print JSON");
+    add_imatrix_option(command, options->imatrix);
     command->callback([options] {
         set_command([options] {
             if (options->specs.size() < 2)
@@ -45,6 +46,7 @@ void add_compare(CLI::App& app) {
             for (const auto& text : options->specs)
                 specs.push_back(QuantSpec::parse(text));
             auto model = Model::open(options->model);
+            attach_importance(model, options->imatrix);
             std::vector<const Layer*> layers;
             if (!options->layer.empty())
                 layers.push_back(&model.layer(options->layer));

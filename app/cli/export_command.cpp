@@ -10,7 +10,7 @@ void add_export(CLI::App& app) {
     auto* command = app.add_subcommand(
         "export", "Write quantized weights as a plan says (or the plan in another tool's dialect)");
     struct Options {
-        std::string model, config, format = "gguf", out;
+        std::string model, config, format = "gguf", out, imatrix;
         bool force = false;
     };
     auto options = std::make_shared<Options>();
@@ -34,10 +34,12 @@ void add_export(CLI::App& app) {
     command->add_flag("--force", options->force,
                       "replace --out if QuantLens wrote it (a marked GGUF, safetensors, folder or plan); "
                       "nothing else is ever replaced");
+    add_imatrix_option(command, options->imatrix);
     command->callback([options] {
         set_command([options] {
             const auto plan = load_plan(options->config);
-            const auto model = Model::open(options->model);
+            auto model = Model::open(options->model);
+            attach_importance(model, options->imatrix);
             const auto outcome = export_plan(model, plan, options->config, options->format, options->out,
                                              stderr_progress("B"), &interrupt_token(), options->force);
             const auto& summary = outcome.summary;

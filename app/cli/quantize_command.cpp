@@ -33,7 +33,7 @@ nlohmann::ordered_json metrics_to_json(const QuantMetrics& m) {
 void add_quantize(CLI::App& app) {
     auto* command = app.add_subcommand("quantize", "Quantize one layer with a spec and report the error");
     struct Options {
-        std::string model, layer, spec, calib, calib_tensor;
+        std::string model, layer, spec, calib, calib_tensor, imatrix;
         bool json = false;
     };
     auto options = std::make_shared<Options>();
@@ -48,14 +48,17 @@ void add_quantize(CLI::App& app) {
     command->add_option("--calib-tensor", options->calib_tensor,
                         "tensor name inside --calib (default: the first 2-D tensor)");
     command->add_flag("--json", options->json, "print JSON");
+    add_imatrix_option(command, options->imatrix);
     command->callback([options] {
         set_command([options] {
             auto spec = QuantSpec::parse(options->spec);
             auto model = Model::open(options->model);
+            attach_importance(model, options->imatrix);
             const auto& layer = model.layer(options->layer);
             auto weights = model.read_weights(layer);
             QuantOptions quant_options;
             quant_options.cancel = &interrupt_token();
+            quant_options.importance = model.importance(layer);
             LoadedInputs inputs;
             if (!options->calib.empty()) {
                 inputs = load_calibration_inputs(options->calib, options->calib_tensor);

@@ -260,6 +260,12 @@ std::string layer_content_hash(const Model& model, const Layer& layer) {
     hasher.update(std::string(dtype_name(info.dtype)) + " " + shape_text(info.shape) + "\n");
     hasher.update(stored.bytes());
     stored.release_pages();
+    // The ggml types quantize with the layer's importance (llama.cpp imatrix) when one is attached:
+    // other importance, other figures.
+    if (const auto importance = model.importance(layer); !importance.empty()) {
+        hasher.update(std::string("importance\n"));
+        hasher.update(std::as_bytes(importance));
+    }
     return hasher.hex();
 }
 

@@ -47,6 +47,7 @@ private:
 
 // The content hash of what a layer's analysis summarises: its weight tensor's dtype, shape and
 // stored bytes (read once; at memory speed from a mapping). Throws Error when unreadable.
+// (With an importance matrix attached to the model, the layer's importance weights too.)
 std::string layer_content_hash(const Model& model, const Layer& layer);
 
 }  // namespace quantlens

@@ -86,6 +86,7 @@ LayerAnalysis analyze_layer(const Model& model, const Layer& layer, const Analys
     quant_options.cancel = cancel;
     quant_options.codes = false;
     quant_options.error_histogram = false;
+    quant_options.importance = model.importance(layer);
     QuantResult local;
     QuantResult& buffers = scratch ? *scratch : local;
     for (std::size_t k = 0; k < options.specs.size(); ++k) {

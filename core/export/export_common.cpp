@@ -71,6 +71,7 @@ const QuantResult& PlannedLayerQuantizer::quantize(const Model& model, const Lay
     QuantOptions options;
     options.cancel = cancel;
     options.error_histogram = false;
+    options.importance = model.importance(layer);
     const auto& info = model.file().tensor(layer.weight);
     if (layer.orientation == Orientation::OutFirst || info.shape.size() < 2) {
         const auto stored = model.file().read(info);
@@ -86,14 +87,16 @@ const QuantResult& PlannedLayerQuantizer::quantize(const Model& model, const Lay
     return result_;
 }
 
-void encode_values(DType type, std::span<const float> values, std::vector<std::byte>& out) {
+void encode_values(DType type, std::span<const float> values, std::vector<std::byte>& out,
+                   std::size_t n_per_row, std::span<const float> importance) {
     const auto bytes = storage_bytes(type, values.size());
     if (!bytes)
         throw Error("", std::string(dtype_name(type)),
                     std::to_string(values.size()) + " values are not whole blocks of this type");
     out.resize(*bytes);
     if (dtype_info(type).is_block)
-        quantize_ggml_row(type, values, {reinterpret_cast<std::uint8_t*>(out.data()), out.size()});
+        quantize_ggml_rows(type, values, n_per_row ? n_per_row : values.size(), importance,
+                           {reinterpret_cast<std::uint8_t*>(out.data()), out.size()});
     else
         encode_from_f32(type, values, out);
 }

@@ -67,8 +67,10 @@ private:
 };
 
 // Float values encoded as `type`: float and integer dtypes by cast, ggml block types by the
-// quantizer module (llama.cpp's reference bytes). `out` keeps its storage between calls.
-void encode_values(DType type, std::span<const float> values, std::vector<std::byte>& out);
+// quantizer module (llama-quantize's bytes), in rows of n_per_row values (0: one row) with the
+// rows' per-column importance (empty: none). `out` keeps its storage between calls.
+void encode_values(DType type, std::span<const float> values, std::vector<std::byte>& out,
+                   std::size_t n_per_row = 0, std::span<const float> importance = {});
 
 // A folder written as a whole: files go to a temporary sibling folder, and commit() moves it
 // into place (an existing folder of that name is moved aside first and removed after), so a

@@ -37,7 +37,9 @@ ExportOutcome export_plan(const Model& model, const QuantPlan& plan, const std::
                     "expected gguf, fakequant, safetensors-packed, gptqmodel, compressed-tensors, aimet or "
                     "llama-tensor-types");
     const auto shape = writes_folder(model, format) ? OutputShape::Folder : OutputShape::File;
-    const std::vector<std::string> inputs = {model_input(model.file()), plan_file};
+    std::vector<std::string> inputs = {model_input(model.file()), plan_file};
+    if (const auto* importance = model.importance_matrix())
+        inputs.push_back(importance->path);
     guard_output({out_path, shape, inputs, replace_existing});
     // The plan travels with the weights: inside a folder, beside a file (a second output).
     namespace fs = std::filesystem;

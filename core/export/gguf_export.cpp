@@ -16,26 +16,56 @@ namespace quantlens {
 
 namespace fs = std::filesystem;
 
-std::optional<DType> ggml_dtype_of(const QuantSpec& spec) {
-    static const std::map<std::string, DType> kTypes = {
-        {"q8_0", DType::Q8_0}, {"q4_0", DType::Q4_0}, {"q4_1", DType::Q4_1}, {"q5_0", DType::Q5_0},
-        {"q5_1", DType::Q5_1}, {"f16", DType::F16},   {"bf16", DType::BF16}, {"f32", DType::F32}};
-    const auto found = kTypes.find(spec.to_string());
-    return found == kTypes.end() ? std::nullopt : std::optional(found->second);
+namespace {
+
+std::size_t row_length(const std::vector<std::int64_t>& shape) {
+    return shape.empty() ? 0 : static_cast<std::size_t>(shape.back());
 }
 
-std::map<std::string, DType> planned_ggml_types(const Model& model,
-                                                const std::vector<LayerAssignment>& assignments,
-                                                const std::string& out_path) {
+}  // namespace
+
+namespace {
+
+// The specs that are ggml types, by their canonical text (what llama-quantize calls them, in
+// lower case).
+const std::pair<const char*, DType> kGgmlSpecs[] = {
+    {"q8_0", DType::Q8_0},   {"q4_0", DType::Q4_0},   {"q4_1", DType::Q4_1},     {"q5_0", DType::Q5_0},
+    {"q5_1", DType::Q5_1},   {"q2_k", DType::Q2_K},   {"q3_k", DType::Q3_K},     {"q4_k", DType::Q4_K},
+    {"q5_k", DType::Q5_K},   {"q6_k", DType::Q6_K},   {"iq4_nl", DType::IQ4_NL}, {"iq4_xs", DType::IQ4_XS},
+    {"tq1_0", DType::TQ1_0}, {"tq2_0", DType::TQ2_0}, {"f16", DType::F16},       {"bf16", DType::BF16},
+    {"f32", DType::F32}};
+
+}  // namespace
+
+std::optional<DType> ggml_dtype_of(const QuantSpec& spec) {
+    const auto text = spec.to_string();
+    for (const auto& [name, type] : kGgmlSpecs)
+        if (text == name)
+            return type;
+    return std::nullopt;
+}
+
+const std::string& ggml_type_names_text() {
+    static const std::string text = [] {
+        std::string list;
+        for (const auto& [name, type] : kGgmlSpecs)
+            list += (list.empty() ? "" : ", ") + std::string(name);
+        return list;
+    }();
+    return text;
+}
+
+std::map<std::string, PlannedGgmlTensor> planned_ggml_types(const Model& model,
+                                                            const std::vector<LayerAssignment>& assignments,
+                                                            const std::string& out_path) {
     ExportChecks checks;
-    std::map<std::string, DType> planned;  // weight tensor → ggml type
+    std::map<std::string, PlannedGgmlTensor> planned;  // weight tensor → ggml type
     for (const auto& [layer, spec] : assignments) {
         const auto type = ggml_dtype_of(spec);
         const auto& info = model.file().tensor(layer->weight);
         if (!type) {
             checks.fail(layer->name,
-                        spec.to_string() +
-                            " is not a ggml type (use q8_0, q4_0, q4_1, q5_0, q5_1, f16, bf16 or f32)");
+                        spec.to_string() + " is not a ggml type (use " + ggml_type_names_text() + ")");
             continue;
         }
         const auto block = dtype_info(*type).block_elements;
@@ -53,7 +83,14 @@ std::map<std::string, DType> planned_ggml_types(const Model& model,
                     " weights cannot be decoded to re-quantize them (leave the layer out of the plan)");
             continue;
         }
-        planned[layer->weight] = *type;
+        std::span<const float> importance;
+        try {
+            importance = model.importance(*layer);
+        } catch (const Error& error) {
+            checks.fail(layer->name, error.reason());
+            continue;
+        }
+        planned[layer->weight] = {*type, importance};
     }
     checks.throw_if_failed(out_path, "GGUF export");
     return planned;
@@ -81,8 +118,8 @@ ExportSummary export_gguf(const Model& model, const std::vector<LayerAssignment>
     for (const auto& kv : metadata)
         has_quantization_version = has_quantization_version || kv.key == "general.quantization_version";
     bool quantizes = false;
-    for (const auto& [tensor, type] : planned)
-        quantizes = quantizes || dtype_info(type).block_elements > 1;
+    for (const auto& [tensor, plan] : planned)
+        quantizes = quantizes || dtype_info(plan.type).block_elements > 1;
     if (quantizes && !has_quantization_version)
         metadata.push_back(gguf_u32("general.quantization_version", 2));  // as llama.cpp's quantize writes
 
@@ -90,8 +127,8 @@ ExportSummary export_gguf(const Model& model, const std::vector<LayerAssignment>
     ExportSummary summary;
     for (const auto& entry : header.tensors) {
         const auto found = planned.find(entry.info.name);
-        declared.push_back(
-            {entry.info.name, found == planned.end() ? entry.info.dtype : found->second, entry.info.shape});
+        declared.push_back({entry.info.name, found == planned.end() ? entry.info.dtype : found->second.type,
+                            entry.info.shape});
         summary.bytes_in += entry.info.byte_size;
     }
     GgufStreamWriter writer(out_path, with_writer_mark(metadata), declared);
@@ -115,7 +152,8 @@ ExportSummary export_gguf(const Model& model, const std::vector<LayerAssignment>
             values.resize(static_cast<std::size_t>(info.elements()));
             decode_to_f32(info.dtype, stored.bytes(), values);
             stored.release_pages();  // streamed: the source's pages leave the resident set
-            encode_values(found->second, values, encoded);
+            encode_values(found->second.type, values, encoded, row_length(info.shape),
+                          found->second.importance);
             writer.write_tensor(encoded);
             summary.bytes_out += encoded.size();
             ++summary.quantized;

@@ -6,10 +6,11 @@
 // reproduce llama.cpp's reference quantizers byte for byte.
 //
 // Checks before any byte is written, each failing layer listed with what to change: the plan's
-// specs must be ggml types (q8_0, q4_0, q4_1, q5_0, q5_1, f16, bf16, f32), a quantized row
+// specs must be ggml types (ggml_type_names_text()), a quantized row
 // length must be a whole number of blocks, and the output must not be the input. Writing is
 // atomic: a failure or a cancel leaves no output and no temporary file.
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -21,14 +22,23 @@ ExportSummary export_gguf(const Model& model, const std::vector<LayerAssignment>
                           const std::string& out_path, const Progress& progress = {},
                           const CancelToken* cancel = nullptr);
 
-// Each planned weight tensor's ggml type, after checking every layer (a ggml type, whole blocks,
-// decodable weights); Error listing each failing layer with what to change. Shared by both
-// GGUF exports.
-std::map<std::string, DType> planned_ggml_types(const Model& model,
-                                                const std::vector<LayerAssignment>& assignments,
-                                                const std::string& out_path);
+// A planned weight tensor: its ggml type and the importance its rows are quantized with (the
+// model's attached importance matrix; empty: none).
+struct PlannedGgmlTensor {
+    DType type;
+    std::span<const float> importance;
+};
+
+// Each planned weight tensor, after checking every layer (a ggml type, whole blocks, decodable
+// weights, an importance entry of the right length); Error listing each failing layer with what
+// to change. Shared by both GGUF exports.
+std::map<std::string, PlannedGgmlTensor> planned_ggml_types(const Model& model,
+                                                            const std::vector<LayerAssignment>& assignments,
+                                                            const std::string& out_path);
 
 // The ggml type a spec stands for (its canonical text is a bare ggml type name), if any.
 std::optional<DType> ggml_dtype_of(const QuantSpec& spec);
+// "q8_0, q4_0, …, f32": the specs ggml_dtype_of knows, for messages.
+const std::string& ggml_type_names_text();
 
 }  // namespace quantlens

@@ -7,6 +7,7 @@
 #include "export/gguf_export.hpp"
 #include "io/gguf.hpp"
 #include "io/output_marker.hpp"
+#include "model/llama_names.hpp"
 
 namespace quantlens {
 
@@ -45,7 +46,16 @@ std::uint32_t file_type_of(DType type) {
         case DType::Q8_0: return 7;
         case DType::Q5_0: return 8;
         case DType::Q5_1: return 9;
+        case DType::Q2_K: return 10;
+        case DType::Q3_K: return 12;  // llama-quantize's "Q3_K" is Q3_K_M
+        case DType::Q4_K: return 15;  // Q4_K_M
+        case DType::Q5_K: return 17;  // Q5_K_M
+        case DType::Q6_K: return 18;
+        case DType::IQ4_NL: return 25;
+        case DType::IQ4_XS: return 30;
         case DType::BF16: return 32;
+        case DType::TQ1_0: return 36;
+        case DType::TQ2_0: return 37;
         default: return 0;
     }
 }
@@ -56,35 +66,6 @@ bool is_hf_llama(const Model& model) {
     const auto& config = model.file().config();
     return model.file().format() == "huggingface folder" && config.is_object() &&
            config.contains("model_type") && config["model_type"] == "llama";
-}
-
-std::string llama_cpp_tensor_name(const std::string& name, const std::string& path) {
-    static const std::map<std::string, std::string> kTop = {
-        {"model.embed_tokens.weight", "token_embd.weight"},
-        {"model.norm.weight", "output_norm.weight"},
-        {"lm_head.weight", "output.weight"}};
-    static const std::map<std::string, std::string> kBlock = {
-        {"input_layernorm.weight", "attn_norm.weight"},
-        {"self_attn.q_proj.weight", "attn_q.weight"},
-        {"self_attn.k_proj.weight", "attn_k.weight"},
-        {"self_attn.v_proj.weight", "attn_v.weight"},
-        {"self_attn.o_proj.weight", "attn_output.weight"},
-        {"post_attention_layernorm.weight", "ffn_norm.weight"},
-        {"mlp.gate_proj.weight", "ffn_gate.weight"},
-        {"mlp.up_proj.weight", "ffn_up.weight"},
-        {"mlp.down_proj.weight", "ffn_down.weight"},
-        {"self_attn.rotary_emb.inv_freq", ""}};
-    if (const auto top = kTop.find(name); top != kTop.end())
-        return top->second;
-    static const std::regex kBlockName(R"(model\.layers\.(\d+)\.(.+))");
-    std::smatch match;
-    if (std::regex_match(name, match, kBlockName))
-        if (const auto found = kBlock.find(match[2].str()); found != kBlock.end())
-            return found->second.empty() ? "" : "blk." + match[1].str() + "." + found->second;
-    throw Error(path, name,
-                "is not a tensor of the llama architecture llama.cpp loads (embed_tokens, "
-                "layers.N.{input_layernorm, self_attn.{q,k,v,o}_proj, "
-                "post_attention_layernorm, mlp.{gate,up,down}_proj}, norm, lm_head)");
 }
 
 std::vector<float> llama_permute_rows(std::span<const float> values, std::int64_t rows, std::int64_t cols,
@@ -129,6 +110,7 @@ ExportSummary export_hf_llama_gguf(const Model& model, const std::vector<LayerAs
         std::string name;
         DType type;
         std::int64_t permute_heads = 0;
+        std::span<const float> importance;
     };
     std::vector<Output> outputs;
     std::map<DType, std::uint64_t> parameters_by_type;
@@ -142,8 +124,11 @@ ExportSummary export_hf_llama_gguf(const Model& model, const std::vector<LayerAs
             (info.dtype == DType::F16 || info.dtype == DType::BF16 || info.dtype == DType::F32) && !vector
                 ? info.dtype
                 : DType::F32;
-        if (const auto found = planned.find(info.name); found != planned.end())
-            type = found->second;
+        std::span<const float> importance;
+        if (const auto found = planned.find(info.name); found != planned.end()) {
+            type = found->second.type;
+            importance = found->second.importance;  // per column: the row permutation leaves it as it is
+        }
         std::int64_t permute = 0;
         if (info.name.ends_with("self_attn.q_proj.weight"))
             permute = heads;
@@ -153,7 +138,7 @@ ExportSummary export_hf_llama_gguf(const Model& model, const std::vector<LayerAs
             throw Error(config_path, permute == heads ? "num_attention_heads" : "num_key_value_heads",
                         std::to_string(permute) + " heads of dimension " + std::to_string(head_dim) +
                             " do not match " + info.name + " of shape " + shape_text(info.shape));
-        outputs.push_back({&info, name, type, permute});
+        outputs.push_back({&info, name, type, permute, importance});
         if (!vector)
             parameters_by_type[type] += info.elements();
         summary.bytes_in += info.byte_size;
@@ -218,7 +203,8 @@ ExportSummary export_hf_llama_gguf(const Model& model, const std::vector<LayerAs
                                           output.permute_heads);
             rows = permuted;
         }
-        encode_values(output.type, rows, encoded);
+        encode_values(output.type, rows, encoded, static_cast<std::size_t>(output.source->shape.back()),
+                      output.importance);
         writer.write_tensor(encoded);
         summary.bytes_out += encoded.size();
         summary.quantized += planned.count(output.source->name);

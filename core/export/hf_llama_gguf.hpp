@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "export/export_common.hpp"
+#include "model/llama_names.hpp"  // llama_cpp_tensor_name
 
 namespace quantlens {
 
@@ -22,10 +23,6 @@ bool is_hf_llama(const Model& model);
 ExportSummary export_hf_llama_gguf(const Model& model, const std::vector<LayerAssignment>& assignments,
                                    const std::string& out_path, const Progress& progress = {},
                                    const CancelToken* cancel = nullptr);
-
-// llama.cpp's name for a Hugging Face llama tensor ("" for tensors it drops, e.g. rotary inv_freq);
-// Error for names it does not know.
-std::string llama_cpp_tensor_name(const std::string& hf_name, const std::string& path);
 
 // Rows of a [heads·head_dim, cols] projection in llama.cpp's order: within each head, the two
 // rotary halves interleaved (row h·D + 2i + j comes from row h·D + j·D/2 + i).

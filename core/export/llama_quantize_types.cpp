@@ -3,20 +3,12 @@
 #include <array>
 #include <cctype>
 
+#include "export/gguf_export.hpp"
 #include "util/error.hpp"
 
 namespace quantlens {
 
 namespace {
-
-bool is_ggml_type_name(const std::string& spec) {
-    static const std::array<const char*, 8> kTypes = {"q8_0", "q4_0", "q4_1", "q5_0",
-                                                      "q5_1", "f16",  "bf16", "f32"};
-    for (const char* type : kTypes)
-        if (spec == type)
-            return true;
-    return false;
-}
 
 // The name as a regular expression matching only itself: special characters escaped, anchored.
 std::string exact_pattern(const std::string& name) {
@@ -41,9 +33,9 @@ std::string llama_quantize_tensor_types(const Model& model, const std::vector<La
     for (const auto& [layer, spec] : assignments) {
         const std::string type = spec.to_string();
         const std::string& tensor = layer->weight;
-        if (!is_ggml_type_name(type))
-            problems += "\n  " + layer->name + ": " + type +
-                        " is not a ggml type (use q8_0, q4_0, q4_1, q5_0, q5_1, f16, bf16 or f32)";
+        if (!ggml_dtype_of(spec))
+            problems += "\n  " + layer->name + ": " + type + " is not a ggml type (use " +
+                        ggml_type_names_text() + ")";
         bool plain = !tensor.empty();
         for (char c : tensor)
             plain = plain && !std::isspace(static_cast<unsigned char>(c)) &&

@@ -5,8 +5,8 @@
 // the first matching entry wins, and TYPE is a ggml type name (case-insensitive). QuantLens
 // writes one anchored, escaped pattern per weight tensor, so each entry names one tensor.
 //
-// Only a GGUF source has llama.cpp's tensor names, and only the ggml types (q8_0, q4_0, q4_1,
-// q5_0, q5_1, f16, bf16, f32 with no other options) mean the same thing to llama-quantize; the
+// Only a GGUF source has llama.cpp's tensor names, and only the ggml types (gguf_export's
+// ggml_type_names_text(), with no other options) mean the same thing to llama-quantize; the
 // checks run before anything is written and list every layer that fails, with what to change.
 #include <string>
 #include <vector>

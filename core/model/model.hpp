@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "io/imatrix.hpp"
 #include "io/model_file.hpp"
 #include "tensor/layer.hpp"
 
@@ -33,9 +34,22 @@ public:
 
     LayerWeights read_weights(const Layer& layer) const;
 
+    // A llama.cpp importance matrix for this model's weights (model/model_importance.cpp),
+    // matched by llama.cpp tensor name: a GGUF's own names, a Hugging Face llama-family
+    // folder's through model/llama_names. Every quantizer run on this model's layers uses it.
+    void attach_importance(std::shared_ptr<const ImportanceMatrix> matrix);
+    const ImportanceMatrix* importance_matrix() const { return importance_.get(); }
+    // The llama.cpp name the matrix would hold the layer's weight under ("" when it has none).
+    std::string importance_name(const Layer& layer) const;
+    // The layer's per-input-column weights, or empty when no matrix is attached or it has no
+    // entry for the layer (llama-quantize then quantizes without). Error when the entry's
+    // length is not the weight's row length (llama-quantize refuses that too).
+    std::span<const float> importance(const Layer& layer) const;
+
 private:
     std::unique_ptr<ModelFile> file_;
     std::vector<Layer> layers_;
+    std::shared_ptr<const ImportanceMatrix> importance_;
 };
 
 std::vector<Layer> group_layers(const ModelFile& file);

@@ -44,6 +44,7 @@ Comparison compare_specs(const Model& model, const std::vector<const Layer*>& la
             try {
                 QuantOptions options;
                 options.cancel = cancel;
+                options.importance = model.importance(*layer);
                 auto quantized = quantize(matrix, specs[s], options);
                 outcome.metrics = quantized.metrics;
                 signal[s] += layer_signal;

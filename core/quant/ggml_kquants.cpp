@@ -102,7 +102,8 @@ BlockQ2K q2_k_block(const float* x) {
     if (max_min > 0) {
         const float iscale = 15.0f / max_min;
         for (int j = 0; j < 16; ++j)
-            y.scales[j] = static_cast<std::uint8_t>(y.scales[j] | (nearest_int(iscale * mins[j]) << 4));
+            y.scales[j] = static_cast<std::uint8_t>(
+                y.scales[j] | (static_cast<unsigned>(nearest_int(iscale * mins[j])) << 4));
         y.dmin = to_half(max_min / 15.0f);
     } else {
         y.dmin = to_half(0.0f);

@@ -18,6 +18,7 @@ LayerPreview preview_layer(const WeightMatrix& weights, const QuantSpec& spec, c
     QuantOptions quant;
     quant.inputs = options.inputs;
     quant.cancel = options.cancel;
+    quant.importance = options.importance;
     quant.histogram_bins = options.bins;
     quant.weight_histogram = true;
     quant.codes = false;
@@ -140,6 +141,7 @@ SpecsOnLayer compare_on_layer(const WeightMatrix& weights, const std::vector<Qua
     QuantOptions quant;
     quant.inputs = options.inputs;
     quant.cancel = options.cancel;
+    quant.importance = options.importance;
     quant.codes = false;
     quant.error_histogram = false;
     for (std::size_t k = 0; k < specs.size(); ++k) {

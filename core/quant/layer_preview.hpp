@@ -40,6 +40,7 @@ struct PreviewOptions {
     std::int64_t map_rows = 256, map_cols = 256;
     const CalibrationInputs* inputs = nullptr;  // for round=gptq and smooth=
     const CancelToken* cancel = nullptr;
+    std::span<const float> importance;  // per input column (ggml types; Model::importance)
 };
 
 LayerPreview preview_layer(const WeightMatrix& weights, const QuantSpec& spec, const PreviewOptions& options,

@@ -109,6 +109,7 @@ DamageReport run(const Model& model, const LabelledData& data, const std::vector
             QuantOptions options;
             options.cancel = cancel;
             options.codes = options.error_histogram = false;
+            options.importance = model.importance(layer);
             if (inputs)
                 options.inputs = &calibration;
             else if (spec.rounding == Rounding::Gptq || spec.smooth_alpha >= 0)

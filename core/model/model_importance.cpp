@@ -1,0 +1,43 @@
+// Model's importance-matrix look-up (model.hpp): which llama.cpp name a layer's weight has, and
+// its per-column weights.
+#include "model/llama_names.hpp"
+#include "model/model.hpp"
+#include "util/error.hpp"
+
+namespace quantlens {
+
+void Model::attach_importance(std::shared_ptr<const ImportanceMatrix> matrix) {
+    importance_ = std::move(matrix);
+}
+
+std::string Model::importance_name(const Layer& layer) const {
+    if (layer.weight.empty())
+        return "";
+    if (file_->format() == "gguf")
+        return layer.weight;
+    return find_llama_cpp_tensor_name(layer.weight).value_or("");
+}
+
+std::span<const float> Model::importance(const Layer& layer) const {
+    if (!importance_)
+        return {};
+    const auto name = importance_name(layer);
+    const auto found = importance_->entries.find(name);
+    if (name.empty() || found == importance_->entries.end())
+        return {};
+    const auto& info = file_->tensor(layer.weight);
+    const std::int64_t columns = info.shape.empty() ? 0 : info.shape.back();
+    const auto& weights = found->second.weights;
+    if (static_cast<std::int64_t>(weights.size()) == columns && found->second.counts.size() == 1)
+        return weights;
+    if (name == "token_embd.weight")  // llama-quantize, too, ignores a mismatched embedding entry
+        return {};
+    throw Error(
+        importance_->path, name,
+        "holds " + std::to_string(weights.size()) + " values in " +
+            std::to_string(found->second.counts.size()) + " expert(s), but " + layer.weight +
+            "'s rows hold " + std::to_string(columns) +
+            " (an importance matrix made for another model, or for experts QuantLens quantizes as one)");
+}
+
+}  // namespace quantlens

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Makes the llama-quantize parity goldens from llama.cpp itself (built outside the repository):
+
+    tests/data/golden/llama_quantize_digests.json   XXH3-128 digest and ggml type of every tensor
+        llama-quantize --pure [--imatrix] writes, per type, from the parity test's F16 GGUF;
+    tests/data/golden/imatrix_rewritten.{gguf,dat}  QuantLens's importance matrix as
+        llama-imatrix --in-file rewrites it, in its GGUF and its legacy format.
+
+    git clone <node-llama-cpp's llama/gitRelease.bundle> /tmp/llama.cpp   (or any llama.cpp checkout)
+    cmake -S /tmp/llama.cpp -B /tmp/llama.cpp/build -DLLAMA_CURL=OFF
+    cmake --build /tmp/llama.cpp/build --target llama-quantize llama-imatrix
+    /usr/bin/python3 samples/ggml/make_quantize_goldens.py /tmp/llama.cpp build/tests/quantlens_core_tests
+
+The inputs (the F16 GGUF and QuantLens's imatrix.gguf) come from the core test binary's hidden
+case "[.parity-inputs]". Tensors are read with llama.cpp's gguf-py (from the checkout) and hashed
+with python3-xxhash; nothing of llama.cpp is copied into the project.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import xxhash
+
+here = os.path.dirname(os.path.abspath(__file__))
+root = os.path.abspath(os.path.join(here, "..", ".."))
+golden = os.path.join(root, "tests", "data", "golden")
+
+# llama-quantize's type name -> QuantLens's spec
+TYPES = {"Q4_0": "q4_0", "Q4_1": "q4_1", "Q5_0": "q5_0", "Q5_1": "q5_1", "Q8_0": "q8_0",
+         "Q2_K": "q2_k", "Q3_K": "q3_k", "Q4_K": "q4_k", "Q5_K": "q5_k", "Q6_K": "q6_k",
+         "IQ4_NL": "iq4_nl", "IQ4_XS": "iq4_xs", "TQ1_0": "tq1_0", "TQ2_0": "tq2_0"}
+
+
+def tensors_of(path, gguf):
+    reader = gguf.GGUFReader(path)
+    out = {}
+    for t in reader.tensors:
+        if len(t.shape) < 2 or t.name.endswith("_norm.weight"):
+            continue
+        out[t.name] = (t.tensor_type.name, xxhash.xxh3_128_hexdigest(bytes(t.data.tobytes())))
+    return out
+
+
+def main():
+    llama, tests = sys.argv[1], sys.argv[2]
+    sys.path.insert(0, os.path.join(llama, "gguf-py"))
+    import gguf
+    binaries = os.path.join(llama, "build", "bin")
+    runs = []
+    with tempfile.TemporaryDirectory() as work:
+        subprocess.run([tests, "[.parity-inputs]"], env={**os.environ, "QUANTLENS_PARITY_DIR": work}, check=True)
+        source, imatrix = os.path.join(work, "model.f16.gguf"), os.path.join(work, "imatrix.gguf")
+        for name, spec in TYPES.items():
+            for weighted in (False, True):
+                out = os.path.join(work, "%s%s.gguf" % (name, ".imatrix" if weighted else ""))
+                command = [os.path.join(binaries, "llama-quantize"), "--pure"]
+                if weighted:
+                    command += ["--imatrix", imatrix]
+                subprocess.run(command + [source, out, name, "1"], check=True, capture_output=True)
+                tensors = tensors_of(out, gguf)
+                runs.append({"type": name, "spec": spec, "imatrix": weighted,
+                             "types": {k: v[0] for k, v in tensors.items()},
+                             "tensors": {k: v[1] for k, v in tensors.items()}})
+                print(name, "imatrix" if weighted else "", len(tensors), "tensors")
+        for fmt in ("gguf", "dat"):
+            target = os.path.join(work, "rewritten." + fmt)
+            # -m is required but, with no prompt, only the matrices are combined and written
+            subprocess.run([os.path.join(binaries, "llama-imatrix"), "-m", source, "--in-file", imatrix,
+                            "-o", target, "--output-format", fmt], check=True, capture_output=True)
+            shutil.copy(target, os.path.join(golden, "imatrix_rewritten." + fmt))
+        commit = subprocess.run(["git", "-C", llama, "rev-parse", "HEAD"], capture_output=True, text=True)
+    with open(os.path.join(golden, "llama_quantize_digests.json"), "w") as f:
+        json.dump({"llama_cpp_commit": commit.stdout.strip(), "runs": runs}, f, indent=1)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
