@@ -87,8 +87,9 @@ void add_allocate(CLI::App& app) {
             "HAWQ-V2's Omega = Tr(H)/n times it "
             "(hawq: needs --calib), or the measured delta loss with the layer alone quantized "
             "(measured: needs --calib), or its Fisher-Taylor estimate (fisher: needs --calib); models "
-            "the engine runs: Keras classifiers, GPT-2 and LLaMA")
-        ->check(CLI::IsMember({"mse", "kurtosis", "max_to_mean", "hawq", "measured", "fisher"}));
+            "the engine runs: Keras classifiers, GPT-2 and LLaMA; or the squared error weighted by "
+            "llama.cpp's importance matrix (imatrix: needs --imatrix, any model it covers)")
+        ->check(CLI::IsMember({"mse", "kurtosis", "max_to_mean", "hawq", "measured", "fisher", "imatrix"}));
     command->add_option("--calib", options->calib,
                         "labelled calibration data (x, y) for --metric hawq, measured and fisher");
     command->add_option("--candidate", options->candidates,
@@ -148,6 +149,9 @@ void add_allocate(CLI::App& app) {
             analysis.qsur = false;  // not a damage metric here; the analysis cache keeps what it measures
             analysis.use_cache = !options->no_cache;
             analysis.cache_dir = options->cache_dir;
+            if (request.metric == DamageMetric::Imatrix && options->imatrix.empty())
+                throw Error("", "--metric imatrix",
+                            "needs --imatrix FILE (llama-imatrix's, or QuantLens's `imatrix`)");
             const auto report = analyze_model(model, analysis, stderr_progress("w"), &interrupt_token());
             if (request.metric == DamageMetric::Hawq) {
                 if (options->calib.empty())

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
     quantlens::cli::add_allocate(app);
     quantlens::cli::add_export(app);
     quantlens::cli::add_sensitivity(app);
+    quantlens::cli::add_imatrix(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -24,7 +24,8 @@ double sensitivity_weight(DamageMetric metric, const LayerStatistics& s) {
         case DamageMetric::MaxToMean: return s.max_to_mean;
         case DamageMetric::Hawq:
         case DamageMetric::Measured:
-        case DamageMetric::Fisher: break;  // from the sensitivity engine, in plan_allocation
+        case DamageMetric::Fisher:
+        case DamageMetric::Imatrix: break;  // from the sensitivity engine or the metrics, in plan_allocation
     }
     return 1.0;
 }
@@ -39,17 +40,19 @@ std::string_view damage_metric_name(DamageMetric metric) {
         case DamageMetric::Hawq: return "hawq";
         case DamageMetric::Measured: return "measured";
         case DamageMetric::Fisher: return "fisher";
+        case DamageMetric::Imatrix: return "imatrix";
     }
     return "mse";
 }
 
 DamageMetric parse_damage_metric(std::string_view name) {
-    for (auto metric : {DamageMetric::Mse, DamageMetric::Kurtosis, DamageMetric::MaxToMean,
-                        DamageMetric::Hawq, DamageMetric::Measured, DamageMetric::Fisher})
+    for (auto metric :
+         {DamageMetric::Mse, DamageMetric::Kurtosis, DamageMetric::MaxToMean, DamageMetric::Hawq,
+          DamageMetric::Measured, DamageMetric::Fisher, DamageMetric::Imatrix})
         if (damage_metric_name(metric) == name)
             return metric;
     throw Error("", "metric \"" + std::string(name) + "\"",
-                "expected mse, kurtosis, max_to_mean, hawq, measured or fisher");
+                "expected mse, kurtosis, max_to_mean, hawq, measured, fisher or imatrix");
 }
 
 std::vector<QuantSpec> specs_to_measure(const PlanRequest& request) {
@@ -136,6 +139,18 @@ PlanResult plan_allocation(const Model& model, const AnalysisReport& report, con
                 continue;
             }
             double damage = weight * outcome.metrics->mse * n;
+            if (request.metric == DamageMetric::Imatrix) {
+                // A pinned layer has one choice: its damage cannot change the plan.
+                if (std::isnan(outcome.metrics->importance_mse) && !pinned.empty())
+                    damage = 0;
+                else if (std::isnan(outcome.metrics->importance_mse))
+                    throw Error(
+                        path, "layer \"" + analysed.layer + "\"",
+                        "has no entry in the importance matrix for --metric imatrix (pin it with --pin, "
+                        "or give an --imatrix made for this model)");
+                else
+                    damage = outcome.metrics->importance_mse * n;
+            }
             if (request.metric == DamageMetric::Measured || request.metric == DamageMetric::Fisher) {
                 // A spec that lowers the calibration loss is as good as lossless here: the knapsack wants
                 // damage ≥ 0.

@@ -24,6 +24,8 @@ enum class DamageMetric {
     Measured,   // damage = the measured Δloss with the layer alone quantized (PlanRequest::measured_damage),
                 // floored at 0
     Fisher,  // damage = the Fisher–Taylor estimate ½·Σ F·(ΔW)² of that Δloss (PlanRequest::fisher_damage)
+    Imatrix,  // damage = Σ_rc imp_c·(ΔW_rc)² with the model's llama.cpp importance matrix
+              // (QuantMetrics::importance_mse · n): no calibration run, evidence llama.cpp users have
 };
 std::string_view damage_metric_name(DamageMetric metric);
 DamageMetric parse_damage_metric(std::string_view name);  // Error listing the names

@@ -127,17 +127,20 @@ nlohmann::json outcome_json(const SpecOutcome& outcome) {
         return outcome.failed ? nlohmann::json{{"error", outcome.error}, {"failed", true}}
                               : nlohmann::json{{"error", outcome.error}};
     const auto& m = *outcome.metrics;
-    return {{"mse", number(m.mse)},
-            {"rmse", number(m.rmse)},
-            {"sqnr_db", number(m.sqnr_db)},
-            {"cosine", number(m.cosine)},
-            {"max_abs_error", number(m.max_abs_error)},
-            {"min_error", number(m.min_error)},
-            {"max_error", number(m.max_error)},
-            {"bits_per_weight", number(m.bits_per_weight)},
-            {"size_bytes", m.size_bytes},
-            {"scales", m.scales},
-            {"zero_points", m.zero_points}};
+    nlohmann::json j = {{"mse", number(m.mse)},
+                        {"rmse", number(m.rmse)},
+                        {"sqnr_db", number(m.sqnr_db)},
+                        {"cosine", number(m.cosine)},
+                        {"max_abs_error", number(m.max_abs_error)},
+                        {"min_error", number(m.min_error)},
+                        {"max_error", number(m.max_error)},
+                        {"bits_per_weight", number(m.bits_per_weight)},
+                        {"size_bytes", m.size_bytes},
+                        {"scales", m.scales},
+                        {"zero_points", m.zero_points}};
+    if (!std::isnan(m.importance_mse))
+        j["importance_mse"] = number(m.importance_mse);
+    return j;
 }
 SpecOutcome outcome_from(const nlohmann::json& j) {
     SpecOutcome outcome;
@@ -158,6 +161,8 @@ SpecOutcome outcome_from(const nlohmann::json& j) {
     m.size_bytes = count(j.at("size_bytes"));
     m.scales = count(j.at("scales"));
     m.zero_points = count(j.at("zero_points"));
+    if (j.contains("importance_mse"))
+        m.importance_mse = number(j.at("importance_mse"));
     outcome.metrics = m;
     return outcome;
 }

@@ -6,6 +6,7 @@
 
 #include "io/byte_cursor.hpp"
 #include "io/gguf.hpp"
+#include "io/output_marker.hpp"
 #include "util/error.hpp"
 #include "util/mapped_file.hpp"
 
@@ -187,7 +188,7 @@ void write_importance_matrix(const std::string& path, const ImportanceMatrix& ma
         tensors.push_back(
             {name + kCounts, DType::F32, {experts, 1}, std::as_bytes(std::span<const float>(counts[k++]))});
     }
-    write_gguf(path, metadata, tensors);
+    write_gguf(path, with_writer_mark(metadata), tensors);  // marked: --force may replace it later
 }
 
 }  // namespace quantlens

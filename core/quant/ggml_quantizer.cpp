@@ -200,6 +200,7 @@ const FormatType* format_type(QuantFormat format) {
 class GgmlFamily final : public QuantizerFamily {
 public:
     bool handles(QuantFormat f) const override { return format_type(f) != nullptr; }
+    bool uses_importance() const override { return true; }
     void quantize(const WeightMatrix& w, const QuantSpec& spec, const QuantOptions& options,
                   QuantResult& out) const override {
         const DType type = format_type(spec.format)->type;

@@ -116,6 +116,31 @@ void refuse_non_finite(const WeightMatrix& weights, const QuantSpec& spec, const
             "): a scale overflows what its storage holds (half-precision scales stop at 65504)");
 }
 
+double importance_weighted_mse(const WeightMatrix& weights, std::span<const float> approximation,
+                               std::span<const float> importance) {
+    if (importance.size() != static_cast<std::size_t>(weights.cols))
+        throw Error("", "importance",
+                    std::to_string(importance.size()) + " entries for rows of " +
+                        std::to_string(weights.cols) + " values");
+    const auto cols = static_cast<std::size_t>(weights.cols);
+    std::vector<double> per_row(static_cast<std::size_t>(weights.rows));
+    parallel_for(per_row.size(), 16, [&](std::size_t first, std::size_t last) {
+        for (std::size_t r = first; r < last; ++r) {
+            double sum = 0;
+            for (std::size_t c = 0; c < cols; ++c) {
+                const double e =
+                    static_cast<double>(approximation[r * cols + c]) - weights.values[r * cols + c];
+                sum += importance[c] * e * e;
+            }
+            per_row[r] = sum;
+        }
+    });
+    double total = 0;
+    for (double v : per_row)  // in row order: the result does not depend on the threads
+        total += v;
+    return weights.values.empty() ? 0.0 : total / static_cast<double>(weights.values.size());
+}
+
 Histogram weights_histogram(std::span<const float> values, std::size_t bins, float low, float high) {
     if (!(low <= high))
         return histogram(values, bins);
@@ -209,7 +234,22 @@ void quantize_into(const WeightMatrix& weights, const QuantSpec& spec, const Qua
         working.values = out.transformed;
     }
 
-    family_for(spec.format).quantize(working, spec, options, out);
+    const QuantizerFamily& family = family_for(spec.format);
+    QuantOptions family_options = options;
+    std::vector<float> smoothed_importance;
+    if (!options.importance.empty() && family.uses_importance() && !out.transformed.empty()) {
+        if (rotation)
+            throw Error("", "spec \"" + spec.to_string() + "\"",
+                        "rot=hadamard mixes the input columns, so a per-column importance matrix no longer "
+                        "describes them (drop rot= or the importance matrix)");
+        // W·x = (W·s)(x/s): the smoothed weight's column c meets inputs x_c/s_c, whose mean
+        // square is imp_c/s_c².
+        smoothed_importance.assign(options.importance.begin(), options.importance.end());
+        for (std::size_t c = 0; c < smoothed_importance.size() && c < smoothing.size(); ++c)
+            smoothed_importance[c] /= smoothing[c] * smoothing[c];
+        family_options.importance = smoothed_importance;
+    }
+    family.quantize(working, spec, family_options, out);
 
     if (rotation)
         parallel_for(static_cast<std::size_t>(weights.rows), 64, [&](std::size_t first, std::size_t last) {
@@ -226,6 +266,8 @@ void quantize_into(const WeightMatrix& weights, const QuantSpec& spec, const Qua
     if (!out.metrics_measured || !out.transformed.empty())
         out.metrics = error_metrics(weights.values, out.dequantized);
     refuse_non_finite(weights, spec, out);
+    if (!options.importance.empty())
+        out.metrics.importance_mse = importance_weighted_mse(weights, out.dequantized, options.importance);
     count_bits(spec, out);
     float error_low = out.metrics.min_error, error_high = out.metrics.max_error;
     if (error_low == error_high) {

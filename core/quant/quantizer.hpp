@@ -2,6 +2,7 @@
 // The quantizer module's entry point. Every part of QuantLens that quantizes (preview,
 // comparison, allocation, export) calls quantize(); nothing else quantizes.
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 #include <vector>
@@ -48,6 +49,10 @@ struct QuantMetrics {
     double bits_per_weight = 0;          // element bits + scale/zero-point overhead, measured
     std::uint64_t size_bytes = 0;
     std::uint64_t scales = 0, zero_points = 0;
+    // With an importance matrix (QuantOptions::importance): (1/n) Σ_rc imp_c · (Q(W) − W)_rc²,
+    // the error as llama.cpp's importance weights it (the layer's output error for inputs with
+    // those mean squares). NaN without one.
+    double importance_mse = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct QuantResult {

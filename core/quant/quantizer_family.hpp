@@ -11,6 +11,8 @@ public:
     virtual bool handles(QuantFormat format) const = 0;
     virtual void quantize(const WeightMatrix& weights, const QuantSpec& spec, const QuantOptions& options,
                           QuantResult& result) const = 0;
+    // Whether its quantizers read QuantOptions::importance (the ggml types).
+    virtual bool uses_importance() const { return false; }
 };
 
 const QuantizerFamily& scaled_grid_family();   // int, fp8/6/4, nf4, log2, ternary, binary

@@ -85,6 +85,7 @@ DamageReport run(const Model& model, const LabelledData& data, const std::vector
                 damage.importance.push_back(square_sums(0, c) / n);
         const auto inputs = nn::layer_inputs(node, reference);
         if (inputs) {
+            damage.input_rows = static_cast<std::size_t>(inputs->rows());
             const std::span<const float> values(inputs->data(), static_cast<std::size_t>(inputs->size()));
             damage.activation_kurtosis =
                 layer_statistics(values, inputs->rows(), inputs->cols()).excess_kurtosis;

@@ -26,6 +26,7 @@ struct LayerDamage {
     std::size_t weights = 0;
     double proxy_trace = 0;          // Tr(2XᵀX)/N
     std::vector<double> importance;  // Σx²/N per input column of the weight matrix (empty for depthwise)
+    std::size_t input_rows = 0;      // rows of X those sums ran over (tokens for a language model)
     // The captured inputs' own statistics (rows = samples or tokens or conv positions, columns =
     // the weight's input dimension): excess kurtosis of all values and QSUR^(1/d) (OSTQuant),
     // what an activation quantizer would face. NaN for depthwise layers (no single input matrix).

@@ -3,10 +3,12 @@
 // bad files refused by name and byte offset.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstring>
 
 #include "io/imatrix.hpp"
 #include "model/model.hpp"
+#include "quant/quantizer.hpp"
 #include "test_support.hpp"
 
 using namespace quantlens;
@@ -15,7 +17,8 @@ using namespace quantlens::test;
 namespace {
 
 // A legacy .dat: entries (name, ncall, values), then chunk count and dataset.
-std::string legacy_dat(const std::vector<std::tuple<std::string, std::int32_t, std::vector<float>>>& entries) {
+std::string legacy_dat(
+    const std::vector<std::tuple<std::string, std::int32_t, std::vector<float>>>& entries) {
     std::string out;
     put<std::int32_t>(out, static_cast<std::int32_t>(entries.size()));
     for (const auto& [name, ncall, values] : entries) {
@@ -36,7 +39,7 @@ std::string legacy_dat(const std::vector<std::tuple<std::string, std::int32_t, s
 TEST_CASE("a legacy .dat importance matrix gives llama-quantize's weights: the stored values over ncall") {
     ScratchDir dir;
     write_bytes(dir.file("m.dat"), legacy_dat({{"blk.0.attn_q.weight", 4, {8.0f, 2.0f, 0.0f}},
-                                              {"output.weight", 0, {3.0f, 5.0f}}}));
+                                               {"output.weight", 0, {3.0f, 5.0f}}}));
     const auto m = read_importance_matrix(dir.file("m.dat"));
     CHECK(m.legacy);
     CHECK(m.chunk_count == 7);
@@ -92,14 +95,37 @@ TEST_CASE("a model finds its layers' importance by llama.cpp name, and refuses o
     auto hf = Model::open(sample_path("tiny-llama"));  // hidden 64, intermediate 128
     auto matrix = std::make_shared<ImportanceMatrix>();
     matrix->path = "m.gguf";
-    matrix->entries["blk.1.ffn_down.weight"] = {std::vector<float>(128, 2.0f), {1}, std::vector<float>(128, 2.0f)};
-    matrix->entries["blk.0.attn_q.weight"] = {std::vector<float>(32, 1.0f), {1}, std::vector<float>(32, 1.0f)};
+    matrix->entries["blk.1.ffn_down.weight"] = {
+        std::vector<float>(128, 2.0f), {1}, std::vector<float>(128, 2.0f)};
+    matrix->entries["blk.0.attn_q.weight"] = {
+        std::vector<float>(32, 1.0f), {1}, std::vector<float>(32, 1.0f)};
     hf.attach_importance(matrix);
     const auto& down = hf.layer("model.layers.1.mlp.down_proj");
     CHECK(hf.importance_name(down) == "blk.1.ffn_down.weight");
     CHECK(hf.importance(down).size() == 128);
     CHECK(hf.importance(hf.layer("model.layers.0.mlp.up_proj")).empty());  // no entry: none
-    CHECK_THROWS_WITH(hf.importance(hf.layer("model.layers.0.self_attn.q_proj")),
-                      Catch::Contains("m.gguf") && Catch::Contains("holds 32 values") &&
-                          Catch::Contains("rows hold 64"));
+    CHECK_THROWS_WITH(
+        hf.importance(hf.layer("model.layers.0.self_attn.q_proj")),
+        Catch::Contains("m.gguf") && Catch::Contains("holds 32 values") && Catch::Contains("rows hold 64"));
+}
+
+TEST_CASE("the importance-weighted error weighs each column's squared error by its importance") {
+    const std::vector<float> w = {0.11f, -0.52f, 0.93f, 0.3f, -0.74f, 0.05f, 0.61f, -0.2f};
+    const std::vector<float> importance = {4.0f, 0.0f, 1.0f, 0.5f};
+    QuantOptions options;
+    options.importance = importance;
+    const auto r = quantize({w, 2, 4}, QuantSpec::parse("int4:channel:sym"), options);
+    double expected = 0;
+    for (std::size_t i = 0; i < w.size(); ++i) {
+        const double e = static_cast<double>(r.dequantized[i]) - w[i];
+        expected += importance[i % 4] * e * e;
+    }
+    CHECK(r.metrics.importance_mse == Approx(expected / 8));
+    CHECK(std::isnan(quantize({w, 2, 4}, QuantSpec::parse("int4:channel:sym")).metrics.importance_mse));
+    std::vector<float> wide(64, 0.25f);
+    wide[3] = -1.0f;
+    std::vector<float> wide_importance(32, 1.0f);
+    options.importance = wide_importance;
+    CHECK_THROWS_WITH(quantize({wide, 2, 32}, QuantSpec::parse("q4_0:rot=hadamard"), options),
+                      Catch::Contains("mixes the input columns"));
 }
