@@ -46,6 +46,11 @@ std::string print_plan(const PlanResult& result, const AnalysisReport& report) {
                   static_cast<unsigned long long>(result.fixed_bytes), summary.predicted_damage,
                   result.plan.metric.c_str());
     out += line;
+    if (!result.fallbacks.empty()) {
+        out += "\nfallbacks, as llama-quantize makes them:\n";
+        for (const auto& fallback : result.fallbacks)
+            out += "  " + fallback + "\n";
+    }
     const auto& frontier = result.solver.frontier();
     std::snprintf(line, sizeof line,
                   "\nPareto frontier (%zu efficient plans; bits/weight against predicted damage):\n",

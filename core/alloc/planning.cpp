@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "model/model_identity.hpp"
+#include "quant/ggml_fallback.hpp"
 
 namespace quantlens {
 
@@ -70,6 +71,11 @@ std::vector<QuantSpec> specs_to_measure(const PlanRequest& request) {
             add(spec);
     for (const auto& [pattern, spec] : request.pins)
         add(spec);
+    const auto asked = out.size();
+    for (std::size_t i = 0; i < asked;
+         ++i)  // what llama-quantize would write instead on rows that do not fit
+        for (const auto& fallback : ggml_fallback_chain(out[i]))
+            add(fallback);
     return out;
 }
 
@@ -107,6 +113,7 @@ PlanResult plan_allocation(const Model& model, const AnalysisReport& report, con
                     "was not measured by the analysis this plan is made from");
     };
     std::vector<AllocationLayer> layers;
+    std::vector<std::string> fallbacks;
     std::uint64_t parameters = 0, layer_bytes = 0;
     for (const auto& analysed : report.layers) {
         if (!analysed.error.empty())
@@ -132,7 +139,20 @@ PlanResult plan_allocation(const Model& model, const AnalysisReport& report, con
             weight = trace->second.first / static_cast<double>(trace->second.second);
         }
         const double n = static_cast<double>(analysed.parameters);
-        for (const auto& spec : *list) {
+        const std::int64_t row_length =
+            analysed.shape.empty() || analysed.shape[0] == 0
+                ? 0
+                : static_cast<std::int64_t>(analysed.parameters) / analysed.shape[0];
+        std::string replaced;
+        for (const auto& asked : *list) {
+            const QuantSpec spec = ggml_fallback(asked, row_length);  // as llama-quantize would write it
+            if (!(spec == asked))
+                replaced += (replaced.empty() ? "" : ", ") + asked.to_string() + " -> " + spec.to_string();
+            bool known = false;
+            for (const auto& candidate : layer.candidates)
+                known = known || candidate.spec == spec.to_string();
+            if (known)
+                continue;
             const auto& outcome = analysed.quantization.at(measured(spec));
             if (!outcome.metrics) {
                 reasons += "; " + spec.to_string() + ": " + outcome.error;
@@ -171,6 +191,9 @@ PlanResult plan_allocation(const Model& model, const AnalysisReport& report, con
                 {spec.to_string(),
                  static_cast<std::uint64_t>(std::llround(outcome.metrics->bits_per_weight * n)), damage});
         }
+        if (!replaced.empty())
+            fallbacks.push_back(analysed.layer + " (rows of " + std::to_string(row_length) +
+                                " values): " + replaced);
         if (layer.candidates.empty())
             throw Error(path, "layer \"" + analysed.layer + "\"",
                         list->empty() ? "has no candidate spec" : "no candidate spec applies" + reasons);
@@ -231,6 +254,7 @@ PlanResult plan_allocation(const Model& model, const AnalysisReport& report, con
         throw Error("", "budget \"" + request.budget.to_string() + "\"", need);
     }
     PlanResult result{QuantPlan{}, std::move(solver), *chosen, {}, {}, budget_bits, fixed_bytes};
+    result.fallbacks = std::move(fallbacks);
     auto& plan = result.plan;
     plan.model_path = path;
     plan.model_identity = hex64(model_identity(path).content);

@@ -68,6 +68,9 @@ struct PlanResult {
     std::vector<bool> only_choice;         // per analysed layer: it had one candidate (pinned)
     std::uint64_t budget_bits = 0;         // what the layers' weights may take
     std::uint64_t fixed_bytes = 0;         // tensors the plan leaves as they are (norms, biases, …)
+    // Candidates a layer cannot take as asked, replaced as llama-quantize replaces them
+    // (quant/ggml_fallback), one line per layer: "layer (rows of 288 values): q4_k -> q5_0".
+    std::vector<std::string> fallbacks;
 };
 
 // `report` must hold every spec of specs_to_measure(request). Error naming the layer when no

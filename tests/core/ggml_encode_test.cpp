@@ -11,6 +11,7 @@
 
 #include "io/model_file.hpp"
 #include "io/open_model.hpp"
+#include "quant/ggml_fallback.hpp"
 #include "quant/ggml_quantizer.hpp"
 #include "quant/quantizer.hpp"
 #include "tensor/convert.hpp"
@@ -140,4 +141,25 @@ TEST_CASE("the ggml type names parse as specs and print back unchanged") {
         CHECK(spec.to_string() == name);
         CHECK(spec.is_block_format());
     }
+}
+
+TEST_CASE("rows a type's blocks do not divide fall back as llama-quantize falls back") {
+    auto fallback = [](const char* spec, std::int64_t row) {
+        return ggml_fallback(QuantSpec::parse(spec), row).to_string();
+    };
+    CHECK(fallback("q4_k", 4096) == "q4_k");
+    CHECK(fallback("q4_k", 288) == "q5_0");
+    CHECK(fallback("q5_k", 288) == "q5_1");
+    CHECK(fallback("q6_k", 96) == "q8_0");
+    CHECK(fallback("q2_k", 64) == "q4_0");
+    CHECK(fallback("q3_k", 64) == "q4_0");
+    CHECK(fallback("tq1_0", 64) == "q4_0");
+    CHECK(fallback("tq2_0", 64) == "q4_0");
+    CHECK(fallback("iq4_xs", 64) == "iq4_nl");
+    CHECK(fallback("q4_k", 100) == "f16");  // not even 32-value blocks
+    CHECK(fallback("q4_0", 100) == "f16");
+    CHECK(fallback("q8_0", 64) == "q8_0");
+    CHECK(fallback("int4:g128:asym", 100) == "int4:g128:asym");  // not a ggml type: no fallback
+    CHECK(ggml_fallback_chain(QuantSpec::parse("q4_k")).size() == 2);
+    CHECK(ggml_fallback_chain(QuantSpec::parse("int4:g128:asym")).empty());
 }
