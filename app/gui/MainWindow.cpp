@@ -39,6 +39,7 @@
 
 #include "export/export_common.hpp"
 #include "files/OutputCheck.hpp"
+#include "io/imatrix.hpp"
 #include "jobs/JobRunner.hpp"
 #include "model/inspection.hpp"
 #include "models/LayerTableModel.hpp"
@@ -78,7 +79,7 @@ constexpr int kModelMetricColumns[] = {widgets::LayerTableModel::HessianTrace,
                                        widgets::LayerTableModel::DeltaLoss};
 
 struct Loaded {
-    std::shared_ptr<const quantlens::Model> model;
+    std::shared_ptr<quantlens::Model> model;
     quantlens::Inspection inspection;
     QString path;  // as the user named it, for Recent Files once it has opened
 };
@@ -499,6 +500,13 @@ void MainWindow::buildMenus() {
         if (!path.isEmpty())
             openCalibration(path);
     });
+    file->addAction(tr("Load &Importance Matrix…"), this, [this] {
+        const auto path = widgets::openFileDialog(
+            this, tr("Load a llama.cpp importance matrix (llama-imatrix or quantlens-cli imatrix)"),
+            tr("Importance matrices (*.gguf *.dat *.imatrix);;All files (*)"));
+        if (!path.isEmpty())
+            openImportanceMatrix(path);
+    });
     recentMenu_ = file->addMenu(tr("Open &Recent"));
     rebuildRecentMenu();
     file->addSeparator();
@@ -878,6 +886,39 @@ void MainWindow::openCalibration(const QString& path) {
                                      .arg(QFileInfo(path).fileName()),
                                  8000);
         inspector_->setCalibration(std::move(inputs));
+    } catch (const quantlens::Error& error) {
+        showError(QString::fromStdString(error.what()));
+    }
+}
+
+void MainWindow::openImportanceMatrix(const QString& path) {
+    if (!model_) {
+        showError(tr("Open a model first: an importance matrix belongs to one model's weights."));
+        return;
+    }
+    try {
+        auto matrix = std::make_shared<const quantlens::ImportanceMatrix>(
+            quantlens::read_importance_matrix(path.toStdString()));
+        int covered = 0, weights = 0;
+        for (const auto& layer : model_->layers()) {
+            if (layer.weight.empty() || model_->file().tensor(layer.weight).shape.size() < 2)
+                continue;
+            ++weights;
+            covered += matrix->entries.count(model_->importance_name(layer)) ? 1 : 0;
+        }
+        model_->attach_importance(matrix);
+        statusBar()->showMessage(
+            tr("Importance matrix %1: %2 entries, covering %3 of %4 weight matrices; the "
+               "ggml types quantize with it, as llama-quantize --imatrix does")
+                .arg(QFileInfo(path).fileName())
+                .arg(matrix->entries.size())
+                .arg(covered)
+                .arg(weights),
+            10000);
+        if (const auto* row = selectedLayer()) {  // the previews again, with it
+            inspector_->setLayer(model_, QString::fromStdString(row->name));
+            compare_->setLayer(model_, QString::fromStdString(row->name));
+        }
     } catch (const quantlens::Error& error) {
         showError(QString::fromStdString(error.what()));
     }

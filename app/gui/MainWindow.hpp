@@ -83,6 +83,9 @@ public slots:
     void openModel(const QString& path);
     void selectLayer(const QString& name);      // by layer name; nothing happens when absent
     void openCalibration(const QString& path);  // layer inputs for GPTQ and smoothing previews
+    // A llama.cpp importance matrix for the open model: the ggml types quantize with it and the
+    // metrics gain the importance-weighted error (the CLI's --imatrix).
+    void openImportanceMatrix(const QString& path);
     // Labelled or token data for the model metrics (Sensitivity view) and the model-based damage
     // of the Allocate view; the app's --calib.
     void setModelCalibration(const QString& path);
@@ -126,7 +129,9 @@ private:
     void updateSensitivity();
     void measureSqnr();
 
-    std::shared_ptr<const quantlens::Model> model_;
+    // Shared with the views and their jobs; not const only so an importance matrix can be attached
+    // (Model::attach_importance is safe while jobs run).
+    std::shared_ptr<quantlens::Model> model_;
     widgets::LayerTableModel* layerModel_;
     QSortFilterProxyModel* proxy_;
     QTableView* table_;

@@ -37,8 +37,10 @@ public:
     // A llama.cpp importance matrix for this model's weights (model/model_importance.cpp),
     // matched by llama.cpp tensor name: a GGUF's own names, a Hugging Face llama-family
     // folder's through model/llama_names. Every quantizer run on this model's layers uses it.
+    // Safe while other threads quantize this model's layers: a matrix once attached stays alive
+    // as long as the model, so a span importance() gave out never dangles.
     void attach_importance(std::shared_ptr<const ImportanceMatrix> matrix);
-    const ImportanceMatrix* importance_matrix() const { return importance_.get(); }
+    const ImportanceMatrix* importance_matrix() const;
     // The llama.cpp name the matrix would hold the layer's weight under ("" when it has none).
     std::string importance_name(const Layer& layer) const;
     // The layer's per-input-column weights, or empty when no matrix is attached or it has no
@@ -49,7 +51,9 @@ public:
 private:
     std::unique_ptr<ModelFile> file_;
     std::vector<Layer> layers_;
-    std::shared_ptr<const ImportanceMatrix> importance_;
+    struct ImportanceState;  // model_importance.cpp; made with the model, never replaced
+    static std::shared_ptr<ImportanceState> new_importance_state();
+    std::shared_ptr<ImportanceState> importance_ = new_importance_state();
 };
 
 std::vector<Layer> group_layers(const ModelFile& file);

@@ -4,10 +4,30 @@
 #include "model/model.hpp"
 #include "util/error.hpp"
 
+#include <atomic>
+#include <mutex>
+
 namespace quantlens {
 
+// Every matrix ever attached (kept, so spans into them stay valid) and the current one.
+struct Model::ImportanceState {
+    std::mutex mutex;
+    std::vector<std::shared_ptr<const ImportanceMatrix>> attached;
+    std::atomic<const ImportanceMatrix*> current{nullptr};
+};
+
+std::shared_ptr<Model::ImportanceState> Model::new_importance_state() {
+    return std::make_shared<ImportanceState>();
+}
+
 void Model::attach_importance(std::shared_ptr<const ImportanceMatrix> matrix) {
-    importance_ = std::move(matrix);
+    std::lock_guard lock(importance_->mutex);
+    importance_->attached.push_back(matrix);
+    importance_->current.store(matrix.get());
+}
+
+const ImportanceMatrix* Model::importance_matrix() const {
+    return importance_->current.load();
 }
 
 std::string Model::importance_name(const Layer& layer) const {
@@ -19,11 +39,12 @@ std::string Model::importance_name(const Layer& layer) const {
 }
 
 std::span<const float> Model::importance(const Layer& layer) const {
-    if (!importance_)
+    const ImportanceMatrix* matrix = importance_matrix();
+    if (!matrix)
         return {};
     const auto name = importance_name(layer);
-    const auto found = importance_->entries.find(name);
-    if (name.empty() || found == importance_->entries.end())
+    const auto found = matrix->entries.find(name);
+    if (name.empty() || found == matrix->entries.end())
         return {};
     const auto& info = file_->tensor(layer.weight);
     const std::int64_t columns = info.shape.empty() ? 0 : info.shape.back();
@@ -33,7 +54,7 @@ std::span<const float> Model::importance(const Layer& layer) const {
     if (name == "token_embd.weight")  // llama-quantize, too, ignores a mismatched embedding entry
         return {};
     throw Error(
-        importance_->path, name,
+        matrix->path, name,
         "holds " + std::to_string(weights.size()) + " values in " +
             std::to_string(found->second.counts.size()) + " expert(s), but " + layer.weight +
             "'s rows hold " + std::to_string(columns) +

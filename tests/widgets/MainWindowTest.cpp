@@ -57,6 +57,8 @@
 #include <QComboBox>
 #include <QCheckBox>
 #include <QLineEdit>
+#include "io/imatrix.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -82,6 +84,7 @@ private slots:
     void desktopConventions();
     void histogramsHaveLogCountRangeAndReset();
     void allocateWithTheEvidence();
+    void importanceMatrixShapesTheGgmlPreviews();
 };
 
 namespace {
@@ -1122,6 +1125,53 @@ void MainWindowTest::allocateWithTheEvidence() {
         if (layer == "dense")
             QCOMPARE(QString::fromStdString(spec.to_string()), QStringLiteral("int8:channel:sym"));
     saveScreenshot(window, "allocate-measured.png");
+}
+
+// File ▸ Load Importance Matrix: the Quantize view's ggml preview is then the core's with the
+// layer's importance (found by llama.cpp name), and shows the importance-weighted error.
+void MainWindowTest::importanceMatrixShapesTheGgmlPreviews() {
+    QTemporaryDir dir;
+    MainWindow window;
+    showAndOpen(window, QStringLiteral(QUANTLENS_SAMPLES "/text-llama"));
+    auto* inspector = window.inspector();
+    window.showView(inspector);
+    const auto waitFor = [&](const char* spec) {
+        QTRY_VERIFY_WITH_TIMEOUT(
+            inspector->layerName() == QStringLiteral("model.layers.0.self_attn.q_proj") &&
+                inspector->preview() && inspector->preview()->spec.to_string() == spec &&
+                !inspector->job()->isRunning(),
+            20000);
+    };
+    window.selectLayer(QStringLiteral("model.layers.0.self_attn.q_proj"));
+    inspector->specEditor()->setSpecText(QStringLiteral("q4_0"));
+    waitFor("q4_0");
+    const double plain = inspector->preview()->metrics.mse;
+    QVERIFY(std::isnan(inspector->preview()->metrics.importance_mse));
+
+    quantlens::ImportanceMatrix matrix;
+    quantlens::ImportanceEntry entry;
+    for (int c = 0; c < 32; ++c)
+        entry.sums.push_back(c % 5 == 0 ? 400.0f : 1.0f);
+    entry.counts = {4};
+    matrix.entries["blk.0.attn_q.weight"] = entry;
+    const auto path = dir.filePath(QStringLiteral("m.imatrix.gguf"));
+    quantlens::write_importance_matrix(path.toStdString(), matrix);
+    QSignalSpy previewed(inspector, &quantlens::widgets::LayerInspector::previewShown);
+    window.openImportanceMatrix(path);
+    QVERIFY(previewed.wait(20000));
+    waitFor("q4_0");
+    auto model = quantlens::Model::open(QUANTLENS_SAMPLES "/text-llama");
+    const auto weights = model.read_weights(model.layer("model.layers.0.self_attn.q_proj"));
+    const auto read = quantlens::read_importance_matrix(path.toStdString());
+    quantlens::QuantOptions options;
+    options.importance = read.entries.at("blk.0.attn_q.weight").weights;
+    const auto expected = quantlens::quantize(quantlens::as_matrix(weights.values(), weights.shape),
+                                              quantlens::QuantSpec::parse("q4_0"), options);
+    QCOMPARE(inspector->preview()->metrics.mse, expected.metrics.mse);
+    QVERIFY(inspector->preview()->metrics.mse != plain);  // the importance changed the blocks
+    QCOMPARE(inspector->preview()->metrics.importance_mse, expected.metrics.importance_mse);
+    QVERIFY(inspector->metricsLabel()->text().contains(QStringLiteral("imatrix-weighted MSE")));
+    QVERIFY(window.statusBar()->currentMessage().contains(QStringLiteral("covering 1 of 16")));
 }
 
 QTEST_MAIN(MainWindowTest)

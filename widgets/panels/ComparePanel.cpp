@@ -191,6 +191,7 @@ void ComparePanel::compare() {
                     const auto weights = model->read_weights(model->layer(layer));
                     quantlens::PreviewOptions options;
                     options.cancel = &cancel;
+                    options.importance = model->importance(model->layer(layer));
                     result->layer = quantlens::compare_on_layer(
                         quantlens::as_matrix(weights.values(), weights.shape), specs, options, progress);
                     if (whole)

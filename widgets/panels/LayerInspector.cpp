@@ -110,6 +110,7 @@ void LayerInspector::refresh() {
             const auto matrix = quantlens::as_matrix(state->weights.values(), state->weights.shape);
             if (calibration && calibration->inputs.features == matrix.cols)
                 options.inputs = &calibration->inputs;
+            options.importance = model->importance(model->layer(layer));  // File ▸ Load Importance Matrix
             return std::shared_ptr<const quantlens::LayerPreview>(std::make_shared<quantlens::LayerPreview>(
                 quantlens::preview_layer(matrix, spec, options, state->scratch)));
         });
@@ -145,7 +146,11 @@ void LayerInspector::show(std::shared_ptr<const quantlens::LayerPreview> preview
             .arg(m.cosine, 0, 'f', 6)
             .arg(m.bits_per_weight, 0, 'f', 3)
             .arg(locale.formattedDataSize(static_cast<qint64>(m.size_bytes)))
-            .arg(p.levels.size()));
+            .arg(p.levels.size()) +
+        (std::isnan(m.importance_mse)
+             ? QString()
+             : tr("<table><tr><td>imatrix-weighted MSE</td><td align=right><b>%1</b></td></tr></table>")
+                   .arg(m.importance_mse, 0, 'g', 4)));
     emit previewShown();
 }
 
