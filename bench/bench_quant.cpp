@@ -4,6 +4,9 @@
 //   clip     int4:g128:sym:clip=mse (100 candidate ratios per group)    target <= 500 ms
 //   Q4_0 / Q8_0 rows, checked byte-identical to the plain reference      target >= 5 / 10 GB/s of input per
 //   core
+//   Q4_K / Q6_K / IQ4_XS (and the other super-block types) on one core, without and with an
+//   importance vector: throughput and the ratio to the plain one-block transcription of ggml's
+//   quantizers in the same run                                         target ratio >= 2 (issue 16)
 // Each prints the ratio to a memcpy of the same input in the same run.
 #include <cstdio>
 #include <cstring>
@@ -11,6 +14,7 @@
 #include <vector>
 
 #include "bench_support.hpp"
+#include "quant/ggml_kquants.hpp"
 #include "quant/ggml_quantizer.hpp"
 #include "quant/layer_preview.hpp"
 #include "quant/quantizer.hpp"
@@ -98,5 +102,32 @@ int main() {
             big_bytes / big_copy_s / 1e9, big_copy_s / fast_s, type == DType::Q4_0 ? 5 : 10,
             big_bytes / fast_s / 1e9 >= (type == DType::Q4_0 ? 5 : 10) ? "PASS" : "MISS",
             identical ? "identical" : "DIFFER");
+    }
+
+    // The super-block types on 4 Mi values (rows of 4096), one core.
+    const std::size_t k_values = std::size_t{4} << 20, row = 4096;
+    const std::span<const float> k_input(big.data(), k_values);
+    std::vector<float> importance(row);
+    for (std::size_t c = 0; c < row; ++c)
+        importance[c] = 0.01f + static_cast<float>((c * 2654435761u) % 1000) / 100.0f;
+    for (DType type : {DType::Q4_K, DType::Q6_K, DType::IQ4_XS, DType::Q2_K, DType::Q3_K, DType::Q5_K,
+                       DType::IQ4_NL, DType::TQ2_0}) {
+        const auto& info = dtype_info(type);
+        std::vector<std::uint8_t> fast(k_values / info.block_elements * info.block_bytes),
+            reference(fast.size());
+        const double reference_s =
+            bench::best_seconds(2, [&] { quantize_ggml_row_reference(type, k_input, reference); });
+        const double fast_s =
+            bench::best_seconds(2, [&] { quantize_ggml_row_single_thread(type, k_input, fast); });
+        const bool identical = fast == reference;
+        const double weighted_s = bench::best_seconds(2, [&] {
+            ggml::quantize_rows_weighted(type, k_input.data(), k_values, row, importance.data(), fast.data());
+        });
+        std::printf(
+            "%-6s 1 core: %6.1f MB/s (transcription %6.1f MB/s, ratio %.2f; with importance %6.1f MB/s)  "
+            "target ratio >= 2  %s, bytes %s\n",
+            std::string(info.name).c_str(), k_values * 4.0 / fast_s / 1e6, k_values * 4.0 / reference_s / 1e6,
+            reference_s / fast_s, k_values * 4.0 / weighted_s / 1e6,
+            reference_s / fast_s >= 2 ? "PASS" : "MISS", identical ? "identical" : "DIFFER");
     }
 }
