@@ -1,6 +1,9 @@
 #include <cstdio>
 #include <iostream>
 
+#include <algorithm>
+
+#include "alloc/llama_mix.hpp"
 #include "alloc/planning.hpp"
 #include "analysis/model_analysis.hpp"
 #include "cli_common.hpp"
@@ -69,22 +72,70 @@ std::string print_plan(const PlanResult& result, const AnalysisReport& report) {
     return out;
 }
 
+// The name as a regular expression matching only itself.
+std::string exact_pattern(const std::string& name) {
+    std::string out = "^";
+    for (char c : name) {
+        if (std::string_view(".^$|()[]{}*+?\\").find(c) != std::string_view::npos)
+            out += '\\';
+        out += c;
+    }
+    return out + "$";
+}
+
+// The optimal plan beside llama-quantize's mix: sizes, predicted damage, and the layers that differ.
+std::string print_mix_comparison(const std::string& mix_name, const PlanResult& mix, const PlanResult& plan,
+                                 const AnalysisReport& report) {
+    const auto& m = *mix.plan.summary;
+    const auto& p = *plan.plan.summary;
+    char line[512];
+    std::string out = "\n";
+    std::snprintf(line, sizeof line, "llama-quantize %-8s %.4f bits/weight, predicted damage %.6g\n",
+                  mix_name.c_str(), m.bits_per_weight, m.predicted_damage);
+    out += line;
+    std::snprintf(
+        line, sizeof line, "this plan               %.4f bits/weight, predicted damage %.6g (%+.1f%%)\n",
+        p.bits_per_weight, p.predicted_damage,
+        m.predicted_damage > 0 ? 100.0 * (p.predicted_damage - m.predicted_damage) / m.predicted_damage
+                               : 0.0);
+    out += line;
+    std::string changes;
+    std::size_t differ = 0;
+    for (std::size_t l = 0; l < plan.layer_choices.size() && l < mix.layer_choices.size(); ++l) {
+        if (plan.layer_choices[l].spec == mix.layer_choices[l].spec)
+            continue;
+        ++differ;
+        std::snprintf(line, sizeof line, "  %-40.40s %-8s -> %s\n", report.layers[l].layer.c_str(),
+                      mix.layer_choices[l].spec.c_str(), plan.layer_choices[l].spec.c_str());
+        changes += line;
+    }
+    std::snprintf(line, sizeof line, "differs from the mix on %zu of %zu layers%s\n", differ,
+                  plan.layer_choices.size(), differ ? ":" : "");
+    return out + line + changes;
+}
+
 }  // namespace
 
 void add_allocate(CLI::App& app) {
     auto* command = app.add_subcommand(
         "allocate", "Choose a spec per layer under a size budget (mixed precision) and write the plan");
     struct Options {
-        std::string model, budget, metric = "mse", out, cache_dir, llama_types, calib, imatrix;
+        std::string model, budget, metric = "mse", out, cache_dir, llama_types, calib, imatrix, mix;
         std::vector<std::string> candidates, kinds, pins;
-        bool json = false, no_cache = false, tie_fused = false, force = false;
+        bool json = false, no_cache = false, tie_fused = false, force = false, keep_mix = false;
     };
     auto options = std::make_shared<Options>();
     command->add_option("MODEL", options->model, "model file or Hugging Face folder")->required();
-    command
-        ->add_option("--budget", options->budget,
-                     "average bits per weight (4.5bpw) or the weights' size (2.1GB, 1.5GiB, 800MB)")
-        ->required();
+    command->add_option("--budget", options->budget,
+                        "average bits per weight (4.5bpw) or the weights' size (2.1GB, 1.5GiB, 800MB); with "
+                        "--mix, default: the mix's own size");
+    command->add_option("--mix", options->mix,
+                        "start from llama-quantize's named mix (" +
+                            CLI::detail::join(llama_mix_names(), ", ") +
+                            "): its types are the candidates (unless --candidate is given), and the plan is "
+                            "compared with the mix layer by layer");
+    command->add_flag("--keep-mix", options->keep_mix,
+                      "write the mix itself (--out, --llama-tensor-types) rather than the optimal plan");
     command
         ->add_option(
             "--metric", options->metric,
@@ -123,10 +174,13 @@ void add_allocate(CLI::App& app) {
     command->callback([options] {
         set_command([options] {
             PlanRequest request;
-            request.budget = Budget::parse(options->budget);
+            if (options->budget.empty() && options->mix.empty())
+                throw Error("", "--budget", "is needed (or --mix, whose size is then the budget)");
+            if (!options->budget.empty())
+                request.budget = Budget::parse(options->budget);
             request.tie_fused = options->tie_fused;
             request.metric = parse_damage_metric(options->metric);
-            if (options->candidates.empty() && options->kinds.empty())
+            if (options->candidates.empty() && options->kinds.empty() && options->mix.empty())
                 options->candidates = default_candidates();
             for (const auto& text : options->candidates)
                 request.candidates.push_back(QuantSpec::parse(text));
@@ -149,6 +203,17 @@ void add_allocate(CLI::App& app) {
             guard_cli_output(options->out, model, inputs, options->force);
             guard_cli_output(options->llama_types, model, inputs, options->force);
             attach_importance(model, options->imatrix);
+            std::optional<QuantPlan> mix;
+            if (!options->mix.empty()) {
+                mix = llama_mix_plan(model, options->mix, !options->imatrix.empty());
+                if (options->candidates.empty() && options->kinds.empty())
+                    for (const auto& [layer, spec] : mix->layers)
+                        if (std::none_of(request.candidates.begin(), request.candidates.end(),
+                                         [&](const QuantSpec& known) { return known == spec; }))
+                            request.candidates.push_back(spec);
+                for (const auto& [layer, spec] : mix->layers)  // measured, whatever the candidates
+                    request.also_measure.push_back(spec);
+            }
             AnalysisOptions analysis;
             analysis.specs = specs_to_measure(request);
             analysis.qsur = false;  // not a damage metric here; the analysis cache keeps what it measures
@@ -176,7 +241,41 @@ void add_allocate(CLI::App& app) {
                 request.measured_damage = std::move(evidence.measured_damage);
                 request.fisher_damage = std::move(evidence.fisher_damage);
             }
-            const auto result = plan_allocation(model, report, request);
+            std::optional<PlanResult> mix_result;
+            if (mix) {  // the mix through the same damage model: every layer pinned to its type
+                PlanRequest pinned = request;
+                pinned.pins.clear();
+                for (const auto& [layer, spec] : mix->layers)
+                    pinned.pins.push_back({exact_pattern(layer), spec});
+                pinned.budget = Budget{Budget::Kind::BitsPerWeight, 64};
+                mix_result = plan_allocation(model, report, pinned);
+                mix_result->plan.metric =
+                    request.metric == DamageMetric::Mse ? mix->metric : mix_result->plan.metric;
+                if (options->budget.empty())  // its bytes: its bits per weight could round below its cost
+                    request.budget = Budget{Budget::Kind::Bytes,
+                                            static_cast<double>(mix_result->plan.summary->size_bytes)};
+            }
+            auto result = plan_allocation(model, report, request);
+            // The knapsack rounds each layer's cost up to its unit, so at the mix's own size it can
+            // miss the mix itself: a mix that fits the budget with less predicted damage is the plan.
+            if (mix_result) {
+                const auto& b = request.budget;
+                const auto& m = *mix_result->plan.summary;
+                const bool fits = b.kind == Budget::Kind::Bytes ? static_cast<double>(m.size_bytes) <= b.value
+                                                                : m.bits_per_weight <= b.value;
+                if (fits && m.predicted_damage < result.plan.summary->predicted_damage) {
+                    const auto metric = result.plan.metric;
+                    const auto budget = result.plan.budget;
+                    result.plan = mix_result->plan;
+                    result.plan.metric = metric;
+                    result.plan.budget = budget;
+                    result.layer_choices = mix_result->layer_choices;
+                    result.chosen.cost_bits = mix_result->chosen.cost_bits;  // for the frontier's marker
+                    result.chosen.damage = mix_result->chosen.damage;
+                }
+            }
+            if (mix_result && options->keep_mix)
+                result.plan = mix_result->plan;
             std::string llama_types;  // checked before anything is written
             if (!options->llama_types.empty())
                 llama_types =
@@ -184,7 +283,9 @@ void add_allocate(CLI::App& app) {
             if (options->json)
                 std::cout << to_json(result.plan).dump(2) << "\n";
             else
-                std::cout << print_plan(result, report);
+                std::cout << print_plan(result, report)
+                          << (mix_result ? print_mix_comparison(options->mix, *mix_result, result, report)
+                                         : "");
             if (!options->out.empty()) {
                 save_plan(result.plan, options->out);
                 std::cerr << "wrote " << options->out << "\n";

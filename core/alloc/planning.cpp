@@ -71,6 +71,8 @@ std::vector<QuantSpec> specs_to_measure(const PlanRequest& request) {
             add(spec);
     for (const auto& [pattern, spec] : request.pins)
         add(spec);
+    for (const auto& spec : request.also_measure)
+        add(spec);
     const auto asked = out.size();
     for (std::size_t i = 0; i < asked;
          ++i)  // what llama-quantize would write instead on rows that do not fit

@@ -38,6 +38,7 @@ struct PlanRequest {
     std::vector<QuantSpec> candidates;                            // for every layer
     std::map<LayerKind, std::vector<QuantSpec>> kind_candidates;  // replace `candidates` for that kind
     std::vector<std::pair<std::string, QuantSpec>> pins;  // regex over layer names → the one spec allowed
+    std::vector<QuantSpec> also_measure;  // measured by the analysis though no layer may take them here
     DamageMetric metric = DamageMetric::Mse;
     Budget budget;
     // Give the projections an inference engine fuses into one matrix the same spec: q/k/v of an

@@ -4,7 +4,10 @@
     tests/data/golden/llama_quantize_digests.json   XXH3-128 digest and ggml type of every tensor
         llama-quantize --pure [--imatrix] writes, per type, from the parity test's F16 GGUF;
     tests/data/golden/imatrix_rewritten.{gguf,dat}  QuantLens's importance matrix as
-        llama-imatrix --in-file rewrites it, in its GGUF and its legacy format.
+        llama-imatrix --in-file rewrites it, in its GGUF and its legacy format;
+    tests/data/golden/llama_quantize_mixes.json     the ggml type llama-quantize's named mixes
+        (Q4_K_M, ...; with and without --imatrix) give each tensor of a 16-block GQA-4 llama, and
+        the digests of its Q4_K_M file.
 
     git clone <node-llama-cpp's llama/gitRelease.bundle> /tmp/llama.cpp   (or any llama.cpp checkout)
     cmake -S /tmp/llama.cpp -B /tmp/llama.cpp/build -DLLAMA_CURL=OFF
@@ -28,17 +31,20 @@ here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.abspath(os.path.join(here, "..", ".."))
 golden = os.path.join(root, "tests", "data", "golden")
 
+MIXES = ["Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K", "IQ4_NL", "IQ4_XS",
+         "TQ1_0", "TQ2_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0"]
+
 # llama-quantize's type name -> QuantLens's spec
 TYPES = {"Q4_0": "q4_0", "Q4_1": "q4_1", "Q5_0": "q5_0", "Q5_1": "q5_1", "Q8_0": "q8_0",
          "Q2_K": "q2_k", "Q3_K": "q3_k", "Q4_K": "q4_k", "Q5_K": "q5_k", "Q6_K": "q6_k",
          "IQ4_NL": "iq4_nl", "IQ4_XS": "iq4_xs", "TQ1_0": "tq1_0", "TQ2_0": "tq2_0"}
 
 
-def tensors_of(path, gguf):
+def tensors_of(path, gguf, everything=False):
     reader = gguf.GGUFReader(path)
     out = {}
     for t in reader.tensors:
-        if len(t.shape) < 2 or t.name.endswith("_norm.weight"):
+        if not everything and (len(t.shape) < 2 or t.name.endswith("_norm.weight")):
             continue
         out[t.name] = (t.tensor_type.name, xxhash.xxh3_128_hexdigest(bytes(t.data.tobytes())))
     return out
@@ -71,7 +77,24 @@ def main():
             subprocess.run([os.path.join(binaries, "llama-imatrix"), "-m", source, "--in-file", imatrix,
                             "-o", target, "--output-format", fmt], check=True, capture_output=True)
             shutil.copy(target, os.path.join(golden, "imatrix_rewritten." + fmt))
+        mix_source, mix_imatrix = os.path.join(work, "mix.f16.gguf"), os.path.join(work, "mix.imatrix.gguf")
+        mix_runs, q4_k_m = [], {}
+        for mix in MIXES:
+            for weighted in (False, True):
+                out = os.path.join(work, "mix-%s%s.gguf" % (mix, ".imatrix" if weighted else ""))
+                command = [os.path.join(binaries, "llama-quantize")]
+                if weighted:
+                    command += ["--imatrix", mix_imatrix]
+                subprocess.run(command + [mix_source, out, mix, "1"], check=True, capture_output=True)
+                tensors = tensors_of(out, gguf, everything=True)
+                mix_runs.append({"mix": mix, "imatrix": weighted, "types": {k: v[0] for k, v in tensors.items()}})
+                if mix == "Q4_K_M" and not weighted:
+                    q4_k_m = {k: v[1] for k, v in tensors.items() if v[0] not in ("F16", "F32")}
         commit = subprocess.run(["git", "-C", llama, "rev-parse", "HEAD"], capture_output=True, text=True)
+    with open(os.path.join(golden, "llama_quantize_mixes.json"), "w") as f:
+        json.dump({"llama_cpp_commit": commit.stdout.strip(), "runs": mix_runs, "q4_k_m_digests": q4_k_m}, f,
+                  separators=(",", ":"))
+        f.write("\n")
     with open(os.path.join(golden, "llama_quantize_digests.json"), "w") as f:
         json.dump({"llama_cpp_commit": commit.stdout.strip(), "runs": runs}, f, indent=1)
         f.write("\n")

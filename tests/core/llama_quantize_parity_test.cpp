@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "alloc/llama_mix.hpp"
 #include "alloc/plan.hpp"
 #include "export/gguf_export.hpp"
 #include "export_support.hpp"
@@ -28,7 +29,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::int64_t kHidden = 256, kKv = 128, kFfn = 512, kVocab = 32;
+constexpr std::int64_t kHidden = 256, kFfn = 512, kVocab = 32;
+// The mixes' model: sixteen blocks (so the first and last eighths and every third block between
+// differ) with grouped-query attention of 4 (attn_v rules that depend on it).
+constexpr int kMixLayers = 16, kMixHeads = 8, kMixKvHeads = 2;
 
 // Deterministic weights: small Gaussian-like values, every 37th column ten times larger (the
 // outliers an importance matrix is for), stored as F16.
@@ -56,23 +60,31 @@ struct ParityModel {
     std::string folder = dir.file("hf"), gguf = dir.file("model.f16.gguf"),
                 imatrix = dir.file("imatrix.gguf");
 
-    ParityModel() {
+    // `layers` blocks of a llama with hidden size 256 and `heads` attention heads sharing
+    // `kv_heads` key/value heads (weights seeded by position, so one block gives the same
+    // tensors whatever the count).
+    explicit ParityModel(int layers = 1, int heads = 2, int kv_heads = 1) {
         fs::create_directory(folder);
         std::ofstream(folder + "/config.json")
             << R"({"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 32,
-                  "hidden_size": 256, "intermediate_size": 512, "num_hidden_layers": 1,
-                  "num_attention_heads": 2, "num_key_value_heads": 1, "max_position_embeddings": 128,
-                  "rms_norm_eps": 1e-05, "rope_theta": 10000.0, "torch_dtype": "float16"})";
-        const std::vector<std::pair<std::string, std::array<std::int64_t, 2>>> shapes = {
-            {"model.embed_tokens.weight", {kVocab, kHidden}},
-            {"model.layers.0.self_attn.q_proj.weight", {kHidden, kHidden}},
-            {"model.layers.0.self_attn.k_proj.weight", {kKv, kHidden}},
-            {"model.layers.0.self_attn.v_proj.weight", {kKv, kHidden}},
-            {"model.layers.0.self_attn.o_proj.weight", {kHidden, kHidden}},
-            {"model.layers.0.mlp.gate_proj.weight", {kFfn, kHidden}},
-            {"model.layers.0.mlp.up_proj.weight", {kFfn, kHidden}},
-            {"model.layers.0.mlp.down_proj.weight", {kHidden, kFfn}},
-            {"lm_head.weight", {kVocab, kHidden}}};
+                  "hidden_size": 256, "intermediate_size": 512, "num_hidden_layers": )"
+            << layers << R"(, "num_attention_heads": )" << heads << R"(, "num_key_value_heads": )" << kv_heads
+            << R"(, "max_position_embeddings": 128, "rms_norm_eps": 1e-05, "rope_theta": 10000.0,
+                  "torch_dtype": "float16"})";
+        const std::int64_t kv = kHidden / heads * kv_heads;
+        std::vector<std::pair<std::string, std::array<std::int64_t, 2>>> shapes = {
+            {"model.embed_tokens.weight", {kVocab, kHidden}}};
+        for (int l = 0; l < layers; ++l) {
+            const std::string p = "model.layers." + std::to_string(l) + ".";
+            shapes.insert(shapes.end(), {{p + "self_attn.q_proj.weight", {kHidden, kHidden}},
+                                         {p + "self_attn.k_proj.weight", {kv, kHidden}},
+                                         {p + "self_attn.v_proj.weight", {kv, kHidden}},
+                                         {p + "self_attn.o_proj.weight", {kHidden, kHidden}},
+                                         {p + "mlp.gate_proj.weight", {kFfn, kHidden}},
+                                         {p + "mlp.up_proj.weight", {kFfn, kHidden}},
+                                         {p + "mlp.down_proj.weight", {kHidden, kFfn}}});
+        }
+        shapes.push_back({"lm_head.weight", {kVocab, kHidden}});
         std::vector<std::vector<std::uint16_t>> data;
         std::vector<TensorToWrite> tensors;
         for (const auto& [name, shape] : shapes)
@@ -83,8 +95,11 @@ struct ParityModel {
                                DType::F16,
                                {shapes[i].second[0], shapes[i].second[1]},
                                as_bytes_of(data[i])});
-        for (const char* norm : {"model.layers.0.input_layernorm.weight",
-                                 "model.layers.0.post_attention_layernorm.weight", "model.norm.weight"})
+        std::vector<std::string> norms = {"model.norm.weight"};
+        for (int l = 0; l < layers; ++l)
+            for (const char* norm : {"input_layernorm.weight", "post_attention_layernorm.weight"})
+                norms.push_back("model.layers." + std::to_string(l) + "." + norm);
+        for (const auto& norm : norms)
             tensors.push_back({norm, DType::F16, {kHidden}, as_bytes_of(ones)});
         write_safetensors(folder + "/model.safetensors", tensors, {});
         const auto hf = Model::open(folder);
@@ -185,4 +200,48 @@ TEST_CASE("write the llama-quantize parity inputs", "[.parity-inputs]") {
     const ParityModel parity;
     fs::copy_file(parity.gguf, fs::path(target) / "model.f16.gguf", fs::copy_options::overwrite_existing);
     fs::copy_file(parity.imatrix, fs::path(target) / "imatrix.gguf", fs::copy_options::overwrite_existing);
+    const ParityModel mixes(kMixLayers, kMixHeads, kMixKvHeads);
+    fs::copy_file(mixes.gguf, fs::path(target) / "mix.f16.gguf", fs::copy_options::overwrite_existing);
+    fs::copy_file(mixes.imatrix, fs::path(target) / "mix.imatrix.gguf", fs::copy_options::overwrite_existing);
+}
+
+TEST_CASE("llama-quantize's named mixes give each tensor the type llama-quantize gives it") {
+    const ParityModel parity(kMixLayers, kMixHeads, kMixKvHeads);
+    std::ifstream in(data_path("golden/llama_quantize_mixes.json"));
+    const auto golden = nlohmann::json::parse(in);
+    const auto model = Model::open(parity.gguf);
+    const auto hf = Model::open(parity.folder);
+    REQUIRE(golden.at("runs").size() >= 18);
+    for (const auto& run : golden.at("runs")) {
+        const std::string mix = run.at("mix");
+        const bool weighted = run.at("imatrix");
+        INFO(mix << (weighted ? " with --imatrix" : ""));
+        for (const Model* source : {&model, &hf}) {
+            const auto plan = llama_mix_plan(*source, mix, weighted);
+            std::map<std::string, std::string> ours;  // by llama.cpp tensor name
+            for (const auto& [layer, spec] : plan.layers)
+                ours[source->importance_name(source->layer(layer))] = spec.to_string();
+            for (const auto& [tensor, type] : run.at("types").items()) {
+                INFO(tensor);
+                std::string expected = type.get<std::string>();
+                for (char& c : expected)
+                    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                if (expected == "f16" || expected == "f32")  // left as it is (norms): not in the plan
+                    CHECK(ours.count(tensor) == 0);
+                else
+                    CHECK(ours[tensor] == expected);
+            }
+        }
+    }
+    // And the bytes of a whole mixed file: Q4_K_M, from the GGUF.
+    const auto& digests = golden.at("q4_k_m_digests");
+    const auto out = parity.dir.file("q4_k_m.gguf");
+    export_gguf(model, resolve_plan(llama_mix_plan(model, "Q4_K_M", false), model, "plan"), out);
+    const auto exported = Model::open(out);
+    for (const auto& [tensor, digest] : digests.items()) {
+        INFO(tensor);
+        const auto bytes = exported.file().read(exported.file().tensor(tensor));
+        CHECK(content_hash(bytes.bytes()) == digest.get<std::string>());
+    }
+    CHECK_THROWS_WITH(llama_mix_plan(model, "IQ2_XXS", false), Catch::Contains("Q4_K_M"));
 }
