@@ -72,17 +72,6 @@ std::string print_plan(const PlanResult& result, const AnalysisReport& report) {
     return out;
 }
 
-// The name as a regular expression matching only itself.
-std::string exact_pattern(const std::string& name) {
-    std::string out = "^";
-    for (char c : name) {
-        if (std::string_view(".^$|()[]{}*+?\\").find(c) != std::string_view::npos)
-            out += '\\';
-        out += c;
-    }
-    return out + "$";
-}
-
 // The optimal plan beside llama-quantize's mix: sizes, predicted damage, and the layers that differ.
 std::string print_mix_comparison(const std::string& mix_name, const PlanResult& mix, const PlanResult& plan,
                                  const AnalysisReport& report) {

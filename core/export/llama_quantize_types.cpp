@@ -1,14 +1,11 @@
 #include "export/llama_quantize_types.hpp"
 
-#include <array>
 #include <cctype>
 
 #include "export/gguf_export.hpp"
 #include "util/error.hpp"
 
 namespace quantlens {
-
-namespace {
 
 // The name as a regular expression matching only itself: special characters escaped, anchored.
 std::string exact_pattern(const std::string& name) {
@@ -20,8 +17,6 @@ std::string exact_pattern(const std::string& name) {
     }
     return out + "$";
 }
-
-}  // namespace
 
 std::string llama_quantize_tensor_types(const Model& model, const std::vector<LayerAssignment>& assignments) {
     const std::string& path = model.file().path();

@@ -17,4 +17,7 @@ namespace quantlens {
 
 std::string llama_quantize_tensor_types(const Model& model, const std::vector<LayerAssignment>& assignments);
 
+// A name as a regular expression matching only itself: special characters escaped, anchored.
+std::string exact_pattern(const std::string& name);
+
 }  // namespace quantlens
