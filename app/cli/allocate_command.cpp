@@ -196,10 +196,10 @@ void add_allocate(CLI::App& app) {
             if (!options->mix.empty()) {
                 mix = llama_mix_plan(model, options->mix, !options->imatrix.empty());
                 if (options->candidates.empty() && options->kinds.empty())
-                    for (const auto& [layer, spec] : mix->layers)
+                    for (const auto& entry : mix->layers)  // (clang 14 cannot capture a structured binding)
                         if (std::none_of(request.candidates.begin(), request.candidates.end(),
-                                         [&](const QuantSpec& known) { return known == spec; }))
-                            request.candidates.push_back(spec);
+                                         [&](const QuantSpec& known) { return known == entry.second; }))
+                            request.candidates.push_back(entry.second);
                 for (const auto& [layer, spec] : mix->layers)  // measured, whatever the candidates
                     request.also_measure.push_back(spec);
             }
