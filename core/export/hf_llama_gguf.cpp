@@ -203,8 +203,10 @@ ExportSummary export_hf_llama_gguf(const Model& model, const std::vector<LayerAs
                                           output.permute_heads);
             rows = permuted;
         }
-        encode_values(output.type, rows, encoded, static_cast<std::size_t>(output.source->shape.back()),
-                      output.importance);
+        encode_values(
+            output.type, rows, encoded,
+            output.source->shape.empty() ? 0 : static_cast<std::size_t>(output.source->shape.back()),
+            output.importance);
         writer.write_tensor(encoded);
         summary.bytes_out += encoded.size();
         summary.quantized += planned.count(output.source->name);
