@@ -288,7 +288,7 @@ QuantPlan llama_mix_plan(const Model& model, const std::string& mix_name, bool w
         const auto found = layer_of_weight.find(info.name);
         if (found == layer_of_weight.end())
             continue;
-        const auto name = model.importance_name(*found->second);
+        const auto name = model.llama_cpp_name(*found->second);
         if (name.empty())
             throw Error(
                 path, info.name,

@@ -41,7 +41,11 @@ public:
     // as long as the model, so a span importance() gave out never dangles.
     void attach_importance(std::shared_ptr<const ImportanceMatrix> matrix);
     const ImportanceMatrix* importance_matrix() const;
-    // The llama.cpp name the matrix would hold the layer's weight under ("" when it has none).
+    // llama.cpp's name for the layer's weight: a GGUF's own, a Hugging Face llama-family
+    // folder's through model/llama_names; "" for other models.
+    std::string llama_cpp_name(const Layer& layer) const;
+    // The name an importance matrix holds the layer's weight under: llama_cpp_name, else the
+    // weight tensor's own name (as `quantlens-cli imatrix` writes it for other models).
     std::string importance_name(const Layer& layer) const;
     // The layer's per-input-column weights, or empty when no matrix is attached or it has no
     // entry for the layer (llama-quantize then quantizes without). Error when the entry's

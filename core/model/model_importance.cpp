@@ -30,12 +30,17 @@ const ImportanceMatrix* Model::importance_matrix() const {
     return importance_->current.load();
 }
 
-std::string Model::importance_name(const Layer& layer) const {
+std::string Model::llama_cpp_name(const Layer& layer) const {
     if (layer.weight.empty())
         return "";
     if (file_->format() == "gguf")
         return layer.weight;
     return find_llama_cpp_tensor_name(layer.weight).value_or("");
+}
+
+std::string Model::importance_name(const Layer& layer) const {
+    const auto name = llama_cpp_name(layer);
+    return name.empty() ? layer.weight : name;
 }
 
 std::span<const float> Model::importance(const Layer& layer) const {
@@ -46,8 +51,10 @@ std::span<const float> Model::importance(const Layer& layer) const {
     const auto found = matrix->entries.find(name);
     if (name.empty() || found == matrix->entries.end())
         return {};
+    // The weight matrix's row length, output channels first (a GPT-2 Conv1D stores [in, out]).
     const auto& info = file_->tensor(layer.weight);
-    const std::int64_t columns = info.shape.empty() ? 0 : info.shape.back();
+    const auto shape = normalised_shape(info.shape, layer.orientation);
+    const std::int64_t columns = shape.empty() || shape[0] == 0 ? 0 : info.elements() / shape[0];
     const auto& weights = found->second.weights;
     if (static_cast<std::int64_t>(weights.size()) == columns && found->second.counts.size() == 1)
         return weights;

@@ -18,9 +18,7 @@ ImportanceMatrix capture_importance(const Model& model, const LabelledData& data
         if (damage.importance.empty() || damage.input_rows == 0)
             continue;  // depthwise: no shared input columns
         const Layer& layer = model.layer(damage.layer);
-        auto name = model.importance_name(layer);
-        if (name.empty())
-            name = layer.weight;
+        const auto name = model.importance_name(layer);  // llama.cpp's name, else the weight's own
         ImportanceEntry entry;
         // importance holds Σx²/N over N samples; the file holds Σx² and the row count.
         for (const double mean : damage.importance)
@@ -30,7 +28,7 @@ ImportanceMatrix capture_importance(const Model& model, const LabelledData& data
             entry.weights.push_back(sum / static_cast<float>(damage.input_rows));
         matrix.chunk_size =
             static_cast<std::uint32_t>(damage.input_rows / std::max<std::size_t>(report.samples, 1));
-        matrix.entries.emplace(std::move(name), std::move(entry));
+        matrix.entries.emplace(name, std::move(entry));
     }
     return matrix;
 }

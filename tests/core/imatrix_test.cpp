@@ -129,3 +129,22 @@ TEST_CASE("the importance-weighted error weighs each column's squared error by i
     CHECK_THROWS_WITH(quantize({wide, 2, 32}, QuantSpec::parse("q4_0:rot=hadamard"), options),
                       Catch::Contains("mixes the input columns"));
 }
+
+TEST_CASE(
+    "a matrix QuantLens writes for a model without llama.cpp names is found by the weights' own names") {
+    // GPT-2 stores its Conv1D weights [in, out]: the importance runs over the inputs all the same.
+    ScratchDir dir;
+    auto model = Model::open(sample_path("tiny-gpt2"));
+    const auto& fc = model.layer("transformer.h.0.mlp.c_fc");
+    CHECK(model.llama_cpp_name(fc).empty());
+    CHECK(model.importance_name(fc) == fc.weight);
+    const auto weights = model.read_weights(fc);
+    const auto columns = weights.shape.size() >= 2 ? weights.shape[1] : 0;
+    ImportanceMatrix matrix;
+    matrix.entries[fc.weight] = {std::vector<float>(static_cast<std::size_t>(columns), 3.0f), {1}, {}};
+    write_importance_matrix(dir.file("m.gguf"), matrix);
+    model.attach_importance(
+        std::make_shared<const ImportanceMatrix>(read_importance_matrix(dir.file("m.gguf"))));
+    CHECK(model.importance(fc).size() == static_cast<std::size_t>(columns));
+    CHECK(model.importance(fc)[0] == 3.0f);
+}

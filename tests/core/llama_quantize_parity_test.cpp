@@ -220,7 +220,7 @@ TEST_CASE("llama-quantize's named mixes give each tensor the type llama-quantize
             const auto plan = llama_mix_plan(*source, mix, weighted);
             std::map<std::string, std::string> ours;  // by llama.cpp tensor name
             for (const auto& [layer, spec] : plan.layers)
-                ours[source->importance_name(source->layer(layer))] = spec.to_string();
+                ours[source->llama_cpp_name(source->layer(layer))] = spec.to_string();
             for (const auto& [tensor, type] : run.at("types").items()) {
                 INFO(tensor);
                 std::string expected = type.get<std::string>();
