@@ -275,6 +275,8 @@ void quantize_ggml_row(DType type, std::span<const float> x, std::span<std::uint
 void quantize_ggml_rows(DType type, std::span<const float> x, std::size_t n_per_row,
                         std::span<const float> importance, std::span<std::uint8_t> out) {
     row_function(type);  // rejects types QuantLens does not write
+    if (x.empty())       // an empty tensor: nothing to write (as before rows had a length)
+        return;
     const auto& info = dtype_info(type);
     const std::size_t block = info.block_elements, bytes = info.block_bytes;
     if (n_per_row == 0 || n_per_row % block != 0 || x.size() % n_per_row != 0 ||

@@ -126,6 +126,8 @@ TEST_CASE("the super-block types refuse rows that are not whole blocks, and impo
     CHECK_THROWS_WITH(quantize({values, 2, 288}, QuantSpec::parse("q4_k")),
                       Catch::Contains("multiple of 256"));
     CHECK_NOTHROW(quantize({values, 2, 288}, QuantSpec::parse("iq4_nl")));  // 288 = 9 blocks of 32
+    std::vector<std::uint8_t> none;
+    CHECK_NOTHROW(quantize_ggml_row(DType::Q4_K, {}, none));  // an empty tensor writes nothing
     std::vector<float> short_importance(100, 1.0f);
     QuantOptions options;
     options.importance = short_importance;
