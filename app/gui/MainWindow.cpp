@@ -698,7 +698,7 @@ void MainWindow::showLayerDetails() {
     for (const auto& tensor : row->tensors)
         details += QStringLiteral("<br>%1: %2 %3")
                        .arg(QString::fromStdString(tensor.name).toHtmlEscaped(),
-                            QString::fromUtf8(quantlens::dtype_name(tensor.dtype).data()),
+                            QString::fromStdString(tensor.stored_type),
                             QString::fromStdString(quantlens::shape_text(tensor.shape)));
     if (const auto* analysis = layerModel_->analysisAt(source)) {
         const auto& st = analysis->statistics;

@@ -262,7 +262,7 @@ std::string layer_content_hash(const Model& model, const Layer& layer) {
     const auto& info = model.file().tensor(layer.weight);
     const auto stored = model.file().read(info);
     ContentHasher hasher;
-    hasher.update(std::string(dtype_name(info.dtype)) + " " + shape_text(info.shape) + "\n");
+    hasher.update(stored_type_name(info) + " " + shape_text(info.shape) + "\n");
     hasher.update(stored.bytes());
     stored.release_pages();
     // The ggml types quantize with the layer's importance (llama.cpp imatrix) when one is attached:

@@ -52,9 +52,6 @@ public:
             const auto& info = file.tensor(layer->weight);
             if (const auto why = needs_calibration(spec); !why.empty())
                 checks.fail(layer->name, why);
-            else if (!can_dequantize(info.dtype))
-                checks.fail(layer->name, "its " + std::string(dtype_name(info.dtype)) +
-                                             " weights cannot be decoded (leave the layer out of the plan)");
             else if (!is_float(fakequant_dtype(file, info.dtype)))
                 checks.fail(layer->name,
                             "its weights are stored as " + std::string(dtype_name(info.dtype)) +

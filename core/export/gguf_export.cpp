@@ -29,11 +29,14 @@ namespace {
 // The specs that are ggml types, by their canonical text (what llama-quantize calls them, in
 // lower case).
 const std::pair<const char*, DType> kGgmlSpecs[] = {
-    {"q8_0", DType::Q8_0},   {"q4_0", DType::Q4_0},   {"q4_1", DType::Q4_1},     {"q5_0", DType::Q5_0},
-    {"q5_1", DType::Q5_1},   {"q2_k", DType::Q2_K},   {"q3_k", DType::Q3_K},     {"q4_k", DType::Q4_K},
-    {"q5_k", DType::Q5_K},   {"q6_k", DType::Q6_K},   {"iq4_nl", DType::IQ4_NL}, {"iq4_xs", DType::IQ4_XS},
-    {"tq1_0", DType::TQ1_0}, {"tq2_0", DType::TQ2_0}, {"f16", DType::F16},       {"bf16", DType::BF16},
-    {"f32", DType::F32}};
+    {"q8_0", DType::Q8_0},     {"q4_0", DType::Q4_0},     {"q4_1", DType::Q4_1},
+    {"q5_0", DType::Q5_0},     {"q5_1", DType::Q5_1},     {"q2_k", DType::Q2_K},
+    {"q3_k", DType::Q3_K},     {"q4_k", DType::Q4_K},     {"q5_k", DType::Q5_K},
+    {"q6_k", DType::Q6_K},     {"iq4_nl", DType::IQ4_NL}, {"iq4_xs", DType::IQ4_XS},
+    {"tq1_0", DType::TQ1_0},   {"tq2_0", DType::TQ2_0},   {"iq2_xxs", DType::IQ2_XXS},
+    {"iq2_xs", DType::IQ2_XS}, {"iq2_s", DType::IQ2_S},   {"iq3_xxs", DType::IQ3_XXS},
+    {"iq3_s", DType::IQ3_S},   {"iq1_s", DType::IQ1_S},   {"iq1_m", DType::IQ1_M},
+    {"f16", DType::F16},       {"bf16", DType::BF16},     {"f32", DType::F32}};
 
 }  // namespace
 
@@ -76,13 +79,6 @@ std::map<std::string, PlannedGgmlTensor> planned_ggml_types(const Model& model,
                                          " (use f16, bf16 or f32 for this layer)");
             continue;
         }
-        if (!can_dequantize(info.dtype)) {
-            checks.fail(
-                layer->name,
-                "its " + std::string(dtype_name(info.dtype)) +
-                    " weights cannot be decoded to re-quantize them (leave the layer out of the plan)");
-            continue;
-        }
         std::span<const float> importance;
         try {
             importance = model.importance(*layer);
@@ -92,6 +88,11 @@ std::map<std::string, PlannedGgmlTensor> planned_ggml_types(const Model& model,
         }
         planned[layer->weight] = {*type, importance};
     }
+    for (const auto& tensor : model.file().tensors())
+        if (tensor.dtype == DType::Unknown)  // its exact size is the type's to say
+            checks.fail(tensor.name,
+                        "is stored as " + stored_type_name(tensor) +
+                            ", which this QuantLens can neither decode nor copy into a new GGUF");
     checks.throw_if_failed(out_path, "GGUF export");
     return planned;
 }

@@ -51,7 +51,14 @@ std::uint32_t file_type_of(DType type) {
         case DType::Q4_K: return 15;  // Q4_K_M
         case DType::Q5_K: return 17;  // Q5_K_M
         case DType::Q6_K: return 18;
+        case DType::IQ2_XXS: return 19;
+        case DType::IQ2_XS: return 20;
+        case DType::IQ3_XXS: return 23;
+        case DType::IQ1_S: return 24;
         case DType::IQ4_NL: return 25;
+        case DType::IQ3_S: return 26;
+        case DType::IQ2_S: return 28;
+        case DType::IQ1_M: return 31;
         case DType::IQ4_XS: return 30;
         case DType::BF16: return 32;
         case DType::TQ1_0: return 36;

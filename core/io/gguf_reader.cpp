@@ -194,22 +194,23 @@ GgufHeader parse_gguf(std::span<const std::byte> file, const std::string& path) 
             dim = static_cast<std::int64_t>(value);
         }
         entry.info.shape.assign(ne.rbegin(), ne.rend());  // ne[0] is innermost
-        auto type_at = in.offset();
         entry.ggml_type = in.read<std::uint32_t>(field + " type");
-        auto dtype = dtype_from_ggml(entry.ggml_type);
-        if (!dtype)
-            in.fail(field + " type", "unknown ggml type " + std::to_string(entry.ggml_type), type_at);
-        entry.info.dtype = *dtype;
+        // A type id this build does not know still lists the tensor; its size comes from the
+        // layout (below), since only the type knows its block size.
+        const auto dtype = dtype_from_ggml(entry.ggml_type).value_or(DType::Unknown);
+        entry.info.dtype = dtype;
+        if (dtype == DType::Unknown)
+            entry.info.unknown_type = entry.ggml_type;
         auto elements = element_count(entry.info.shape);
         if (!elements)
             in.fail(field + " ne", "element count overflows 64 bits", dims_at);
-        if (ne[0] % dtype_info(*dtype).block_elements != 0)
+        if (ne[0] % dtype_info(dtype).block_elements != 0)
             in.fail(field + " ne",
                     "row length " + std::to_string(ne[0]) + " is not a multiple of the " +
-                        std::string(dtype_name(*dtype)) + " block size " +
-                        std::to_string(dtype_info(*dtype).block_elements),
+                        std::string(dtype_name(dtype)) + " block size " +
+                        std::to_string(dtype_info(dtype).block_elements),
                     dims_at);
-        auto bytes = storage_bytes(*dtype, *elements);
+        auto bytes = storage_bytes(dtype, *elements);
         if (!bytes)
             in.fail(field + " ne", "byte size overflows 64 bits", dims_at);
         entry.info.byte_size = *bytes;
@@ -229,6 +230,17 @@ GgufHeader parse_gguf(std::span<const std::byte> file, const std::string& path) 
                 "starts at byte " + std::to_string(header.data_start) + ", past the end of the file",
                 in.offset());
     const std::uint64_t data_size = file.size() > header.data_start ? file.size() - header.data_start : 0;
+    // A tensor of an unknown type spans up to the next tensor (or the end of the data).
+    std::vector<std::uint64_t> starts;
+    for (const auto& entry : header.tensors)
+        starts.push_back(entry.offset);
+    std::sort(starts.begin(), starts.end());
+    for (auto& entry : header.tensors)
+        if (entry.info.dtype == DType::Unknown) {
+            const auto next = std::upper_bound(starts.begin(), starts.end(), entry.offset);
+            const std::uint64_t end = next == starts.end() ? data_size : *next;
+            entry.info.byte_size = end > entry.offset ? end - entry.offset : 0;
+        }
     std::vector<const GgufTensorEntry*> order;
     for (const auto& entry : header.tensors) {
         if (entry.offset > data_size || entry.info.byte_size > data_size - entry.offset)

@@ -26,8 +26,9 @@ Inspection inspect_model(const Model& model, bool with_stats, const Progress& pr
             if (cancel)
                 cancel->throw_if_cancelled();
             const auto& info = file.tensor(name);
-            TensorRow tensor{name,           role,         info.dtype, info.shape, info.elements(),
-                             info.byte_size, std::nullopt, {}};
+            TensorRow tensor{
+                name,           role,         info.dtype, stored_type_name(info), info.shape, info.elements(),
+                info.byte_size, std::nullopt, {}};
             if (with_stats) {
                 if (progress)
                     progress(done_bytes, total_bytes, name);
@@ -80,7 +81,7 @@ nlohmann::ordered_json to_json(const Inspection& inspection) {
             nlohmann::ordered_json t;
             t["name"] = tensor.name;
             t["role"] = tensor.role;
-            t["dtype"] = dtype_name(tensor.dtype);
+            t["dtype"] = tensor.stored_type;
             t["shape"] = tensor.shape;
             t["parameters"] = tensor.parameters;
             t["bytes"] = tensor.bytes;
@@ -145,7 +146,7 @@ std::string to_table(const Inspection& inspection) {
             }
             std::snprintf(
                 line, sizeof line, "  %-42s %-9s %-8s %-18s %12llu %10s %10s %10s %10s %10s\n",
-                tensor.name.c_str(), tensor.role.c_str(), std::string(dtype_name(tensor.dtype)).c_str(),
+                tensor.name.c_str(), tensor.role.c_str(), tensor.stored_type.c_str(),
                 shape_text(tensor.shape).c_str(), static_cast<unsigned long long>(tensor.parameters),
                 human_bytes(tensor.bytes).c_str(), min.c_str(), max.c_str(), mean.c_str(), std_text.c_str());
             out += line;

@@ -17,6 +17,7 @@ struct TensorRow {
     std::string name;
     std::string role;  // weight, bias, other
     DType dtype;
+    std::string stored_type;          // stored_type_name: "Q4_K", or "ggml type 99 (unknown)"
     std::vector<std::int64_t> shape;  // as stored
     std::uint64_t parameters = 0, bytes = 0;
     std::optional<Summary> summary;

@@ -50,6 +50,7 @@ const std::vector<DTypeInfo> kDTypes = {
     {DType::NVFP4, "NVFP4", 64, 36, false, true},
     {DType::Q1_0, "Q1_0", 128, 18, false, true},
     {DType::Q2_0, "Q2_0", 64, 18, false, true},
+    {DType::Unknown, "unknown", 1, 0, false, false},  // no size: the file's layout gives it
 };
 }  // namespace
 

@@ -53,6 +53,9 @@ enum class DType : std::uint8_t {
     NVFP4,
     Q1_0,
     Q2_0,
+    // A type the file names that QuantLens does not know (a ggml type id from a newer llama.cpp):
+    // the tensor is listed (TensorInfo::unknown_type says which) but its values cannot be read.
+    Unknown,
 };
 
 struct DTypeInfo {

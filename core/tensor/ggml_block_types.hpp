@@ -149,6 +149,70 @@ struct BlockIQ4XS {
 inline constexpr std::int8_t kIq4Levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
                                                1,    13,   25,  38,  53,  69,  89,  113};
 
+// ---- Grid i-quants: super-blocks of 256 whose groups of 8 (or 4) values are points of a fixed
+// codebook (tensor/ggml_iq_grids), with signs stored apart. Multi-byte fields are kept as bytes
+// and read little-endian.
+
+// IQ2_XXS: per 32 values, 8 bytes: four 8-bit indices into the 256-point grid, then a 32-bit
+// word with four 7-bit sign patterns (bits 7k..7k+6) and a 4-bit scale s (bits 28..31);
+// x = d·(0.5 + s)·0.25·grid·sign.
+struct BlockIQ2XXS {
+    Half d;
+    std::uint8_t qs[64];
+};
+
+// IQ2_XS: per group of 8, a 16-bit word: 9-bit index into the 512-point grid, 7-bit sign
+// pattern; per 16 values a 4-bit scale (two to a byte of `scales`).
+struct BlockIQ2XS {
+    Half d;
+    std::uint8_t qs[64];
+    std::uint8_t scales[8];
+};
+
+// IQ2_S: 10-bit indices into the 1024-point grid (low 8 bits in qs[0..31], high 2 in qh), full
+// 8-bit sign bytes in qs[32..63], 4-bit scales per 16 values.
+struct BlockIQ2S {
+    Half d;
+    std::uint8_t qs[64];
+    std::uint8_t qh[8];
+    std::uint8_t scales[8];
+};
+
+// IQ3_XXS: 64 8-bit indices into the 256-point grid of 4-value points, then per 32 values a
+// 32-bit word of four 7-bit sign patterns and a 4-bit scale; x = d·(0.5 + s)·0.5·grid·sign.
+struct BlockIQ3XXS {
+    Half d;
+    std::uint8_t qs[96];
+};
+
+// IQ3_S: 9-bit indices into the 512-point grid (low 8 in qs, bit 8 in qh), 8-bit sign bytes,
+// 4-bit scales per 32 values; x = d·(1 + 2s)·grid·sign.
+struct BlockIQ3S {
+    Half d;
+    std::uint8_t qs[64];
+    std::uint8_t qh[8];
+    std::uint8_t signs[32];
+    std::uint8_t scales[4];
+};
+
+// IQ1_S: 11-bit indices into the 2048-point ternary grid (low 8 in qs); per 32 values a 16-bit
+// qh: three high index bits per group (bits 3k..3k+2), a 3-bit scale s (bits 12..14) and the
+// sign of the shift δ = ±1/8 (bit 15); x = d·(2s + 1)·(grid + δ).
+struct BlockIQ1S {
+    Half d;
+    std::uint8_t qs[32];
+    std::uint8_t qh[16];
+};
+
+// IQ1_M: as IQ1_S with a shift sign per group of 8 (bit 3 or 7 of its qh nibble) and 3-bit
+// scales per 16 values, four to a 16-bit word; the half d is spread over the top nibbles of
+// those four words.
+struct BlockIQ1M {
+    std::uint8_t qs[32];
+    std::uint8_t qh[16];
+    std::uint8_t scales[8];
+};
+
 // MXFP4 (ggml type 39): 32 E2M1 values sharing one E8M0 exponent e; x = kvalues_fp4[q]·2^(e−128)
 // (the table holds twice the E2M1 values, hence the half).
 struct BlockMXFP4 {
@@ -185,6 +249,13 @@ static_assert(sizeof(BlockTQ1_0) == 54, "ggml block_tq1_0 is 54 bytes");
 static_assert(sizeof(BlockTQ2_0) == 66, "ggml block_tq2_0 is 66 bytes");
 static_assert(sizeof(BlockIQ4NL) == 18, "ggml block_iq4_nl is 18 bytes");
 static_assert(sizeof(BlockIQ4XS) == 136, "ggml block_iq4_xs is 136 bytes");
+static_assert(sizeof(BlockIQ2XXS) == 66, "ggml block_iq2_xxs is 66 bytes");
+static_assert(sizeof(BlockIQ2XS) == 74, "ggml block_iq2_xs is 74 bytes");
+static_assert(sizeof(BlockIQ2S) == 82, "ggml block_iq2_s is 82 bytes");
+static_assert(sizeof(BlockIQ3XXS) == 98, "ggml block_iq3_xxs is 98 bytes");
+static_assert(sizeof(BlockIQ3S) == 110, "ggml block_iq3_s is 110 bytes");
+static_assert(sizeof(BlockIQ1S) == 50, "ggml block_iq1_s is 50 bytes");
+static_assert(sizeof(BlockIQ1M) == 56, "ggml block_iq1_m is 56 bytes");
 static_assert(sizeof(BlockMXFP4) == 17, "ggml block_mxfp4 is 17 bytes");
 static_assert(sizeof(BlockNVFP4) == 36, "ggml block_nvfp4 is 36 bytes");
 static_assert(sizeof(BlockQ1_0) == 18, "ggml block_q1_0 is 18 bytes");
@@ -209,6 +280,24 @@ Block load_block(const std::uint8_t* blocks, std::size_t i) {
 template <class Block>
 void store_block(const Block& block, std::uint8_t* blocks, std::size_t i) {
     std::memcpy(blocks + i * sizeof(Block), &block, sizeof(Block));
+}
+
+// IQ1_M's super-block scale: a half whose four nibbles top the four 16-bit scale words.
+inline Half iq1m_scale_bits(const std::uint8_t (&scales)[8]) {
+    auto word = [&](int w) {
+        return static_cast<unsigned>(scales[2 * w] | (scales[2 * w + 1] << 8));
+    };
+    return static_cast<Half>((word(0) >> 12) | ((word(1) >> 8) & 0x00F0) | ((word(2) >> 4) & 0x0F00) |
+                             (word(3) & 0xF000));
+}
+
+// The little-endian 16- and 32-bit words at p.
+inline std::uint16_t le16(const std::uint8_t* p) {
+    return static_cast<std::uint16_t>(p[0] | (p[1] << 8));
+}
+inline std::uint32_t le32(const std::uint8_t* p) {
+    return static_cast<std::uint32_t>(p[0]) | (static_cast<std::uint32_t>(p[1]) << 8) |
+           (static_cast<std::uint32_t>(p[2]) << 16) | (static_cast<std::uint32_t>(p[3]) << 24);
 }
 
 // Bit 4 of value j (0..31) of a 5-bit block: bit j of the little-endian word qh.

@@ -6,6 +6,7 @@
 
 #include "tensor/convert.hpp"
 #include "tensor/ggml_block_types.hpp"
+#include "tensor/ggml_iq_grids.hpp"
 #include "util/error.hpp"
 #include "util/parallel.hpp"
 
@@ -251,6 +252,128 @@ void decode(const BlockIQ4XS& b, float* y) {
     }
 }
 
+// ---- Grid i-quants: each group of 8 (or 4) values is a codebook point (tensor/ggml_iq_grids)
+// times the group's scale, with signs. Products are formed in ggml's order: scale · byte, then
+// the sign (a multiplication by ±1, exact).
+
+float signed_product(float scale, int byte, std::uint8_t signs, int j) {
+    return scale * static_cast<float>(byte) * ((signs >> j) & 1 ? -1.0f : 1.0f);
+}
+
+void decode(const BlockIQ2XXS& b, float* y) {
+    const float d = half(b.d);
+    for (int ib = 0; ib < 8; ++ib) {
+        const std::uint8_t* indices = b.qs + 8 * ib;
+        const std::uint32_t word = le32(b.qs + 8 * ib + 4);
+        const float db = d * (0.5f + static_cast<float>(word >> 28)) * 0.25f;
+        for (int l = 0; l < 4; ++l, y += 8) {
+            const auto& point = kIq2xxsGrid[indices[l]];
+            const std::uint8_t signs = even_signs((word >> (7 * l)) & 127);
+            for (int j = 0; j < 8; ++j)
+                y[j] = signed_product(db, point[j], signs, j);
+        }
+    }
+}
+
+void decode(const BlockIQ2XS& b, float* y) {
+    const float d = half(b.d);
+    for (int ib = 0; ib < 8; ++ib) {
+        const float db[2] = {d * (0.5f + static_cast<float>(b.scales[ib] & 0xF)) * 0.25f,
+                             d * (0.5f + static_cast<float>(b.scales[ib] >> 4)) * 0.25f};
+        for (int l = 0; l < 4; ++l, y += 8) {
+            const std::uint16_t word = le16(b.qs + 2 * (4 * ib + l));
+            const auto& point = kIq2xsGrid[word & 511];
+            const std::uint8_t signs = even_signs(word >> 9);
+            for (int j = 0; j < 8; ++j)
+                y[j] = signed_product(db[l / 2], point[j], signs, j);
+        }
+    }
+}
+
+void decode(const BlockIQ2S& b, float* y) {
+    const float d = half(b.d);
+    for (int ib = 0; ib < 8; ++ib) {
+        const float db[2] = {d * (0.5f + static_cast<float>(b.scales[ib] & 0xF)) * 0.25f,
+                             d * (0.5f + static_cast<float>(b.scales[ib] >> 4)) * 0.25f};
+        for (int l = 0; l < 4; ++l, y += 8) {
+            const int index = b.qs[4 * ib + l] | ((b.qh[ib] << (8 - 2 * l)) & 0x300);
+            const auto& point = kIq2sGrid[index];
+            const std::uint8_t signs = b.qs[32 + 4 * ib + l];
+            for (int j = 0; j < 8; ++j)
+                y[j] = signed_product(db[l / 2], point[j], signs, j);
+        }
+    }
+}
+
+void decode(const BlockIQ3XXS& b, float* y) {
+    const float d = half(b.d);
+    for (int ib = 0; ib < 8; ++ib) {
+        const std::uint8_t* indices = b.qs + 8 * ib;
+        const std::uint32_t word = le32(b.qs + 64 + 4 * ib);
+        const float db = d * (0.5f + static_cast<float>(word >> 28)) * 0.5f;
+        for (int l = 0; l < 4; ++l, y += 8) {
+            const std::uint8_t signs = even_signs((word >> (7 * l)) & 127);
+            const auto& first = kIq3xxsGrid[indices[2 * l]];
+            const auto& second = kIq3xxsGrid[indices[2 * l + 1]];
+            for (int j = 0; j < 4; ++j) {
+                y[j] = signed_product(db, first[j], signs, j);
+                y[j + 4] = signed_product(db, second[j], signs, j + 4);
+            }
+        }
+    }
+}
+
+void decode(const BlockIQ3S& b, float* y) {
+    const float d = half(b.d);
+    for (int ib = 0; ib < 8; ++ib) {  // sub-blocks of 32; two share a byte of scales
+        const int s = (b.scales[ib / 2] >> (4 * (ib % 2))) & 0xF;
+        const float db = d * static_cast<float>(1 + 2 * s);
+        const std::uint8_t* indices = b.qs + 8 * ib;
+        const int high = b.qh[ib];
+        for (int l = 0; l < 4; ++l, y += 8) {
+            const auto& first = kIq3sGrid[indices[2 * l] | ((high << (8 - 2 * l)) & 256)];
+            const auto& second = kIq3sGrid[indices[2 * l + 1] | ((high << (7 - 2 * l)) & 256)];
+            const std::uint8_t signs = b.signs[4 * ib + l];
+            for (int j = 0; j < 4; ++j) {
+                y[j] = signed_product(db, first[j], signs, j);
+                y[j + 4] = signed_product(db, second[j], signs, j + 4);
+            }
+        }
+    }
+}
+
+// One group of 8 of IQ1_S or IQ1_M: dl·(grid + δ).
+void decode_iq1_group(int index, float dl, float delta, float* y) {
+    const auto& point = kIq1sGrid[index];
+    for (int j = 0; j < 8; ++j)
+        y[j] = dl * (static_cast<float>(point[j]) + delta);
+}
+
+void decode(const BlockIQ1S& b, float* y) {
+    const float d = half(b.d);
+    for (int ib = 0; ib < 8; ++ib) {
+        const int qh = le16(b.qh + 2 * ib);
+        const float dl = d * static_cast<float>(2 * ((qh >> 12) & 7) + 1);
+        const float delta = qh & 0x8000 ? -kIq1Delta : kIq1Delta;
+        for (int l = 0; l < 4; ++l, y += 8)
+            decode_iq1_group(b.qs[4 * ib + l] | (((qh >> (3 * l)) & 7) << 8), dl, delta, y);
+    }
+}
+
+void decode(const BlockIQ1M& b, float* y) {
+    const float d = half(iq1m_scale_bits(b.scales));
+    for (int ib = 0; ib < 8; ++ib) {
+        const int sc = le16(b.scales + 2 * (ib / 2));
+        const float dl[2] = {d * static_cast<float>(2 * ((sc >> (6 * (ib % 2))) & 7) + 1),
+                             d * static_cast<float>(2 * ((sc >> (6 * (ib % 2) + 3)) & 7) + 1)};
+        for (int l = 0; l < 4; ++l, y += 8) {
+            const int qh = b.qh[2 * ib + l / 2] >> (4 * (l % 2));  // this group's nibble
+            const float delta = qh & 0x08 ? -kIq1Delta : kIq1Delta;
+            decode_iq1_group(b.qs[4 * ib + l] | ((qh & 7) << 8), dl[l / 2], delta, y);
+        }
+    }
+}
+
 // 2^(e − 128): half the E8M0 scale 2^(e − 127), matching the doubled FP4 table.
 float e8m0_half(std::uint8_t e) {
     const std::uint32_t bits = e < 2 ? 0x00200000u << e : static_cast<std::uint32_t>(e - 1) << 23;
@@ -307,26 +430,8 @@ void decode_all(const std::uint8_t* blocks, std::span<float> out, std::size_t va
 
 }  // namespace
 
-bool can_dequantize(DType type) {
-    switch (type) {
-        case DType::IQ2_XXS:
-        case DType::IQ2_XS:
-        case DType::IQ2_S:
-        case DType::IQ3_XXS:
-        case DType::IQ3_S:
-        case DType::IQ1_S:
-        case DType::IQ1_M: return false;  // their codebook grids are not built in yet
-        default: return true;
-    }
-}
-
 void dequantize_blocks(DType type, std::span<const std::byte> blocks_bytes, std::span<float> out) {
     const auto& info = dtype_info(type);
-    if (!can_dequantize(type))
-        throw Error("", std::string(info.name),
-                    "decoding this ggml i-quant needs its codebook grid, which QuantLens does not have "
-                    "yet (it decodes every other ggml type: the K-quants, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, "
-                    "MXFP4, NVFP4 and the legacy Q types)");
     const auto* blocks = reinterpret_cast<const std::uint8_t*>(blocks_bytes.data());
     const std::size_t n = info.block_elements;
     switch (type) {
@@ -344,6 +449,13 @@ void dequantize_blocks(DType type, std::span<const std::byte> blocks_bytes, std:
         case DType::Q8_K: return decode_all<BlockQ8K>(blocks, out, n);
         case DType::TQ1_0: return decode_all<BlockTQ1_0>(blocks, out, n);
         case DType::TQ2_0: return decode_all<BlockTQ2_0>(blocks, out, n);
+        case DType::IQ2_XXS: return decode_all<BlockIQ2XXS>(blocks, out, n);
+        case DType::IQ2_XS: return decode_all<BlockIQ2XS>(blocks, out, n);
+        case DType::IQ2_S: return decode_all<BlockIQ2S>(blocks, out, n);
+        case DType::IQ3_XXS: return decode_all<BlockIQ3XXS>(blocks, out, n);
+        case DType::IQ3_S: return decode_all<BlockIQ3S>(blocks, out, n);
+        case DType::IQ1_S: return decode_all<BlockIQ1S>(blocks, out, n);
+        case DType::IQ1_M: return decode_all<BlockIQ1M>(blocks, out, n);
         case DType::IQ4_NL: return decode_all<BlockIQ4NL>(blocks, out, n);
         case DType::IQ4_XS: return decode_all<BlockIQ4XS>(blocks, out, n);
         case DType::MXFP4: return decode_all<BlockMXFP4>(blocks, out, n);

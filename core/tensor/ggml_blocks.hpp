@@ -8,10 +8,8 @@
 
 namespace quantlens {
 
-// Dequantizes out.size() values (a whole number of blocks) from `blocks`. Throws
-// quantlens::Error for block types this build cannot decode (the K-quants).
+// Dequantizes out.size() values (a whole number of blocks) from `blocks`, exactly as ggml's
+// dequantize_row_* does; every ggml block type QuantLens knows is decoded.
 void dequantize_blocks(DType type, std::span<const std::byte> blocks, std::span<float> out);
-
-bool can_dequantize(DType type);
 
 }  // namespace quantlens

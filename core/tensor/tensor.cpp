@@ -18,6 +18,12 @@ std::uint64_t TensorInfo::elements() const {
     return element_count(shape).value_or(0);
 }
 
+std::string stored_type_name(const TensorInfo& info) {
+    if (info.dtype == DType::Unknown)
+        return "ggml type " + std::to_string(info.unknown_type) + " (unknown)";
+    return std::string(dtype_name(info.dtype));
+}
+
 TensorBytes TensorBytes::view(std::shared_ptr<const void> owner, std::span<const std::byte> bytes) {
     TensorBytes result;
     result.owner_ = std::move(owner);
@@ -52,18 +58,17 @@ TensorBytes TensorBytes::owned(std::vector<std::byte> bytes) {
 }
 
 FloatValues FloatValues::decode(const TensorInfo& info, TensorBytes bytes, const std::string& file) {
+    if (info.dtype == DType::Unknown)
+        throw Error(file, info.name,
+                    "is stored as " + stored_type_name(info) +
+                        ", which this QuantLens cannot decode (it reads every ggml type up to 42, Q2_0); the "
+                        "tensor is listed, but its values cannot be read");
     const std::uint64_t count = info.elements();
     if (bytes.bytes().size() != storage_bytes(info.dtype, count).value_or(~0ull))
         throw Error(file, info.name,
                     "holds " + std::to_string(bytes.bytes().size()) + " bytes but shape " +
                         shape_text(info.shape) + " of " + std::string(dtype_name(info.dtype)) + " needs " +
                         std::to_string(storage_bytes(info.dtype, count).value_or(0)));
-    if (!can_dequantize(info.dtype))
-        throw Error(file, info.name,
-                    std::string(dtype_name(info.dtype)) +
-                        " cannot be decoded: the ggml i-quants IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS "
-                        "and IQ3_S need codebook grids QuantLens does not have yet (every other ggml type "
-                        "is decoded)");
     FloatValues result;
     auto raw = bytes.bytes();
     if (info.dtype == DType::F32 && reinterpret_cast<std::uintptr_t>(raw.data()) % alignof(float) == 0) {

@@ -17,8 +17,12 @@ struct TensorInfo {
     DType dtype = DType::F32;
     std::vector<std::int64_t> shape;  // outermost first (C order); GGUF's ne[] reversed
     std::uint64_t byte_size = 0;
+    std::uint32_t unknown_type = 0;  // when dtype is Unknown: the file's type id (a ggml type)
     std::uint64_t elements() const;
 };
+
+// How a tensor is stored, for display: the type's name, or "ggml type N (unknown)".
+std::string stored_type_name(const TensorInfo& info);
 
 class TensorBytes {
 public:

@@ -67,7 +67,9 @@ int main(int argc, char **argv) {
     const enum ggml_type types[] = {GGML_TYPE_Q2_K, GGML_TYPE_Q3_K,  GGML_TYPE_Q4_K,  GGML_TYPE_Q5_K,
                                     GGML_TYPE_Q6_K, GGML_TYPE_Q8_K,  GGML_TYPE_TQ1_0, GGML_TYPE_TQ2_0,
                                     GGML_TYPE_IQ4_NL, GGML_TYPE_IQ4_XS, GGML_TYPE_MXFP4, GGML_TYPE_NVFP4,
-                                    GGML_TYPE_Q1_0, GGML_TYPE_Q2_0};
+                                    GGML_TYPE_Q1_0, GGML_TYPE_Q2_0, GGML_TYPE_IQ2_XXS,
+                                    GGML_TYPE_IQ2_XS, GGML_TYPE_IQ2_S, GGML_TYPE_IQ3_XXS,
+                                    GGML_TYPE_IQ3_S, GGML_TYPE_IQ1_S, GGML_TYPE_IQ1_M};
     const int rows = 8, n = 256, random_blocks = 32;
     for (size_t t = 0; t < sizeof types / sizeof types[0]; ++t) {
         const enum ggml_type type = types[t];
@@ -83,7 +85,16 @@ int main(int argc, char **argv) {
         float *x = malloc(sizeof(float) * n * rows);
         for (int r = 0; r < rows; ++r)
             fill_row(x + r * n, n, r);
-        if (quantized && ggml_quantize_chunk(type, x, blocks, 0, rows, n, NULL) != quantized) {
+        /* The grid i-quants get importance weights (some insist on them): positive, uneven. */
+        float importance[256];
+        const int grid = type == GGML_TYPE_IQ2_XXS || type == GGML_TYPE_IQ2_XS || type == GGML_TYPE_IQ2_S ||
+                         type == GGML_TYPE_IQ3_XXS || type == GGML_TYPE_IQ3_S || type == GGML_TYPE_IQ1_S ||
+                         type == GGML_TYPE_IQ1_M;
+        for (int i = 0; grid && i < n; ++i)
+            importance[i] = 0.1f + uniform();
+        const float *weights = grid ? importance : NULL;
+        ggml_quantize_init(type);
+        if (quantized && ggml_quantize_chunk(type, x, blocks, 0, rows, n, weights) != quantized) {
             fprintf(stderr, "%s: unexpected size\n", traits->type_name);
             return 1;
         }

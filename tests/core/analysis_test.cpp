@@ -228,15 +228,17 @@ TEST_CASE("a layer that cannot be decoded is reported and the others are analyse
     for (auto& values : dense)
         for (auto& v : values)
             v = normal(rng);
-    std::vector<std::byte> k_quant(2 * 66, std::byte{0});  // two IQ2_XXS blocks of 256 (no grid yet)
+    std::vector<std::byte> q8(2 * 8 * 34, std::byte{0});  // Q8_0 blocks, relabelled below
     auto bytes_of = [](const std::vector<float>& v) {
         return std::span<const std::byte>(reinterpret_cast<const std::byte*>(v.data()), v.size() * 4);
     };
     std::vector<TensorToWrite> tensors{{"blk.0.ffn_up.weight", DType::F32, {8, 64}, bytes_of(dense[0])},
-                                       {"blk.0.ffn_down.weight", DType::IQ2_XXS, {2, 256}, k_quant},
+                                       {"blk.0.ffn_down.weight", DType::Q8_0, {2, 256}, q8},
                                        {"blk.0.attn_q.weight", DType::F32, {8, 64}, bytes_of(dense[1])},
                                        {"blk.0.attn_k.weight", DType::F32, {8, 64}, bytes_of(dense[2])}};
     write_gguf(dir.file("mixed.gguf"), {gguf_string("general.architecture", "llama")}, tensors);
+    // A ggml type from a newer llama.cpp: ffn_down's type id (Q8_0, 8) becomes 99.
+    relabel_gguf_tensor_type(dir.file("mixed.gguf"), "blk.0.ffn_down.weight", 99);
     AnalysisOptions options;
     options.use_cache = false;
     options.specs = {QuantSpec::parse("q8_0")};
@@ -250,12 +252,12 @@ TEST_CASE("a layer that cannot be decoded is reported and the others are analyse
         }
         ++failed;
         CHECK(layer.layer == "blk.0.ffn_down");
-        CHECK_THAT(layer.error, Catch::Contains("mixed.gguf") && Catch::Contains("IQ2_XXS"));
+        CHECK_THAT(layer.error, Catch::Contains("mixed.gguf") && Catch::Contains("ggml type 99"));
     }
     CHECK(failed == 1);
     CHECK(report.agreement.metrics.size() ==
           7);  // five statistics, QSUR, q8_0 — over the three analysed layers
     const auto json = to_json(report);
-    CHECK(json["layers"][1]["error"].get<std::string>().find("IQ2_XXS") != std::string::npos);
+    CHECK(json["layers"][1]["error"].get<std::string>().find("ggml type 99") != std::string::npos);
     CHECK_THAT(to_table(report), Catch::Contains("blk.0.ffn_down: not analysed:"));
 }

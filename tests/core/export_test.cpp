@@ -108,3 +108,19 @@ TEST_CASE("GGUF export checks the whole plan before writing and leaves nothing w
     const auto hf = Model::open(sample_path("tiny-gpt2"));
     CHECK_THROWS_WITH(export_gguf(hf, {}, dir.file("x.gguf")), Catch::Contains("convert_hf_to_gguf"));
 }
+
+TEST_CASE(
+    "a GGUF holding a tensor of an unknown ggml type opens and inspects, and its export says why it stops") {
+    ScratchDir dir;
+    const auto source = dir.file("newer.gguf");
+    fs::copy_file(sample_path("tiny-gpt2.gguf"), source);
+    const auto original = Model::open(source);
+    const auto& victim = original.file().tensors().back();
+    const std::string name = victim.name;
+    relabel_gguf_tensor_type(source, name, 99);
+    const auto model = Model::open(source);
+    CHECK(stored_type_name(model.file().tensor(name)) == "ggml type 99 (unknown)");
+    CHECK_THROWS_WITH(export_gguf(model, resolve_plan(gguf_plan(model), model, "p"), dir.file("out.gguf")),
+                      Catch::Contains(name + ": is stored as ggml type 99 (unknown)"));
+    CHECK_FALSE(fs::exists(dir.file("out.gguf")));
+}

@@ -17,22 +17,24 @@
 #include "io/open_model.hpp"
 #include "tensor/convert.hpp"
 #include "tensor/ggml_blocks.hpp"
+#include "tensor/ggml_iq_grids.hpp"
 #include "test_support.hpp"
 
 using namespace quantlens;
 using namespace quantlens::test;
 
-TEST_CASE("K-quants, i-quants with a fixed grid, ternary and FP4 blocks decode exactly as ggml does") {
+TEST_CASE("K-quants, i-quants, ternary and FP4 blocks decode exactly as ggml does") {
     const auto golden = open_model_file(QUANTLENS_TEST_DATA "/golden/ggml_decode.npz");
     const std::pair<const char*, DType> types[] = {
         {"q2_K", DType::Q2_K},     {"q3_K", DType::Q3_K},   {"q4_K", DType::Q4_K},
         {"q5_K", DType::Q5_K},     {"q6_K", DType::Q6_K},   {"q8_K", DType::Q8_K},
         {"tq1_0", DType::TQ1_0},   {"tq2_0", DType::TQ2_0}, {"iq4_nl", DType::IQ4_NL},
         {"iq4_xs", DType::IQ4_XS}, {"mxfp4", DType::MXFP4}, {"nvfp4", DType::NVFP4},
-        {"q1_0", DType::Q1_0},     {"q2_0", DType::Q2_0}};
+        {"q1_0", DType::Q1_0},     {"q2_0", DType::Q2_0},   {"iq2_xxs", DType::IQ2_XXS},
+        {"iq2_xs", DType::IQ2_XS}, {"iq2_s", DType::IQ2_S}, {"iq3_xxs", DType::IQ3_XXS},
+        {"iq3_s", DType::IQ3_S},   {"iq1_s", DType::IQ1_S}, {"iq1_m", DType::IQ1_M}};
     for (const auto& [name, type] : types) {
         INFO(name);
-        REQUIRE(can_dequantize(type));
         const auto blocks = golden->read(golden->tensor(std::string(name) + "_blocks"));
         const auto expected = golden->read_f32(golden->tensor(std::string(name) + "_values"));
         const auto& info = dtype_info(type);
@@ -56,15 +58,20 @@ TEST_CASE("K-quants, i-quants with a fixed grid, ternary and FP4 blocks decode e
     }
 }
 
-TEST_CASE("the grid i-quants open, and decoding one says which types need a grid") {
-    for (DType type : {DType::IQ2_XXS, DType::IQ2_XS, DType::IQ2_S, DType::IQ3_XXS, DType::IQ3_S,
-                       DType::IQ1_S, DType::IQ1_M}) {
-        INFO(dtype_name(type));
-        CHECK_FALSE(can_dequantize(type));
-        std::vector<std::byte> block(dtype_info(type).block_bytes);
-        std::vector<float> out(dtype_info(type).block_elements);
-        CHECK_THROWS_WITH(decode_to_f32(type, block, out), Catch::Contains("codebook grid"));
-    }
+TEST_CASE("the grid i-quants' codebooks are ggml's: sizes, levels and the even-parity signs") {
+    CHECK(ggml::kIq2xxsGrid.size() == 256);
+    CHECK(ggml::kIq2xsGrid.size() == 512);
+    CHECK(ggml::kIq2sGrid.size() == 1024);
+    CHECK(ggml::kIq3xxsGrid.size() == 256);
+    CHECK(ggml::kIq3sGrid.size() == 512);
+    CHECK(ggml::kIq1sGrid.size() == 2048);
+    // ggml-common.h's first and last points, as its tables print them.
+    CHECK(ggml::kIq2xxsGrid[1] == std::array<std::uint8_t, 8>{0x2b, 8, 8, 8, 8, 8, 8, 8});
+    CHECK(ggml::kIq3xxsGrid[5] == std::array<std::uint8_t, 4>{0x3e, 0x0c, 0x04, 0x04});
+    CHECK(ggml::kIq1sGrid[0] == std::array<std::int8_t, 8>{-1, -1, -1, -1, -1, -1, -1, -1});
+    CHECK(ggml::even_signs(1) == 129);
+    CHECK(ggml::even_signs(3) == 3);
+    CHECK(ggml::even_signs(127) == 255);
 }
 
 TEST_CASE("a K-quant GGUF layer is analysed like any other: statistics of ggml's values, specs measured") {

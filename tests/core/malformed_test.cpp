@@ -236,8 +236,14 @@ TEST_CASE("malformed GGUF gives errors naming the field and byte offset") {
         put<std::uint32_t>(bytes, 77);
         CHECK_THAT(error_for(bytes), Contains("unknown value type 77") && Contains("byte 33"));
     }
-    SECTION("unknown ggml type") {
-        CHECK_THAT(error_for(gguf_with_tensor(2, {32, 2}, 99, 0, 256)), Contains("unknown ggml type 99"));
+    SECTION("an unknown ggml type opens; the tensor is listed with its id and reading it says why not") {
+        write_bytes(path, gguf_with_tensor(2, {32, 2}, 99, 0, 256));
+        const auto file = open_model_file(path);
+        const auto& info = file->tensor("w");
+        CHECK(info.dtype == DType::Unknown);
+        CHECK(stored_type_name(info) == "ggml type 99 (unknown)");
+        CHECK(info.byte_size == 256);  // up to the end of the data: the layout is all it has
+        CHECK_THROWS_WITH(file->read_f32(info), Contains("ggml type 99") && Contains("cannot decode"));
     }
     SECTION("too many dimensions") {
         CHECK_THAT(error_for(gguf_with_tensor(5, {1, 1, 1, 1, 1}, 0, 0, 64)), Contains("n_dims"));

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <random>
 #include <string>
 #include <vector>
@@ -53,6 +54,22 @@ inline std::string read_bytes(const std::string& path) {
 template <class T>
 void put(std::string& out, T value) {
     out.append(reinterpret_cast<const char*>(&value), sizeof(T));
+}
+
+// Rewrites the ggml type id of tensor `name` in a GGUF file's tensor infos (name, n_dims,
+// ne[n_dims], type): a way to write a type id the writer does not know.
+inline void relabel_gguf_tensor_type(const std::string& path, const std::string& name, std::uint32_t type) {
+    std::string bytes = read_bytes(path);
+    std::string key;
+    put<std::uint64_t>(key, name.size());
+    key += name;
+    const auto at = bytes.find(key);
+    if (at == std::string::npos)
+        throw std::runtime_error("relabel_gguf_tensor_type: no tensor " + name);
+    std::uint32_t n_dims;
+    std::memcpy(&n_dims, bytes.data() + at + key.size(), 4);
+    std::memcpy(bytes.data() + at + key.size() + 4 + 8 * n_dims, &type, 4);
+    write_bytes(path, bytes);
 }
 
 inline std::string safetensors_bytes(const std::string& header_json, const std::string& data) {

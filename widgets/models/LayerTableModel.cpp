@@ -321,8 +321,7 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
             return role == Qt::UserRole
                        ? QVariant(static_cast<qulonglong>(layer->parameters))
                        : QVariant(locale.toString(static_cast<qulonglong>(layer->parameters)));
-        case DType:
-            return weight ? QString::fromUtf8(quantlens::dtype_name(weight->dtype).data()) : QString();
+        case DType: return weight ? QString::fromStdString(weight->stored_type) : QString();
         case Bytes:
             return role == Qt::UserRole
                        ? QVariant(static_cast<qulonglong>(layer->bytes))
