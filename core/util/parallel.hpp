@@ -3,6 +3,8 @@
 // are at least `grain` long so small jobs stay on the calling thread.
 #include <algorithm>
 #include <cstddef>
+#include <exception>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -22,13 +24,30 @@ void parallel_for(std::size_t n, std::size_t grain, Body body) {
         return;
     }
     std::size_t step = (n + chunks - 1) / chunks;
-    std::vector<std::jthread> workers;
-    for (std::size_t c = 1; c < chunks; ++c) {
-        std::size_t begin = c * step, end = std::min(n, begin + step);
-        if (begin < end)
-            workers.emplace_back([=, &body] { body(begin, end); });
+    // An exception in a chunk is rethrown on the calling thread once every chunk has ended (one
+    // escaping a worker thread would terminate the program).
+    std::mutex failure_mutex;
+    std::exception_ptr failure;
+    auto guarded = [&](std::size_t begin, std::size_t end) {
+        try {
+            body(begin, end);
+        } catch (...) {
+            const std::lock_guard lock(failure_mutex);
+            if (!failure)
+                failure = std::current_exception();
+        }
+    };
+    {
+        std::vector<std::jthread> workers;
+        for (std::size_t c = 1; c < chunks; ++c) {
+            std::size_t begin = c * step, end = std::min(n, begin + step);
+            if (begin < end)
+                workers.emplace_back([=, &guarded] { guarded(begin, end); });
+        }
+        guarded(0, std::min(n, step));
     }
-    body(0, std::min(n, step));
+    if (failure)
+        std::rethrow_exception(failure);
 }
 
 }  // namespace quantlens
