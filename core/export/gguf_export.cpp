@@ -7,6 +7,7 @@
 #include "export/hf_llama_gguf.hpp"
 #include "io/gguf.hpp"
 #include "io/output_marker.hpp"
+#include "quant/ggml_iquants.hpp"
 #include "quant/ggml_quantizer.hpp"
 #include "tensor/convert.hpp"
 #include "tensor/ggml_blocks.hpp"
@@ -37,6 +38,16 @@ const std::pair<const char*, DType> kGgmlSpecs[] = {
     {"iq2_xs", DType::IQ2_XS}, {"iq2_s", DType::IQ2_S},   {"iq3_xxs", DType::IQ3_XXS},
     {"iq3_s", DType::IQ3_S},   {"iq1_s", DType::IQ1_S},   {"iq1_m", DType::IQ1_M},
     {"f16", DType::F16},       {"bf16", DType::BF16},     {"f32", DType::F32}};
+
+// llama-quantize's rule (src/llama-quant.cpp, tensor_requires_imatrix): the very-low-bit grid
+// i-quants need an importance matrix on every tensor but the token embedding and the output.
+bool llama_quantize_requires_importance(DType type, const std::string& llama_name) {
+    if (llama_name == "token_embd.weight" || llama_name == "per_layer_token_embd.weight" ||
+        llama_name == "output.weight")
+        return false;
+    return type == DType::IQ3_XXS || type == DType::IQ2_XXS || type == DType::IQ2_XS ||
+           type == DType::IQ2_S || type == DType::IQ1_M || type == DType::IQ1_S;
+}
 
 }  // namespace
 
@@ -84,6 +95,15 @@ std::map<std::string, PlannedGgmlTensor> planned_ggml_types(const Model& model,
             importance = model.importance(*layer);
         } catch (const Error& error) {
             checks.fail(layer->name, error.reason());
+            continue;
+        }
+        if (importance.empty() && (ggml::requires_importance(*type) ||
+                                   llama_quantize_requires_importance(*type, model.llama_cpp_name(*layer)))) {
+            checks.fail(layer->name, "llama-quantize writes " + spec.to_string() +
+                                         " only with an importance matrix covering the tensor (without one "
+                                         "the result is garbage, it says); pass --imatrix FILE with an "
+                                         "entry for " +
+                                         model.importance_name(*layer));
             continue;
         }
         planned[layer->weight] = {*type, importance};

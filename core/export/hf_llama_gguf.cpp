@@ -57,7 +57,7 @@ std::uint32_t file_type_of(DType type) {
         case DType::IQ1_S: return 24;
         case DType::IQ4_NL: return 25;
         case DType::IQ3_S: return 26;
-        case DType::IQ2_S: return 28;
+        case DType::IQ2_S: return 29;  // llama-quantize's IQ2_M (its "IQ2_S" writes IQ2_XS tensors)
         case DType::IQ1_M: return 31;
         case DType::IQ4_XS: return 30;
         case DType::BF16: return 32;

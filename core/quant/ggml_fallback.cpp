@@ -7,8 +7,9 @@ namespace {
 // A bare ggml type spec (no option that would make it something llama-quantize cannot write).
 bool bare_ggml(const QuantSpec& spec) {
     const auto text = spec.to_string();
-    for (const char* name : {"q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k",
-                             "iq4_nl", "iq4_xs", "tq1_0", "tq2_0"})
+    for (const char* name : {"q4_0",    "q4_1",   "q5_0",  "q5_1",    "q8_0",   "q2_k",  "q3_k",
+                             "q4_k",    "q5_k",   "q6_k",  "iq4_nl",  "iq4_xs", "tq1_0", "tq2_0",
+                             "iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s",  "iq1_s", "iq1_m"})
         if (text == name)
             return true;
     return false;
@@ -17,6 +18,13 @@ bool bare_ggml(const QuantSpec& spec) {
 // The 32-value type a 256-value type steps down to; the spec itself for the 32-value types.
 QuantSpec smaller_block(const QuantSpec& spec) {
     switch (spec.format) {
+        case QuantFormat::IQ1_S:
+        case QuantFormat::IQ1_M:
+        case QuantFormat::IQ2_XXS:
+        case QuantFormat::IQ2_XS:
+        case QuantFormat::IQ2_S:
+        case QuantFormat::IQ3_XXS:
+        case QuantFormat::IQ3_S:
         case QuantFormat::IQ4_XS: return QuantSpec::parse("iq4_nl");
         case QuantFormat::Q2_K:
         case QuantFormat::Q3_K:

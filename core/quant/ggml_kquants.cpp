@@ -12,9 +12,11 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "quant/ggml_iquants.hpp"
 #include "quant/ggml_scale_search.hpp"
 #include "tensor/convert.hpp"
 #include "tensor/ggml_block_types.hpp"
+#include "util/error.hpp"
 
 namespace quantlens::ggml {
 
@@ -652,12 +654,12 @@ bool quantizes_superblocks(DType type) {
         case DType::IQ4_XS:
         case DType::TQ1_0:
         case DType::TQ2_0: return true;
-        default: return false;
+        default: return is_grid_iquant(type);
     }
 }
 
 void quantize_rows_weighted(DType type, const float* x, std::size_t values, std::size_t n_per_row,
-                            const float* importance, std::uint8_t* out) {
+                            const float* importance, std::uint8_t* out, std::size_t first_row) {
     auto without = [](auto function) {
         return [function](const float* block, const float*) {
             return function(block);
@@ -684,6 +686,22 @@ void quantize_rows_weighted(DType type, const float* x, std::size_t values, std:
             return block_rows<BlockTQ2_0>(x, values, n_per_row, nullptr, out, without(tq2_0_block));
         default: break;
     }
+    if (is_grid_iquant(type)) {
+        const std::size_t bytes = dtype_info(type).block_bytes;
+        for (std::size_t b = 0; b < values / kSuperBlockValues; ++b) {
+            const float* w = weighted ? importance + (b * kSuperBlockValues) % n_per_row : nullptr;
+            try {
+                quantize_grid_superblock(type, x + b * kSuperBlockValues, w, out + b * bytes);
+            } catch (const std::domain_error& error) {  // where ggml would abort
+                const std::size_t first = b * kSuperBlockValues % n_per_row;
+                throw Error("", std::string(dtype_name(type)),
+                            "values " + std::to_string(first) + ".." + std::to_string(first + 255) +
+                                " of row " + std::to_string(first_row + b * kSuperBlockValues / n_per_row) +
+                                ": " + error.what());
+            }
+        }
+        return;
+    }
     if (!weighted)
         throw std::invalid_argument(
             "quantize_rows_weighted: the legacy types without importance are in ggml_quantizer");
@@ -707,7 +725,8 @@ float block_scale(DType type, const std::uint8_t* block) {
         case DType::Q6_K: offset = offsetof(BlockQ6K, d); break;
         case DType::TQ1_0: offset = offsetof(BlockTQ1_0, d); break;
         case DType::TQ2_0: offset = offsetof(BlockTQ2_0, d); break;
-        default: break;
+        case DType::IQ1_M: return from_half(iq1m_scale_bits(load_block<BlockIQ1M>(block, 0).scales));
+        default: break;  // the grid i-quants but IQ1_M start with d
     }
     Half bits;
     std::memcpy(&bits, block + offset, sizeof bits);
@@ -761,7 +780,7 @@ std::vector<float> first_group_levels(DType type, const std::uint8_t* block) {
         }
         case DType::TQ1_0:
         case DType::TQ2_0: affine(block_scale(type, block), block_scale(type, block), 3); break;
-        default: break;
+        default: return grid_first_levels(type, block);
     }
     return levels;
 }

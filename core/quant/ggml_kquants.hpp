@@ -10,14 +10,15 @@
 
 namespace quantlens::ggml {
 
-// Q2_K … Q6_K, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0.
+// Q2_K … Q6_K, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0 and the grid i-quants (quant/ggml_iquants).
 bool quantizes_superblocks(DType type);
 
 // Quantizes `values` floats (whole rows of n_per_row, a multiple of the type's block) into
 // `out`. `importance` holds n_per_row per-column weights (llama.cpp's imatrix entry for the
 // tensor) or is null; the legacy types Q4_0 … Q5_1 come here only with it.
+// `first_row` is the row x starts at, for messages.
 void quantize_rows_weighted(DType type, const float* x, std::size_t values, std::size_t n_per_row,
-                            const float* importance, std::uint8_t* out);
+                            const float* importance, std::uint8_t* out, std::size_t first_row = 0);
 
 // A block's main scale d as a float (every ggml type QuantLens writes has one half d).
 float block_scale(DType type, const std::uint8_t* block);

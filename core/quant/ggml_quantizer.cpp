@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "quant/ggml_iquants.hpp"
 #include "quant/ggml_kquants.hpp"
 #include "quant/quantizer_family.hpp"
 #include "tensor/convert.hpp"
@@ -181,13 +182,17 @@ struct FormatType {
     DType type;
 };
 constexpr FormatType kFormatTypes[] = {
-    {QuantFormat::Q8_0, DType::Q8_0},     {QuantFormat::Q4_0, DType::Q4_0},
-    {QuantFormat::Q4_1, DType::Q4_1},     {QuantFormat::Q5_0, DType::Q5_0},
-    {QuantFormat::Q5_1, DType::Q5_1},     {QuantFormat::Q2_K, DType::Q2_K},
-    {QuantFormat::Q3_K, DType::Q3_K},     {QuantFormat::Q4_K, DType::Q4_K},
-    {QuantFormat::Q5_K, DType::Q5_K},     {QuantFormat::Q6_K, DType::Q6_K},
-    {QuantFormat::IQ4_NL, DType::IQ4_NL}, {QuantFormat::IQ4_XS, DType::IQ4_XS},
-    {QuantFormat::TQ1_0, DType::TQ1_0},   {QuantFormat::TQ2_0, DType::TQ2_0},
+    {QuantFormat::Q8_0, DType::Q8_0},       {QuantFormat::Q4_0, DType::Q4_0},
+    {QuantFormat::Q4_1, DType::Q4_1},       {QuantFormat::Q5_0, DType::Q5_0},
+    {QuantFormat::Q5_1, DType::Q5_1},       {QuantFormat::Q2_K, DType::Q2_K},
+    {QuantFormat::Q3_K, DType::Q3_K},       {QuantFormat::Q4_K, DType::Q4_K},
+    {QuantFormat::Q5_K, DType::Q5_K},       {QuantFormat::Q6_K, DType::Q6_K},
+    {QuantFormat::IQ4_NL, DType::IQ4_NL},   {QuantFormat::IQ4_XS, DType::IQ4_XS},
+    {QuantFormat::TQ1_0, DType::TQ1_0},     {QuantFormat::TQ2_0, DType::TQ2_0},
+    {QuantFormat::IQ2_XXS, DType::IQ2_XXS}, {QuantFormat::IQ2_XS, DType::IQ2_XS},
+    {QuantFormat::IQ2_S, DType::IQ2_S},     {QuantFormat::IQ3_XXS, DType::IQ3_XXS},
+    {QuantFormat::IQ3_S, DType::IQ3_S},     {QuantFormat::IQ1_S, DType::IQ1_S},
+    {QuantFormat::IQ1_M, DType::IQ1_M},
 };
 
 const FormatType* format_type(QuantFormat format) {
@@ -211,6 +216,12 @@ public:
                         "ggml " + std::string(info.name) + " needs rows whose length is a multiple of " +
                             std::to_string(block) + "; this weight's rows hold " + std::to_string(w.cols) +
                             " values");
+        if (ggml::requires_importance(type) && options.importance.empty())
+            throw Error("", "spec \"" + spec.to_string() + "\"",
+                        "ggml writes " + std::string(info.name) +
+                            " only with an importance matrix (llama-quantize refuses it without one): load "
+                            "one covering this layer (--imatrix FILE, or File ▸ Load Importance Matrix), or "
+                            "choose iq2_s, iq3_xxs or iq1_m, which work without");
         if (!options.importance.empty() && options.importance.size() != static_cast<std::size_t>(w.cols))
             throw Error("", "spec \"" + spec.to_string() + "\"",
                         "the importance matrix has " + std::to_string(options.importance.size()) +
@@ -282,7 +293,10 @@ void quantize_ggml_rows(DType type, std::span<const float> x, std::size_t n_per_
     if (n_per_row == 0 || n_per_row % block != 0 || x.size() % n_per_row != 0 ||
         out.size() != x.size() / block * bytes || (!importance.empty() && importance.size() != n_per_row))
         throw std::invalid_argument("quantize_ggml_rows: sizes do not fit the block type");
-    if (importance.empty() || type == DType::Q8_0 || type == DType::TQ1_0 || type == DType::TQ2_0) {
+    const bool by_blocks = importance.empty()
+                               ? !ggml::is_grid_iquant(type)
+                               : type == DType::Q8_0 || type == DType::TQ1_0 || type == DType::TQ2_0;
+    if (by_blocks) {
         // Every block stands alone: split by blocks.
         parallel_for(x.size() / block, 1 << 14 >> (block == kSuperBlockValues ? 3 : 0),
                      [&](std::size_t first, std::size_t last) {
@@ -292,11 +306,13 @@ void quantize_ggml_rows(DType type, std::span<const float> x, std::size_t n_per_
                      });
         return;
     }
-    // Weighted: the legacy types' σ² spans a whole row, so split by rows.
+    // Weighted: the legacy types' σ² spans a whole row, so split by rows (the grid i-quants too,
+    // so that their errors can name the row).
     const std::size_t row_bytes = n_per_row / block * bytes;
+    const float* weights = importance.empty() ? nullptr : importance.data();
     parallel_for(x.size() / n_per_row, 1, [&](std::size_t first, std::size_t last) {
         ggml::quantize_rows_weighted(type, x.data() + first * n_per_row, (last - first) * n_per_row,
-                                     n_per_row, importance.data(), out.data() + first * row_bytes);
+                                     n_per_row, weights, out.data() + first * row_bytes, first);
     });
 }
 

@@ -49,6 +49,13 @@ const FormatEntry kFormats[] = {
     {"iq4_xs", QuantFormat::IQ4_XS, 4, Granularity::Block, 256},
     {"tq1_0", QuantFormat::TQ1_0, 1, Granularity::Block, 256},  // 1.6 bits a trit: 1 + the rest
     {"tq2_0", QuantFormat::TQ2_0, 2, Granularity::Block, 256},
+    {"iq2_xxs", QuantFormat::IQ2_XXS, 2, Granularity::Block, 256},  // the grid i-quants: bits a
+    {"iq2_xs", QuantFormat::IQ2_XS, 2, Granularity::Block, 256},    // value rounded down, the
+    {"iq2_s", QuantFormat::IQ2_S, 2, Granularity::Block, 256},      // rest counted as scale bits
+    {"iq3_xxs", QuantFormat::IQ3_XXS, 3, Granularity::Block, 256},
+    {"iq3_s", QuantFormat::IQ3_S, 3, Granularity::Block, 256},
+    {"iq1_s", QuantFormat::IQ1_S, 1, Granularity::Block, 256},
+    {"iq1_m", QuantFormat::IQ1_M, 1, Granularity::Block, 256},
     {"log2", QuantFormat::Log2, 4, Granularity::Channel, 0},
     {"ternary", QuantFormat::Ternary, 2, Granularity::Tensor, 0},
     {"binary", QuantFormat::Binary, 1, Granularity::Tensor, 0},
@@ -151,6 +158,13 @@ double QuantSpec::scale_bits() const {
         case QuantFormat::IQ4_XS: return 136 * 8 - 4 * 256;
         case QuantFormat::TQ1_0: return 54 * 8 - 1 * 256;
         case QuantFormat::TQ2_0: return 66 * 8 - 2 * 256;
+        case QuantFormat::IQ2_XXS: return 66 * 8 - 2 * 256;
+        case QuantFormat::IQ2_XS: return 74 * 8 - 2 * 256;
+        case QuantFormat::IQ2_S: return 82 * 8 - 2 * 256;
+        case QuantFormat::IQ3_XXS: return 98 * 8 - 3 * 256;
+        case QuantFormat::IQ3_S: return 110 * 8 - 3 * 256;
+        case QuantFormat::IQ1_S: return 50 * 8 - 1 * 256;
+        case QuantFormat::IQ1_M: return 56 * 8 - 1 * 256;
         case QuantFormat::F16:
         case QuantFormat::BF16:
         case QuantFormat::F32: return 0;

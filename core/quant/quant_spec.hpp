@@ -6,7 +6,8 @@
 //   format  := int2..int8 | fp8_e4m3 | fp8_e5m2 | fp6_e3m2 | fp6_e2m3 | fp4_e2m1 | nf4
 //            | mxfp8_e4m3 | mxfp8_e5m2 | mxfp6_e3m2 | mxfp6_e2m3 | mxfp4 | mxint8 | nvfp4
 //            | q8_0 | q4_0 | q4_1 | q5_0 | q5_1 | q2_k | q3_k | q4_k | q5_k | q6_k
-//            | iq4_nl | iq4_xs | tq1_0 | tq2_0     (llama.cpp's ggml types, byte-identical)
+//            | iq4_nl | iq4_xs | tq1_0 | tq2_0 | iq2_xxs | iq2_xs | iq2_s | iq3_xxs | iq3_s
+//            | iq1_s | iq1_m                      (llama.cpp's ggml types, byte-identical)
 //            | log2 | ternary | binary | f16 | bf16 | f32
 //   option  := tensor | channel | g<N>            granularity (scaled formats)
 //            | sym | asym | full                  integer range: symmetric restricted (default),
@@ -56,6 +57,13 @@ enum class QuantFormat {
     IQ4_XS,
     TQ1_0,
     TQ2_0,
+    IQ2_XXS,
+    IQ2_XS,
+    IQ2_S,
+    IQ3_XXS,
+    IQ3_S,
+    IQ1_S,
+    IQ1_M,
     Log2,
     Ternary,
     Binary,

@@ -8,12 +8,18 @@
  *   importance.f32  N per-column importance weights (as llama-imatrix's mean of x², with zeros);
  *   <type>.blocks          ggml_quantize_chunk(type, input, ..., imatrix = NULL)
  *   <type>.imatrix.blocks  the same with the importance weights, as llama-quantize --imatrix.
+ * The grid i-quants (IQ2_XXS ... IQ1_M) are quantized a row at a time, each in a child process,
+ * because ggml aborts on some inputs (no importance where it needs one; values whose weighted
+ * errors overflow): for those, <type>[.imatrix].aborted holds one byte per row, 1 where ggml
+ * aborted, and the row's blocks are zeros.
  */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "ggml.h"
 
@@ -65,6 +71,44 @@ static int write_file(const char *dir, const char *name, const char *ext, const 
     return fclose(f) != 0;
 }
 
+/* Quantizes each row in a child process; aborted[r] = 1 where ggml aborted (blocks left zero). */
+static int quantize_rows_forked(enum ggml_type type, const float *x, uint8_t *out, const float *imatrix,
+                                uint8_t *aborted, const char *dir) {
+    const size_t row_bytes = ggml_row_size(type, N);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/row.tmp", dir);
+    for (int r = 0; r < ROWS; ++r) {
+        memset(out + r * row_bytes, 0, row_bytes);
+        fflush(stdout);
+        const pid_t child = fork();
+        if (child == 0) {
+            freopen("/dev/null", "w", stderr);
+            uint8_t *row = malloc(row_bytes);
+            ggml_quantize_chunk(type, x + r * N, row, 0, 1, N, imatrix);
+            FILE *f = fopen(path, "wb");
+            _exit(!f || fwrite(row, 1, row_bytes, f) != row_bytes || fclose(f) != 0);
+        }
+        int status = 0;
+        if (child < 0 || waitpid(child, &status, 0) != child)
+            return 1;
+        aborted[r] = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        if (!aborted[r]) {
+            FILE *f = fopen(path, "rb");
+            if (!f || fread(out + r * row_bytes, 1, row_bytes, f) != row_bytes)
+                return 1;
+            fclose(f);
+        }
+    }
+    remove(path);
+    return 0;
+}
+
+static int is_grid_iquant(enum ggml_type type) {
+    return type == GGML_TYPE_IQ2_XXS || type == GGML_TYPE_IQ2_XS || type == GGML_TYPE_IQ2_S ||
+           type == GGML_TYPE_IQ3_XXS || type == GGML_TYPE_IQ3_S || type == GGML_TYPE_IQ1_S ||
+           type == GGML_TYPE_IQ1_M;
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s OUT_DIR\n", argv[0]);
@@ -81,19 +125,36 @@ int main(int argc, char **argv) {
     const enum ggml_type types[] = {GGML_TYPE_Q4_0, GGML_TYPE_Q4_1, GGML_TYPE_Q5_0, GGML_TYPE_Q5_1,
                                     GGML_TYPE_Q8_0, GGML_TYPE_Q2_K, GGML_TYPE_Q3_K, GGML_TYPE_Q4_K,
                                     GGML_TYPE_Q5_K, GGML_TYPE_Q6_K, GGML_TYPE_IQ4_NL, GGML_TYPE_IQ4_XS,
-                                    GGML_TYPE_TQ1_0, GGML_TYPE_TQ2_0};
+                                    GGML_TYPE_TQ1_0, GGML_TYPE_TQ2_0, GGML_TYPE_IQ2_XXS,
+                                    GGML_TYPE_IQ2_XS, GGML_TYPE_IQ2_S, GGML_TYPE_IQ3_XXS,
+                                    GGML_TYPE_IQ3_S, GGML_TYPE_IQ1_S, GGML_TYPE_IQ1_M};
     for (size_t t = 0; t < sizeof types / sizeof types[0]; ++t) {
         const enum ggml_type type = types[t];
         const char *name = ggml_type_name(type);
         const size_t bytes = ggml_row_size(type, N) * ROWS;
         uint8_t *plain = malloc(bytes), *weighted = malloc(bytes);
+        char weighted_name[64];
+        snprintf(weighted_name, sizeof weighted_name, "%s.imatrix", name);
+        if (is_grid_iquant(type)) {
+            uint8_t aborted[ROWS], aborted_weighted[ROWS];
+            ggml_quantize_init(type);
+            if (quantize_rows_forked(type, x, plain, NULL, aborted, argv[1]) ||
+                quantize_rows_forked(type, x, weighted, importance, aborted_weighted, argv[1]) ||
+                write_file(argv[1], name, "blocks", plain, bytes) ||
+                write_file(argv[1], weighted_name, "blocks", weighted, bytes) ||
+                write_file(argv[1], name, "aborted", aborted, ROWS) ||
+                write_file(argv[1], weighted_name, "aborted", aborted_weighted, ROWS))
+                return 1;
+            printf("%s: %zu bytes per run (grid i-quant, a row at a time)\n", name, bytes);
+            free(plain);
+            free(weighted);
+            continue;
+        }
         if (ggml_quantize_chunk(type, x, plain, 0, ROWS, N, NULL) != bytes ||
             ggml_quantize_chunk(type, x, weighted, 0, ROWS, N, importance) != bytes) {
             fprintf(stderr, "%s: unexpected size\n", name);
             return 1;
         }
-        char weighted_name[64];
-        snprintf(weighted_name, sizeof weighted_name, "%s.imatrix", name);
         if (write_file(argv[1], name, "blocks", plain, bytes) ||
             write_file(argv[1], weighted_name, "blocks", weighted, bytes))
             return 1;

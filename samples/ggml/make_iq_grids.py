@@ -76,6 +76,7 @@ def main():
     path = os.path.join(root, "core", "tensor", "ggml_iq_grid_codes.inc")
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
+    subprocess.run(["clang-format", "-i", path], check=True)  # the project's layout
     print("wrote", path)
 
 

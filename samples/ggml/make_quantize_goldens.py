@@ -2,7 +2,8 @@
 """Makes the llama-quantize parity goldens from llama.cpp itself (built outside the repository):
 
     tests/data/golden/llama_quantize_digests.json   XXH3-128 digest and ggml type of every tensor
-        llama-quantize --pure [--imatrix] writes, per type, from the parity test's F16 GGUF;
+        llama-quantize --pure [--imatrix] writes, per type, from the parity test's F16 GGUF (or,
+        where it stops for want of an importance matrix, "refused" and its message);
     tests/data/golden/imatrix_rewritten.{gguf,dat}  QuantLens's importance matrix as
         llama-imatrix --in-file rewrites it, in its GGUF and its legacy format;
     tests/data/golden/llama_quantize_mixes.json     the ggml type llama-quantize's named mixes
@@ -34,10 +35,13 @@ golden = os.path.join(root, "tests", "data", "golden")
 MIXES = ["Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K", "IQ4_NL", "IQ4_XS",
          "TQ1_0", "TQ2_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0"]
 
-# llama-quantize's type name -> QuantLens's spec
+# llama-quantize's type name -> QuantLens's spec (its "IQ2_S" file type writes IQ2_XS tensors;
+# IQ2_M is the one whose tensors are IQ2_S)
 TYPES = {"Q4_0": "q4_0", "Q4_1": "q4_1", "Q5_0": "q5_0", "Q5_1": "q5_1", "Q8_0": "q8_0",
          "Q2_K": "q2_k", "Q3_K": "q3_k", "Q4_K": "q4_k", "Q5_K": "q5_k", "Q6_K": "q6_k",
-         "IQ4_NL": "iq4_nl", "IQ4_XS": "iq4_xs", "TQ1_0": "tq1_0", "TQ2_0": "tq2_0"}
+         "IQ4_NL": "iq4_nl", "IQ4_XS": "iq4_xs", "TQ1_0": "tq1_0", "TQ2_0": "tq2_0",
+         "IQ2_XXS": "iq2_xxs", "IQ2_XS": "iq2_xs", "IQ2_M": "iq2_s", "IQ3_XXS": "iq3_xxs", "IQ3_S": "iq3_s",
+         "IQ1_S": "iq1_s", "IQ1_M": "iq1_m"}
 
 
 def tensors_of(path, gguf, everything=False):
@@ -59,15 +63,32 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         subprocess.run([tests, "[.parity-inputs]"], env={**os.environ, "QUANTLENS_PARITY_DIR": work}, check=True)
         source, imatrix = os.path.join(work, "model.f16.gguf"), os.path.join(work, "imatrix.gguf")
-        for name, spec in TYPES.items():
-            for weighted in (False, True):
+        # (type, with the imatrix, token_embd kept F16): the types ggml cannot write without
+        # importance also run with the embedding (which llama-imatrix never covers) left F16.
+        cases = [(name, weighted, False) for name in TYPES for weighted in (False, True)]
+        cases += [(name, True, True) for name in ("IQ2_XXS", "IQ2_XS", "IQ1_S")]
+        for name, weighted, embd_f16 in cases:
+            spec = TYPES[name]
+            if True:
                 out = os.path.join(work, "%s%s.gguf" % (name, ".imatrix" if weighted else ""))
                 command = [os.path.join(binaries, "llama-quantize"), "--pure"]
                 if weighted:
                     command += ["--imatrix", imatrix]
-                subprocess.run(command + [source, out, name, "1"], check=True, capture_output=True)
+                if embd_f16:
+                    command += ["--token-embedding-type", "f16"]
+                done = subprocess.run(command + [source, out, name, "1"], capture_output=True, text=True)
+                if done.returncode != 0:
+                    # The grid i-quants without an importance matrix where llama-quantize (or
+                    # ggml under it) needs one: it stops, and so must QuantLens.
+                    output = (done.stderr + done.stdout).splitlines()
+                    lines = [l for l in output if "GGML_ASSERT" in l] or \
+                            [l for l in output if "requires an imatrix" in l or "Missing importance" in l]
+                    runs.append({"type": name, "spec": spec, "imatrix": weighted, "refused": True,
+                                 "why": lines[0].strip() if lines else "exit %d" % done.returncode})
+                    print(name, "imatrix" if weighted else "", "refused:", runs[-1]["why"])
+                    continue
                 tensors = tensors_of(out, gguf)
-                runs.append({"type": name, "spec": spec, "imatrix": weighted,
+                runs.append({"type": name, "spec": spec, "imatrix": weighted, "token_embd_f16": embd_f16,
                              "types": {k: v[0] for k, v in tensors.items()},
                              "tensors": {k: v[1] for k, v in tensors.items()}})
                 print(name, "imatrix" if weighted else "", len(tensors), "tensors")

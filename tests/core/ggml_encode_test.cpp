@@ -1,12 +1,15 @@
 // Every ggml type QuantLens writes gives, byte for byte, what ggml_quantize_chunk (the function
 // llama-quantize calls) gives for the same rows, with and without an importance matrix
-// (tests/data/golden/ggml_encode.npz, made by samples/ggml/make_encode_goldens.py from ggml built
-// outside the repository). The rows include zeros, ±0, constants, exact ties, huge (1e18) and
-// tiny values, outliers, all-zero sub-blocks and an offset row; the importance has zeros.
+// (tests/data/golden/ggml_encode.npz, made by samples/ggml/make_encode_goldens.py from the ggml
+// inside the llama.cpp checkout the llama-quantize goldens come from, built outside the
+// repository; it differs from ggml's own repository only in IQ1_M's split search). The rows
+// include zeros, ±0, constants, exact ties, huge (1e18) and tiny values, outliers, all-zero
+// sub-blocks and an offset row; the importance has zeros.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "io/model_file.hpp"
@@ -55,7 +58,46 @@ const std::pair<const char*, DType> kWritten[] = {
     {"q5_K", DType::Q5_K},   {"q6_K", DType::Q6_K},  {"iq4_nl", DType::IQ4_NL}, {"iq4_xs", DType::IQ4_XS},
     {"tq1_0", DType::TQ1_0}, {"tq2_0", DType::TQ2_0}};
 
+const std::pair<const char*, DType> kGridIquants[] = {
+    {"iq2_xxs", DType::IQ2_XXS}, {"iq2_xs", DType::IQ2_XS}, {"iq2_s", DType::IQ2_S},
+    {"iq3_xxs", DType::IQ3_XXS}, {"iq3_s", DType::IQ3_S},   {"iq1_s", DType::IQ1_S},
+    {"iq1_m", DType::IQ1_M}};
+
 }  // namespace
+
+TEST_CASE("the grid i-quants are written byte-identical to ggml, and refused where ggml aborts") {
+    // ggml quantized these a row at a time; where it aborted (IQ2_XXS, IQ2_XS and IQ1_S without
+    // importance; weighted errors that overflow on row 12's 1e18 values) QuantLens must refuse.
+    const EncodeGoldens golden;
+    const std::size_t n = golden.n_per_row;
+    for (const auto& [name, type] : kGridIquants) {
+        const auto row_bytes = n / 256 * dtype_info(type).block_bytes;
+        for (const bool weighted : {false, true}) {
+            const std::string key = std::string(name) + (weighted ? "_imatrix" : "");
+            const auto expected = golden.blocks(key);
+            const auto aborted = golden.blocks(key + "_aborted");
+            REQUIRE(aborted.size() == 16);
+            const std::span<const float> importance =
+                weighted ? std::span<const float>(golden.importance) : std::span<const float>();
+            for (std::size_t r = 0; r < 16; ++r) {
+                INFO(name << (weighted ? " with importance" : " without importance") << ", row " << r);
+                std::vector<std::uint8_t> ours(row_bytes);
+                const auto row = std::span<const float>(golden.input).subspan(r * n, n);
+                if (aborted[r]) {
+                    CHECK_THROWS(quantize_ggml_rows(type, row, n, importance, ours));
+                    continue;
+                }
+                quantize_ggml_rows(type, row, n, importance, ours);
+                const std::vector<std::uint8_t> want(
+                    expected.begin() + static_cast<long>(r * row_bytes),
+                    expected.begin() + static_cast<long>((r + 1) * row_bytes));
+                const long block = first_difference(ours, want, dtype_info(type).block_bytes);
+                INFO("first differing block " << block);
+                CHECK(block == -1);
+            }
+        }
+    }
+}
 
 TEST_CASE(
     "ggml types are written byte-identical to ggml_quantize_chunk, with and without an importance matrix") {
@@ -98,7 +140,14 @@ TEST_CASE("a ggml spec quantizes through quantize() with the layer's importance 
                  {"q2_K_imatrix", "q2_k", DType::Q2_K, true, 16},
                  {"q5_K", "q5_k", DType::Q5_K, false, 32},
                  {"iq4_nl_imatrix", "iq4_nl", DType::IQ4_NL, true, 32},
-                 {"tq2_0", "tq2_0", DType::TQ2_0, true, 256}};  // TQ2_0 ignores importance
+                 {"tq2_0", "tq2_0", DType::TQ2_0, true, 256},  // TQ2_0 ignores importance
+                 {"iq2_xxs_imatrix", "iq2_xxs", DType::IQ2_XXS, true, 32},
+                 {"iq2_xs_imatrix", "iq2_xs", DType::IQ2_XS, true, 16},
+                 {"iq2_s", "iq2_s", DType::IQ2_S, false, 16},
+                 {"iq3_xxs_imatrix", "iq3_xxs", DType::IQ3_XXS, true, 32},
+                 {"iq3_s", "iq3_s", DType::IQ3_S, false, 32},
+                 {"iq1_s_imatrix", "iq1_s", DType::IQ1_S, true, 32},
+                 {"iq1_m", "iq1_m", DType::IQ1_M, false, 8}};
     for (const auto& c : cases) {
         INFO(c.spec);
         QuantOptions options;
@@ -119,6 +168,24 @@ TEST_CASE("a ggml spec quantizes through quantize() with the layer's importance 
                   result.levels.end());
         CHECK(result.metrics.bits_per_weight == Approx(8.0 * info.block_bytes / info.block_elements));
     }
+}
+
+TEST_CASE("IQ2_XXS, IQ2_XS and IQ1_S without an importance matrix are refused, saying what to do") {
+    std::vector<float> values(2 * 256, 0.5f);
+    for (const char* spec : {"iq2_xxs", "iq2_xs", "iq1_s"}) {
+        INFO(spec);
+        CHECK_THROWS_WITH(quantize({values, 2, 256}, QuantSpec::parse(spec)),
+                          Catch::Contains("only with an importance matrix") && Catch::Contains("--imatrix"));
+    }
+    for (const char* spec : {"iq2_s", "iq3_xxs", "iq3_s", "iq1_m"})
+        CHECK_NOTHROW(quantize({values, 2, 256}, QuantSpec::parse(spec)));
+    // Below quantize() (which refuses non-finite weights first), the encoder names the block.
+    values[256 + 7] = std::numeric_limits<float>::infinity();
+    std::vector<float> importance(256, 1.0f);
+    std::vector<std::uint8_t> out(2 * 66);
+    CHECK_THROWS_WITH(quantize_ggml_rows(DType::IQ2_XXS, values, 256, importance, out),
+                      Catch::Contains("IQ2_XXS") && Catch::Contains("values 0..255 of row 1") &&
+                          Catch::Contains("not finite"));
 }
 
 TEST_CASE("the super-block types refuse rows that are not whole blocks, and importance of the wrong length") {

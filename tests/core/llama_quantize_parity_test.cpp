@@ -137,11 +137,12 @@ TEST_CASE(
     const ParityModel parity;
     std::ifstream in(data_path("golden/llama_quantize_digests.json"));
     const auto golden = nlohmann::json::parse(in);
-    REQUIRE(golden.at("runs").size() >= 20);
+    REQUIRE(golden.at("runs").size() >= 45);
+    std::size_t refusals = 0;
     for (const auto& run : golden.at("runs")) {
         const std::string type = run.at("type"), spec = run.at("spec");
-        const bool weighted = run.at("imatrix");
-        INFO(spec << (weighted ? " with --imatrix" : ""));
+        const bool weighted = run.at("imatrix"), embd_f16 = run.value("token_embd_f16", false);
+        INFO(spec << (weighted ? " with --imatrix" : "") << (embd_f16 ? ", token_embd F16" : ""));
         // From the F16 GGUF, as llama-quantize reads it, and straight from the Hugging Face folder
         // (llama.cpp's names and q/k row order, and the imatrix found by those names).
         for (const auto& source : {parity.gguf, parity.folder}) {
@@ -152,7 +153,20 @@ TEST_CASE(
                     std::make_shared<const ImportanceMatrix>(read_importance_matrix(parity.imatrix)));
             const auto out = parity.dir.file("out.gguf");
             fs::remove(out);
-            export_gguf(model, resolve_plan(plan_for(model, spec), model, "plan"), out);
+            std::map<std::string, std::string> overrides;
+            for (const auto& layer : model.layers())
+                if (embd_f16 && model.llama_cpp_name(layer) == "token_embd.weight")
+                    overrides[layer.name] = "f16";
+            const auto plan = resolve_plan(plan_for(model, spec, overrides), model, "plan");
+            if (run.value("refused", false)) {
+                // llama-quantize stopped (the grid i-quants without the importance matrix they
+                // need): so does the export, naming what is missing, and writes nothing.
+                CHECK_THROWS_WITH(export_gguf(model, plan, out), Catch::Contains("importance matrix"));
+                CHECK_FALSE(fs::exists(out));
+                ++refusals;
+                continue;
+            }
+            export_gguf(model, plan, out);
             const auto exported = Model::open(out);
             std::size_t compared = 0;
             for (const auto& [tensor, digest] : run.at("tensors").items()) {
@@ -166,6 +180,7 @@ TEST_CASE(
             CHECK(compared == 9);  // token_embd, the seven block matrices, output
         }
     }
+    CHECK(refusals == 2 * 9);  // nine refused runs, from the GGUF and from the folder
 }
 
 TEST_CASE("QuantLens's importance matrix reads back as llama-imatrix rewrote it, in both formats") {
