@@ -30,7 +30,18 @@ enum class Mix {
     Q4_1,
     Q5_0,
     Q5_1,
-    Q8_0
+    Q8_0,
+    Q2_K_S,
+    IQ2_XXS,
+    IQ2_XS,
+    IQ2_S,
+    IQ2_M,
+    IQ3_XXS,
+    IQ3_XS,
+    IQ3_S,
+    IQ3_M,
+    IQ1_S,
+    IQ1_M
 };
 
 struct MixEntry {
@@ -40,12 +51,43 @@ struct MixEntry {
 };
 
 const MixEntry kMixes[] = {
-    {"Q2_K", Mix::Q2_K, "q2_k"},       {"Q3_K_S", Mix::Q3_K_S, "q3_k"},   {"Q3_K_M", Mix::Q3_K_M, "q3_k"},
-    {"Q3_K_L", Mix::Q3_K_L, "q3_k"},   {"Q4_K_S", Mix::Q4_K_S, "q4_k"},   {"Q4_K_M", Mix::Q4_K_M, "q4_k"},
-    {"Q5_K_S", Mix::Q5_K_S, "q5_k"},   {"Q5_K_M", Mix::Q5_K_M, "q5_k"},   {"Q6_K", Mix::Q6_K, "q6_k"},
-    {"IQ4_NL", Mix::IQ4_NL, "iq4_nl"}, {"IQ4_XS", Mix::IQ4_XS, "iq4_xs"}, {"TQ1_0", Mix::TQ1_0, "tq1_0"},
-    {"TQ2_0", Mix::TQ2_0, "tq2_0"},    {"Q4_0", Mix::Q4_0, "q4_0"},       {"Q4_1", Mix::Q4_1, "q4_1"},
-    {"Q5_0", Mix::Q5_0, "q5_0"},       {"Q5_1", Mix::Q5_1, "q5_1"},       {"Q8_0", Mix::Q8_0, "q8_0"}};
+    {"Q2_K", Mix::Q2_K, "q2_k"},
+    {"Q3_K_S", Mix::Q3_K_S, "q3_k"},
+    {"Q3_K_M", Mix::Q3_K_M, "q3_k"},
+    {"Q3_K_L", Mix::Q3_K_L, "q3_k"},
+    {"Q4_K_S", Mix::Q4_K_S, "q4_k"},
+    {"Q4_K_M", Mix::Q4_K_M, "q4_k"},
+    {"Q5_K_S", Mix::Q5_K_S, "q5_k"},
+    {"Q5_K_M", Mix::Q5_K_M, "q5_k"},
+    {"Q6_K", Mix::Q6_K, "q6_k"},
+    {"IQ4_NL", Mix::IQ4_NL, "iq4_nl"},
+    {"IQ4_XS", Mix::IQ4_XS, "iq4_xs"},
+    {"TQ1_0", Mix::TQ1_0, "tq1_0"},
+    {"TQ2_0", Mix::TQ2_0, "tq2_0"},
+    {"Q4_0", Mix::Q4_0, "q4_0"},
+    {"Q4_1", Mix::Q4_1, "q4_1"},
+    {"Q5_0", Mix::Q5_0, "q5_0"},
+    {"Q5_1", Mix::Q5_1, "q5_1"},
+    {"Q8_0", Mix::Q8_0, "q8_0"},
+    {"Q2_K_S", Mix::Q2_K_S, "q2_k"},
+    {"IQ2_XXS", Mix::IQ2_XXS, "iq2_xxs"},
+    {"IQ2_XS", Mix::IQ2_XS, "iq2_xs"},
+    // llama-quantize's IQ2_S file type is made of IQ2_XS tensors, its IQ2_M of IQ2_S ones
+    {"IQ2_S", Mix::IQ2_S, "iq2_xs"},
+    {"IQ2_M", Mix::IQ2_M, "iq2_s"},
+    {"IQ3_XXS", Mix::IQ3_XXS, "iq3_xxs"},
+    {"IQ3_XS", Mix::IQ3_XS, "iq3_s"},
+    {"IQ3_S", Mix::IQ3_S, "iq3_s"},
+    {"IQ3_M", Mix::IQ3_M, "iq3_s"},
+    {"IQ1_S", Mix::IQ1_S, "iq1_s"},
+    {"IQ1_M", Mix::IQ1_M, "iq1_m"}};
+
+// The very-low-bit mixes, whose rules for everything but the output and the embedding form one
+// group of their own in llama-quantize.
+bool low_bit_group(Mix mix) {
+    return mix == Mix::IQ2_XXS || mix == Mix::IQ2_XS || mix == Mix::IQ1_S || mix == Mix::IQ2_S ||
+           mix == Mix::IQ2_M || mix == Mix::IQ1_M;
+}
 
 // llama-quantize's broad tensor categories, by name.
 enum class Category {
@@ -148,7 +190,7 @@ Hparams hparams_of(const Model& model) {
 }
 
 struct Counters {
-    int attention_wv = 0, ffn_down = 0;
+    int attention_wv = 0, ffn_down = 0, ffn_gate = 0, ffn_up = 0;
     int n_attention_wv = 0, n_layers = 0;
 };
 
@@ -164,13 +206,47 @@ std::string mix_type(Mix mix, std::string type, Category category, std::int64_t 
         const std::int64_t block = QuantSpec::parse(type).group_size;
         if (falcon || (block > 0 && row_length % block != 0))
             return "q8_0";
+        if (low_bit_group(mix) || mix == Mix::IQ3_XXS)
+            return "q5_k";
         return type != "q8_0" ? "q6_k" : type;
     }
-    if (category == Category::TokenEmbd)
+    const bool iq2_s_or_m = mix == Mix::IQ2_S || mix == Mix::IQ2_M;
+    if (category == Category::TokenEmbd) {
+        if (mix == Mix::IQ2_XXS || mix == Mix::IQ2_XS || mix == Mix::IQ1_S || mix == Mix::IQ1_M)
+            return "q2_k";
+        if (iq2_s_or_m || mix == Mix::IQ3_XXS)
+            return "iq3_s";
         return mix == Mix::TQ1_0 || mix == Mix::TQ2_0 ? "q4_k" : type;
+    }
+    if (low_bit_group(mix)) {
+        if (attn_v_like(category)) {
+            ++n.attention_wv;
+            return h.gqa() >= 4 || h.experts >= 4 ? "q4_k" : iq2_s_or_m ? "iq3_s" : "q2_k";
+        }
+        if (h.experts == 8 && category == Category::AttnK)
+            return "q4_k";
+        if (category == Category::FfnDown)
+            return n.ffn_down++ < n.n_layers / 8 ? (iq2_s_or_m ? "iq3_s" : "q2_k") : type;
+        if (category == Category::AttnOutput) {
+            if (h.experts == 8)
+                return "q5_k";
+            if (mix == Mix::IQ1_S || mix == Mix::IQ1_M)
+                return "iq2_xxs";
+            return iq2_s_or_m ? "iq3_s" : type;
+        }
+        return type;
+    }
     if (attn_v_like(category)) {
         if (mix == Mix::Q2_K)
             type = h.gqa() >= 4 ? "q4_k" : "q3_k";
+        else if (mix == Mix::Q2_K_S && h.gqa() >= 4)
+            type = "q4_k";
+        else if (mix == Mix::IQ3_XXS)
+            type = h.gqa() >= 4 ? "q4_k" : !with_imatrix ? "iq3_s" : "iq3_xxs";
+        else if ((mix == Mix::IQ3_XS || mix == Mix::IQ3_S) && h.gqa() >= 4)
+            type = "q4_k";
+        else if (mix == Mix::IQ3_M)
+            type = "q4_k";
         else if (mix == Mix::Q3_K_M)
             type = n.attention_wv < 2 ? "q5_k" : "q4_k";
         else if (mix == Mix::Q3_K_L)
@@ -188,14 +264,23 @@ std::string mix_type(Mix mix, std::string type, Category category, std::int64_t 
         ++n.attention_wv;
         return type;
     }
-    if (category == Category::AttnK)
-        return h.experts == 8 ? "q8_0" : type;
+    if (category == Category::AttnK || category == Category::AttnQ) {
+        if (category == Category::AttnK && h.experts == 8)
+            return "q8_0";
+        return mix == Mix::IQ3_XS ? "iq3_xxs" : mix == Mix::IQ3_XXS ? "iq2_s" : type;
+    }
     if (category == Category::FfnDown) {
         const int i = n.ffn_down++, layers = n.n_layers;
         if (mix == Mix::Q2_K)
             return "q3_k";
+        if (mix == Mix::Q2_K_S)
+            return i < layers / 8 ? "q4_k" : type;
+        if (mix == Mix::IQ3_XXS && !with_imatrix)
+            return i < layers / 8 ? "q4_k" : "q3_k";
         if (mix == Mix::Q3_K_M)
             return i < layers / 16 ? "q5_k" : !falcon || more_bits(i, layers) ? "q4_k" : "q3_k";
+        if (mix == Mix::IQ3_M && (i < layers / 8 || (h.experts == 8 && more_bits(i, layers))))
+            return "q4_k";
         if (mix == Mix::Q3_K_L)
             return falcon ? "q4_k" : "q5_k";
         if (mix == Mix::Q4_K_M) {
@@ -217,21 +302,30 @@ std::string mix_type(Mix mix, std::string type, Category category, std::int64_t 
         if (falcon)
             return mix == Mix::Q3_K_L ? "q4_k" : type;
         if (h.experts == 8) {
-            const bool bumped = mix == Mix::Q2_K || mix == Mix::Q3_K_S || mix == Mix::Q3_K_M ||
-                                mix == Mix::IQ4_NL || mix == Mix::Q4_K_S || mix == Mix::Q4_K_M ||
-                                mix == Mix::IQ4_XS;
+            const bool bumped = mix == Mix::Q2_K || mix == Mix::IQ3_XS || mix == Mix::IQ3_XXS ||
+                                mix == Mix::Q3_K_S || mix == Mix::Q3_K_M || mix == Mix::IQ4_NL ||
+                                mix == Mix::Q4_K_S || mix == Mix::Q4_K_M || mix == Mix::IQ3_S ||
+                                mix == Mix::IQ3_M || mix == Mix::IQ4_XS;
             return bumped ? "q5_k" : type;
         }
         if (mix == Mix::Q2_K)
             return "q3_k";
+        if (mix == Mix::IQ3_XXS)
+            return "iq3_s";
+        if (mix == Mix::IQ3_M)
+            return "q4_k";
         if (mix == Mix::Q3_K_M)
             return "q4_k";
         if (mix == Mix::Q3_K_L)
             return "q5_k";
         return type;
     }
+    if (category == Category::FfnGate || category == Category::FfnUp) {
+        const int i = category == Category::FfnGate ? n.ffn_gate++ : n.ffn_up++, layers = n.n_layers;
+        return mix == Mix::IQ3_XS && i >= layers / 8 && i < 7 * layers / 8 ? "iq3_xxs" : type;
+    }
     if (category == Category::AttnQkv) {  // (reached only when not attn_v-like; kept for completeness)
-        if (mix == Mix::Q3_K_M || mix == Mix::Q3_K_L)
+        if (mix == Mix::Q3_K_M || mix == Mix::Q3_K_L || mix == Mix::IQ3_M)
             return "q4_k";
         if (mix == Mix::Q4_K_M)
             return "q5_k";

@@ -8,8 +8,9 @@
 // divide. The counters those rules use run in the order the model lists its tensors, as
 // llama-quantize reads a GGUF.
 //
-// Mixes whose types QuantLens writes: Q2_K, Q3_K_S, Q3_K_M, Q3_K_L, Q4_K_S, Q4_K_M, Q5_K_S,
-// Q5_K_M, Q6_K, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0. The model must have
+// Every mix llama-quantize names but MXFP4_MOE: Q2_K, Q2_K_S, Q3_K_S, Q3_K_M, Q3_K_L, Q4_K_S,
+// Q4_K_M, Q5_K_S, Q5_K_M, Q6_K, IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ2_M, IQ3_XXS, IQ3_XS,
+// IQ3_S, IQ3_M, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0. The model must have
 // llama.cpp's tensor names (a GGUF, or a Hugging Face llama folder through model/llama_names).
 #include <string>
 #include <vector>

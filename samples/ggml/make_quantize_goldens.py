@@ -21,6 +21,7 @@ with python3-xxhash; nothing of llama.cpp is copied into the project.
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,6 +35,20 @@ golden = os.path.join(root, "tests", "data", "golden")
 
 MIXES = ["Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K", "IQ4_NL", "IQ4_XS",
          "TQ1_0", "TQ2_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0"]
+# The very-low-bit mixes, some of which llama-quantize runs only with an imatrix: their types
+# come from --dry-run, which chooses every tensor's type without quantizing.
+DRY_MIXES = ["Q2_K_S", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS", "IQ3_S", "IQ3_M", "IQ1_S",
+             "IQ1_M"]
+
+
+def dry_run_types(output):
+    """Tensor name -> ggml type name (upper case) from llama-quantize --dry-run's log."""
+    types = {}
+    for line in output.splitlines():
+        match = re.match(r"\[\s*\d+/\s*\d+\]\s+(\S+)\s+-.*type =\s+(\w+),.*?(?:\((\w+)\))?\s*$", line)
+        if match:
+            types[match.group(1)] = (match.group(3) or match.group(2)).upper()
+    return types
 
 # llama-quantize's type name -> QuantLens's spec (its "IQ2_S" file type writes IQ2_XS tensors;
 # IQ2_M is the one whose tensors are IQ2_S)
@@ -111,6 +126,15 @@ def main():
                 mix_runs.append({"mix": mix, "imatrix": weighted, "types": {k: v[0] for k, v in tensors.items()}})
                 if mix == "Q4_K_M" and not weighted:
                     q4_k_m = {k: v[1] for k, v in tensors.items() if v[0] not in ("F16", "F32")}
+        for mix in DRY_MIXES:
+            for weighted in (False, True):
+                command = [os.path.join(binaries, "llama-quantize"), "--dry-run"]
+                if weighted:
+                    command += ["--imatrix", mix_imatrix]
+                done = subprocess.run(command + [mix_source, mix, "1"], check=True, capture_output=True, text=True)
+                types = dry_run_types(done.stdout + done.stderr)
+                mix_runs.append({"mix": mix, "imatrix": weighted, "types": types})
+                print("mix", mix, "imatrix" if weighted else "", len(types), "tensors (dry run)")
         commit = subprocess.run(["git", "-C", llama, "rev-parse", "HEAD"], capture_output=True, text=True)
     with open(os.path.join(golden, "llama_quantize_mixes.json"), "w") as f:
         json.dump({"llama_cpp_commit": commit.stdout.strip(), "runs": mix_runs, "q4_k_m_digests": q4_k_m}, f,

@@ -7,8 +7,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <stdexcept>
 #include <vector>
 
+#include "quant/ggml_iquants.hpp"
 #include "quant/ggml_quantizer.hpp"
 #include "tensor/dtype.hpp"
 #include "tensor/ggml_blocks.hpp"
@@ -17,17 +19,36 @@
 namespace {
 
 constexpr quantlens::DType kDecoded[] = {
-    quantlens::DType::Q4_0,   quantlens::DType::Q4_1,   quantlens::DType::Q5_0,  quantlens::DType::Q5_1,
-    quantlens::DType::Q8_0,   quantlens::DType::Q8_1,   quantlens::DType::Q2_K,  quantlens::DType::Q3_K,
-    quantlens::DType::Q4_K,   quantlens::DType::Q5_K,   quantlens::DType::Q6_K,  quantlens::DType::Q8_K,
-    quantlens::DType::IQ4_NL, quantlens::DType::IQ4_XS, quantlens::DType::TQ1_0, quantlens::DType::TQ2_0,
-    quantlens::DType::MXFP4,  quantlens::DType::NVFP4,  quantlens::DType::Q1_0,  quantlens::DType::Q2_0};
+    quantlens::DType::Q4_0,    quantlens::DType::Q4_1,   quantlens::DType::Q5_0,  quantlens::DType::Q5_1,
+    quantlens::DType::Q8_0,    quantlens::DType::Q8_1,   quantlens::DType::Q2_K,  quantlens::DType::Q3_K,
+    quantlens::DType::Q4_K,    quantlens::DType::Q5_K,   quantlens::DType::Q6_K,  quantlens::DType::Q8_K,
+    quantlens::DType::IQ4_NL,  quantlens::DType::IQ4_XS, quantlens::DType::TQ1_0, quantlens::DType::TQ2_0,
+    quantlens::DType::MXFP4,   quantlens::DType::NVFP4,  quantlens::DType::Q1_0,  quantlens::DType::Q2_0,
+    quantlens::DType::IQ2_XXS, quantlens::DType::IQ2_XS, quantlens::DType::IQ2_S, quantlens::DType::IQ3_XXS,
+    quantlens::DType::IQ3_S,   quantlens::DType::IQ1_S,  quantlens::DType::IQ1_M};
 
 constexpr quantlens::DType kWritten[] = {
-    quantlens::DType::Q4_0,  quantlens::DType::Q4_1, quantlens::DType::Q5_0,   quantlens::DType::Q5_1,
-    quantlens::DType::Q8_0,  quantlens::DType::Q2_K, quantlens::DType::Q3_K,   quantlens::DType::Q4_K,
-    quantlens::DType::Q5_K,  quantlens::DType::Q6_K, quantlens::DType::IQ4_NL, quantlens::DType::IQ4_XS,
-    quantlens::DType::TQ1_0, quantlens::DType::TQ2_0};
+    quantlens::DType::Q4_0,  quantlens::DType::Q4_1,    quantlens::DType::Q5_0,    quantlens::DType::Q5_1,
+    quantlens::DType::Q8_0,  quantlens::DType::Q2_K,    quantlens::DType::Q3_K,    quantlens::DType::Q4_K,
+    quantlens::DType::Q5_K,  quantlens::DType::Q6_K,    quantlens::DType::IQ4_NL,  quantlens::DType::IQ4_XS,
+    quantlens::DType::TQ1_0, quantlens::DType::TQ2_0,   quantlens::DType::IQ2_XXS, quantlens::DType::IQ2_XS,
+    quantlens::DType::IQ2_S, quantlens::DType::IQ3_XXS, quantlens::DType::IQ3_S,   quantlens::DType::IQ1_S,
+    quantlens::DType::IQ1_M};
+
+// The grid i-quants refuse what ggml aborts on (no importance where it needs it; non-finite
+// values; errors that overflow): a refusal is an answer, anything else a finding.
+template <class Quantize>
+void allowing_refusal(quantlens::DType type, Quantize quantize) {
+    try {
+        quantize();
+    } catch (const quantlens::Error&) {
+        if (!quantlens::ggml::is_grid_iquant(type))
+            throw;
+    } catch (const std::invalid_argument&) {
+        if (!quantlens::ggml::requires_importance(type))
+            throw;
+    }
+}
 
 void quantize_all(const std::vector<float>& values, std::uint8_t selector) {
     const std::size_t n = values.size() / 256 * 256;
@@ -39,8 +60,10 @@ void quantize_all(const std::vector<float>& values, std::uint8_t selector) {
     std::vector<float> importance(256);
     for (std::size_t i = 0; i < 256; ++i)
         importance[i] = std::fabs(values[i]);
-    quantlens::quantize_ggml_rows(type, std::span(values).first(n), 256, {}, out);
-    quantlens::quantize_ggml_rows(type, std::span(values).first(n), 256, importance, out);
+    allowing_refusal(type,
+                     [&] { quantlens::quantize_ggml_rows(type, std::span(values).first(n), 256, {}, out); });
+    allowing_refusal(
+        type, [&] { quantlens::quantize_ggml_rows(type, std::span(values).first(n), 256, importance, out); });
 }
 
 }  // namespace
