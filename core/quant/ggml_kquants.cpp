@@ -13,9 +13,11 @@
 #include <type_traits>
 
 #include "quant/ggml_iquants.hpp"
+#include "quant/ggml_kquant_lanes.hpp"
 #include "quant/ggml_scale_search.hpp"
 #include "tensor/convert.hpp"
 #include "tensor/ggml_block_types.hpp"
+#include "util/cpu_features.hpp"
 #include "util/error.hpp"
 
 namespace quantlens::ggml {
@@ -255,20 +257,33 @@ void requantize_scale_min(const float* x, int nmax, const Block& y, std::uint8_t
     }
 }
 
+thread_local bool t_plain_search = false;  // set by PlainSearchScope
+
+// The AVX2 lanes, unless the plain transcription was asked for (or the CPU lacks AVX2).
+bool use_lanes() {
+    return !t_plain_search && cpu_has_avx2();
+}
+
 // The reference search of both: weights mean|x| + |x| per group, then the group scales and
 // minimums as 6-bit fractions of the largest.
 template <class Block>
 void scale_min_block(const float* x, int nmax, float rmin, float rdelta, int nstep, Block& y,
                      std::uint8_t* L) {
     std::uint8_t scratch[32];
-    float weights[32], mins[8], scales[8];
+    float weights[kQK], mins[8], scales[8];
     float max_scale = 0, max_min = 0;
     for (int j = 0; j < 8; ++j) {
         const float av_x = std::sqrt(sum_of_squares(32, x + 32 * j) / 32);
         for (int l = 0; l < 32; ++l)
-            weights[l] = av_x + std::fabs(x[32 * j + l]);
-        scales[j] = asymmetric_search(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], scratch, rmin,
-                                      rdelta, nstep, false, true);
+            weights[32 * j + l] = av_x + std::fabs(x[32 * j + l]);
+    }
+    if (use_lanes())
+        simd::asymmetric_search_x8(nmax, x, weights, L, scales, mins, rmin, rdelta, nstep, true);
+    else
+        for (int j = 0; j < 8; ++j)
+            scales[j] = asymmetric_search(32, nmax, x + 32 * j, weights + 32 * j, L + 32 * j, &mins[j],
+                                          scratch, rmin, rdelta, nstep, false, true);
+    for (int j = 0; j < 8; ++j) {
         if (scales[j] > max_scale)
             max_scale = scales[j];
         if (mins[j] > max_min)
@@ -292,14 +307,18 @@ template <class Block>
 void scale_min_weighted(const float* x, const float* importance, int nmax, bool cap, Block& y,
                         std::uint8_t* L) {
     std::uint8_t scratch[32], Ls[8], Lm[8];
-    float weights[32], sw[8], mins[8], scales[8];
+    float weights[kQK], sw[8], mins[8], scales[8];
     const float sigma2 = 2 * sum_of_squares(kQK, x) / kQK;
     for (int j = 0; j < 8; ++j) {
-        importance_weights(32, x + 32 * j, importance + 32 * j, sigma2, weights);
-        sw[j] = sum_of(32, weights);
-        scales[j] = asymmetric_search(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], scratch, -0.9f,
-                                      0.05f, 36, false, false);
+        importance_weights(32, x + 32 * j, importance + 32 * j, sigma2, weights + 32 * j);
+        sw[j] = sum_of(32, weights + 32 * j);
     }
+    if (use_lanes())
+        simd::asymmetric_search_x8(nmax, x, weights, L, scales, mins, -0.9f, 0.05f, 36, false);
+    else
+        for (int j = 0; j < 8; ++j)
+            scales[j] = asymmetric_search(32, nmax, x + 32 * j, weights + 32 * j, L + 32 * j, &mins[j],
+                                          scratch, -0.9f, 0.05f, 36, false, false);
     const float d_block = positive_search(8, 63, scales, Ls, sw);
     const float m_block = positive_search(8, 63, mins, Lm, sw);
     for (int j = 0; j < 8; ++j)
@@ -365,9 +384,15 @@ BlockQ6K q6_k_block(const float* x, const float* importance) {
     std::int8_t L[kQK];
     float scales[16];
     float max_scale = 0, max_abs_scale = 0;
+    if (use_lanes())
+        for (int half = 0; half < 2; ++half)
+            simd::symmetric_search16_x8(32, x + 128 * half, importance ? importance + 128 * half : nullptr,
+                                        L + 128 * half, scales + 8 * half);
+    else
+        for (int j = 0; j < 16; ++j)
+            scales[j] =
+                symmetric_search(16, 32, x + 16 * j, L + 16 * j, importance ? importance + 16 * j : nullptr);
     for (int j = 0; j < 16; ++j) {
-        scales[j] =
-            symmetric_search(16, 32, x + 16 * j, L + 16 * j, importance ? importance + 16 * j : nullptr);
         if (std::fabs(scales[j]) > max_abs_scale) {
             max_abs_scale = std::fabs(scales[j]);
             max_scale = scales[j];
@@ -452,17 +477,27 @@ void iq4_superblock(int values, const float* x, const float* importance, Half& d
                 sumq2 += w * q * q;
             }
         };
-        float sumqx, sumq2;
-        fit(1 / (-max / static_cast<float>(levels[0])), sumqx, sumq2, Lb);
-        float d = sumq2 > 0 ? sumqx / sumq2 : 0.0f;
-        float best = d * sumqx;
-        for (int step = -kTries; step <= kTries; ++step) {
-            fit(static_cast<float>(step + levels[0]) / max, sumqx, sumq2, nullptr);
-            if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
-                d = sumqx / sumq2;
-                best = d * sumqx;
-            }
+        // The first fit (whose codes are kept), then 2·kTries + 1 trial scales: sixteen fits,
+        // side by side in AVX2 lanes when there are lanes (the same sums, in the same order).
+        float inverse[2 * kTries + 2], sumqx[2 * kTries + 2], sumq2[2 * kTries + 2];
+        inverse[0] = 1 / (-max / static_cast<float>(levels[0]));
+        for (int step = -kTries; step <= kTries; ++step)
+            inverse[step + kTries + 1] = static_cast<float>(step + levels[0]) / max;
+        if (use_lanes()) {
+            simd::iq4_fits_x16(levels, xb, weight, inverse, sumqx, sumq2);
+            simd::iq4_codes_x8(levels, inverse[0], xb, Lb, 32);
+        } else {
+            fit(inverse[0], sumqx[0], sumq2[0], Lb);
+            for (int t = 1; t < 2 * kTries + 2; ++t)
+                fit(inverse[t], sumqx[t], sumq2[t], nullptr);
         }
+        float d = sumq2[0] > 0 ? sumqx[0] / sumq2[0] : 0.0f;
+        float best = d * sumqx[0];
+        for (int t = 1; t < 2 * kTries + 2; ++t)
+            if (sumq2[t] > 0 && sumqx[t] * sumqx[t] > best * sumq2[t]) {
+                d = sumqx[t] / sumq2[t];
+                best = d * sumqx[t];
+            }
         scales[ib] = d;
         if (std::fabs(d) > amax_scale) {
             amax_scale = std::fabs(d);
@@ -478,8 +513,12 @@ void iq4_superblock(int values, const float* x, const float* importance, Half& d
             const int l = clamp(nearest_int(id * scales[ib]), -32, 31);
             const float dl = d * static_cast<float>(l);
             const float idl = dl != 0 ? 1 / dl : 0.0f;
-            for (int j = 0; j < 32; ++j)
-                L[32 * ib + j] = static_cast<std::uint8_t>(nearest_level(16, levels, idl * x[32 * ib + j]));
+            if (use_lanes())
+                simd::iq4_codes_x8(levels, idl, x + 32 * ib, L + 32 * ib, 32);
+            else
+                for (int j = 0; j < 32; ++j)
+                    L[32 * ib + j] =
+                        static_cast<std::uint8_t>(nearest_level(16, levels, idl * x[32 * ib + j]));
             const int stored = l + 32;
             if (ib % 2 == 0)
                 scales_l[ib / 2] = static_cast<std::uint8_t>(stored & 0xF);
@@ -490,8 +529,11 @@ void iq4_superblock(int values, const float* x, const float* importance, Half& d
     } else {
         d_out = to_half(scales[0]);
         const float id = scales[0] != 0 ? 1 / scales[0] : 0.0f;
-        for (int j = 0; j < 32; ++j)
-            L[j] = static_cast<std::uint8_t>(nearest_level(16, levels, id * x[j]));
+        if (use_lanes())
+            simd::iq4_codes_x8(levels, id, x, L, 32);
+        else
+            for (int j = 0; j < 32; ++j)
+                L[j] = static_cast<std::uint8_t>(nearest_level(16, levels, id * x[j]));
     }
     for (int i = 0; i < values / 32; ++i)
         for (int j = 0; j < 16; ++j)
@@ -642,6 +684,13 @@ void block_rows(const float* x, std::size_t values, std::size_t n_per_row, const
 }
 
 }  // namespace
+
+PlainSearchScope::PlainSearchScope() : previous_(t_plain_search) {
+    t_plain_search = true;
+}
+PlainSearchScope::~PlainSearchScope() {
+    t_plain_search = previous_;
+}
 
 bool quantizes_superblocks(DType type) {
     switch (type) {

@@ -20,6 +20,20 @@ bool quantizes_superblocks(DType type);
 void quantize_rows_weighted(DType type, const float* x, std::size_t values, std::size_t n_per_row,
                             const float* importance, std::uint8_t* out, std::size_t first_row = 0);
 
+// While one lives on a thread, the quantizers there use the plain one-group-at-a-time
+// transcription of ggml's searches instead of their AVX2 lanes (same bytes; for the benchmark's
+// baseline and the tests that compare the two).
+class PlainSearchScope {
+public:
+    PlainSearchScope();
+    ~PlainSearchScope();
+    PlainSearchScope(const PlainSearchScope&) = delete;
+    PlainSearchScope& operator=(const PlainSearchScope&) = delete;
+
+private:
+    bool previous_;
+};
+
 // A block's main scale d as a float (every ggml type QuantLens writes has one half d).
 float block_scale(DType type, const std::uint8_t* block);
 

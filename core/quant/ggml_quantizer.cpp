@@ -267,6 +267,7 @@ private:
 void quantize_ggml_row_reference(DType type, std::span<const float> x, std::span<std::uint8_t> out) {
     if (const auto function = row_function(type))
         return function(x.data(), out.data(), 0, x.size() / kQK);
+    const ggml::PlainSearchScope plain;
     ggml::quantize_rows_weighted(type, x.data(), x.size(), x.size(), nullptr, out.data());
 }
 
@@ -276,7 +277,9 @@ void quantize_ggml_row_single_thread(DType type, std::span<const float> x, std::
         return simd::q8_0_blocks_avx2(x.data(), out.data(), blocks);
     if (cpu_has_avx2() && type == DType::Q4_0)
         return simd::q4_0_blocks_avx2(x.data(), out.data(), blocks);
-    quantize_ggml_row_reference(type, x, out);
+    if (const auto function = row_function(type))
+        return function(x.data(), out.data(), 0, blocks);
+    ggml::quantize_rows_weighted(type, x.data(), x.size(), x.size(), nullptr, out.data());
 }
 
 void quantize_ggml_row(DType type, std::span<const float> x, std::span<std::uint8_t> out) {

@@ -15,6 +15,7 @@
 #include "io/model_file.hpp"
 #include "io/open_model.hpp"
 #include "quant/ggml_fallback.hpp"
+#include "quant/ggml_kquants.hpp"
 #include "quant/ggml_quantizer.hpp"
 #include "quant/quantizer.hpp"
 #include "tensor/convert.hpp"
@@ -231,4 +232,30 @@ TEST_CASE("rows a type's blocks do not divide fall back as llama-quantize falls 
     CHECK(fallback("int4:g128:asym", 100) == "int4:g128:asym");  // not a ggml type: no fallback
     CHECK(ggml_fallback_chain(QuantSpec::parse("q4_k")).size() == 2);
     CHECK(ggml_fallback_chain(QuantSpec::parse("int4:g128:asym")).empty());
+}
+
+TEST_CASE("the K-quants' AVX2 search lanes give the plain transcription's bytes, block for block") {
+    // Rows of many kinds (the goldens' input, then scaled, shifted and sign-flipped copies), with
+    // and without importance: every super-block through both paths.
+    const EncodeGoldens golden;
+    std::vector<float> input;
+    for (const float factor : {1.0f, -3.5f, 1e-3f, 250.0f})
+        for (std::size_t i = 0; i < 12 * golden.n_per_row; ++i)  // row 12's 1e18 would overflow
+            input.push_back(golden.input[i] * factor + (factor < 0 ? 0.01f : 0.0f));
+    for (const DType type : {DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS, DType::IQ4_NL}) {
+        INFO(dtype_name(type));
+        const auto bytes = input.size() / dtype_info(type).block_elements * dtype_info(type).block_bytes;
+        for (const bool weighted : {false, true}) {
+            std::vector<std::uint8_t> lanes(bytes), plain(bytes);
+            const float* importance = weighted ? golden.importance.data() : nullptr;
+            ggml::quantize_rows_weighted(type, input.data(), input.size(), golden.n_per_row, importance,
+                                         lanes.data());
+            {
+                const ggml::PlainSearchScope scope;
+                ggml::quantize_rows_weighted(type, input.data(), input.size(), golden.n_per_row, importance,
+                                             plain.data());
+            }
+            CHECK(first_difference(lanes, plain, dtype_info(type).block_bytes) == -1);
+        }
+    }
 }
