@@ -5,6 +5,7 @@
 // the readers then report as non-finite like any other).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include "analysis/model_analysis.hpp"
 #include "io/gguf.hpp"
 #include "io/model_file.hpp"
+#include "model/inspection.hpp"
 #include "model/model.hpp"
 #include "io/open_model.hpp"
 #include "tensor/convert.hpp"
@@ -96,4 +98,57 @@ TEST_CASE("a K-quant GGUF layer is analysed like any other: statistics of ggml's
     CHECK(layer.statistics.absmax == Approx(absmax).epsilon(1e-12));
     for (const auto& outcome : layer.quantization)
         CHECK(outcome.metrics.has_value());
+}
+
+TEST_CASE("a GGUF holding every ggml block type opens, and inspect's statistics are those of ggml's values") {
+    // One tensor per type: the blocks ggml quantized (8 rows of 256 values; the random blocks
+    // after them can hold NaN scales), written as a GGUF; inspect --json's min, max and mean of
+    // each equal those of ggml's own dequantization.
+    ScratchDir dir;
+    const auto golden = open_model_file(QUANTLENS_TEST_DATA "/golden/ggml_decode.npz");
+    const std::pair<const char*, DType> types[] = {
+        {"q2_K", DType::Q2_K},   {"q3_K", DType::Q3_K},       {"q4_K", DType::Q4_K},
+        {"q5_K", DType::Q5_K},   {"q6_K", DType::Q6_K},       {"tq1_0", DType::TQ1_0},
+        {"tq2_0", DType::TQ2_0}, {"iq4_nl", DType::IQ4_NL},   {"iq4_xs", DType::IQ4_XS},
+        {"mxfp4", DType::MXFP4}, {"nvfp4", DType::NVFP4},     {"q1_0", DType::Q1_0},
+        {"q2_0", DType::Q2_0},   {"iq2_xxs", DType::IQ2_XXS}, {"iq2_xs", DType::IQ2_XS},
+        {"iq2_s", DType::IQ2_S}, {"iq3_xxs", DType::IQ3_XXS}, {"iq3_s", DType::IQ3_S},
+        {"iq1_s", DType::IQ1_S}, {"iq1_m", DType::IQ1_M}};
+    constexpr std::int64_t kRows = 8, kRow = 256;
+    std::vector<std::vector<std::byte>> storage;
+    std::vector<std::vector<float>> expected;
+    std::vector<TensorToWrite> tensors;
+    for (const auto& [name, type] : types) {
+        const auto& info = dtype_info(type);
+        const auto blocks = golden->read(golden->tensor(std::string(name) + "_blocks"));
+        const auto values = golden->read_f32(golden->tensor(std::string(name) + "_values"));
+        const std::size_t bytes = kRows * kRow / info.block_elements * info.block_bytes;
+        storage.emplace_back(blocks.bytes().begin(), blocks.bytes().begin() + static_cast<long>(bytes));
+        expected.emplace_back(values.values().begin(), values.values().begin() + kRows * kRow);
+    }
+    for (std::size_t t = 0; t < std::size(types); ++t)
+        tensors.push_back({std::string("blk.") + std::to_string(t) + ".ffn_up.weight",
+                           types[t].second,
+                           {kRows, kRow},
+                           storage[t]});
+    write_gguf(dir.file("every.gguf"), {gguf_string("general.architecture", "llama")}, tensors);
+    const auto inspection = inspect_model(Model::open(dir.file("every.gguf")), true);
+    std::size_t checked = 0;
+    for (const auto& layer : inspection.layers)
+        for (const auto& tensor : layer.tensors) {
+            const auto t = static_cast<std::size_t>(std::stoi(tensor.name.substr(4)));
+            INFO(types[t].first);
+            CHECK(tensor.stored_type == dtype_name(types[t].second));
+            REQUIRE(tensor.summary);
+            const auto& values = expected[t];
+            double sum = 0;
+            for (const float v : values)
+                sum += v;
+            CHECK(tensor.summary->min == *std::min_element(values.begin(), values.end()));
+            CHECK(tensor.summary->max == *std::max_element(values.begin(), values.end()));
+            CHECK(tensor.summary->mean ==
+                  Approx(sum / static_cast<double>(values.size())).epsilon(1e-9).margin(1e-12));
+            ++checked;
+        }
+    CHECK(checked == std::size(types));
 }
