@@ -1,7 +1,10 @@
 #include "analysis/layer_analysis.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+
+#include "util/error.hpp"
 
 namespace quantlens {
 
@@ -26,6 +29,27 @@ std::int64_t input_width(const std::vector<std::int64_t>& shape) {
 // QSUR is asked for, possible, and within the width limit.
 bool qsur_applies(const std::vector<std::int64_t>& shape, const AnalysisOptions& options) {
     return wants_qsur(shape, options) && input_width(shape) <= options.qsur_max_width;
+}
+
+// Where a weight's first non-finite value sits in the file: for a ggml block type, the block,
+// whose scale is then what is corrupt (a NaN or infinite half, since codes are bounded).
+std::string first_non_finite(const Model& model, const Layer& layer) {
+    const auto& info = model.file().tensor(layer.weight);
+    const auto stored = model.file().read_f32(info);
+    const auto values = stored.values();
+    const auto at = std::find_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); });
+    if (at == values.end())
+        return {};
+    const auto index = static_cast<std::uint64_t>(at - values.begin());
+    const auto& type = dtype_info(info.dtype);
+    if (!type.is_block)
+        return " (the first at stored value " + std::to_string(index) + ")";
+    const auto block = index / type.block_elements;
+    return " (the first in " + std::string(type.name) + " block " + std::to_string(block) + ", values " +
+           std::to_string(block * type.block_elements) + ".." +
+           std::to_string((block + 1) * type.block_elements - 1) + ", at byte " +
+           std::to_string(block * type.block_bytes) +
+           " of the tensor: a corrupt block, its scale not finite or overflowing)";
 }
 
 }  // namespace
@@ -76,7 +100,12 @@ LayerAnalysis analyze_layer(const Model& model, const Layer& layer, const Analys
     result.parameters = weights.values().size();
     if (result.statistics.count == 0 || result.statistics.outlier_k != options.statistics.outlier_k ||
         result.statistics.histogram.counts.size() != options.statistics.bins)
-        result.statistics = layer_statistics(matrix.values, matrix.rows, matrix.cols, options.statistics);
+        try {
+            result.statistics = layer_statistics(matrix.values, matrix.rows, matrix.cols, options.statistics);
+        } catch (const Error& error) {
+            // Name the file and the stored tensor, and where in it the first bad value sits.
+            throw Error(model.file().path(), layer.weight, error.reason() + first_non_finite(model, layer));
+        }
     if (cancel)
         cancel->throw_if_cancelled();
     result.qsur_skipped = result.qsur ? std::string() : qsur_skip_reason(weights.shape, options);

@@ -152,3 +152,33 @@ TEST_CASE("a GGUF holding every ggml block type opens, and inspect's statistics 
         }
     CHECK(checked == std::size(types));
 }
+
+TEST_CASE(
+    "a corrupt block (a NaN scale) is reported by tensor and block, and the other layers are analysed") {
+    ScratchDir dir;
+    const auto golden = open_model_file(QUANTLENS_TEST_DATA "/golden/ggml_decode.npz");
+    const auto blocks = golden->read(golden->tensor("q4_K_blocks"));
+    std::vector<std::byte> corrupt(blocks.bytes().begin(), blocks.bytes().begin() + 8 * 144);
+    const std::uint16_t nan_half = 0x7E00;
+    std::memcpy(corrupt.data() + 3 * 144, &nan_half, 2);  // block 3's d
+    const std::vector<std::byte> clean(blocks.bytes().begin(), blocks.bytes().begin() + 8 * 144);
+    write_gguf(dir.file("bad.gguf"), {gguf_string("general.architecture", "llama")},
+               {{"blk.0.ffn_up.weight", DType::Q4_K, {8, 256}, corrupt},
+                {"blk.0.ffn_down.weight", DType::Q4_K, {8, 256}, clean}});
+    AnalysisOptions options;
+    options.use_cache = false;
+    options.specs = {QuantSpec::parse("q8_0")};
+    const auto report = analyze_model(Model::open(dir.file("bad.gguf")), options);
+    REQUIRE(report.layers.size() == 2);
+    std::size_t failed = 0;
+    for (const auto& layer : report.layers) {
+        if (layer.layer != "blk.0.ffn_up") {
+            CHECK(layer.error.empty());
+            continue;
+        }
+        ++failed;
+        CHECK_THAT(layer.error, Catch::Contains("bad.gguf") && Catch::Contains("not finite") &&
+                                    Catch::Contains("Q4_K block 3, values 768..1023, at byte 432"));
+    }
+    CHECK(failed == 1);
+}

@@ -80,7 +80,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             type, {reinterpret_cast<const std::byte*>(data + 1), blocks * info.block_bytes}, values);
     quantize_all(values, data[0] / std::size(kDecoded));
     std::vector<float> raw((size - 1) / sizeof(float));
-    std::memcpy(raw.data(), data + 1, raw.size() * sizeof(float));
+    if (!raw.empty())  // memcpy's pointers must not be null, even for no bytes
+        std::memcpy(raw.data(), data + 1, raw.size() * sizeof(float));
     quantize_all(raw, data[0]);
     return 0;
 }
