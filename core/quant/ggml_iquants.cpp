@@ -42,17 +42,18 @@ float max_of(const float* x, int n) {  // ggml's MAX(a, b) fold
     return max;
 }
 
-float sum_of_squares(const float* x) {
-    float sum = 0;
-    for (int i = 0; i < kQK; ++i)
-        sum += x[i] * x[i];
-    return sum;
-}
-
-// Importance-weighted group weights, w·√(σ² + x²), as every i-quant forms them.
-void importance_weights(const float* x, const float* importance, float sigma2, int n, float* weight) {
-    for (int i = 0; i < n; ++i)
-        weight[i] = importance[i] * std::sqrt(sigma2 + x[i] * x[i]);
+// A group's weights, importance·√(σ² + x²) or, without importance, x² (IQ3, IQ1_M), and their
+// square roots (what the neighbour searches weigh by).
+void weights_or_squares(const float* x, const float* importance, float sigma2, int n, float* weight,
+                        float* waux) {
+    if (importance)
+        importance_weights(n, x, importance, sigma2, weight);
+    else
+        for (int i = 0; i < n; ++i)
+            weight[i] = x[i] * x[i];
+    if (waux)
+        for (int i = 0; i < n; ++i)
+            waux[i] = std::sqrt(weight[i]);
 }
 
 // Folds 8 values to magnitudes keeping an even number of negatives (the sign pattern then fits
@@ -222,11 +223,11 @@ BlockIQ2XXS iq2_xxs(const float* x, const float* importance) {
     std::uint32_t q2[16] = {};
     float scales[8], weight[32], waux[32], xval[32];
     std::int8_t L[32];
-    const float sigma2 = sum_of_squares(x) / kQK;
+    const float sigma2 = sum_of_squares(kQK, x) / kQK;
     float max_scale = 0;
     for (int ib = 0; ib < 8; ++ib) {
         const float* xb = x + 32 * ib;
-        importance_weights(xb, importance + 32 * ib, sigma2, 32, weight);
+        importance_weights(32, xb, importance + 32 * ib, sigma2, weight);
         for (int i = 0; i < 32; ++i)
             waux[i] = std::sqrt(weight[i]);
         std::uint8_t signs[4];
@@ -273,13 +274,13 @@ Block iq2_xs_or_s(const float* x, const float* importance) {
     Block y{};
     float scales[16], weight[16], waux[16], xval[16];
     std::int8_t L[16];
-    const float sigma2 = xs ? sum_of_squares(x) / kQK : 2 * sum_of_squares(x) / kQK;
+    const float sigma2 = xs ? sum_of_squares(kQK, x) / kQK : 2 * sum_of_squares(kQK, x) / kQK;
     float max_scale = 0;
     std::uint16_t q2[32] = {};  // IQ2_XS's packed index and signs
     for (int ib = 0; ib < 16; ++ib) {
         const float* xb = x + 16 * ib;
         if (importance)
-            importance_weights(xb, importance + 16 * ib, sigma2, 16, weight);
+            importance_weights(16, xb, importance + 16 * ib, sigma2, weight);
         else
             for (int i = 0; i < 16; ++i)
                 weight[i] = 0.25f * sigma2 + xb[i] * xb[i];
@@ -336,17 +337,11 @@ BlockIQ3XXS iq3_xxs(const float* x, const float* importance) {
     std::uint32_t scales_and_signs[8] = {};
     float scales[8], weight[32], waux[32], xval[32];
     std::int8_t L[32];
-    const float sigma2 = 2 * sum_of_squares(x) / kQK;
+    const float sigma2 = 2 * sum_of_squares(kQK, x) / kQK;
     float max_scale = 0;
     for (int ib = 0; ib < 8; ++ib) {
         const float* xb = x + 32 * ib;
-        if (importance)
-            importance_weights(xb, importance + 32 * ib, sigma2, 32, weight);
-        else
-            for (int i = 0; i < 32; ++i)
-                weight[i] = xb[i] * xb[i];
-        for (int i = 0; i < 32; ++i)
-            waux[i] = std::sqrt(weight[i]);
+        weights_or_squares(xb, importance ? importance + 32 * ib : nullptr, sigma2, 32, weight, waux);
         std::uint8_t signs[4];
         for (int k = 0; k < 4; ++k)
             signs[k] = fold_even(xb + 8 * k, weight + 8 * k, xval + 8 * k);
@@ -385,18 +380,12 @@ BlockIQ3S iq3_s(const float* x, const float* importance) {
     BlockIQ3S y{};
     float scales[8], weight[32], waux[32], xval[32];
     std::int8_t L[32];
-    const float sigma2 = 2 * sum_of_squares(x) / kQK;
+    const float sigma2 = 2 * sum_of_squares(kQK, x) / kQK;
     float max_scale = 0;
     int qs_at = 0, signs_at = 0;
     for (int ib = 0; ib < 8; ++ib) {
         const float* xb = x + 32 * ib;
-        if (importance)
-            importance_weights(xb, importance + 32 * ib, sigma2, 32, weight);
-        else
-            for (int i = 0; i < 32; ++i)
-                weight[i] = xb[i] * xb[i];
-        for (int i = 0; i < 32; ++i)
-            waux[i] = std::sqrt(weight[i]);
+        weights_or_squares(xb, importance ? importance + 32 * ib : nullptr, sigma2, 32, weight, waux);
         std::uint8_t signs[4];
         for (int k = 0; k < 4; ++k)
             signs[k] = fold_all(xb + 8 * k, xval + 8 * k);
@@ -486,11 +475,11 @@ BlockIQ1S iq1_s_block(const float* x, const float* importance) {
     float scales[8], weight[32], sumx[33], sumw[33];
     int order[32], shifts[8];
     std::int8_t L[32];
-    const float sigma2 = 2 * sum_of_squares(x) / kQK;
+    const float sigma2 = 2 * sum_of_squares(kQK, x) / kQK;
     float max_scale = 0;
     for (int ib = 0; ib < 8; ++ib) {
         const float* xb = x + 32 * ib;
-        importance_weights(xb, importance + 32 * ib, sigma2, 32, weight);
+        importance_weights(32, xb, importance + 32 * ib, sigma2, weight);
         float max = std::fabs(xb[0]);
         for (int i = 1; i < 32; ++i)
             max = max > std::fabs(xb[i]) ? max : std::fabs(xb[i]);
@@ -582,13 +571,9 @@ BlockIQ1M iq1_m_block(const float* x, const float* importance) {
     float scales[16], weight[16];
     int order[16], shifts[16];
     std::int8_t L[16];
-    const float sigma2 = 2 * sum_of_squares(x) / kQK;
+    const float sigma2 = 2 * sum_of_squares(kQK, x) / kQK;
     auto weights_of = [&](const float* xb, int ib) {
-        if (importance)
-            importance_weights(xb, importance + 16 * ib, sigma2, 16, weight);
-        else
-            for (int i = 0; i < 16; ++i)
-                weight[i] = xb[i] * xb[i];
+        weights_or_squares(xb, importance ? importance + 16 * ib : nullptr, sigma2, 16, weight, nullptr);
     };
     float max_scale = 0;
     for (int ib = 0; ib < 16; ++ib) {

@@ -36,19 +36,6 @@ int clamp(int l, int lo, int hi) {
     return l < lo ? lo : l > hi ? hi : l;
 }
 
-// The per-column weights of one group: importance · sqrt(σ² + x²).
-void importance_weights(int n, const float* x, const float* importance, float sigma2, float* weights) {
-    for (int l = 0; l < n; ++l)
-        weights[l] = importance[l] * std::sqrt(sigma2 + x[l] * x[l]);
-}
-
-float sum_of_squares(std::size_t n, const float* x) {
-    float sum = 0;
-    for (std::size_t i = 0; i < n; ++i)
-        sum += x[i] * x[i];
-    return sum;
-}
-
 float sum_of(int n, const float* x) {
     float sum = 0;
     for (int i = 0; i < n; ++i)

@@ -6,6 +6,8 @@
 // They are written so that every float operation happens in the order ggml's C performs it,
 // with no fused multiply-add (the project builds with -ffp-contract=off): the bytes of a block
 // depend on the last bit of these sums, and llama-quantize's bytes are the reference.
+#include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -18,6 +20,21 @@ inline int nearest_int(float x) {
     std::int32_t bits;
     std::memcpy(&bits, &shifted, sizeof bits);
     return (bits & 0x007fffff) - 0x00400000;
+}
+
+// Σx² over n values, in order (the σ² of ggml's importance weights).
+inline float sum_of_squares(std::size_t n, const float* x) {
+    float sum = 0;
+    for (std::size_t i = 0; i < n; ++i)
+        sum += x[i] * x[i];
+    return sum;
+}
+
+// The per-column weights of one group as every weighted ggml quantizer forms them:
+// importance · sqrt(σ² + x²).
+inline void importance_weights(int n, const float* x, const float* importance, float sigma2, float* weights) {
+    for (int l = 0; l < n; ++l)
+        weights[l] = importance[l] * std::sqrt(sigma2 + x[l] * x[l]);
 }
 
 // The index of the entry of the ascending table `levels` (n entries) nearest to x; a tie goes to
