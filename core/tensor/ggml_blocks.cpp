@@ -5,7 +5,6 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
-#include <type_traits>
 
 #include "tensor/convert.hpp"
 #include "tensor/ggml_block_types.hpp"
@@ -556,38 +555,32 @@ __attribute__((target("avx2"))) void decode_q5k_avx2(const BlockQ5K& b, float* y
     }
 }
 
+// A block type's AVX2 decoder, where it has one (null for the others).
+template <class Block>
+using BlockDecoder = void (*)(const Block&, float*);
+template <class Block>
+constexpr BlockDecoder<Block> kAvx2Decoder = nullptr;
+template <>
+constexpr BlockDecoder<BlockQ2K> kAvx2Decoder<BlockQ2K> = decode_q2k_avx2;
+template <>
+constexpr BlockDecoder<BlockQ3K> kAvx2Decoder<BlockQ3K> = decode_q3k_avx2;
+template <>
+constexpr BlockDecoder<BlockQ5K> kAvx2Decoder<BlockQ5K> = decode_q5k_avx2;
+template <>
+constexpr BlockDecoder<BlockQ6K> kAvx2Decoder<BlockQ6K> = decode_q6k_avx2;
+template <>
+constexpr BlockDecoder<BlockIQ4XS> kAvx2Decoder<BlockIQ4XS> = decode_iq4xs_avx2;
+
 template <class Block>
 void decode_all(const std::uint8_t* blocks, std::span<float> out, std::size_t values) {
-    const bool avx2 = cpu_has_avx2();
+    const BlockDecoder<Block> avx2 = kAvx2Decoder<Block> && cpu_has_avx2() ? kAvx2Decoder<Block> : nullptr;
     parallel_for(out.size() / values, (1 << 20) / values, [&](std::size_t begin, std::size_t end) {
         for (std::size_t i = begin; i < end; ++i) {
-            float* y = out.data() + i * values;
-            if constexpr (std::is_same_v<Block, BlockQ2K>)
-                if (avx2) {
-                    decode_q2k_avx2(load_block<Block>(blocks, i), y);
-                    continue;
-                }
-            if constexpr (std::is_same_v<Block, BlockQ6K>)
-                if (avx2) {
-                    decode_q6k_avx2(load_block<Block>(blocks, i), y);
-                    continue;
-                }
-            if constexpr (std::is_same_v<Block, BlockQ3K>)
-                if (avx2) {
-                    decode_q3k_avx2(load_block<Block>(blocks, i), y);
-                    continue;
-                }
-            if constexpr (std::is_same_v<Block, BlockQ5K>)
-                if (avx2) {
-                    decode_q5k_avx2(load_block<Block>(blocks, i), y);
-                    continue;
-                }
-            if constexpr (std::is_same_v<Block, BlockIQ4XS>)
-                if (avx2) {
-                    decode_iq4xs_avx2(load_block<Block>(blocks, i), y);
-                    continue;
-                }
-            decode(load_block<Block>(blocks, i), y);
+            const Block block = load_block<Block>(blocks, i);
+            if (avx2)
+                avx2(block, out.data() + i * values);
+            else
+                decode(block, out.data() + i * values);
         }
     });
 }
