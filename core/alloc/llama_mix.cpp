@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 
+#include "model/llama_names.hpp"
 #include "model/model_identity.hpp"
 #include "quant/ggml_fallback.hpp"
 #include "util/error.hpp"
@@ -110,9 +111,9 @@ bool contains(const std::string& name, const char* part) {
 }
 
 Category category_of(const std::string& name) {
-    if (name == "output.weight")
+    if (is_llama_output(name))
         return Category::Output;
-    if (name == "token_embd.weight" || name == "per_layer_token_embd.weight")
+    if (is_llama_token_embedding(name))
         return Category::TokenEmbd;
     const std::pair<const char*, Category> kParts[] = {{"attn_qkv.weight", Category::AttnQkv},
                                                        {"attn_kv_b.weight", Category::AttnKvB},
@@ -396,7 +397,7 @@ QuantPlan llama_mix_plan(const Model& model, const std::string& mix_name, bool w
     bool tied = true;  // until an output.weight shows otherwise
     for (const auto& t : tensors) {
         counters.n_attention_wv += attn_v_like(category_of(t.llama_name)) ? 1 : 0;
-        tied = tied && t.llama_name != "output.weight";
+        tied = tied && !is_llama_output(t.llama_name);
     }
     QuantPlan plan;
     plan.model_path = path;

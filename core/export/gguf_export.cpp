@@ -7,6 +7,7 @@
 #include "export/hf_llama_gguf.hpp"
 #include "io/gguf.hpp"
 #include "io/output_marker.hpp"
+#include "model/llama_names.hpp"
 #include "quant/ggml_iquants.hpp"
 #include "quant/ggml_quantizer.hpp"
 #include "tensor/convert.hpp"
@@ -42,8 +43,7 @@ const std::pair<const char*, DType> kGgmlSpecs[] = {
 // llama-quantize's rule (src/llama-quant.cpp, tensor_requires_imatrix): the very-low-bit grid
 // i-quants need an importance matrix on every tensor but the token embedding and the output.
 bool llama_quantize_requires_importance(DType type, const std::string& llama_name) {
-    if (llama_name == "token_embd.weight" || llama_name == "per_layer_token_embd.weight" ||
-        llama_name == "output.weight")
+    if (is_llama_token_embedding(llama_name) || is_llama_output(llama_name))
         return false;
     return type == DType::IQ3_XXS || type == DType::IQ2_XXS || type == DType::IQ2_XS ||
            type == DType::IQ2_S || type == DType::IQ1_M || type == DType::IQ1_S;

@@ -13,4 +13,14 @@ std::string llama_cpp_tensor_name(const std::string& hf_name, const std::string&
 // The same without the error: nullopt for names it does not know.
 std::optional<std::string> find_llama_cpp_tensor_name(const std::string& hf_name);
 
+// llama-quantize's token embedding and output matrix, by llama.cpp name (src/llama-quant.cpp,
+// tensor_name_match_token_embd and tensor_name_match_output_weight): its type rules and its
+// importance-matrix requirement treat both apart.
+inline bool is_llama_token_embedding(const std::string& name) {
+    return name == "token_embd.weight" || name == "per_layer_token_embd.weight";
+}
+inline bool is_llama_output(const std::string& name) {
+    return name == "output.weight";
+}
+
 }  // namespace quantlens
