@@ -25,6 +25,7 @@ case "${1:-}" in
 esac
 
 scripts/install-deps.sh
+scripts/fetch-models.sh  # the third-party models some tests check against (external/)
 
 if ((full)); then
   echo "== formatting (clang-format --dry-run -Werror on every source file)"

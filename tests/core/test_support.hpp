@@ -21,6 +21,13 @@ inline std::string data_path(const std::string& name) {
 inline std::string sample_path(const std::string& name) {
     return std::string(QUANTLENS_SAMPLES) + "/" + name;
 }
+// A third-party model scripts/fetch-models.sh puts under external/ (scripts/test.sh runs it).
+inline std::string external_path(const std::string& name) {
+    auto path = std::string(QUANTLENS_EXTERNAL) + "/" + name;
+    if (!std::filesystem::exists(path))
+        throw std::runtime_error(path + " is missing: scripts/fetch-models.sh fetches it");
+    return path;
+}
 
 // A fresh folder per test case, removed afterwards.
 class ScratchDir {
