@@ -110,6 +110,7 @@ void add_allocate(CLI::App& app) {
         "allocate", "Choose a spec per layer under a size budget (mixed precision) and write the plan");
     struct Options {
         std::string model, budget, metric = "mse", out, cache_dir, llama_types, calib, imatrix, mix;
+        std::string lrp_rule = "epsilon";
         std::vector<std::string> candidates, kinds, pins;
         bool json = false, no_cache = false, tie_fused = false, force = false, keep_mix = false;
     };
@@ -133,10 +134,15 @@ void add_allocate(CLI::App& app) {
             "(hawq: needs --calib), or the measured delta loss with the layer alone quantized "
             "(measured: needs --calib), or its Fisher-Taylor estimate (fisher: needs --calib); models "
             "the engine runs: Keras classifiers, GPT-2 and LLaMA; or the squared error weighted by "
-            "llama.cpp's importance matrix (imatrix: needs --imatrix, any model it covers)")
-        ->check(CLI::IsMember({"mse", "kurtosis", "max_to_mean", "hawq", "measured", "fisher", "imatrix"}));
+            "llama.cpp's importance matrix (imatrix: needs --imatrix, any model it covers); or the "
+            "layer's LRP contribution times the share of its weights' energy the spec loses (lrp: "
+            "needs --calib; LRP-QViT's evidence)")
+        ->check(CLI::IsMember(
+            {"mse", "kurtosis", "max_to_mean", "hawq", "measured", "fisher", "imatrix", "lrp"}));
     command->add_option("--calib", options->calib,
-                        "labelled calibration data (x, y) for --metric hawq, measured and fisher");
+                        "labelled calibration data (x, y) for --metric hawq, measured, fisher and lrp");
+    command->add_option("--lrp-rule", options->lrp_rule, "LRP rule for --metric lrp")
+        ->check(CLI::IsMember({"epsilon", "gamma", "zplus"}));
     command->add_option("--candidate", options->candidates,
                         "a spec every layer may take (repeatable; default " +
                             CLI::detail::join(default_candidates(), ", ") + ")");
@@ -219,6 +225,16 @@ void add_allocate(CLI::App& app) {
                 request.hessian_traces = hessian_evidence(model, load_model_data(model, options->calib),
                                                           stderr_progress("layers"), &interrupt_token())
                                              .hessian_traces;
+            }
+            if (request.metric == DamageMetric::Lrp) {
+                if (options->calib.empty())
+                    throw Error("", "--metric lrp",
+                                "needs --calib with labelled calibration data to explain");
+                LrpOptions lrp;
+                lrp.rule = lrp_rule_from_name(options->lrp_rule);
+                request.lrp_contributions =
+                    lrp_evidence(model, load_model_data(model, options->calib), lrp, &interrupt_token())
+                        .lrp_contributions;
             }
             if (request.metric == DamageMetric::Measured || request.metric == DamageMetric::Fisher) {
                 if (options->calib.empty())

@@ -915,6 +915,7 @@ void MainWindow::openImportanceMatrix(const QString& path) {
                 .arg(covered)
                 .arg(weights),
             10000);
+        allocation_->importanceChanged();
         if (const auto* row = selectedLayer()) {  // the previews again, with it
             inspector_->setLayer(model_, QString::fromStdString(row->name));
             compare_->setLayer(model_, QString::fromStdString(row->name));

@@ -26,7 +26,8 @@ double sensitivity_weight(DamageMetric metric, const LayerStatistics& s) {
         case DamageMetric::Hawq:
         case DamageMetric::Measured:
         case DamageMetric::Fisher:
-        case DamageMetric::Imatrix: break;  // from the sensitivity engine or the metrics, in plan_allocation
+        case DamageMetric::Imatrix:
+        case DamageMetric::Lrp: break;  // from the sensitivity engine or the metrics, in plan_allocation
     }
     return 1.0;
 }
@@ -42,6 +43,7 @@ std::string_view damage_metric_name(DamageMetric metric) {
         case DamageMetric::Measured: return "measured";
         case DamageMetric::Fisher: return "fisher";
         case DamageMetric::Imatrix: return "imatrix";
+        case DamageMetric::Lrp: return "lrp";
     }
     return "mse";
 }
@@ -49,11 +51,11 @@ std::string_view damage_metric_name(DamageMetric metric) {
 DamageMetric parse_damage_metric(std::string_view name) {
     for (auto metric :
          {DamageMetric::Mse, DamageMetric::Kurtosis, DamageMetric::MaxToMean, DamageMetric::Hawq,
-          DamageMetric::Measured, DamageMetric::Fisher, DamageMetric::Imatrix})
+          DamageMetric::Measured, DamageMetric::Fisher, DamageMetric::Imatrix, DamageMetric::Lrp})
         if (damage_metric_name(metric) == name)
             return metric;
     throw Error("", "metric \"" + std::string(name) + "\"",
-                "expected mse, kurtosis, max_to_mean, hawq, measured, fisher or imatrix");
+                "expected mse, kurtosis, max_to_mean, hawq, measured, fisher, imatrix or lrp");
 }
 
 std::vector<QuantSpec> specs_to_measure(const PlanRequest& request) {
@@ -141,6 +143,19 @@ PlanResult plan_allocation(const Model& model, const AnalysisReport& report, con
             weight = trace->second.first / static_cast<double>(trace->second.second);
         }
         const double n = static_cast<double>(analysed.parameters);
+        if (request.metric == DamageMetric::Lrp) {  // c · ‖Q(W) − W‖² / ‖W‖², with ‖W‖² = n·(σ² + μ²)
+            const auto score = request.lrp_contributions.find(analysed.layer);
+            if (score == request.lrp_contributions.end() && pinned.empty())
+                throw Error(path, "layer \"" + analysed.layer + "\"",
+                            "has no LRP contribution for --metric lrp (the engine computed none for it: a "
+                            "layer outside the network it runs; pin it with --pin)");
+            const double energy = n * (analysed.statistics.std * analysed.statistics.std +
+                                       analysed.statistics.mean * analysed.statistics.mean);
+            // An all-zero layer loses nothing; a pinned one has one choice, so its damage cannot
+            // change the plan.
+            const bool known = score != request.lrp_contributions.end();
+            weight = known && energy > 0 ? score->second / energy : 0.0;
+        }
         const std::int64_t row_length =
             analysed.shape.empty() || analysed.shape[0] == 0
                 ? 0

@@ -26,6 +26,8 @@ enum class DamageMetric {
     Fisher,  // damage = the Fisher–Taylor estimate ½·Σ F·(ΔW)² of that Δloss (PlanRequest::fisher_damage)
     Imatrix,  // damage = Σ_rc imp_c·(ΔW_rc)² with the model's llama.cpp importance matrix
               // (QuantMetrics::importance_mse · n): no calibration run, evidence llama.cpp users have
+    Lrp,      // damage = the layer's LRP contribution c (PlanRequest::lrp_contributions, Σc = 1) times
+          // the share of its weights' energy the spec loses, ‖Q(W) − W‖² / ‖W‖² (docs/plan.md)
 };
 std::string_view damage_metric_name(DamageMetric metric);
 DamageMetric parse_damage_metric(std::string_view name);  // Error listing the names
@@ -53,6 +55,8 @@ struct PlanRequest {
     std::map<std::string, std::map<std::string, double>> measured_damage;
     // For DamageMetric::Fisher: layer → spec text → Fisher–Taylor estimate (sensitivity/layer_damage).
     std::map<std::string, std::map<std::string, double>> fisher_damage;
+    // For DamageMetric::Lrp: layer → its LRP contribution score (sensitivity/lrp).
+    std::map<std::string, double> lrp_contributions;
 };
 
 // The group a layer ties into under tie_fused ("model.layers.0.self_attn.qkv_proj"), or its own name.

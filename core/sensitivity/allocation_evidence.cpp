@@ -14,6 +14,14 @@ AllocationEvidence hessian_evidence(const Model& model, const LabelledData& data
     return evidence;
 }
 
+AllocationEvidence lrp_evidence(const Model& model, const LabelledData& data, const LrpOptions& options,
+                                const CancelToken* cancel) {
+    AllocationEvidence evidence;
+    for (const auto& layer : lrp_sensitivity(model, data, options, cancel).layers)
+        evidence.lrp_contributions[layer.layer] = layer.contribution;
+    return evidence;
+}
+
 AllocationEvidence measured_evidence(const Model& model, const LabelledData& data,
                                      const std::vector<QuantSpec>& specs, const Progress& progress,
                                      const CancelToken* cancel) {

@@ -1,7 +1,7 @@
 #pragma once
 // The model-based damage an allocation can be made from (alloc/planning's DamageMetric::Hawq,
-// ::Measured and ::Fisher), computed by the engine on calibration data. Kept apart from alloc/ (a sibling
-// layer): the CLI's `allocate` and the GUI's Allocate view both fill their PlanRequest from it.
+// ::Measured, ::Fisher and ::Lrp), computed by the engine on calibration data. Kept apart from alloc/ (a
+// sibling layer): the CLI's `allocate` and the GUI's Allocate view both fill their PlanRequest from it.
 #include <cstddef>
 #include <map>
 #include <string>
@@ -9,6 +9,7 @@
 
 #include "quant/quant_spec.hpp"
 #include "sensitivity/labelled_data.hpp"
+#include "sensitivity/lrp.hpp"
 #include "util/progress.hpp"
 
 namespace quantlens {
@@ -22,10 +23,14 @@ struct AllocationEvidence {
     std::map<std::string, std::map<std::string, double>> measured_damage;
     // layer → spec text → the Fisher–Taylor estimate of that Δloss (the same run measures both).
     std::map<std::string, std::map<std::string, double>> fisher_damage;
+    // layer → its LRP contribution score (LRP-QViT's share of the relevance, Σ = 1).
+    std::map<std::string, double> lrp_contributions;
 };
 
 AllocationEvidence hessian_evidence(const Model& model, const LabelledData& data,
                                     const Progress& progress = {}, const CancelToken* cancel = nullptr);
+AllocationEvidence lrp_evidence(const Model& model, const LabelledData& data, const LrpOptions& options = {},
+                                const CancelToken* cancel = nullptr);
 AllocationEvidence measured_evidence(const Model& model, const LabelledData& data,
                                      const std::vector<QuantSpec>& specs, const Progress& progress = {},
                                      const CancelToken* cancel = nullptr);

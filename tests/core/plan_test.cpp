@@ -268,3 +268,39 @@ TEST_CASE(
     request.metric = DamageMetric::Measured;
     CHECK_THROWS_WITH(plan_allocation(model, report, request), Catch::Contains("has no measured delta loss"));
 }
+
+TEST_CASE(
+    "LRP allocation: each candidate's damage is the layer's contribution times the share of its weights' "
+    "energy the spec loses") {
+    const auto model = Model::open(sample_path("digits-mlp.h5"));
+    PlanRequest request;
+    request.candidates = {QuantSpec::parse("int4:channel:asym"), QuantSpec::parse("int8:channel:sym")};
+    request.budget = Budget::parse("6bpw");
+    request.metric = parse_damage_metric("lrp");
+    const auto report = analysis_for(model, request);
+    CHECK_THROWS_WITH(plan_allocation(model, report, request),
+                      Catch::Contains("layer \"dense\": has no LRP contribution for --metric lrp"));
+    request.lrp_contributions = {{"dense", 0.1}, {"dense_1", 0.9}};
+    const auto result = plan_allocation(model, report, request);
+    CHECK(result.plan.metric == "lrp");
+    for (std::size_t l = 0; l < report.layers.size(); ++l) {
+        const auto& analysed = report.layers[l];
+        const auto weights = model.read_weights(model.layer(analysed.layer));
+        double energy = 0;  // ‖W‖², summed here from the weights themselves
+        for (float w : weights.values())
+            energy += static_cast<double>(w) * w;
+        std::size_t k = 0;
+        while (report.specs[k].to_string() != result.layer_choices[l].spec)
+            ++k;
+        const double squared_error =
+            analysed.quantization[k].metrics->mse * static_cast<double>(analysed.parameters);
+        CHECK(result.layer_choices[l].damage ==
+              Approx(request.lrp_contributions[analysed.layer] * squared_error / energy).epsilon(1e-9));
+    }
+    // the layer carrying most of the relevance gets the wider spec
+    CHECK(result.plan.layers[1].second.to_string() == "int8:channel:sym");
+    // a pinned layer needs no contribution: it has one choice
+    request.lrp_contributions.erase("dense");
+    request.pins = {{"dense", QuantSpec::parse("int4:channel:asym")}};
+    CHECK(plan_allocation(model, report, request).plan.layers[0].second.to_string() == "int4:channel:asym");
+}

@@ -85,6 +85,7 @@ private slots:
     void histogramsHaveLogCountRangeAndReset();
     void allocateWithTheEvidence();
     void importanceMatrixShapesTheGgmlPreviews();
+    void allocateByLrpAndByImportance();
 };
 
 namespace {
@@ -1172,6 +1173,99 @@ void MainWindowTest::importanceMatrixShapesTheGgmlPreviews() {
     QCOMPARE(inspector->preview()->metrics.importance_mse, expected.metrics.importance_mse);
     QVERIFY(inspector->metricsLabel()->text().contains(QStringLiteral("imatrix-weighted MSE")));
     QVERIFY(window.statusBar()->currentMessage().contains(QStringLiteral("covering 1 of 16")));
+}
+
+// Allocate's damage from LRP contributions (the engine on calibration data) and from an
+// importance matrix (File ▸ Load Importance Matrix): each plan is the core's from the same evidence.
+void MainWindowTest::allocateByLrpAndByImportance() {
+    QTemporaryDir cache;
+    qputenv("QUANTLENS_CACHE_DIR", cache.path().toUtf8());
+    const auto unsetCache = qScopeGuard([] { qunsetenv("QUANTLENS_CACHE_DIR"); });
+    const auto samePlan = [](const quantlens::QuantPlan& shown, const quantlens::QuantPlan& core) {
+        QCOMPARE(shown.layers.size(), core.layers.size());
+        for (std::size_t i = 0; i < core.layers.size(); ++i)
+            QCOMPARE(shown.layers[i].second.to_string(), core.layers[i].second.to_string());
+    };
+    {
+        const QString modelPath = QStringLiteral(QUANTLENS_SAMPLES "/digits-cnn.h5"),
+                      calib = QStringLiteral(QUANTLENS_SAMPLES "/digits-calib.npz");
+        MainWindow window;
+        showAndOpen(window, modelPath);
+        auto* panel = window.allocationPanel();
+        window.showView(panel);
+        window.setModelCalibration(calib);
+        panel->setCandidates(QStringLiteral("int4:channel:sym, int8:channel:sym"));
+        panel->setMetric(QStringLiteral("lrp"));
+        panel->analyse();
+        QTRY_VERIFY_WITH_TIMEOUT(panel->plan() && !panel->job()->isRunning(), 120000);
+        QCOMPARE(QString::fromStdString(panel->plan()->metric), QStringLiteral("lrp"));
+
+        const auto model = quantlens::Model::open(modelPath.toStdString());
+        quantlens::PlanRequest request;
+        request.candidates = {quantlens::QuantSpec::parse("int4:channel:sym"),
+                              quantlens::QuantSpec::parse("int8:channel:sym")};
+        request.metric = quantlens::DamageMetric::Lrp;
+        quantlens::AnalysisOptions options;
+        options.specs = quantlens::specs_to_measure(request);
+        options.qsur = false;
+        options.use_cache = false;
+        const auto report = quantlens::analyze_model(model, options);
+        request.lrp_contributions =
+            quantlens::lrp_evidence(model, quantlens::load_model_data(model, calib.toStdString()))
+                .lrp_contributions;
+        QVERIFY(request.lrp_contributions.size() >= 4);
+        request.budget = {quantlens::Budget::Kind::BitsPerWeight, panel->budgetBits() + 1e-9};
+        samePlan(*panel->plan(), quantlens::plan_allocation(model, report, request).plan);
+    }
+
+    const QString llama = QStringLiteral(QUANTLENS_SAMPLES "/text-llama");
+    MainWindow window;
+    showAndOpen(window, llama);
+    auto* panel = window.allocationPanel();
+    window.showView(panel);
+    panel->setCandidates(QStringLiteral("q4_0, q8_0"));
+    panel->setMetric(QStringLiteral("imatrix"));
+    panel->analyse();  // no matrix yet: the view says where to load one, and measures nothing
+    QVERIFY(!panel->job()->isRunning() && !panel->plan());
+    QVERIFY(panel->summaryLabel()->text().contains(QStringLiteral("Load Importance Matrix")));
+
+    // A matrix for every weight matrix, heavier on every fifth input column.
+    auto model = quantlens::Model::open(llama.toStdString());
+    quantlens::ImportanceMatrix matrix;
+    for (const auto& layer : quantlens::quantizable_layers(model)) {
+        const auto shape = model.read_weights(*layer).shape;
+        quantlens::ImportanceEntry entry;
+        for (std::int64_t c = 0; c < shape[1]; ++c)
+            entry.sums.push_back(c % 5 == 0 ? 400.0f : 1.0f + static_cast<float>(layer->name.size() % 7));
+        entry.counts = {4};
+        matrix.entries[model.importance_name(*layer)] = entry;
+    }
+    QTemporaryDir dir;
+    const auto path = dir.filePath(QStringLiteral("m.imatrix.gguf"));
+    quantlens::write_importance_matrix(path.toStdString(), matrix);
+    window.openImportanceMatrix(path);
+    panel->analyse();
+    QTRY_VERIFY_WITH_TIMEOUT(panel->plan() && !panel->job()->isRunning(), 120000);
+    QCOMPARE(QString::fromStdString(panel->plan()->metric), QStringLiteral("imatrix"));
+
+    model.attach_importance(std::make_shared<const quantlens::ImportanceMatrix>(
+        quantlens::read_importance_matrix(path.toStdString())));
+    quantlens::PlanRequest request;
+    request.candidates = {quantlens::QuantSpec::parse("q4_0"), quantlens::QuantSpec::parse("q8_0")};
+    request.metric = quantlens::DamageMetric::Imatrix;
+    quantlens::AnalysisOptions options;
+    options.specs = quantlens::specs_to_measure(request);
+    options.qsur = false;
+    options.use_cache = false;
+    const auto report = quantlens::analyze_model(model, options);
+    request.budget = {quantlens::Budget::Kind::BitsPerWeight, panel->budgetBits() + 1e-9};
+    samePlan(*panel->plan(), quantlens::plan_allocation(model, report, request).plan);
+
+    // Loading another matrix re-measures: the plan follows the new evidence.
+    QSignalSpy replanned(panel, &quantlens::widgets::AllocationPanel::planChanged);
+    window.openImportanceMatrix(path);
+    QVERIFY(panel->job()->isRunning());
+    QTRY_VERIFY_WITH_TIMEOUT(!panel->job()->isRunning() && !replanned.isEmpty(), 120000);
 }
 
 QTEST_MAIN(MainWindowTest)

@@ -49,12 +49,14 @@ namespace {
 
 constexpr int kSliderSteps = 1000;
 
-// What "Measure candidates" delivers: the weights-only analysis and, for HAWQ Ω or measured
-// Δloss, the engine's figures on the calibration data.
+// What "Measure candidates" delivers: the weights-only analysis (with the importance matrix
+// attached when it ran, which the ggml types and the imatrix damage use) and, for HAWQ Ω,
+// measured Δloss or LRP, the engine's figures on the calibration data.
 struct Measured {
     std::shared_ptr<const quantlens::AnalysisReport> report;
     std::optional<quantlens::AllocationEvidence> evidence;
     QString metric;
+    const quantlens::ImportanceMatrix* importance = nullptr;
 };
 
 std::vector<quantlens::QuantSpec> parseSpecs(const QString& text) {
@@ -104,9 +106,12 @@ AllocationPanel::AllocationPanel(QWidget* parent)
     metric_->addItem(tr("HAWQ Ω: Hessian trace × squared error (runs the model)"), "hawq");
     metric_->addItem(tr("measured Δloss, each layer alone (runs the model)"), "measured");
     metric_->addItem(tr("Fisher–Taylor estimate of Δloss (runs the model)"), "fisher");
+    metric_->addItem(tr("LRP contribution × share of ‖W‖² lost (runs the model)"), "lrp");
+    metric_->addItem(tr("importance-weighted error (llama.cpp importance matrix)"), "imatrix");
     metric_->setToolTip(
-        tr("HAWQ Ω, measured Δloss and Fisher–Taylor run the model on the calibration data chosen in the "
-           "Sensitivity view (or given with --calib)"));
+        tr("HAWQ Ω, measured Δloss, Fisher–Taylor and LRP run the model on the calibration data chosen in "
+           "the Sensitivity view (or given with --calib); the importance-weighted error needs an importance "
+           "matrix (File ▸ Load Importance Matrix)"));
     metric_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
     metric_->setMinimumContentsLength(22);
     candidates_->setMinimumWidth(160);
@@ -174,8 +179,12 @@ AllocationPanel::AllocationPanel(QWidget* parent)
 
     connect(analyse_, &QPushButton::clicked, this, &AllocationPanel::analyse);
     connect(metric_, &QComboBox::currentIndexChanged, this, [this] {
-        // A model-based metric needs the engine's figures for these candidates: measure them.
-        if (report_ && needsEngine() && !evidenceServes(metric_->currentData().toString()))
+        // A model-based metric needs the engine's figures for these candidates, and the imatrix
+        // damage an analysis made with the matrix now attached: measure them.
+        const QString metric = metric_->currentData().toString();
+        const bool staleImportance =
+            metric == QLatin1String("imatrix") && model_ && reportImportance_ != model_->importance_matrix();
+        if (report_ && ((needsEngine() && !evidenceServes(metric)) || staleImportance))
             analyse();
         else
             solve(Frontier::Recompute, sliderBits());
@@ -221,6 +230,7 @@ AllocationPanel::AllocationPanel(QWidget* parent)
         report_ = measured->report;
         evidence_ = measured->evidence;
         evidenceMetric_ = measured->metric;
+        reportImportance_ = measured->importance;
         slider_->setEnabled(true);
         // Re-measuring keeps the pins and the budget; the first measurement starts mid-range.
         solve(Frontier::Recompute, first ? std::nullopt : std::optional<double>(sliderBits()));
@@ -246,6 +256,7 @@ void AllocationPanel::setModel(std::shared_ptr<const quantlens::Model> model) {
     plan_.reset();
     pins_.clear();
     evidence_.reset();
+    reportImportance_ = nullptr;
     history_.clear();
     at_ = 0;
     showHistoryButtons();
@@ -292,6 +303,7 @@ quantlens::PlanRequest AllocationPanel::request(const quantlens::Budget& budget)
         request.hessian_traces = evidence_->hessian_traces;
         request.measured_damage = evidence_->measured_damage;
         request.fisher_damage = evidence_->fisher_damage;
+        request.lrp_contributions = evidence_->lrp_contributions;
     }
     return request;
 }
@@ -307,7 +319,14 @@ bool AllocationPanel::evidenceServes(const QString& metric) const {
 bool AllocationPanel::needsEngine() const {
     const auto metric = metric_->currentData().toString();
     return metric == QLatin1String("hawq") || metric == QLatin1String("measured") ||
-           metric == QLatin1String("fisher");
+           metric == QLatin1String("fisher") || metric == QLatin1String("lrp");
+}
+
+void AllocationPanel::importanceChanged() {
+    // The ggml types quantize with the matrix, and the imatrix damage is made of it: what was
+    // measured without it (or with another) no longer holds.
+    if (report_)
+        analyse();
 }
 
 void AllocationPanel::setCalibration(const QString& path) {
@@ -396,6 +415,12 @@ void AllocationPanel::analyse() {
                 .arg(metric_->currentText()));
         return;
     }
+    if (metric == QLatin1String("imatrix") && !model_->importance_matrix()) {
+        summary_->setText(
+            tr("The importance-weighted error needs a llama.cpp importance matrix for this "
+               "model: File ▸ Load Importance Matrix…"));
+        return;
+    }
     options.qsur = false;  // the damage metrics need the statistics and each spec's error, not QSUR
     auto model = model_;
     const std::string calibration = calibration_.toStdString();
@@ -406,6 +431,7 @@ void AllocationPanel::analyse() {
                     measured->report = std::make_shared<quantlens::AnalysisReport>(
                         quantlens::analyze_model(*model, options, progress, &cancel));
                     measured->metric = metric;
+                    measured->importance = model->importance_matrix();
                     if (metric == QLatin1String("hawq"))
                         measured->evidence = quantlens::hessian_evidence(
                             *model, quantlens::load_model_data(*model, calibration), progress, &cancel);
@@ -413,6 +439,9 @@ void AllocationPanel::analyse() {
                         measured->evidence = quantlens::measured_evidence(
                             *model, quantlens::load_model_data(*model, calibration), options.specs, progress,
                             &cancel);
+                    else if (metric == QLatin1String("lrp"))
+                        measured->evidence = quantlens::lrp_evidence(
+                            *model, quantlens::load_model_data(*model, calibration), {}, &cancel);
                     return std::shared_ptr<const Measured>(std::move(measured));
                 });
 }

@@ -45,7 +45,10 @@ public:
     void setBudgetText(const QString& text);
     // Labelled or token data for the damage metrics that run the model (HAWQ Ω, measured Δloss).
     void setCalibration(const QString& path);
-    void setMetric(const QString& name);  // mse, kurtosis, max_to_mean, hawq, measured
+    // mse, kurtosis, max_to_mean, hawq, measured, fisher, lrp, imatrix (parse_damage_metric's names)
+    void setMetric(const QString& name);
+    // An importance matrix was attached to the model: what was measured without it is re-measured.
+    void importanceChanged();
     // Pins and budget: every change can be undone and redone (Ctrl+Z, Ctrl+Shift+Z).
     bool canUndo() const { return at_ > 0; }
     bool canRedo() const { return at_ + 1 < history_.size(); }
@@ -67,6 +70,7 @@ public:
     QCustomPlot* barPlot() const { return bars_; }
     PlotPicker* barPicker() const { return barPicker_; }
     JobRunner* job() const { return job_; }
+    QLabel* summaryLabel() const { return summary_; }
 
 signals:
     void planChanged();
@@ -93,6 +97,7 @@ private:
     std::vector<std::pair<std::string, quantlens::QuantSpec>> pins_;
     std::optional<quantlens::AllocationEvidence> evidence_;
     QString evidenceMetric_, calibration_;
+    const quantlens::ImportanceMatrix* reportImportance_ = nullptr;  // attached when report_ was measured
     struct Step {
         std::vector<std::pair<std::string, quantlens::QuantSpec>> pins;
         double bits = 0;
