@@ -8,6 +8,8 @@
 #include "analysis/model_analysis.hpp"
 #include "cli_common.hpp"
 #include "sensitivity/allocation_evidence.hpp"
+#include "export/export_refusals.hpp"
+#include "quant/comparison.hpp"
 #include "export/llama_quantize_types.hpp"
 #include "util/atomic_file.hpp"
 
@@ -110,7 +112,7 @@ void add_allocate(CLI::App& app) {
         "allocate", "Choose a spec per layer under a size budget (mixed precision) and write the plan");
     struct Options {
         std::string model, budget, metric = "mse", out, cache_dir, llama_types, calib, imatrix, mix;
-        std::string lrp_rule = "epsilon";
+        std::string lrp_rule = "epsilon", for_format;
         std::vector<std::string> candidates, kinds, pins;
         bool json = false, no_cache = false, tie_fused = false, force = false, keep_mix = false;
     };
@@ -152,6 +154,10 @@ void add_allocate(CLI::App& app) {
     command->add_option(
         "--pin", options->pins,
         "PATTERN=SPEC: layers whose name matches the regex take this spec (repeatable; first match wins)");
+    command->add_option("--for-format", options->for_format,
+                        "offer each layer only the candidates this export format accepts for it (the "
+                        "exporter's own checks: gguf, fakequant, safetensors-packed, gptqmodel, "
+                        "compressed-tensors, aimet, llama-tensor-types)");
     command->add_option("--out", options->out, "write the plan (quantlens.plan/1) to this file, atomically");
     command->add_option(
         "--llama-tensor-types", options->llama_types,
@@ -217,6 +223,12 @@ void add_allocate(CLI::App& app) {
             if (request.metric == DamageMetric::Imatrix && options->imatrix.empty())
                 throw Error("", "--metric imatrix",
                             "needs --imatrix FILE (llama-imatrix's, or QuantLens's `imatrix`)");
+            if (!options->for_format.empty()) {
+                if (const auto why = export_source_refusal(model, options->for_format); !why.empty())
+                    throw Error(model.file().path(), "--for-format " + options->for_format, why);
+                request.refused =
+                    export_refusals(model, options->for_format, quantizable_layers(model), analysis.specs);
+            }
             const auto report = analyze_model(model, analysis, stderr_progress("w"), &interrupt_token());
             if (request.metric == DamageMetric::Hawq) {
                 if (options->calib.empty())

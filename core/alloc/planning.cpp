@@ -170,6 +170,11 @@ PlanResult plan_allocation(const Model& model, const AnalysisReport& report, con
                 known = known || candidate.spec == spec.to_string();
             if (known)
                 continue;
+            if (const auto by_layer = request.refused.find(analysed.layer); by_layer != request.refused.end())
+                if (const auto why = by_layer->second.find(spec.to_string()); why != by_layer->second.end()) {
+                    reasons += "; " + spec.to_string() + ": the export format refuses it: " + why->second;
+                    continue;
+                }
             const auto& outcome = analysed.quantization.at(measured(spec));
             if (!outcome.metrics) {
                 reasons += "; " + spec.to_string() + ": " + outcome.error;

@@ -57,6 +57,9 @@ struct PlanRequest {
     std::map<std::string, std::map<std::string, double>> fisher_damage;
     // For DamageMetric::Lrp: layer → its LRP contribution score (sensitivity/lrp).
     std::map<std::string, double> lrp_contributions;
+    // Candidates the chosen export format refuses: layer → spec text → why (export/export_refusals).
+    // A refused spec is not offered to that layer; a layer left with none is an error listing why.
+    std::map<std::string, std::map<std::string, std::string>> refused;
 };
 
 // The group a layer ties into under tie_fused ("model.layers.0.self_attn.qkv_proj"), or its own name.

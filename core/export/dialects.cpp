@@ -32,14 +32,18 @@ std::string python_exact_pattern(const std::string& name) {
     return pattern + "$";
 }
 
-nlohmann::ordered_json gptqmodel_quantize_config(const Model& model,
-                                                 const std::vector<LayerAssignment>& assignments,
-                                                 const std::string& out_path) {
+void check_gptqmodel_source(const Model& model, const std::string& out_path) {
     const auto format = model.file().format();
     if (format != "safetensors" && format != "safetensors (sharded)" && format != "huggingface folder")
         throw Error(out_path, "GPTQModel",
                     "configures Hugging Face models by module name; " + model.file().path() + " is " +
                         std::string(format));
+}
+
+nlohmann::ordered_json gptqmodel_quantize_config(const Model& model,
+                                                 const std::vector<LayerAssignment>& assignments,
+                                                 const std::string& out_path) {
+    check_gptqmodel_source(model, out_path);
     ExportChecks checks;
     std::map<std::string, GptqScheme> planned;  // module → scheme
     std::map<std::tuple<int, std::int64_t, bool, bool>, std::size_t> counts;
@@ -122,9 +126,7 @@ nlohmann::ordered_json gptqmodel_quantize_config(const Model& model,
             {"meta", {{"quantizer", {"quantlens"}}}}};
 }
 
-nlohmann::ordered_json aimet_encodings(const Model& model, const std::vector<LayerAssignment>& assignments,
-                                       const std::string& out_path, const Progress& progress,
-                                       const CancelToken* cancel) {
+void check_aimet_encodings(const std::vector<LayerAssignment>& assignments, const std::string& out_path) {
     ExportChecks checks;
     for (const auto& [layer, spec] : assignments) {
         if (spec.is_cast())
@@ -145,6 +147,12 @@ nlohmann::ordered_json aimet_encodings(const Model& model, const std::vector<Lay
                 spec.to_string() + " stores scales below f32; AIMET's scales are float32 (drop scale=)");
     }
     checks.throw_if_failed(out_path, "AIMET encodings");
+}
+
+nlohmann::ordered_json aimet_encodings(const Model& model, const std::vector<LayerAssignment>& assignments,
+                                       const std::string& out_path, const Progress& progress,
+                                       const CancelToken* cancel) {
+    check_aimet_encodings(assignments, out_path);
 
     nlohmann::ordered_json params = nlohmann::ordered_json::object();
     std::size_t done = 0;

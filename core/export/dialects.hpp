@@ -27,6 +27,10 @@ nlohmann::ordered_json gptqmodel_quantize_config(const Model& model,
                                                  const std::vector<LayerAssignment>& assignments,
                                                  const std::string& out_path);
 
+// Error when GPTQModel cannot configure this model (not a Hugging Face safetensors model).
+void check_gptqmodel_source(const Model& model, const std::string& out_path);
+// Refuses (ExportRefused) the layers AIMET's encodings cannot describe; aimet_encodings checks first.
+void check_aimet_encodings(const std::vector<LayerAssignment>& assignments, const std::string& out_path);
 nlohmann::ordered_json aimet_encodings(const Model& model, const std::vector<LayerAssignment>& assignments,
                                        const std::string& out_path, const Progress& progress = {},
                                        const CancelToken* cancel = nullptr);

@@ -46,9 +46,22 @@ void refuse_to_overwrite_input(const ModelFile& source, const std::string& out_p
     check_output_against_inputs({out_path, OutputShape::File, {model_input(source)}, false});
 }
 
+namespace {
+std::string listed(const std::vector<LayerRefusal>& refusals) {
+    std::string text = "the plan cannot be exported:";
+    for (const auto& [layer, reason] : refusals)
+        text += "\n  " + layer + ": " + reason;
+    return text;
+}
+}  // namespace
+
+ExportRefused::ExportRefused(const std::string& out_path, const std::string& target,
+                             std::vector<LayerRefusal> refusals)
+    : Error(out_path, target, listed(refusals)), refusals_(std::move(refusals)) {}
+
 void ExportChecks::throw_if_failed(const std::string& out_path, const std::string& target) const {
-    if (!problems_.empty())
-        throw Error(out_path, target, "the plan cannot be exported:" + problems_);
+    if (!refusals_.empty())
+        throw ExportRefused(out_path, target, refusals_);
 }
 
 std::string needs_calibration(const QuantSpec& spec) {

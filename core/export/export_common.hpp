@@ -36,17 +36,30 @@ std::string model_input(const ModelFile& source);
 // folder model, or holds it (the input is never overwritten).
 void refuse_to_overwrite_input(const ModelFile& source, const std::string& out_path);
 
-// Problems found before writing, one line per layer, thrown together so the user fixes all
-// of them at once: "the plan cannot be exported as X:\n  layer: reason (what to change)".
+struct LayerRefusal {
+    std::string layer, reason;
+};
+
+// What an exporter refused before writing: thrown with every failing layer, so the user fixes
+// all of them at once, and so export/export_refusals can tell which layer refused which spec.
+class ExportRefused : public Error {
+public:
+    ExportRefused(const std::string& out_path, const std::string& target, std::vector<LayerRefusal> refusals);
+    const std::vector<LayerRefusal>& refusals() const { return refusals_; }
+
+private:
+    std::vector<LayerRefusal> refusals_;
+};
+
+// Problems found before writing, one per layer, thrown together as ExportRefused:
+// "the plan cannot be exported:\n  layer: reason (what to change)".
 class ExportChecks {
 public:
-    void fail(const std::string& layer, const std::string& reason) {
-        problems_ += "\n  " + layer + ": " + reason;
-    }
+    void fail(const std::string& layer, const std::string& reason) { refusals_.push_back({layer, reason}); }
     void throw_if_failed(const std::string& out_path, const std::string& target) const;
 
 private:
-    std::string problems_;
+    std::vector<LayerRefusal> refusals_;
 };
 
 // Why `spec` cannot be applied by an exporter without calibration inputs (empty when it can).

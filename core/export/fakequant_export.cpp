@@ -33,33 +33,42 @@ struct PlannedWeight {
     QuantSpec spec;
 };
 
+}  // namespace
+
+void check_fakequant_export(const Model& model, const std::vector<LayerAssignment>& assignments,
+                            const std::string& out_path) {
+    const auto& file = model.file();
+    if (!is_safetensors_family(file) && file.format() != "gguf" && file.format() != "hdf5" &&
+        file.format() != "keras-h5")
+        throw Error(out_path, "fake-quant export",
+                    "writes safetensors, GGUF and HDF5/Keras models; " + file.path() + " is " +
+                        std::string(file.format()) +
+                        " (export it with --format gguf or safetensors-packed, or convert the model first)");
+    ExportChecks checks;
+    for (const auto& [layer, spec] : assignments) {
+        const auto& info = file.tensor(layer->weight);
+        if (const auto why = needs_calibration(spec); !why.empty())
+            checks.fail(layer->name, why);
+        else if (!is_float(fakequant_dtype(file, info.dtype)))
+            checks.fail(layer->name,
+                        "its weights are stored as " + std::string(dtype_name(info.dtype)) +
+                            ", which cannot hold dequantized values (leave the layer out of the plan)");
+    }
+    checks.throw_if_failed(out_path, "fake-quant export");
+}
+
+namespace {
+
 class FakeQuantExport {
 public:
     FakeQuantExport(const Model& model, const std::vector<LayerAssignment>& assignments, std::string out,
                     const Progress& progress, const CancelToken* cancel)
         : model_(model), out_(std::move(out)), progress_(progress), cancel_(cancel) {
         const auto& file = model.file();
-        if (!is_safetensors_family(file) && file.format() != "gguf" && file.format() != "hdf5" &&
-            file.format() != "keras-h5")
-            throw Error(
-                out_, "fake-quant export",
-                "writes safetensors, GGUF and HDF5/Keras models; " + file.path() + " is " +
-                    std::string(file.format()) +
-                    " (export it with --format gguf or safetensors-packed, or convert the model first)");
+        check_fakequant_export(model, assignments, out_);
         refuse_to_overwrite_input(file, out_);
-        ExportChecks checks;
-        for (const auto& [layer, spec] : assignments) {
-            const auto& info = file.tensor(layer->weight);
-            if (const auto why = needs_calibration(spec); !why.empty())
-                checks.fail(layer->name, why);
-            else if (!is_float(fakequant_dtype(file, info.dtype)))
-                checks.fail(layer->name,
-                            "its weights are stored as " + std::string(dtype_name(info.dtype)) +
-                                ", which cannot hold dequantized values (leave the layer out of the plan)");
-            else
-                planned_[layer->weight] = {layer, spec};
-        }
-        checks.throw_if_failed(out_, "fake-quant export");
+        for (const auto& [layer, spec] : assignments)
+            planned_[layer->weight] = {layer, spec};
         for (const auto& info : file.tensors())
             summary_.bytes_in += info.byte_size;
     }

@@ -17,6 +17,10 @@
 
 namespace quantlens {
 
+// Every check export_fakequant makes before writing: Error for the model's format, ExportRefused
+// listing the layers.
+void check_fakequant_export(const Model& model, const std::vector<LayerAssignment>& assignments,
+                            const std::string& out_path);
 ExportSummary export_fakequant(const Model& model, const std::vector<LayerAssignment>& assignments,
                                const std::string& out_path, const Progress& progress = {},
                                const CancelToken* cancel = nullptr);

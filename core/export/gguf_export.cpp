@@ -117,17 +117,31 @@ std::map<std::string, PlannedGgmlTensor> planned_ggml_types(const Model& model,
     return planned;
 }
 
+namespace {
+void check_gguf_source(const Model& model) {
+    if (is_hf_llama(model))
+        return check_hf_llama_source(model);
+    if (model.file().format() != "gguf")
+        throw Error(model.file().path(), "GGUF export",
+                    "writes GGUF from GGUF models (keeping their metadata and tokenizer) and from Hugging "
+                    "Face llama folders; for " +
+                        std::string(model.file().format()) + " (architecture \"" + model.architecture() +
+                        "\") use llama.cpp's convert_hf_to_gguf.py first");
+}
+}  // namespace
+
+void check_gguf_export(const Model& model, const std::vector<LayerAssignment>& assignments,
+                       const std::string& out_path) {
+    check_gguf_source(model);
+    planned_ggml_types(model, assignments, out_path);
+}
+
 ExportSummary export_gguf(const Model& model, const std::vector<LayerAssignment>& assignments,
                           const std::string& out_path, const Progress& progress, const CancelToken* cancel) {
     const std::string& source = model.file().path();
     if (is_hf_llama(model))
         return export_hf_llama_gguf(model, assignments, out_path, progress, cancel);
-    if (model.file().format() != "gguf")
-        throw Error(source, "GGUF export",
-                    "writes GGUF from GGUF models (keeping their metadata and tokenizer) and from Hugging "
-                    "Face llama folders; for " +
-                        std::string(model.file().format()) + " (architecture \"" + model.architecture() +
-                        "\") use llama.cpp's convert_hf_to_gguf.py first");
+    check_gguf_source(model);
     refuse_to_overwrite_input(model.file(), out_path);
 
     const auto planned =

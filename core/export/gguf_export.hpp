@@ -36,6 +36,11 @@ std::map<std::string, PlannedGgmlTensor> planned_ggml_types(const Model& model,
                                                             const std::vector<LayerAssignment>& assignments,
                                                             const std::string& out_path);
 
+// Every check export_gguf makes before writing (the source model, then planned_ggml_types):
+// Error for the model, ExportRefused listing the layers.
+void check_gguf_export(const Model& model, const std::vector<LayerAssignment>& assignments,
+                       const std::string& out_path);
+
 // The ggml type a spec stands for (its canonical text is a bare ggml type name), if any.
 std::optional<DType> ggml_dtype_of(const QuantSpec& spec);
 // "q8_0, q4_0, …, f32": the specs ggml_dtype_of knows, for messages.

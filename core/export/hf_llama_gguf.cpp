@@ -94,6 +94,14 @@ std::vector<float> llama_permute_rows(std::span<const float> values, std::int64_
     return result;
 }
 
+void check_hf_llama_source(const Model& model) {
+    const auto& config = model.file().config();
+    if (config.contains("rope_scaling") && !config["rope_scaling"].is_null())
+        throw Error((fs::path(model.file().path()) / "config.json").string(), "rope_scaling",
+                    "rope scaling (" + config["rope_scaling"].dump() +
+                        ") is not converted by QuantLens; use llama.cpp's convert_hf_to_gguf.py");
+}
+
 ExportSummary export_hf_llama_gguf(const Model& model, const std::vector<LayerAssignment>& assignments,
                                    const std::string& out_path, const Progress& progress,
                                    const CancelToken* cancel) {
@@ -101,10 +109,7 @@ ExportSummary export_hf_llama_gguf(const Model& model, const std::vector<LayerAs
     const auto config_path = (fs::path(file.path()) / "config.json").string();
     const auto& config = file.config();
     refuse_to_overwrite_input(file, out_path);
-    if (config.contains("rope_scaling") && !config["rope_scaling"].is_null())
-        throw Error(config_path, "rope_scaling",
-                    "rope scaling (" + config["rope_scaling"].dump() +
-                        ") is not converted by QuantLens; use llama.cpp's convert_hf_to_gguf.py");
+    check_hf_llama_source(model);
     const auto hidden = config_int(config, "hidden_size", config_path),
                heads = config_int(config, "num_attention_heads", config_path);
     const auto kv_heads = config_int(config, "num_key_value_heads", config_path, heads);

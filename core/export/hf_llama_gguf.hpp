@@ -19,6 +19,8 @@
 namespace quantlens {
 
 bool is_hf_llama(const Model& model);
+// Error when the folder holds what this converter does not convert (rope scaling).
+void check_hf_llama_source(const Model& model);
 
 ExportSummary export_hf_llama_gguf(const Model& model, const std::vector<LayerAssignment>& assignments,
                                    const std::string& out_path, const Progress& progress = {},

@@ -24,25 +24,24 @@ std::string llama_quantize_tensor_types(const Model& model, const std::vector<La
         throw Error(path, "llama-quantize tensor types",
                     "llama.cpp names tensors as in a GGUF file; convert the model with llama.cpp's "
                     "convert_hf_to_gguf.py and make the plan on the GGUF");
-    std::string problems, out;
+    ExportChecks checks;
+    std::string out;
     for (const auto& [layer, spec] : assignments) {
         const std::string type = spec.to_string();
         const std::string& tensor = layer->weight;
         if (!ggml_dtype_of(spec))
-            problems += "\n  " + layer->name + ": " + type + " is not a ggml type (use " +
-                        ggml_type_names_text() + ")";
+            checks.fail(layer->name, type + " is not a ggml type (use " + ggml_type_names_text() + ")");
         bool plain = !tensor.empty();
         for (char c : tensor)
             plain = plain && !std::isspace(static_cast<unsigned char>(c)) &&
                     !std::isupper(static_cast<unsigned char>(c));
         if (!plain)
-            problems += "\n  " + layer->name + ": tensor name \"" + tensor +
-                        "\" has spaces or capitals, which llama-quantize's file cannot match";
+            checks.fail(layer->name,
+                        "tensor name \"" + tensor +
+                            "\" has spaces or capitals, which llama-quantize's file cannot match");
         out += exact_pattern(tensor) + "=" + type + "\n";
     }
-    if (!problems.empty())
-        throw Error(path, "llama-quantize tensor types",
-                    "the plan cannot be written for llama-quantize:" + problems);
+    checks.throw_if_failed(path, "llama-quantize tensor types");
     return out;
 }
 

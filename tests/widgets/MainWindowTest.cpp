@@ -16,6 +16,7 @@
 #include "model/inspection.hpp"
 #include "models/LayerTableModel.hpp"
 #include "ExportDialog.hpp"
+#include "export/export_refusals.hpp"
 #include "alloc/planning.hpp"
 #include "analysis/model_analysis.hpp"
 #include "panels/AllocationPanel.hpp"
@@ -86,6 +87,7 @@ private slots:
     void allocateWithTheEvidence();
     void importanceMatrixShapesTheGgmlPreviews();
     void allocateByLrpAndByImportance();
+    void allocateOffersWhatTheExportFormatAccepts();
 };
 
 namespace {
@@ -1266,6 +1268,58 @@ void MainWindowTest::allocateByLrpAndByImportance() {
     window.openImportanceMatrix(path);
     QVERIFY(panel->job()->isRunning());
     QTRY_VERIFY_WITH_TIMEOUT(!panel->job()->isRunning() && !replanned.isEmpty(), 120000);
+}
+
+// "For export as": each layer is offered only what the chosen exporter accepts, so the plan on
+// screen is the core's filtered plan and exports as it is.
+void MainWindowTest::allocateOffersWhatTheExportFormatAccepts() {
+    QTemporaryDir cache;
+    qputenv("QUANTLENS_CACHE_DIR", cache.path().toUtf8());
+    const auto unsetCache = qScopeGuard([] { qunsetenv("QUANTLENS_CACHE_DIR"); });
+    const QString llama = QStringLiteral(QUANTLENS_SAMPLES "/tiny-llama");
+    MainWindow window;
+    showAndOpen(window, llama);
+    auto* panel = window.allocationPanel();
+    window.showView(panel);
+    panel->setCandidates(QStringLiteral("int4:g32:asym, q4_0, int8:channel:sym, q8_0"));
+    panel->analyse();
+    QTRY_VERIFY_WITH_TIMEOUT(panel->plan() && !panel->job()->isRunning(), 120000);
+    panel->setBudgetText(QStringLiteral("6bpw"));
+    const auto usesIntegerGrids = [&] {
+        for (const auto& [layer, spec] : panel->plan()->layers)
+            if (spec.format == quantlens::QuantFormat::Int)
+                return true;
+        return false;
+    };
+    QVERIFY(usesIntegerGrids());  // unfiltered, the optimum takes integer grids GGUF cannot hold
+
+    panel->setExportFormat(QStringLiteral("gguf"));
+    QVERIFY(!usesIntegerGrids());
+    const auto model = quantlens::Model::open(llama.toStdString());
+    quantlens::PlanRequest request;
+    for (const char* spec : {"int4:g32:asym", "q4_0", "int8:channel:sym", "q8_0"})
+        request.candidates.push_back(quantlens::QuantSpec::parse(spec));
+    quantlens::AnalysisOptions options;
+    options.specs = quantlens::specs_to_measure(request);
+    options.qsur = false;
+    options.use_cache = false;
+    const auto report = quantlens::analyze_model(model, options);
+    request.refused =
+        quantlens::export_refusals(model, "gguf", quantlens::quantizable_layers(model), options.specs);
+    request.budget = {quantlens::Budget::Kind::BitsPerWeight, panel->budgetBits() + 1e-9};
+    const auto core = quantlens::plan_allocation(model, report, request).plan;
+    QCOMPARE(panel->plan()->layers, core.layers);
+
+    // A format the model cannot be written in at all is said at once.
+    QSignalSpy loaded(&window, &MainWindow::modelLoaded);
+    window.openModel(QStringLiteral(QUANTLENS_SAMPLES "/tiny-gpt2"));
+    QVERIFY(loaded.wait(20000));
+    panel->analyse();
+    QTRY_VERIFY_WITH_TIMEOUT(!panel->job()->isRunning(), 120000);
+    QVERIFY(panel->summaryLabel()->text().contains(QStringLiteral("convert_hf_to_gguf.py")));
+    panel->setExportFormat(QString());
+    QVERIFY(panel->plan() &&
+            !panel->summaryLabel()->text().contains(QStringLiteral("convert_hf_to_gguf.py")));
 }
 
 QTEST_MAIN(MainWindowTest)

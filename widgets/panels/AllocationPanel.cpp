@@ -3,6 +3,8 @@
 #include "files/FileDialogs.hpp"
 
 #include "export/export_common.hpp"
+#include "export/export_plan.hpp"
+#include "quant/comparison.hpp"
 #include "files/OutputCheck.hpp"
 
 #include <QCheckBox>
@@ -85,6 +87,7 @@ AllocationPanel::AllocationPanel(QWidget* parent)
       embeddings_(new QLineEdit),
       metric_(new QComboBox),
       tieFused_(new QCheckBox(tr("Tie fused q/k/v, gate/up"))),
+      exportFormat_(new QComboBox),
       analyse_(new QPushButton(tr("Measure candidates"))),
       slider_(new QSlider(Qt::Horizontal)),
       summary_(new QLabel),
@@ -129,8 +132,15 @@ AllocationPanel::AllocationPanel(QWidget* parent)
     summary_->setWordWrap(true);
     summary_->setText(tr("Choose candidate specs and measure them; then move the budget."));
 
+    exportFormat_->addItem(tr("any format"), QString());
+    for (const auto& format : quantlens::export_formats())
+        exportFormat_->addItem(QString::fromStdString(format), QString::fromStdString(format));
+    exportFormat_->setToolTip(
+        tr("Offer each layer only the candidates this export format accepts for it "
+           "(the exporter's own checks), so the plan exports as it is"));
     auto* form = new QFormLayout;
     form->addRow(tr("Candidates"), candidates_);
+    form->addRow(tr("For export as"), exportFormat_);
     form->addRow(tr("Embeddings"), embeddings_);
     auto* metricRow = new QHBoxLayout;
     metricRow->addWidget(metric_, 1);
@@ -195,6 +205,8 @@ AllocationPanel::AllocationPanel(QWidget* parent)
     // A budget step is remembered when the slider comes to rest (not at every pixel of a drag).
     connect(slider_, &QSlider::sliderReleased, this, &AllocationPanel::remember);
     connect(tieFused_, &QCheckBox::toggled, this, [this] { solve(Frontier::Recompute, sliderBits()); });
+    connect(exportFormat_, &QComboBox::currentIndexChanged, this,
+            [this] { solve(Frontier::Recompute, sliderBits()); });
     connect(slider_, &QSlider::valueChanged, this, [this] {
         solve(Frontier::Keep, sliderBits());
         if (!slider_->isSliderDown())
@@ -257,6 +269,7 @@ void AllocationPanel::setModel(std::shared_ptr<const quantlens::Model> model) {
     pins_.clear();
     evidence_.reset();
     reportImportance_ = nullptr;
+    refusalsKey_.clear();
     history_.clear();
     at_ = 0;
     showHistoryButtons();
@@ -290,7 +303,7 @@ quantlens::PlanRequest AllocationPanel::request(double bitsPerWeight) const {
     return request(quantlens::Budget{quantlens::Budget::Kind::BitsPerWeight, bitsPerWeight});
 }
 
-quantlens::PlanRequest AllocationPanel::request(const quantlens::Budget& budget) const {
+quantlens::PlanRequest AllocationPanel::request(const quantlens::Budget& budget, Filter filter) const {
     quantlens::PlanRequest request;
     request.candidates = parseSpecs(candidates_->text());
     if (!embeddings_->text().trimmed().isEmpty())
@@ -299,6 +312,8 @@ quantlens::PlanRequest AllocationPanel::request(const quantlens::Budget& budget)
     request.metric = quantlens::parse_damage_metric(metric_->currentData().toString().toStdString());
     request.budget = budget;
     request.tie_fused = tieFused_->isChecked();
+    if (filter == Filter::ExportFormat)
+        request.refused = refusals(quantlens::specs_to_measure(request));
     if (evidenceServes(metric_->currentData().toString())) {
         request.hessian_traces = evidence_->hessian_traces;
         request.measured_damage = evidence_->measured_damage;
@@ -306,6 +321,31 @@ quantlens::PlanRequest AllocationPanel::request(const quantlens::Budget& budget)
         request.lrp_contributions = evidence_->lrp_contributions;
     }
     return request;
+}
+
+// What the chosen export format refuses, by layer and spec; the exporter's checks run again only
+// when the format or the specs change (not at every slider step). Error when the format cannot
+// be written from this model at all.
+const quantlens::SpecRefusals& AllocationPanel::refusals(
+    const std::vector<quantlens::QuantSpec>& specs) const {
+    static const quantlens::SpecRefusals kNone;
+    const auto format = exportFormat_->currentData().toString().toStdString();
+    if (format.empty() || !model_)
+        return kNone;
+    std::string key = format;
+    for (const auto& spec : specs)
+        key.append("|").append(spec.to_string());
+    if (key != refusalsKey_) {
+        if (const auto why = quantlens::export_source_refusal(*model_, format); !why.empty())
+            throw quantlens::Error(model_->file().path(), "export as " + format, why);
+        refused_ = quantlens::export_refusals(*model_, format, quantlens::quantizable_layers(*model_), specs);
+        refusalsKey_ = key;
+    }
+    return refused_;
+}
+
+void AllocationPanel::setExportFormat(const QString& format) {
+    exportFormat_->setCurrentIndex(std::max(0, exportFormat_->findData(format)));
 }
 
 // One engine run gives both the measured Δloss and its Fisher–Taylor estimate.
@@ -402,7 +442,9 @@ void AllocationPanel::analyse() {
         return;
     quantlens::AnalysisOptions options;
     try {
-        options.specs = quantlens::specs_to_measure(request(0));  // the pins' specs too: pins are kept
+        // The pins' specs too (pins are kept); the export format filters the plan, not what is measured.
+        options.specs = quantlens::specs_to_measure(
+            request(quantlens::Budget{quantlens::Budget::Kind::BitsPerWeight, 0}, Filter::None));
     } catch (const quantlens::Error& error) {
         job_->refuse(QString::fromStdString(error.what()));
         return;

@@ -12,6 +12,7 @@
 
 #include "alloc/planning.hpp"
 #include "model/model.hpp"
+#include "export/export_refusals.hpp"
 #include "sensitivity/allocation_evidence.hpp"
 
 class QCheckBox;
@@ -47,6 +48,8 @@ public:
     void setCalibration(const QString& path);
     // mse, kurtosis, max_to_mean, hawq, measured, fisher, lrp, imatrix (parse_damage_metric's names)
     void setMetric(const QString& name);
+    // Offer each layer only what this export format accepts ("" for any format).
+    void setExportFormat(const QString& format);
     // An importance matrix was attached to the model: what was measured without it is re-measured.
     void importanceChanged();
     // Pins and budget: every change can be undone and redone (Ctrl+Z, Ctrl+Shift+Z).
@@ -79,9 +82,12 @@ signals:
 
 private:
     quantlens::PlanRequest request(double bitsPerWeight) const;
-    quantlens::PlanRequest request(const quantlens::Budget& budget) const;
+    enum class Filter { ExportFormat, None };  // whether the request carries the export format's refusals
+    quantlens::PlanRequest request(const quantlens::Budget& budget,
+                                   Filter filter = Filter::ExportFormat) const;
     bool needsEngine() const;  // the metric runs the model on calibration data
     bool evidenceServes(const QString& metric) const;
+    const quantlens::SpecRefusals& refusals(const std::vector<quantlens::QuantSpec>& specs) const;
     void remember();  // the pins and budget now, as a step to undo to
     void stepTo(std::size_t step);
     void showHistoryButtons();
@@ -113,6 +119,9 @@ private:
     QLineEdit* embeddings_;
     QComboBox* metric_;
     QCheckBox* tieFused_;
+    QComboBox* exportFormat_;
+    mutable std::string refusalsKey_;  // the format and specs refused_ was computed for
+    mutable quantlens::SpecRefusals refused_;
     QPushButton* analyse_;
     QSlider* slider_;
     QLabel* summary_;
