@@ -38,6 +38,16 @@ LayerPreview preview_layer(const WeightMatrix& weights, const QuantSpec& spec, c
     preview.dequantized =
         histogram(scratch.dequantized, options.bins, static_cast<float>(preview.weights.low),
                   static_cast<float>(preview.weights.high), 0);
+    if (options.central_range) {
+        preview.central_weights = central_histogram(weights.values, options.bins);
+        preview.central_dequantized = histogram_within(scratch.dequantized, options.bins,
+                                                       static_cast<float>(preview.central_weights->low),
+                                                       static_cast<float>(preview.central_weights->high));
+        std::vector<float> errors(weights.values.size());
+        for (std::size_t i = 0; i < errors.size(); ++i)
+            errors[i] = scratch.dequantized[i] - weights.values[i];
+        preview.central_errors = central_histogram(errors, options.bins);
+    }
 
     const auto rows = std::max<std::int64_t>(weights.rows, 1), cols = std::max<std::int64_t>(weights.cols, 1);
     const auto group = group_columns(spec, cols);
@@ -135,6 +145,8 @@ SpecsOnLayer compare_on_layer(const WeightMatrix& weights, const std::vector<Qua
             unavailable.spec = spec;
             unavailable.error = error.reason();
             unavailable.weights = histogram(weights.values, options.bins);
+            if (options.central_range)
+                unavailable.central_weights = central_histogram(weights.values, options.bins);
             comparison.previews.push_back(std::move(unavailable));
         }
     }

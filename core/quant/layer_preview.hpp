@@ -6,6 +6,7 @@
 // channel and group. The quantizer's buffers are reused from call to call (`scratch`), so a
 // spec editor re-quantizing a 4096×4096 layer stays within an interactive budget.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,10 @@ struct ErrorMap {
 struct LayerPreview {
     QuantSpec spec;
     QuantMetrics metrics;
-    Histogram weights, errors, dequantized;       // dequantized: on the weights' bins
+    Histogram weights, errors, dequantized;  // dequantized: on the weights' bins
+    // With PreviewOptions::central_range: the same three over the central 99.9% of the weights
+    // (dequantized on those bins) and of the errors, so heavy tails do not squeeze the bulk.
+    std::optional<Histogram> central_weights, central_errors, central_dequantized;
     std::vector<float> levels;                    // representable values of the first group, in weight units
     float clip_low = 0, clip_high = 0;            // the first group's lowest and highest level
     std::vector<float> channel_min, channel_max;  // per output channel, of the original weights
@@ -41,6 +45,7 @@ struct PreviewOptions {
     const CalibrationInputs* inputs = nullptr;  // for round=gptq and smooth=
     const CancelToken* cancel = nullptr;
     std::span<const float> importance;  // per input column (ggml types; Model::importance)
+    bool central_range = false;         // also the central-99.9% histograms (a partial sort each)
 };
 
 LayerPreview preview_layer(const WeightMatrix& weights, const QuantSpec& spec, const PreviewOptions& options,

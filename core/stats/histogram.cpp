@@ -112,6 +112,22 @@ Histogram central_histogram(std::span<const float> values, std::size_t bins, dou
     return result;
 }
 
+Histogram histogram_within(std::span<const float> values, std::size_t bins, float low, float high) {
+    std::vector<float> inside;
+    std::uint64_t non_finite = 0, outside = 0;
+    for (float v : values) {
+        if (!std::isfinite(v))
+            ++non_finite;
+        else if (v >= low && v <= high)
+            inside.push_back(v);
+        else
+            ++outside;
+    }
+    auto result = counted(inside.data(), nullptr, inside.size(), bins, low, high, non_finite);
+    result.outside = outside;
+    return result;
+}
+
 Histogram histogram_of_difference(std::span<const float> a, std::span<const float> b, std::size_t bins) {
     return histogram_of(b.data(), a.data(), a.size(), bins);
 }

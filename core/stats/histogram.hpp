@@ -29,6 +29,10 @@ Histogram histogram(std::span<const float> values, std::size_t bins, float low, 
 // bins. Sorts a copy of the values partially (O(n) expected).
 Histogram central_histogram(std::span<const float> values, std::size_t bins, double mass = 0.999);
 
+// The histogram of the finite values within [low, high] on that range (another histogram's, so
+// two distributions share bins), the finite values beyond it counted in `outside`.
+Histogram histogram_within(std::span<const float> values, std::size_t bins, float low, float high);
+
 // Histogram of b[i] − a[i] without materialising the differences (quantization error).
 Histogram histogram_of_difference(std::span<const float> a, std::span<const float> b, std::size_t bins);
 // The same when the finite range [low, high] of b − a is already known (one pass instead of two).

@@ -1,9 +1,11 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <numeric>
 #include <random>
 
 #include "quant/layer_preview.hpp"
+#include "stats/histogram.hpp"
 
 using namespace quantlens;
 
@@ -74,4 +76,56 @@ TEST_CASE("comparing specs on a layer: each spec's preview and its SQNR rising w
     CHECK(comparison.curves[1].size() == 1);  // NF4 has one width
     CHECK(comparison.curves[0][2].sqnr_db ==
           comparison.previews[0].metrics.sqnr_db);  // int4 on the curve is the preview
+}
+
+TEST_CASE(
+    "asked for, a preview also bins the central 99.9% of the weights, their dequantized values and the "
+    "errors") {
+    const std::int64_t rows = 64, cols = 128;
+    std::mt19937 rng(3);
+    std::normal_distribution<float> normal(0, 0.02f);
+    std::vector<float> w(static_cast<std::size_t>(rows * cols));
+    for (auto& v : w)
+        v = normal(rng);
+    for (std::size_t i = 0; i < w.size(); i += 3001)
+        w[i] = 25.0f;  // a few huge values: the full range puts the bulk in one bin
+    const auto spec = QuantSpec::parse("int8:channel:sym");
+    QuantResult scratch;
+    PreviewOptions options;
+    CHECK_FALSE(preview_layer({w, rows, cols}, spec, options, scratch).central_weights);  // only when asked
+    options.central_range = true;
+    const auto preview = preview_layer({w, rows, cols}, spec, options, scratch);
+    const auto reference = quantize({w, rows, cols}, spec);
+    REQUIRE(preview.central_weights);
+    CHECK(preview.central_weights->counts == central_histogram(w, 256).counts);
+    CHECK(preview.central_weights->high < 1.0);  // the bulk, not the outliers
+    CHECK(preview.central_weights->outside > 0);
+
+    // The dequantized values on the central bins, counted by hand; the rest are outside.
+    const auto& bins = *preview.central_dequantized;
+    CHECK(bins.low == preview.central_weights->low);
+    CHECK(bins.high == preview.central_weights->high);
+    std::vector<std::uint64_t> counts(256, 0);
+    std::uint64_t outside = 0;
+    for (float v : reference.dequantized) {
+        if (v < bins.low || v > bins.high) {
+            ++outside;
+            continue;
+        }
+        auto b = static_cast<std::size_t>((v - bins.low) / (bins.high - bins.low) * 256);
+        ++counts[std::min<std::size_t>(b, 255)];
+    }
+    CHECK(bins.outside == outside);
+    std::uint64_t inside = 0;
+    for (auto c : bins.counts)
+        inside += c;
+    CHECK(inside + outside == w.size());
+    // (bin edges are the histogram module's to round; the totals per half agree)
+    CHECK(std::accumulate(bins.counts.begin(), bins.counts.begin() + 128, std::uint64_t{0}) ==
+          Approx(std::accumulate(counts.begin(), counts.begin() + 128, std::uint64_t{0})).margin(2));
+
+    std::vector<float> errors(w.size());
+    for (std::size_t i = 0; i < w.size(); ++i)
+        errors[i] = reference.dequantized[i] - w[i];
+    CHECK(preview.central_errors->counts == central_histogram(errors, 256).counts);
 }

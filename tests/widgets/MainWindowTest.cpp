@@ -88,6 +88,7 @@ private slots:
     void importanceMatrixShapesTheGgmlPreviews();
     void allocateByLrpAndByImportance();
     void allocateOffersWhatTheExportFormatAccepts();
+    void quantizeAndCompareHistogramsShowTheCentralRange();
 };
 
 namespace {
@@ -1320,6 +1321,61 @@ void MainWindowTest::allocateOffersWhatTheExportFormatAccepts() {
     panel->setExportFormat(QString());
     QVERIFY(panel->plan() &&
             !panel->summaryLabel()->text().contains(QStringLiteral("convert_hf_to_gguf.py")));
+}
+
+// The Quantize and Compare histograms offer the central 99.9% too: the bars are then the core's
+// central histogram of the layer, the overlays the dequantized values on those bins, and the
+// Compare view keeps its whole-model figures while only the layer is compared again.
+void MainWindowTest::quantizeAndCompareHistogramsShowTheCentralRange() {
+    using quantlens::widgets::HistogramPlot;
+    QTemporaryDir cache;
+    qputenv("QUANTLENS_CACHE_DIR", cache.path().toUtf8());
+    const auto unsetCache = qScopeGuard([] { qunsetenv("QUANTLENS_CACHE_DIR"); });
+    const QString llama = QStringLiteral(QUANTLENS_SAMPLES "/text-llama");
+    const QString layer = QStringLiteral("model.embed_tokens");
+    MainWindow window;
+    showAndOpen(window, llama);
+    auto* inspector = window.inspector();
+    window.showView(inspector);
+    window.selectLayer(layer);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        inspector->layerName() == layer && inspector->preview() && !inspector->job()->isRunning(), 20000);
+    QVERIFY(!inspector->preview()->central_weights);
+
+    const auto model = quantlens::Model::open(llama.toStdString());
+    const auto weights = model.read_weights(model.layer(layer.toStdString()));
+    const auto central = quantlens::central_histogram(weights.values(), 256);
+    inspector->weightPlot()->setXRange(HistogramPlot::XRange::Central);
+    QCOMPARE(inspector->errorPlot()->xRange(), HistogramPlot::XRange::Central);  // one range for both
+    QTRY_VERIFY_WITH_TIMEOUT(inspector->preview()->central_weights && !inspector->job()->isRunning(), 20000);
+    QVector<double> expected;
+    for (auto count : central.counts)
+        expected.push_back(static_cast<double>(count));
+    QCOMPARE(inspector->weightPlot()->barValues(), expected);
+    // a new spec keeps the range
+    inspector->specEditor()->setSpecText(QStringLiteral("int4:g32:asym"));
+    QTRY_VERIFY_WITH_TIMEOUT(inspector->preview()->spec.to_string() == "int4:g32:asym" &&
+                                 inspector->preview()->central_weights && !inspector->job()->isRunning(),
+                             20000);
+    QCOMPARE(inspector->weightPlot()->barValues(), expected);
+    saveScreenshot(window, "quantize-central-range.png");
+    inspector->weightPlot()->setXRange(HistogramPlot::XRange::Full);
+    QVERIFY(inspector->weightPlot()->barValues() != expected);  // back to the full range, no new run
+
+    auto* compare = window.comparePanel();
+    window.showView(compare);
+    compare->setSpecs({QStringLiteral("int8:channel:sym"), QStringLiteral("q4_0")});
+    compare->setWholeModel(true);
+    QTRY_VERIFY_WITH_TIMEOUT(compare->modelResult() && compare->layerResult() && !compare->job()->isRunning(),
+                             60000);
+    const auto wholeTotals = compare->modelResult()->totals.size();
+    compare->histogram()->setXRange(HistogramPlot::XRange::Central);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        compare->layerResult()->previews.front().central_weights && !compare->job()->isRunning(), 60000);
+    QCOMPARE(compare->histogram()->barValues(), expected);
+    QCOMPARE(compare->histogram()->overlayCount(), 2);
+    // the layer alone was compared again: the whole-model figures on screen stay
+    QVERIFY(compare->modelResult() && compare->modelResult()->totals.size() == wholeTotals);
 }
 
 QTEST_MAIN(MainWindowTest)

@@ -59,6 +59,7 @@ struct ComparePanel::Result {
     std::vector<quantlens::QuantSpec> specs;
     quantlens::SpecsOnLayer layer;
     std::optional<quantlens::Comparison> whole;
+    bool layer_only = false;  // the histograms' range changed: the whole-model figures on screen stay
 };
 
 ComparePanel::ComparePanel(QWidget* parent)
@@ -79,7 +80,7 @@ ComparePanel::ComparePanel(QWidget* parent)
         edit->setPlaceholderText(tr("spec %1 (optional)").arg(i + 1));
         edit->setStyleSheet(
             QStringLiteral("QLineEdit { border-left: 4px solid %1; }").arg(kSpecColors[i].name()));
-        connect(edit, &QLineEdit::returnPressed, this, &ComparePanel::compare);
+        connect(edit, &QLineEdit::returnPressed, this, [this] { compare(); });
         specs_.push_back(edit);
         row->addWidget(edit, 1);
     }
@@ -96,7 +97,7 @@ ComparePanel::ComparePanel(QWidget* parent)
     grid->addWidget(bits_, 1, 0);
     grid->addWidget(model_plot_, 1, 1);
     layout->addLayout(grid, 1);
-    connect(run_, &QPushButton::clicked, this, &ComparePanel::compare);
+    connect(run_, &QPushButton::clicked, this, [this] { compare(); });
     connect(wholeModel_, &QCheckBox::toggled, this, [this] { compare(); });
     connect(job_, &JobRunner::finished, this,
             [this](const std::any& result) { show(*std::any_cast<std::shared_ptr<Result>>(result)); });
@@ -106,6 +107,17 @@ ComparePanel::ComparePanel(QWidget* parent)
         table_->setColumnCount(1);
         table_->setItem(0, 0, new QTableWidgetItem(message));
         table_->horizontalHeader()->setStretchLastSection(true);
+    });
+    // The central 99.9%: the layer's comparison again with those histograms (it sorts a copy of
+    // the layer per spec), kept while the range stays central; back to full needs no new run.
+    histogram_->offerCentralRange(true);
+    connect(histogram_, &HistogramPlot::xRangeChanged, this, [this](HistogramPlot::XRange range) {
+        if (!layer_)
+            return;
+        if (range == HistogramPlot::XRange::Central && !layer_->previews.front().central_weights)
+            compare(Scope::Layer);
+        else
+            showHistogram();
     });
     histogram_->clear(tr("Select a layer"));
 }
@@ -161,7 +173,7 @@ void ComparePanel::showEvent(QShowEvent* event) {
         compare();
 }
 
-void ComparePanel::compare() {
+void ComparePanel::compare(Scope scope) {
     if (!model_ || name_.isEmpty())
         return;
     stale_ = false;
@@ -182,15 +194,18 @@ void ComparePanel::compare() {
         return;
     auto model = model_;
     const std::string layer = name_.toStdString();
-    const bool whole = wholeModel_->isChecked();
+    const bool whole = scope == Scope::Everything && wholeModel_->isChecked();
+    const bool central = histogram_->xRange() == HistogramPlot::XRange::Central;
     job_->start(tr("Comparing"),
-                [model, layer, specs, whole](const quantlens::Progress& progress,
-                                             const quantlens::CancelToken& cancel) -> std::any {
+                [model, layer, specs, whole, central, scope](
+                    const quantlens::Progress& progress, const quantlens::CancelToken& cancel) -> std::any {
                     auto result = std::make_shared<Result>();
                     result->specs = specs;
+                    result->layer_only = scope == Scope::Layer;
                     const auto weights = model->read_weights(model->layer(layer));
                     quantlens::PreviewOptions options;
                     options.cancel = &cancel;
+                    options.central_range = central;
                     options.importance = model->importance(model->layer(layer));
                     result->layer = quantlens::compare_on_layer(
                         quantlens::as_matrix(weights.values(), weights.shape), specs, options, progress);
@@ -201,16 +216,35 @@ void ComparePanel::compare() {
                 });
 }
 
+// The weights' bars and each spec's dequantized distribution over them, in the chosen x range.
+void ComparePanel::showHistogram() {
+    const auto& previews = layer_->previews;
+    const auto& first = previews.front();
+    const QString title = tr("%1: dequantized distributions").arg(name_);
+    if (first.central_weights)
+        histogram_->setHistograms(first.weights, *first.central_weights, title);
+    else
+        histogram_->setHistogram(first.weights, title);
+    const bool central = histogram_->xRange() == HistogramPlot::XRange::Central && first.central_weights;
+    histogram_->clearOverlays();
+    for (std::size_t i = 0; i < previews.size(); ++i) {
+        if (!previews[i].error.empty())  // a spec that does not apply is n/a in the table, not drawn
+            continue;
+        const auto& dequantized = central
+                                      ? (previews[i].central_dequantized ? *previews[i].central_dequantized
+                                                                         : previews[i].dequantized)
+                                      : previews[i].dequantized;
+        histogram_->addOverlay(dequantized, kSpecColors[i],
+                               QString::fromStdString(previews[i].spec.to_string()));
+    }
+}
+
 void ComparePanel::show(const Result& result) {
     layer_ = result.layer;
-    whole_ = result.whole;
+    if (!result.layer_only)
+        whole_ = result.whole;
     const auto& previews = layer_->previews;
-    histogram_->setHistogram(previews.front().weights, tr("%1: dequantized distributions").arg(name_));
-    histogram_->clearOverlays();
-    for (std::size_t i = 0; i < previews.size(); ++i)
-        if (previews[i].error.empty())  // a spec that does not apply is n/a in the table, not drawn
-            histogram_->addOverlay(previews[i].dequantized, kSpecColors[i],
-                                   QString::fromStdString(previews[i].spec.to_string()));
+    showHistogram();
 
     bits_->clearGraphs();
     for (std::size_t i = 0; i < layer_->curves.size(); ++i) {

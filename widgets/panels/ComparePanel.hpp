@@ -35,7 +35,10 @@ public:
     QStringList specs() const;
     QString tableCsv() const;  // the metrics table as CSV (also from its context menu)
     void setWholeModel(bool on);
-    void compare();
+    // Everything: the layer and, when asked for, the whole model; Layer: the layer alone (the
+    // histograms' range changed), the whole-model figures on screen kept.
+    enum class Scope { Everything, Layer };
+    void compare(Scope scope = Scope::Everything);
 
     QTableWidget* table() const { return table_; }
     HistogramPlot* histogram() const { return histogram_; }
@@ -56,6 +59,7 @@ private:
     struct Result;
     void show(const Result& result);
     void clearResults();
+    void showHistogram();
     void fillTable();
 
     std::shared_ptr<const quantlens::Model> model_;

@@ -49,6 +49,25 @@ LayerInspector::LayerInspector(QWidget* parent)
     grid->addWidget(map_, 1, 1);
     layout->addLayout(grid, 1);
     connect(editor_, &SpecEditor::specChanged, this, &LayerInspector::refresh);
+    // The central 99.9% of either histogram: computed with the preview once asked for (it sorts
+    // a copy of the layer), then kept for every later preview until full range is chosen again.
+    for (auto* plot : {weights_, errors_}) {
+        plot->offerCentralRange(true);
+        connect(plot, &HistogramPlot::xRangeChanged, this, [this](HistogramPlot::XRange range) {
+            if (syncingRange_)
+                return;
+            const bool central = range == HistogramPlot::XRange::Central;
+            syncingRange_ = true;  // one range for both plots
+            for (auto* other : {weights_, errors_})
+                if (other->xRange() != range)
+                    other->setXRange(range);
+            syncingRange_ = false;
+            if (central && shown_ && !shown_->central_weights)
+                refresh();
+            else if (shown_)
+                show(shown_);
+        });
+    }
     connect(job_, &JobRunner::finished, this, [this](const std::any& result) {
         show(std::any_cast<std::shared_ptr<const quantlens::LayerPreview>>(result));
     });
@@ -94,10 +113,11 @@ void LayerInspector::refresh() {
     const std::string layer = name_.toStdString();
     const auto spec = editor_->spec();
     auto calibration = calibration_;
+    const bool central = weights_->xRange() == HistogramPlot::XRange::Central;
     job_->start(
         tr("Quantizing"),
-        [state, model, layer, spec, calibration](const quantlens::Progress&,
-                                                 const quantlens::CancelToken& cancel) -> std::any {
+        [state, model, layer, spec, calibration, central](const quantlens::Progress&,
+                                                          const quantlens::CancelToken& cancel) -> std::any {
             std::lock_guard lock(state->mutex);
             cancel.throw_if_cancelled();
             if (state->layer != layer) {
@@ -107,6 +127,7 @@ void LayerInspector::refresh() {
             }
             quantlens::PreviewOptions options;
             options.cancel = &cancel;
+            options.central_range = central;
             const auto matrix = quantlens::as_matrix(state->weights.values(), state->weights.shape);
             if (calibration && calibration->inputs.features == matrix.cols)
                 options.inputs = &calibration->inputs;
@@ -120,11 +141,18 @@ void LayerInspector::show(std::shared_ptr<const quantlens::LayerPreview> preview
     shown_ = std::move(preview);
     const auto& p = *shown_;
     const QString spec = QString::fromStdString(p.spec.to_string());
-    weights_->setHistogram(p.weights, tr("%1 — %2").arg(name_, spec));
+    const bool central = weights_->xRange() == HistogramPlot::XRange::Central && p.central_weights;
+    if (p.central_weights) {
+        weights_->setHistograms(p.weights, *p.central_weights, tr("%1 — %2").arg(name_, spec));
+        errors_->setHistograms(p.errors, *p.central_errors, tr("Error of %1").arg(spec));
+    } else {
+        weights_->setHistogram(p.weights, tr("%1 — %2").arg(name_, spec));
+        errors_->setHistogram(p.errors, tr("Error of %1").arg(spec));
+    }
     weights_->clearOverlays();
-    weights_->addOverlay(p.dequantized, QColor(39, 174, 96), tr("dequantized"));
+    weights_->addOverlay(central ? *p.central_dequantized : p.dequantized, QColor(39, 174, 96),
+                         tr("dequantized"));
     weights_->setLevels(p.levels, p.clip_low, p.clip_high);
-    errors_->setHistogram(p.errors, tr("Error of %1").arg(spec));
     channels_->setChannels(p.channel_min, p.channel_max, p.channel_rmse);
     const auto& map = p.error_map;
     map_->setMatrix(map.mse, map.rows, map.cols, static_cast<double>(map.rows_per_cell),

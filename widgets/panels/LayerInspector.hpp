@@ -60,6 +60,7 @@ private:
     std::shared_ptr<const quantlens::LoadedInputs> calibration_;
     QString name_;
     SpecEditor* editor_;
+    bool syncingRange_ = false;  // while one histogram's x range is copied to the other
     HistogramPlot* weights_;
     HistogramPlot* errors_;
     ChannelPlot* channels_;
