@@ -91,8 +91,8 @@ CompressedPlan plan_compressed(const Model& model, const std::vector<LayerAssign
             continue;
         }
         if (layer->kind != LayerKind::Linear || shape.size() != 2) {
-            checks.fail(layer->name, "is a " + std::string(layer_kind_name(layer->kind)) +
-                                         " layer; compressed-tensors packs Linear layers only (give it f16, "
+            checks.fail(layer->name, "is not a Linear layer (" + std::string(layer_kind_name(layer->kind)) +
+                                         "); compressed-tensors packs Linear layers only (give it f16, "
                                          "bf16 or f32 to keep it)");
             continue;
         }

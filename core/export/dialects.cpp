@@ -52,8 +52,8 @@ nlohmann::ordered_json gptqmodel_quantize_config(const Model& model,
             continue;  // kept in full precision: a negative match below
         if (layer->kind != LayerKind::Linear) {
             checks.fail(layer->name,
-                        "is a " + std::string(layer_kind_name(layer->kind)) +
-                            " layer; GPTQModel quantizes Linear modules only (give it f16 to keep it)");
+                        "is not a Linear layer (" + std::string(layer_kind_name(layer->kind)) +
+                            "); GPTQModel quantizes Linear modules only (give it f16 to keep it)");
             continue;
         }
         if (spec.format != QuantFormat::Int ||

@@ -97,7 +97,7 @@ TEST_CASE(
     CHECK_THROWS_WITH(
         gptqmodel_quantize_config(model, resolve_plan(bad, model, "p"), "q.json"),
         Catch::Contains(
-            "model.embed_tokens: is a embedding layer; GPTQModel quantizes Linear modules only") &&
+            "model.embed_tokens: is not a Linear layer (embedding); GPTQModel quantizes Linear modules only") &&
             Catch::Contains("lm_head: q4_0 is not a GPTQ scheme") &&
             Catch::Contains("group size 48 does not divide its 64 input columns"));
 }
