@@ -94,6 +94,15 @@ private slots:
 namespace {
 const QString kSample = QStringLiteral(QUANTLENS_SAMPLES "/tiny-gpt2");
 
+// The weights-only analysis a plan request needs, uncached: what the Allocate view measures.
+quantlens::AnalysisReport analysisFor(const quantlens::Model& model, const quantlens::PlanRequest& request) {
+    quantlens::AnalysisOptions options;
+    options.specs = quantlens::specs_to_measure(request);
+    options.qsur = false;
+    options.use_cache = false;
+    return quantlens::analyze_model(model, options);
+}
+
 void saveScreenshot(QWidget& window, const QString& name) {
     if (qEnvironmentVariableIsSet("QUANTLENS_SAVE_SCREENSHOTS"))
         window.grab().save(QStringLiteral(QUANTLENS_SCREENSHOTS "/") + name);
@@ -494,11 +503,7 @@ void MainWindowTest::allocationSliderChangesThePlanAndExportWritesIt() {
                           quantlens::QuantSpec::parse("int8:channel:sym")};
     request.kind_candidates[quantlens::LayerKind::Embedding] = {
         quantlens::QuantSpec::parse("int8:channel:sym")};
-    quantlens::AnalysisOptions options;
-    options.specs = quantlens::specs_to_measure(request);
-    options.qsur = false;
-    options.use_cache = false;
-    const auto report = quantlens::analyze_model(model, options);
+    const auto report = analysisFor(model, request);
     double previous = 0;
     for (double fraction : {0.0, 0.5, 1.0}) {
         const double bits = panel->minBudget() + fraction * (panel->maxBudget() - panel->minBudget());
@@ -1068,14 +1073,10 @@ void MainWindowTest::allocateWithTheEvidence() {
                           quantlens::QuantSpec::parse("int8:channel:sym")};
     request.pins = {{"batch_normalization", quantlens::QuantSpec::parse("f32")}};
     request.metric = quantlens::DamageMetric::Measured;
-    quantlens::AnalysisOptions options;
-    options.specs = quantlens::specs_to_measure(request);
-    options.qsur = false;
-    options.use_cache = false;
-    const auto report = quantlens::analyze_model(model, options);
+    const auto report = analysisFor(model, request);
     request.measured_damage =
         quantlens::measured_evidence(model, quantlens::load_model_data(model, calib.toStdString()),
-                                     options.specs)
+                                     quantlens::specs_to_measure(request))
             .measured_damage;
     const auto compare = [&](double bits) {
         request.budget = {quantlens::Budget::Kind::BitsPerWeight, bits + 1e-9};
@@ -1087,9 +1088,10 @@ void MainWindowTest::allocateWithTheEvidence() {
     compare(panel->budgetBits());
     // The same run gives the Fisher–Taylor estimates: switching to them re-plans without re-measuring.
     request.metric = quantlens::DamageMetric::Fisher;
-    request.fisher_damage = quantlens::measured_evidence(
-                                model, quantlens::load_model_data(model, calib.toStdString()), options.specs)
-                                .fisher_damage;
+    request.fisher_damage =
+        quantlens::measured_evidence(model, quantlens::load_model_data(model, calib.toStdString()),
+                                     quantlens::specs_to_measure(request))
+            .fisher_damage;
     panel->setMetric(QStringLiteral("fisher"));
     QVERIFY(!panel->job()->isRunning());
     QCOMPARE(QString::fromStdString(panel->plan()->metric), QStringLiteral("fisher"));
@@ -1208,11 +1210,7 @@ void MainWindowTest::allocateByLrpAndByImportance() {
         request.candidates = {quantlens::QuantSpec::parse("int4:channel:sym"),
                               quantlens::QuantSpec::parse("int8:channel:sym")};
         request.metric = quantlens::DamageMetric::Lrp;
-        quantlens::AnalysisOptions options;
-        options.specs = quantlens::specs_to_measure(request);
-        options.qsur = false;
-        options.use_cache = false;
-        const auto report = quantlens::analyze_model(model, options);
+        const auto report = analysisFor(model, request);
         request.lrp_contributions =
             quantlens::lrp_evidence(model, quantlens::load_model_data(model, calib.toStdString()))
                 .lrp_contributions;
@@ -1256,11 +1254,7 @@ void MainWindowTest::allocateByLrpAndByImportance() {
     quantlens::PlanRequest request;
     request.candidates = {quantlens::QuantSpec::parse("q4_0"), quantlens::QuantSpec::parse("q8_0")};
     request.metric = quantlens::DamageMetric::Imatrix;
-    quantlens::AnalysisOptions options;
-    options.specs = quantlens::specs_to_measure(request);
-    options.qsur = false;
-    options.use_cache = false;
-    const auto report = quantlens::analyze_model(model, options);
+    const auto report = analysisFor(model, request);
     request.budget = {quantlens::Budget::Kind::BitsPerWeight, panel->budgetBits() + 1e-9};
     samePlan(*panel->plan(), quantlens::plan_allocation(model, report, request).plan);
 
@@ -1300,13 +1294,9 @@ void MainWindowTest::allocateOffersWhatTheExportFormatAccepts() {
     quantlens::PlanRequest request;
     for (const char* spec : {"int4:g32:asym", "q4_0", "int8:channel:sym", "q8_0"})
         request.candidates.push_back(quantlens::QuantSpec::parse(spec));
-    quantlens::AnalysisOptions options;
-    options.specs = quantlens::specs_to_measure(request);
-    options.qsur = false;
-    options.use_cache = false;
-    const auto report = quantlens::analyze_model(model, options);
-    request.refused =
-        quantlens::export_refusals(model, "gguf", quantlens::quantizable_layers(model), options.specs);
+    const auto report = analysisFor(model, request);
+    request.refused = quantlens::export_refusals(model, "gguf", quantlens::quantizable_layers(model),
+                                                 quantlens::specs_to_measure(request));
     request.budget = {quantlens::Budget::Kind::BitsPerWeight, panel->budgetBits() + 1e-9};
     const auto core = quantlens::plan_allocation(model, report, request).plan;
     QCOMPARE(panel->plan()->layers, core.layers);
