@@ -89,6 +89,7 @@ DamageReport run(const Model& model, const LabelledData& data, const std::vector
             const std::span<const float> values(inputs->data(), static_cast<std::size_t>(inputs->size()));
             damage.activation_kurtosis =
                 layer_statistics(values, inputs->rows(), inputs->cols()).excess_kurtosis;
+            damage.activation_mmr = row_max_to_median(values, inputs->rows(), inputs->cols());
             QsurOptions qsur_options;
             qsur_options.rotated = false;
             if (inputs->rows() >= 2)

@@ -32,6 +32,10 @@ struct LayerDamage {
     // what an activation quantizer would face. NaN for depthwise layers (no single input matrix).
     double activation_kurtosis = std::numeric_limits<double>::quiet_NaN();
     double activation_qsur = std::numeric_limits<double>::quiet_NaN();
+    // Mean over rows of max|x| / median|x| (stats/layer_statistics row_max_to_median): the
+    // activation MMR of "Beyond Outliers", beside the weights' max/mean. NaN when every row's
+    // median is 0 (as after a ReLU on sparse inputs) or for depthwise layers.
+    double activation_mmr = std::numeric_limits<double>::quiet_NaN();
     std::vector<double> proxy_damage, weight_mse;  // per spec
     std::vector<double> delta_loss, kl, fisher;    // per spec, when measured
 };

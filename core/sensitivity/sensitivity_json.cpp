@@ -97,6 +97,7 @@ nlohmann::ordered_json to_json(const SensitivityReport& report) {
             row["damage"] = {{"proxy_trace", number(d->proxy_trace)},
                              {"activation_kurtosis", number(d->activation_kurtosis)},
                              {"activation_qsur", number(d->activation_qsur)},
+                             {"activation_mmr", number(d->activation_mmr)},
                              {"proxy_damage", numbers(d->proxy_damage)},
                              {"weight_mse", numbers(d->weight_mse)},
                              {"delta_loss", numbers(d->delta_loss)},
@@ -164,6 +165,7 @@ SensitivityReport sensitivity_from_json(const nlohmann::json& json, const std::s
             damage.proxy_trace = read_number(d, "proxy_trace", source);
             damage.activation_kurtosis = read_number(d, "activation_kurtosis", source);
             damage.activation_qsur = read_number(d, "activation_qsur", source);
+            damage.activation_mmr = read_number(d, "activation_mmr", source);
             damage.proxy_damage = read_numbers(d, "proxy_damage", source);
             damage.weight_mse = read_numbers(d, "weight_mse", source);
             damage.delta_loss = read_numbers(d, "delta_loss", source);

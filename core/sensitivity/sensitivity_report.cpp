@@ -145,6 +145,8 @@ std::vector<std::pair<std::string, std::vector<double>>> sensitivity_series(cons
                 put("activation_kurtosis", i, d.activation_kurtosis);
             if (std::isfinite(d.activation_qsur))
                 put("activation_qsur", i, d.activation_qsur);
+            if (std::isfinite(d.activation_mmr))
+                put("activation_mmr", i, d.activation_mmr);
         }
         put("kurtosis", i, layer.excess_kurtosis);
         put("mmr", i, layer.max_to_mean);
@@ -152,8 +154,9 @@ std::vector<std::pair<std::string, std::vector<double>>> sensitivity_series(cons
             put("qsur", i, *layer.qsur_per_dimension);
     }
     std::vector<std::pair<std::string, std::vector<double>>> result;
-    for (const char* name : {"hessian_omega", "fisher", "proxy", "lrp", "weight_mse", "kurtosis", "mmr",
-                             "qsur", "activation_kurtosis", "activation_qsur", "kl", "delta_loss"})
+    for (const char* name :
+         {"hessian_omega", "fisher", "proxy", "lrp", "weight_mse", "kurtosis", "mmr", "qsur",
+          "activation_kurtosis", "activation_qsur", "activation_mmr", "kl", "delta_loss"})
         if (by_name.count(name))
             result.emplace_back(name, std::move(by_name[name]));
     return result;
@@ -236,10 +239,11 @@ std::string predictor_label(std::string_view predictor) {
         {"proxy", "Tr(2XᵀX) proxy"},
         {"weight_mse", "weight MSE"},
         {"kurtosis", "kurtosis"},
-        {"mmr", "max/mean"},
+        {"mmr", "weight max/mean"},
         {"qsur", "QSUR"},
         {"activation_kurtosis", "activation kurtosis"},
-        {"activation_qsur", "activation QSUR"}};
+        {"activation_qsur", "activation QSUR"},
+        {"activation_mmr", "activation max/median"}};
     const auto found = kLabels.find(predictor);
     return found == kLabels.end() ? std::string() : found->second;
 }

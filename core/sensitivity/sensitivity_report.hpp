@@ -74,9 +74,9 @@ SensitivityReport model_sensitivity(const Model& model, const LabelledData& data
                                     const CancelToken* cancel = nullptr);
 
 // The predictors' per-layer values for one spec ("hessian_omega", "fisher", "proxy", "lrp",
-// "weight_mse", "kurtosis", "mmr", "qsur", "activation_kurtosis", "activation_qsur") and the
-// measured "delta_loss" and "kl", NaN where
-// a layer lacks one: what the agreement ranks and the GUI scatters.
+// "weight_mse", "kurtosis", "mmr", "qsur", "activation_kurtosis", "activation_qsur", "activation_mmr") and
+// the measured "delta_loss" and "kl", NaN where a layer lacks one: what the agreement ranks and the GUI
+// scatters.
 std::vector<std::pair<std::string, std::vector<double>>> sensitivity_series(const SensitivityReport& report,
                                                                             std::size_t spec);
 

@@ -128,4 +128,26 @@ LayerStatistics layer_statistics(std::span<const float> values, std::int64_t row
     return stats;
 }
 
+double row_max_to_median(std::span<const float> values, std::int64_t rows, std::int64_t cols) {
+    double sum = 0;
+    std::int64_t counted = 0;
+    std::vector<double> magnitudes(static_cast<std::size_t>(std::max<std::int64_t>(cols, 0)));
+    for (std::int64_t r = 0; r < rows && cols > 0; ++r) {
+        for (std::int64_t c = 0; c < cols; ++c)
+            magnitudes[static_cast<std::size_t>(c)] =
+                std::fabs(static_cast<double>(values[static_cast<std::size_t>(r * cols + c)]));
+        const double largest = *std::max_element(magnitudes.begin(), magnitudes.end());
+        const auto middle = magnitudes.begin() + cols / 2;
+        std::nth_element(magnitudes.begin(), middle, magnitudes.end());
+        double median = *middle;
+        if (cols % 2 == 0)  // and the largest of the lower half
+            median = (median + *std::max_element(magnitudes.begin(), middle)) / 2;
+        if (median > 0 && std::isfinite(largest)) {
+            sum += largest / median;
+            ++counted;
+        }
+    }
+    return counted > 0 ? sum / static_cast<double>(counted) : std::numeric_limits<double>::quiet_NaN();
+}
+
 }  // namespace quantlens

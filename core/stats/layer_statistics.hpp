@@ -37,6 +37,12 @@ struct StatisticsOptions {
 LayerStatistics layer_statistics(std::span<const float> values, std::int64_t rows, std::int64_t cols,
                                  const StatisticsOptions& options = {});
 
+// The mean over rows of max_j |x_rj| / median_j |x_rj| (the median of an even count being the mean
+// of the two middle values, as NumPy's), over the rows whose median is not zero (where the ratio
+// is undefined); NaN when no row has one. For layer inputs X [tokens or samples, features] this is
+// the activation max-to-median ratio "Beyond Outliers" studies (docs/metrics.md §2).
+double row_max_to_median(std::span<const float> values, std::int64_t rows, std::int64_t cols);
+
 // Nearest-rank percentile (p in [0, 100]) of a copy of the values.
 double percentile(std::vector<double> values, double p);
 

@@ -139,8 +139,8 @@ TEST_CASE("packed safetensors export checks the plan layer by layer before writi
     const auto assignments = resolve_plan(plan, llama, "p");
     CHECK_THROWS_WITH(
         export_packed_safetensors(llama, assignments, dir.file("out")),
-        Catch::Contains(
-            "model.embed_tokens: is not a Linear layer (embedding); compressed-tensors packs Linear layers only") &&
+        Catch::Contains("model.embed_tokens: is not a Linear layer (embedding); compressed-tensors packs "
+                        "Linear layers only") &&
             Catch::Contains(
                 "model.layers.0.self_attn.q_proj: group size 48 does not divide its 64 input columns") &&
             Catch::Contains("model.layers.1.mlp.down_proj: nf4:g64 is not a pack-quantized scheme"));

@@ -94,12 +94,11 @@ TEST_CASE(
 
     const auto bad =
         plan_for(model, "int4:g48:sym", {{"model.embed_tokens", "int8:channel:sym"}, {"lm_head", "q4_0"}});
-    CHECK_THROWS_WITH(
-        gptqmodel_quantize_config(model, resolve_plan(bad, model, "p"), "q.json"),
-        Catch::Contains(
-            "model.embed_tokens: is not a Linear layer (embedding); GPTQModel quantizes Linear modules only") &&
-            Catch::Contains("lm_head: q4_0 is not a GPTQ scheme") &&
-            Catch::Contains("group size 48 does not divide its 64 input columns"));
+    CHECK_THROWS_WITH(gptqmodel_quantize_config(model, resolve_plan(bad, model, "p"), "q.json"),
+                      Catch::Contains("model.embed_tokens: is not a Linear layer (embedding); GPTQModel "
+                                      "quantizes Linear modules only") &&
+                          Catch::Contains("lm_head: q4_0 is not a GPTQ scheme") &&
+                          Catch::Contains("group size 48 does not divide its 64 input columns"));
 }
 
 TEST_CASE("dialects read the way their tools read them, checked on the tools' own examples") {

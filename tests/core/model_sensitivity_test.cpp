@@ -112,6 +112,8 @@ TEST_CASE("the proxy is Tr(2XᵀX)/N of the captured inputs, and GPTQ quantizes 
     no_rotation.rotated = false;
     CHECK(first.activation_qsur ==
           Approx(qsur(first_values, x_first.rows(), x_first.cols(), no_rotation).per_dimension));
+    // NumPy on the same 100 rows: mean(max|x| / median|x|) over the 56 rows whose median is not 0
+    CHECK(first.activation_mmr == Approx(14.2875).epsilon(1e-12));
     REQUIRE(first.importance.size() == 64);
     CHECK(first.importance[10] == Approx(data.x.col(10).squaredNorm() / 100).epsilon(1e-12));
     // GPTQ got the layer's captured inputs (the calibration x itself for the first layer) and
@@ -171,7 +173,7 @@ TEST_CASE(
     }
     CHECK(ranked == std::vector<std::string>{"hessian_omega", "fisher", "proxy", "lrp", "weight_mse",
                                              "kurtosis", "mmr", "qsur", "activation_kurtosis",
-                                             "activation_qsur", "kl"});
+                                             "activation_qsur", "activation_mmr", "kl"});
     const auto again = model_sensitivity(model, data, request);
     CHECK(again.from_cache);
     CHECK(to_json(again).dump() == to_json(report).dump());

@@ -107,3 +107,14 @@ TEST_CASE("Spearman's rho with tied ranks agrees with scipy.stats.spearmanr") {
     std::vector<double> constant{5, 5, 5, 5};
     CHECK(std::isnan(spearman(ties, constant)));
 }
+
+TEST_CASE("the row max-to-median ratio averages max|x|/median|x| over the rows whose median is not zero") {
+    // rows: |x| = 1 2 3 10 (median 2.5: ratio 4); 0 0 0 5 (median 0: left out); −6 1 3 2 (median 2.5:
+    // ratio 2.4); an odd row 1 −4 2 (median 2: ratio 2) in a second matrix
+    const std::vector<float> x = {1, -2, 3, 10, 0, 0, 0, 5, -6, 1, 3, 2};
+    CHECK(row_max_to_median(x, 3, 4) == Approx((4.0 + 2.4) / 2).epsilon(1e-15));
+    const std::vector<float> odd = {1, -4, 2};
+    CHECK(row_max_to_median(odd, 1, 3) == Approx(2.0).epsilon(1e-15));
+    const std::vector<float> zeros = {0, 0, 0, 1, 0, 0};
+    CHECK(std::isnan(row_max_to_median(zeros, 2, 3)));  // every median is 0: undefined
+}

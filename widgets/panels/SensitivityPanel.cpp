@@ -35,7 +35,8 @@ QString label(const std::string& name) {
         {"proxy", QObject::tr("Tr(2XᵀX)-weighted error (proxy)")},
         {"lrp", QObject::tr("LRP contribution")},
         {"activation_kurtosis", QObject::tr("activation kurtosis")},
-        {"activation_qsur", QObject::tr("activation QSUR^(1/d)")}};
+        {"activation_qsur", QObject::tr("activation QSUR^(1/d)")},
+        {"activation_mmr", QObject::tr("activation max/median per row")}};
     const auto found = kLabels.find(name);
     return found != kLabels.end() ? found->second : QString::fromStdString(name);
 }
