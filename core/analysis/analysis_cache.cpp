@@ -103,6 +103,8 @@ nlohmann::json qsur_json(const Qsur& q) {
             {"per_dimension", number(q.per_dimension)},
             {"log10_qsur_rotated", number(q.log10_qsur_rotated)},
             {"per_dimension_rotated", number(q.per_dimension_rotated)},
+            {"log10_qsur_principal_axes", number(q.log10_qsur_principal_axes)},
+            {"per_dimension_principal_axes", number(q.per_dimension_principal_axes)},
             {"rank_deficient", q.rank_deficient},
             {"floored_eigenvalues", q.floored_eigenvalues}};
 }
@@ -114,12 +116,14 @@ Qsur qsur_from(const nlohmann::json& j) {
     q.per_dimension = number(j.at("per_dimension"));
     q.log10_qsur_rotated = number(j.at("log10_qsur_rotated"));
     q.per_dimension_rotated = number(j.at("per_dimension_rotated"));
+    q.log10_qsur_principal_axes = number(j.at("log10_qsur_principal_axes"));
+    q.per_dimension_principal_axes = number(j.at("per_dimension_principal_axes"));
     q.rank_deficient = j.at("rank_deficient").get<bool>();
     q.floored_eigenvalues = j.at("floored_eigenvalues").get<std::int64_t>();
     return q;
 }
 nlohmann::json qsur_options_json(const QsurOptions& o) {
-    return {number(o.confidence), o.rotated, o.rotation_seed};
+    return {number(o.confidence), o.rotated, o.rotation_seed, o.principal_axes};
 }
 
 nlohmann::json outcome_json(const SpecOutcome& outcome) {

@@ -49,6 +49,11 @@ MetricSeries metric_series(const std::vector<LayerAnalysis>& layers, const std::
     add_if_complete("qsur_per_dimension", [](const LayerAnalysis& l) {
         return l.qsur ? std::optional(l.qsur->per_dimension) : std::nullopt;
     });
+    add_if_complete("qsur_per_dimension_principal_axes", [](const LayerAnalysis& l) {
+        return l.qsur && std::isfinite(l.qsur->per_dimension_principal_axes)
+                   ? std::optional(l.qsur->per_dimension_principal_axes)
+                   : std::nullopt;
+    });
     for (std::size_t k = 0; k < specs.size(); ++k)
         add_if_complete("mse:" + specs[k].to_string(), [k](const LayerAnalysis& l) {
             return k < l.quantization.size() && l.quantization[k].metrics

@@ -68,6 +68,8 @@ nlohmann::ordered_json to_json(const AnalysisReport& report) {
                          {"per_dimension", number(q.per_dimension)},
                          {"log10_rotated", number(q.log10_qsur_rotated)},
                          {"per_dimension_rotated", number(q.per_dimension_rotated)},
+                         {"log10_principal_axes", number(q.log10_qsur_principal_axes)},
+                         {"per_dimension_principal_axes", number(q.per_dimension_principal_axes)},
                          {"rank_deficient", q.rank_deficient},
                          {"floored_eigenvalues", q.floored_eigenvalues}};
         } else {
@@ -111,7 +113,7 @@ std::string to_csv(const AnalysisReport& report) {
     std::string out =
         "layer,kind,parameters,mean,std,absmax,sparsity,skewness,excess_kurtosis,max_to_mean,outlier_"
         "fraction,channel_kurtosis_p95,"
-        "log10_qsur,qsur_per_dimension,qsur_per_dimension_rotated";
+        "log10_qsur,qsur_per_dimension,qsur_per_dimension_rotated,qsur_per_dimension_principal_axes";
     for (const auto& spec : report.specs)
         out += ",mse:" + spec.to_string() + ",sqnr_db:" + spec.to_string() +
                ",bits_per_weight:" + spec.to_string();
@@ -132,7 +134,7 @@ std::string to_csv(const AnalysisReport& report) {
         }
         out += name + "," + std::string(layer_kind_name(layer.kind)) + "," + std::to_string(layer.parameters);
         if (!layer.error.empty()) {  // the columns stay empty; the JSON report says why
-            out += std::string(12 + 3 * report.specs.size(), ',') + "\n";
+            out += std::string(13 + 3 * report.specs.size(), ',') + "\n";
             continue;
         }
         for (double v : {s.mean, s.std, s.absmax, s.sparsity, s.skewness, s.excess_kurtosis, s.max_to_mean,
@@ -142,8 +144,9 @@ std::string to_csv(const AnalysisReport& report) {
             add(layer.qsur->log10_qsur);
             add(layer.qsur->per_dimension);
             add(layer.qsur->per_dimension_rotated);
+            add(layer.qsur->per_dimension_principal_axes);
         } else {
-            out += ",,,";
+            out += ",,,,";
         }
         for (const auto& outcome : layer.quantization) {
             if (outcome.metrics) {
@@ -164,6 +167,11 @@ std::string to_table(const AnalysisReport& report) {
     std::snprintf(line, sizeof line, "%-36s %-9s %11s %9s %9s %8s %8s %9s %9s %9s", "LAYER", "KIND", "PARAMS",
                   "KURTOSIS", "SKEW", "MMR", "OUTLIERS", "CH.KURT95", "QSUR^1/d", "ROTATED");
     out += line;
+    const bool axes = std::any_of(report.layers.begin(), report.layers.end(), [](const LayerAnalysis& l) {
+        return l.qsur && std::isfinite(l.qsur->per_dimension_principal_axes);
+    });
+    if (axes)
+        out += "  PAPER^1/d";
     for (const auto& spec : report.specs) {
         std::snprintf(line, sizeof line, " %16.16s", (spec.to_string() + " dB").c_str());
         out += line;
@@ -187,6 +195,11 @@ std::string to_table(const AnalysisReport& report) {
             std::snprintf(line, sizeof line, " %9s %9s", layer.qsur_skipped.empty() ? "n/a" : "skipped",
                           "n/a");
         out += line;
+        if (axes) {
+            std::snprintf(line, sizeof line, " %10.3g",
+                          layer.qsur ? layer.qsur->per_dimension_principal_axes : Qsur::nan);
+            out += line;
+        }
         for (const auto& outcome : layer.quantization) {
             if (outcome.metrics)
                 std::snprintf(line, sizeof line, " %16.2f", outcome.metrics->sqnr_db);
@@ -201,6 +214,10 @@ std::string to_table(const AnalysisReport& report) {
         "ROTATED: after a\n"
         "randomized Hadamard rotation of the input dimension; * rank-deficient (fewer rows than inputs: "
         "eigenvalues floored).\n";
+    if (axes)
+        out +=
+            "QSUR^1/d and ROTATED bound the confidence ellipsoid by its exact bounding box; PAPER^1/d is "
+            "OSTQuant's own cube,\nspanned by the endpoints of the principal axes (docs/metrics.md §5).\n";
     for (const auto& layer : report.layers)
         if (!layer.qsur_skipped.empty())
             out += layer.layer + ": " + layer.qsur_skipped + "\n";

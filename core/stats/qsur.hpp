@@ -19,6 +19,10 @@ struct QsurOptions {
     double confidence = 0.99;  // of the χ² quantile c; c cancels when the mean is zero
     bool rotated = true;       // also report QSUR after a randomized Hadamard rotation
     std::uint64_t rotation_seed = 0;
+    // Also the OSTQuant paper's own construction (docs/metrics.md §5): the cube spanned by the
+    // endpoints of the ellipsoid's principal axes. It needs the covariance's eigenvectors, an
+    // eigendecomposition of d³ (about 9× the Cholesky path's time), so it is asked for.
+    bool principal_axes = false;
 };
 
 struct Qsur {
@@ -28,6 +32,8 @@ struct Qsur {
     double per_dimension = nan;       // QSUR^(1/d)
     double log10_qsur_rotated = nan;  // after R = H·diag(±1) on the input dimension; NaN when not asked
     double per_dimension_rotated = nan;
+    double log10_qsur_principal_axes = nan;  // the paper's cube (QsurOptions::principal_axes)
+    double per_dimension_principal_axes = nan;
     bool rank_deficient =
         false;  // fewer samples than dimensions or a singular covariance: floored eigenvalues
     std::int64_t floored_eigenvalues = 0;
@@ -36,6 +42,12 @@ struct Qsur {
 // Closed form from the moments: Σ log λ_i, the mean μ and the diagonal Σ_jj of the covariance.
 double log_qsur(double log_det, std::span<const double> mean, std::span<const double> variance,
                 double confidence);
+
+// The paper's form: the side L spans the endpoints μ ± √(c·λ_i)·q_i of every principal axis,
+// L = max_j(μ_j + max_i √(cλ_i)|q_ij|) − min_j(μ_j − max_i √(cλ_i)|q_ij|). `axes` holds the unit
+// eigenvectors row by row (d × d), eigenvalues[i] belongs to row i.
+double log_qsur_principal_axes(std::span<const double> eigenvalues, std::span<const double> axes,
+                               std::span<const double> mean, double confidence);
 
 // Of a sample matrix, row-major [rows, cols]; rows ≥ 2.
 Qsur qsur(std::span<const float> values, std::int64_t rows, std::int64_t cols,

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <numbers>
 #include <random>
 
@@ -171,4 +172,48 @@ TEST_CASE("QSUR of degenerate weights: a constant column is flagged and an all-z
     const auto empty = qsur(zeros, 40, 8);
     CHECK(std::isnan(empty.log10_qsur));
     CHECK_THROWS_AS(qsur(zeros, 1, 320), Error);
+}
+
+TEST_CASE(
+    "QSUR in the paper's form spans the principal axes' endpoints: pi/4 where the bounding box gives pi/5") {
+    // Eigenvalues 4 and 1 on axes rotated by 45 degrees, zero mean (c cancels): the endpoints
+    // ±2·q1 and ±1·q2 reach ±√2 on both coordinates, a square of side 2√2 and area 8 around an
+    // ellipse of area 2π; the bounding box has Σ_jj = 2.5, side 2√2.5, area 10.
+    const double h = std::numbers::sqrt2 / 2;
+    const std::vector<double> lambda = {4, 1}, axes = {h, h, -h, h}, mean = {0, 0};
+    CHECK(std::exp(log_qsur_principal_axes(lambda, axes, mean, 0.99)) ==
+          Approx(std::numbers::pi / 4).epsilon(1e-12));
+    const std::vector<double> variance = {2.5, 2.5};
+    CHECK(std::exp(log_qsur(std::log(4.0), mean, variance, 0.99)) ==
+          Approx(std::numbers::pi / 5).epsilon(1e-12));
+
+    // The same from samples with exactly that covariance: ±2√1.5·q1 and ±√1.5·q2 (n − 1 = 3).
+    const double a = 2 * std::sqrt(1.5) * h, b = std::sqrt(1.5) * h;
+    const std::vector<float> x = {float(a),  float(a), float(-a), float(-a),
+                                  float(-b), float(b), float(b),  float(-b)};
+    QsurOptions options;
+    options.principal_axes = true;
+    const auto q = qsur(x, 4, 2, options);
+    CHECK(q.per_dimension_principal_axes * q.per_dimension_principal_axes ==
+          Approx(std::numbers::pi / 4).epsilon(1e-6));
+    CHECK(q.per_dimension * q.per_dimension == Approx(std::numbers::pi / 5).epsilon(1e-6));
+    CHECK(std::isnan(qsur(x, 4, 2).per_dimension_principal_axes));  // only when asked
+}
+
+TEST_CASE("QSUR in the paper's form equals NumPy's eigendecomposition, full rank and rank-deficient") {
+    std::ifstream in(data_path("golden/qsur_principal_axes.json"));
+    const auto golden = nlohmann::json::parse(in);
+    QsurOptions options;
+    options.principal_axes = true;
+    options.rotated = false;
+    for (const auto& c : golden["cases"]) {
+        const auto values = c["values"].get<std::vector<float>>();
+        const auto q = qsur(values, c["rows"].get<std::int64_t>(), c["cols"].get<std::int64_t>(), options);
+        INFO(c["rows"].get<int>() << " x " << c["cols"].get<int>());
+        CHECK(q.log10_qsur_principal_axes ==
+              Approx(c["log10_qsur_principal_axes"].get<double>()).epsilon(1e-9));
+        CHECK(q.log10_qsur == Approx(c["log10_qsur"].get<double>()).epsilon(1e-9));
+        // the paper's cube is never larger than the bounding box here, so its QSUR is higher
+        CHECK(q.log10_qsur_principal_axes >= q.log10_qsur - 1e-12);
+    }
 }
