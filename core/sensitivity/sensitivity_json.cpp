@@ -199,17 +199,21 @@ std::string to_table(const SensitivityReport& report) {
     }
     for (const auto& note : report.notes)
         out += "note: " + note + "\n";
-    std::snprintf(line, sizeof line, "%-20s %-16s %9s %12s %10s %10s %11s\n", "LAYER", "OP", "WEIGHTS",
-                  "HESS TRACE", "LRP", "PROXY TR", "KURTOSIS");
+    std::snprintf(line, sizeof line, "%-20s %-16s %9s %12s %10s %10s %11s %11s %11s\n", "LAYER", "OP",
+                  "WEIGHTS", "HESS TRACE", "LRP", "PROXY TR", "KURTOSIS", "W MAX/MEAN", "X MAX/MED");
     out += line;
     for (const auto& layer : report.layers) {
-        std::snprintf(line, sizeof line, "%-20.20s %-16.16s %9zu %12.5g %10.4f %10.4g %11.4g\n",
+        std::snprintf(line, sizeof line, "%-20.20s %-16.16s %9zu %12.5g %10.4f %10.4g %11.4g %11.4g %11.4g\n",
                       short_name(layer.layer).c_str(), layer.op.c_str(), layer.weights,
                       layer.hessian ? layer.hessian->hutchinson.trace : NAN,
                       layer.lrp ? layer.lrp->contribution : NAN,
-                      layer.damage ? layer.damage->proxy_trace : NAN, layer.excess_kurtosis);
+                      layer.damage ? layer.damage->proxy_trace : NAN, layer.excess_kurtosis,
+                      layer.max_to_mean, layer.damage ? layer.damage->activation_mmr : NAN);
         out += line;
     }
+    out +=
+        "KURTOSIS and W MAX/MEAN are of the weights; X MAX/MED is the mean over rows of the layer inputs' "
+        "max|x| / median|x|.\n";
     for (std::size_t s = 0; s < report.specs.size(); ++s) {
         out += "\n" + report.specs[s].to_string() + "\n";
         std::snprintf(line, sizeof line, "%-20s %12s %12s %12s %12s %12s\n", "LAYER", "DELTA LOSS", "KL",
