@@ -89,6 +89,8 @@ public slots:
     // Labelled or token data for the model metrics (Sensitivity view) and the model-based damage
     // of the Allocate view; the app's --calib.
     void setModelCalibration(const QString& path);
+    // View ▸ QSUR in OSTQuant's principal-axes form too: re-analyses with it (docs/metrics.md §5).
+    void setQsurPrincipalAxes(bool on);
     // Model-based sensitivity (Hessian, LRP, measured Δloss, …) under the Quantize view's spec, into the
     // sensitivity view.
     void runModelMetrics(const QString& labelledData);
@@ -162,6 +164,7 @@ private:
     std::vector<std::unique_ptr<quantlens::Analysis>> retired_;
     std::uint64_t analysisGeneration_ = 0;  // results of a retired analysis are ignored
     bool analysisCancelled_ = false;
+    bool qsurPrincipalAxes_ = false;
     QString lastError_;
 };
 

@@ -89,6 +89,7 @@ private slots:
     void allocateByLrpAndByImportance();
     void allocateOffersWhatTheExportFormatAccepts();
     void quantizeAndCompareHistogramsShowTheCentralRange();
+    void qsurInThePapersFormJoinsTheSensitivitySeries();
 };
 
 namespace {
@@ -1366,6 +1367,35 @@ void MainWindowTest::quantizeAndCompareHistogramsShowTheCentralRange() {
     QCOMPARE(compare->histogram()->overlayCount(), 2);
     // the layer alone was compared again: the whole-model figures on screen stay
     QVERIFY(compare->modelResult() && compare->modelResult()->totals.size() == wholeTotals);
+}
+
+// View ▸ QSUR in OSTQuant's principal-axes form: the analysis runs again with it, and the
+// Sensitivity view offers it beside the bounding-box form, with the core's values.
+void MainWindowTest::qsurInThePapersFormJoinsTheSensitivitySeries() {
+    QTemporaryDir cache;
+    qputenv("QUANTLENS_CACHE_DIR", cache.path().toUtf8());
+    const auto unsetCache = qScopeGuard([] { qunsetenv("QUANTLENS_CACHE_DIR"); });
+    const QString path = QStringLiteral(QUANTLENS_SAMPLES "/digits-mlp.h5");
+    MainWindow window;
+    QSignalSpy finished(&window, &MainWindow::analysisFinished);
+    showAndOpen(window, path);
+    QTRY_VERIFY_WITH_TIMEOUT(!finished.isEmpty(), 60000);
+    auto* panel = window.sensitivityPanel();
+    QVERIFY(panel->values(QStringLiteral("qsur_per_dimension")));
+    QVERIFY(!panel->values(QStringLiteral("qsur_per_dimension_principal_axes")));
+
+    finished.clear();
+    window.setQsurPrincipalAxes(true);
+    QTRY_VERIFY_WITH_TIMEOUT(!finished.isEmpty(), 60000);
+    const auto* axes = panel->values(QStringLiteral("qsur_per_dimension_principal_axes"));
+    QVERIFY(axes);
+    const auto model = quantlens::Model::open(path.toStdString());
+    const auto weights = model.read_weights(model.layer("dense"));
+    quantlens::QsurOptions options;
+    options.principal_axes = true;
+    const auto expected = quantlens::qsur(weights.values(), weights.shape[0],
+                                          weights.values().size() / weights.shape[0], options);
+    QCOMPARE(axes->front(), expected.per_dimension_principal_axes);
 }
 
 QTEST_MAIN(MainWindowTest)

@@ -48,6 +48,8 @@ public:
     PlotPicker* barPicker() const { return barPicker_; }
     PlotPicker* scatterPicker() const { return scatterPicker_; }
     double shownSpearman() const { return rho_; }  // of the scatter on screen (NaN when undefined)
+    // A series the plots can show, by name (weights-only or model-based); null when there is none.
+    const std::vector<double>* values(const QString& name) const;
 
 signals:
     void modelMetricsRequested();                     // with data to be chosen
@@ -57,7 +59,6 @@ signals:
 private:
     void drawBars();
     void drawScatter();
-    const std::vector<double>* values(const QString& name) const;
 
     quantlens::MetricSeries series_;
     std::vector<std::pair<std::string, std::map<std::string, double>>> extra_;
