@@ -8,6 +8,7 @@
 #include "analysis/model_analysis.hpp"
 #include "cli_common.hpp"
 #include "sensitivity/allocation_evidence.hpp"
+#include "sensitivity/sensitivity_import.hpp"
 #include "export/export_refusals.hpp"
 #include "quant/comparison.hpp"
 #include "export/llama_quantize_types.hpp"
@@ -112,7 +113,7 @@ void add_allocate(CLI::App& app) {
         "allocate", "Choose a spec per layer under a size budget (mixed precision) and write the plan");
     struct Options {
         std::string model, budget, metric = "mse", out, cache_dir, llama_types, calib, imatrix, mix;
-        std::string lrp_rule = "epsilon", for_format;
+        std::string lrp_rule = "epsilon", for_format, sensitivity_report;
         std::vector<std::string> candidates, kinds, pins;
         bool json = false, no_cache = false, tie_fused = false, force = false, keep_mix = false;
     };
@@ -143,6 +144,10 @@ void add_allocate(CLI::App& app) {
             {"mse", "kurtosis", "max_to_mean", "hawq", "measured", "fisher", "imatrix", "lrp"}));
     command->add_option("--calib", options->calib,
                         "labelled calibration data (x, y) for --metric hawq, measured, fisher and lrp");
+    command->add_option(
+        "--sensitivity-report", options->sensitivity_report,
+        "take --metric hawq, measured, fisher or lrp from this report (`sensitivity --json`, or "
+        "a runner's on other machines) instead of running the engine on --calib");
     command->add_option("--lrp-rule", options->lrp_rule, "LRP rule for --metric lrp")
         ->check(CLI::IsMember({"epsilon", "gamma", "zplus"}));
     command->add_option("--candidate", options->candidates,
@@ -200,7 +205,8 @@ void add_allocate(CLI::App& app) {
             if (!options->out.empty() && options->out == options->llama_types)
                 throw Error(options->out, "",
                             "named by both --out and --llama-tensor-types; give each its own file");
-            const std::vector<std::string> inputs = {options->calib, options->imatrix};
+            const std::vector<std::string> inputs = {options->calib, options->imatrix,
+                                                     options->sensitivity_report};
             guard_cli_output(options->out, model, inputs, options->force);
             guard_cli_output(options->llama_types, model, inputs, options->force);
             attach_importance(model, options->imatrix);
@@ -230,15 +236,23 @@ void add_allocate(CLI::App& app) {
                     export_refusals(model, options->for_format, quantizable_layers(model), analysis.specs);
             }
             const auto report = analyze_model(model, analysis, stderr_progress("w"), &interrupt_token());
-            if (request.metric == DamageMetric::Hawq) {
+            const bool engine_metric =
+                request.metric == DamageMetric::Hawq || request.metric == DamageMetric::Measured ||
+                request.metric == DamageMetric::Fisher || request.metric == DamageMetric::Lrp;
+            if (engine_metric && !options->sensitivity_report.empty()) {
+                auto evidence = evidence_of(import_sensitivity_report(model, options->sensitivity_report));
+                request.hessian_traces = std::move(evidence.hessian_traces);
+                request.measured_damage = std::move(evidence.measured_damage);
+                request.fisher_damage = std::move(evidence.fisher_damage);
+                request.lrp_contributions = std::move(evidence.lrp_contributions);
+            } else if (request.metric == DamageMetric::Hawq) {
                 if (options->calib.empty())
                     throw Error("", "--metric hawq",
                                 "needs --calib with labelled calibration data for the Hessian traces");
                 request.hessian_traces = hessian_evidence(model, load_model_data(model, options->calib),
                                                           stderr_progress("layers"), &interrupt_token())
                                              .hessian_traces;
-            }
-            if (request.metric == DamageMetric::Lrp) {
+            } else if (request.metric == DamageMetric::Lrp) {
                 if (options->calib.empty())
                     throw Error("", "--metric lrp",
                                 "needs --calib with labelled calibration data to explain");
@@ -247,8 +261,7 @@ void add_allocate(CLI::App& app) {
                 request.lrp_contributions =
                     lrp_evidence(model, load_model_data(model, options->calib), lrp, &interrupt_token())
                         .lrp_contributions;
-            }
-            if (request.metric == DamageMetric::Measured || request.metric == DamageMetric::Fisher) {
+            } else if (request.metric == DamageMetric::Measured || request.metric == DamageMetric::Fisher) {
                 if (options->calib.empty())
                     throw Error("", "--metric " + options->metric,
                                 "needs --calib with labelled calibration data to measure the loss on");

@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "cli_common.hpp"
+#include "sensitivity/sensitivity_import.hpp"
 #include "sensitivity/sensitivity_report.hpp"
 
 namespace quantlens::cli {
@@ -13,7 +14,7 @@ void add_sensitivity(CLI::App& app) {
                                        "proxy, each predictor ranked against the measured delta loss");
     struct Options {
         std::string model, calib, metrics = "hessian,lrp,measured,proxy", rule = "epsilon", target = "label",
-                                  cache_dir;
+                                  cache_dir, import;
         std::vector<std::string> specs;
         std::size_t samples = 0;
         std::uint64_t seed = 0;
@@ -26,12 +27,16 @@ void add_sensitivity(CLI::App& app) {
             "MODEL", options->model,
             "a Keras .h5 classifier (Sequential or Functional) or a Hugging Face gpt2 / llama folder")
         ->required();
+    auto* import = command->add_option(
+        "--import", options->import,
+        "a report made elsewhere (schema quantlens.sensitivity/2: another QuantLens, or a runner on other "
+        "machines), checked against MODEL and shown as if computed here; no calibration run");
     command
         ->add_option(
             "--calib", options->calib,
             "calibration data: x [samples, features] or [samples, h, w, c] and integer y [samples] for "
             "classifiers; input_ids [samples, tokens] or a .txt file (bytes) for language models")
-        ->required();
+        ->excludes(import);
     command->add_option("--metrics", options->metrics,
                         "comma-separated: hessian, lrp, measured, proxy (default all)");
     command->add_option(
@@ -74,9 +79,13 @@ void add_sensitivity(CLI::App& app) {
             request.use_cache = !options->no_cache;
             request.cache_dir = options->cache_dir;
             const auto model = Model::open(options->model);
-            const auto data = load_model_data(model, options->calib, options->samples);
+            if (options->import.empty() && options->calib.empty())
+                throw Error("", "--calib", "is needed (or --import with a report made elsewhere)");
             const auto report =
-                model_sensitivity(model, data, request, stderr_progress("steps"), &interrupt_token());
+                !options->import.empty()
+                    ? import_sensitivity_report(model, options->import)
+                    : model_sensitivity(model, load_model_data(model, options->calib, options->samples),
+                                        request, stderr_progress("steps"), &interrupt_token());
             if (options->json)
                 std::cout << to_json(report).dump(2) << "\n";
             else

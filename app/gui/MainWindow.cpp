@@ -50,6 +50,7 @@
 #include "panels/SpecEditor.hpp"
 #include "quant/calibration_inputs.hpp"
 #include "quant/comparison.hpp"
+#include "sensitivity/sensitivity_import.hpp"
 #include "sensitivity/sensitivity_report.hpp"
 #include "panels/SensitivityPanel.hpp"
 #include "panels/LayerInspector.hpp"
@@ -509,6 +510,13 @@ void MainWindow::buildMenus() {
         if (!path.isEmpty())
             openCalibration(path);
     });
+    file->addAction(tr("Import &Sensitivity Report…"), this, [this] {
+        const auto path = widgets::openFileDialog(
+            this, tr("Import a sensitivity report (quantlens-cli sensitivity --json, or a runner's)"),
+            tr("Reports (*.json);;All files (*)"));
+        if (!path.isEmpty())
+            importSensitivityReport(path);
+    });
     file->addAction(tr("Load &Importance Matrix…"), this, [this] {
         const auto path = widgets::openFileDialog(
             this, tr("Load a llama.cpp importance matrix (llama-imatrix or quantlens-cli imatrix)"),
@@ -901,6 +909,28 @@ void MainWindow::openCalibration(const QString& path) {
                                      .arg(QFileInfo(path).fileName()),
                                  8000);
         inspector_->setCalibration(std::move(inputs));
+    } catch (const quantlens::Error& error) {
+        showError(QString::fromStdString(error.what()));
+    }
+}
+
+void MainWindow::importSensitivityReport(const QString& path) {
+    if (!model_) {
+        showError(tr("Open a model first: a sensitivity report belongs to one model."));
+        return;
+    }
+    try {
+        const auto report = quantlens::import_sensitivity_report(*model_, path.toStdString());
+        showModelMetrics(report);
+        allocation_->setImportedEvidence(quantlens::evidence_of(report));
+        statusBar()->showMessage(
+            tr("Sensitivity report %1: %2 layers, %3 specs, %4 samples; its figures serve "
+               "the Sensitivity view, the table and Allocate")
+                .arg(QFileInfo(path).fileName())
+                .arg(report.layers.size())
+                .arg(report.specs.size())
+                .arg(report.samples),
+            10000);
     } catch (const quantlens::Error& error) {
         showError(QString::fromStdString(error.what()));
     }

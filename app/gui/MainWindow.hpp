@@ -91,6 +91,9 @@ public slots:
     void setModelCalibration(const QString& path);
     // View ▸ QSUR in OSTQuant's principal-axes form too: re-analyses with it (docs/metrics.md §5).
     void setQsurPrincipalAxes(bool on);
+    // File ▸ Import Sensitivity Report: a report made elsewhere, checked against this model, shown
+    // as the model metrics are and used by Allocate (sensitivity/sensitivity_import).
+    void importSensitivityReport(const QString& path);
     // Model-based sensitivity (Hessian, LRP, measured Δloss, …) under the Quantize view's spec, into the
     // sensitivity view.
     void runModelMetrics(const QString& labelledData);

@@ -1,5 +1,6 @@
 // The sensitivity report as JSON (the CLI's --json and the on-disk cache, read back by
 // sensitivity_from_json) and as a terminal table.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -49,6 +50,13 @@ std::vector<double> read_numbers(const nlohmann::json& json, const char* name, c
     }
     return out;
 }
+// A count: a whole number from 0 to 2^53 (a report from elsewhere is not trusted to hold one).
+std::size_t read_count(const nlohmann::json& json, const char* name, const std::string& source) {
+    const double value = read_number(json, name, source);
+    if (!(value >= 0 && value <= 9007199254740992.0) || value != std::floor(value))
+        throw Error(source, name, "must be a whole number from 0 to 2^53");
+    return static_cast<std::size_t>(value);
+}
 std::string read_string(const nlohmann::json& json, const char* name, const std::string& source) {
     const auto& value = field(json, name, source);
     if (!value.is_string())
@@ -70,6 +78,8 @@ nlohmann::ordered_json to_json(const SensitivityReport& report) {
                    {"specs", ordered::array()}};
     for (const auto& spec : report.specs)
         out["specs"].push_back(spec.to_string());
+    if (!report.model_identity.empty())
+        out["model_identity"] = report.model_identity;
     if (report.lrp_conservation_error)
         out["lrp_conservation_error"] = number(*report.lrp_conservation_error);
     out["layers"] = ordered::array();
@@ -124,18 +134,23 @@ SensitivityReport sensitivity_from_json(const nlohmann::json& json, const std::s
     SensitivityReport report;
     report.model = read_string(json, "model", source);
     report.calibration = read_string(json, "calibration", source);
-    report.samples = static_cast<std::size_t>(read_number(json, "samples", source));
+    if (json.contains("model_identity"))
+        report.model_identity = read_string(json, "model_identity", source);
+    report.samples = read_count(json, "samples", source);
     report.loss = read_number(json, "loss", source);
     report.accuracy = read_number(json, "accuracy", source);
-    for (const auto& spec : field(json, "specs", source))
+    for (const auto& spec : field(json, "specs", source)) {
+        if (!spec.is_string())
+            throw Error(source, "specs", "must be an array of spec texts");
         report.specs.push_back(QuantSpec::parse(spec.get<std::string>()));
+    }
     if (json.contains("lrp_conservation_error"))
         report.lrp_conservation_error = read_number(json, "lrp_conservation_error", source);
     for (const auto& row : field(json, "layers", source)) {
         LayerSensitivity layer;
         layer.layer = read_string(row, "layer", source);
         layer.op = read_string(row, "op", source);
-        layer.weights = static_cast<std::size_t>(read_number(row, "weights", source));
+        layer.weights = read_count(row, "weights", source);
         layer.excess_kurtosis = read_number(row, "excess_kurtosis", source);
         layer.max_to_mean = read_number(row, "max_to_mean", source);
         if (row.contains("qsur_per_dimension"))
@@ -144,10 +159,11 @@ SensitivityReport sensitivity_from_json(const nlohmann::json& json, const std::s
             const auto& h = row["hessian"];
             LayerHessian hessian;
             hessian.layer = layer.layer;
-            hessian.parameters = static_cast<std::size_t>(read_number(h, "parameters", source));
+            hessian.parameters = read_count(h, "parameters", source);
             hessian.hutchinson.trace = read_number(h, "trace", source);
             hessian.hutchinson.standard_error = read_number(h, "standard_error", source);
-            hessian.hutchinson.samples = static_cast<int>(read_number(h, "samples", source));
+            hessian.hutchinson.samples =
+                static_cast<int>(std::min<std::size_t>(read_count(h, "samples", source), 1u << 30));
             hessian.omega = read_numbers(h, "omega", source);
             if (h.contains("exact"))
                 hessian.exact = read_number(h, "exact", source);
@@ -181,8 +197,7 @@ SensitivityReport sensitivity_from_json(const nlohmann::json& json, const std::s
             report.notes.push_back(note.get<std::string>());
     for (const auto& a : field(json, "agreement", source))
         report.agreement.push_back({read_string(a, "spec", source), read_string(a, "predictor", source),
-                                    read_number(a, "spearman", source),
-                                    static_cast<std::size_t>(read_number(a, "layers", source))});
+                                    read_number(a, "spearman", source), read_count(a, "layers", source)});
     return report;
 }
 

@@ -65,6 +65,8 @@ void store(const std::string& path, const std::string& key, const SensitivityRep
     write_cache_file(path, kCacheSchema, key, nlohmann::json::parse(to_json(report).dump()));
 }
 
+}  // namespace
+
 std::vector<PredictorAgreement> agreement_of(const SensitivityReport& report) {
     std::vector<PredictorAgreement> result;
     for (std::size_t s = 0; s < report.specs.size(); ++s) {
@@ -91,8 +93,6 @@ std::vector<PredictorAgreement> agreement_of(const SensitivityReport& report) {
     }
     return result;
 }
-
-}  // namespace
 
 void set_metrics(SensitivityRequest& request, const std::string& metrics) {
     request.hessian = request.lrp = request.measured = request.proxy = false;
@@ -173,6 +173,7 @@ SensitivityReport model_sensitivity(const Model& model, const LabelledData& data
             return std::move(*hit);
     SensitivityReport report;
     report.model = model.file().path();
+    report.model_identity = hex64(model_identity(model.file().path()).content);
     report.calibration = data.path;
     report.samples = static_cast<std::size_t>(data.x.rows());
     report.specs = request.specs;

@@ -51,6 +51,9 @@ struct PredictorAgreement {
 
 struct SensitivityReport {
     std::string model, calibration;
+    // The model's identity as plans carry it (model/model_identity `content`, 16 hex digits):
+    // an imported report must name the model it is opened with. Empty when the writer gave none.
+    std::string model_identity;
     std::size_t samples = 0;
     double loss = 0, accuracy = 0;
     std::vector<QuantSpec> specs;
@@ -68,6 +71,9 @@ std::string predictor_label(std::string_view predictor);
 // The predictors' agreement with the measured Δloss under `spec` (its text form): labelled
 // predictors with a finite ρ only, best (highest ρ) first; ties keep the report's order.
 std::vector<PredictorAgreement> ranked_predictors(const SensitivityReport& report, const std::string& spec);
+
+// Every predictor's Spearman ρ against the measured Δloss, per spec (what `agreement` holds).
+std::vector<PredictorAgreement> agreement_of(const SensitivityReport& report);
 
 SensitivityReport model_sensitivity(const Model& model, const LabelledData& data,
                                     const SensitivityRequest& request, const Progress& progress = {},

@@ -268,6 +268,7 @@ void AllocationPanel::setModel(std::shared_ptr<const quantlens::Model> model) {
     plan_.reset();
     pins_.clear();
     evidence_.reset();
+    importedEvidence_.reset();
     reportImportance_ = nullptr;
     refusalsKey_.clear();
     history_.clear();
@@ -314,11 +315,11 @@ quantlens::PlanRequest AllocationPanel::request(const quantlens::Budget& budget,
     request.tie_fused = tieFused_->isChecked();
     if (filter == Filter::ExportFormat)
         request.refused = refusals(quantlens::specs_to_measure(request));
-    if (evidenceServes(metric_->currentData().toString())) {
-        request.hessian_traces = evidence_->hessian_traces;
-        request.measured_damage = evidence_->measured_damage;
-        request.fisher_damage = evidence_->fisher_damage;
-        request.lrp_contributions = evidence_->lrp_contributions;
+    if (const auto* evidence = servingEvidence(metric_->currentData().toString())) {
+        request.hessian_traces = evidence->hessian_traces;
+        request.measured_damage = evidence->measured_damage;
+        request.fisher_damage = evidence->fisher_damage;
+        request.lrp_contributions = evidence->lrp_contributions;
     }
     return request;
 }
@@ -348,12 +349,27 @@ void AllocationPanel::setExportFormat(const QString& format) {
     exportFormat_->setCurrentIndex(std::max(0, exportFormat_->findData(format)));
 }
 
-// One engine run gives both the measured Δloss and its Fisher–Taylor estimate.
-bool AllocationPanel::evidenceServes(const QString& metric) const {
+// The engine's figures for `metric`: those measured here (one engine run gives both the measured
+// Δloss and its Fisher–Taylor estimate), else an imported report's; null when neither has them.
+const quantlens::AllocationEvidence* AllocationPanel::servingEvidence(const QString& metric) const {
     const auto family = [](const QString& m) {
         return m == QLatin1String("fisher") ? QStringLiteral("measured") : m;
     };
-    return evidence_ && family(evidenceMetric_) == family(metric);
+    if (evidence_ && family(evidenceMetric_) == family(metric))
+        return &*evidence_;
+    const bool engineMetric = metric == QLatin1String("hawq") || metric == QLatin1String("measured") ||
+                              metric == QLatin1String("fisher") || metric == QLatin1String("lrp");
+    return engineMetric && importedEvidence_ ? &*importedEvidence_ : nullptr;
+}
+
+bool AllocationPanel::evidenceServes(const QString& metric) const {
+    return servingEvidence(metric) != nullptr;
+}
+
+void AllocationPanel::setImportedEvidence(quantlens::AllocationEvidence evidence) {
+    importedEvidence_ = std::move(evidence);
+    if (report_)
+        solve(Frontier::Recompute, sliderBits());
 }
 
 bool AllocationPanel::needsEngine() const {
@@ -450,7 +466,9 @@ void AllocationPanel::analyse() {
         return;
     }
     const QString metric = metric_->currentData().toString();
-    if (needsEngine() && calibration_.isEmpty()) {
+    // An imported report's figures serve the model-based metrics: only the weights are measured.
+    const bool fromReport = needsEngine() && importedEvidence_;
+    if (needsEngine() && calibration_.isEmpty() && !fromReport) {
         summary_->setText(
             tr("%1 runs the model on calibration data: choose it in the Sensitivity view (Model "
                "metrics) or start QuantLens with --calib FILE.")
@@ -467,13 +485,15 @@ void AllocationPanel::analyse() {
     auto model = model_;
     const std::string calibration = calibration_.toStdString();
     job_->start(tr("Measuring candidates"),
-                [model, options, metric, calibration](const quantlens::Progress& progress,
-                                                      const quantlens::CancelToken& cancel) -> std::any {
+                [model, options, metric, calibration, fromReport](
+                    const quantlens::Progress& progress, const quantlens::CancelToken& cancel) -> std::any {
                     auto measured = std::make_shared<Measured>();
                     measured->report = std::make_shared<quantlens::AnalysisReport>(
                         quantlens::analyze_model(*model, options, progress, &cancel));
                     measured->metric = metric;
                     measured->importance = model->importance_matrix();
+                    if (fromReport)  // the imported report's figures serve
+                        return std::shared_ptr<const Measured>(std::move(measured));
                     if (metric == QLatin1String("hawq"))
                         measured->evidence = quantlens::hessian_evidence(
                             *model, quantlens::load_model_data(*model, calibration), progress, &cancel);

@@ -50,6 +50,9 @@ public:
     void setMetric(const QString& name);
     // Offer each layer only what this export format accepts ("" for any format).
     void setExportFormat(const QString& format);
+    // A sensitivity report's figures (File ▸ Import Sensitivity Report): HAWQ Ω, measured Δloss,
+    // Fisher–Taylor and LRP come from it without running the engine, until the model changes.
+    void setImportedEvidence(quantlens::AllocationEvidence evidence);
     // An importance matrix was attached to the model: what was measured without it is re-measured.
     void importanceChanged();
     // Pins and budget: every change can be undone and redone (Ctrl+Z, Ctrl+Shift+Z).
@@ -87,6 +90,7 @@ private:
                                    Filter filter = Filter::ExportFormat) const;
     bool needsEngine() const;  // the metric runs the model on calibration data
     bool evidenceServes(const QString& metric) const;
+    const quantlens::AllocationEvidence* servingEvidence(const QString& metric) const;
     const quantlens::SpecRefusals& refusals(const std::vector<quantlens::QuantSpec>& specs) const;
     void remember();  // the pins and budget now, as a step to undo to
     void stepTo(std::size_t step);
@@ -102,6 +106,7 @@ private:
     std::shared_ptr<const quantlens::AnalysisReport> report_;
     std::vector<std::pair<std::string, quantlens::QuantSpec>> pins_;
     std::optional<quantlens::AllocationEvidence> evidence_;
+    std::optional<quantlens::AllocationEvidence> importedEvidence_;  // File ▸ Import Sensitivity Report
     QString evidenceMetric_, calibration_;
     const quantlens::ImportanceMatrix* reportImportance_ = nullptr;  // attached when report_ was measured
     struct Step {
