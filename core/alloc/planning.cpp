@@ -275,8 +275,8 @@ PlanResult plan_allocation(const Model& model, const AnalysisReport& report, con
             static_cast<unsigned long long>(fixed_bytes));
         throw Error("", "budget \"" + request.budget.to_string() + "\"", need);
     }
-    PlanResult result{QuantPlan{}, std::move(solver), *chosen, {}, {}, budget_bits, fixed_bytes};
-    result.fallbacks = std::move(fallbacks);
+    PlanResult result{QuantPlan{}, std::move(solver), *chosen,     {},
+                      {},          budget_bits,       fixed_bytes, std::move(fallbacks)};
     auto& plan = result.plan;
     plan.model_path = path;
     plan.model_identity = hex64(model_identity(path).content);

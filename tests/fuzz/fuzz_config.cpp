@@ -1,4 +1,5 @@
-// JSON configs (sharded-safetensors indexes, Keras model_config, quantization plans) and
+// JSON configs (sharded-safetensors indexes, Keras model_config, quantization plans, sensitivity
+// reports made elsewhere, which must print and parse back to themselves) and
 // quantizer spec text, which configuration files carry: a spec that parses must print and
 // parse back to itself, and so must a plan and a budget.
 #include <cstddef>
@@ -8,7 +9,9 @@
 #include "alloc/plan.hpp"
 #include "io/hdf5.hpp"
 #include "io/safetensors.hpp"
+#include "io/json_limits.hpp"
 #include "quant/quant_spec.hpp"
+#include "sensitivity/sensitivity_report.hpp"
 #include "util/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -29,6 +32,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const auto plan = quantlens::parse_plan(text, "fuzz.plan.json");
         const auto printed = quantlens::to_json(plan).dump();
         if (quantlens::to_json(quantlens::parse_plan(printed, "again.plan.json")).dump() != printed)
+            __builtin_trap();
+    } catch (const quantlens::Error&) {
+    }
+    try {
+        const auto json = quantlens::parse_untrusted_json(text, "fuzz.report.json", "sensitivity report");
+        auto report = quantlens::sensitivity_from_json(json, "fuzz.report.json");
+        report.agreement = quantlens::agreement_of(report);  // as an import ranks it again
+        const auto printed = quantlens::to_json(report).dump();
+        const auto again = quantlens::sensitivity_from_json(nlohmann::json::parse(printed), "again.json");
+        if (quantlens::to_json(again).dump() != printed)
             __builtin_trap();
     } catch (const quantlens::Error&) {
     }
