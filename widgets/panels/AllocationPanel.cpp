@@ -333,7 +333,9 @@ const quantlens::SpecRefusals& AllocationPanel::refusals(
     const auto format = exportFormat_->currentData().toString().toStdString();
     if (format.empty() || !model_)
         return kNone;
-    std::string key = format;
+    // The attached importance matrix decides some GGUF refusals (types llama-quantize writes only with one).
+    std::string key =
+        format + "|" + std::to_string(reinterpret_cast<std::uintptr_t>(model_->importance_matrix()));
     for (const auto& spec : specs)
         key.append("|").append(spec.to_string());
     if (key != refusalsKey_) {
