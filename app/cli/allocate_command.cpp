@@ -236,10 +236,7 @@ void add_allocate(CLI::App& app) {
                     export_refusals(model, options->for_format, quantizable_layers(model), analysis.specs);
             }
             const auto report = analyze_model(model, analysis, stderr_progress("w"), &interrupt_token());
-            const bool engine_metric =
-                request.metric == DamageMetric::Hawq || request.metric == DamageMetric::Measured ||
-                request.metric == DamageMetric::Fisher || request.metric == DamageMetric::Lrp;
-            if (engine_metric && !options->sensitivity_report.empty()) {
+            if (is_model_based(request.metric) && !options->sensitivity_report.empty()) {
                 auto evidence = evidence_of(import_sensitivity_report(model, options->sensitivity_report));
                 request.hessian_traces = std::move(evidence.hessian_traces);
                 request.measured_damage = std::move(evidence.measured_damage);

@@ -48,6 +48,11 @@ std::string_view damage_metric_name(DamageMetric metric) {
     return "mse";
 }
 
+bool is_model_based(DamageMetric metric) {
+    return metric == DamageMetric::Hawq || metric == DamageMetric::Measured ||
+           metric == DamageMetric::Fisher || metric == DamageMetric::Lrp;
+}
+
 DamageMetric parse_damage_metric(std::string_view name) {
     for (auto metric :
          {DamageMetric::Mse, DamageMetric::Kurtosis, DamageMetric::MaxToMean, DamageMetric::Hawq,

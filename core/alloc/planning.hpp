@@ -30,6 +30,9 @@ enum class DamageMetric {
           // the share of its weights' energy the spec loses, ‖Q(W) − W‖² / ‖W‖² (docs/plan.md)
 };
 std::string_view damage_metric_name(DamageMetric metric);
+// Hawq, Measured, Fisher and Lrp: made of the sensitivity engine's figures on calibration data (or
+// of a report made elsewhere), which the request must carry.
+bool is_model_based(DamageMetric metric);
 DamageMetric parse_damage_metric(std::string_view name);  // Error listing the names
 
 // The candidates every layer may take when the user names none: the CLI's `allocate` and the

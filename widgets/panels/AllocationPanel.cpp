@@ -359,9 +359,8 @@ const quantlens::AllocationEvidence* AllocationPanel::servingEvidence(const QStr
     };
     if (evidence_ && family(evidenceMetric_) == family(metric))
         return &*evidence_;
-    const bool engineMetric = metric == QLatin1String("hawq") || metric == QLatin1String("measured") ||
-                              metric == QLatin1String("fisher") || metric == QLatin1String("lrp");
-    return engineMetric && importedEvidence_ ? &*importedEvidence_ : nullptr;
+    const bool modelBased = quantlens::is_model_based(quantlens::parse_damage_metric(metric.toStdString()));
+    return modelBased && importedEvidence_ ? &*importedEvidence_ : nullptr;
 }
 
 bool AllocationPanel::evidenceServes(const QString& metric) const {
@@ -375,9 +374,8 @@ void AllocationPanel::setImportedEvidence(quantlens::AllocationEvidence evidence
 }
 
 bool AllocationPanel::needsEngine() const {
-    const auto metric = metric_->currentData().toString();
-    return metric == QLatin1String("hawq") || metric == QLatin1String("measured") ||
-           metric == QLatin1String("fisher") || metric == QLatin1String("lrp");
+    return quantlens::is_model_based(
+        quantlens::parse_damage_metric(metric_->currentData().toString().toStdString()));
 }
 
 void AllocationPanel::importanceChanged() {
