@@ -29,13 +29,17 @@ bool writes_folder(const Model& model, std::string_view format) {
     return format == "safetensors-packed" || (format == "fakequant" && !model_folder(model.file()).empty());
 }
 
+void require_export_format(std::string_view format, const std::string& file) {
+    if (std::find(export_formats().begin(), export_formats().end(), format) == export_formats().end())
+        throw Error(file, "format \"" + std::string(format) + "\"",
+                    "expected gguf, fakequant, safetensors-packed, gptqmodel, compressed-tensors, aimet or "
+                    "llama-tensor-types");
+}
+
 ExportOutcome export_plan(const Model& model, const QuantPlan& plan, const std::string& plan_file,
                           std::string_view format, const std::string& out_path, const Progress& progress,
                           const CancelToken* cancel, bool replace_existing) {
-    if (std::find(export_formats().begin(), export_formats().end(), format) == export_formats().end())
-        throw Error(out_path, "format \"" + std::string(format) + "\"",
-                    "expected gguf, fakequant, safetensors-packed, gptqmodel, compressed-tensors, aimet or "
-                    "llama-tensor-types");
+    require_export_format(format, out_path);
     const auto shape = writes_folder(model, format) ? OutputShape::Folder : OutputShape::File;
     std::vector<std::string> inputs = {model_input(model.file()), plan_file};
     if (const auto* importance = model.importance_matrix())

@@ -14,6 +14,8 @@ namespace quantlens {
 // "llama-tensor-types".
 const std::vector<std::string>& export_formats();
 bool is_dialect(std::string_view format);
+// Error naming `file` and the format when `format` is not one of export_formats(), listing them.
+void require_export_format(std::string_view format, const std::string& file);
 
 struct ExportOutcome {
     ExportSummary summary;  // weight formats

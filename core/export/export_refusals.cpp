@@ -1,7 +1,5 @@
 #include "export/export_refusals.hpp"
 
-#include <algorithm>
-
 #include "export/compressed_tensors.hpp"
 #include "export/dialects.hpp"
 #include "export/export_plan.hpp"
@@ -35,10 +33,7 @@ void run_checks(const Model& model, std::string_view format,
 }  // namespace
 
 std::string export_source_refusal(const Model& model, std::string_view format) {
-    if (std::find(export_formats().begin(), export_formats().end(), format) == export_formats().end())
-        throw Error("", "export format \"" + std::string(format) + "\"",
-                    "expected gguf, fakequant, safetensors-packed, gptqmodel, compressed-tensors, aimet or "
-                    "llama-tensor-types");
+    require_export_format(format, "");
     try {
         run_checks(model, format, {});
     } catch (const Error& error) {
