@@ -7,6 +7,7 @@
 #include "export/export_plan.hpp"
 #include "export/export_refusals.hpp"
 #include "quant/comparison.hpp"
+#include "plan_support.hpp"
 #include "test_support.hpp"
 
 using namespace quantlens;
@@ -51,11 +52,7 @@ TEST_CASE("a plan allocated for an export format exports without a refusal") {
     request.candidates = {QuantSpec::parse("int4:g32:asym"), QuantSpec::parse("q4_0"),
                           QuantSpec::parse("int8:channel:sym"), QuantSpec::parse("q8_0")};
     request.budget = Budget::parse("6bpw");
-    AnalysisOptions options;
-    options.specs = specs_to_measure(request);
-    options.qsur = false;
-    options.use_cache = false;
-    const auto report = analyze_model(model, options);
+    const auto report = analysis_for(model, request);
 
     // Without the filter the plan takes the integer grids, which GGUF cannot hold.
     const auto free = plan_allocation(model, report, request);
@@ -63,7 +60,7 @@ TEST_CASE("a plan allocated for an export format exports without a refusal") {
     CHECK_THROWS_AS(export_plan(model, free.plan, dir.file("free.json"), "gguf", dir.file("free.gguf")),
                     ExportRefused);
 
-    request.refused = export_refusals(model, "gguf", quantizable_layers(model), options.specs);
+    request.refused = export_refusals(model, "gguf", quantizable_layers(model), specs_to_measure(request));
     const auto filtered = plan_allocation(model, report, request);
     for (const auto& [layer, spec] : filtered.plan.layers)
         CHECK((spec.to_string() == "q4_0" || spec.to_string() == "q8_0"));

@@ -9,22 +9,11 @@
 #include "alloc/planning.hpp"
 #include "export/llama_quantize_types.hpp"
 #include "model/model_identity.hpp"
+#include "plan_support.hpp"
 #include "test_support.hpp"
 
 using namespace quantlens;
 using namespace quantlens::test;
-
-namespace {
-
-AnalysisReport analysis_for(const Model& model, const PlanRequest& request) {
-    AnalysisOptions options;
-    options.specs = specs_to_measure(request);
-    options.qsur = false;
-    options.use_cache = false;
-    return analyze_model(model, options);
-}
-
-}  // namespace
 
 TEST_CASE("budgets parse as bits per weight or bytes and print back the same") {
     CHECK(Budget::parse("4.5bpw").kind == Budget::Kind::BitsPerWeight);

@@ -8,6 +8,7 @@
 #include "alloc/planning.hpp"
 #include "analysis/model_analysis.hpp"
 #include "sensitivity/sensitivity_import.hpp"
+#include "plan_support.hpp"
 #include "test_support.hpp"
 
 using namespace quantlens;
@@ -112,11 +113,7 @@ TEST_CASE("a plan from an imported report equals the plan from the same evidence
     PlanRequest request;
     request.candidates = report.specs;
     request.budget = Budget::parse("6bpw");
-    AnalysisOptions options;
-    options.specs = specs_to_measure(request);
-    options.qsur = false;
-    options.use_cache = false;
-    const auto analysis = analyze_model(model, options);
+    const auto analysis = analysis_for(model, request);
     for (const char* metric : {"hawq", "measured", "fisher", "lrp"}) {
         INFO(metric);
         request.metric = parse_damage_metric(metric);

@@ -12,6 +12,7 @@
 #include <QTableView>
 #include <QtTest>
 
+#include "../core/plan_support.hpp"  // what the Allocate view measures, as the core tests plan
 #include "MainWindow.hpp"
 #include "jobs/JobRunner.hpp"
 #include "model/inspection.hpp"
@@ -97,15 +98,6 @@ private slots:
 
 namespace {
 const QString kSample = QStringLiteral(QUANTLENS_SAMPLES "/tiny-gpt2");
-
-// The weights-only analysis a plan request needs, uncached: what the Allocate view measures.
-quantlens::AnalysisReport analysisFor(const quantlens::Model& model, const quantlens::PlanRequest& request) {
-    quantlens::AnalysisOptions options;
-    options.specs = quantlens::specs_to_measure(request);
-    options.qsur = false;
-    options.use_cache = false;
-    return quantlens::analyze_model(model, options);
-}
 
 void saveScreenshot(QWidget& window, const QString& name) {
     if (qEnvironmentVariableIsSet("QUANTLENS_SAVE_SCREENSHOTS"))
@@ -507,7 +499,7 @@ void MainWindowTest::allocationSliderChangesThePlanAndExportWritesIt() {
                           quantlens::QuantSpec::parse("int8:channel:sym")};
     request.kind_candidates[quantlens::LayerKind::Embedding] = {
         quantlens::QuantSpec::parse("int8:channel:sym")};
-    const auto report = analysisFor(model, request);
+    const auto report = quantlens::test::analysis_for(model, request);
     double previous = 0;
     for (double fraction : {0.0, 0.5, 1.0}) {
         const double bits = panel->minBudget() + fraction * (panel->maxBudget() - panel->minBudget());
@@ -1077,7 +1069,7 @@ void MainWindowTest::allocateWithTheEvidence() {
                           quantlens::QuantSpec::parse("int8:channel:sym")};
     request.pins = {{"batch_normalization", quantlens::QuantSpec::parse("f32")}};
     request.metric = quantlens::DamageMetric::Measured;
-    const auto report = analysisFor(model, request);
+    const auto report = quantlens::test::analysis_for(model, request);
     request.measured_damage =
         quantlens::measured_evidence(model, quantlens::load_model_data(model, calib.toStdString()),
                                      quantlens::specs_to_measure(request))
@@ -1214,7 +1206,7 @@ void MainWindowTest::allocateByLrpAndByImportance() {
         request.candidates = {quantlens::QuantSpec::parse("int4:channel:sym"),
                               quantlens::QuantSpec::parse("int8:channel:sym")};
         request.metric = quantlens::DamageMetric::Lrp;
-        const auto report = analysisFor(model, request);
+        const auto report = quantlens::test::analysis_for(model, request);
         request.lrp_contributions =
             quantlens::lrp_evidence(model, quantlens::load_model_data(model, calib.toStdString()))
                 .lrp_contributions;
@@ -1258,7 +1250,7 @@ void MainWindowTest::allocateByLrpAndByImportance() {
     quantlens::PlanRequest request;
     request.candidates = {quantlens::QuantSpec::parse("q4_0"), quantlens::QuantSpec::parse("q8_0")};
     request.metric = quantlens::DamageMetric::Imatrix;
-    const auto report = analysisFor(model, request);
+    const auto report = quantlens::test::analysis_for(model, request);
     request.budget = {quantlens::Budget::Kind::BitsPerWeight, panel->budgetBits() + 1e-9};
     samePlan(*panel->plan(), quantlens::plan_allocation(model, report, request).plan);
 
@@ -1298,7 +1290,7 @@ void MainWindowTest::allocateOffersWhatTheExportFormatAccepts() {
     quantlens::PlanRequest request;
     for (const char* spec : {"int4:g32:asym", "q4_0", "int8:channel:sym", "q8_0"})
         request.candidates.push_back(quantlens::QuantSpec::parse(spec));
-    const auto report = analysisFor(model, request);
+    const auto report = quantlens::test::analysis_for(model, request);
     request.refused = quantlens::export_refusals(model, "gguf", quantlens::quantizable_layers(model),
                                                  quantlens::specs_to_measure(request));
     request.budget = {quantlens::Budget::Kind::BitsPerWeight, panel->budgetBits() + 1e-9};
@@ -1443,7 +1435,7 @@ void MainWindowTest::anImportedSensitivityReportServesTheViewsAndAllocate() {
     core.measured_damage = quantlens::evidence_of(report).measured_damage;
     core.budget = {quantlens::Budget::Kind::BitsPerWeight, panel->budgetBits() + 1e-9};
     QCOMPARE(panel->plan()->layers,
-             quantlens::plan_allocation(model, analysisFor(model, core), core).plan.layers);
+             quantlens::plan_allocation(model, quantlens::test::analysis_for(model, core), core).plan.layers);
     QCOMPARE(QString::fromStdString(panel->plan()->metric), QStringLiteral("measured"));
 }
 
