@@ -1,8 +1,10 @@
 """The bundled sample models as torch.nn.Modules, for the PyTorch runner's tests: the digits MLP
-(samples/digits-mlp.h5) and the byte-level LLaMA (samples/text-llama), with QuantLens's layer
-names as their module names. The LLaMA follows the Hugging Face modeling code's definitions
-(RMSNorm, rotate_half rotary embeddings, grouped-query attention, SwiGLU) and its module tree, so
-the names are transformers' own. Used as `--module tests/torch/sample_modules.py:digits_mlp`."""
+(samples/digits-mlp.h5) and the byte-level GPT-2 and LLaMA (samples/text-gpt2, text-llama), with
+QuantLens's layer names as their module names. The transformers follow the Hugging Face modeling
+code's definitions (GPT-2: learned positions, LayerNorm, Conv1D [in, out] weights, gelu_new, the
+head tied to wte; LLaMA: RMSNorm, rotate_half rotary embeddings, grouped-query attention, SwiGLU)
+and its module trees, so the names are transformers' own (transformers is not in Debian 12).
+Used as `--module tests/torch/sample_modules.py:digits_mlp`."""
 import json
 import math
 import os
@@ -156,4 +158,98 @@ def text_llama():
         cfg = json.load(f)
     model = LlamaForCausalLM(cfg)
     model.load_state_dict(read_safetensors(os.path.join(folder, "model.safetensors")))
+    return model
+
+
+class Conv1D(torch.nn.Module):
+    """transformers' Conv1D: a linear layer whose weight is stored [in, out]."""
+
+    def __init__(self, inputs, outputs):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(inputs, outputs))
+        self.bias = torch.nn.Parameter(torch.zeros(outputs))
+
+    def forward(self, x):
+        return x @ self.weight + self.bias
+
+
+def gelu_new(x):
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+class Gpt2Attention(torch.nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.width, self.heads = cfg["n_embd"], cfg["n_head"]
+        self.c_attn = Conv1D(self.width, 3 * self.width)
+        self.c_proj = Conv1D(self.width, self.width)
+
+    def forward(self, x):
+        n, t, d = x.shape
+        q, k, v = self.c_attn(x).split(d, dim=-1)
+        heads = lambda z: z.view(n, t, self.heads, d // self.heads).transpose(1, 2)
+        q, k, v = heads(q), heads(k), heads(v)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(d // self.heads)
+        scores = scores.masked_fill(torch.triu(torch.ones(t, t, dtype=torch.bool, device=x.device), 1), float("-inf"))
+        return self.c_proj((torch.softmax(scores, -1) @ v).transpose(1, 2).reshape(n, t, d))
+
+
+class Gpt2Mlp(torch.nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.c_fc = Conv1D(cfg["n_embd"], 4 * cfg["n_embd"])
+        self.c_proj = Conv1D(4 * cfg["n_embd"], cfg["n_embd"])
+
+    def forward(self, x):
+        return self.c_proj(gelu_new(self.c_fc(x)))
+
+
+class Gpt2Block(torch.nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        eps = cfg["layer_norm_epsilon"]
+        self.ln_1 = torch.nn.LayerNorm(cfg["n_embd"], eps=eps)
+        self.attn = Gpt2Attention(cfg)
+        self.ln_2 = torch.nn.LayerNorm(cfg["n_embd"], eps=eps)
+        self.mlp = Gpt2Mlp(cfg)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
+class Gpt2Model(torch.nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.wte = torch.nn.Embedding(cfg["vocab_size"], cfg["n_embd"])
+        self.wpe = torch.nn.Embedding(cfg["n_positions"], cfg["n_embd"])
+        self.h = torch.nn.ModuleList(Gpt2Block(cfg) for _ in range(cfg["n_layer"]))
+        self.ln_f = torch.nn.LayerNorm(cfg["n_embd"], eps=cfg["layer_norm_epsilon"])
+
+    def forward(self, ids):
+        x = self.wte(ids) + self.wpe(torch.arange(ids.shape[1], device=ids.device))[None]
+        for block in self.h:
+            x = block(x)
+        return self.ln_f(x)
+
+
+class Gpt2LMHeadModel(torch.nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.transformer = Gpt2Model(cfg)
+        self.lm_head = torch.nn.Linear(cfg["n_embd"], cfg["vocab_size"], bias=False)
+        self.lm_head.weight = self.transformer.wte.weight  # tied, as tie_word_embeddings says
+
+    def forward(self, ids):
+        return self.lm_head(self.transformer(ids))
+
+
+def text_gpt2():
+    folder = os.path.join(SAMPLES, "text-gpt2")
+    with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
+        cfg = json.load(f)
+    model = Gpt2LMHeadModel(cfg)
+    state = read_safetensors(os.path.join(folder, "model.safetensors"))
+    state["lm_head.weight"] = state["transformer.wte.weight"]
+    model.load_state_dict(state)
     return model

@@ -1,6 +1,6 @@
 """The PyTorch runner (tools/quantlens-torch) against QuantLens's own engine, on the bundled
-digits MLP and byte-level LLaMA: the same weights, the same calibration samples, the figures of
-both reports compared at the goldens' tolerances (docs/sensitivity.md, "How it is checked"):
+digits MLP and byte-level GPT-2 (Conv1D weights, tied head) and LLaMA: the same weights, the same
+calibration samples, the figures of both reports compared at the goldens' tolerances (docs/sensitivity.md, "How it is checked"):
 - float64 losses, Δloss, KL, Fisher–Taylor, proxy, importance, weight MSE and the weight and
   activation statistics (QSUR included: an eigensolver here, a Cholesky factor there): 1e-9
   relative (measured on 2026-12-03: at most 8e-11, Δloss's, and 1e-13 or less for the rest);
@@ -28,6 +28,8 @@ WORK = None
 CASES = {
     "mlp": {"module": "digits_mlp", "task": "classifier", "model": "digits-mlp.h5", "calib": "digits-calib.npz",
             "samples": 64, "exact": True},
+    "gpt2": {"module": "text_gpt2", "task": "causal-lm", "model": "text-gpt2", "calib": "text-calib.npz",
+             "samples": 4, "exact": False},
     "llama": {"module": "text_llama", "task": "causal-lm", "model": "text-llama", "calib": "text-calib.npz",
               "samples": 4, "exact": False},
 }
@@ -145,6 +147,9 @@ class Agreement(unittest.TestCase):
 
     def test_the_runner_agrees_with_the_engine_on_the_digits_mlp(self):
         self.compare("mlp")
+
+    def test_the_runner_agrees_with_the_engine_on_the_byte_level_gpt2(self):
+        self.compare("gpt2")  # Conv1D [in, out] weights, and the head tied to wte
 
     def test_the_runner_agrees_with_the_engine_on_the_byte_level_llama(self):
         self.compare("llama")
