@@ -160,6 +160,23 @@ class Agreement(unittest.TestCase):
             one.pop("path"), two.pop("path")
             self.assertEqual(one, two, case)
 
+    def test_batches_change_rounding_only(self):
+        whole = runner_report("mlp")
+        out = os.path.join(WORK, "mlp-batched.json")
+        run([sys.executable, "-m", "quantlens_torch"] + runner_args("mlp", out, ["--batch-size", "24"]), env=runner_env())
+        with open(out, encoding="utf-8") as f:
+            batched = json.load(f)
+        self.close(batched["loss"], whole["loss"], 1e-12, "loss")
+        for a, b in zip(batched["layers"], whole["layers"]):
+            for field in ("delta_loss", "kl", "fisher", "importance", "proxy_damage"):
+                for k, (x, y) in enumerate(zip(a["damage"][field], b["damage"][field])):
+                    self.close(x, y, 1e-9, f"{a['layer']} {field}[{k}]", 1e-15)
+            for field in ("activation_kurtosis", "activation_qsur", "activation_mmr"):
+                self.close(a["damage"][field], b["damage"][field], 1e-12, f"{a['layer']} {field}")
+            self.close(a["hessian"]["exact"], b["hessian"]["exact"], 1e-9, f"{a['layer']} exact trace")
+            self.assertEqual(a["hessian"]["samples"], b["hessian"]["samples"], a["layer"])
+            self.close(a["hessian"]["trace"], b["hessian"]["trace"], 1e-9, f"{a['layer']} Hutchinson")
+
     def test_quantlens_imports_the_runners_report_figure_for_figure(self):
         for case in ("mlp", "llama"):
             report = runner_report(case)
