@@ -201,7 +201,7 @@ void add_allocate(CLI::App& app) {
             for (const auto& text : options->pins)
                 request.pins.push_back(pattern_and_spec(text, "--pin"));
 
-            auto model = Model::open(options->model);
+            auto model = open_model(options->model);
             if (!options->out.empty() && options->out == options->llama_types)
                 throw Error(options->out, "",
                             "named by both --out and --llama-tensor-types; give each its own file");

@@ -63,7 +63,7 @@ void add_analyze(CLI::App& app) {
             analysis.qsur_options.principal_axes = options->qsur_axes;
             analysis.use_cache = !options->no_cache;
             analysis.cache_dir = options->cache_dir;
-            auto model = Model::open(options->model);
+            auto model = open_model(options->model);
             guard_cli_output(options->out, model, {options->imatrix}, options->force);
             attach_importance(model, options->imatrix);
             if (!options->first.empty())

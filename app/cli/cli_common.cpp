@@ -11,6 +11,7 @@
 #include "export/export_common.hpp"
 #include "io/imatrix.hpp"
 #include "io/output_marker.hpp"
+#include "model/inspection.hpp"
 #include "util/error.hpp"
 #include "util/temporary_path.hpp"
 
@@ -120,6 +121,18 @@ Progress stderr_progress(std::string_view unit) {
             std::fprintf(stderr, "\n");
         std::fflush(stderr);
     };
+}
+
+Model open_model(const std::string& path) {
+    auto model = Model::open(path);
+    if (!model.file().left_out().empty()) {
+        Inspection summary;
+        summary.left_out = model.file().left_out();
+        for (const auto& missing : summary.left_out)
+            summary.left_out_parameters += missing.parameters;
+        std::fprintf(stderr, "warning: %s: %s\n", path.c_str(), left_out_summary(summary).c_str());
+    }
+    return model;
 }
 
 }  // namespace quantlens::cli

@@ -26,6 +26,10 @@ void add_imatrix(CLI::App& app);
 int run_selected(CLI::App& app);
 void set_command(std::function<int()> command);
 
+// Model::open, then a warning on stderr naming what the file holds but could not be read (the
+// model is then smaller than the file), so no command reports on a silently smaller model.
+Model open_model(const std::string& path);
+
 // The token Ctrl-C sets, and a progress bar on stderr (only when stderr is a terminal,
 // or when QUANTLENS_PROGRESS=1, so logs stay clean).
 CancelToken& interrupt_token();

@@ -45,7 +45,7 @@ void add_compare(CLI::App& app) {
             std::vector<QuantSpec> specs;
             for (const auto& text : options->specs)
                 specs.push_back(QuantSpec::parse(text));
-            auto model = Model::open(options->model);
+            auto model = open_model(options->model);
             attach_importance(model, options->imatrix);
             std::vector<const Layer*> layers;
             if (!options->layer.empty())

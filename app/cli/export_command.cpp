@@ -38,7 +38,7 @@ void add_export(CLI::App& app) {
     command->callback([options] {
         set_command([options] {
             const auto plan = load_plan(options->config);
-            auto model = Model::open(options->model);
+            auto model = open_model(options->model);
             attach_importance(model, options->imatrix);
             const auto outcome = export_plan(model, plan, options->config, options->format, options->out,
                                              stderr_progress("B"), &interrupt_token(), options->force);

@@ -32,7 +32,7 @@ void add_imatrix(CLI::App& app) {
     command->add_flag("--force", options->force, "replace --out if QuantLens wrote it");
     command->callback([options] {
         set_command([options] {
-            const auto model = Model::open(options->model);
+            const auto model = open_model(options->model);
             guard_cli_output(options->out, model, {options->calib}, options->force);
             const auto data = load_model_data(model, options->calib, options->samples);
             const auto matrix =

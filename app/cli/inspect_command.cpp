@@ -20,7 +20,7 @@ void add_inspect(CLI::App& app) {
     command->add_flag("--no-stats", options->no_stats, "list headers only; do not read tensor data");
     command->callback([options] {
         set_command([options] {
-            auto model = Model::open(options->model);
+            auto model = open_model(options->model);
             auto inspection =
                 inspect_model(model, !options->no_stats, stderr_progress("B"), &interrupt_token());
             if (options->json)

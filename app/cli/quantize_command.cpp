@@ -52,7 +52,7 @@ void add_quantize(CLI::App& app) {
     command->callback([options] {
         set_command([options] {
             auto spec = QuantSpec::parse(options->spec);
-            auto model = Model::open(options->model);
+            auto model = open_model(options->model);
             attach_importance(model, options->imatrix);
             const auto& layer = model.layer(options->layer);
             auto weights = model.read_weights(layer);

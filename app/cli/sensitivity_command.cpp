@@ -78,7 +78,7 @@ void add_sensitivity(CLI::App& app) {
             request.float64 = options->float64;
             request.use_cache = !options->no_cache;
             request.cache_dir = options->cache_dir;
-            const auto model = Model::open(options->model);
+            const auto model = open_model(options->model);
             if (options->import.empty() && options->calib.empty())
                 throw Error("", "--calib", "is needed (or --import with a report made elsewhere)");
             const auto report =

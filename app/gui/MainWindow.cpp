@@ -315,6 +315,19 @@ void MainWindow::connectJobs() {
                                  .arg(QLocale().toString(static_cast<qulonglong>(inspection.parameters)))
                                  .arg(QLocale().formattedDataSize(static_cast<qint64>(inspection.bytes)))
                                  .arg(QString::fromStdString(inspection.format)));
+        if (!inspection.left_out.empty()) {  // never a silently smaller model
+            const QString parameters =
+                QLocale().toString(static_cast<qulonglong>(inspection.left_out_parameters));
+            statusText_->setText(statusText_->text() +
+                                 (inspection.left_out.size() == 1
+                                      ? tr(" — 1 tensor (%1 parameters) left out, unreadable").arg(parameters)
+                                      : tr(" — %1 tensors (%2 parameters) left out, unreadable")
+                                            .arg(inspection.left_out.size())
+                                            .arg(parameters)));
+            statusText_->setToolTip(QString::fromStdString(left_out_summary(inspection)));
+        } else {
+            statusText_->setToolTip({});
+        }
         setWindowTitle(tr("QuantLens — %1").arg(QString::fromStdString(inspection.path)));
         layerModel_->setInspection(loaded->inspection);
         for (int column : kModelMetricColumns)

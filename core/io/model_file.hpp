@@ -35,6 +35,15 @@ public:
     // Architecture config (Hugging Face config.json), when the model has one.
     const nlohmann::json& config() const { return config_; }
 
+    // Tensors the file holds that could not be read (a type QuantLens does not decode, a missing
+    // external data file): the model opens without them, and every summary says so.
+    struct LeftOut {
+        std::string name;
+        std::uint64_t parameters = 0;  // from its dims (0 when they are unusable too)
+        std::string reason;
+    };
+    const std::vector<LeftOut>& left_out() const { return left_out_; }
+
 protected:
     explicit ModelFile(std::string path) : path_(std::move(path)) {}
     virtual TensorBytes read_bytes(const TensorInfo& info) const = 0;
@@ -44,6 +53,7 @@ protected:
     nlohmann::json metadata_ = nlohmann::json::object();
     nlohmann::json config_ = nlohmann::json::object();
     std::vector<Layer> graph_layers_;
+    std::vector<LeftOut> left_out_;
 
 private:
     std::vector<TensorInfo> tensors_;

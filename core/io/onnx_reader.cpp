@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include "io/onnx.hpp"
 #include "util/error.hpp"
@@ -37,6 +38,18 @@ std::optional<DType> dtype_of_onnx(int type) {
     }
 }
 
+// The name onnx.proto gives a TensorProto.DataType, for messages.
+std::string onnx_type_name(int type) {
+    static const char* const kNames[] = {
+        "UNDEFINED",      "FLOAT",      "UINT8",          "INT8",       "UINT16",   "INT16",
+        "INT32",          "INT64",      "STRING",         "BOOL",       "FLOAT16",  "DOUBLE",
+        "UINT32",         "UINT64",     "COMPLEX64",      "COMPLEX128", "BFLOAT16", "FLOAT8E4M3FN",
+        "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ", "UINT4",      "INT4",     "FLOAT4E2M1"};
+    if (type >= 0 && type < static_cast<int>(std::size(kNames)))
+        return kNames[type];
+    return std::to_string(type);
+}
+
 template <class Field>
 std::vector<std::byte> pack(const Field& values, std::size_t width, std::size_t count) {
     std::vector<std::byte> bytes(count * width);
@@ -63,7 +76,9 @@ public:
                         "protobuf cannot hold more than 2 GiB; ONNX models this large keep their weights in "
                         "external data files");
         if (!proto_->ParseFromArray(file->bytes().data(), static_cast<int>(file->size())))
-            throw Error(path, "", "not a valid ONNX ModelProto (protobuf parsing failed)");
+            throw Error(path, "",
+                        "not a valid ONNX ModelProto (protobuf parsing failed: not a ModelProto, or messages "
+                        "nested deeper than protobuf's limit of 100, about 33 levels of subgraphs)");
         if (!proto_->has_graph())
             throw Error(path, "graph", "the model has no graph");
         metadata_["ir_version"] = proto_->ir_version();
@@ -72,17 +87,7 @@ public:
         for (const auto& opset : proto_->opset_import())
             metadata_["opset." + (opset.domain().empty() ? std::string("ai.onnx") : opset.domain())] =
                 opset.version();
-        const auto& graph = proto_->graph();
-        for (const auto& initializer : graph.initializer())
-            add(initializer, initializer.name(), "initializer");
-        for (const auto& node : graph.node()) {
-            if (node.op_type() != "Constant" || node.output_size() != 1)
-                continue;
-            for (const auto& attribute : node.attribute())
-                if (attribute.name() == "value" && attribute.has_t())
-                    add(attribute.t(), node.output(0), "Constant node \"" + node.name() + "\"");
-        }
-        build_layers();
+        walk(proto_->graph(), "", nullptr, 0);
     }
     std::string_view format() const override { return "onnx"; }
 
@@ -113,24 +118,27 @@ protected:
     }
 
 private:
-    void add(const onnx::TensorProto& tensor, const std::string& name, const std::string& where) {
+    // Adds one tensor; false when it is left out (left_out_ says why).
+    bool add(const onnx::TensorProto& tensor, const std::string& name, const std::string& where) {
         const std::string field = where + " tensor \"" + name + "\"";
         if (!valid_utf8(name))
             throw Error(path_, where, "tensor name is not valid UTF-8");
-        auto dtype = dtype_of_onnx(tensor.data_type());
-        if (!dtype)
-            throw Error(path_, field + " data_type",
-                        "ONNX data type " + std::to_string(tensor.data_type()) +
-                            " is not a number type QuantLens reads");
         TensorInfo info;
         info.name = name;
-        info.dtype = *dtype;
         for (auto dim : tensor.dims()) {
             if (dim < 0)
                 throw Error(path_, field + " dims", "negative dimension " + std::to_string(dim));
             info.shape.push_back(dim);
         }
         auto elements = element_count(info.shape);
+        const auto dtype = dtype_of_onnx(tensor.data_type());
+        if (!dtype) {  // the file still opens; the summaries say what is missing and why
+            left_out_.push_back(
+                {name, elements.value_or(0),
+                 "ONNX data type " + onnx_type_name(tensor.data_type()) + " is not one QuantLens decodes"});
+            return false;
+        }
+        info.dtype = *dtype;
         auto bytes = elements ? storage_bytes(info.dtype, *elements) : std::nullopt;
         if (!bytes)
             throw Error(path_, field + " dims", "element count overflows 64 bits");
@@ -142,7 +150,15 @@ private:
                 throw Error(path_, field + " external_data length",
                             std::to_string(external->length) + " bytes, but dims need " +
                                 std::to_string(info.byte_size));
-            auto file = mapped(external->file);
+            std::shared_ptr<const MappedFile> file;
+            try {
+                file = mapped(external->file);
+            } catch (const Error& error) {  // a missing or unreadable data file leaves this tensor out
+                left_out_.push_back({name, info.elements(),
+                                     "external data file \"" + fs::path(external->file).filename().string() +
+                                         "\" cannot be read: " + error.reason()});
+                return false;
+            }
             file->range(external->offset, info.byte_size, field + " external data");  // bounds check now
         } else if (tensor.has_raw_data()) {
             if (tensor.raw_data().size() != info.byte_size)
@@ -163,6 +179,7 @@ private:
         }
         sources_[name] = {&tensor, external};
         add_tensor(info);
+        return true;
     }
 
     External parse_external(const onnx::TensorProto& tensor, const std::string& field) const {
@@ -210,14 +227,68 @@ private:
         return slot;
     }
 
-    void build_layers() {
-        const auto& graph = proto_->graph();
+    // What a graph's names mean: its own initializers and Constant outputs first, then those of
+    // the graphs around it (ONNX's scoping: a subgraph sees every name of its enclosing graphs).
+    struct Scope {
+        const Scope* parent = nullptr;
+        std::unordered_map<std::string, std::string> names;  // as written in the graph → tensor path
+        std::string resolve(const std::string& name) const {
+            for (const Scope* scope = this; scope; scope = scope->parent)
+                if (const auto found = scope->names.find(name); found != scope->names.end())
+                    return found->second;
+            return {};
+        }
+    };
+    // If/Loop/Scan nesting. protobuf's parser already stops at 100 nested messages (about 33
+    // subgraph levels); this bounds the walk's recursion should that limit ever be raised.
+    static constexpr int kMaxDepth = 64;
+
+    // Every weight of `graph` and of each subgraph (any GRAPH or GRAPHS attribute: If branches,
+    // Loop and Scan bodies, to any depth), a subgraph's named by its path,
+    // "<node>/<attribute>/<tensor>", its node named by name or as "<op>#<index>".
+    void walk(const onnx::GraphProto& graph, const std::string& prefix, const Scope* parent, int depth) {
+        if (depth > kMaxDepth)
+            throw Error(path_, prefix, "subgraphs nested more than " + std::to_string(kMaxDepth) + " deep");
+        Scope scope{parent, {}};
+        for (const auto& initializer : graph.initializer())
+            if (add(initializer, prefix + initializer.name(), "initializer"))
+                scope.names[initializer.name()] = prefix + initializer.name();
+        for (const auto& node : graph.node()) {
+            if (node.op_type() != "Constant" || node.output_size() != 1)
+                continue;
+            for (const auto& attribute : node.attribute())
+                if (attribute.name() == "value" && attribute.has_t() &&
+                    add(attribute.t(), prefix + node.output(0),
+                        "Constant node \"" + prefix + node.name() + "\""))
+                    scope.names[node.output(0)] = prefix + node.output(0);
+        }
+        build_layers(graph, prefix, scope);
+        std::set<std::string> labels;
+        for (int i = 0; i < graph.node_size(); ++i) {
+            const auto& node = graph.node(i);
+            std::string label = node.name().empty() ? node.op_type() + "#" + std::to_string(i) : node.name();
+            if (!labels.insert(label).second)
+                label += "#" + std::to_string(i);
+            for (const auto& attribute : node.attribute()) {
+                if (attribute.has_g())
+                    walk(attribute.g(), prefix + label + "/" + attribute.name() + "/", &scope, depth + 1);
+                for (int k = 0; k < attribute.graphs_size(); ++k)
+                    walk(attribute.graphs(k),
+                         prefix + label + "/" + attribute.name() + "[" + std::to_string(k) + "]/", &scope,
+                         depth + 1);
+            }
+        }
+    }
+
+    // The layers one graph's nodes make of the weights in scope: a weight already taken by a node
+    // (a shared one) makes no second layer.
+    void build_layers(const onnx::GraphProto& graph, const std::string& prefix, const Scope& scope) {
         std::map<std::string, std::vector<const onnx::NodeProto*>> consumers;
         for (const auto& node : graph.node())
             for (const auto& input : node.input())
                 consumers[input].push_back(&node);
         auto is_weight = [&](const std::string& name) {
-            return sources_.count(name) > 0;
+            return !name.empty() && !scope.resolve(name).empty();
         };
         auto int_attribute = [](const onnx::NodeProto& node, const std::string& name, long fallback) {
             for (const auto& attribute : node.attribute())
@@ -234,11 +305,11 @@ private:
             };
             if ((op == "Gemm" || op == "MatMul") && is_weight(input(1))) {
                 layer.kind = LayerKind::Linear;
-                layer.weight = input(1);
+                layer.weight = scope.resolve(input(1));
                 bool trans_b = op == "Gemm" && int_attribute(node, "transB", 0) != 0;
                 layer.orientation = trans_b ? Orientation::OutFirst : Orientation::InOut;
                 if (op == "Gemm" && is_weight(input(2)))
-                    layer.bias = input(2);
+                    layer.bias = scope.resolve(input(2));
                 if (op == "MatMul" &&
                     node.output_size() == 1) {  // bias as a following Add (paddle2onnx, torch MatMul+Add)
                     auto found = consumers.find(node.output(0));
@@ -247,36 +318,46 @@ private:
                         const auto& add = *found->second.front();
                         for (const auto& operand : add.input())
                             if (operand != node.output(0) && is_weight(operand))
-                                layer.bias = operand;
+                                layer.bias = scope.resolve(operand);
                     }
                 }
             } else if (op == "Conv" && is_weight(input(1))) {
                 layer.kind = LayerKind::Conv;
-                layer.weight = input(1);
+                layer.weight = scope.resolve(input(1));
                 if (is_weight(input(2)))
-                    layer.bias = input(2);
+                    layer.bias = scope.resolve(input(2));
             } else if ((op == "BatchNormalization" || op == "LayerNormalization" ||
                         op == "InstanceNormalization" || op == "SimplifiedLayerNormalization") &&
                        is_weight(input(1))) {
                 layer.kind = LayerKind::Norm;
-                layer.weight = input(1);
+                layer.weight = scope.resolve(input(1));
                 if (is_weight(input(2)))
-                    layer.bias = input(2);
+                    layer.bias = scope.resolve(input(2));
                 for (int i = 3; i < node.input_size(); ++i)
                     if (is_weight(input(i)))
-                        layer.others.push_back(input(i));
-            } else if (op == "Gather" && is_weight(input(0)) && tensor(input(0)).shape.size() == 2) {
+                        layer.others.push_back(scope.resolve(input(i)));
+            } else if (op == "Gather" && is_weight(input(0)) &&
+                       tensor(scope.resolve(input(0))).shape.size() == 2) {
                 layer.kind = LayerKind::Embedding;
-                layer.weight = input(0);
+                layer.weight = scope.resolve(input(0));
             } else {
                 continue;
             }
-            layer.name = node.name().empty() ? layer.weight : node.name();
+            if (!claimed_.insert(layer.weight).second)
+                continue;
+            layer.name = node.name().empty() ? layer.weight : prefix + node.name();
+            if (!layer_names_.insert(layer.name)
+                     .second) {  // two nodes of one name: the weight tells them apart
+                layer.name += " (" + layer.weight + ")";
+                if (!layer_names_.insert(layer.name).second)
+                    continue;
+            }
             graph_layers_.push_back(std::move(layer));
         }
     }
 
     std::shared_ptr<onnx::ModelProto> proto_;
+    std::set<std::string> claimed_, layer_names_;
     std::unordered_map<std::string, std::pair<const onnx::TensorProto*, std::optional<External>>> sources_;
     mutable std::mutex mutex_;
     mutable std::map<std::string, std::shared_ptr<const MappedFile>> external_files_;

@@ -12,6 +12,9 @@ Inspection inspect_model(const Model& model, bool with_stats, const Progress& pr
     result.format = std::string(file.format());
     result.architecture = model.architecture();
     result.metadata = file.metadata();
+    result.left_out = file.left_out();
+    for (const auto& missing : result.left_out)
+        result.left_out_parameters += missing.parameters;
     std::uint64_t total_bytes = 0, done_bytes = 0;
     for (const auto& tensor : file.tensors())
         total_bytes += tensor.byte_size;
@@ -65,7 +68,13 @@ nlohmann::ordered_json to_json(const Inspection& inspection) {
     out["summary"] = {{"layers", inspection.layers.size()},
                       {"tensors", inspection.tensors},
                       {"parameters", inspection.parameters},
-                      {"bytes", inspection.bytes}};
+                      {"bytes", inspection.bytes},
+                      {"left_out_tensors", inspection.left_out.size()},
+                      {"left_out_parameters", inspection.left_out_parameters}};
+    out["left_out"] = nlohmann::ordered_json::array();
+    for (const auto& missing : inspection.left_out)
+        out["left_out"].push_back(
+            {{"name", missing.name}, {"parameters", missing.parameters}, {"reason", missing.reason}});
     out["layers"] = nlohmann::ordered_json::array();
     for (const auto& layer : inspection.layers) {
         nlohmann::ordered_json row;
@@ -161,6 +170,23 @@ std::string to_table(const Inspection& inspection) {
         inspection.format.c_str(),
         inspection.architecture.empty() ? "" : (", architecture " + inspection.architecture).c_str());
     out += line;
+    if (const auto missing = left_out_summary(inspection); !missing.empty())
+        out += missing + "\n";
+    return out;
+}
+
+std::string left_out_summary(const Inspection& inspection) {
+    if (inspection.left_out.empty())
+        return {};
+    std::string out = std::to_string(inspection.left_out.size()) + " tensor" +
+                      (inspection.left_out.size() == 1 ? "" : "s") + " (" +
+                      std::to_string(inspection.left_out_parameters) + " parameters) left out, unreadable: ";
+    constexpr std::size_t kListed = 3;
+    for (std::size_t i = 0; i < inspection.left_out.size() && i < kListed; ++i)
+        out += (i ? "; " : "") + inspection.left_out[i].name + " (" + inspection.left_out[i].reason + ")";
+    if (inspection.left_out.size() > kListed)
+        out += "; and " + std::to_string(inspection.left_out.size() - kListed) +
+               " more (inspect --json lists all)";
     return out;
 }
 

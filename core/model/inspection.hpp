@@ -38,7 +38,13 @@ struct Inspection {
     std::vector<LayerRow> layers;
     std::uint64_t tensors = 0, parameters = 0, bytes = 0;
     nlohmann::json metadata;
+    // What the file holds but could not be read (ModelFile::left_out), and its parameter count.
+    std::vector<ModelFile::LeftOut> left_out;
+    std::uint64_t left_out_parameters = 0;
 };
+
+// "3 tensors (178,697 parameters) left out: …" with the first reasons, or empty when nothing is.
+std::string left_out_summary(const Inspection& inspection);
 
 Inspection inspect_model(const Model& model, bool with_stats, const Progress& progress = {},
                          const CancelToken* cancel = nullptr);

@@ -74,6 +74,7 @@ private slots:
     void opensSampleAndListsEveryLayer();
     void histogramMatchesCore();
     void badFileShowsErrorAndWindowStaysUsable();
+    void tensorsLeftOutAreSaidInTheStatusBar();
     void analysisFillsTheTableWithTheCoresFigures();
     void quantizeViewShowsTheCoresPreviewOfTheSpec();
     void compareViewPutsThreeSpecsSideBySide();
@@ -243,6 +244,22 @@ void MainWindowTest::badFileShowsErrorAndWindowStaysUsable() {
     QVERIFY(loaded.wait(20000));
     QVERIFY(window.layerModel()->rowCount() > 0);
     QVERIFY(QSettings().value("recentFiles").toStringList().join('\n').contains("tiny-gpt2"));  // this one is
+}
+
+void MainWindowTest::tensorsLeftOutAreSaidInTheStatusBar() {
+    MainWindow window;
+    window.show();
+    QSignalSpy loaded(&window, &MainWindow::modelLoaded);
+    window.openModel(QStringLiteral(QUANTLENS_TEST_DATA "/onnx-subgraphs/nested.onnx"));
+    QVERIFY(loaded.wait(20000));
+    QCOMPARE(window.layerModel()->rowCount(), 7);  // weights of If branches and a Loop body included
+    QString said;
+    for (const auto* label : window.statusBar()->findChildren<QLabel*>())
+        if (label->text().contains(QStringLiteral("left out")))
+            said = label->text() + QStringLiteral(" | ") + label->toolTip();
+    QVERIFY2(said.contains(QStringLiteral("3 tensors")) && said.contains(QStringLiteral("16 parameters")),
+             qPrintable(said));
+    QVERIFY2(said.contains(QStringLiteral("INT4")), qPrintable(said));  // the tooltip says which and why
 }
 
 void MainWindowTest::analysisFillsTheTableWithTheCoresFigures() {
