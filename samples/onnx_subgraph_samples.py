@@ -1,7 +1,10 @@
 """ONNX files with weights inside control flow, for QuantLens's ONNX reader tests
 (tests/data/onnx-subgraphs/), written with Python's onnx package (onnx.helper), and their golden
 JSON: every tensor's path name, type, shape and values (NumPy), the layers, and what a reader
-must leave out (a STRING tensor, an INT4 tensor, external data whose file is missing).
+must leave out (a STRING tensor, a COMPLEX64 one, external data whose file is missing); and
+types.onnx, one tensor of each ONNX float8 type holding all 256 bytes and of UINT4/INT4 holding
+every nibble (15 of them: an odd count, padded), with values decoded here from onnx.proto's
+definitions.
 
 Layout of nested.onnx (the onnx.proto GraphProto attributes "then_branch", "else_branch" and
 "body" hold subgraphs; a subgraph sees the names of the graphs around it):
@@ -10,6 +13,7 @@ Layout of nested.onnx (the onnx.proto GraphProto attributes "then_branch", "else
   gate/then_branch:  Constant t_w [3,2] f32; mm_then(h, t_w); mm_shared_then(h, shared)
   gate/else_branch:  w_else [3,2] f16; mm_else(h, w_else); mm_shared_else(h, shared);
                      an unnamed Loop ("Loop#2") whose body holds loop_w [2,2] f64, Constant k4 INT4 [5],
+                     Constant cplx COMPLEX64 [2],
                      mm_loop(v, loop_w) and an If "inner":
     …/inner/then_branch: deep_w [2,2] bf16, mm_deep_then
     …/inner/else_branch: Constant deep_c [2,2] f32, mm_deep_else
@@ -27,6 +31,24 @@ from onnx import TensorProto, helper, numpy_helper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(os.path.dirname(HERE), "tests", "data", "onnx-subgraphs")
+
+
+def float8(byte, ebits, mbits, bias, kind):
+    """One float8 byte's value from onnx.proto's definitions: "fn" (E4M3FN: only S.1111.111 is
+    NaN, no infinities), "fnuz" (0x80 the only NaN, no infinities or negative zero), "ieee" (E5M2:
+    an all-ones exponent is infinity or NaN). NaN as the string "nan" for JSON."""
+    sign, exponent, mantissa = byte >> 7, (byte >> mbits) & ((1 << ebits) - 1), byte & ((1 << mbits) - 1)
+    if kind == "fnuz" and byte == 0x80:
+        return "nan"
+    if kind == "fn" and exponent == (1 << ebits) - 1 and mantissa == (1 << mbits) - 1:
+        return "nan"
+    if kind == "ieee" and exponent == (1 << ebits) - 1:
+        return "nan" if mantissa else ("-inf" if sign else "inf")
+    if exponent == 0:
+        magnitude = mantissa * 2.0 ** (1 - bias - mbits)
+    else:
+        magnitude = (1 + mantissa / 2.0 ** mbits) * 2.0 ** (exponent - bias)
+    return -magnitude if sign else magnitude
 
 
 def values(shape, start, step=0.25):
@@ -77,9 +99,11 @@ def main():
     int4.data_type = 22  # INT4 (onnx.proto, IR 10): two values per byte
     int4.dims.append(5)
     int4.raw_data = bytes([0x21, 0x43, 0x05])
+    record("gate/else_branch/Loop#2/body/k4", np.array([1, 2, 3, 4, 5]), "I4")
+    cplx = helper.make_tensor("cplx", TensorProto.COMPLEX64, [2], [1 + 0j, 0.5 - 0.5j])
     golden["left_out"] = {"text": {"parameters": 2, "reason": "STRING"},
                           "gone": {"parameters": 9, "reason": "gone.bin"},
-                          "gate/else_branch/Loop#2/body/k4": {"parameters": 5, "reason": "INT4"}}
+                          "gate/else_branch/Loop#2/body/cplx": {"parameters": 2, "reason": "COMPLEX64"}}
 
     out_info = lambda n: helper.make_tensor_value_info(n, TensorProto.FLOAT, None)
     inner_then = helper.make_graph([helper.make_node("MatMul", ["v", "deep_w"], ["d1"], name="mm_deep_then")],
@@ -89,6 +113,7 @@ def main():
                                    "inner_else", [], [out_info("d2")])
     body = helper.make_graph(
         [helper.make_node("Constant", [], ["k4"], name="c_k4", value=named(int4, "k4")),
+         helper.make_node("Constant", [], ["cplx"], name="c_cplx", value=cplx),
          helper.make_node("MatMul", ["v", "loop_w"], ["lv"], name="mm_loop"),
          helper.make_node("If", ["cond"], ["lo"], name="inner", then_branch=inner_then, else_branch=inner_else)],
         "body", [helper.make_tensor_value_info("i", TensorProto.INT64, []),
@@ -125,6 +150,32 @@ def main():
                             "gate/else_branch/Loop#2/body/inner/else_branch/deep_c"}
     with open(os.path.join(OUT, "nested.golden.json"), "w") as f:
         json.dump(golden, f, indent=1)
+        f.write("\n")
+
+    types_golden = {}
+    initializers = []
+    for code, name, bits in ((17, "F8_E4M3", (4, 3, 7, "fn")), (18, "F8_E4M3FNUZ", (4, 3, 8, "fnuz")),
+                             (19, "F8_E5M2", (5, 2, 15, "ieee")), (20, "F8_E5M2FNUZ", (5, 2, 16, "fnuz"))):
+        tensor = TensorProto()
+        tensor.name, tensor.data_type = name.lower(), code
+        tensor.dims.append(256)
+        tensor.raw_data = bytes(range(256))
+        initializers.append(tensor)
+        types_golden[tensor.name] = {"dtype": name, "values": [float8(b, *bits) for b in range(256)]}
+    for code, name, signed in ((21, "U4", False), (22, "I4", True)):
+        nibbles = list(range(15))
+        tensor = TensorProto()
+        tensor.name, tensor.data_type = name.lower(), code
+        tensor.dims.append(15)
+        tensor.raw_data = bytes(nibbles[i] | (nibbles[i + 1] << 4 if i + 1 < 15 else 0) for i in range(0, 15, 2))
+        initializers.append(tensor)
+        types_golden[tensor.name] = {"dtype": name, "values": [float(v - 16 if signed and v >= 8 else v) for v in nibbles]}
+    types = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "types",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])], [out_info("y")], initializers)
+    with open(os.path.join(OUT, "types.onnx"), "wb") as f:
+        f.write(helper.make_model(types, opset_imports=[helper.make_opsetid("", 21)]).SerializeToString())
+    with open(os.path.join(OUT, "types.golden.json"), "w") as f:
+        json.dump(types_golden, f, indent=1)
         f.write("\n")
 
     graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "leaf", [], [out_info("y")])

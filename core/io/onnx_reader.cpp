@@ -32,8 +32,12 @@ std::optional<DType> dtype_of_onnx(int type) {
         case T::UINT32: return DType::U32;
         case T::UINT64: return DType::U64;
         case T::BFLOAT16: return DType::BF16;
-        case 17: return DType::F8_E4M3;  // FLOAT8E4M3FN (IR v9)
-        case 19: return DType::F8_E5M2;  // FLOAT8E5M2
+        case 17: return DType::F8_E4M3;      // FLOAT8E4M3FN (IR v9)
+        case 18: return DType::F8_E4M3FNUZ;  // FLOAT8E4M3FNUZ
+        case 19: return DType::F8_E5M2;      // FLOAT8E5M2
+        case 20: return DType::F8_E5M2FNUZ;  // FLOAT8E5M2FNUZ
+        case 21: return DType::U4;           // UINT4 (IR v10)
+        case 22: return DType::I4;           // INT4
         default: return std::nullopt;
     }
 }
@@ -139,6 +143,13 @@ private:
             return false;
         }
         info.dtype = *dtype;
+        if ((info.dtype == DType::I4 || info.dtype == DType::U4) && !tensor.has_raw_data() &&
+            tensor.data_location() != onnx::TensorProto::EXTERNAL) {
+            left_out_.push_back({name, info.elements(),
+                                 onnx_type_name(tensor.data_type()) +
+                                     " values in int32_data (not raw_data or external data) are not read"});
+            return false;
+        }
         auto bytes = elements ? storage_bytes(info.dtype, *elements) : std::nullopt;
         if (!bytes)
             throw Error(path_, field + " dims", "element count overflows 64 bits");

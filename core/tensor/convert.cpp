@@ -60,6 +60,20 @@ float f8_e5m2_to_f32(std::uint8_t bits) {
     return f16_to_f32(static_cast<std::uint16_t>(bits << 8));
 }
 
+// FNUZ (onnx.proto; Graphcore's 8-bit formats): 0x80 is the one NaN, there are no infinities and
+// no negative zero, and the exponent bias is one more than the FN formats' (8 and 16).
+float f8_e4m3fnuz_to_f32(std::uint8_t bits) {
+    if (bits == 0x80)
+        return std::numeric_limits<float>::quiet_NaN();
+    return minifloat_value(bits >> 7, (bits >> 3) & 0xF, bits & 0x7, 3, 8);
+}
+
+float f8_e5m2fnuz_to_f32(std::uint8_t bits) {
+    if (bits == 0x80)
+        return std::numeric_limits<float>::quiet_NaN();
+    return minifloat_value(bits >> 7, (bits >> 2) & 0x1F, bits & 0x3, 2, 16);
+}
+
 std::uint16_t f32_to_f16(float value) {
     std::uint32_t x = std::bit_cast<std::uint32_t>(value);
     std::uint16_t sign = static_cast<std::uint16_t>((x >> 16) & 0x8000);
@@ -161,6 +175,16 @@ bool has_f16c() {
     return cpu_has_f16c();
 }
 
+// 4-bit integers two to a byte, element 2k in the low nibble of byte k; I4 is two's complement.
+template <class Out>
+void decode_nibbles(DType type, std::span<const std::byte> bytes, Out* out, std::size_t n) {
+    for (std::size_t i = 0; i < n && i / 2 < bytes.size(); ++i) {
+        const unsigned nibble = (std::to_integer<unsigned>(bytes[i / 2]) >> (4 * (i % 2))) & 0xF;
+        out[i] = static_cast<Out>(type == DType::I4 && nibble >= 8 ? static_cast<int>(nibble) - 16
+                                                                   : static_cast<int>(nibble));
+    }
+}
+
 template <class Out>
 void decode_range(DType type, const std::byte* in, Out* out, std::size_t n) {
     switch (type) {
@@ -187,6 +211,14 @@ void decode_range(DType type, const std::byte* in, Out* out, std::size_t n) {
         case DType::F8_E5M2:
             for (std::size_t i = 0; i < n; ++i)
                 out[i] = f8_e5m2_to_f32(load<std::uint8_t>(in + i));
+            return;
+        case DType::F8_E4M3FNUZ:
+            for (std::size_t i = 0; i < n; ++i)
+                out[i] = f8_e4m3fnuz_to_f32(load<std::uint8_t>(in + i));
+            return;
+        case DType::F8_E5M2FNUZ:
+            for (std::size_t i = 0; i < n; ++i)
+                out[i] = f8_e5m2fnuz_to_f32(load<std::uint8_t>(in + i));
             return;
         case DType::I64:
             for (std::size_t i = 0; i < n; ++i)
@@ -234,6 +266,10 @@ void decode_range(DType type, const std::byte* in, Out* out, std::size_t n) {
 void decode_to_f32(DType type, std::span<const std::byte> bytes, std::span<float> out) {
     const auto& info = dtype_info(type);
     const std::size_t n = out.size();
+    if (type == DType::I4 || type == DType::U4) {
+        decode_nibbles(type, bytes, out.data(), n);
+        return;
+    }
     if (info.is_block) {
         dequantize_blocks(type, bytes, out);
         return;
@@ -256,6 +292,10 @@ void decode_to_f32(DType type, std::span<const std::byte> bytes, std::span<float
 
 void decode_to_f64(DType type, std::span<const std::byte> bytes, std::span<double> out) {
     const auto& info = dtype_info(type);
+    if (type == DType::I4 || type == DType::U4) {
+        decode_nibbles(type, bytes, out.data(), out.size());
+        return;
+    }
     if (info.is_block) {
         std::vector<float> tmp(out.size());
         dequantize_blocks(type, bytes, tmp);

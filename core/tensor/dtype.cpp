@@ -50,6 +50,10 @@ const std::vector<DTypeInfo> kDTypes = {
     {DType::NVFP4, "NVFP4", 64, 36, false, true},
     {DType::Q1_0, "Q1_0", 128, 18, false, true},
     {DType::Q2_0, "Q2_0", 64, 18, false, true},
+    {DType::F8_E4M3FNUZ, "F8_E4M3FNUZ", 1, 1, true, false},
+    {DType::F8_E5M2FNUZ, "F8_E5M2FNUZ", 1, 1, true, false},
+    {DType::I4, "I4", 2, 1, false, false},  // two per byte; storage_bytes rounds an odd count up
+    {DType::U4, "U4", 2, 1, false, false},
     {DType::Unknown, "unknown", 1, 0, false, false},  // no size: the file's layout gives it
 };
 }  // namespace
@@ -78,6 +82,8 @@ std::optional<DType> dtype_from_name(std::string_view name) {
 
 std::optional<std::uint64_t> storage_bytes(DType type, std::uint64_t elements) {
     const auto& info = dtype_info(type);
+    if (type == DType::I4 || type == DType::U4)  // ONNX pads an odd count to a whole byte
+        return elements / 2 + elements % 2;
     if (elements % info.block_elements != 0)
         return std::nullopt;
     std::uint64_t blocks = elements / info.block_elements;

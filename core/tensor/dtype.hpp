@@ -53,6 +53,13 @@ enum class DType : std::uint8_t {
     NVFP4,
     Q1_0,
     Q2_0,
+    // ONNX's other element types (onnx.proto TensorProto.DataType): the FNUZ float8 variants (no
+    // infinities, one NaN at 0x80, no negative zero; exponent bias 8 and 16), and 4-bit integers
+    // packed two to a byte, the first element in the low nibble, an odd count padded.
+    F8_E4M3FNUZ,
+    F8_E5M2FNUZ,
+    I4,
+    U4,
     // A type the file names that QuantLens does not know (a ggml type id from a newer llama.cpp):
     // the tensor is listed (TensorInfo::unknown_type says which) but its values cannot be read.
     Unknown,
