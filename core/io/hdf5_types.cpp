@@ -53,7 +53,7 @@ std::optional<DType> dtype_of_dataset(hid_t dataset, hid_t file_type) {
         std::vector<std::string> values = read_string_attribute(dataset, ".", kDTypeAttribute, "");
         if (!values.empty()) {
             auto marked = dtype_from_name(values.front());
-            if (marked && dtype_info(*marked).block_bytes == H5Tget_size(file_type))
+            if (marked && !onnx_only(*marked) && dtype_info(*marked).block_bytes == H5Tget_size(file_type))
                 return marked;
         }
     }

@@ -20,8 +20,9 @@ void write_hdf5(const std::string& path, const std::vector<TensorToWrite>& tenso
         H5Pset_create_intermediate_group(link_properties.id, 1);
         for (const auto& tensor : tensors) {
             auto needed = storage_bytes(tensor.dtype, element_count(tensor.shape).value_or(0));
-            if (dtype_info(tensor.dtype).is_block)
-                throw Error(path, tensor.name, "ggml block types are not written to HDF5");
+            if (dtype_info(tensor.dtype).is_block || onnx_only(tensor.dtype))
+                throw Error(path, tensor.name,
+                            std::string(dtype_name(tensor.dtype)) + " is not written to HDF5");
             if (!needed || *needed != tensor.bytes.size())
                 throw Error(path, tensor.name, "byte count does not match shape " + shape_text(tensor.shape));
             std::vector<hsize_t> dims(tensor.shape.begin(), tensor.shape.end());

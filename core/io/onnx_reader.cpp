@@ -1,4 +1,9 @@
+#include <fcntl.h>
 #include <onnx/onnx_pb.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <filesystem>
 #include <map>
@@ -74,12 +79,22 @@ class OnnxModel final : public ModelFile {
 public:
     explicit OnnxModel(const std::string& path)
         : ModelFile(path), proto_(std::make_shared<onnx::ModelProto>()) {
-        auto file = MappedFile::open(path);
-        if (file->size() > static_cast<std::size_t>(INT32_MAX))
+        // Read through a small buffer, not a mapping: protobuf copies every raw_data into the
+        // parsed message, so a mapping of the whole file beside it would double the peak memory.
+        std::error_code error;
+        const auto size = fs::file_size(path, error);
+        if (error)
+            throw Error(path, "", "cannot read: " + error.message());
+        if (size > static_cast<std::uintmax_t>(INT32_MAX))
             throw Error(path, "",
                         "protobuf cannot hold more than 2 GiB; ONNX models this large keep their weights in "
                         "external data files");
-        if (!proto_->ParseFromArray(file->bytes().data(), static_cast<int>(file->size())))
+        const int descriptor = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (descriptor < 0)
+            throw Error(path, "", std::string("cannot open: ") + std::strerror(errno));
+        const bool parsed = proto_->ParseFromFileDescriptor(descriptor);
+        ::close(descriptor);
+        if (!parsed)
             throw Error(path, "",
                         "not a valid ONNX ModelProto (protobuf parsing failed: not a ModelProto, or messages "
                         "nested deeper than protobuf's limit of 100, about 33 levels of subgraphs)");

@@ -50,7 +50,7 @@ SafetensorsEntry parse_entry(const std::string& name, const nlohmann::json& entr
         throw Error(path, field + " dtype", "must be a string");
     auto dtype_text = entry["dtype"].get<std::string>();
     auto dtype = dtype_from_name(dtype_text);
-    if (!dtype || dtype_info(*dtype).is_block)
+    if (!dtype || dtype_info(*dtype).is_block || onnx_only(*dtype))
         throw Error(path, field + " dtype",
                     "unknown dtype \"" + dtype_text +
                         "\" (expected BOOL, U8, I8, U16, I16, F16, BF16, U32, I32, F32, U64, I64, F64, "

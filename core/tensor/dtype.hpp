@@ -75,6 +75,11 @@ struct DTypeInfo {
 };
 
 const DTypeInfo& dtype_info(DType type);
+// The types only ONNX files hold (FNUZ float8, packed 4-bit): no other reader takes their names
+// and no writer writes them.
+inline bool onnx_only(DType type) {
+    return type == DType::F8_E4M3FNUZ || type == DType::F8_E5M2FNUZ || type == DType::I4 || type == DType::U4;
+}
 std::string_view dtype_name(DType type);
 std::optional<DType> dtype_from_name(std::string_view name);
 const std::vector<DTypeInfo>& all_dtypes();
