@@ -16,7 +16,8 @@ SafetensorsStreamWriter::SafetensorsStreamWriter(const std::string& path,
     std::uint64_t offset = 0;
     for (const auto& tensor : tensors_) {
         if (dtype_info(tensor.dtype).is_block || onnx_only(tensor.dtype))
-            throw Error(path, tensor.name, "safetensors has no dtype " + std::string(dtype_name(tensor.dtype)));
+            throw Error(path, tensor.name,
+                        "safetensors has no dtype " + std::string(dtype_name(tensor.dtype)));
         if (header.contains(tensor.name))
             throw Error(path, tensor.name, "declared twice");
         const auto needed = storage_bytes(tensor.dtype, element_count(tensor.shape).value_or(0));
