@@ -116,3 +116,12 @@ TEST_CASE("subgraphs nested past protobuf's limit are refused with that reason, 
     CHECK_THROWS_WITH(open_model_file(data_path("onnx-subgraphs/deep.onnx")),
                       Catch::Contains("deep.onnx") && Catch::Contains("nested deeper"));
 }
+
+TEST_CASE("the ONNX-only element types are not safetensors dtypes, read or written") {
+    quantlens::test::ScratchDir dir;
+    const auto path = dir.file("i4.safetensors");
+    quantlens::test::write_bytes(
+        path, quantlens::test::safetensors_bytes(R"({"w":{"dtype":"I4","shape":[2],"data_offsets":[0,1]}})",
+                                                 std::string(1, '\x21')));
+    CHECK_THROWS_WITH(open_model_file(path), Catch::Contains("unknown dtype \"I4\""));
+}

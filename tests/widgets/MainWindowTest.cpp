@@ -248,6 +248,7 @@ void MainWindowTest::badFileShowsErrorAndWindowStaysUsable() {
 
 void MainWindowTest::tensorsLeftOutAreSaidInTheStatusBar() {
     MainWindow window;
+    window.resize(1440, 860);
     window.show();
     QSignalSpy loaded(&window, &MainWindow::modelLoaded);
     window.openModel(QStringLiteral(QUANTLENS_TEST_DATA "/onnx-subgraphs/nested.onnx"));
@@ -260,6 +261,7 @@ void MainWindowTest::tensorsLeftOutAreSaidInTheStatusBar() {
     QVERIFY2(said.contains(QStringLiteral("3 tensors")) && said.contains(QStringLiteral("13 parameters")),
              qPrintable(said));
     QVERIFY2(said.contains(QStringLiteral("COMPLEX64")), qPrintable(said));  // the tooltip says which and why
+    saveScreenshot(window, QStringLiteral("onnx-subgraphs-left-out.png"));
 }
 
 void MainWindowTest::analysisFillsTheTableWithTheCoresFigures() {
