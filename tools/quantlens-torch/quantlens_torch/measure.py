@@ -121,10 +121,11 @@ def damage(model, task, data, target, specs, options, predictions, loss):
            "proxy_damage": [], "weight_mse": [], "delta_loss": [], "kl": [], "fisher": [],
            "importance": [float(v) / n for v in square_sums]}
     w = original.to(torch.float32).to(torch.float64)
+    column_sums = square_sums.to(w.device)  # the sums were gathered on the CPU; the weights may be on a GPU
     for k, q in enumerate(dequantized):
         error = (q.to(torch.float64) - w).square()
         out["weight_mse"].append(float(error.mean()))
-        out["proxy_damage"].append(float((error * square_sums[None, :]).sum()) / n)
+        out["proxy_damage"].append(float((error * column_sums[None, :]).sum()) / n)
         if options.measured:
             out["delta_loss"].append(loss_sums[k] / predictions - loss)
             out["kl"].append(kl_sums[k] / kl_rows)
@@ -144,7 +145,7 @@ def hessian_vector_product(model, task, data, parameters, vectors, predictions):
     return products
 
 
-def hutchinson(model, task, data, target, index, options, predictions, cancelled=lambda: False):
+def hutchinson(model, task, data, target, index, options, predictions):
     """E[vᵀHv] over Rademacher v on the layer's weight and bias, PyHessian's rule: at most
     max_samples; stop once the running mean moves by less than `tolerance` relative. The vectors
     come from a generator seeded by (seed, the layer's index), so a layer's estimate does not
@@ -153,8 +154,6 @@ def hutchinson(model, task, data, target, index, options, predictions, cancelled
     generator = torch.Generator().manual_seed((options.seed * 1000003 + index) % (1 << 63))
     samples, previous = [], 0.0
     for _ in range(options.max_samples):
-        if cancelled():
-            raise KeyboardInterrupt
         vectors = [(torch.randint(0, 2, p.shape, generator=generator) * 2 - 1).to(p.dtype).to(p.device)
                    for p in parameters]
         products = hessian_vector_product(model, task, data, parameters, vectors, predictions)
