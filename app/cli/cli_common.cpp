@@ -125,13 +125,8 @@ Progress stderr_progress(std::string_view unit) {
 
 Model open_model(const std::string& path) {
     auto model = Model::open(path);
-    if (!model.file().left_out().empty()) {
-        Inspection summary;
-        summary.left_out = model.file().left_out();
-        for (const auto& missing : summary.left_out)
-            summary.left_out_parameters += missing.parameters;
-        std::fprintf(stderr, "warning: %s: %s\n", path.c_str(), left_out_summary(summary).c_str());
-    }
+    if (const auto missing = left_out_summary(model.file().left_out()); !missing.empty())
+        std::fprintf(stderr, "warning: %s: %s\n", path.c_str(), missing.c_str());
     return model;
 }
 

@@ -324,7 +324,7 @@ void MainWindow::connectJobs() {
                                       : tr(" — %1 tensors (%2 parameters) left out, unreadable")
                                             .arg(inspection.left_out.size())
                                             .arg(parameters)));
-            statusText_->setToolTip(QString::fromStdString(left_out_summary(inspection)));
+            statusText_->setToolTip(QString::fromStdString(left_out_summary(inspection.left_out)));
         } else {
             statusText_->setToolTip({});
         }

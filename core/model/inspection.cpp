@@ -13,8 +13,7 @@ Inspection inspect_model(const Model& model, bool with_stats, const Progress& pr
     result.architecture = model.architecture();
     result.metadata = file.metadata();
     result.left_out = file.left_out();
-    for (const auto& missing : result.left_out)
-        result.left_out_parameters += missing.parameters;
+    result.left_out_parameters = left_out_parameters(result.left_out);
     std::uint64_t total_bytes = 0, done_bytes = 0;
     for (const auto& tensor : file.tensors())
         total_bytes += tensor.byte_size;
@@ -170,23 +169,28 @@ std::string to_table(const Inspection& inspection) {
         inspection.format.c_str(),
         inspection.architecture.empty() ? "" : (", architecture " + inspection.architecture).c_str());
     out += line;
-    if (const auto missing = left_out_summary(inspection); !missing.empty())
+    if (const auto missing = left_out_summary(inspection.left_out); !missing.empty())
         out += missing + "\n";
     return out;
 }
 
-std::string left_out_summary(const Inspection& inspection) {
-    if (inspection.left_out.empty())
+std::uint64_t left_out_parameters(const std::vector<ModelFile::LeftOut>& left_out) {
+    std::uint64_t parameters = 0;
+    for (const auto& missing : left_out)
+        parameters += missing.parameters;
+    return parameters;
+}
+
+std::string left_out_summary(const std::vector<ModelFile::LeftOut>& left_out) {
+    if (left_out.empty())
         return {};
-    std::string out = std::to_string(inspection.left_out.size()) + " tensor" +
-                      (inspection.left_out.size() == 1 ? "" : "s") + " (" +
-                      std::to_string(inspection.left_out_parameters) + " parameters) left out, unreadable: ";
+    std::string out = std::to_string(left_out.size()) + " tensor" + (left_out.size() == 1 ? "" : "s") + " (" +
+                      std::to_string(left_out_parameters(left_out)) + " parameters) left out, unreadable: ";
     constexpr std::size_t kListed = 3;
-    for (std::size_t i = 0; i < inspection.left_out.size() && i < kListed; ++i)
-        out += (i ? "; " : "") + inspection.left_out[i].name + " (" + inspection.left_out[i].reason + ")";
-    if (inspection.left_out.size() > kListed)
-        out += "; and " + std::to_string(inspection.left_out.size() - kListed) +
-               " more (inspect --json lists all)";
+    for (std::size_t i = 0; i < left_out.size() && i < kListed; ++i)
+        out += (i ? "; " : "") + left_out[i].name + " (" + left_out[i].reason + ")";
+    if (left_out.size() > kListed)
+        out += "; and " + std::to_string(left_out.size() - kListed) + " more (inspect --json lists all)";
     return out;
 }
 

@@ -43,8 +43,11 @@ struct Inspection {
     std::uint64_t left_out_parameters = 0;
 };
 
-// "3 tensors (178,697 parameters) left out: …" with the first reasons, or empty when nothing is.
-std::string left_out_summary(const Inspection& inspection);
+// The parameters of the tensors a file could not read (ModelFile::left_out).
+std::uint64_t left_out_parameters(const std::vector<ModelFile::LeftOut>& left_out);
+// "3 tensors (178697 parameters) left out, unreadable: …" with the first reasons, or empty when
+// nothing is: inspect's table, every CLI command's warning and the status bar's tooltip.
+std::string left_out_summary(const std::vector<ModelFile::LeftOut>& left_out);
 
 Inspection inspect_model(const Model& model, bool with_stats, const Progress& progress = {},
                          const CancelToken* cancel = nullptr);

@@ -64,15 +64,21 @@ class _Capture:
         self.handle.remove()
 
 
-def damage(model, task, data, target, specs, options, predictions, loss):
+def quantized(target, specs):
+    """Q(W) of the layer's weight under each spec (float32, [out, in·kh·kw]) and its MSE."""
+    original = target.matrix().to(torch.float32).to(torch.float64)
+    dequantized = [spec.dequantize(original) for spec in specs]
+    return dequantized, [float((q.to(torch.float64) - original).square().mean()) for q in dequantized]
+
+
+def damage(model, task, data, target, dequantized, weight_mse, options, predictions, loss):
     """The `damage` object of one layer: proxy and activation statistics always; Δloss, KL and
-    Fisher–Taylor per spec when measured. `predictions` and `loss` are the full-precision
-    prediction count and mean loss."""
+    Fisher–Taylor per spec when measured, from `quantized`'s Q(W) and MSE. `predictions` and
+    `loss` are the full-precision prediction count and mean loss."""
     n = data.samples
     original = target.matrix().clone()
-    dequantized = [spec.dequantize(original) for spec in specs]
     square_sums, rows = None, []
-    loss_sums, kl_sums, fisher_sums = [0.0] * len(specs), [0.0] * len(specs), [0.0] * len(specs)
+    loss_sums, kl_sums, fisher_sums = [0.0] * len(dequantized), [0.0] * len(dequantized), [0.0] * len(dequantized)
     kl_rows = 0
     for batch in data.batches:
         capture = _Capture(target.module)
@@ -118,13 +124,12 @@ def damage(model, task, data, target, specs, options, predictions, loss):
            "activation_kurtosis": excess_kurtosis(inputs),
            "activation_qsur": qsur_per_dimension(inputs) if inputs.shape[0] >= 2 else float("nan"),
            "activation_mmr": row_max_to_median(inputs),
-           "proxy_damage": [], "weight_mse": [], "delta_loss": [], "kl": [], "fisher": [],
+           "proxy_damage": [], "weight_mse": list(weight_mse), "delta_loss": [], "kl": [], "fisher": [],
            "importance": [float(v) / n for v in square_sums]}
     w = original.to(torch.float32).to(torch.float64)
     column_sums = square_sums.to(w.device)  # the sums were gathered on the CPU; the weights may be on a GPU
     for k, q in enumerate(dequantized):
         error = (q.to(torch.float64) - w).square()
-        out["weight_mse"].append(float(error.mean()))
         out["proxy_damage"].append(float((error * column_sums[None, :]).sum()) / n)
         if options.measured:
             out["delta_loss"].append(loss_sums[k] / predictions - loss)
@@ -182,7 +187,7 @@ def exact_trace(model, task, data, target, predictions):
     return trace
 
 
-def hessian(model, task, data, target, index, specs, options, predictions, weight_mse):
+def hessian(model, task, data, target, index, options, predictions, weight_mse):
     """The `hessian` object of one layer; Ω per spec = Tr(H)/n · ‖Q(W) − W‖², n the block's size."""
     trace, error, count = hutchinson(model, task, data, target, index, options, predictions)
     size = sum(p.numel() for p in target.parameters)

@@ -11,7 +11,6 @@ import os
 import sys
 import time
 
-import torch
 import torch.distributed as dist
 
 from . import measure
@@ -51,12 +50,12 @@ def layer_rows(model, task, data, specs, options, rank=0, world=1, log=_log):
         log(f"[rank {rank}] layer {done + 1}/{len(mine)} {target.name} ({time.monotonic() - started:.0f} s)")
         row = {"layer": target.name, "op": target.op, "weights": target.weights}
         row.update(measure.weight_figures(target))
-        original = target.matrix().to(torch.float32).to(torch.float64)
-        weight_mse = [float((s.dequantize(original).to(torch.float64) - original).square().mean()) for s in specs]
+        dequantized, weight_mse = measure.quantized(target, specs)  # once, for Ω and the damage
         if options.hessian:
-            row["hessian"] = measure.hessian(model, task, data, target, i, specs, options, predictions, weight_mse)
+            row["hessian"] = measure.hessian(model, task, data, target, i, options, predictions, weight_mse)
         if options.measured or options.proxy:
-            row["damage"] = measure.damage(model, task, data, target, specs, options, predictions, loss)
+            row["damage"] = measure.damage(model, task, data, target, dequantized, weight_mse, options,
+                                           predictions, loss)
         rows[i] = row
     return rows, loss, accuracy, [t.name for t in targets], skipped
 

@@ -96,8 +96,7 @@ class Spec:
             grid_max = torch.tensor(half - 0.5 if self.full else half - 1, dtype=torch.float32)
             absmax = g.abs().amax(dim=1, keepdim=True)
             scale = torch.where(absmax > 0, torch.maximum(absmax / grid_max, floor), torch.zeros_like(absmax))
-            inverse = torch.where(scale > 0, 1.0 / torch.where(scale > 0, scale, torch.ones_like(scale)),
-                                  torch.zeros_like(scale))
+            inverse = torch.where(scale > 0, 1.0 / scale, torch.zeros_like(scale))  # 1/0 is discarded
             level = torch.round(torch.clamp(g * inverse, qmin, qmax))
             return level * scale
         qmax = torch.tensor(float((1 << self.bits) - 1), dtype=torch.float32)
