@@ -372,8 +372,8 @@ private:
             if (!claimed_.insert(layer.weight).second)
                 continue;
             layer.name = node.name().empty() ? layer.weight : prefix + node.name();
-            if (!layer_names_.insert(layer.name)
-                     .second) {  // two nodes of one name: the weight tells them apart
+            // Two nodes of one name: the weight tells their layers apart.
+            if (!layer_names_.insert(layer.name).second) {
                 layer.name += " (" + layer.weight + ")";
                 if (!layer_names_.insert(layer.name).second)
                     continue;
