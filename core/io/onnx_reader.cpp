@@ -10,6 +10,7 @@
 #include <set>
 
 #include "io/onnx.hpp"
+#include "io/onnx_quantized.hpp"
 #include "util/error.hpp"
 #include "util/mapped_file.hpp"
 #include "util/paths.hpp"
@@ -137,8 +138,19 @@ protected:
     }
 
 private:
-    // Adds one tensor; false when it is left out (left_out_ says why).
-    bool add(const onnx::TensorProto& tensor, const std::string& name, const std::string& where) {
+    // The tensor a constant holds, readable (sources_) but not yet listed; nullopt when it is left
+    // out (left_out_ says why, once however often it is asked for).
+    std::optional<TensorInfo> describe(const onnx::TensorProto& tensor, const std::string& name,
+                                       const std::string& where) {
+        if (const auto known = described_.find(name); known != described_.end())
+            return known->second;
+        auto info = read_header(tensor, name, where);
+        described_[name] = info;
+        return info;
+    }
+
+    std::optional<TensorInfo> read_header(const onnx::TensorProto& tensor, const std::string& name,
+                                          const std::string& where) {
         const std::string field = where + " tensor \"" + name + "\"";
         if (!valid_utf8(name))
             throw Error(path_, where, "tensor name is not valid UTF-8");
@@ -155,7 +167,7 @@ private:
             left_out_.push_back(
                 {name, elements.value_or(0),
                  "ONNX data type " + onnx_type_name(tensor.data_type()) + " is not one QuantLens decodes"});
-            return false;
+            return std::nullopt;
         }
         info.dtype = *dtype;
         if ((info.dtype == DType::I4 || info.dtype == DType::U4) && !tensor.has_raw_data() &&
@@ -163,7 +175,7 @@ private:
             left_out_.push_back({name, info.elements(),
                                  onnx_type_name(tensor.data_type()) +
                                      " values in int32_data (not raw_data or external data) are not read"});
-            return false;
+            return std::nullopt;
         }
         auto bytes = elements ? storage_bytes(info.dtype, *elements) : std::nullopt;
         if (!bytes)
@@ -183,7 +195,7 @@ private:
                 left_out_.push_back({name, info.elements(),
                                      "external data file \"" + fs::path(external->file).filename().string() +
                                          "\" cannot be read: " + error.reason()});
-                return false;
+                return std::nullopt;
             }
             file->range(external->offset, info.byte_size, field + " external data");  // bounds check now
         } else if (tensor.has_raw_data()) {
@@ -204,8 +216,7 @@ private:
                                 std::to_string(info.elements()));
         }
         sources_[name] = {&tensor, external};
-        add_tensor(info);
-        return true;
+        return info;
     }
 
     External parse_external(const onnx::TensorProto& tensor, const std::string& field) const {
@@ -271,24 +282,90 @@ private:
 
     // Every weight of `graph` and of each subgraph (any GRAPH or GRAPHS attribute: If branches,
     // Loop and Scan bodies, to any depth), a subgraph's named by its path,
-    // "<node>/<attribute>/<tensor>", its node named by name or as "<op>#<index>".
+    // "<node>/<attribute>/<tensor>", its node named by name or as "<op>#<index>". A weight stored
+    // quantized (onnx_quantized.hpp) is listed once, dequantized, in place of its parts.
     void walk(const onnx::GraphProto& graph, const std::string& prefix, const Scope* parent, int depth) {
         if (depth > kMaxDepth)
             throw Error(path_, prefix, "subgraphs nested more than " + std::to_string(kMaxDepth) + " deep");
         Scope scope{parent, {}};
+        struct Local {
+            std::string written, path, where;
+            const onnx::TensorProto* tensor;
+        };
+        std::vector<Local> locals;
         for (const auto& initializer : graph.initializer())
-            if (add(initializer, prefix + initializer.name(), "initializer"))
-                scope.names[initializer.name()] = prefix + initializer.name();
+            locals.push_back({initializer.name(), prefix + initializer.name(), "initializer", &initializer});
         for (const auto& node : graph.node()) {
             if (node.op_type() != "Constant" || node.output_size() != 1)
                 continue;
             for (const auto& attribute : node.attribute())
-                if (attribute.name() == "value" && attribute.has_t() &&
-                    add(attribute.t(), prefix + node.output(0),
-                        "Constant node \"" + prefix + node.name() + "\""))
-                    scope.names[node.output(0)] = prefix + node.output(0);
+                if (attribute.name() == "value" && attribute.has_t())
+                    locals.push_back({node.output(0), prefix + node.output(0),
+                                      "Constant node \"" + prefix + node.name() + "\"", &attribute.t()});
         }
-        build_layers(graph, prefix, scope);
+        for (const auto& local : locals) {
+            constants_[local.path] = {local.tensor, local.where};
+            scope.names[local.written] = local.path;
+        }
+        const auto quantized = find_quantized_weights(
+            graph,
+            [&](const std::string& written) -> std::optional<TensorInfo> {
+                const auto found = constants_.find(written.empty() ? std::string() : scope.resolve(written));
+                if (found == constants_.end())
+                    return std::nullopt;
+                return describe(*found->second.first, found->first, found->second.second);
+            },
+            path_);
+        std::set<std::string> parts;
+        for (const auto& weight : quantized)
+            for (const auto* q :
+                 {&weight.quantization, weight.quantized_bias ? &*weight.quantized_bias : nullptr})
+                if (q)
+                    for (const auto* part : {&q->codes, &q->scales})
+                        parts.insert(part->name);
+        for (const auto& weight : quantized)
+            for (const auto* part : {&weight.quantization.zero_points, &weight.quantization.group_index})
+                if (*part)
+                    parts.insert((*part)->name);
+        for (const auto& local : locals) {
+            if (parts.count(local.path))
+                continue;
+            if (auto info = describe(*local.tensor, local.path, local.where))
+                list(std::move(*info));
+            else
+                scope.names.erase(local.written);
+        }
+        std::map<const onnx::NodeProto*, Layer> fused;
+        for (const auto& weight : quantized) {
+            if (!weight.error.empty()) {
+                left_out_.push_back({weight.quantization.codes.name,
+                                     element_count(weight.quantization.shape).value_or(0),
+                                     weight.quantization.form + " weight not read: " + weight.error});
+                continue;
+            }
+            const std::string name = list_quantized(weight.quantization);
+            if (!weight.output.empty()) {
+                scope.names[weight.output] = name;
+                continue;
+            }
+            Layer layer;
+            layer.kind = weight.kind;
+            layer.orientation = weight.orientation;
+            layer.weight = name;
+            if (weight.quantized_bias)
+                layer.bias = list_quantized(*weight.quantized_bias);
+            else if (const auto bias = scope.resolve(weight.bias);
+                     !weight.bias.empty() && listed_.count(bias))
+                layer.bias = bias;
+            // The op's other constants (its input's and output's scales and zero points) are the layer's.
+            for (const auto& operand : weight.node->input())
+                if (const auto other = scope.resolve(operand); listed_.count(other) &&
+                                                               other != layer.weight && other != layer.bias &&
+                                                               in_layer_.insert(other).second)
+                    layer.others.push_back(other);
+            fused[weight.node] = std::move(layer);
+        }
+        build_layers(graph, prefix, scope, fused);
         std::set<std::string> labels;
         for (int i = 0; i < graph.node_size(); ++i) {
             const auto& node = graph.node(i);
@@ -306,15 +383,43 @@ private:
         }
     }
 
+    void list(TensorInfo info) {
+        listed_.insert(info.name);
+        add_tensor(std::move(info));
+    }
+
+    // Lists a stored quantization as one float32 tensor named after its codes, once however many
+    // nodes dequantize it; "(dequantized)" is added should the codes be listed themselves too (an
+    // enclosing graph's, used there as they are).
+    std::string list_quantized(const StoredQuantization& quantization) {
+        std::string name = quantization.codes.name;
+        if (const auto known = quantized_names_.find(name); known != quantized_names_.end())
+            return known->second;
+        const std::string codes = name;
+        if (listed_.count(name))
+            name += " (dequantized)";
+        TensorInfo info;
+        info.name = name;
+        info.dtype = DType::F32;
+        info.shape = quantization.shape;
+        info.byte_size = info.elements() * sizeof(float);
+        info.quantization = std::make_shared<const StoredQuantization>(quantization);
+        list(std::move(info));
+        quantized_names_[codes] = name;
+        return name;
+    }
+
     // The layers one graph's nodes make of the weights in scope: a weight already taken by a node
     // (a shared one) makes no second layer.
-    void build_layers(const onnx::GraphProto& graph, const std::string& prefix, const Scope& scope) {
+    // `fused` holds the layers of the ops that take their quantized weight themselves.
+    void build_layers(const onnx::GraphProto& graph, const std::string& prefix, const Scope& scope,
+                      std::map<const onnx::NodeProto*, Layer>& fused) {
         std::map<std::string, std::vector<const onnx::NodeProto*>> consumers;
         for (const auto& node : graph.node())
             for (const auto& input : node.input())
                 consumers[input].push_back(&node);
         auto is_weight = [&](const std::string& name) {
-            return !name.empty() && !scope.resolve(name).empty();
+            return !name.empty() && listed_.count(scope.resolve(name));
         };
         auto int_attribute = [](const onnx::NodeProto& node, const std::string& name, long fallback) {
             for (const auto& attribute : node.attribute())
@@ -329,7 +434,10 @@ private:
             auto input = [&](int i) {
                 return node.input_size() > i ? node.input(i) : std::string();
             };
-            if ((op == "Gemm" || op == "MatMul") && is_weight(input(1))) {
+            if (const auto found = fused.find(&node); found != fused.end()) {
+                layer = std::move(found->second);
+                layer.op = op;
+            } else if ((op == "Gemm" || op == "MatMul") && is_weight(input(1))) {
                 layer.kind = LayerKind::Linear;
                 layer.weight = scope.resolve(input(1));
                 bool trans_b = op == "Gemm" && int_attribute(node, "transB", 0) != 0;
@@ -383,7 +491,11 @@ private:
     }
 
     std::shared_ptr<onnx::ModelProto> proto_;
-    std::set<std::string> claimed_, layer_names_;
+    std::set<std::string> claimed_, layer_names_, listed_, in_layer_;
+    // Every constant of every graph by path, listed or not, with where it is defined.
+    std::unordered_map<std::string, std::pair<const onnx::TensorProto*, std::string>> constants_;
+    std::unordered_map<std::string, std::optional<TensorInfo>> described_;
+    std::unordered_map<std::string, std::string> quantized_names_;  // codes → the listed tensor
     std::unordered_map<std::string, std::pair<const onnx::TensorProto*, std::optional<External>>> sources_;
     mutable std::mutex mutex_;
     mutable std::map<std::string, std::shared_ptr<const MappedFile>> external_files_;

@@ -28,9 +28,16 @@ Inspection inspect_model(const Model& model, bool with_stats, const Progress& pr
             if (cancel)
                 cancel->throw_if_cancelled();
             const auto& info = file.tensor(name);
-            TensorRow tensor{
-                name,           role,         info.dtype, stored_type_name(info), info.shape, info.elements(),
-                info.byte_size, std::nullopt, {}};
+            TensorRow tensor{name,
+                             role,
+                             info.dtype,
+                             stored_type_name(info),
+                             info.shape,
+                             info.elements(),
+                             info.stored_size(),
+                             std::nullopt,
+                             {},
+                             info.quantization};
             if (with_stats) {
                 if (progress)
                     progress(done_bytes, total_bytes, name);
@@ -93,6 +100,8 @@ nlohmann::ordered_json to_json(const Inspection& inspection) {
             t["shape"] = tensor.shape;
             t["parameters"] = tensor.parameters;
             t["bytes"] = tensor.bytes;
+            if (tensor.quantization)
+                t["quantization"] = to_json(*tensor.quantization);
             if (tensor.summary) {
                 const auto& s = *tensor.summary;
                 t["stats"] = {{"min", s.min},
@@ -136,13 +145,18 @@ std::string number(double value) {
 std::string to_table(const Inspection& inspection) {
     std::string out;
     char line[1024];
-    std::snprintf(line, sizeof line, "%-44s %-9s %-8s %-18s %12s %10s %10s %10s %10s %10s\n", "NAME", "KIND",
-                  "DTYPE", "SHAPE", "PARAMS", "BYTES", "MIN", "MAX", "MEAN", "STD");
+    int dtype_width = 8;  // wider for a stored quantization's "uint4 blocks of 128"
+    for (const auto& layer : inspection.layers)
+        for (const auto& tensor : layer.tensors)
+            dtype_width = std::max(dtype_width, static_cast<int>(tensor.stored_type.size()));
+    std::snprintf(line, sizeof line, "%-44s %-9s %-*s %-18s %12s %10s %10s %10s %10s %10s\n", "NAME", "KIND",
+                  dtype_width, "DTYPE", "SHAPE", "PARAMS", "BYTES", "MIN", "MAX", "MEAN", "STD");
     out += line;
     for (const auto& layer : inspection.layers) {
-        std::snprintf(line, sizeof line, "%-44s %-9s %-8s %-18s %12llu %10s\n", layer.name.c_str(),
-                      std::string(layer_kind_name(layer.kind)).c_str(), "", shape_text(layer.shape).c_str(),
-                      static_cast<unsigned long long>(layer.parameters), human_bytes(layer.bytes).c_str());
+        std::snprintf(line, sizeof line, "%-44s %-9s %-*s %-18s %12llu %10s\n", layer.name.c_str(),
+                      std::string(layer_kind_name(layer.kind)).c_str(), dtype_width, "",
+                      shape_text(layer.shape).c_str(), static_cast<unsigned long long>(layer.parameters),
+                      human_bytes(layer.bytes).c_str());
         out += line;
         for (const auto& tensor : layer.tensors) {
             std::string min, max, mean, std_text;
@@ -153,11 +167,13 @@ std::string to_table(const Inspection& inspection) {
                 std_text = number(tensor.summary->std);
             }
             std::snprintf(
-                line, sizeof line, "  %-42s %-9s %-8s %-18s %12llu %10s %10s %10s %10s %10s\n",
-                tensor.name.c_str(), tensor.role.c_str(), tensor.stored_type.c_str(),
+                line, sizeof line, "  %-42s %-9s %-*s %-18s %12llu %10s %10s %10s %10s %10s\n",
+                tensor.name.c_str(), tensor.role.c_str(), dtype_width, tensor.stored_type.c_str(),
                 shape_text(tensor.shape).c_str(), static_cast<unsigned long long>(tensor.parameters),
                 human_bytes(tensor.bytes).c_str(), min.c_str(), max.c_str(), mean.c_str(), std_text.c_str());
             out += line;
+            if (tensor.quantization)
+                out += "    stored as " + describe(*tensor.quantization) + "\n";
             if (!tensor.summary && !tensor.error.empty())
                 out += "    (no statistics: " + tensor.error + ")\n";
         }
@@ -172,6 +188,49 @@ std::string to_table(const Inspection& inspection) {
     if (const auto missing = left_out_summary(inspection.left_out); !missing.empty())
         out += missing + "\n";
     return out;
+}
+
+namespace {
+nlohmann::ordered_json part_json(const std::optional<TensorInfo>& part) {
+    if (!part)
+        return nullptr;
+    return {{"name", part->name}, {"dtype", dtype_name(part->dtype)}, {"shape", part->shape}};
+}
+std::string part_text(const char* role, const std::optional<TensorInfo>& part) {
+    if (!part)
+        return "";
+    return std::string(", ") + role + " " + part->name + " " + std::string(dtype_name(part->dtype)) + " " +
+           shape_text(part->shape);
+}
+}  // namespace
+
+nlohmann::ordered_json to_json(const StoredQuantization& q) {
+    nlohmann::ordered_json out;
+    out["form"] = q.form;
+    out["type"] = q.type_name();
+    out["bits"] = q.bits;
+    out["signed"] = q.is_signed;
+    out["float8"] = q.is_float8;
+    out["granularity"] = q.granularity();
+    out["axis"] = q.axis < 0 ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(q.axis);
+    out["block_size"] = q.block_size;
+    out["codes"] = part_json(q.codes);
+    out["scales"] = part_json(q.scales);
+    out["zero_points"] = part_json(q.zero_points);
+    out["group_index"] = part_json(q.group_index);
+    out["scale_factor"] = part_json(q.scale_factor);
+    out["stored_bytes"] = q.stored_bytes();
+    return out;
+}
+
+std::string describe(const StoredQuantization& q) {
+    const std::string type = q.is_float8
+                                 ? "float8 " + std::string(dtype_name(q.codes.dtype)).substr(3)
+                                 : std::to_string(q.bits) + "-bit " + (q.is_signed ? "signed" : "unsigned");
+    return q.form + ", " + type + ", " + q.granularity() + ": codes " + q.codes.name + " " +
+           std::string(dtype_name(q.codes.dtype)) + " " + shape_text(q.codes.shape) +
+           part_text("scales", q.scales) + part_text("zero points", q.zero_points) +
+           part_text("g_idx", q.group_index) + part_text("input scale", q.scale_factor);
 }
 
 std::uint64_t left_out_parameters(const std::vector<ModelFile::LeftOut>& left_out) {

@@ -9,6 +9,7 @@
 
 #include "model/model.hpp"
 #include "stats/summary.hpp"
+#include "tensor/stored_quantization.hpp"
 #include "util/progress.hpp"
 
 namespace quantlens {
@@ -22,6 +23,9 @@ struct TensorRow {
     std::uint64_t parameters = 0, bytes = 0;
     std::optional<Summary> summary;
     std::string error;  // why the summary is missing (e.g. an undecodable ggml type)
+    // How the file stores the tensor when it is a stored quantization (codes, scales, zero points
+    // of their own): `bytes` then counts all of them and the statistics are of the dequantized values.
+    std::shared_ptr<const StoredQuantization> quantization;
 };
 
 struct LayerRow {
@@ -54,6 +58,10 @@ Inspection inspect_model(const Model& model, bool with_stats, const Progress& pr
 
 inline constexpr const char* kInspectSchema = "quantlens.inspect/1";  // docs/inspect-json.md
 nlohmann::ordered_json to_json(const Inspection& inspection);
+// A stored quantization as inspect's JSON gives it (docs/inspect-json.md).
+nlohmann::ordered_json to_json(const StoredQuantization& quantization);
+// One line: "MatMulNBits, 4-bit unsigned, blocks of 32 (axis 1): codes X U8 [3, 2, 16], ...".
+std::string describe(const StoredQuantization& quantization);
 std::string to_table(const Inspection& inspection);
 
 }  // namespace quantlens

@@ -5,6 +5,7 @@
 
 #include "tensor/convert.hpp"
 #include "tensor/ggml_blocks.hpp"
+#include "tensor/stored_quantization.hpp"
 #include "util/error.hpp"
 #include "util/huge_page_buffer.hpp"
 
@@ -18,7 +19,13 @@ std::uint64_t TensorInfo::elements() const {
     return element_count(shape).value_or(0);
 }
 
+std::uint64_t TensorInfo::stored_size() const {
+    return quantization ? quantization->stored_bytes() : byte_size;
+}
+
 std::string stored_type_name(const TensorInfo& info) {
+    if (info.quantization)
+        return info.quantization->type_name();
     if (info.dtype == DType::Unknown)
         return "ggml type " + std::to_string(info.unknown_type) + " (unknown)";
     return std::string(dtype_name(info.dtype));

@@ -12,16 +12,24 @@
 
 namespace quantlens {
 
+struct StoredQuantization;  // tensor/stored_quantization.hpp
+
 struct TensorInfo {
     std::string name;
     DType dtype = DType::F32;
     std::vector<std::int64_t> shape;  // outermost first (C order); GGUF's ne[] reversed
     std::uint64_t byte_size = 0;
     std::uint32_t unknown_type = 0;  // when dtype is Unknown: the file's type id (a ggml type)
+    // Set when the file stores this weight as codes, scales and zero points of their own: the
+    // tensor is then float32 (byte_size counts those bytes) and reading it dequantizes.
+    std::shared_ptr<const StoredQuantization> quantization = nullptr;
     std::uint64_t elements() const;
+    // The bytes the file spends on it: byte_size, or for a stored quantization all its parts.
+    std::uint64_t stored_size() const;
 };
 
-// How a tensor is stored, for display: the type's name, or "ggml type N (unknown)".
+// How a tensor is stored, for display: the type's name, "ggml type N (unknown)", or a stored
+// quantization's ("int8 per-channel").
 std::string stored_type_name(const TensorInfo& info);
 
 class TensorBytes {
