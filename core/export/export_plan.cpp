@@ -8,15 +8,22 @@
 #include "export/fakequant_export.hpp"
 #include "export/gguf_export.hpp"
 #include "export/llama_quantize_types.hpp"
+#include "export/onnx_export.hpp"
 #include "io/output_marker.hpp"
 #include "util/atomic_file.hpp"
 
 namespace quantlens {
 
 const std::vector<std::string>& export_formats() {
-    static const std::vector<std::string> kFormats = {
-        "gguf",  "fakequant",         "safetensors-packed", "gptqmodel", "compressed-tensors",
-        "aimet", "llama-tensor-types"};
+    static const std::vector<std::string> kFormats = {"gguf",
+                                                      "fakequant",
+                                                      "safetensors-packed",
+                                                      "onnx-qdq",
+                                                      "onnx-matmulnbits",
+                                                      "gptqmodel",
+                                                      "compressed-tensors",
+                                                      "aimet",
+                                                      "llama-tensor-types"};
     return kFormats;
 }
 
@@ -32,8 +39,8 @@ bool writes_folder(const Model& model, std::string_view format) {
 void require_export_format(std::string_view format, const std::string& file) {
     if (std::find(export_formats().begin(), export_formats().end(), format) == export_formats().end())
         throw Error(file, "format \"" + std::string(format) + "\"",
-                    "expected gguf, fakequant, safetensors-packed, gptqmodel, compressed-tensors, aimet or "
-                    "llama-tensor-types");
+                    "expected gguf, fakequant, safetensors-packed, onnx-qdq, onnx-matmulnbits, gptqmodel, "
+                    "compressed-tensors, aimet or llama-tensor-types");
 }
 
 ExportOutcome export_plan(const Model& model, const QuantPlan& plan, const std::string& plan_file,
@@ -77,6 +84,8 @@ ExportOutcome export_plan(const Model& model, const QuantPlan& plan, const std::
         outcome.summary = export_fakequant(model, assignments, out_path, progress, cancel);
     else if (format == "safetensors-packed")
         outcome.summary = export_packed_safetensors(model, assignments, out_path, progress, cancel);
+    else if (is_onnx_export(format))
+        outcome.summary = export_onnx(model, assignments, format, out_path, progress, cancel);
     outcome.plan_path = plan_path;
     save_plan(plan, outcome.plan_path);
     return outcome;

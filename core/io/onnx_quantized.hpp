@@ -24,7 +24,7 @@ struct OnnxQuantizedWeight {
     std::string output;
     LayerKind kind = LayerKind::Other;
     Orientation orientation = Orientation::OutFirst;
-    std::string bias;                               // the fused op's float bias input, as written
+    std::string bias;                                  // the fused op's float bias input, as written
     std::optional<StoredQuantization> quantized_bias;  // QLinearConv's int32 bias
     std::string error;  // recognised but unusable (shapes that disagree): why it is left out
 };

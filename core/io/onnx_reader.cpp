@@ -10,6 +10,7 @@
 #include <set>
 
 #include "io/onnx.hpp"
+#include "io/onnx_graph.hpp"
 #include "io/onnx_quantized.hpp"
 #include "util/error.hpp"
 #include "util/mapped_file.hpp"
@@ -366,21 +367,9 @@ private:
             fused[weight.node] = std::move(layer);
         }
         build_layers(graph, prefix, scope, fused);
-        std::set<std::string> labels;
-        for (int i = 0; i < graph.node_size(); ++i) {
-            const auto& node = graph.node(i);
-            std::string label = node.name().empty() ? node.op_type() + "#" + std::to_string(i) : node.name();
-            if (!labels.insert(label).second)
-                label += "#" + std::to_string(i);
-            for (const auto& attribute : node.attribute()) {
-                if (attribute.has_g())
-                    walk(attribute.g(), prefix + label + "/" + attribute.name() + "/", &scope, depth + 1);
-                for (int k = 0; k < attribute.graphs_size(); ++k)
-                    walk(attribute.graphs(k),
-                         prefix + label + "/" + attribute.name() + "[" + std::to_string(k) + "]/", &scope,
-                         depth + 1);
-            }
-        }
+        for_each_subgraph(graph, prefix, [&](const onnx::GraphProto& subgraph, const std::string& path) {
+            walk(subgraph, path, &scope, depth + 1);
+        });
     }
 
     void list(TensorInfo info) {

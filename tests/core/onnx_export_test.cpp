@@ -1,0 +1,122 @@
+// ONNX exports of a plan (onnx-qdq, onnx-matmulnbits) read back, through QuantLens's own ONNX
+// reader, as exactly the preview's dequantized weights for every granularity they hold; refusals
+// name the layer and write nothing. onnxruntime runs the same exports in
+// tests/onnxruntime/export_check.sh.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "export/onnx_export.hpp"
+#include "model/model.hpp"
+#include "tensor/stored_quantization.hpp"
+#include "test_support.hpp"
+
+using namespace quantlens;
+using quantlens::test::data_path;
+
+namespace {
+
+struct Planned {
+    std::string layer, spec, form;
+};
+
+// Exports `plan` of float_mlp.onnx in `format`, reopens the file and compares each planned
+// layer's weights with what the preview gives for its spec.
+void check_round_trip(const std::string& format, const std::vector<Planned>& plan) {
+    const auto model = Model::open(data_path("onnx-export/float_mlp.onnx"));
+    std::vector<LayerAssignment> assignments;
+    for (const auto& entry : plan)
+        assignments.push_back({&model.layer(entry.layer), QuantSpec::parse(entry.spec)});
+    test::ScratchDir scratch;
+    const auto out = scratch.file("out.onnx");
+    const auto summary = export_onnx(model, assignments, format, out);
+    CHECK(summary.quantized == plan.size());
+    const auto exported = Model::open(out);
+    for (const auto& [layer, spec] : assignments) {
+        INFO(format << " " << layer->name << " " << spec.to_string());
+        const auto& reread = exported.layer(layer->name);
+        const auto& info = exported.file().tensor(reread.weight);
+        REQUIRE(info.quantization);
+        for (const auto& entry : plan)
+            if (entry.layer == layer->name)
+                CHECK(info.quantization->form == entry.form);
+        const auto weights = exported.read_weights(reread);
+        PlannedLayerQuantizer quantizer;
+        const auto& preview = quantizer.quantize(model, *layer, spec, nullptr);
+        REQUIRE(weights.shape ==
+                normalised_shape(model.file().tensor(layer->weight).shape, layer->orientation));
+        const auto values = weights.values();
+        REQUIRE(values.size() == preview.dequantized.size());
+        std::size_t differ = 0;
+        for (std::size_t i = 0; i < values.size(); ++i)
+            differ += values[i] != preview.dequantized[i];
+        CHECK(differ == 0);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("an onnx-qdq export reads back as the preview's values per tensor and per channel and in blocks") {
+    check_round_trip("onnx-qdq", {{"fc1", "int8:channel:sym", "DequantizeLinear"},
+                                  {"fc2", "int4:g8:asym", "DequantizeLinear"},
+                                  {"fc3", "int8:tensor:asym", "DequantizeLinear"}});
+    check_round_trip("onnx-qdq", {{"fc1", "int4:g16:sym", "DequantizeLinear"},
+                                  {"fc2", "int3:channel:asym", "DequantizeLinear"},
+                                  {"fc3", "int8:g8:sym:full", "DequantizeLinear"}});
+    check_round_trip("onnx-qdq", {{"fc1", "int6:tensor:sym:clip=mse", "DequantizeLinear"},
+                                  {"fc3", "int2:g4:asym", "DequantizeLinear"}});
+}
+
+TEST_CASE("an onnx-matmulnbits export reads back as the preview's values at 2 4 and 8 bits") {
+    check_round_trip("onnx-matmulnbits",
+                     {{"fc1", "int4:g16:asym", "MatMulNBits"}, {"fc2", "int4:g16:sym", "MatMulNBits"}});
+    check_round_trip("onnx-matmulnbits",
+                     {{"fc1", "int8:g32:sym", "MatMulNBits"}, {"fc2", "int2:g16:asym", "MatMulNBits"}});
+}
+
+TEST_CASE("weights an ONNX form cannot hold are refused by layer before anything is written") {
+    const auto model = Model::open(data_path("onnx-export/float_mlp.onnx"));
+    test::ScratchDir scratch;
+    const auto out = scratch.file("out.onnx");
+    auto refused = [&](const std::string& format, const std::string& layer, const std::string& spec,
+                       const std::string& reason) {
+        INFO(format << " " << layer << " " << spec);
+        const std::vector<LayerAssignment> assignments{{&model.layer(layer), QuantSpec::parse(spec)}};
+        try {
+            export_onnx(model, assignments, format, out);
+            FAIL("exported");
+        } catch (const ExportRefused& error) {
+            REQUIRE(error.refusals().size() == 1);
+            CHECK(error.refusals()[0].layer == layer);
+            CHECK_THAT(error.refusals()[0].reason, Catch::Contains(reason));
+        }
+        CHECK_FALSE(std::filesystem::exists(out));
+    };
+    refused("onnx-matmulnbits", "fc3", "int4:g16:asym", "MatMulNBits replaces a MatMul");
+    refused("onnx-matmulnbits", "fc1", "int4:g24:asym", "power of two");
+    refused("onnx-matmulnbits", "fc1", "int5:g16:asym", "2, 4 or 8 bits");
+    refused("onnx-qdq", "fc1", "q4_0", "integer grids");
+    refused("onnx-qdq", "fc1", "int4:g16:sym:rot=hadamard", "rotates the weights");
+    refused("onnx-qdq", "fc1", "bf16", "cast");
+
+    const auto old = Model::open(data_path("onnx-export/float_mlp_opset11.onnx"));
+    const std::vector<LayerAssignment> blocked{{&old.layer("fc1"), QuantSpec::parse("int4:g16:sym")}};
+    CHECK_THROWS_WITH(export_onnx(old, blocked, "onnx-qdq", out), Catch::Contains("opset 21"));
+    const auto gguf = Model::open(test::sample_path("tiny-gpt2.gguf"));
+    CHECK_THROWS_WITH(export_onnx(gguf, {}, "onnx-qdq", out), Catch::Contains("rewrites ONNX models"));
+}
+
+TEST_CASE("an f32 spec keeps an ONNX weight as it is") {
+    const auto model = Model::open(data_path("onnx-export/float_mlp.onnx"));
+    test::ScratchDir scratch;
+    const auto out = scratch.file("out.onnx");
+    const std::vector<LayerAssignment> assignments{{&model.layer("fc1"), QuantSpec::parse("f32")}};
+    const auto summary = export_onnx(model, assignments, "onnx-qdq", out);
+    CHECK(summary.quantized == 0);
+    const auto exported = Model::open(out);
+    const auto& info = exported.file().tensor("fc1.weight");
+    CHECK_FALSE(info.quantization);
+    const auto a = exported.file().read_f32(info);
+    const auto b = model.file().read_f32(model.file().tensor("fc1.weight"));
+    CHECK(std::equal(a.values().begin(), a.values().end(), b.values().begin(), b.values().end()));
+}
