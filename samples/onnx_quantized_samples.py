@@ -41,6 +41,7 @@ The export tests' sources (tests/data/onnx-export/):
   float_mlp.onnx   a float32 MLP at opset 21, x [2, 64] → MatMul fc1 [64, 32] + bias → Relu →
                    MatMul fc2 [32, 16] (no bias) → Gemm fc3 (transB, [10, 16]) → Softmax
   float_mlp_opset11.onnx   the same graph at opset 11 (IR 6), which a per-channel export raises to 13
+  nested_weights.onnx   onnx-subgraphs/nested.onnx without its missing external tensor "gone"
   cls_lines.u8     six 48×192 grayscale text lines for PaddleOCR's direction classifier (its
                    input size), made of scikit-learn's handwritten digits: three upright, the same
                    three turned 180°, one byte a pixel, black ink on white
@@ -460,6 +461,14 @@ def export_sources():
         model.ir_version = ir
         with open(os.path.join(out, name), "wb") as f:
             f.write(model.SerializeToString())
+    # nested.onnx of the subgraph tests without its missing external tensor: weights in If branches
+    # and Loop bodies for an export to rewrite where they live.
+    nested = onnx.load(os.path.join(os.path.dirname(OUT), "onnx-subgraphs", "nested.onnx"), load_external_data=False)
+    kept = [t for t in nested.graph.initializer if t.name != "gone"]
+    del nested.graph.initializer[:]
+    nested.graph.initializer.extend(kept)
+    with open(os.path.join(out, "nested_weights.onnx"), "wb") as f:
+        f.write(nested.SerializeToString())
     from sklearn.datasets import load_digits
     digits = load_digits().images  # 8×8, ink 0..16
     lines = []

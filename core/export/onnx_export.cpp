@@ -130,6 +130,26 @@ struct Constant {
     onnx::TensorProto* tensor;
 };
 
+// Names each node holding a subgraph by the label its paths use (an unnamed Loop is "Loop#2"
+// by its index), so the nodes an export inserts do not move the paths of what lies below it.
+void pin_subgraph_labels(onnx::GraphProto& graph) {
+    std::set<std::string> seen;
+    for (int i = 0; i < graph.node_size(); ++i) {
+        auto& node = *graph.mutable_node(i);
+        const auto label = onnx_node_label(node, i, seen);
+        bool holds_graph = false;
+        for (auto& attribute : *node.mutable_attribute()) {
+            holds_graph |= attribute.has_g() || attribute.graphs_size() > 0;
+            if (attribute.has_g())
+                pin_subgraph_labels(*attribute.mutable_g());
+            for (auto& subgraph : *attribute.mutable_graphs())
+                pin_subgraph_labels(subgraph);
+        }
+        if (holds_graph)
+            node.set_name(label);
+    }
+}
+
 void locate(onnx::GraphProto& graph, const std::string& prefix, std::map<std::string, Constant>& out,
             std::set<std::string>& names) {
     for (auto& initializer : *graph.mutable_initializer()) {
@@ -169,6 +189,7 @@ public:
         const bool source_valid = passes_checker(proto_);
         raise_opset();
         std::map<std::string, Constant> constants;
+        pin_subgraph_labels(*proto_.mutable_graph());
         locate(*proto_.mutable_graph(), "", constants, names_);
         inline_external_data(constants);
         std::uint64_t total = 0, done = 0;
@@ -291,6 +312,11 @@ private:
             auto& tensor = *constant.tensor;
             if (tensor.data_location() != onnx::TensorProto::EXTERNAL)
                 continue;
+            for (const auto& missing : model_.file().left_out())
+                if (missing.name == path)
+                    throw Error(out_, path,
+                                "its external data could not be read (" + missing.reason +
+                                    "), so an export would lose it: restore the file or remove the tensor");
             const auto bytes = model_.file().read(model_.file().tensor(path));
             tensor.set_raw_data(reinterpret_cast<const char*>(bytes.bytes().data()), bytes.bytes().size());
             tensor.clear_external_data();

@@ -38,6 +38,15 @@ inline onnx::GraphProto& graphs(onnx::AttributeProto& attribute, int k) {
 }
 }  // namespace onnx_graph_detail
 
+// The label node `index` of a graph gets in paths; `seen` holds the labels of the nodes before it.
+template <class Node>
+std::string onnx_node_label(const Node& node, int index, std::set<std::string>& seen) {
+    std::string label = node.name().empty() ? node.op_type() + "#" + std::to_string(index) : node.name();
+    if (!seen.insert(label).second)
+        label += "#" + std::to_string(index);
+    return label;
+}
+
 // Calls visit(subgraph, its prefix) for each GRAPH and GRAPHS attribute of each node of `graph`,
 // in file order; `Graph` is GraphProto or const GraphProto.
 template <class Graph, class Visit>
@@ -46,9 +55,7 @@ void for_each_subgraph(Graph& graph, const std::string& prefix, Visit&& visit) {
     std::set<std::string> labels;
     for (int i = 0; i < graph.node_size(); ++i) {
         auto& node = detail::node(graph, i);
-        std::string label = node.name().empty() ? node.op_type() + "#" + std::to_string(i) : node.name();
-        if (!labels.insert(label).second)
-            label += "#" + std::to_string(i);
+        const std::string label = onnx_node_label(node, i, labels);
         for (int a = 0; a < node.attribute_size(); ++a) {
             auto& attribute = detail::attribute(node, a);
             if (attribute.has_g())

@@ -22,8 +22,9 @@ struct Planned {
 
 // Exports `plan` of float_mlp.onnx in `format`, reopens the file and compares each planned
 // layer's weights with what the preview gives for its spec.
-void check_round_trip(const std::string& format, const std::vector<Planned>& plan) {
-    const auto model = Model::open(data_path("onnx-export/float_mlp.onnx"));
+void check_round_trip(const std::string& format, const std::vector<Planned>& plan,
+                      const std::string& source = "onnx-export/float_mlp.onnx") {
+    const auto model = Model::open(data_path(source));
     std::vector<LayerAssignment> assignments;
     for (const auto& entry : plan)
         assignments.push_back({&model.layer(entry.layer), QuantSpec::parse(entry.spec)});
@@ -72,6 +73,23 @@ TEST_CASE("an onnx-matmulnbits export reads back as the preview's values at 2 4 
                      {{"fc1", "int4:g16:asym", "MatMulNBits"}, {"fc2", "int4:g16:sym", "MatMulNBits"}});
     check_round_trip("onnx-matmulnbits",
                      {{"fc1", "int8:g32:sym", "MatMulNBits"}, {"fc2", "int2:g16:asym", "MatMulNBits"}});
+}
+
+TEST_CASE("weights in If branches and Loop bodies are exported where they live") {
+    const auto model = Model::open(data_path("onnx-export/nested_weights.onnx"));
+    std::vector<Planned> plan;
+    for (const auto& layer : model.layers())
+        if (layer.kind == LayerKind::Linear)
+            plan.push_back({layer.name, "int8:channel:asym", "DequantizeLinear"});
+    REQUIRE(plan.size() == 7);
+    check_round_trip("onnx-qdq", plan, "onnx-export/nested_weights.onnx");
+    // nested.onnx itself holds a tensor whose external file is missing: the export would lose it.
+    const auto missing = Model::open(data_path("onnx-subgraphs/nested.onnx"));
+    test::ScratchDir scratch;
+    const std::vector<LayerAssignment> one{{&missing.layer("mm0"), QuantSpec::parse("int8:channel:sym")}};
+    CHECK_THROWS_WITH(export_onnx(missing, one, "onnx-qdq", scratch.file("out.onnx")),
+                      Catch::Contains("gone.bin") && Catch::Contains("an export would lose it"));
+    CHECK_FALSE(std::filesystem::exists(scratch.file("out.onnx")));
 }
 
 TEST_CASE("weights an ONNX form cannot hold are refused by layer before anything is written") {
