@@ -8,6 +8,7 @@
 
 #include "export/onnx_export.hpp"
 #include "model/model.hpp"
+#include "quant/stored_spec.hpp"
 #include "tensor/stored_quantization.hpp"
 #include "test_support.hpp"
 
@@ -41,6 +42,15 @@ void check_round_trip(const std::string& format, const std::vector<Planned>& pla
         for (const auto& entry : plan)
             if (entry.layer == layer->name)
                 CHECK(info.quantization->form == entry.form);
+        // The stored form reads back as the spec that wrote it, at the width of the code type
+        // (int3 is stored as INT8: the file cannot tell; nor sym:full from sym).
+        const auto stored_spec = spec_of_stored(*info.quantization, reread.orientation);
+        REQUIRE(stored_spec);
+        const bool nibbles = spec.granularity == Granularity::Group && spec.bits <= 4;
+        CHECK(stored_spec->bits == (format == "onnx-matmulnbits" ? spec.bits : nibbles ? 4 : 8));
+        CHECK(stored_spec->symmetric == spec.symmetric);
+        CHECK(stored_spec->granularity == spec.granularity);
+        CHECK(stored_spec->group_size == spec.group_size);
         const auto weights = exported.read_weights(reread);
         PlannedLayerQuantizer quantizer;
         const auto& preview = quantizer.quantize(model, *layer, spec, nullptr);
@@ -137,4 +147,19 @@ TEST_CASE("an f32 spec keeps an ONNX weight as it is") {
     const auto a = exported.file().read_f32(info);
     const auto b = model.file().read_f32(model.file().tensor("fc1.weight"));
     CHECK(std::equal(a.values().begin(), a.values().end(), b.values().begin(), b.values().end()));
+}
+
+TEST_CASE("a stored quantization that no spec describes says why") {
+    const auto model = Model::open(data_path("onnx-quantized/operators.onnx"));
+    std::string why;
+    const auto& gidx = model.file().tensor("nbits_gidx.qweight");
+    CHECK_FALSE(spec_of_stored(*gidx.quantization, Orientation::OutFirst, &why));
+    CHECK_THAT(why, Catch::Contains("g_idx"));
+    const auto& bias = model.file().tensor("qlconv.b_q");
+    CHECK_FALSE(spec_of_stored(*bias.quantization, Orientation::OutFirst, &why));
+    CHECK_THAT(why, Catch::Contains("32-bit"));
+    const auto nozp =
+        spec_of_stored(*model.file().tensor("nbits_nozp.qweight").quantization, Orientation::OutFirst);
+    REQUIRE(nozp);
+    CHECK(nozp->to_string() == "int4:g16:sym:full");
 }
