@@ -91,7 +91,10 @@ __attribute__((target("avx2"))) std::uint64_t count_avx2(const float* x, const f
             v = _mm256_sub_ps(v, _mm256_loadu_ps(base + i));
         const __m256 finite = _mm256_cmp_ps(_mm256_sub_ps(v, v), _mm256_setzero_ps(), _CMP_EQ_OQ);
         const int mask = _mm256_movemask_ps(finite);
-        const __m256 position = _mm256_min_ps(_mm256_mul_ps(_mm256_sub_ps(v, lowv), scalev), lastv);
+        // Clamped to [0, last] as the scalar path does: a value below `low` (a dequantized value
+        // rounded past the weights' minimum) must not index before the counts.
+        const __m256 position = _mm256_max_ps(
+            _mm256_min_ps(_mm256_mul_ps(_mm256_sub_ps(v, lowv), scalev), lastv), _mm256_setzero_ps());
         _mm256_store_si256(reinterpret_cast<__m256i*>(index),
                            _mm256_cvttps_epi32(_mm256_and_ps(position, finite)));
         if (mask == 0xFF) {

@@ -141,3 +141,18 @@ TEST_CASE(
         histogram(inside, 256, static_cast<float>(central.low), static_cast<float>(central.high), 0).counts);
     CHECK(central_histogram(std::vector<float>{}, 16).counts == std::vector<std::uint64_t>(16, 0));
 }
+
+TEST_CASE("values outside a histogram's given range are counted in its end bins") {
+    // A dequantized value can round past the weights' range, many bins below its low edge; both
+    // the AVX2 path (blocks of 8) and the scalar tail must clamp, not index outside the counts.
+    std::vector<float> values(37, 0.5f);
+    values[0] = -100.0f;
+    values[9] = -3.0f;
+    values[36] = -50.0f;  // in the scalar tail
+    values[20] = 9.0f;
+    const auto result = histogram(values, 16, 0.0f, 1.0f, 0);
+    REQUIRE(result.counts.size() == 16);
+    CHECK(result.counts.front() == 3);
+    CHECK(result.counts.back() == 1);
+    CHECK(result.counts[8] == 33);
+}

@@ -75,6 +75,7 @@ private slots:
     void histogramMatchesCore();
     void badFileShowsErrorAndWindowStaysUsable();
     void tensorsLeftOutAreSaidInTheStatusBar();
+    void storedQuantizedLayersShowABadgeAndCompareTheirFormat();
     void analysisFillsTheTableWithTheCoresFigures();
     void quantizeViewShowsTheCoresPreviewOfTheSpec();
     void compareViewPutsThreeSpecsSideBySide();
@@ -244,6 +245,58 @@ void MainWindowTest::badFileShowsErrorAndWindowStaysUsable() {
     QVERIFY(loaded.wait(20000));
     QVERIFY(window.layerModel()->rowCount() > 0);
     QVERIFY(QSettings().value("recentFiles").toStringList().join('\n').contains("tiny-gpt2"));  // this one is
+}
+
+// Issue 18 part 4: a layer the file stores quantized carries a badge and says its stored form;
+// Compare sets that form, as a spec, beside the others, and QuantLens's quantizer reproduces the
+// file's values with it (an ONNX export of QuantLens's own, read back).
+void MainWindowTest::storedQuantizedLayersShowABadgeAndCompareTheirFormat() {
+    using quantlens::widgets::LayerTableModel;
+    MainWindow window;
+    showAndOpen(window, QStringLiteral(QUANTLENS_TEST_DATA "/onnx-quantized/operators.onnx"));
+    auto* table = window.layerModel();
+    int nbits = -1, plain = -1;
+    for (int row = 0; row < table->rowCount(); ++row) {
+        const auto name = table->index(row, LayerTableModel::Name).data().toString();
+        if (name == QStringLiteral("nbits_zp"))
+            nbits = row;
+        if (!table->layerAt(row)->tensors.front().quantization)
+            plain = row;
+    }
+    QVERIFY(nbits >= 0);
+    QVERIFY(!table->index(nbits, LayerTableModel::Name).data(Qt::DecorationRole).value<QPixmap>().isNull());
+    QCOMPARE(table->index(nbits, LayerTableModel::DType).data().toString(),
+             QStringLiteral("uint4 blocks of 16"));
+    QVERIFY(table->index(nbits, LayerTableModel::Name)
+                .data(Qt::ToolTipRole)
+                .toString()
+                .contains(QStringLiteral("MatMulNBits, 4-bit unsigned, blocks of 16 (axis 1)")));
+    if (plain >= 0)
+        QVERIFY(table->index(plain, LayerTableModel::Name).data(Qt::DecorationRole).isNull());
+
+    auto* panel = window.comparePanel();
+    panel->setSpecs({QStringLiteral("int4:g16:sym"), QStringLiteral("int8:channel:sym")});
+    panel->setWholeModel(false);
+    window.showView(panel);
+    QSignalSpy compared(panel, &quantlens::widgets::ComparePanel::compared);
+    window.selectLayer(QStringLiteral("nbits_zp"));
+    QTRY_VERIFY_WITH_TIMEOUT(!compared.isEmpty() && !panel->job()->isRunning(), 30000);
+    QVERIFY(panel->storedButton()->isEnabled());
+    QVERIFY(panel->storedInfo()->text().contains(QStringLiteral("int4:g16:asym")));
+    compared.clear();
+    panel->storedButton()->click();
+    QTRY_VERIFY_WITH_TIMEOUT(!compared.isEmpty() && !panel->job()->isRunning() && panel->layerResult(),
+                             30000);
+    QCOMPARE(panel->specs().back(), QStringLiteral("int4:g16:asym"));
+    QCOMPARE(panel->table()->rowCount(), 3);
+    saveScreenshot(window, QStringLiteral("compare-stored-format.png"));
+
+    // A layer whose stored form no spec describes says why, and offers nothing.
+    window.selectLayer(QStringLiteral("nbits_gidx"));
+    QVERIFY(!panel->storedButton()->isEnabled());
+    QVERIFY(panel->storedInfo()->text().contains(QStringLiteral("g_idx")));
+    window.selectLayer(QStringLiteral("qlmm"));
+    QVERIFY(panel->storedInfo()->text().contains(QStringLiteral("int8:tensor:asym")));
 }
 
 void MainWindowTest::tensorsLeftOutAreSaidInTheStatusBar() {

@@ -3,7 +3,10 @@
 #include "plots/TableExport.hpp"
 
 #include <QColor>
+#include <QFont>
 #include <QLocale>
+#include <QPainter>
+#include <QPixmap>
 
 #include <algorithm>
 #include <cmath>
@@ -16,6 +19,27 @@ const quantlens::TensorRow* weightOf(const quantlens::LayerRow& layer) {
         if (tensor.role == "weight")
             return &tensor;
     return nullptr;
+}
+// The badge beside a layer whose file stores its weight quantized: a small "Q" on the accent
+// colour, readable on light and dark palettes alike.
+const QPixmap& storedBadge() {
+    static const QPixmap badge = [] {
+        QPixmap pixmap(16, 16);
+        pixmap.fill(Qt::transparent);
+        QPainter painter(&pixmap);
+        painter.setRenderHint(QPainter::Antialiasing);
+        painter.setBrush(QColor(40, 140, 150));
+        painter.setPen(Qt::NoPen);
+        painter.drawRoundedRect(QRectF(1, 1, 14, 14), 3, 3);
+        QFont font = painter.font();
+        font.setBold(true);
+        font.setPixelSize(11);
+        painter.setFont(font);
+        painter.setPen(Qt::white);
+        painter.drawText(QRectF(1, 1, 14, 14), Qt::AlignCenter, QStringLiteral("Q"));
+        return pixmap;
+    }();
+    return badge;
 }
 }  // namespace
 
@@ -237,6 +261,14 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
         return index.column() >= Parameters && index.column() != DType
                    ? QVariant(Qt::AlignRight | Qt::AlignVCenter)
                    : QVariant(Qt::AlignLeft | Qt::AlignVCenter);
+    if (weight && weight->quantization && (index.column() == Name || index.column() == DType)) {
+        if (role == Qt::DecorationRole && index.column() == Name)
+            return storedBadge();
+        if (role == Qt::ToolTipRole)
+            return tr("Stored quantized in the file: %1. Statistics and previews use the dequantized "
+                      "values; Compare ▸ Stored format sets the stored format beside other specs.")
+                .arg(QString::fromStdString(quantlens::describe(*weight->quantization)));
+    }
     if (role == Qt::ToolTipRole && weight && !weight->error.empty())
         return QString::fromStdString(weight->error);
     if (role == Qt::ToolTipRole && analysisAt(index.row()) && !analysisAt(index.row())->error.empty())

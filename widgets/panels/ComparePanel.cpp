@@ -4,6 +4,7 @@
 #include <QGridLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
 #include <QTableWidget>
@@ -14,6 +15,9 @@
 #include <cmath>
 
 #include "jobs/JobRunner.hpp"
+#include "model/inspection.hpp"
+#include "quant/stored_spec.hpp"
+#include "tensor/stored_quantization.hpp"
 #include "plots/HistogramPlot.hpp"
 #include "plots/PlotStyle.hpp"
 #include "plots/TableExport.hpp"
@@ -66,6 +70,8 @@ ComparePanel::ComparePanel(QWidget* parent)
     : QWidget(parent),
       wholeModel_(new QCheckBox(tr("Whole model too"))),
       run_(new QPushButton(tr("Compare"))),
+      stored_(new QPushButton(tr("Stored format"))),
+      storedInfo_(new QLabel),
       table_(new QTableWidget),
       histogram_(new HistogramPlot),
       job_(new JobRunner(this)) {
@@ -84,9 +90,20 @@ ComparePanel::ComparePanel(QWidget* parent)
         specs_.push_back(edit);
         row->addWidget(edit, 1);
     }
+    row->addWidget(stored_);
     row->addWidget(wholeModel_);
     row->addWidget(run_);
     layout->addLayout(row);
+    storedInfo_->setWordWrap(true);
+    storedInfo_->hide();
+    layout->addWidget(storedInfo_);
+    stored_->setEnabled(false);
+    stored_->setToolTip(
+        tr("For a weight the file stores quantized: its format as a spec, beside the others"));
+    connect(stored_, &QPushButton::clicked, this, [this] {
+        specs_.back()->setText(storedSpec_);
+        compare();
+    });
     table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
     install_table_export(table_);
     table_->verticalHeader()->setDefaultSectionSize(table_->fontMetrics().height() + 8);
@@ -132,8 +149,40 @@ void ComparePanel::setLayer(std::shared_ptr<const quantlens::Model> model, const
     model_ = std::move(model);
     name_ = name;
     stale_ = true;
+    showStoredFormat();
     if (isVisible())
         compare();
+}
+
+// What the file stores for the layer, and the spec it is, when it stores it quantized.
+void ComparePanel::showStoredFormat() {
+    storedSpec_.clear();
+    stored_->setEnabled(false);
+    storedInfo_->hide();
+    if (!model_ || name_.isEmpty())
+        return;
+    {
+        const auto& layer = model_->layer(name_.toStdString());
+        const auto& info = model_->file().tensor(layer.weight);
+        if (!info.quantization)
+            return;
+        std::string why;
+        const auto spec = quantlens::spec_of_stored(*info.quantization, layer.orientation, &why);
+        const auto stored = QString::fromStdString(quantlens::describe(*info.quantization));
+        if (spec) {
+            storedSpec_ = QString::fromStdString(spec->to_string());
+            stored_->setEnabled(true);
+            storedInfo_->setText(
+                tr("Stored in the file: %1. As a spec: <b>%2</b>; its error here is how far "
+                   "QuantLens's quantizer is from the file's on the same (dequantized) weights.")
+                    .arg(stored.toHtmlEscaped(), storedSpec_));
+        } else {
+            storedInfo_->setText(
+                tr("Stored in the file: %1. No spec describes it: %2.")
+                    .arg(stored.toHtmlEscaped(), QString::fromStdString(why).toHtmlEscaped()));
+        }
+        storedInfo_->show();
+    }
 }
 
 void ComparePanel::clearResults() {

@@ -14,6 +14,7 @@
 #include "quant/layer_preview.hpp"
 
 class QCheckBox;
+class QLabel;
 class QCustomPlot;
 class QLineEdit;
 class QPushButton;
@@ -41,6 +42,10 @@ public:
     void compare(Scope scope = Scope::Everything);
 
     QTableWidget* table() const { return table_; }
+    // Enabled when the layer's file stores its weight quantized in a form a spec describes:
+    // puts that spec in the last spec box and compares (quantize/stored_spec.hpp).
+    QPushButton* storedButton() const { return stored_; }
+    QLabel* storedInfo() const { return storedInfo_; }
     HistogramPlot* histogram() const { return histogram_; }
     QCustomPlot* bitsPlot() const { return bits_; }
     QCustomPlot* modelPlot() const { return model_plot_; }
@@ -68,6 +73,10 @@ private:
     std::vector<QLineEdit*> specs_;
     QCheckBox* wholeModel_;
     QPushButton* run_;
+    QPushButton* stored_;
+    QLabel* storedInfo_;
+    QString storedSpec_;
+    void showStoredFormat();
     QTableWidget* table_;
     HistogramPlot* histogram_;
     QCustomPlot* bits_;
