@@ -6,6 +6,7 @@
 #include "export/fakequant_export.hpp"
 #include "export/gguf_export.hpp"
 #include "export/llama_quantize_types.hpp"
+#include "export/onnx_export.hpp"
 
 namespace quantlens {
 
@@ -28,6 +29,8 @@ void run_checks(const Model& model, std::string_view format,
         check_aimet_encodings(assignments, "");
     else if (format == "llama-tensor-types")
         llama_quantize_tensor_types(model, assignments);
+    else if (is_onnx_export(format))
+        check_onnx_export(model, assignments, format, "");
 }
 
 }  // namespace
