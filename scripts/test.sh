@@ -64,6 +64,7 @@ if ((full)) && [[ "${SKIP_FUZZ:-0}" != 1 ]]; then
     max_len=4096
     [[ $target == hdf5 ]] && max_len=65536  # whole Keras files: their metadata is spread through them
     [[ $target == onnx ]] && max_len=16384  # whole small models: the seeds are 0.3–10 KB
+    [[ $target == checkpoint ]] && max_len=32768  # config.json + a 3-layer checkpoint: 8–21 KB
     echo "== fuzzing $target for ${fuzz_seconds}s"
     (cd build-sanitize && "./tests/fuzz/fuzz_$target" -max_total_time="$fuzz_seconds" -max_len=$max_len \
        -rss_limit_mb=2048 -print_final_stats=1 "corpus-$target" "${seeds[@]}" > "fuzz-$target.log" 2>&1) \

@@ -23,6 +23,7 @@ void add_allocate(CLI::App& app);
 void add_export(CLI::App& app);
 void add_sensitivity(CLI::App& app);
 void add_imatrix(CLI::App& app);
+void add_diff(CLI::App& app);
 int run_selected(CLI::App& app);
 void set_command(std::function<int()> command);
 

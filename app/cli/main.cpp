@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
     quantlens::cli::add_export(app);
     quantlens::cli::add_sensitivity(app);
     quantlens::cli::add_imatrix(app);
+    quantlens::cli::add_diff(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -440,7 +440,7 @@ std::vector<float> dequantize_packed_module(const ModelFile& file, const std::st
         throw Error(path, module, "unsupported pack-quantized scheme " + weights.dump());
 
     // Every size is checked against weight_shape before anything is indexed (untrusted file).
-    const auto& shape_info = file.tensor(module + ".weight_shape");
+    const auto& shape_info = file.tensor_or_part(module + ".weight_shape");
     const auto shape_values = file.read_f32(shape_info);
     if (shape_values.values().size() != 2)
         throw Error(path, shape_info.name, "must hold 2 values [out, in]");
@@ -452,7 +452,7 @@ std::vector<float> dequantize_packed_module(const ModelFile& file, const std::st
         throw Error(path, shape_info.name, "in is not a whole number of groups");
     const auto expected = packed_shapes(scheme, rows, cols);
     const auto read_words = [&](const std::string& name, const std::vector<std::int64_t>& shape) {
-        const auto& info = file.tensor(name);
+        const auto& info = file.tensor_or_part(name);
         if (info.dtype != DType::I32 || info.shape != shape)
             throw Error(path, name,
                         "must be I32 " + shape_text(shape) + ", found " +
@@ -464,7 +464,7 @@ std::vector<float> dequantize_packed_module(const ModelFile& file, const std::st
     };
     const auto q =
         unpack_int32(read_words(module + ".weight_packed", expected.packed), rows, cols, scheme.num_bits);
-    const auto& scale_info = file.tensor(module + ".weight_scale");
+    const auto& scale_info = file.tensor_or_part(module + ".weight_scale");
     if (scale_info.shape != expected.scale)
         throw Error(
             path, scale_info.name,
@@ -474,7 +474,7 @@ std::vector<float> dequantize_packed_module(const ModelFile& file, const std::st
     if (!scheme.symmetric) {
         const auto name = module + ".weight_zero_point";
         if (scheme.strategy == "tensor") {
-            const auto& info = file.tensor(name);
+            const auto& info = file.tensor_or_part(name);
             if (info.elements() != 1)
                 throw Error(path, name, "must hold one zero point");
             const auto zero = file.read_f32(info);

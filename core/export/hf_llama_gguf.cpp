@@ -75,25 +75,6 @@ bool is_hf_llama(const Model& model) {
            config.contains("model_type") && config["model_type"] == "llama";
 }
 
-std::vector<float> llama_permute_rows(std::span<const float> values, std::int64_t rows, std::int64_t cols,
-                                      std::int64_t heads) {
-    if (heads <= 0 || rows % (2 * heads) != 0)
-        throw Error(
-            "", "permute",
-            std::to_string(rows) + " rows are not " + std::to_string(heads) + " heads of an even size");
-    const std::int64_t head_dim = rows / heads, half = head_dim / 2;
-    std::vector<float> result(values.size());
-    for (std::int64_t h = 0; h < heads; ++h)
-        for (std::int64_t i = 0; i < half; ++i)
-            for (std::int64_t j = 0; j < 2; ++j) {
-                const auto to = static_cast<std::size_t>((h * head_dim + 2 * i + j) * cols),
-                           from = static_cast<std::size_t>((h * head_dim + j * half + i) * cols);
-                std::copy_n(values.begin() + static_cast<std::ptrdiff_t>(from), cols,
-                            result.begin() + static_cast<std::ptrdiff_t>(to));
-            }
-    return result;
-}
-
 void check_hf_llama_source(const Model& model) {
     const auto& config = model.file().config();
     if (config.contains("rope_scaling") && !config["rope_scaling"].is_null())

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "export/export_common.hpp"
-#include "model/llama_names.hpp"  // llama_cpp_tensor_name
+#include "model/llama_names.hpp"  // llama_cpp_tensor_name, llama_permute_rows
 
 namespace quantlens {
 
@@ -25,10 +25,5 @@ void check_hf_llama_source(const Model& model);
 ExportSummary export_hf_llama_gguf(const Model& model, const std::vector<LayerAssignment>& assignments,
                                    const std::string& out_path, const Progress& progress = {},
                                    const CancelToken* cancel = nullptr);
-
-// Rows of a [heads·head_dim, cols] projection in llama.cpp's order: within each head, the two
-// rotary halves interleaved (row h·D + 2i + j comes from row h·D + j·D/2 + i).
-std::vector<float> llama_permute_rows(std::span<const float> values, std::int64_t rows, std::int64_t cols,
-                                      std::int64_t heads);
 
 }  // namespace quantlens

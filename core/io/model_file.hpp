@@ -23,6 +23,9 @@ public:
     const std::string& path() const { return path_; }
     const std::vector<TensorInfo>& tensors() const { return tensors_; }
     const TensorInfo& tensor(std::string_view name) const;  // Error when absent
+    // A tensor by name: a listed one, or a part fold_checkpoint_weights() took out of the listing
+    // (a GPTQ qweight, a compressed-tensors weight_shape); Error when neither.
+    const TensorInfo& tensor_or_part(std::string_view name) const;
 
     // The tensor's bytes; for a stored quantization (TensorInfo::quantization) the dequantized
     // float32 values, read from its parts.
@@ -50,6 +53,9 @@ protected:
     explicit ModelFile(std::string path) : path_(std::move(path)) {}
     virtual TensorBytes read_bytes(const TensorInfo& info) const = 0;
     void add_tensor(TensorInfo info);  // rejects duplicate names with an Error
+    // Lists the packed weights of a safetensors checkpoint (io/checkpoint_quantized.hpp) in place
+    // of their parts: each where its first part was. The parts stay readable by name.
+    void fold_checkpoint_weights();
 
     std::string path_;
     nlohmann::json metadata_ = nlohmann::json::object();
@@ -61,6 +67,7 @@ private:
     TensorBytes dequantized(const TensorInfo& info) const;
     std::vector<TensorInfo> tensors_;
     std::unordered_map<std::string, std::size_t> index_;
+    std::unordered_map<std::string, TensorInfo> folded_parts_;
 };
 
 }  // namespace quantlens

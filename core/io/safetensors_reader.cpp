@@ -186,6 +186,7 @@ public:
     }
 
     void set_config(nlohmann::json config) { config_ = std::move(config); }
+    void fold() { fold_checkpoint_weights(); }
 
 protected:
     TensorBytes read_bytes(const TensorInfo& info) const override {
@@ -252,12 +253,14 @@ std::map<std::string, std::string> parse_safetensors_index(std::string_view json
 std::unique_ptr<ModelFile> open_safetensors(const std::string& path) {
     auto model = std::make_unique<SafetensorsModel>(path, "safetensors");
     model->add_shard(path, nullptr);
+    model->fold();
     return model;
 }
 
 std::unique_ptr<ModelFile> open_safetensors_index(const std::string& index_path) {
     auto model = std::make_unique<SafetensorsModel>(index_path, "safetensors (sharded)");
     add_shards_from_index(*model, index_path);
+    model->fold();
     return model;
 }
 
@@ -273,6 +276,7 @@ std::unique_ptr<ModelFile> open_hf_folder(const std::string& folder) {
     }
     if (fs::exists(dir / "model.safetensors.index.json")) {
         add_shards_from_index(*model, (dir / "model.safetensors.index.json").string());
+        model->fold();
         return model;
     }
     std::vector<fs::path> files;
@@ -289,6 +293,7 @@ std::unique_ptr<ModelFile> open_hf_folder(const std::string& folder) {
     }
     for (const auto& file : files)
         model->add_shard(file.string(), nullptr);
+    model->fold();
     return model;
 }
 

@@ -1,8 +1,11 @@
 #pragma once
 // llama.cpp's tensor names for Hugging Face llama-family checkpoints (what its converter,
 // convert_hf_to_gguf.py, writes): the names GGUF files and llama-imatrix files use.
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 namespace quantlens {
 
@@ -22,5 +25,10 @@ inline bool is_llama_token_embedding(const std::string& name) {
 inline bool is_llama_output(const std::string& name) {
     return name == "output.weight";
 }
+
+// Rows of a [heads·head_dim, cols] projection in llama.cpp's order: within each head, the two
+// rotary halves interleaved (row h·D + 2i + j comes from row h·D + j·D/2 + i).
+std::vector<float> llama_permute_rows(std::span<const float> values, std::int64_t rows, std::int64_t cols,
+                                      std::int64_t heads);
 
 }  // namespace quantlens

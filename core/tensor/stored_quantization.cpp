@@ -140,12 +140,16 @@ std::uint64_t StoredQuantization::stored_bytes() const {
     for (const auto* part : {&zero_points, &group_index, &scale_factor})
         if (*part)
             total += (*part)->byte_size;
+    for (const auto& table : tables)
+        total += table.byte_size;
     return total;
 }
 
 std::string StoredQuantization::granularity() const {
     if (axis < 0)
         return "per-tensor";
+    if (block_rows > 0)
+        return "blocks of " + std::to_string(block_rows) + "x" + std::to_string(block_size);
     if (block_size == 0)
         return "per-channel (axis " + std::to_string(axis) + ")";
     return "blocks of " + std::to_string(block_size) + " (axis " + std::to_string(axis) + ")";
@@ -153,13 +157,13 @@ std::string StoredQuantization::granularity() const {
 
 std::string StoredQuantization::type_name() const {
     std::string type;
-    if (is_float8)
+    if (!code_name.empty())
+        type = code_name;
+    else if (is_float8)
         type = "float8 " + std::string(dtype_name(codes.dtype)).substr(3);  // "F8_E4M3" → "E4M3"
     else
         type = (is_signed ? "int" : "uint") + std::to_string(bits);
-    if (axis < 0)
-        return type + " per-tensor";
-    return type + (block_size == 0 ? " per-channel" : " blocks of " + std::to_string(block_size));
+    return type + " " + granularity().substr(0, granularity().find(" ("));
 }
 
 void StoredQuantization::validate(const std::string& file) const {

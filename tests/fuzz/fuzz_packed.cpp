@@ -1,12 +1,14 @@
-// Any bytes as a safetensors file read back as compressed-tensors pack-quantized modules:
-// dequantize_packed_module returns or throws quantlens::Error for every scheme, nothing else
-// (every size is checked against weight_shape before anything is indexed).
+// Any bytes as a safetensors file read back as compressed-tensors pack-quantized modules, both
+// ways: the reader's folded weight (io/checkpoint_quantized.cpp) and dequantize_packed_module for
+// every scheme return or throw quantlens::Error, nothing else (every size is checked against
+// weight_shape before anything is indexed).
 #include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "export/compressed_tensors.hpp"
 #include "io/safetensors.hpp"
@@ -20,12 +22,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     try {
         const auto model = quantlens::open_safetensors(path);
+        std::vector<std::string> names;
         for (const auto& info : model->tensors()) {
-            const std::string suffix = ".weight_packed";
-            if (info.name.size() < suffix.size() ||
-                info.name.compare(info.name.size() - suffix.size(), suffix.size(), suffix) != 0)
+            try {
+                (void)model->read_f32(info);
+            } catch (const quantlens::Error&) {
+            }
+            names.push_back(info.name);
+        }
+        for (const auto& missing : model->left_out())
+            names.push_back(missing.name);
+        for (const auto& name : names) {
+            const std::string suffix = ".weight";
+            if (name.size() < suffix.size() ||
+                name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
                 continue;
-            const auto module = info.name.substr(0, info.name.size() - suffix.size());
+            const auto module = name.substr(0, name.size() - suffix.size());
             for (int bits : {4, 8})
                 for (bool symmetric : {true, false})
                     for (const char* strategy : {"tensor", "channel", "group"}) {
