@@ -10,6 +10,7 @@
 
 #include "model/llama_names.hpp"
 #include "quant/metrics_kernels.hpp"
+#include "util/csv.hpp"
 #include "util/parallel.hpp"
 
 namespace quantlens {
@@ -214,29 +215,31 @@ std::string joined_names(const Side& side) {
 }
 
 struct SideValues {
-    std::vector<float> values;
+    std::vector<float> values, part;  // reused from layer to layer on one thread
     std::vector<std::int64_t> shape;
     std::uint64_t stored_bytes = 0;
     std::string stored;
+    bool quantized = false;
 };
 
-// A side's weights, output channels first, parts' rows one after another. Pages of a mapped
-// file leave the resident set once decoded, so a diff streams through models larger than RAM.
-SideValues read_side(const Model& model, const Side& side) {
-    SideValues out;
+// A side's weights, output channels first, parts' rows one after another, into `out`'s buffers.
+// Mapped pages leave the resident set once decoded, so a diff streams through models larger
+// than RAM.
+void read_side(const Model& model, const Side& side, SideValues& out) {
     const auto& file = model.file();
+    out.values.clear();
+    out.shape.clear();
+    out.stored.clear();
+    out.stored_bytes = 0;
+    out.quantized = false;
     for (const auto* part : side.parts) {
         const auto& info = file.tensor(part->weight);
-        const TensorBytes bytes = file.read(info);
+        const bool single = side.parts.size() == 1;
+        auto& values = single ? out.values : out.part;  // one part decodes in place
+        file.read_f32_into(info, values);
         auto shape = normalised_shape(info.shape, part->orientation);
-        std::vector<float> values;
-        {
-            const FloatValues decoded = FloatValues::decode(info, bytes, file.path());
-            values = reorient(decoded.values(), info.shape, part->orientation);
-            if (values.empty())
-                values.assign(decoded.values().begin(), decoded.values().end());
-        }
-        bytes.release_pages();
+        if (auto turned = reorient(values, info.shape, part->orientation); !turned.empty())
+            values = std::move(turned);
         if (side.permute_heads) {
             const std::int64_t rows = shape.empty() ? 0 : shape[0];
             if (rows == 0 || static_cast<std::int64_t>(values.size()) % rows != 0)
@@ -252,6 +255,8 @@ SideValues read_side(const Model& model, const Side& side) {
         if (out.stored.find(stored) == std::string::npos)
             out.stored += (out.stored.empty() ? "" : " + ") + stored;
         out.stored_bytes += info.stored_size();
+        const auto& type = dtype_info(info.dtype);
+        out.quantized = out.quantized || info.quantization || 8 * type.block_bytes < 16 * type.block_elements;
         if (out.shape.empty()) {
             out.shape = shape;
         } else {
@@ -262,14 +267,12 @@ SideValues read_side(const Model& model, const Side& side) {
                     "a part of " + shape_text(shape) + " does not stack with " + shape_text(out.shape));
             out.shape[0] += shape[0];
         }
-        out.values.insert(out.values.end(), values.begin(), values.end());
+        if (!single)
+            out.values.insert(out.values.end(), values.begin(), values.end());
     }
-    return out;
 }
 
-// The error sums in double precision, each difference taken in double as NumPy takes it from
-// float32 arrays (float64(b) − float64(a), exact for weights of like magnitude), so a diff's MSE
-// is NumPy's up to summation order. Four interleaved accumulators keep the adds independent.
+// Four interleaved accumulators keep the adds independent.
 ErrorSums sums_of(std::span<const float> base, std::span<const float> other) {
     double signal[4] = {}, noise[4] = {}, dot[4] = {}, energy[4] = {};
     double low = INFINITY, high = -INFINITY, worst = 0;
@@ -306,17 +309,29 @@ struct PairResult {
     std::uint64_t values = 0, stored_bytes = 0, bytes_read = 0;
 };
 
-PairResult diff_pair(const Model& base, const Model& other, const Pairing& pairing) {
+// Each thread's buffers, kept from pair to pair.
+struct Buffers {
+    SideValues a, b;
+};
+
+PairResult diff_pair(const Model& base, const Model& other, const Pairing& pairing, Buffers& buffers) {
     PairResult result;
     LayerDiff& row = result.row;
     row.layer = joined_names(pairing.base);
     if (const auto other_name = joined_names(pairing.other); other_name != row.layer)
         row.other_layer = other_name;
     row.pairing = pairing.how;
+    for (const auto* part : pairing.base.parts)
+        row.base_parts.push_back(part->name);
+    for (const auto* part : pairing.other.parts)
+        row.other_parts.push_back(part->name);
     try {
-        const auto a = read_side(base, pairing.base);
-        const auto b = read_side(other, pairing.other);
+        auto& a = buffers.a;
+        auto& b = buffers.b;
+        read_side(base, pairing.base, a);
+        read_side(other, pairing.other, b);
         row.stored = b.stored;
+        row.quantized = b.quantized;
         row.shape = a.shape;
         result.bytes_read = a.stored_bytes + b.stored_bytes;
         if (a.shape != b.shape) {
@@ -327,6 +342,7 @@ PairResult diff_pair(const Model& base, const Model& other, const Pairing& pairi
         result.values = a.values.size();
         result.stored_bytes = b.stored_bytes;
         row.metrics = metrics_from_sums(result.sums, a.values.size());
+        row.sums = result.sums;
         row.bits_per_weight =
             a.values.empty() ? 0 : static_cast<double>(b.stored_bytes) * 8 / a.values.size();
     } catch (const Error& error) {
@@ -336,6 +352,10 @@ PairResult diff_pair(const Model& base, const Model& other, const Pairing& pairi
 }
 
 }  // namespace
+
+ErrorSums weight_error_sums(std::span<const float> base, std::span<const float> other) {
+    return sums_of(base, other);
+}
 
 ModelDiff diff_models(const Model& base, const Model& other, const Progress& progress,
                       const CancelToken* cancel) {
@@ -348,10 +368,11 @@ ModelDiff diff_models(const Model& base, const Model& other, const Progress& pro
     std::mutex progress_mutex;
     // One pair per task, two threads on two cores: each holds two layers' floats at a time.
     parallel_for(pairings.size(), 1, [&](std::size_t first, std::size_t last) {
+        Buffers buffers;
         for (std::size_t i = first; i < last; ++i) {
             if (cancel)
                 cancel->throw_if_cancelled();
-            results[i] = diff_pair(base, other, pairings[i]);
+            results[i] = diff_pair(base, other, pairings[i], buffers);
             if (progress) {
                 const std::lock_guard lock(progress_mutex);
                 progress(++done, pairings.size(), results[i].row.layer);
@@ -394,6 +415,7 @@ nlohmann::ordered_json to_json(const ModelDiff& diff) {
             entry["other_layer"] = row.other_layer;
         entry["pairing"] = row.pairing;
         entry["stored"] = row.stored;
+        entry["quantized"] = row.quantized;
         entry["shape"] = row.shape;
         if (!row.error.empty()) {
             entry["error"] = row.error;
@@ -448,28 +470,6 @@ std::string to_table(const ModelDiff& diff) {
     list("only in the other", diff.only_in_other);
     return out;
 }
-
-namespace {
-
-// A CSV field: quoted when it holds a comma, quote or line break (RFC 4180).
-std::string csv_field(const std::string& text) {
-    if (text.find_first_of(",\"\n\r") == std::string::npos)
-        return text;
-    std::string out = "\"";
-    for (char c : text)
-        out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + "\"";
-}
-
-std::string csv_number(double value) {
-    if (!std::isfinite(value))
-        return value > 0 ? "inf" : (value < 0 ? "-inf" : "nan");
-    char text[64];
-    std::snprintf(text, sizeof text, "%.17g", value);
-    return text;
-}
-
-}  // namespace
 
 std::string to_csv(const ModelDiff& diff) {
     std::string out =

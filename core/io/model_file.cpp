@@ -4,6 +4,7 @@
 #include <map>
 
 #include "io/checkpoint_quantized.hpp"
+#include "tensor/convert.hpp"
 #include "tensor/stored_quantization.hpp"
 #include "util/error.hpp"
 
@@ -73,6 +74,42 @@ TensorBytes ModelFile::read(const TensorInfo& info) const {
                     "read " + std::to_string(bytes.bytes().size()) + " bytes, expected " +
                         std::to_string(info.byte_size));
     return bytes;
+}
+
+void ModelFile::read_f32_into(const TensorInfo& info, std::vector<float>& out) const {
+    const auto count = static_cast<std::size_t>(info.elements());
+    if (info.quantization && info.quantization->packing != CheckpointPacking::None) {
+        const auto& q = *info.quantization;
+        auto part = [&](const std::optional<TensorInfo>& optional) {
+            return optional ? read(*optional) : TensorBytes::owned({});
+        };
+        const TensorBytes codes = read(q.codes), scales = read(q.scales), zero_points = part(q.zero_points),
+                          group_index = part(q.group_index);
+        std::vector<TensorBytes> tables;
+        std::vector<std::span<const std::byte>> table_bytes;
+        for (const auto& table : q.tables)
+            tables.push_back(read(table));
+        for (const auto& table : tables)
+            table_bytes.push_back(table.bytes());
+        out.resize(count);
+        dequantize_checkpoint_into(path_, q, codes.bytes(), scales.bytes(), zero_points.bytes(),
+                                   group_index.bytes(), table_bytes, out);
+        codes.release_pages();
+        return;
+    }
+    if (info.quantization || info.dtype == DType::Unknown) {  // the ONNX forms; an undecodable type's error
+        const auto values = read_f32(info);
+        out.assign(values.values().begin(), values.values().end());
+        return;
+    }
+    const TensorBytes bytes = read(info);
+    if (bytes.bytes().size() != storage_bytes(info.dtype, info.elements()).value_or(~0ull))
+        throw Error(path_, info.name,
+                    "holds " + std::to_string(bytes.bytes().size()) + " bytes, not what shape " +
+                        shape_text(info.shape) + " of " + std::string(dtype_name(info.dtype)) + " needs");
+    out.resize(count);
+    decode_to_f32(info.dtype, bytes.bytes(), out);
+    bytes.release_pages();
 }
 
 TensorBytes ModelFile::dequantized(const TensorInfo& info) const {

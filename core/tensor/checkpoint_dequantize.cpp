@@ -20,14 +20,26 @@ std::vector<float> floats(DType type, std::span<const std::byte> bytes) {
 
 std::vector<std::int32_t> int32s(std::span<const std::byte> bytes) {
     std::vector<std::int32_t> out(bytes.size() / 4);
-    std::memcpy(out.data(), bytes.data(), out.size() * 4);
+    if (!out.empty())  // an absent part is an empty span whose data() may be null
+        std::memcpy(out.data(), bytes.data(), out.size() * 4);
     return out;
 }
 
+// 32-bit little-endian words read in place from a part's bytes (no copy of a large qweight).
+struct Words {
+    std::span<const std::byte> bytes;
+    std::uint32_t operator[](std::size_t i) const {
+        std::uint32_t word;
+        std::memcpy(&word, bytes.data() + 4 * i, 4);
+        return word;
+    }
+    std::size_t size() const { return bytes.size() / 4; }
+};
+
 // Value `index` of a little-endian stream of `bits`-bit values in 32-bit words, the stream's
 // word w being words[first + w·stride] (a value may straddle two words, as GPTQ's 3-bit does).
-std::uint32_t stream_value(const std::vector<std::int32_t>& words, std::size_t first, std::size_t stride,
-                           std::int64_t index, int bits) {
+std::uint32_t stream_value(const Words& words, std::size_t first, std::size_t stride, std::int64_t index,
+                           int bits) {
     const auto bit = static_cast<std::uint64_t>(index) * static_cast<std::uint64_t>(bits);
     const std::size_t word = static_cast<std::size_t>(bit / 32), shift = bit % 32;
     std::uint64_t value = static_cast<std::uint32_t>(words[first + word * stride]);
@@ -35,14 +47,6 @@ std::uint32_t stream_value(const std::vector<std::int32_t>& words, std::size_t f
         value |= static_cast<std::uint64_t>(static_cast<std::uint32_t>(words[first + (word + 1) * stride]))
                  << 32;
     return static_cast<std::uint32_t>((value >> shift) & ((1u << bits) - 1));
-}
-
-float rounded(float value, DType type) {
-    if (type == DType::F16)
-        return f16_to_f32(f32_to_f16(value));
-    if (type == DType::BF16)
-        return bf16_to_f32(f32_to_bf16(value));
-    return value;
 }
 
 // Runs body(n) for every output row, in parallel for large weights.
@@ -85,8 +89,17 @@ std::vector<float> dequantize_checkpoint(const std::string& file, const StoredQu
                                          std::span<const std::byte> zero_points,
                                          std::span<const std::byte> group_index,
                                          const std::vector<std::span<const std::byte>>& tables) {
+    std::vector<float> out(static_cast<std::size_t>(q.shape[0] * q.shape[1]));
+    dequantize_checkpoint_into(file, q, codes, scales, zero_points, group_index, tables, out);
+    return out;
+}
+
+void dequantize_checkpoint_into(const std::string& file, const StoredQuantization& q,
+                                std::span<const std::byte> codes, std::span<const std::byte> scales,
+                                std::span<const std::byte> zero_points,
+                                std::span<const std::byte> group_index,
+                                const std::vector<std::span<const std::byte>>& tables, std::span<float> out) {
     const std::int64_t N = q.shape[0], K = q.shape[1];
-    std::vector<float> out(static_cast<std::size_t>(N * K));
     const bool nested = q.packing == CheckpointPacking::Bitsandbytes4 && q.tables.size() == 3;
     const auto scale = nested ? std::vector<float>{} : floats(q.scales.dtype, scales);  // nested: uint8 codes
     const int bits = q.bits;
@@ -95,47 +108,64 @@ std::vector<float> dequantize_checkpoint(const std::string& file, const StoredQu
     };
     switch (q.packing) {
         case CheckpointPacking::GptqColumns: {
-            const auto words = int32s(codes), zeros = int32s(zero_points);
+            const Words words{codes}, zeros{zero_points};
             const std::int64_t groups = static_cast<std::int64_t>(scale.size()) / N,
                                zero_words = static_cast<std::int64_t>(zeros.size()) / groups;
             const auto group = column_groups(file, q, group_index, K, groups);
-            for_rows(N, K, [&](std::int64_t n) {
-                for (std::int64_t k = 0; k < K; ++k) {
-                    const std::int64_t g = group[static_cast<std::size_t>(k)];
-                    const auto code = static_cast<std::int32_t>(stream_value(
-                        words, static_cast<std::size_t>(n), static_cast<std::size_t>(N), k, bits));
-                    const auto zero = static_cast<std::int32_t>(stream_value(
-                                          zeros, static_cast<std::size_t>(g * zero_words), 1, n, bits)) +
-                                      q.zero_offset;
-                    at(n, k) =
-                        rounded(static_cast<float>(code - zero) * scale[static_cast<std::size_t>(g * N + n)],
-                                q.output_type);
-                }
-            });
+            std::vector<std::int32_t> zero(static_cast<std::size_t>(groups * N));  // unpacked once
+            for (std::int64_t g = 0; g < groups; ++g)
+                for (std::int64_t n = 0; n < N; ++n)
+                    zero[static_cast<std::size_t>(g * N + n)] =
+                        static_cast<std::int32_t>(
+                            stream_value(zeros, static_cast<std::size_t>(g * zero_words), 1, n, bits)) +
+                        q.zero_offset;
+            auto value = [&](std::int64_t n, std::int64_t k, std::uint32_t code) {
+                const auto at_group = static_cast<std::size_t>(group[static_cast<std::size_t>(k)] * N + n);
+                at(n, k) =
+                    static_cast<float>(static_cast<std::int32_t>(code) - zero[at_group]) * scale[at_group];
+            };
+            if (32 % bits == 0) {  // whole values per word: one word row of qweight at a time, in order
+                const std::int64_t per = 32 / bits, word_rows = K / per;
+                const std::uint32_t mask = (1u << bits) - 1;
+                for_rows(word_rows, N * per, [&](std::int64_t r) {
+                    for (std::int64_t n = 0; n < N; ++n) {
+                        const std::uint32_t word = words[static_cast<std::size_t>(r * N + n)];
+                        for (std::int64_t j = 0; j < per; ++j)
+                            value(n, r * per + j, (word >> (j * bits)) & mask);
+                    }
+                });
+            } else {  // 3 bits: values straddle words
+                for_rows(N, K, [&](std::int64_t n) {
+                    for (std::int64_t k = 0; k < K; ++k)
+                        value(n, k,
+                              stream_value(words, static_cast<std::size_t>(n), static_cast<std::size_t>(N), k,
+                                           bits));
+                });
+            }
             break;
         }
         case CheckpointPacking::AwqGemm: {
-            const auto words = int32s(codes), zeros = int32s(zero_points);
+            const Words words{codes}, zeros{zero_points};
             const std::int64_t per_row = N / 8;
-            for_rows(N, K, [&](std::int64_t n) {
-                const int shift = 4 * kAwqReverseOrder[n % 8];
-                for (std::int64_t k = 0; k < K; ++k) {
-                    const std::int64_t g = k / q.block_size;
-                    const auto word =
-                        static_cast<std::uint32_t>(words[static_cast<std::size_t>(k * per_row + n / 8)]);
-                    const auto zword =
-                        static_cast<std::uint32_t>(zeros[static_cast<std::size_t>(g * per_row + n / 8)]);
-                    const auto code = static_cast<std::int32_t>((word >> shift) & 15u),
-                               zero = static_cast<std::int32_t>((zword >> shift) & 15u);
-                    at(n, k) =
-                        rounded(static_cast<float>(code - zero) * scale[static_cast<std::size_t>(g * N + n)],
-                                q.output_type);
+            for_rows(K, N, [&](std::int64_t k) {  // qweight row k: input k of every output
+                const std::int64_t g = k / q.block_size;
+                for (std::int64_t w = 0; w < per_row; ++w) {
+                    const std::uint32_t word = words[static_cast<std::size_t>(k * per_row + w)],
+                                        zword = zeros[static_cast<std::size_t>(g * per_row + w)];
+                    for (std::int64_t c = 0; c < 8; ++c) {
+                        const int shift = 4 * kAwqReverseOrder[c];
+                        const std::int64_t n = w * 8 + c;
+                        const auto code = static_cast<std::int32_t>((word >> shift) & 15u),
+                                   zero = static_cast<std::int32_t>((zword >> shift) & 15u);
+                        at(n, k) =
+                            static_cast<float>(code - zero) * scale[static_cast<std::size_t>(g * N + n)];
+                    }
                 }
             });
             break;
         }
         case CheckpointPacking::AwqGemv: {
-            const auto words = int32s(codes), zeros = int32s(zero_points);
+            const Words words{codes}, zeros{zero_points};
             const std::int64_t zero_width = static_cast<std::int64_t>(zeros.size()) / N, per_row = K / 8,
                                scale_width = static_cast<std::int64_t>(scale.size()) / N;
             for_rows(N, K, [&](std::int64_t n) {
@@ -145,15 +175,14 @@ std::vector<float> dequantize_checkpoint(const std::string& file, const StoredQu
                         stream_value(words, static_cast<std::size_t>(n * per_row), 1, k, 4));
                     const auto zero = static_cast<std::int32_t>(
                         stream_value(zeros, static_cast<std::size_t>(n * zero_width), 1, g, 4));
-                    at(n, k) = rounded(static_cast<float>(code - zero) *
-                                           scale[static_cast<std::size_t>(n * scale_width + g)],
-                                       q.output_type);
+                    at(n, k) = static_cast<float>(code - zero) *
+                               scale[static_cast<std::size_t>(n * scale_width + g)];
                 }
             });
             break;
         }
         case CheckpointPacking::MlxRows: {
-            const auto words = int32s(codes);
+            const Words words{codes};
             const auto bias = floats(q.zero_points->dtype, zero_points);
             const std::int64_t groups = static_cast<std::int64_t>(scale.size()) / N, per_row = K * bits / 32;
             for_rows(N, K, [&](std::int64_t n) {
@@ -161,13 +190,13 @@ std::vector<float> dequantize_checkpoint(const std::string& file, const StoredQu
                     const auto g = static_cast<std::size_t>(n * groups + k / q.block_size);
                     const auto code = stream_value(words, static_cast<std::size_t>(n * per_row), 1, k, bits);
                     const float scaled = scale[g] * static_cast<float>(code);
-                    at(n, k) = rounded(scaled + bias[g], q.output_type);
+                    at(n, k) = scaled + bias[g];
                 }
             });
             break;
         }
         case CheckpointPacking::CompressedPacked: {
-            const auto words = int32s(codes);
+            const Words words{codes};
             std::vector<std::int32_t> zeros =
                 q.zero_points ? int32s(zero_points) : std::vector<std::int32_t>{};
             std::int32_t tensor_zero = 0;  // a per-tensor zero point is one plain integer
@@ -198,8 +227,7 @@ std::vector<float> dequantize_checkpoint(const std::string& file, const StoredQu
                             zeros[static_cast<std::size_t>((n / per_word) * groups + group)]);
                         zero = static_cast<std::int32_t>((zword >> ((n % per_word) * bits)) & mask) - offset;
                     }
-                    at(n, k) = rounded(static_cast<float>(code - zero) * scale[static_cast<std::size_t>(g)],
-                                       q.output_type);
+                    at(n, k) = static_cast<float>(code - zero) * scale[static_cast<std::size_t>(g)];
                 }
             });
             break;
@@ -225,8 +253,7 @@ std::vector<float> dequantize_checkpoint(const std::string& file, const StoredQu
                 for (std::int64_t k = 0; k < K; ++k) {
                     const auto i = static_cast<std::size_t>(n * K + k);
                     const unsigned code = i % 2 == 0 ? bytes[i / 2] >> 4 : bytes[i / 2] & 15u;
-                    at(n, k) = rounded(quant_map[code] * absmax[i / static_cast<std::size_t>(q.block_size)],
-                                       q.output_type);
+                    at(n, k) = quant_map[code] * absmax[i / static_cast<std::size_t>(q.block_size)];
                 }
             });
             break;
@@ -250,14 +277,23 @@ std::vector<float> dequantize_checkpoint(const std::string& file, const StoredQu
                 for (std::int64_t k = 0; k < K; ++k) {
                     const auto b =
                         static_cast<std::size_t>((n / q.block_rows) * block_columns + k / q.block_size);
-                    at(n, k) = rounded(values[static_cast<std::size_t>(n * K + k)] * scale[b], q.output_type);
+                    at(n, k) = values[static_cast<std::size_t>(n * K + k)] * scale[b];
                 }
             });
             break;
         }
         case CheckpointPacking::None: throw Error(file, q.codes.name, "not a checkpoint packing");
     }
-    return out;
+    // The tools compute in the scale's dtype: one rounding of each finished value to it, in
+    // batches (F16C where the CPU has it) rather than value by value.
+    constexpr std::int64_t batch = 1 << 16;
+    parallel_for(static_cast<std::size_t>((N * K + batch - 1) / batch), 1,
+                 [&](std::size_t first, std::size_t last) {
+                     const auto begin = static_cast<std::int64_t>(first) * batch;
+                     const auto end = std::min(N * K, static_cast<std::int64_t>(last) * batch);
+                     round_through(q.output_type, out.subspan(static_cast<std::size_t>(begin),
+                                                              static_cast<std::size_t>(end - begin)));
+                 });
 }
 
 }  // namespace quantlens

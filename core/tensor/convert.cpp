@@ -175,6 +175,16 @@ bool has_f16c() {
     return cpu_has_f16c();
 }
 
+__attribute__((target("f16c,avx"))) void round_f16_f16c(float* values, std::size_t n) {
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m128i half = _mm256_cvtps_ph(_mm256_loadu_ps(values + i), _MM_FROUND_TO_NEAREST_INT);
+        _mm256_storeu_ps(values + i, _mm256_cvtph_ps(half));
+    }
+    for (; i < n; ++i)
+        values[i] = f16_to_f32(f32_to_f16(values[i]));
+}
+
 // 4-bit integers two to a byte, element 2k in the low nibble of byte k; I4 is two's complement.
 template <class Out>
 void decode_nibbles(DType type, std::span<const std::byte> bytes, Out* out, std::size_t n) {
@@ -350,6 +360,18 @@ void encode_from_f32(DType type, std::span<const float> values, std::span<std::b
     }
     throw std::invalid_argument("encode_from_f32: " + std::string(dtype_name(type)) +
                                 " is written by the quantizer module, not by a cast");
+}
+
+void round_through(DType type, std::span<float> values) {
+    if (type == DType::F16) {
+        if (has_f16c())
+            return round_f16_f16c(values.data(), values.size());
+        for (float& value : values)
+            value = f16_to_f32(f32_to_f16(value));
+    } else if (type == DType::BF16) {
+        for (float& value : values)
+            value = bf16_to_f32(f32_to_bf16(value));
+    }
 }
 
 }  // namespace quantlens

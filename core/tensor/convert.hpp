@@ -30,4 +30,8 @@ void decode_to_f64(DType type, std::span<const std::byte> bytes, std::span<doubl
 // round half away from zero and saturate). Block types are the quantizer module's job.
 void encode_from_f32(DType type, std::span<const float> values, std::span<std::byte> out);
 
+// Replaces each value by the nearest value of `type` (F16 or BF16, ties to even, as
+// encode_from_f32 then decode_to_f32 would); any other type leaves the values unchanged.
+void round_through(DType type, std::span<float> values);
+
 }  // namespace quantlens

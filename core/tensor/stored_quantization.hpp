@@ -89,5 +89,11 @@ std::vector<float> dequantize_checkpoint(const std::string& file, const StoredQu
                                          std::span<const std::byte> zero_points,
                                          std::span<const std::byte> group_index,
                                          const std::vector<std::span<const std::byte>>& tables);
+// The same into `out` (N·K values), so a loop over layers can reuse one buffer.
+void dequantize_checkpoint_into(const std::string& file, const StoredQuantization& quantization,
+                                std::span<const std::byte> codes, std::span<const std::byte> scales,
+                                std::span<const std::byte> zero_points,
+                                std::span<const std::byte> group_index,
+                                const std::vector<std::span<const std::byte>>& tables, std::span<float> out);
 
 }  // namespace quantlens
