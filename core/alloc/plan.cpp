@@ -123,6 +123,9 @@ QuantPlan parse_plan(std::string_view text, const std::string& file) {
         const auto& s = json["summary"];
         QuantPlan::Summary summary;
         try {
+            // Counts must be integers: a float such as 7.5e64 would not fit (and converting it is UB).
+            if (!s.at("parameters").is_number_unsigned() || !s.at("size_bytes").is_number_unsigned())
+                throw Error(file, "summary", "parameters and size_bytes must be non-negative integers");
             summary.parameters = s.at("parameters").get<std::uint64_t>();
             summary.size_bytes = s.at("size_bytes").get<std::uint64_t>();
             summary.bits_per_weight = s.at("bits_per_weight").get<double>();

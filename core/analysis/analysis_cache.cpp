@@ -110,8 +110,8 @@ nlohmann::json qsur_json(const Qsur& q) {
 }
 Qsur qsur_from(const nlohmann::json& j) {
     Qsur q;
-    q.samples = j.at("samples").get<std::int64_t>();
-    q.dimension = j.at("dimension").get<std::int64_t>();
+    q.samples = static_cast<std::int64_t>(count(j.at("samples")));
+    q.dimension = static_cast<std::int64_t>(count(j.at("dimension")));
     q.log10_qsur = number(j.at("log10_qsur"));
     q.per_dimension = number(j.at("per_dimension"));
     q.log10_qsur_rotated = number(j.at("log10_qsur_rotated"));
@@ -119,7 +119,7 @@ Qsur qsur_from(const nlohmann::json& j) {
     q.log10_qsur_principal_axes = number(j.at("log10_qsur_principal_axes"));
     q.per_dimension_principal_axes = number(j.at("per_dimension_principal_axes"));
     q.rank_deficient = j.at("rank_deficient").get<bool>();
-    q.floored_eigenvalues = j.at("floored_eigenvalues").get<std::int64_t>();
+    q.floored_eigenvalues = static_cast<std::int64_t>(count(j.at("floored_eigenvalues")));
     return q;
 }
 nlohmann::json qsur_options_json(const QsurOptions& o) {

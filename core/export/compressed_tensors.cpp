@@ -426,11 +426,20 @@ std::vector<float> dequantize_packed_module(const ModelFile& file, const std::st
     const auto& path = file.path();
     PackedScheme scheme;
     try {
-        scheme.num_bits = weights.at("num_bits").get<int>();
+        const auto integer = [&](const char* key) {
+            const auto& value = weights.at(key);
+            if (!value.is_number_integer() || value.get<std::int64_t>() < 0 ||
+                value.get<std::int64_t>() > (std::int64_t{1} << 31))
+                throw Error(path, module,
+                            std::string("quantization_config weights: ") + key +
+                                " must be a non-negative integer, found " + value.dump());
+            return value.get<std::int64_t>();
+        };
+        scheme.num_bits = static_cast<int>(integer("num_bits"));
         scheme.symmetric = weights.at("symmetric").get<bool>();
         scheme.strategy = weights.at("strategy").get<std::string>();
         if (scheme.strategy == "group")
-            scheme.group_size = weights.at("group_size").get<std::int64_t>();
+            scheme.group_size = integer("group_size");
     } catch (const nlohmann::json::exception& error) {
         throw Error(path, module, std::string("quantization_config weights: ") + error.what());
     }
