@@ -53,6 +53,19 @@ struct Builder {
         fail(layer, "activation \"" + name + "\" is not supported (" + keras_supported_layers + ")");
     }
 
+    // An integer field, or the fallback when absent; a float or an integer past ±2^31 is refused
+    // here because converting it to an integer is undefined.
+    std::int64_t integer_of(const json& config, const char* key, std::int64_t fallback,
+                            const std::string& layer) const {
+        if (!config.contains(key) || config[key].is_null())
+            return fallback;
+        const auto& v = config[key];
+        if (!v.is_number_integer() || v.get<std::int64_t>() < -(std::int64_t{1} << 31) ||
+            v.get<std::int64_t>() > (std::int64_t{1} << 31))
+            fail(layer, std::string(key) + " must be an integer, found " + v.dump());
+        return v.get<std::int64_t>();
+    }
+
     std::pair<int, int> pair_of(const json& config, const char* key, std::pair<int, int> fallback,
                                 const std::string& layer) const {
         if (!config.contains(key) || config[key].is_null())
@@ -158,7 +171,7 @@ struct Builder {
         };
         if (kind == "Dense") {
             node.kind = OpKind::Dense;
-            const auto units = config.value("units", std::int64_t(0));
+            const auto units = integer_of(config, "units", 0, name);
             if (units < 1)
                 fail(name, "units must be positive");
             node.out = node.in;
@@ -172,7 +185,7 @@ struct Builder {
             channels_last(config, name);
             if (pair_of(config, "dilation_rate", {1, 1}, name) != std::pair<int, int>{1, 1})
                 fail(name, "dilation_rate other than 1 is not supported");
-            if (config.value("groups", 1) != 1)
+            if (integer_of(config, "groups", 1, name) != 1)
                 fail(name, "groups other than 1 are not supported");
             const auto kernel = pair_of(config, "kernel_size", {0, 0}, name);
             if (kernel.first == 0)
@@ -182,7 +195,7 @@ struct Builder {
             const auto c = node.in.last();
             if (kind == "Conv2D") {
                 node.kind = OpKind::Conv2D;
-                const auto filters = config.value("filters", std::int64_t(0));
+                const auto filters = integer_of(config, "filters", 0, name);
                 if (filters < 1)
                     fail(name, "filters must be positive");
                 node.out.dims = {hw.dims[0], hw.dims[1], filters};
@@ -191,9 +204,10 @@ struct Builder {
                     require_weight(node, "bias", {"bias"}, {filters});
             } else {
                 node.kind = OpKind::DepthwiseConv2D;
-                node.multiplier = config.value("depth_multiplier", 1);
-                if (node.multiplier < 1 || node.multiplier > 4096)
+                const auto multiplier = integer_of(config, "depth_multiplier", 1, name);
+                if (multiplier < 1 || multiplier > 4096)
                     fail(name, "depth_multiplier must be positive");
+                node.multiplier = static_cast<int>(multiplier);
                 node.out.dims = {hw.dims[0], hw.dims[1], c * node.multiplier};
                 require_weight(node, "kernel", {"depthwise_kernel", "kernel"},
                                {kernel.first, kernel.second, c, node.multiplier});

@@ -158,6 +158,18 @@ TEST_CASE("the engine names what it cannot build or feed", "[engine]") {
     nn::Gradients<double> gradients;
     CHECK_THROWS_WITH(network.loss_and_gradient(Matrix<double>::Zero(2, 64), {0, 10}, gradients),
                       Catch::Contains("labels[1]: class 10 outside the network's 10 outputs"));
+
+    // a layer count given as a float too large for any integer is refused, not converted
+    const auto config = nlohmann::json::parse(R"({"class_name": "Sequential", "config": {"layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 8, 8, 1]}},
+        {"class_name": "Conv2D", "config": {"name": "conv", "kernel_size": [3, 3], "filters": 2,
+                                            "groups": 3e40}}]}})");
+    nn::KerasWeights weights;
+    weights.find = [](const std::string&, const std::vector<std::string>&) {
+        return std::nullopt;
+    };
+    CHECK_THROWS_WITH(nn::keras_graph(config, weights, "m.h5"),
+                      Catch::Contains("conv") && Catch::Contains("groups must be an integer"));
 }
 
 TEST_CASE("Hessian sensitivity reports each layer's trace and HAWQ's Omega per spec", "[engine]") {

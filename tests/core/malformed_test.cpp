@@ -1,4 +1,6 @@
 #include <catch2/catch.hpp>
+#include "io/json_limits.hpp"
+#include "nn/keras_graph.hpp"
 
 #include "io/gguf.hpp"
 #include "io/hdf5.hpp"
@@ -353,6 +355,15 @@ TEST_CASE("inputs that once crashed a fuzzer now give errors") {
             continue;
         INFO(entry.path());
         std::string text = read_bytes(entry.path().string());
+        if (entry.path().parent_path().filename() == "keras_graph") {  // a whole model_config
+            nn::KerasWeights weights;
+            weights.find = [](const std::string&, const std::vector<std::string>&) {
+                return std::nullopt;
+            };
+            CHECK_THROWS_AS(
+                nn::keras_graph(parse_untrusted_json(text, "x.h5", "model_config"), weights, "x.h5"), Error);
+            continue;
+        }
         CHECK_THROWS_AS(parse_safetensors_index(text, "x.json"), Error);
         CHECK_THROWS_AS(keras_layers(text, {}, "x.h5"), Error);
     }

@@ -94,6 +94,11 @@ TEST_CASE("plan files: malformed entries, unknown layers and another model are r
     CHECK_THROWS_WITH(parse_plan(plan_text("{}", R"(, "budget": "lots")"), "p.json"),
                       Catch::Contains("p.json: budget"));
     CHECK_THROWS_WITH(parse_plan("{\"schema\": ", "p.json"), Catch::Contains("p.json"));
+    // a count that is a float too large for any integer is refused, not converted
+    CHECK_THROWS_WITH(parse_plan(plan_text("{}", R"(, "summary": {"parameters": 7.5e64, "size_bytes": 1,
+                   "bits_per_weight": 4, "predicted_damage": 0})"),
+                                 "p.json"),
+                      Catch::Contains("p.json: summary") && Catch::Contains("integers"));
 
     const auto unknown = parse_plan(plan_text(R"({"transformer.h.9.mlp.c_fc": "q8_0"})"), "p.json");
     CHECK_THROWS_WITH(resolve_plan(unknown, model, "p.json"),
