@@ -47,6 +47,7 @@
 #include "ExportDialog.hpp"
 #include "panels/AllocationPanel.hpp"
 #include "panels/ComparePanel.hpp"
+#include "panels/DiffPanel.hpp"
 #include "panels/SpecEditor.hpp"
 #include "quant/calibration_inputs.hpp"
 #include "quant/comparison.hpp"
@@ -132,6 +133,7 @@ MainWindow::MainWindow(QWidget* parent)
       histogram_(new widgets::HistogramPlot),
       inspector_(new widgets::LayerInspector),
       compare_(new widgets::ComparePanel),
+      diff_(new widgets::DiffPanel),
       allocation_(new widgets::AllocationPanel),
       sensitivity_(new widgets::SensitivityPanel),
       views_(new QTabWidget),
@@ -235,6 +237,7 @@ void MainWindow::buildViews() {
     addView(sensitivity_, tr("Sensitivity"));
     addView(compare_, tr("Compare"));
     addView(allocation_, tr("Allocate"));
+    addView(diff_, tr("Diff"));
 
     auto* splitter = new QSplitter;
     splitter->addWidget(left);
@@ -263,6 +266,7 @@ void MainWindow::connectViews() {
     // A click on a layer's bar or point selects the layer in the table.
     connect(allocation_, &widgets::AllocationPanel::layerClicked, this, &MainWindow::selectLayer);
     connect(sensitivity_, &widgets::SensitivityPanel::layerClicked, this, &MainWindow::selectLayer);
+    connect(diff_, &widgets::DiffPanel::layerClicked, this, &MainWindow::selectLayer);
     connect(allocation_, &widgets::AllocationPanel::planChanged, this, [this] {
         std::map<std::string, std::string> assigned;
         if (const auto* plan = allocation_->plan())
@@ -337,6 +341,7 @@ void MainWindow::connectJobs() {
         inspector_->clear();
         sensitivity_->clearExtraSeries();
         allocation_->setModel(model_);
+        diff_->setModel(model_);
         layerInfo_->clear();
         if (layerModel_->rowCount() > 0)
             table_->selectRow(0);
@@ -354,7 +359,7 @@ void MainWindow::connectJobs() {
         emit histogramShown();
     });
     for (auto* job : {loader_, histogramJob_, inspector_->job(), compare_->job(), allocation_->job(),
-                      sqnrJob_, modelJob_}) {
+                      sqnrJob_, modelJob_, diff_->job(), diff_->histogramJob()}) {
         connect(job, &widgets::JobRunner::started, this, [this](const QString& title) {
             progress_->setValue(0);
             progress_->show();
@@ -430,7 +435,7 @@ MainWindow::~MainWindow() {
 bool MainWindow::isBusy() const {
     return loader_->isRunning() || histogramJob_->isRunning() || inspector_->job()->isRunning() ||
            compare_->job()->isRunning() || allocation_->job()->isRunning() || sqnrJob_->isRunning() ||
-           modelJob_->isRunning();
+           modelJob_->isRunning() || diff_->job()->isRunning() || diff_->histogramJob()->isRunning();
 }
 
 // Counted on the table, not on the Analysis: its worker may be done while finished layers are
@@ -537,6 +542,21 @@ void MainWindow::buildMenus() {
         if (!path.isEmpty())
             openImportanceMatrix(path);
     });
+    // The open model against another version of it, in the Diff view (docs/diff.md).
+    file->addAction(tr("Compare &With Model File…"), this, [this] {
+        const auto path = widgets::openFileDialog(
+            this, tr("Compare with another version of the model (its export, a quantized checkpoint)"),
+            tr("Model files (*.safetensors *.json *.gguf *.h5 *.hdf5 *.keras *.npz *.npy *.onnx);;All files "
+               "(*)"));
+        if (!path.isEmpty())
+            compareWith(path);
+    });
+    file->addAction(tr("Compare With Model &Folder…"), this, [this] {
+        const auto path = widgets::openFolderDialog(
+            this, tr("Compare with a quantized checkpoint's folder (GPTQ, AWQ, …)"));
+        if (!path.isEmpty())
+            compareWith(path);
+    });
     recentMenu_ = file->addMenu(tr("Open &Recent"));
     rebuildRecentMenu();
     file->addSeparator();
@@ -633,6 +653,8 @@ QStringList MainWindow::longJobsRunning() const {
         jobs << tr("a comparison");
     if (allocation_->job()->isRunning())
         jobs << tr("the allocation's measurements");
+    if (diff_->job()->isRunning())
+        jobs << tr("a diff against another version of the model");
     if (sqnrJob_->isRunning())
         jobs << tr("the SQNR of every layer");
     for (const auto* dialog : findChildren<ExportDialog*>())
@@ -666,6 +688,8 @@ void MainWindow::buildStatusBar() {
         allocation_->job()->cancel();
         sqnrJob_->cancel();
         modelJob_->cancel();
+        diff_->job()->cancel();
+        diff_->histogramJob()->cancel();
         if (analysis_)
             analysis_->cancel();  // finished layers stay in the table and the cache
         analysisCancelled_ = true;
@@ -691,6 +715,15 @@ void MainWindow::openModel(const QString& path) {
             loaded->model = model;
             return loaded;
         });
+}
+
+void MainWindow::compareWith(const QString& path) {
+    if (!model_) {
+        showError(tr("Open a model first: it is the base %1 is compared with").arg(path));
+        return;
+    }
+    showView(diff_);
+    diff_->compareWith(path);
 }
 
 void MainWindow::selectLayer(const QString& name) {

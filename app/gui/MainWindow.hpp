@@ -34,6 +34,7 @@ class HistogramPlot;
 class JobRunner;
 class LayerInspector;
 class ComparePanel;
+class DiffPanel;
 class AllocationPanel;
 class SensitivityPanel;
 class LayerTableModel;
@@ -55,6 +56,7 @@ public:
     widgets::ColumnChooser* columnChooser() const { return columns_; }
     widgets::LayerInspector* inspector() const { return inspector_; }
     widgets::ComparePanel* comparePanel() const { return compare_; }
+    widgets::DiffPanel* diffPanel() const { return diff_; }
     widgets::AllocationPanel* allocationPanel() const { return allocation_; }
     widgets::SensitivityPanel* sensitivityPanel() const { return sensitivity_; }
     // The export dialog for the model and plan on screen (owned by the window).
@@ -81,7 +83,9 @@ public:
 
 public slots:
     void openModel(const QString& path);
-    void selectLayer(const QString& name);      // by layer name; nothing happens when absent
+    void selectLayer(const QString& name);  // by layer name; nothing happens when absent
+    // File ▸ Compare With: `path` diffed against the open model in the Diff view (docs/diff.md).
+    void compareWith(const QString& path);
     void openCalibration(const QString& path);  // layer inputs for GPTQ and smoothing previews
     // A llama.cpp importance matrix for the open model: the ggml types quantize with it and the
     // metrics gain the importance-weighted error (the CLI's --imatrix).
@@ -148,6 +152,7 @@ private:
     widgets::HistogramPlot* histogram_;
     widgets::LayerInspector* inspector_;
     widgets::ComparePanel* compare_;
+    widgets::DiffPanel* diff_;
     widgets::AllocationPanel* allocation_;
     widgets::SensitivityPanel* sensitivity_;
     QTabWidget* views_;

@@ -23,6 +23,10 @@
 #include "analysis/model_analysis.hpp"
 #include "panels/AllocationPanel.hpp"
 #include "panels/ComparePanel.hpp"
+#include "panels/DiffPanel.hpp"
+#include "analysis/checkpoint_diff.hpp"
+#include "alloc/checkpoint_plan.hpp"
+#include <QSortFilterProxyModel>
 #include "panels/SensitivityPanel.hpp"
 #include "plots/PlotExport.hpp"
 #include "io/numpy.hpp"
@@ -96,6 +100,7 @@ private slots:
     void quantizeAndCompareHistogramsShowTheCentralRange();
     void qsurInThePapersFormJoinsTheSensitivitySeries();
     void anImportedSensitivityReportServesTheViewsAndAllocate();
+    void diffViewComparesACheckpointWithItsBaseAndAPlanAtTheSameSize();
 };
 
 namespace {
@@ -1513,3 +1518,95 @@ void MainWindowTest::anImportedSensitivityReportServesTheViewsAndAllocate() {
 
 QTEST_MAIN(MainWindowTest)
 #include "MainWindowTest.moc"
+
+void MainWindowTest::diffViewComparesACheckpointWithItsBaseAndAPlanAtTheSameSize() {
+    using quantlens::widgets::DiffPanel;
+    const QString base = QStringLiteral(QUANTLENS_TEST_DATA "/checkpoints/base");
+    const QString gptq = QStringLiteral(QUANTLENS_TEST_DATA "/checkpoints/gptq-4bit-act-order");
+    MainWindow window;
+    QSignalSpy errors(&window, &MainWindow::errorShown);
+    window.compareWith(gptq);  // nothing open: said, not done
+    QCOMPARE(errors.size(), 1);
+    QVERIFY(errors.first().first().toString().contains(QStringLiteral("Open a model first")));
+    showAndOpen(window, base);
+    auto* panel = window.diffPanel();
+    QSignalSpy diffed(panel, &DiffPanel::diffed);
+    QSignalSpy histogramShown(panel, &DiffPanel::histogramShown);
+    window.compareWith(gptq);
+    QTRY_VERIFY_WITH_TIMEOUT(!diffed.isEmpty(), 30000);
+    QCOMPARE(window.views()->tabText(window.views()->currentIndex()), QStringLiteral("Diff"));
+
+    // Every row is the core's diff of the same two models.
+    const auto baseModel = quantlens::Model::open(base.toStdString());
+    const auto otherModel = quantlens::Model::open(gptq.toStdString());
+    const auto core = quantlens::diff_models(baseModel, otherModel);
+    const auto* rows = panel->sortedRows();
+    QCOMPARE(rows->rowCount(), static_cast<int>(core.layers.size()));
+    int finite = 0;
+    for (int r = 0; r < rows->rowCount(); ++r) {
+        const auto& expected = core.layers[static_cast<std::size_t>(r)];
+        QCOMPARE(rows->index(r, DiffPanel::Layer).data().toString(), QString::fromStdString(expected.layer));
+        QCOMPARE(rows->index(r, DiffPanel::Mse).data(Qt::UserRole).toDouble(), expected.metrics.mse);
+        QCOMPARE(rows->index(r, DiffPanel::BitsPerWeight).data(Qt::UserRole).toDouble(),
+                 expected.bits_per_weight);
+        if (std::isfinite(expected.metrics.sqnr_db)) {
+            QCOMPARE(rows->index(r, DiffPanel::Sqnr).data(Qt::UserRole).toDouble(), expected.metrics.sqnr_db);
+            ++finite;
+        }
+    }
+    QVERIFY(finite >= 3);
+    QCOMPARE(panel->depthPlot()->graph(0)->dataCount(), finite);  // one point per measured pair
+    QCOMPARE(panel->bitsPlot()->graph(0)->dataCount(), finite);
+    QVERIFY(panel->summary()->text().contains(QString::number(core.sqnr_db, 'f', 2)));
+
+    // Sorted by SQNR, the worst layer comes first.
+    panel->table()->sortByColumn(DiffPanel::Sqnr, Qt::AscendingOrder);
+    double worst = INFINITY;
+    for (const auto& row : core.layers)
+        worst = std::min(worst, row.metrics.sqnr_db);
+    QCOMPARE(rows->index(0, DiffPanel::Sqnr).data(Qt::UserRole).toDouble(), worst);
+
+    // A row's two distributions over the base's bins: every weight of the pair counted.
+    histogramShown.clear();
+    panel->table()->selectRow(0);
+    QTRY_VERIFY_WITH_TIMEOUT(!histogramShown.isEmpty(), 30000);
+    QCOMPARE(panel->histogram()->overlayCount(), 1);
+    const auto selected = rows->index(0, DiffPanel::Layer).data().toString().toStdString();
+    const auto weights = baseModel.read_weights(baseModel.layer(selected));
+    double counted = 0;
+    for (double bar : panel->histogram()->barValues())
+        counted += bar;
+    QCOMPARE(counted, static_cast<double>(weights.values().size()));
+
+    // The plan at the checkpoint's size: the core's figures, a second series, and what it gains.
+    QVERIFY(panel->planButton()->isEnabled());
+    QVERIFY(panel->table()->isColumnHidden(DiffPanel::PlanSqnr));
+    QSignalSpy planned(panel, &DiffPanel::planned);
+    panel->planButton()->click();
+    QTRY_VERIFY_WITH_TIMEOUT(!planned.isEmpty(), 60000);
+    const auto plan = quantlens::plan_at_checkpoint_size(baseModel, otherModel, core);
+    QVERIFY(!panel->table()->isColumnHidden(DiffPanel::PlanSqnr));
+    QCOMPARE(panel->plan()->plan_bits, plan.plan_bits);
+    for (const auto& layer : plan.layers)
+        for (int r = 0; r < rows->rowCount(); ++r)
+            if (rows->index(r, DiffPanel::Layer).data().toString() == QString::fromStdString(layer.layer)) {
+                QCOMPARE(rows->index(r, DiffPanel::PlanSqnr).data(Qt::UserRole).toDouble(),
+                         layer.plan.sqnr_db);
+                QCOMPARE(rows->index(r, DiffPanel::PlanSpec).data().toString(),
+                         QString::fromStdString(layer.specs.front()));
+            }
+    QCOMPARE(panel->depthPlot()->graphCount(), 2);
+    QCOMPARE(panel->depthPlot()->graph(1)->dataCount(), static_cast<int>(plan.layers.size()));
+    QVERIFY(panel->summary()->text().contains(QStringLiteral("Plan at the same size")));
+    const auto csv = panel->tableCsv().split('\n', Qt::SkipEmptyParts);
+    QCOMPARE(csv.size(), rows->rowCount() + 1);
+    QVERIFY(csv.first().contains(QStringLiteral("plan SQNR dB")));
+    saveScreenshot(window, QStringLiteral("diff-view.png"));
+
+    // A file that is not a model: the window says so and the base stays open.
+    errors.clear();
+    window.compareWith(QStringLiteral(QUANTLENS_TEST_DATA "/not_a_model.txt"));
+    QTRY_VERIFY_WITH_TIMEOUT(!errors.isEmpty(), 30000);
+    QVERIFY(errors.first().first().toString().contains(QStringLiteral("not_a_model.txt")));
+    QVERIFY(!panel->planButton()->isEnabled());
+}
