@@ -326,6 +326,15 @@ void DiffPanel::showPlan() {
     emit planned();
 }
 
+// The plan's row of each planned layer, by the diff row's base name (none before a plan).
+std::map<std::string, const quantlens::PlannedLayer*> DiffPanel::plannedByLayer() const {
+    std::map<std::string, const quantlens::PlannedLayer*> planned;
+    if (plan_)
+        for (const auto& row : plan_->layers)
+            planned[row.layer] = &row;
+    return planned;
+}
+
 void DiffPanel::fillTable() {
     const int sortColumn = table_->horizontalHeader()->sortIndicatorSection();
     const auto order = table_->horizontalHeader()->sortIndicatorOrder();
@@ -334,10 +343,7 @@ void DiffPanel::fillTable() {
                                       tr("shape"), tr("bits/weight"), tr("MSE"), tr("SQNR dB"), tr("cosine"),
                                       tr("max |error|"), tr("plan"), tr("plan bits/weight"),
                                       tr("plan SQNR dB"), tr("gain dB")});
-    std::map<std::string, const quantlens::PlannedLayer*> planned;
-    if (plan_)
-        for (const auto& row : plan_->layers)
-            planned[row.layer] = &row;
+    const auto planned = plannedByLayer();
     for (std::size_t i = 0; i < diff_->layers.size(); ++i) {
         const auto& row = diff_->layers[i];
         const bool measured = row.error.empty();
@@ -390,10 +396,7 @@ void DiffPanel::fillTable() {
 void DiffPanel::plotSeries() {
     std::vector<QString> layers, planLayers;
     std::vector<QPointF> depthPoints, bitsPoints, planDepth, planBits;
-    std::map<std::string, const quantlens::PlannedLayer*> planned;
-    if (plan_)
-        for (const auto& row : plan_->layers)
-            planned[row.layer] = &row;
+    const auto planned = plannedByLayer();
     for (std::size_t i = 0; i < diff_->layers.size(); ++i) {
         const auto& row = diff_->layers[i];
         if (!row.error.empty() || !std::isfinite(row.metrics.sqnr_db))

@@ -8,6 +8,7 @@
 // thread through JobRunner.
 #include <QWidget>
 
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -85,6 +86,7 @@ private:
     void fillTable();
     void plotSeries();
     void showPair(int diffRow);
+    std::map<std::string, const quantlens::PlannedLayer*> plannedByLayer() const;
     void clearResults(const QString& message);
 
     std::shared_ptr<const quantlens::Model> base_, other_;
