@@ -168,7 +168,8 @@ void MainWindow::showWelcome() {
            "<b>Sensitivity</b>: per-layer metrics along the depth, and the model metrics (Hessian, LRP, "
            "measured Δloss) from calibration data. "
            "<b>Compare</b>: specs side by side on a layer or the whole model. "
-           "<b>Allocate</b>: mixed precision under a budget, then export (Ctrl+E).</p>"
+           "<b>Allocate</b>: mixed precision under a budget, then export (Ctrl+E). "
+           "<b>Diff</b>: the model against another version of it (File ▸ Compare With).</p>"
            "<p>Help ▸ QuantLens Help (F1) says more.</p>"));
 }
 
@@ -600,7 +601,7 @@ void MainWindow::buildMenus() {
            "paper builds it (an eigendecomposition per layer, about 9x the default QSUR's time)"));
     connect(axes, &QAction::toggled, this, &MainWindow::setQsurPrincipalAxes);
     view->addSeparator();
-    // Ctrl+1 … Ctrl+5: the views in tab order.
+    // Ctrl+1 … Ctrl+6: the views in tab order.
     for (int i = 0; i < views_->count(); ++i) {
         auto* show = view->addAction(views_->tabText(i), this, [this, i] { views_->setCurrentIndex(i); });
         show->setShortcut(QKeySequence(Qt::CTRL | static_cast<Qt::Key>(Qt::Key_1 + i)));

@@ -1053,6 +1053,7 @@ void MainWindowTest::desktopConventions() {
     QVERIFY(window.helpDialog() && window.helpDialog()->isVisible());
     const auto* browser = window.helpDialog()->findChild<QTextBrowser*>();
     QVERIFY(browser && browser->toPlainText().contains(QStringLiteral("Allocate (Ctrl+5)")));
+    QVERIFY(browser->toPlainText().contains(QStringLiteral("Diff (Ctrl+6)")));
     window.helpDialog()->hide();
     window.activateWindow();
     QTest::keyClick(&window, Qt::Key_3, Qt::ControlModifier);
