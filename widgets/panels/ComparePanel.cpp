@@ -45,18 +45,6 @@ const std::vector<Column> kModelColumns = {{QObject::tr("model SQNR dB"), true},
                                            {QObject::tr("model size"), false},
                                            {QObject::tr("model layers"), true, false}};
 
-QCustomPlot* makePlot(QWidget* parent, const QString& x, const QString& y) {
-    auto* plot = new QCustomPlot(parent);
-    plot->xAxis->setLabel(x);
-    plot->yAxis->setLabel(y);
-    plot->legend->setVisible(true);
-    plot->axisRect()->insetLayout()->setInsetAlignment(
-        0, Qt::AlignBottom | Qt::AlignRight);  // points sit top right
-    plot->setMinimumSize(280, 200);
-    style_plot(plot, parent->palette());
-    return plot;
-}
-
 }  // namespace
 
 struct ComparePanel::Result {
@@ -75,8 +63,8 @@ ComparePanel::ComparePanel(QWidget* parent)
       table_(new QTableWidget),
       histogram_(new HistogramPlot),
       job_(new JobRunner(this)) {
-    bits_ = makePlot(this, tr("bits per weight"), tr("SQNR (dB)"));
-    model_plot_ = makePlot(this, tr("whole-model weights (MiB)"), tr("whole-model SQNR (dB)"));
+    bits_ = make_labelled_plot(this, tr("bits per weight"), tr("SQNR (dB)"));
+    model_plot_ = make_labelled_plot(this, tr("whole-model weights (MiB)"), tr("whole-model SQNR (dB)"));
     auto* layout = new QVBoxLayout(this);
     auto* row = new QHBoxLayout;
     const QStringList defaults = {QStringLiteral("int4:g128:asym"), QStringLiteral("nf4:g64"),

@@ -35,18 +35,6 @@ constexpr int kSortRole = Qt::UserRole;         // the number behind a cell (NaN
 constexpr int kDiffRowRole = Qt::UserRole + 1;  // the row's index in ModelDiff::layers
 constexpr std::size_t kBins = 120;
 
-QCustomPlot* makePlot(QWidget* parent, const QString& x, const QString& y) {
-    auto* plot = new QCustomPlot(parent);
-    plot->xAxis->setLabel(x);
-    plot->yAxis->setLabel(y);
-    plot->legend->setVisible(true);
-    plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
-    plot->setMinimumSize(280, 200);
-    plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
-    style_plot(plot, parent->palette());
-    return plot;
-}
-
 // A cell showing `text` that sorts by `value` (NaN sorts as the lowest).
 QStandardItem* cell(const QString& text, double value = std::nan("")) {
     auto* item = new QStandardItem(text);
@@ -108,8 +96,10 @@ DiffPanel::DiffPanel(QWidget* parent)
       histogram_(new HistogramPlot),
       job_(new JobRunner(this)),
       histogramJob_(new JobRunner(this)) {
-    depth_ = makePlot(this, tr("layer (base's order)"), tr("SQNR (dB)"));
-    bits_ = makePlot(this, tr("bits per weight"), tr("SQNR (dB)"));
+    depth_ = make_labelled_plot(this, tr("layer (base's order)"), tr("SQNR (dB)"));
+    bits_ = make_labelled_plot(this, tr("bits per weight"), tr("SQNR (dB)"));
+    for (auto* plot : {depth_, bits_})
+        plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     auto* layout = new QVBoxLayout(this);
     auto* row = new QHBoxLayout;
     title_->setWordWrap(true);

@@ -66,4 +66,15 @@ void style_plot(QCustomPlot* plot, const QPalette& palette) {
     }
 }
 
+QCustomPlot* make_labelled_plot(QWidget* parent, const QString& x, const QString& y) {
+    auto* plot = new QCustomPlot(parent);
+    plot->xAxis->setLabel(x);
+    plot->yAxis->setLabel(y);
+    plot->legend->setVisible(true);
+    plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
+    plot->setMinimumSize(280, 200);
+    style_plot(plot, parent->palette());
+    return plot;
+}
+
 }  // namespace quantlens::widgets
