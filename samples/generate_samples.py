@@ -24,6 +24,7 @@ from sklearn.datasets import load_digits
 
 import engine_samples  # the model engine's samples and goldens (samples/engine_samples.py)
 import lm_samples  # the byte-level language models and their goldens (samples/lm_samples.py)
+import family_samples  # tiny models of today's decoder families and their goldens (samples/family_samples.py)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -568,11 +569,19 @@ def report_language_models(results):
         print(f"{name}: last training batch loss {train_loss:.3f}, held-out next-byte loss {held_out_loss:.3f} nats")
 
 
+def report_families(results):
+    for name, loss in results.items():
+        print(f"families/{name}: next-token loss {loss:.4f} nats on its random weights")
+
+
 def main():
     import sys
     if sys.argv[1:] == ["--only", "engine"]:  # the engine's samples, calibration files and goldens alone
         engine_samples.main()
         report_language_models(lm_samples.main(write_safetensors))
+        return
+    if sys.argv[1:] == ["--only", "families"]:  # the decoder families' tiny models and goldens alone
+        report_families(family_samples.main(write_safetensors))
         return
     if sys.argv[1:] == ["--only", "stats"]:  # SciPy's statistics goldens alone
         stats_goldens()
@@ -593,6 +602,7 @@ def main():
     accuracy, net = digits_mlp(os.path.join(HERE, "digits-mlp.h5"))
     engine_samples.main()  # reads the MLP written just above
     report_language_models(lm_samples.main(write_safetensors))
+    report_families(family_samples.main(write_safetensors))
     golden = tiny_gguf(os.path.join(HERE, "tiny-gpt2.gguf"), gpt2)
     np.savez(os.path.join(GOLDEN, "tiny_gguf_dequantized.npz"), **{k.replace(".", "_"): v for k, v in golden.items()})
     constant_onnx(os.path.join(HERE, "digits-mlp-constants.onnx"), net)

@@ -23,9 +23,10 @@ void add_sensitivity(CLI::App& app) {
     };
     auto options = std::make_shared<Options>();
     command
-        ->add_option(
-            "MODEL", options->model,
-            "a Keras .h5 classifier (Sequential or Functional) or a Hugging Face gpt2 / llama folder")
+        ->add_option("MODEL", options->model,
+                     "a Keras .h5 classifier (Sequential or Functional) or a Hugging Face decoder folder "
+                     "(gpt2, llama, "
+                     "mistral, qwen2, qwen3, gemma2, gemma3, phi3)")
         ->required();
     auto* import = command->add_option(
         "--import", options->import,

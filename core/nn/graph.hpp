@@ -41,9 +41,11 @@ enum class OpKind {
     LayerNorm,
     RMSNorm,
     Attention,
-    Mul,  // decoder-only transformers
+    Mul,    // decoder-only transformers
+    Slice,  // features [slice_offset, slice_offset + width) of each token (Phi-3's fused gate|up)
 };
-enum class ActivationKind { Linear, Relu, Gelu, GeluTanh, Tanh, Sigmoid, Swish, Softmax };
+// SoftCap is Gemma's logit soft-capping, cap·tanh(x/cap), with cap in Node::softcap.
+enum class ActivationKind { Linear, Relu, Gelu, GeluTanh, Tanh, Sigmoid, Swish, Softmax, SoftCap };
 const char* op_name(OpKind kind);
 const char* activation_name(ActivationKind kind);
 
@@ -72,9 +74,19 @@ struct Node {
     int multiplier = 1;       // DepthwiseConv2D
     bool transposed = false;  // Dense: the kernel is stored [out, in] (nn.Linear), y = x·Wᵀ
     double epsilon = 0;       // LayerNorm, RMSNorm
+    double gamma_offset = 0;  // norms: the scale is (offset + γ); Gemma stores γ − 1 and uses 1
     int heads = 0, kv_heads = 0,
-        head_dim = 0;       // Attention (causal); one input = fused q|k|v, three = q, k, v
-    double rope_theta = 0;  // Attention: rotary embeddings as Hugging Face computes them (0: none)
+        head_dim = 0;  // Attention (causal); one input = fused q|k|v, three = q, k, v
+    // Attention: the rotary embedding's inverse frequencies, head_dim/2 of them (empty: no
+    // rotary embedding), and the factor its cos and sin are multiplied by (YaRN's attention
+    // factor), computed from config.json as transformers does (nn/rope.hpp).
+    std::vector<double> rope_inv_freq;
+    double rope_factor = 1;
+    double attention_scale = 0;     // the scores' scale; 0 is 1/√head_dim
+    int sliding_window = 0;         // a query sees the last `sliding_window` tokens, itself included (0: all)
+    double softcap = 0;             // Attention scores and the SoftCap activation: cap·tanh(x/cap) (0: none)
+    double embedding_scale = 1;     // Embedding: rows are multiplied by it (Gemma's √hidden_size)
+    std::int64_t slice_offset = 0;  // Slice
     std::vector<double> shift,
         scale;  // BatchNorm as y = x·scale + shift before γ, β: scale = 1/√(var+ε), shift = −mean·scale
     std::vector<ParameterSlot> parameters;

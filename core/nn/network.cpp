@@ -33,6 +33,7 @@ const char* op_name(OpKind kind) {
         case OpKind::RMSNorm: return "RMSNorm";
         case OpKind::Attention: return "Attention";
         case OpKind::Mul: return "Mul";
+        case OpKind::Slice: return "Slice";
     }
     return "?";
 }
@@ -47,6 +48,7 @@ const char* activation_name(ActivationKind kind) {
         case ActivationKind::Sigmoid: return "sigmoid";
         case ActivationKind::Swish: return "swish";
         case ActivationKind::Softmax: return "softmax";
+        case ActivationKind::SoftCap: return "softcap";
     }
     return "?";
 }
@@ -97,6 +99,7 @@ Matrix<T> forward_node(const Node& node, const Inputs<T>& inputs, const Matrix<T
             return y;
         }
         case OpKind::Mul: return x.cwiseProduct(*inputs[1]);
+        case OpKind::Slice: return slice_forward(node, x);
         case OpKind::Embedding: return embedding_forward(node, x, theta);
         case OpKind::PositionEmbedding: return position_forward(node, x, theta);
         case OpKind::LayerNorm:
@@ -131,6 +134,7 @@ void backward_node(const Node& node, const Inputs<T>& inputs, const Matrix<T>& g
             if (dx[1])
                 *dx[1] += dy.cwiseProduct(x);
             return;
+        case OpKind::Slice: return slice_backward(node, dy, dx.front());
         case OpKind::Embedding:
             return embedding_backward(node, x, dy, gradient);  // token ids take no gradient
         case OpKind::PositionEmbedding: return position_backward(node, dy, gradient, dx.front());

@@ -71,6 +71,10 @@ template <typename T>
 void norm_backward(const Node&, const Matrix<T>& x, const Matrix<T>& dy, const T* theta, T* gradient,
                    Matrix<T>* dx);
 template <typename T>
+Matrix<T> slice_forward(const Node&, const Matrix<T>& x);
+template <typename T>
+void slice_backward(const Node&, const Matrix<T>& dy, Matrix<T>* dx);
+template <typename T>
 Matrix<T> attention_forward(const Node&, const Inputs<T>& inputs);
 template <typename T>
 void attention_backward(const Node&, const Inputs<T>& inputs, const Matrix<T>& dy,

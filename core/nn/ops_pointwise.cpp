@@ -49,6 +49,10 @@ Matrix<T> activation_forward(const Node& node, const Matrix<T>& x, const Matrix<
         case ActivationKind::GeluTanh: return x.unaryExpr([](T z) { return gelu_tanh(z); });
         case ActivationKind::Softmax:
             return softmax_rows<T>(x);  // the builder allows it only where its input is one row per sample
+        case ActivationKind::SoftCap: {
+            const T cap = static_cast<T>(node.softcap);
+            return x.unaryExpr([cap](T z) { return cap * std::tanh(z / cap); });
+        }
         case ActivationKind::Linear: return x;
     }
     return x;
@@ -80,6 +84,11 @@ void activation_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& 
         case ActivationKind::Softmax: {
             const Eigen::Array<T, Eigen::Dynamic, 1> inner = (dy.array() * y.array()).rowwise().sum();
             dx->array() += y.array() * (dy.array().colwise() - inner);
+            return;
+        }
+        case ActivationKind::SoftCap: {  // d/dz cap·tanh(z/cap) = 1 − tanh²
+            const T cap = static_cast<T>(node.softcap);
+            dx->array() += dy.array() * (T(1) - (y.array() / cap).square());
             return;
         }
         case ActivationKind::Linear: *dx += dy; return;

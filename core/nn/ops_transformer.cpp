@@ -1,6 +1,7 @@
 // The pieces of decoder-only transformers: token and learned position embeddings, LayerNorm
-// and RMSNorm over the features of each token, causal multi-head attention (grouped-query,
-// with Hugging Face's rotary embeddings), and the element-wise product of SwiGLU.
+// and RMSNorm over the features of each token (or head), causal multi-head attention
+// (grouped-query, with Hugging Face's rotary embeddings, optionally windowed and soft-capped),
+// and the feature slice of a fused gate|up projection.
 #include <cmath>
 #include <limits>
 
@@ -22,22 +23,24 @@ std::int64_t checked_id(double value, std::int64_t vocabulary) {
     return id;
 }
 
-// cos and sin of position t and frequency i: θ^(−2i/d), as LlamaRotaryEmbedding's inv_freq.
+// cos and sin of position t and frequency i, times the rotary factor: the inverse frequencies are
+// the builder's (nn/rope.cpp), LlamaRotaryEmbedding's inv_freq and attention_scaling.
 struct Rotary {
     RowMatrix<double> cos, sin;  // [tokens, head_dim / 2]
-    Rotary(std::int64_t tokens, int head_dim, double theta)
-        : cos(tokens, head_dim / 2), sin(tokens, head_dim / 2) {
-        for (int i = 0; i < head_dim / 2; ++i) {
-            const double inv_freq = 1.0 / std::pow(theta, 2.0 * i / head_dim);
+    Rotary(std::int64_t tokens, const Node& node)
+        : cos(tokens, static_cast<Eigen::Index>(node.rope_inv_freq.size())), sin(cos.rows(), cos.cols()) {
+        for (Eigen::Index i = 0; i < cos.cols(); ++i)
             for (std::int64_t t = 0; t < tokens; ++t) {
-                cos(t, i) = std::cos(static_cast<double>(t) * inv_freq);
-                sin(t, i) = std::sin(static_cast<double>(t) * inv_freq);
+                const double angle = static_cast<double>(t) * node.rope_inv_freq[static_cast<std::size_t>(i)];
+                cos(t, i) = std::cos(angle) * node.rope_factor;
+                sin(t, i) = std::sin(angle) * node.rope_factor;
             }
-        }
     }
     // x·cos + rotate_half(x)·sin (inverse = true: the transpose, for backward)
     template <typename M>
     void apply(M&& x, bool inverse) const {
+        if (cos.cols() == 0)
+            return;  // no rotary embedding (GPT-2)
         const auto half = x.cols() / 2;
         for (Eigen::Index t = 0; t < x.rows(); ++t)
             for (Eigen::Index i = 0; i < half; ++i) {
@@ -63,13 +66,31 @@ AttentionLayout layout_of(const Node& node) {
     return {tokens, q, kv, 0, 0, 0, 0, 1, 2};
 }
 
-// softmax(q·kᵀ·scale) row by row, each token attending to itself and those before it.
 template <typename T>
-RowMatrix<T> causal_softmax(const RowMatrix<T>& q, const RowMatrix<T>& k, T scale) {
-    RowMatrix<T> p = (q * k.transpose()) * scale;
+T score_scale(const Node& node) {
+    return node.attention_scale > 0 ? static_cast<T>(node.attention_scale)
+                                    : T(1) / std::sqrt(static_cast<T>(node.head_dim));
+}
+
+// softmax(cap·tanh(q·kᵀ·scale / cap)) row by row (no cap: softmax(q·kᵀ·scale)), each token
+// attending to itself and the tokens before it, the last `sliding_window` of them when windowed.
+// `tanh_of`, when given, receives the tanh for backward.
+template <typename T>
+RowMatrix<T> attention_probabilities(const Node& node, const RowMatrix<T>& q, const RowMatrix<T>& k,
+                                     RowMatrix<T>* tanh_of = nullptr) {
+    RowMatrix<T> p = (q * k.transpose()) * score_scale<T>(node);
+    if (node.softcap > 0) {
+        const T cap = static_cast<T>(node.softcap);
+        RowMatrix<T> t = (p.array() / cap).tanh().matrix();
+        p = t * cap;
+        if (tanh_of)
+            *tanh_of = std::move(t);
+    }
+    const Eigen::Index window = node.sliding_window > 0 ? node.sliding_window : p.cols();
     for (Eigen::Index i = 0; i < p.rows(); ++i) {
-        for (Eigen::Index j = i + 1; j < p.cols(); ++j)
-            p(i, j) = -std::numeric_limits<T>::infinity();
+        for (Eigen::Index j = 0; j < p.cols(); ++j)
+            if (j > i || j <= i - window)
+                p(i, j) = -std::numeric_limits<T>::infinity();
         p.row(i).array() = (p.row(i).array() - p.row(i).maxCoeff()).exp();
         p.row(i) /= p.row(i).sum();
     }
@@ -89,6 +110,8 @@ Matrix<T> embedding_forward(const Node& node, const Matrix<T>& ids, const T* the
             std::copy(theta + slot.offset + id * d, theta + slot.offset + (id + 1) * d,
                       y.row(n).data() + t * d);
         }
+    if (node.embedding_scale != 1)
+        y *= static_cast<T>(node.embedding_scale);
     return y;
 }
 
@@ -101,8 +124,9 @@ void embedding_backward(const Node& node, const Matrix<T>& ids, const Matrix<T>&
             const auto id = checked_id(static_cast<double>(ids(n, t)), vocabulary);
             T* row = gradient + slot.offset + id * d;
             const T* from = dy.row(n).data() + t * d;
+            const auto scale = static_cast<T>(node.embedding_scale);
             for (Eigen::Index k = 0; k < d; ++k)
-                row[k] += from[k];
+                row[k] += from[k] * scale;
         }
 }
 
@@ -122,13 +146,16 @@ void position_backward(const Node& node, const Matrix<T>& dy, T* gradient, Matri
         *dx += dy;
 }
 
-// LayerNorm: (x − μ)/√(σ² + ε)·γ + β; RMSNorm: x/√(mean x² + ε)·γ. Over each token's features.
+// LayerNorm: (x − μ)/√(σ² + ε)·γ + β; RMSNorm: x/√(mean x² + ε)·γ. Over each token's features
+// (or each head's, when the node's input shape is {tokens, heads, head_dim}: Qwen3's q/k norms).
+// With a gamma offset the scale is (offset + γ), as Gemma's norms compute it.
 template <typename T>
 Matrix<T> norm_forward(const Node& node, const Matrix<T>& x, const T* theta) {
     const Eigen::Index d = node.in.last(), rows = x.size() / d;
     const bool layer_norm = node.kind == OpKind::LayerNorm;
     const auto* gamma = node.slot("gamma");
     const auto* beta = node.slot("beta");
+    const auto offset = static_cast<T>(node.gamma_offset);
     Matrix<T> y(x.rows(), x.cols());
     Eigen::Map<const RowMatrix<T>> xs(x.data(), rows, d);
     Eigen::Map<RowMatrix<T>> ys(y.data(), rows, d);
@@ -139,7 +166,7 @@ Matrix<T> norm_forward(const Node& node, const Matrix<T>& x, const T* theta) {
         ys.row(r) = centred * scale;
         if (gamma)
             ys.row(r).array() *=
-                Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>(theta + gamma->offset, d);
+                Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>(theta + gamma->offset, d) + offset;
         if (beta)
             ys.row(r).array() +=
                 Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>(theta + beta->offset, d);
@@ -154,6 +181,7 @@ void norm_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& dy, co
     const bool layer_norm = node.kind == OpKind::LayerNorm;
     const auto* gamma = node.slot("gamma");
     const auto* beta = node.slot("beta");
+    const auto offset = static_cast<T>(node.gamma_offset);
     Eigen::Map<const RowMatrix<T>> xs(x.data(), rows, d), dys(dy.data(), rows, d);
     for (Eigen::Index r = 0; r < rows; ++r) {
         const T mean = layer_norm ? xs.row(r).mean() : T(0);
@@ -169,7 +197,7 @@ void norm_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& dy, co
             continue;
         auto dn = dys.row(r).array().eval();
         if (gamma)
-            dn *= Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>(theta + gamma->offset, d);
+            dn *= Eigen::Map<const Eigen::Array<T, 1, Eigen::Dynamic>>(theta + gamma->offset, d) + offset;
         auto g = (dn - (dn * normalised).mean() * normalised).eval();
         if (layer_norm)
             g -= dn.mean();
@@ -177,12 +205,30 @@ void norm_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& dy, co
     }
 }
 
+// Each token's features [offset, offset + width): x is {tokens, in width}, y {tokens, width}.
+template <typename T>
+Matrix<T> slice_forward(const Node& node, const Matrix<T>& x) {
+    const Eigen::Index in = node.in.last(), width = node.out.last(), rows = x.size() / in;
+    Matrix<T> y(x.rows(), x.cols() / in * width);
+    Eigen::Map<RowMatrix<T>>(y.data(), rows, width) =
+        Eigen::Map<const RowMatrix<T>>(x.data(), rows, in).middleCols(node.slice_offset, width);
+    return y;
+}
+
+template <typename T>
+void slice_backward(const Node& node, const Matrix<T>& dy, Matrix<T>* dx) {
+    if (!dx)
+        return;
+    const Eigen::Index in = node.in.last(), width = node.out.last(), rows = dy.size() / width;
+    Eigen::Map<RowMatrix<T>>(dx->data(), rows, in).middleCols(node.slice_offset, width) +=
+        Eigen::Map<const RowMatrix<T>>(dy.data(), rows, width);
+}
+
 template <typename T>
 Matrix<T> attention_forward(const Node& node, const Inputs<T>& inputs) {
     const auto l = layout_of(node);
     const int hd = node.head_dim, group = node.heads / node.kv_heads;
-    const T scale = T(1) / std::sqrt(static_cast<T>(hd));
-    const Rotary rotary(l.tokens, hd, node.rope_theta > 0 ? node.rope_theta : 1.0);
+    const Rotary rotary(l.tokens, node);
     const Eigen::Index samples = inputs.front()->rows();
     Matrix<T> y(samples, l.tokens * Eigen::Index(node.heads) * hd);
     for (Eigen::Index n = 0; n < samples; ++n) {
@@ -194,11 +240,9 @@ Matrix<T> attention_forward(const Node& node, const Inputs<T>& inputs) {
             const int g = h / group;
             RowMatrix<T> q = q_all.middleCols(l.q_offset + Eigen::Index(h) * hd, hd),
                          k = k_all.middleCols(l.k_offset + Eigen::Index(g) * hd, hd);
-            if (node.rope_theta > 0) {
-                rotary.apply(q, false);
-                rotary.apply(k, false);
-            }
-            const RowMatrix<T> p = causal_softmax(q, k, scale);
+            rotary.apply(q, false);
+            rotary.apply(k, false);
+            const RowMatrix<T> p = attention_probabilities(node, q, k);
             out.middleCols(Eigen::Index(h) * hd, hd).noalias() =
                 p * v_all.middleCols(l.v_offset + Eigen::Index(g) * hd, hd);
         }
@@ -211,8 +255,7 @@ void attention_backward(const Node& node, const Inputs<T>& inputs, const Matrix<
                         const InputGradients<T>& dx) {
     const auto l = layout_of(node);
     const int hd = node.head_dim, group = node.heads / node.kv_heads;
-    const T scale = T(1) / std::sqrt(static_cast<T>(hd));
-    const Rotary rotary(l.tokens, hd, node.rope_theta > 0 ? node.rope_theta : 1.0);
+    const Rotary rotary(l.tokens, node);
     for (Eigen::Index n = 0; n < dy.rows(); ++n) {
         Eigen::Map<const RowMatrix<T>> q_all(inputs[l.q_input]->row(n).data(), l.tokens, l.width_q),
             k_all(inputs[l.k_input]->row(n).data(), l.tokens, l.width_k),
@@ -226,22 +269,21 @@ void attention_backward(const Node& node, const Inputs<T>& inputs, const Matrix<
             const int g = h / group;
             RowMatrix<T> q = q_all.middleCols(l.q_offset + Eigen::Index(h) * hd, hd),
                          k = k_all.middleCols(l.k_offset + Eigen::Index(g) * hd, hd);
-            if (node.rope_theta > 0) {
-                rotary.apply(q, false);
-                rotary.apply(k, false);
-            }
-            const RowMatrix<T> p = causal_softmax(q, k, scale);
+            rotary.apply(q, false);
+            rotary.apply(k, false);
+            RowMatrix<T> capped;
+            const RowMatrix<T> p = attention_probabilities(node, q, k, &capped);
             const auto v = v_all.middleCols(l.v_offset + Eigen::Index(g) * hd, hd);
             const auto d_o = d_out.middleCols(Eigen::Index(h) * hd, hd);
             const RowMatrix<T> dp = d_o * v.transpose();
-            const RowMatrix<T> ds =
+            RowMatrix<T> ds =
                 (p.array() * (dp.array().colwise() - (dp.array() * p.array()).rowwise().sum())).matrix() *
-                scale;
+                score_scale<T>(node);
+            if (node.softcap > 0)
+                ds.array() *= T(1) - capped.array().square();
             RowMatrix<T> dq = ds * k, dk = ds.transpose() * q;
-            if (node.rope_theta > 0) {
-                rotary.apply(dq, true);
-                rotary.apply(dk, true);
-            }
+            rotary.apply(dq, true);
+            rotary.apply(dk, true);
             if (T* d = target(l.q_input))
                 Eigen::Map<RowMatrix<T>>(d, l.tokens, l.width_q)
                     .middleCols(l.q_offset + Eigen::Index(h) * hd, hd) += dq;
@@ -268,7 +310,8 @@ Matrix<double> norm_relevance_vjp(const Node& node, const Matrix<double>& x, con
             1.0 / std::sqrt((xs.row(r).array() - mean).square().mean() + node.epsilon);  // held constant
         auto g = (ss.row(r).array() * scale).eval();
         if (gamma)
-            g *= Eigen::Map<const Eigen::Array<double, 1, Eigen::Dynamic>>(theta + gamma->offset, d);
+            g *= Eigen::Map<const Eigen::Array<double, 1, Eigen::Dynamic>>(theta + gamma->offset, d) +
+                 node.gamma_offset;
         if (node.kind == OpKind::LayerNorm)
             g -= g.mean();  // the centring is linear too
         cs.row(r) = g.matrix();
@@ -280,8 +323,7 @@ void attention_value_relevance_vjp(const Node& node, const Inputs<double>& input
                                    const InputGradients<double>& into) {
     const auto l = layout_of(node);
     const int hd = node.head_dim, group = node.heads / node.kv_heads;
-    const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
-    const Rotary rotary(l.tokens, hd, node.rope_theta > 0 ? node.rope_theta : 1.0);
+    const Rotary rotary(l.tokens, node);
     for (Eigen::Index n = 0; n < s.rows(); ++n) {
         Eigen::Map<const RowMatrix<double>> q_all(inputs[l.q_input]->row(n).data(), l.tokens, l.width_q),
             k_all(inputs[l.k_input]->row(n).data(), l.tokens, l.width_k),
@@ -294,12 +336,10 @@ void attention_value_relevance_vjp(const Node& node, const Inputs<double>& input
             const int g = h / group;
             RowMatrix<double> q = q_all.middleCols(l.q_offset + Eigen::Index(h) * hd, hd),
                               k = k_all.middleCols(l.k_offset + Eigen::Index(g) * hd, hd);
-            if (node.rope_theta > 0) {
-                rotary.apply(q, false);
-                rotary.apply(k, false);
-            }
+            rotary.apply(q, false);
+            rotary.apply(k, false);
             c_v.middleCols(l.v_offset + Eigen::Index(g) * hd, hd) +=
-                causal_softmax(q, k, scale).transpose() * s_out.middleCols(Eigen::Index(h) * hd, hd);
+                attention_probabilities(node, q, k).transpose() * s_out.middleCols(Eigen::Index(h) * hd, hd);
         }
     }
 }
@@ -312,6 +352,8 @@ void attention_value_relevance_vjp(const Node& node, const Inputs<double>& input
     template Matrix<T> norm_forward<T>(const Node&, const Matrix<T>&, const T*);                  \
     template void norm_backward<T>(const Node&, const Matrix<T>&, const Matrix<T>&, const T*, T*, \
                                    Matrix<T>*);                                                   \
+    template Matrix<T> slice_forward<T>(const Node&, const Matrix<T>&);                           \
+    template void slice_backward<T>(const Node&, const Matrix<T>&, Matrix<T>*);                   \
     template Matrix<T> attention_forward<T>(const Node&, const Inputs<T>&);                       \
     template void attention_backward<T>(const Node&, const Inputs<T>&, const Matrix<T>&,          \
                                         const InputGradients<T>&);

@@ -168,7 +168,8 @@ LrpResult relevance(const nn::Network<double>& network, const Matrix<double>& x,
                     nn::norm_relevance_vjp(node, *inputs.front(), s, network.parameters().data());
             for (std::size_t i = 0; i < passed.size(); ++i)
                 passed[i].array() *= inputs[i]->array();
-        } else if (node.kind == OpKind::MaxPool) {
+        } else if (node.kind == OpKind::MaxPool ||
+                   node.kind == OpKind::Slice) {  // relevance goes where the values came from
             nn::backward_node(node, inputs, *inputs.front(), trace.outputs[k], r[k],
                               network.parameters().data(), scratch.data(), into);
         } else {

@@ -93,26 +93,27 @@ TEST_CASE("language-model calibration: token ids or text, checked against the mo
     // a config the engine does not build is refused by field
     std::filesystem::copy(sample_path("text-llama"), dir.file("scaled"));
     auto config = nlohmann::json::parse(read_bytes(sample_path("text-llama/config.json")));
-    config["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}};
+    config["rope_scaling"] = {{"type", "longrope"}, {"factor", 2.0}};
     write_bytes(dir.file("scaled/config.json"), config.dump());
     CHECK_THROWS_WITH(nn::model_graph(Model::open(dir.file("scaled")), 8),
-                      Catch::Contains("config.json rope_scaling: is not supported"));
+                      Catch::Contains("config.json rope_scaling.rope_type: \"longrope\" is not supported"));
 }
 
 TEST_CASE("a model the engine does not build is refused by its model_type before calibration is read",
           "[engine]") {
     ScratchDir dir;
-    std::filesystem::copy(sample_path("text-llama"), dir.file("qwen"));
+    std::filesystem::copy(sample_path("text-llama"), dir.file("mamba"));
     auto config = nlohmann::json::parse(read_bytes(sample_path("text-llama/config.json")));
-    config["model_type"] = "qwen2";
-    write_bytes(dir.file("qwen/config.json"), config.dump());
+    config["model_type"] = "mamba";
+    write_bytes(dir.file("mamba/config.json"), config.dump());
     write_bytes(dir.file("calib_tokens.h5"), "not an HDF5 file");  // never opened
-    const auto model = Model::open(dir.file("qwen"));
+    const auto model = Model::open(dir.file("mamba"));
     for (const auto& calibration : {dir.file("calib_tokens.h5"), sample_path("text-calib.npz")})
-        CHECK_THROWS_WITH(
-            load_model_data(model, calibration),
-            Catch::Contains("config.json model_type: \"qwen2\" is not supported by the engine") &&
-                !Catch::Contains("calib_tokens.h5"));
+        CHECK_THROWS_WITH(load_model_data(model, calibration),
+                          Catch::Contains("config.json model_type: \"mamba\" is not supported by the engine "
+                                          "(gpt2, llama, mistral, qwen2, qwen3, gemma2, gemma3, gemma3_text, "
+                                          "phi3)") &&
+                              !Catch::Contains("calib_tokens.h5"));
     CHECK_NOTHROW(nn::require_engine_model(Model::open(sample_path("text-gpt2"))));
     CHECK_NOTHROW(nn::require_engine_model(Model::open(sample_path("digits-cnn.h5"))));
 }

@@ -1,7 +1,7 @@
-// JSON configs (sharded-safetensors indexes, Keras model_config, quantization plans, sensitivity
-// reports made elsewhere, which must print and parse back to themselves) and
-// quantizer spec text, which configuration files carry: a spec that parses must print and
-// parse back to itself, and so must a plan and a budget.
+// JSON configs (sharded-safetensors indexes, Keras model_config, rope descriptions, quantization plans,
+// sensitivity reports made elsewhere, which must print and parse back to themselves) and quantizer spec text,
+// which configuration files carry: a spec that parses must print and parse back to itself, and so must a plan
+// and a budget.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -10,6 +10,7 @@
 #include "io/hdf5.hpp"
 #include "io/safetensors.hpp"
 #include "io/json_limits.hpp"
+#include "nn/rope.hpp"
 #include "quant/quant_spec.hpp"
 #include "sensitivity/sensitivity_report.hpp"
 #include "util/error.hpp"
@@ -44,6 +45,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (quantlens::to_json(again).dump() != printed)
             __builtin_trap();
     } catch (const quantlens::Error&) {
+    }
+    try {  // a config.json's rope description
+        const auto rope =
+            quantlens::nn::rotary_parameters(nlohmann::json::parse(text), 8, 64, "fuzz", "rope");
+        if (rope.inv_freq.size() != 4)
+            __builtin_trap();
+    } catch (const quantlens::Error&) {
+    } catch (const nlohmann::json::exception&) {
     }
     try {
         const auto budget = quantlens::Budget::parse(text);
