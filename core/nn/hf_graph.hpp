@@ -3,8 +3,10 @@
 // safetensors), for sequences of a given length:
 // - gpt2: learned positions, LayerNorm, fused c_attn (Conv1D [in, out] weights), gelu_new,
 //   the head tied to the token embedding (or lm_head.weight when untied);
-// - llama: RMSNorm, rotary embeddings as Hugging Face computes them, grouped-query attention,
-//   SwiGLU, nn.Linear [out, in] weights, tied or untied head.
+// - llama and the families that share its shape (mistral, qwen2, qwen3, gemma2, gemma3,
+//   gemma3_text, phi3; nn/hf_decoder.cpp): RMSNorm, rotary embeddings as Hugging Face computes
+//   them (nn/rope.hpp), grouped-query attention, gated MLPs, nn.Linear [out, in] weights, tied
+//   or untied head.
 // The loss is next-token cross-entropy. Configs outside this are refused by field, naming what
 // is supported; weight-only analysis of such models is unaffected.
 #include <cstdint>

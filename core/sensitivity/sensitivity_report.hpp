@@ -1,6 +1,6 @@
 #pragma once
-// Model-based sensitivity of a model the engine runs (a Keras classifier, or a GPT-2 or LLaMA
-// language model) in one report: per layer the Hessian trace and HAWQ's
+// Model-based sensitivity of a model the engine runs (a Keras classifier, or a decoder-only
+// language model of a family nn/hf_graph.hpp lists) in one report: per layer the Hessian trace and HAWQ's
 // Ω (hessian), the LRP contribution (lrp), Δloss / KL / Fisher–Taylor with that layer alone
 // quantized (measured) and the Tr(2XᵀX)/N proxy with its predicted damage (proxy), joined
 // with the weight-only analysis of the same layers (kurtosis, MMR, QSUR, weight MSE; from the
