@@ -47,8 +47,11 @@ FAMILIES = {
     "gemma3": dict(BASE, model_type="gemma3_text", head_dim=8, hidden_activation="gelu_pytorch_tanh",
                    query_pre_attn_scalar=8, sliding_window=4, sliding_window_pattern=2, rope_local_base_freq=100.0,
                    rope_scaling={"rope_type": "linear", "factor": 2.0}, tie_word_embeddings=True),
-    "phi3": dict(BASE, model_type="phi3", sliding_window=6),
+    "phi3": dict(BASE, model_type="phi3", sliding_window=6, original_max_position_embeddings=64),
 }
+ARCHITECTURES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM",
+                 "qwen3": "Qwen3ForCausalLM", "gemma2": "Gemma2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM",
+                 "phi3": "Phi3ForCausalLM"}
 SMALL_BLOCK = {"qwen3": "model.layers.1.self_attn.k_norm", "gemma3": "model.layers.0.self_attn.q_norm"}
 
 
@@ -262,7 +265,7 @@ def main(write_safetensors):
         p = initial(cfg, g)
         ids = torch.randint(0, VOCAB, (SAMPLES, TOKENS), generator=g)
         with open(os.path.join(folder, "config.json"), "w") as f:
-            json.dump(cfg, f, indent=2)
+            json.dump(dict(cfg, architectures=[ARCHITECTURES[cfg["model_type"]]]), f, indent=2)
         write_safetensors(os.path.join(folder, "model.safetensors"), [(k, v.numpy()) for k, v in p.items()], {"format": "pt"})
         np.savez(os.path.join(folder, "calib.npz"), input_ids=ids.numpy())
         out, loss = goldens(cfg, p, ids, seed, SMALL_BLOCK.get(name, "model.norm"))

@@ -43,9 +43,12 @@ std::string llama_cpp_tensor_name(const std::string& name, const std::string& pa
                 "post_attention_layernorm, mlp.{gate,up,down}_proj}, norm, lm_head)");
 }
 
-std::vector<float> llama_permute_rows(std::span<const float> values, std::int64_t rows, std::int64_t cols,
-                                      std::int64_t heads) {
-    if (heads <= 0 || rows % (2 * heads) != 0)
+namespace {
+
+// Moves row h·D + j·D/2 + i to h·D + 2i + j (forward) or back (inverse), whole rows at a time.
+std::vector<float> move_rotary_rows(std::span<const float> values, std::int64_t rows, std::int64_t cols,
+                                    std::int64_t heads, bool inverse) {
+    if (heads <= 0 || rows % (2 * heads) != 0 || static_cast<std::int64_t>(values.size()) != rows * cols)
         throw Error(
             "", "permute",
             std::to_string(rows) + " rows are not " + std::to_string(heads) + " heads of an even size");
@@ -54,12 +57,26 @@ std::vector<float> llama_permute_rows(std::span<const float> values, std::int64_
     for (std::int64_t h = 0; h < heads; ++h)
         for (std::int64_t i = 0; i < half; ++i)
             for (std::int64_t j = 0; j < 2; ++j) {
-                const auto to = static_cast<std::size_t>((h * head_dim + 2 * i + j) * cols),
-                           from = static_cast<std::size_t>((h * head_dim + j * half + i) * cols);
+                auto to = static_cast<std::size_t>((h * head_dim + 2 * i + j) * cols),
+                     from = static_cast<std::size_t>((h * head_dim + j * half + i) * cols);
+                if (inverse)
+                    std::swap(to, from);
                 std::copy_n(values.begin() + static_cast<std::ptrdiff_t>(from), cols,
                             result.begin() + static_cast<std::ptrdiff_t>(to));
             }
     return result;
+}
+
+}  // namespace
+
+std::vector<float> llama_permute_rows(std::span<const float> values, std::int64_t rows, std::int64_t cols,
+                                      std::int64_t heads) {
+    return move_rotary_rows(values, rows, cols, heads, false);
+}
+
+std::vector<float> llama_unpermute_rows(std::span<const float> values, std::int64_t rows, std::int64_t cols,
+                                        std::int64_t heads) {
+    return move_rotary_rows(values, rows, cols, heads, true);
 }
 
 }  // namespace quantlens

@@ -30,5 +30,8 @@ inline bool is_llama_output(const std::string& name) {
 // rotary halves interleaved (row h·D + 2i + j comes from row h·D + j·D/2 + i).
 std::vector<float> llama_permute_rows(std::span<const float> values, std::int64_t rows, std::int64_t cols,
                                       std::int64_t heads);
+// Its inverse: a GGUF's q or k rows back in Hugging Face's order.
+std::vector<float> llama_unpermute_rows(std::span<const float> values, std::int64_t rows, std::int64_t cols,
+                                        std::int64_t heads);
 
 }  // namespace quantlens

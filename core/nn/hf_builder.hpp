@@ -2,6 +2,7 @@
 // The Hugging Face builders' shared toolkit (internal to core/nn): reading config.json fields
 // with errors naming them, and adding nodes whose parameters are the file's tensors.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,15 @@ struct Builder {
     Graph graph;
     std::string scope = "config.json";  // how errors name `config`
     double gamma_offset = 0;            // every norm's: 1 for Gemma's (1 + γ)
+    // Files in another naming (GGUF): the file's layer for a Hugging Face layer name, a change
+    // each tensor's values need on reading, and whether Gemma's norm weights hold the 1 already.
+    std::function<std::string(const std::string&)> rename;
+    std::function<void(const std::string& tensor, const std::vector<std::int64_t>& shape,
+                       std::vector<float>&)>
+        adjust;
+    bool norm_weights_include_one = false;
+
+    std::string file_layer(const std::string& hf_layer) const { return rename ? rename(hf_layer) : hf_layer; }
 
     [[noreturn]] void fail(const std::string& field, const std::string& message) const {
         throw Error(path, scope + " " + field, message);
@@ -53,9 +63,12 @@ struct Builder {
             throw Error(path, tensor,
                         "shape " + quantlens::shape_text(info.shape) + " where the config needs " +
                             quantlens::shape_text(shape));
-        const auto values = model.file().read_f32(info);
-        node.parameters.push_back({name, tensor, shape, graph.parameters.size(), values.values().size()});
-        graph.parameters.insert(graph.parameters.end(), values.values().begin(), values.values().end());
+        const auto read = model.file().read_f32(info);
+        std::vector<float> values(read.values().begin(), read.values().end());
+        if (adjust)
+            adjust(tensor, shape, values);
+        node.parameters.push_back({name, tensor, shape, graph.parameters.size(), values.size()});
+        graph.parameters.insert(graph.parameters.end(), values.begin(), values.end());
     }
     bool has(const std::string& tensor) const {
         for (const auto& info : model.file().tensors())
@@ -87,8 +100,10 @@ struct Builder {
         n.out = std::move(out);
         return n;
     }
-    int linear(const std::string& layer, int input, std::int64_t in, std::int64_t out, bool stored_out_in,
+    // Layers are named as the file names them (file_layer); callers give Hugging Face's names.
+    int linear(const std::string& hf_layer, int input, std::int64_t in, std::int64_t out, bool stored_out_in,
                bool bias) {
+        const auto layer = file_layer(hf_layer);
         auto n = node(OpKind::Dense, layer, layer, {input}, {{graph.input.dims[0], out}});
         n.transposed = stored_out_in;
         add_slot(n, "kernel", layer + ".weight",
@@ -97,7 +112,8 @@ struct Builder {
             add_slot(n, "bias", layer + ".bias", {out});
         return push(std::move(n));
     }
-    int norm(OpKind kind, const std::string& layer, int input, std::int64_t d, double epsilon) {
+    int norm(OpKind kind, const std::string& hf_layer, int input, std::int64_t d, double epsilon) {
+        const auto layer = file_layer(hf_layer);
         auto n = node(kind, layer, layer, {input}, {{graph.input.dims[0], d}});
         n.epsilon = epsilon;
         n.gamma_offset = gamma_offset;
@@ -106,7 +122,8 @@ struct Builder {
             add_slot(n, "beta", layer + ".bias", {d});
         return push(std::move(n));
     }
-    int activation(const std::string& layer, int input, ActivationKind kind) {
+    int activation(const std::string& hf_layer, int input, ActivationKind kind) {
+        const auto layer = file_layer(hf_layer);
         auto n = node(OpKind::Activation, layer + "/" + activation_name(kind), layer, {input},
                       graph.nodes[static_cast<std::size_t>(input)].out);
         n.activation = kind;
@@ -117,15 +134,16 @@ struct Builder {
     }
     // The head: logits = h·Eᵀ with the embedding's own slot (tied), or lm_head.weight [vocab, d].
     void head(int input, std::int64_t d, std::int64_t vocabulary, int embedding, bool tied) {
-        auto n = node(OpKind::Dense, "lm_head",
-                      tied ? graph.nodes[static_cast<std::size_t>(embedding)].layer : "lm_head", {input},
-                      {{graph.input.dims[0], vocabulary}});
+        const auto layer = file_layer("lm_head");
+        auto n =
+            node(OpKind::Dense, layer, tied ? graph.nodes[static_cast<std::size_t>(embedding)].layer : layer,
+                 {input}, {{graph.input.dims[0], vocabulary}});
         n.transposed = true;
         if (tied) {
             n.parameters = graph.nodes[static_cast<std::size_t>(embedding)].parameters;
             n.parameters.front().name = "kernel";
         } else {
-            add_slot(n, "kernel", "lm_head.weight", {vocabulary, d});
+            add_slot(n, "kernel", layer + ".weight", {vocabulary, d});
         }
         graph.output = push(std::move(n));
     }

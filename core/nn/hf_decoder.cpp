@@ -148,7 +148,8 @@ struct Decoder {
         return rotary_parameters(parameters, static_cast<int>(head_dim), positions, b.path, field);
     }
 
-    int head_norm(const std::string& layer, int input, std::int64_t count) {
+    int head_norm(const std::string& hf_layer, int input, std::int64_t count) {
+        const auto layer = b.file_layer(hf_layer);
         auto n = b.node(OpKind::RMSNorm, layer, layer, {input}, {{b.graph.input.dims[0], count * head_dim}});
         n.in.dims = {b.graph.input.dims[0], count, head_dim};  // normalised over each head
         n.epsilon = epsilon;
@@ -206,8 +207,8 @@ struct Decoder {
         if (family.fused) {
             gate_layer = p + "mlp.gate_up_proj";
             const int both = b.linear(gate_layer, input, d, 2 * intermediate, true, bias);
-            gate = slice(gate_layer, "gate", both, 0);  // transformers' chunk(2): gate first
-            up = slice(gate_layer, "up", both, intermediate);
+            gate = slice(b.file_layer(gate_layer), "gate", both, 0);  // transformers' chunk(2): gate first
+            up = slice(b.file_layer(gate_layer), "up", both, intermediate);
         } else {
             gate = b.linear(gate_layer, input, d, intermediate, true, bias);
             up = b.linear(p + "mlp.up_proj", input, d, intermediate, true, bias);
@@ -232,7 +233,7 @@ struct Decoder {
         if (head_dim % 2)
             b.fail("head_dim", "must be even for rotary embeddings");
         b.check_positions(positions);
-        b.gamma_offset = family.gemma ? 1.0 : 0.0;
+        b.gamma_offset = family.gemma && !b.norm_weights_include_one ? 1.0 : 0.0;
         const auto act = activation();
         const auto sliding = sliding_layers(layers);
         std::int64_t window = 0;
@@ -243,11 +244,11 @@ struct Decoder {
         const RotaryParameters local = window ? rope(true, positions) : global;
         const double attention_softcap = cap("attn_logit_softcapping", family.attention_softcap);
         const auto tokens = b.graph.input.dims[0];
-        auto embed =
-            b.node(OpKind::Embedding, root + "embed_tokens", root + "embed_tokens", {-1}, {{tokens, d}});
+        const auto embed_layer = b.file_layer(root + "embed_tokens");
+        auto embed = b.node(OpKind::Embedding, embed_layer, embed_layer, {-1}, {{tokens, d}});
         if (family.gemma)
             embed.embedding_scale = std::sqrt(static_cast<double>(d));
-        b.add_slot(embed, "weight", root + "embed_tokens.weight", {vocabulary, d});
+        b.add_slot(embed, "weight", embed_layer + ".weight", {vocabulary, d});
         const int embedding = b.push(std::move(embed));
         int h = embedding;
         for (std::int64_t i = 0; i < layers; ++i) {
@@ -267,7 +268,8 @@ struct Decoder {
         }
         const int final_norm = b.norm(OpKind::RMSNorm, root + "norm", h, d, epsilon);
         b.head(final_norm, d, vocabulary, embedding,
-               b.config.value("tie_word_embeddings", family.tied) || !b.has("lm_head.weight"));
+               b.config.value("tie_word_embeddings", family.tied) ||
+                   !b.has(b.file_layer("lm_head") + ".weight"));
         if (const double softcap = cap("final_logit_softcapping", family.final_softcap); softcap > 0) {
             const auto& logits = b.graph.nodes[static_cast<std::size_t>(b.graph.output)];
             auto n = b.node(OpKind::Activation, logits.name + "/softcap", logits.layer, {b.graph.output},

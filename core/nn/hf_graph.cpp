@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "nn/gguf_graph.hpp"
 #include "nn/hf_builder.hpp"
 #include "nn/keras_graph.hpp"
 #include "util/error.hpp"
@@ -60,6 +61,8 @@ std::string supported_types() {
 }  // namespace
 
 bool is_language_model(const Model& model) {
+    if (model.file().format() == "gguf")
+        return is_gguf_language_model(model);
     const auto& config = model.file().config();
     if (!config.is_object() || !config.contains("model_type") || !config["model_type"].is_string())
         return false;
@@ -68,6 +71,8 @@ bool is_language_model(const Model& model) {
 }
 
 void require_engine_model(const Model& model) {
+    if (model.file().format() == "gguf")
+        return require_gguf_engine_model(model);
     const auto& config = model.file().config();
     if (!config.is_object() || !config.contains("model_type"))
         return;  // a Keras file, or a folder without a config: the graph builder says what it lacks
@@ -109,6 +114,8 @@ Graph hf_graph(const Model& model, std::int64_t tokens) {
 }
 
 Graph model_graph(const Model& model, std::int64_t tokens) {
+    if (model.file().format() == "gguf")
+        return gguf_graph(model, tokens);
     const auto& config = model.file().config();
     if (config.is_object() && config.contains("model_type"))
         return hf_graph(model, tokens);
