@@ -26,7 +26,7 @@ void add_sensitivity(CLI::App& app) {
         ->add_option("MODEL", options->model,
                      "a Keras .h5 classifier (Sequential or Functional) or a Hugging Face decoder folder "
                      "(gpt2, llama, "
-                     "mistral, qwen2, qwen3, gemma2, gemma3, phi3)")
+                     "mistral, qwen2, qwen3, gemma2, gemma3, phi3) or a GGUF of those families")
         ->required();
     auto* import = command->add_option(
         "--import", options->import,
