@@ -1,10 +1,24 @@
 // Dense, Conv2D (as im2col and one matrix product, so Eigen's blocked GEMM does the work) and
 // DepthwiseConv2D (a direct loop: each channel has its own small kernel).
 #include "nn/ops.hpp"
+#include "util/parallel.hpp"
 
 namespace quantlens::nn {
 
 namespace {
+
+// Runs body(first, count) over [0, rows) in contiguous chunks on every core, once each chunk has
+// at least kChunkWork multiply-adds (`work` per row): Eigen's products are single-threaded
+// without OpenMP, and splitting a product by rows keeps each thread's writes apart.
+constexpr Eigen::Index kChunkWork = Eigen::Index(1) << 21;
+template <class Body>
+void for_row_chunks(Eigen::Index rows, Eigen::Index work, Body&& body) {
+    const auto grain =
+        static_cast<std::size_t>(std::max<Eigen::Index>(1, kChunkWork / std::max<Eigen::Index>(1, work)));
+    parallel_for(static_cast<std::size_t>(rows), grain, [&](std::size_t begin, std::size_t end) {
+        body(static_cast<Eigen::Index>(begin), static_cast<Eigen::Index>(end - begin));
+    });
+}
 
 template <typename T>
 using ConstMap = Eigen::Map<const Matrix<T>>;
@@ -39,12 +53,17 @@ Matrix<T> dense_forward(const Node& node, const Matrix<T>& x, const T* theta) {
     const ConstMap<T> xs(x.data(), rows, in);
     Matrix<T> y(x.rows(), node.out.size());
     MutableMap<T> ys(y.data(), rows, out);
-    if (node.transposed)
-        ys.noalias() = xs * ConstMap<T>(slot_data(node, "kernel", theta), out, in).transpose();
-    else
-        ys.noalias() = xs * ConstMap<T>(slot_data(node, "kernel", theta), in, out);
-    if (const T* bias = slot_data(node, "bias", theta))
-        ys.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, out);
+    const T* kernel = slot_data(node, "kernel", theta);
+    const T* bias = slot_data(node, "bias", theta);
+    for_row_chunks(rows, in * out, [&](Eigen::Index first, Eigen::Index count) {
+        auto part = ys.middleRows(first, count);
+        if (node.transposed)
+            part.noalias() = xs.middleRows(first, count) * ConstMap<T>(kernel, out, in).transpose();
+        else
+            part.noalias() = xs.middleRows(first, count) * ConstMap<T>(kernel, in, out);
+        if (bias)
+            part.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, out);
+    });
     return y;
 }
 
@@ -53,16 +72,31 @@ void dense_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& dy, c
                     Matrix<T>* dx) {
     const Eigen::Index in = node.in.last(), out = node.out.last(), rows = x.size() / in;
     const ConstMap<T> xs(x.data(), rows, in), dys(dy.data(), rows, out);
+    // ∂L/∂x by rows of x, ∂L/∂kernel by rows of the kernel: each thread writes its own rows
     if (node.transposed) {  // kernel [out, in]
         const ConstMap<T> kernel(slot_data(node, "kernel", theta), out, in);
-        MutableMap<T>(slot_data(node, "kernel", gradient), out, in).noalias() += dys.transpose() * xs;
+        MutableMap<T> kernel_gradient(slot_data(node, "kernel", gradient), out, in);
+        for_row_chunks(out, rows * in, [&](Eigen::Index first, Eigen::Index count) {
+            kernel_gradient.middleRows(first, count).noalias() +=
+                dys.middleCols(first, count).transpose() * xs;
+        });
         if (dx)
-            MutableMap<T>(dx->data(), rows, in).noalias() += dys * kernel;
+            for_row_chunks(rows, in * out, [&](Eigen::Index first, Eigen::Index count) {
+                MutableMap<T>(dx->data(), rows, in).middleRows(first, count).noalias() +=
+                    dys.middleRows(first, count) * kernel;
+            });
     } else {
         const ConstMap<T> kernel(slot_data(node, "kernel", theta), in, out);
-        MutableMap<T>(slot_data(node, "kernel", gradient), in, out).noalias() += xs.transpose() * dys;
+        MutableMap<T> kernel_gradient(slot_data(node, "kernel", gradient), in, out);
+        for_row_chunks(in, rows * out, [&](Eigen::Index first, Eigen::Index count) {
+            kernel_gradient.middleRows(first, count).noalias() +=
+                xs.middleCols(first, count).transpose() * dys;
+        });
         if (dx)
-            MutableMap<T>(dx->data(), rows, in).noalias() += dys * kernel.transpose();
+            for_row_chunks(rows, in * out, [&](Eigen::Index first, Eigen::Index count) {
+                MutableMap<T>(dx->data(), rows, in).middleRows(first, count).noalias() +=
+                    dys.middleRows(first, count) * kernel.transpose();
+            });
     }
     if (T* bias = slot_data(node, "bias", gradient))
         Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, out) += dys.colwise().sum();

@@ -7,6 +7,7 @@
 
 #include "nn/ops.hpp"
 #include "util/error.hpp"
+#include "util/parallel.hpp"
 
 namespace quantlens::nn {
 
@@ -64,6 +65,21 @@ AttentionLayout layout_of(const Node& node) {
     if (node.inputs.size() == 1)
         return {tokens, q + 2 * kv, q + 2 * kv, 0, q, q + kv, 0, 0, 0};  // fused q|k|v (GPT-2's c_attn)
     return {tokens, q, kv, 0, 0, 0, 0, 1, 2};
+}
+
+// Calls body(n, g) for every sample n and key/value group g, on every core once the work is large
+// enough: what one (n, g) writes (its heads' q columns, its group's k and v columns) is its own.
+template <class Body>
+void for_each_group(const Node& node, Eigen::Index samples, Eigen::Index tokens, Body&& body) {
+    const Eigen::Index work =
+        std::max<Eigen::Index>(1, tokens * tokens * node.head_dim * (node.heads / node.kv_heads));
+    parallel_for(static_cast<std::size_t>(samples * node.kv_heads),
+                 static_cast<std::size_t>(std::max<Eigen::Index>(1, (Eigen::Index(1) << 21) / work)),
+                 [&](std::size_t begin, std::size_t end) {
+                     for (auto item = static_cast<Eigen::Index>(begin); item < static_cast<Eigen::Index>(end);
+                          ++item)
+                         body(item / node.kv_heads, static_cast<int>(item % node.kv_heads));
+                 });
 }
 
 template <typename T>
@@ -231,13 +247,12 @@ Matrix<T> attention_forward(const Node& node, const Inputs<T>& inputs) {
     const Rotary rotary(l.tokens, node);
     const Eigen::Index samples = inputs.front()->rows();
     Matrix<T> y(samples, l.tokens * Eigen::Index(node.heads) * hd);
-    for (Eigen::Index n = 0; n < samples; ++n) {
+    for_each_group(node, samples, l.tokens, [&](Eigen::Index n, int g) {
         Eigen::Map<const RowMatrix<T>> q_all(inputs[l.q_input]->row(n).data(), l.tokens, l.width_q),
             k_all(inputs[l.k_input]->row(n).data(), l.tokens, l.width_k),
             v_all(inputs[l.v_input]->row(n).data(), l.tokens, l.width_k);
         Eigen::Map<RowMatrix<T>> out(y.row(n).data(), l.tokens, Eigen::Index(node.heads) * hd);
-        for (int h = 0; h < node.heads; ++h) {
-            const int g = h / group;
+        for (int h = g * group; h < (g + 1) * group; ++h) {
             RowMatrix<T> q = q_all.middleCols(l.q_offset + Eigen::Index(h) * hd, hd),
                          k = k_all.middleCols(l.k_offset + Eigen::Index(g) * hd, hd);
             rotary.apply(q, false);
@@ -246,7 +261,7 @@ Matrix<T> attention_forward(const Node& node, const Inputs<T>& inputs) {
             out.middleCols(Eigen::Index(h) * hd, hd).noalias() =
                 p * v_all.middleCols(l.v_offset + Eigen::Index(g) * hd, hd);
         }
-    }
+    });
     return y;
 }
 
@@ -256,7 +271,7 @@ void attention_backward(const Node& node, const Inputs<T>& inputs, const Matrix<
     const auto l = layout_of(node);
     const int hd = node.head_dim, group = node.heads / node.kv_heads;
     const Rotary rotary(l.tokens, node);
-    for (Eigen::Index n = 0; n < dy.rows(); ++n) {
+    for_each_group(node, dy.rows(), l.tokens, [&](Eigen::Index n, int g) {
         Eigen::Map<const RowMatrix<T>> q_all(inputs[l.q_input]->row(n).data(), l.tokens, l.width_q),
             k_all(inputs[l.k_input]->row(n).data(), l.tokens, l.width_k),
             v_all(inputs[l.v_input]->row(n).data(), l.tokens, l.width_k),
@@ -265,8 +280,7 @@ void attention_backward(const Node& node, const Inputs<T>& inputs, const Matrix<
             return dx[static_cast<std::size_t>(input)] ? dx[static_cast<std::size_t>(input)]->row(n).data()
                                                        : nullptr;
         };
-        for (int h = 0; h < node.heads; ++h) {
-            const int g = h / group;
+        for (int h = g * group; h < (g + 1) * group; ++h) {
             RowMatrix<T> q = q_all.middleCols(l.q_offset + Eigen::Index(h) * hd, hd),
                          k = k_all.middleCols(l.k_offset + Eigen::Index(g) * hd, hd);
             rotary.apply(q, false);
@@ -294,7 +308,7 @@ void attention_backward(const Node& node, const Inputs<T>& inputs, const Matrix<
                 Eigen::Map<RowMatrix<T>>(d, l.tokens, l.width_k)
                     .middleCols(l.v_offset + Eigen::Index(g) * hd, hd) += p.transpose() * d_o;
         }
-    }
+    });
 }
 
 Matrix<double> norm_relevance_vjp(const Node& node, const Matrix<double>& x, const Matrix<double>& s,
