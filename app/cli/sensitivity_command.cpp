@@ -18,6 +18,8 @@ void add_sensitivity(CLI::App& app) {
         std::vector<std::string> specs;
         std::size_t samples = 0;
         std::uint64_t seed = 0;
+        int hutchinson_samples = HutchinsonOptions{}.max_samples;
+        double hutchinson_tolerance = HutchinsonOptions{}.tolerance;
         double epsilon = 1e-6, gamma = 0.25;
         bool exact = false, json = false, float64 = false, no_cache = false;
     };
@@ -45,6 +47,17 @@ void add_sensitivity(CLI::App& app) {
         "specs to measure and rate (repeatable; default int8:channel:sym and int4:channel:sym)");
     command->add_option("--samples", options->samples, "use the first N calibration samples (default all)");
     command->add_option("--seed", options->seed, "seed of the Hutchinson Rademacher vectors");
+    command
+        ->add_option(
+            "--hutchinson-samples", options->hutchinson_samples,
+            "the Hutchinson budget: at most N Rademacher vectors per layer (default 100, PyHessian's)")
+        ->check(CLI::Range(2, 1000000));
+    command
+        ->add_option(
+            "--hutchinson-tolerance", options->hutchinson_tolerance,
+            "stop a layer's Hutchinson estimate once its running mean moves by less than this, relative "
+            "(default 1e-3, PyHessian's; 0 runs every sample)")
+        ->check(CLI::Range(0.0, 1.0));
     command->add_flag("--exact", options->exact,
                       "also the exact Hessian trace (one Hessian-vector product per parameter)");
     command->add_option("--lrp-rule", options->rule, "LRP rule for Dense and Conv layers")
@@ -70,6 +83,8 @@ void add_sensitivity(CLI::App& app) {
             if (request.specs.empty())
                 request.specs = {QuantSpec::parse("int8:channel:sym"), QuantSpec::parse("int4:channel:sym")};
             request.hessian_options.hutchinson.seed = options->seed;
+            request.hessian_options.hutchinson.max_samples = options->hutchinson_samples;
+            request.hessian_options.hutchinson.tolerance = options->hutchinson_tolerance;
             request.hessian_options.exact = options->exact;
             request.lrp_options.rule = lrp_rule_from_name(options->rule);
             request.lrp_options.epsilon = options->epsilon;

@@ -840,6 +840,9 @@ void MainWindow::runModelMetrics(const QString& labelledData) {
     const std::string path = labelledData.toStdString();
     quantlens::SensitivityRequest request;
     request.specs = {inspector_->specEditor()->spec()};
+    const auto budget = sensitivity_->hutchinsonBudget();
+    request.hessian_options.hutchinson.max_samples = budget.max_samples;
+    request.hessian_options.hutchinson.tolerance = budget.tolerance;
     modelJob_->start(
         tr("Model metrics under %1").arg(QString::fromStdString(request.specs.front().to_string())),
         [model, path, request](const quantlens::Progress& progress,

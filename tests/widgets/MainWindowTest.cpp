@@ -680,17 +680,23 @@ void MainWindowTest::sensitivityViewRunsTheHessianTraces() {
     QVERIFY(loaded.wait(20000));
     QTRY_VERIFY_WITH_TIMEOUT(!window.isAnalysing(), 30000);
     window.inspector()->specEditor()->setSpecText(QStringLiteral("int4:channel:sym"));
-    window.runModelMetrics(calib);
     auto* sensitivity = window.sensitivityPanel();
+    sensitivity->setHutchinsonBudget(12, 0.0005);  // the run takes the view's budget
+    window.runModelMetrics(calib);
     QTRY_VERIFY_WITH_TIMEOUT(!sensitivity->agreementText().isEmpty(),
                              120000);  // the report has reached the view, not only finished
     // the same numbers as the core's report (read back from the cache the run filled)
     quantlens::SensitivityRequest request;
     request.specs = {quantlens::QuantSpec::parse("int4:channel:sym")};
+    request.hessian_options.hutchinson.max_samples = 12;
+    request.hessian_options.hutchinson.tolerance = 0.0005;
     const auto core =
         quantlens::model_sensitivity(quantlens::Model::open(model.toStdString()),
                                      quantlens::load_labelled_data(calib.toStdString()), request);
-    QVERIFY(core.from_cache);
+    QVERIFY(core.from_cache);  // the cache is keyed by the budget: the view ran with this one
+    for (const auto& layer : core.layers)
+        if (layer.hessian)
+            QVERIFY(layer.hessian->hutchinson.samples <= 12);
     sensitivity->setBarMetric(QStringLiteral("hessian_trace"));
     auto* bars = qobject_cast<QCPBars*>(sensitivity->barPlot()->plottable(0));
     QVERIFY(bars);

@@ -5,6 +5,8 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPushButton>
+#include <QDoubleSpinBox>
+#include <QSpinBox>
 #include <QVBoxLayout>
 #include <qcustomplot.h>
 
@@ -84,6 +86,28 @@ SensitivityPanel::SensitivityPanel(QWidget* parent)
     modelRow->addWidget(metricsSpec_);
     modelRow->addStretch(1);
     layout->addLayout(modelRow);
+    // The Hessian traces' cost is the number of Rademacher vectors: a budget the user sets
+    hutchinsonSamples_ = new QSpinBox;
+    hutchinsonSamples_->setRange(2, 100000);
+    hutchinsonSamples_->setValue(quantlens::HutchinsonOptions{}.max_samples);
+    hutchinsonSamples_->setToolTip(
+        tr("Hutchinson's estimate of each layer's Hessian trace draws at most this many Rademacher vectors; "
+           "each costs one Hessian-vector product (four gradients). 100 is PyHessian's default"));
+    hutchinsonTolerance_ = new QDoubleSpinBox;
+    hutchinsonTolerance_->setDecimals(5);
+    hutchinsonTolerance_->setRange(0, 1);
+    hutchinsonTolerance_->setSingleStep(0.001);
+    hutchinsonTolerance_->setValue(quantlens::HutchinsonOptions{}.tolerance);
+    hutchinsonTolerance_->setToolTip(
+        tr("A layer's estimate stops early once its running mean moves by less than this, relative to the "
+           "previous mean (PyHessian's rule; 0 draws every vector)"));
+    auto* budgetRow = new QHBoxLayout;
+    budgetRow->addWidget(new QLabel(tr("Hessian traces: ≤")));
+    budgetRow->addWidget(hutchinsonSamples_);
+    budgetRow->addWidget(new QLabel(tr("vectors per layer, tolerance")));
+    budgetRow->addWidget(hutchinsonTolerance_);
+    budgetRow->addStretch(1);
+    layout->addLayout(budgetRow);
     agreement_->setWordWrap(true);
     agreement_->setTextFormat(Qt::RichText);
     agreement_->hide();
@@ -123,6 +147,18 @@ void SensitivityPanel::setCalibration(const QString& path) {
     runModel_->setText(path.isEmpty() ? tr("Model metrics from calibration data…")
                                       : tr("Model metrics on %1").arg(QFileInfo(path).fileName()));
     otherData_->setVisible(!path.isEmpty());
+}
+
+quantlens::HutchinsonOptions SensitivityPanel::hutchinsonBudget() const {
+    quantlens::HutchinsonOptions options;
+    options.max_samples = hutchinsonSamples_->value();
+    options.tolerance = hutchinsonTolerance_->value();
+    return options;
+}
+
+void SensitivityPanel::setHutchinsonBudget(int maxSamples, double tolerance) {
+    hutchinsonSamples_->setValue(maxSamples);
+    hutchinsonTolerance_->setValue(tolerance);
 }
 
 void SensitivityPanel::setMetricsSpec(const QString& spec) {

@@ -10,8 +10,11 @@
 #include <string>
 
 #include "analysis/model_analysis.hpp"
+#include "sensitivity/hessian_trace.hpp"
 
 class QComboBox;
+class QDoubleSpinBox;
+class QSpinBox;
 class QCustomPlot;
 class QLabel;
 class QPushButton;
@@ -40,6 +43,10 @@ public:
     QString calibration() const { return calibration_; }
     // The spec the model metrics quantize with (the Quantize view's), shown beside the button.
     void setMetricsSpec(const QString& spec);
+    // The Hutchinson budget the next run uses: at most so many vectors per layer, stopping
+    // earlier once the running mean moves by less than the tolerance (relative).
+    quantlens::HutchinsonOptions hutchinsonBudget() const;
+    void setHutchinsonBudget(int maxSamples, double tolerance);
     void setBarMetric(const QString& name);
     void setScatterMetrics(const QString& x, const QString& y);
 
@@ -75,6 +82,8 @@ private:
     QString calibration_;
     PlotPicker* scatterPicker_;
     QPushButton* runModel_;
+    QSpinBox* hutchinsonSamples_;
+    QDoubleSpinBox* hutchinsonTolerance_;
     double rho_ = 0;
 };
 
