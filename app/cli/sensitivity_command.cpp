@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "cli_common.hpp"
+#include "sensitivity/cost_estimate.hpp"
 #include "sensitivity/sensitivity_import.hpp"
 #include "sensitivity/sensitivity_report.hpp"
 
@@ -21,7 +22,7 @@ void add_sensitivity(CLI::App& app) {
         int hutchinson_samples = HutchinsonOptions{}.max_samples;
         double hutchinson_tolerance = HutchinsonOptions{}.tolerance;
         double epsilon = 1e-6, gamma = 0.25;
-        bool exact = false, json = false, float64 = false, no_cache = false;
+        bool exact = false, json = false, float64 = false, no_cache = false, dry_run = false;
     };
     auto options = std::make_shared<Options>();
     command
@@ -74,6 +75,8 @@ void add_sensitivity(CLI::App& app) {
     command->add_option("--cache-dir", options->cache_dir,
                         "cache folder (default $QUANTLENS_CACHE_DIR or ~/.cache/quantlens)");
     command->add_flag("--json", options->json, "print JSON (schema quantlens.sensitivity/2)");
+    command->add_flag("--dry-run", options->dry_run,
+                      "print each metric's estimated time and peak memory on this machine, and stop");
     command->callback([options] {
         set_command([options] {
             SensitivityRequest request;
@@ -97,6 +100,18 @@ void add_sensitivity(CLI::App& app) {
             const auto model = open_model(options->model);
             if (options->import.empty() && options->calib.empty())
                 throw Error("", "--calib", "is needed (or --import with a report made elsewhere)");
+            if (options->dry_run) {
+                if (options->calib.empty())
+                    throw Error("", "--dry-run", "estimates a run on --calib data; an --import has no cost");
+                const auto data = load_model_data(model, options->calib, options->samples);
+                const auto estimate = estimate_sensitivity_cost(model, data, request);
+                std::cout << "estimated cost of the model metrics on " << data.x.rows() << " samples:\n"
+                          << to_text(estimate);
+                return 0;
+            }
+            request.on_estimate = [](const CostEstimate& estimate) {
+                std::cerr << "estimated cost:\n" << to_text(estimate) << std::flush;
+            };
             const auto report =
                 !options->import.empty()
                     ? import_sensitivity_report(model, options->import)

@@ -11,6 +11,7 @@
 #include <QFile>
 #include <QTextBrowser>
 #include <QApplication>
+#include <QPointer>
 #include <QCheckBox>
 #include <QCloseEvent>
 #include <QComboBox>
@@ -52,6 +53,7 @@
 #include "quant/calibration_inputs.hpp"
 #include "quant/comparison.hpp"
 #include "sensitivity/sensitivity_import.hpp"
+#include "sensitivity/cost_estimate.hpp"
 #include "sensitivity/sensitivity_report.hpp"
 #include "panels/SensitivityPanel.hpp"
 #include "panels/LayerInspector.hpp"
@@ -843,6 +845,20 @@ void MainWindow::runModelMetrics(const QString& labelledData) {
     const auto budget = sensitivity_->hutchinsonBudget();
     request.hessian_options.hutchinson.max_samples = budget.max_samples;
     request.hessian_options.hutchinson.tolerance = budget.tolerance;
+    // The cost is said before the work: the estimate comes back to the UI thread as the run starts
+    QPointer<MainWindow> window(this);
+    request.on_estimate = [window](const quantlens::CostEstimate& estimate) {
+        const auto summary = QString::fromStdString(quantlens::summary(estimate));
+        QMetaObject::invokeMethod(
+            qApp,
+            [window, summary] {
+                if (!window)
+                    return;
+                window->statusText_->setText(tr("Model metrics: %1").arg(summary));
+                emit window->modelMetricsEstimated(summary);
+            },
+            Qt::QueuedConnection);
+    };
     modelJob_->start(
         tr("Model metrics under %1").arg(QString::fromStdString(request.specs.front().to_string())),
         [model, path, request](const quantlens::Progress& progress,

@@ -107,6 +107,8 @@ signals:
     void histogramShown();
     void analysisFinished();  // every layer's statistics and QSUR are in the table
     void errorShown(const QString& message);
+    // A model-metrics run's estimated time and memory, said as it starts (shown in the status line)
+    void modelMetricsEstimated(const QString& summary);
 
 protected:
     void dragEnterEvent(QDragEnterEvent* event) override;

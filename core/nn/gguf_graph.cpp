@@ -203,7 +203,7 @@ void require_gguf_engine_model(const Model& model) {
                     "every model");
 }
 
-Graph gguf_graph(const Model& model, std::int64_t tokens) {
+Graph gguf_graph(const Model& model, std::int64_t tokens, bool with_values) {
     require_gguf_engine_model(model);
     const auto arch = architecture_of(model);
     const auto& path = model.file().path();
@@ -225,6 +225,7 @@ Graph gguf_graph(const Model& model, std::int64_t tokens) {
     config["tie_word_embeddings"] = !has("output.weight");
     const bool gemma = arch.rfind("gemma", 0) == 0;
     hf::Builder builder{model, config, path, {}};
+    builder.read_values = with_values;
     builder.scope = "GGUF metadata (as config.json)";
     builder.graph.input.dims = {tokens};
     builder.graph.next_token = true;

@@ -18,6 +18,6 @@ namespace quantlens::nn {
 bool is_gguf_language_model(const Model& model);  // a GGUF whose architecture the engine builds
 // Throws, naming general.architecture and the supported list, for another architecture.
 void require_gguf_engine_model(const Model& model);
-Graph gguf_graph(const Model& model, std::int64_t tokens);
+Graph gguf_graph(const Model& model, std::int64_t tokens, bool with_values = true);
 
 }  // namespace quantlens::nn

@@ -114,6 +114,9 @@ struct Graph {
     bool next_token = false;  // a language model: inputs are token ids, the loss is next-token cross-entropy
     std::int64_t vocabulary = 0;     // for next_token
     std::vector<double> parameters;  // initial values, as read from the file
+    // Σ of the slots' sizes; the same as parameters.size() unless the graph was built from the
+    // shapes alone (model_graph's with_values = false: a cost estimate reads no weights)
+    std::size_t parameter_count = 0;
     std::vector<ParameterBlock> blocks() const;
     const Node& node_of_layer(
         const std::string& layer) const;  // the node holding the layer's parameters; Error when none

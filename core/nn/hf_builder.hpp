@@ -30,6 +30,7 @@ struct Builder {
                        std::vector<float>&)>
         adjust;
     bool norm_weights_include_one = false;
+    bool read_values = true;  // false: slots from the tensors' shapes alone, no weight read
 
     std::string file_layer(const std::string& hf_layer) const { return rename ? rename(hf_layer) : hf_layer; }
 
@@ -63,11 +64,15 @@ struct Builder {
             throw Error(path, tensor,
                         "shape " + quantlens::shape_text(info.shape) + " where the config needs " +
                             quantlens::shape_text(shape));
+        const auto size = static_cast<std::size_t>(info.elements());
+        node.parameters.push_back({name, tensor, shape, graph.parameter_count, size});
+        graph.parameter_count += size;
+        if (!read_values)
+            return;
         const auto read = model.file().read_f32(info);
         std::vector<float> values(read.values().begin(), read.values().end());
         if (adjust)
             adjust(tensor, shape, values);
-        node.parameters.push_back({name, tensor, shape, graph.parameters.size(), values.size()});
         graph.parameters.insert(graph.parameters.end(), values.begin(), values.end());
     }
     bool has(const std::string& tensor) const {

@@ -86,7 +86,7 @@ void require_engine_model(const Model& model) {
                         "cannot run on it; the weights-only analysis works on every model");
 }
 
-Graph hf_graph(const Model& model, std::int64_t tokens) {
+Graph hf_graph(const Model& model, std::int64_t tokens, bool with_values) {
     const auto& config = model.file().config();
     const auto& path = model.file().path();
     if (!config.is_object() || !config.contains("model_type") || !config["model_type"].is_string())
@@ -95,6 +95,7 @@ Graph hf_graph(const Model& model, std::int64_t tokens) {
     if (tokens < 2)
         throw Error(path, "calibration", "sequences need at least 2 tokens for a next-token loss");
     Builder builder{model, config, path, {}};
+    builder.read_values = with_values;
     builder.graph.input.dims = {tokens};
     builder.graph.next_token = true;
     try {
@@ -113,13 +114,13 @@ Graph hf_graph(const Model& model, std::int64_t tokens) {
     return builder.graph;
 }
 
-Graph model_graph(const Model& model, std::int64_t tokens) {
+Graph model_graph(const Model& model, std::int64_t tokens, bool with_values) {
     if (model.file().format() == "gguf")
-        return gguf_graph(model, tokens);
+        return gguf_graph(model, tokens, with_values);
     const auto& config = model.file().config();
     if (config.is_object() && config.contains("model_type"))
-        return hf_graph(model, tokens);
-    return keras_graph(model);
+        return hf_graph(model, tokens, with_values);
+    return keras_graph(model);  // classifiers, small enough to read whole
 }
 
 }  // namespace quantlens::nn

@@ -16,11 +16,12 @@
 
 namespace quantlens::nn {
 
-Graph hf_graph(const Model& model, std::int64_t tokens);
+// with_values = false builds the shapes alone (no weight is read; parameters stays empty).
+Graph hf_graph(const Model& model, std::int64_t tokens, bool with_values = true);
 
 // Whichever builder fits the file: a Keras model_config, or a Hugging Face config.json
 // (`tokens`: the sequence length the calibration data has; ignored by Keras models).
-Graph model_graph(const Model& model, std::int64_t tokens);
+Graph model_graph(const Model& model, std::int64_t tokens, bool with_values = true);
 bool is_language_model(const Model& model);  // a config.json with a model_type the engine builds
 // Throws, naming config.json's model_type, when the model has a config.json whose model_type
 // the engine does not build: said before any calibration file is read for it.

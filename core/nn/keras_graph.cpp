@@ -509,6 +509,7 @@ Graph build(const nlohmann::json& root, const KerasWeights& weights, const std::
         throw Error(path, "model_config",
                     "the output must be one vector of class scores per sample, it is " +
                         shape_text(graph.nodes[static_cast<std::size_t>(graph.output)].out));
+    graph.parameter_count = graph.parameters.size();
     return graph;
 }
 

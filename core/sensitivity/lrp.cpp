@@ -173,19 +173,23 @@ LrpResult relevance(const nn::Network<double>& network, const Matrix<double>& x,
             nn::backward_node(node, inputs, *inputs.front(), trace.outputs[k], r[k],
                               network.parameters().data(), scratch.data(), into);
         } else {
-            Eigen::VectorXd theta = network.parameters();
+            // only a weighted node's rule changes its parameters: the others read the network's
+            // own (a copy per node was most of the pass on large models)
+            Eigen::VectorXd stepped;
+            const double* theta = network.parameters().data();
             Matrix<double> z = trace.outputs[k];
             if (is_weighted(node)) {
-                auto step = linear_step(node, folded_bn[k], theta, options);
-                theta = std::move(step.theta);
-                z = nn::forward_node(node, inputs, *inputs.front(), theta.data());
+                auto step = linear_step(node, folded_bn[k], network.parameters(), options);
+                stepped = std::move(step.theta);
+                theta = stepped.data();
+                z = nn::forward_node(node, inputs, *inputs.front(), theta);
                 const auto channels = node.out.last();
                 Eigen::Map<Matrix<double>> per_channel(z.data(), z.size() / channels, channels);
                 per_channel.rowwise() += Eigen::Map<const Eigen::RowVectorXd>(step.bias.data(), channels);
             }
             const Matrix<double> s = (r[k].array() / stabilised(z, options.epsilon).array()).matrix();
-            nn::backward_node(node, inputs, *inputs.front(), trace.outputs[k], s, theta.data(),
-                              scratch.data(), into);
+            nn::backward_node(node, inputs, *inputs.front(), trace.outputs[k], s, theta, scratch.data(),
+                              into);
             for (std::size_t i = 0; i < passed.size(); ++i)
                 passed[i].array() *= inputs[i]->array();
         }

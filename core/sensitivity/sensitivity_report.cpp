@@ -10,6 +10,7 @@
 #include "analysis/cache_file.hpp"
 #include "analysis/model_analysis.hpp"
 #include "model/model_identity.hpp"
+#include "sensitivity/cost_estimate.hpp"
 #include "util/content_hash.hpp"
 #include "stats/rank_correlation.hpp"
 #include "util/error.hpp"
@@ -171,6 +172,10 @@ SensitivityReport model_sensitivity(const Model& model, const LabelledData& data
     if (request.use_cache)
         if (auto hit = cached(path, key))
             return std::move(*hit);
+    const auto estimate = estimate_sensitivity_cost(model, data, request);
+    if (request.on_estimate)
+        request.on_estimate(estimate);
+    require_affordable(estimate, model.file().path());
     SensitivityReport report;
     report.model = model.file().path();
     report.model_identity = hex64(model_identity(model.file().path()).content);

@@ -8,6 +8,7 @@
 // spec by Spearman's ρ: the question "which metric should I trust for this model" answered
 // on its own calibration data. Reports are cached on disk beside the analysis cache, keyed by
 // the model's and the calibration file's identities and everything asked.
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,8 @@
 
 namespace quantlens {
 
+struct CostEstimate;  // sensitivity/cost_estimate.hpp
+
 struct SensitivityRequest {
     bool hessian = true, lrp = true, measured = true, proxy = true;
     std::vector<QuantSpec> specs;
@@ -28,6 +31,9 @@ struct SensitivityRequest {
     bool float64 = false;  // measured damage in float64 (Hessians and LRP always are)
     bool use_cache = true;
     std::string cache_dir;  // empty: default_cache_dir()
+    // Told the run's estimated cost before it starts (not for a cached report); a run whose
+    // estimated peak exceeds the memory available is refused with it (require_affordable).
+    std::function<void(const CostEstimate&)> on_estimate;
 };
 // "hessian,lrp,measured,proxy" (any subset, comma-separated) into the request's switches.
 void set_metrics(SensitivityRequest& request, const std::string& metrics);

@@ -32,10 +32,7 @@ std::string mib(std::uint64_t bytes) {
     return text;
 }
 
-}  // namespace
-
-std::uint64_t tensor_memory_budget() {
-    std::uint64_t budget = available_memory() / 2;
+std::uint64_t limited(std::uint64_t budget) {
     if (const char* limit = std::getenv("QUANTLENS_MEMORY_LIMIT"); limit && *limit) {
         char* end = nullptr;
         const auto value = std::strtoull(limit, &end, 10);
@@ -43,6 +40,16 @@ std::uint64_t tensor_memory_budget() {
             budget = std::min<std::uint64_t>(budget, value);
     }
     return budget;
+}
+
+}  // namespace
+
+std::uint64_t tensor_memory_budget() {
+    return limited(available_memory() / 2);
+}
+
+std::uint64_t job_memory_budget() {
+    return limited(available_memory());
 }
 
 void require_memory(std::uint64_t bytes, const std::string& path, const std::string& where,

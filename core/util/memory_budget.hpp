@@ -11,6 +11,8 @@
 namespace quantlens {
 
 std::uint64_t tensor_memory_budget();
+// What a whole job may take: the memory available now, or QUANTLENS_MEMORY_LIMIT when lower.
+std::uint64_t job_memory_budget();
 
 // Error naming `path`, `where`, what needs the memory and the budget, when `bytes` exceed it.
 void require_memory(std::uint64_t bytes, const std::string& path, const std::string& where,

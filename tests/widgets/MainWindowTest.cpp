@@ -682,7 +682,12 @@ void MainWindowTest::sensitivityViewRunsTheHessianTraces() {
     window.inspector()->specEditor()->setSpecText(QStringLiteral("int4:channel:sym"));
     auto* sensitivity = window.sensitivityPanel();
     sensitivity->setHutchinsonBudget(12, 0.0005);  // the run takes the view's budget
+    QSignalSpy estimated(&window, &MainWindow::modelMetricsEstimated);
     window.runModelMetrics(calib);
+    // the cost is said as the run starts
+    QVERIFY(estimated.wait(60000));
+    QVERIFY(estimated.front().front().toString().contains(QRegularExpression(
+        "^estimated about [0-9.]+ (s|min|h), peak [0-9.]+ GiB of [0-9.]+ GiB available$")));
     QTRY_VERIFY_WITH_TIMEOUT(!sensitivity->agreementText().isEmpty(),
                              120000);  // the report has reached the view, not only finished
     // the same numbers as the core's report (read back from the cache the run filled)
