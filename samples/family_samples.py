@@ -17,6 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lm_samples import goldens, next_token_loss  # the same goldens as the byte-level GPT-2 and LLaMA
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 OUT = os.path.join(ROOT, "tests", "data", "golden", "families")
@@ -230,32 +232,6 @@ def initial(cfg, g):
     return {k: v.float() for k, v in p.items()}
 
 
-def next_token_loss(logits, ids):
-    return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
-
-
-def goldens(cfg, p, ids, seed, block):
-    """float64 logits, loss, gradient per tensor, one HVP (double backward), the exact trace of one small block."""
-    q = {k: v.double().requires_grad_(True) for k, v in p.items()}
-    logits = logits_of(q, ids, cfg)
-    loss = next_token_loss(logits, ids)
-    names = list(q)
-    grads = torch.autograd.grad(loss, [q[k] for k in names], create_graph=True)
-    g = torch.Generator().manual_seed(seed)
-    vs = [torch.randint(0, 2, q[k].shape, generator=g).double() * 2 - 1 for k in names]  # Rademacher
-    hvps = torch.autograd.grad(grads, [q[k] for k in names], grad_outputs=vs)
-    out = {"logits": logits.detach().reshape(ids.shape[0], -1).numpy(), "loss": np.array([loss.item()])}
-    for k, gr, v, hv in zip(names, grads, vs, hvps):
-        out["gradient__" + k], out["v__" + k], out["hvp__" + k] = gr.detach().numpy(), v.numpy(), hv.numpy()
-    base = {k: t.detach() for k, t in q.items()}
-    weight = block + ".weight"
-
-    def block_loss(theta):
-        return next_token_loss(logits_of(dict(base, **{weight: theta}), ids, cfg), ids)
-    out["trace__" + block] = np.array([torch.trace(torch.autograd.functional.hessian(block_loss, base[weight])).item()])
-    return out, loss.item()
-
-
 def main(write_safetensors):
     results = {}
     for seed, (name, cfg) in enumerate(FAMILIES.items(), start=70):
@@ -268,7 +244,8 @@ def main(write_safetensors):
             json.dump(dict(cfg, architectures=[ARCHITECTURES[cfg["model_type"]]]), f, indent=2)
         write_safetensors(os.path.join(folder, "model.safetensors"), [(k, v.numpy()) for k, v in p.items()], {"format": "pt"})
         np.savez(os.path.join(folder, "calib.npz"), input_ids=ids.numpy())
-        out, loss = goldens(cfg, p, ids, seed, SMALL_BLOCK.get(name, "model.norm"))
-        np.savez_compressed(os.path.join(folder, "engine.npz"), **out)
-        results[name] = loss
+        block = SMALL_BLOCK.get(name, "model.norm")
+        goldens(os.path.join(folder, "engine.npz"), cfg, logits_of, p, ids, seed, [(block, [block + ".weight"])])
+        with torch.no_grad():
+            results[name] = next_token_loss(logits_of({k: v.double() for k, v in p.items()}, ids, cfg), ids).item()
     return results

@@ -10,6 +10,7 @@
 #include "io/open_model.hpp"
 #include "nn/graph.hpp"
 #include "nn/network.hpp"
+#include "sensitivity/hessian_trace.hpp"
 #include "sensitivity/labelled_data.hpp"
 #include "tensor/convert.hpp"
 #include "test_support.hpp"
@@ -71,6 +72,27 @@ inline void check_network_against_golden(const nn::Graph& graph, const LabelledD
     nn::Gradients<float> gradients32;
     CHECK(single.loss_and_gradient(x32, data.y, gradients32) == Approx(golden("loss")[0]).epsilon(1e-4));
     CHECK(relative(gradients32.parameters.cast<double>(), golden.flat(graph, "gradient")) < 1e-4);
+}
+
+// The exact Hessian trace of the network's parameter block `layer` against the golden
+// "trace__<golden_layer>" (the same layer under its name in the goldens' model).
+inline void check_block_trace(const nn::Network<double>& network, const LabelledData& data,
+                              const EngineGolden& golden, const std::string& layer,
+                              std::string golden_layer = "", double tolerance = 1e-6) {
+    if (golden_layer.empty())
+        golden_layer = layer;
+    auto products = std::make_shared<nn::HessianVectorProducts>(network, data.x, data.y);
+    const HessianVectorProduct hvp = [products](const Eigen::VectorXd& v) {
+        return (*products)(v);
+    };
+    bool traced = false;
+    for (const auto& block : network.graph().blocks())
+        if (block.layer == layer) {
+            CHECK(exact_block_trace(hvp, network.parameter_count(), block) ==
+                  Approx(golden("trace__" + golden_layer)[0]).epsilon(tolerance));
+            traced = true;
+        }
+    CHECK(traced);
 }
 
 }  // namespace quantlens::test
