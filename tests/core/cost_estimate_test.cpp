@@ -79,7 +79,9 @@ TEST_CASE("model metrics that would not fit in memory are refused before they st
                           Catch::Contains("(hessian), more than the 0.00 GiB available") &&
                           Catch::Contains("refused before starting"));
     bool told = false;
-    request.on_estimate = [&](const CostEstimate&) { told = true; };
+    request.on_estimate = [&](const CostEstimate&) {
+        told = true;
+    };
     CHECK_THROWS_WITH(model_sensitivity(model, data, request), Catch::Contains("refused before starting"));
     CHECK(told);
 }
