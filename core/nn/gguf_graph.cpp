@@ -4,7 +4,6 @@
 #include <map>
 #include <regex>
 
-#include "model/llama_names.hpp"
 #include "nn/hf_builder.hpp"
 #include "util/error.hpp"
 
@@ -239,13 +238,11 @@ Graph gguf_graph(const Model& model, std::int64_t tokens, bool with_values) {
         const auto heads = config["num_attention_heads"].get<std::int64_t>(),
                    kv_heads = config["num_key_value_heads"].get<std::int64_t>();
         static const std::regex qk(R"(blk\.\d+\.attn_(q|k)\.(weight|bias))");
-        builder.adjust = [heads, kv_heads](const std::string& tensor, const std::vector<std::int64_t>& shape,
-                                           std::vector<float>& values) {
+        builder.rotary_heads = [heads, kv_heads](const std::string& tensor) -> std::int64_t {
             std::smatch match;
             if (!std::regex_match(tensor, match, qk))
-                return;
-            const auto cols = shape.size() == 2 ? shape[1] : 1;
-            values = llama_unpermute_rows(values, shape[0], cols, match[1] == "q" ? heads : kv_heads);
+                return 0;
+            return match[1] == "q" ? heads : kv_heads;
         };
     }
     try {

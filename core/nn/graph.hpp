@@ -56,7 +56,13 @@ struct ParameterSlot {
     std::string tensor;  // the model file's tensor name
     std::vector<std::int64_t> shape;
     std::size_t offset = 0, size = 0;
+    // A GGUF llama q or k projection: the file interleaves each of this many heads' rotary
+    // halves (llama.cpp's rotation), the graph holds its rows in Hugging Face's order (0: as
+    // stored). graph_order() turns the file's values into the graph's.
+    std::int64_t rotary_heads = 0;
 };
+// A slot's values in the file's layout, as the graph holds them.
+std::vector<float> graph_order(const ParameterSlot& slot, std::vector<float> values);
 
 struct Window {  // convolution and pooling geometry
     int kh = 1, kw = 1, sh = 1, sw = 1;

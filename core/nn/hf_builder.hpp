@@ -23,12 +23,11 @@ struct Builder {
     Graph graph;
     std::string scope = "config.json";  // how errors name `config`
     double gamma_offset = 0;            // every norm's: 1 for Gemma's (1 + γ)
-    // Files in another naming (GGUF): the file's layer for a Hugging Face layer name, a change
-    // each tensor's values need on reading, and whether Gemma's norm weights hold the 1 already.
+    // Files in another naming (GGUF): the file's layer for a Hugging Face layer name, the heads
+    // a tensor's rows are rotary-interleaved over (ParameterSlot::rotary_heads; 0: none), and
+    // whether Gemma's norm weights hold the 1 already.
     std::function<std::string(const std::string&)> rename;
-    std::function<void(const std::string& tensor, const std::vector<std::int64_t>& shape,
-                       std::vector<float>&)>
-        adjust;
+    std::function<std::int64_t(const std::string& tensor)> rotary_heads;
     bool norm_weights_include_one = false;
     bool read_values = true;  // false: slots from the tensors' shapes alone, no weight read
 
@@ -65,14 +64,14 @@ struct Builder {
                         "shape " + quantlens::shape_text(info.shape) + " where the config needs " +
                             quantlens::shape_text(shape));
         const auto size = static_cast<std::size_t>(info.elements());
-        node.parameters.push_back({name, tensor, shape, graph.parameter_count, size});
+        ParameterSlot slot{name, tensor, shape, graph.parameter_count, size};
+        slot.rotary_heads = rotary_heads ? rotary_heads(tensor) : 0;
+        node.parameters.push_back(slot);
         graph.parameter_count += size;
         if (!read_values)
             return;
         const auto read = model.file().read_f32(info);
-        std::vector<float> values(read.values().begin(), read.values().end());
-        if (adjust)
-            adjust(tensor, shape, values);
+        const auto values = graph_order(slot, std::vector<float>(read.values().begin(), read.values().end()));
         graph.parameters.insert(graph.parameters.end(), values.begin(), values.end());
     }
     bool has(const std::string& tensor) const {

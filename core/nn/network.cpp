@@ -1,5 +1,7 @@
 #include "nn/network.hpp"
 
+#include "model/llama_names.hpp"
+
 #include <cmath>
 #include <limits>
 
@@ -209,13 +211,21 @@ void Network<T>::set_parameters(const Vector<T>& theta) {
     theta_ = theta;
 }
 
+std::vector<float> graph_order(const ParameterSlot& slot, std::vector<float> values) {
+    if (slot.rotary_heads <= 0 || slot.shape.empty())
+        return values;
+    return llama_unpermute_rows(values, slot.shape[0], slot.shape.size() == 2 ? slot.shape[1] : 1,
+                                slot.rotary_heads);
+}
+
 template <typename T>
 void Network<T>::set_slot(const ParameterSlot& slot, const std::vector<float>& values) {
     if (values.size() != slot.size)
         throw Error("", slot.tensor,
                     std::to_string(values.size()) + " values for a tensor of " + std::to_string(slot.size));
-    for (std::size_t i = 0; i < values.size(); ++i)
-        theta_[static_cast<Eigen::Index>(slot.offset + i)] = static_cast<T>(values[i]);
+    const auto ordered = graph_order(slot, values);  // the file's layout, as every caller has it
+    for (std::size_t i = 0; i < ordered.size(); ++i)
+        theta_[static_cast<Eigen::Index>(slot.offset + i)] = static_cast<T>(ordered[i]);
 }
 
 template <typename T>
