@@ -210,10 +210,7 @@ Graph gguf_graph(const Model& model, std::int64_t tokens, bool with_values) {
         throw Error(path, "calibration", "sequences need at least 2 tokens for a next-token loss");
     const Metadata metadata{model, arch};
     const auto has = [&](const std::string& tensor) {
-        for (const auto& info : model.file().tensors())
-            if (info.name == tensor)
-                return true;
-        return false;
+        return hf::has_tensor(model, tensor);
     };
     const bool bias = has("blk.0.attn_q.bias") || has("blk.0.attn_output.bias");
     json config = metadata.config(bias && arch != "qwen2", has("blk.0.ffn_down.bias"));

@@ -16,6 +16,13 @@ namespace quantlens::nn::hf {
 
 using json = nlohmann::json;
 
+inline bool has_tensor(const Model& model, const std::string& tensor) {
+    for (const auto& info : model.file().tensors())
+        if (info.name == tensor)
+            return true;
+    return false;
+}
+
 struct Builder {
     const Model& model;
     const json& config;       // config.json, or the text_config inside it
@@ -74,12 +81,7 @@ struct Builder {
         const auto values = graph_order(slot, std::vector<float>(read.values().begin(), read.values().end()));
         graph.parameters.insert(graph.parameters.end(), values.begin(), values.end());
     }
-    bool has(const std::string& tensor) const {
-        for (const auto& info : model.file().tensors())
-            if (info.name == tensor)
-                return true;
-        return false;
-    }
+    bool has(const std::string& tensor) const { return has_tensor(model, tensor); }
 
     void check_positions(std::int64_t positions) const {
         if (graph.input.dims[0] > positions)
@@ -116,9 +118,14 @@ struct Builder {
             add_slot(n, "bias", layer + ".bias", {out});
         return push(std::move(n));
     }
-    int norm(OpKind kind, const std::string& hf_layer, int input, std::int64_t d, double epsilon) {
+    // Normalised over d features per token, or per head when `groups` heads of d are side by
+    // side (Qwen3's and Gemma 3's q/k norms).
+    int norm(OpKind kind, const std::string& hf_layer, int input, std::int64_t d, double epsilon,
+             std::int64_t groups = 1) {
         const auto layer = file_layer(hf_layer);
-        auto n = node(kind, layer, layer, {input}, {{graph.input.dims[0], d}});
+        auto n = node(kind, layer, layer, {input}, {{graph.input.dims[0], groups * d}});
+        if (groups > 1)
+            n.in.dims = {graph.input.dims[0], groups, d};
         n.epsilon = epsilon;
         n.gamma_offset = gamma_offset;
         add_slot(n, "gamma", layer + ".weight", {d});

@@ -148,16 +148,6 @@ struct Decoder {
         return rotary_parameters(parameters, static_cast<int>(head_dim), positions, b.path, field);
     }
 
-    int head_norm(const std::string& hf_layer, int input, std::int64_t count) {
-        const auto layer = b.file_layer(hf_layer);
-        auto n = b.node(OpKind::RMSNorm, layer, layer, {input}, {{b.graph.input.dims[0], count * head_dim}});
-        n.in.dims = {b.graph.input.dims[0], count, head_dim};  // normalised over each head
-        n.epsilon = epsilon;
-        n.gamma_offset = b.gamma_offset;
-        b.add_slot(n, "gamma", layer + ".weight", {head_dim});
-        return b.push(std::move(n));
-    }
-
     int slice(const std::string& layer, const std::string& part, int input, std::int64_t offset) {
         auto n = b.node(OpKind::Slice, layer + "/" + part, layer, {input},
                         {{b.graph.input.dims[0], intermediate}});
@@ -178,8 +168,8 @@ struct Decoder {
             int k = b.linear(p + "self_attn.k_proj", input, d, kv_width, true, bias);
             const int v = b.linear(p + "self_attn.v_proj", input, d, kv_width, true, bias);
             if (family.qk_norm) {
-                q = head_norm(p + "self_attn.q_norm", q, heads);
-                k = head_norm(p + "self_attn.k_norm", k, kv_heads);
+                q = b.norm(OpKind::RMSNorm, p + "self_attn.q_norm", q, head_dim, epsilon, heads);
+                k = b.norm(OpKind::RMSNorm, p + "self_attn.k_norm", k, head_dim, epsilon, kv_heads);
             }
             inputs = {q, k, v};
         }
