@@ -80,7 +80,7 @@ void run(const std::string& prefix, const Model& model, const LabelledData& data
 
 int main(int argc, char** argv) {
     const std::string samples = argc > 1 ? argv[1] : QUANTLENS_SAMPLES;
-    std::printf("engine single-threaded (Eigen); PyTorch set to 2 threads\n");
+    std::printf("engine on every core (its own pool); PyTorch set to 2 threads\n");
     const auto torch = pytorch_times(samples);
     const auto cnn = Model::open(samples + "/digits-cnn.h5");
     run("cnn", cnn, load_labelled_data(samples + "/digits-calib.npz"), torch);

@@ -3,7 +3,6 @@
 #include "model/llama_names.hpp"
 
 #include <cmath>
-#include <limits>
 
 #include "nn/ops.hpp"
 #include "util/error.hpp"
@@ -275,7 +274,8 @@ std::vector<std::int64_t> Network<T>::targets(const Matrix<T>& x,
                                    -1);  // the last token of each sample predicts nothing
     for (Eigen::Index n = 0; n < x.rows(); ++n)
         for (Eigen::Index t = 0; t + 1 < x.cols(); ++t)
-            next[static_cast<std::size_t>(n * x.cols() + t)] = static_cast<std::int64_t>(x(n, t + 1));
+            next[static_cast<std::size_t>(n * x.cols() + t)] =
+                static_cast<std::int64_t>(static_cast<double>(x(n, t + 1)));
     return next;
 }
 
@@ -345,25 +345,20 @@ double Network<T>::loss_and_gradient(const Matrix<T>& x, const std::vector<std::
 
 HessianVectorProducts::HessianVectorProducts(const Network<double>& network, const Matrix<double>& x,
                                              const std::vector<std::int64_t>& labels)
-    : moved_(network), x_(x), labels_(labels), theta_(network.parameters()), pattern_(network.run(x)) {}
+    : network_(network.graph()),
+      x_(x.cast<Dual>()),
+      labels_(labels),
+      theta_(network.parameters().cast<Dual>()) {}
 
 Eigen::VectorXd HessianVectorProducts::operator()(const Eigen::VectorXd& v) {
-    const double v_max = v.cwiseAbs().maxCoeff();
-    if (v_max == 0)
-        return Eigen::VectorXd::Zero(theta_.size());
-    // The five-point stencil (Richardson's extrapolation of two central differences): error O(h⁴).
-    const double h =
-        std::cbrt(std::numeric_limits<double>::epsilon()) * (1 + theta_.cwiseAbs().maxCoeff()) / v_max;
-    auto gradient_at = [&](double step) -> const Eigen::VectorXd& {
-        moved_.set_parameters(theta_ + step * v);
-        moved_.loss_and_gradient(x_, labels_, step > 0 ? plus_ : minus_, false, nullptr, &pattern_);
-        return step > 0 ? plus_.parameters : minus_.parameters;
-    };
-    Eigen::VectorXd sum = 8 * gradient_at(h);
-    sum -= 8 * gradient_at(-h);
-    sum -= gradient_at(2 * h);
-    sum += gradient_at(-2 * h);
-    return sum / (12 * h);
+    if (v.size() != theta_.size())
+        throw Error(
+            "", "Hessian-vector product",
+            std::to_string(v.size()) + " values for " + std::to_string(theta_.size()) + " parameters");
+    dual_plane(theta_, 1) = v;
+    network_.set_parameters(theta_);
+    network_.loss_and_gradient(x_, labels_, gradients_);
+    return dual_plane(gradients_.parameters, 1);
 }
 
 Eigen::VectorXd hessian_vector(const Network<double>& network, const Matrix<double>& x,
@@ -373,6 +368,7 @@ Eigen::VectorXd hessian_vector(const Network<double>& network, const Matrix<doub
 
 template class Network<float>;
 template class Network<double>;
+template class Network<Dual>;
 template Matrix<double> forward_node<double>(const Node&, const Inputs<double>&, const Matrix<double>&,
                                              const double*);
 template void backward_node<double>(const Node&, const Inputs<double>&, const Matrix<double>&,

@@ -9,6 +9,7 @@
 
 #include <Eigen/Dense>
 
+#include "nn/dual.hpp"
 #include "nn/graph.hpp"
 
 namespace quantlens::nn {
@@ -89,37 +90,34 @@ double cross_entropy(const Matrix<T>& logits, const std::vector<std::int64_t>& l
 template <typename T>
 Matrix<T> softmax_rows(const Matrix<T>& logits);
 
-// H·v of the mean cross-entropy in float64 by differences of exact gradients: the five-point
-// stencil [8(∇L(θ+hv) − ∇L(θ−hv)) − (∇L(θ+2hv) − ∇L(θ−2hv))] / 12h, Richardson's extrapolation
-// of two central differences, with h = ∛ε · (1 + ‖θ‖∞) / ‖v‖∞ (≈ 6·10⁻⁶ for unit-scale weights).
-// All four gradients are taken on the network's linear piece at θ: ReLU masks and max-pool
-// choices are frozen at θ's (autograd's convention: ReLU'' = 0), so a unit near its kink cannot
-// switch inside the step and add a jump divided by h. Truncation is O(h⁴) and negligible; what
-// remains is rounding, ≈ ε·‖∇L‖/h. Against PyTorch's double backward: below 10⁻⁸ relative on
-// the digits MLP and CNN and the byte-level GPT-2 and LLaMA (tested). A plain central
-// difference (truncation O(h²)) reached only 1.3·10⁻⁶ on the LLaMA; a larger h for the
-// stencil (ε^⅕) was worse, 10⁻³, as the step then leaves the region where the Taylor series
-// converges fast. Four gradients per product.
+// H·v of the mean cross-entropy in float64, exact: the network run on Duals (nn/dual.hpp) whose
+// parameters are θ + ε·v, so one forward and one backward pass give ∇L and, in the tangents, H·v
+// (forward-over-reverse, Pearlmutter's R-operator). No step size and no truncation: against
+// PyTorch's double backward it agrees to rounding (below 10⁻¹² relative on every golden network,
+// tested). ReLU masks and max-pool choices are θ's (autograd's convention, ReLU'' = 0). Its cost
+// is one gradient's values plus the tangents' products, about two to three gradients; the
+// five-point stencil of gradient differences it replaced took four, and stays in the tests as a
+// cross-check (tests/core/engine_support.hpp).
 class HessianVectorProducts {
 public:
-    // Keeps references to x and labels: they must outlive this object.
+    // Keeps a reference to labels: they must outlive this object.
     HessianVectorProducts(const Network<double>& network, const Matrix<double>& x,
                           const std::vector<std::int64_t>& labels);
     Eigen::VectorXd operator()(const Eigen::VectorXd& v);
 
 private:
-    Network<double> moved_;  // a copy whose parameters step to θ ± h·v
-    const Matrix<double>& x_;
+    Network<Dual> network_;  // θ in the values; each product sets v in the tangents
+    Matrix<Dual> x_;         // the inputs, constant (zero tangent)
     const std::vector<std::int64_t>& labels_;
-    Eigen::VectorXd theta_;
-    ForwardTrace<double> pattern_;  // the pass at θ whose linear piece both gradients are taken on
-    Gradients<double> plus_, minus_;
+    Vector<Dual> theta_;
+    Gradients<Dual> gradients_;
 };
-// One product (a HessianVectorProducts for many: it runs the pattern pass once).
+// One product (a HessianVectorProducts for many: it converts the network and inputs once).
 Eigen::VectorXd hessian_vector(const Network<double>& network, const Matrix<double>& x,
                                const std::vector<std::int64_t>& labels, const Eigen::VectorXd& v);
 
 extern template class Network<float>;
 extern template class Network<double>;
+extern template class Network<Dual>;
 
 }  // namespace quantlens::nn

@@ -1,6 +1,7 @@
 // Dense, Conv2D (as im2col and one matrix product, so Eigen's blocked GEMM does the work) and
 // DepthwiseConv2D (a direct loop: each channel has its own small kernel).
 #include "nn/ops.hpp"
+#include "nn/products.hpp"
 #include "util/parallel.hpp"
 
 namespace quantlens::nn {
@@ -58,9 +59,9 @@ Matrix<T> dense_forward(const Node& node, const Matrix<T>& x, const T* theta) {
     for_row_chunks(rows, in * out, [&](Eigen::Index first, Eigen::Index count) {
         auto part = ys.middleRows(first, count);
         if (node.transposed)
-            part.noalias() = xs.middleRows(first, count) * ConstMap<T>(kernel, out, in).transpose();
+            multiply(part, xs.middleRows(first, count), ConstMap<T>(kernel, out, in).transpose());
         else
-            part.noalias() = xs.middleRows(first, count) * ConstMap<T>(kernel, in, out);
+            multiply(part, xs.middleRows(first, count), ConstMap<T>(kernel, in, out));
         if (bias)
             part.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, out);
     });
@@ -77,25 +78,25 @@ void dense_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& dy, c
         const ConstMap<T> kernel(slot_data(node, "kernel", theta), out, in);
         MutableMap<T> kernel_gradient(slot_data(node, "kernel", gradient), out, in);
         for_row_chunks(out, rows * in, [&](Eigen::Index first, Eigen::Index count) {
-            kernel_gradient.middleRows(first, count).noalias() +=
-                dys.middleCols(first, count).transpose() * xs;
+            multiply(kernel_gradient.middleRows(first, count), dys.middleCols(first, count).transpose(), xs,
+                     true);
         });
         if (dx)
             for_row_chunks(rows, in * out, [&](Eigen::Index first, Eigen::Index count) {
-                MutableMap<T>(dx->data(), rows, in).middleRows(first, count).noalias() +=
-                    dys.middleRows(first, count) * kernel;
+                multiply(MutableMap<T>(dx->data(), rows, in).middleRows(first, count),
+                         dys.middleRows(first, count), kernel, true);
             });
     } else {
         const ConstMap<T> kernel(slot_data(node, "kernel", theta), in, out);
         MutableMap<T> kernel_gradient(slot_data(node, "kernel", gradient), in, out);
         for_row_chunks(in, rows * out, [&](Eigen::Index first, Eigen::Index count) {
-            kernel_gradient.middleRows(first, count).noalias() +=
-                xs.middleCols(first, count).transpose() * dys;
+            multiply(kernel_gradient.middleRows(first, count), xs.middleCols(first, count).transpose(), dys,
+                     true);
         });
         if (dx)
             for_row_chunks(rows, in * out, [&](Eigen::Index first, Eigen::Index count) {
-                MutableMap<T>(dx->data(), rows, in).middleRows(first, count).noalias() +=
-                    dys.middleRows(first, count) * kernel.transpose();
+                multiply(MutableMap<T>(dx->data(), rows, in).middleRows(first, count),
+                         dys.middleRows(first, count), kernel.transpose(), true);
             });
     }
     if (T* bias = slot_data(node, "bias", gradient))
@@ -121,7 +122,7 @@ Matrix<T> conv2d_forward(const Node& node, const Matrix<T>& x, const T* theta) {
     const ConstMap<T> kernel(slot_data(node, "kernel", theta), patches.cols(), g.co);
     Matrix<T> y(g.n, node.out.size());
     MutableMap<T> ys(y.data(), patches.rows(), g.co);
-    ys.noalias() = patches * kernel;
+    multiply(ys, patches, kernel);
     if (const T* bias = slot_data(node, "bias", theta))
         ys.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, g.co);
     return y;
@@ -134,13 +135,14 @@ void conv2d_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& dy, 
     const Matrix<T> patches = im2col(node, x);
     const ConstMap<T> dys(dy.data(), patches.rows(), g.co),
         kernel(slot_data(node, "kernel", theta), patches.cols(), g.co);
-    MutableMap<T>(slot_data(node, "kernel", gradient), patches.cols(), g.co).noalias() +=
-        patches.transpose() * dys;
+    multiply(MutableMap<T>(slot_data(node, "kernel", gradient), patches.cols(), g.co), patches.transpose(),
+             dys, true);
     if (T* bias = slot_data(node, "bias", gradient))
         Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, g.co) += dys.colwise().sum();
     if (!dx)
         return;
-    const Matrix<T> dpatches = dys * kernel.transpose();  // col2im: each patch value back to its pixel
+    const Matrix<T> dpatches =
+        product(dys, kernel.transpose());  // col2im: each patch value back to its pixel
     const Eigen::Index positions = g.ho * g.wo;
     for_each_tap(node, g.n, [&](Eigen::Index n, Eigen::Index position, Eigen::Index tap, Eigen::Index pixel) {
         const T* from = dpatches.row(n * positions + position).data() + tap * g.c;
@@ -208,5 +210,6 @@ void depthwise_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& d
                                         Matrix<T>*);
 QUANTLENS_LINEAR_OPS(float)
 QUANTLENS_LINEAR_OPS(double)
+QUANTLENS_LINEAR_OPS(Dual)
 
 }  // namespace quantlens::nn

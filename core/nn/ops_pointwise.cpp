@@ -8,31 +8,37 @@ namespace quantlens::nn {
 
 namespace {
 
+// Unqualified below, so a Dual argument finds its own (nn/dual.hpp) by argument-dependent lookup.
+using std::erf;
+using std::exp;
+using std::sqrt;
+using std::tanh;
+
 template <typename T>
 T sigmoid(T z) {
-    return T(1) / (T(1) + std::exp(-z));
+    return T(1) / (T(1) + exp(-z));
 }
 
 // Keras's "gelu" is the exact one, 0.5·z·(1 + erf(z/√2)) (approximate=False by default).
 template <typename T>
 T gelu(T z) {
-    return T(0.5) * z * (T(1) + std::erf(z / std::sqrt(T(2))));
+    return T(0.5) * z * (T(1) + erf(z / sqrt(T(2))));
 }
 template <typename T>
 T gelu_derivative(T z) {
-    const T pdf = std::exp(-z * z / T(2)) / std::sqrt(T(2) * T(M_PI));
-    return T(0.5) * (T(1) + std::erf(z / std::sqrt(T(2)))) + z * pdf;
+    const T pdf = exp(-z * z / T(2)) / sqrt(T(2) * T(M_PI));
+    return T(0.5) * (T(1) + erf(z / sqrt(T(2)))) + z * pdf;
 }
 
 // GPT-2's gelu_new: 0.5·z·(1 + tanh(√(2/π)·(z + 0.044715·z³))).
 template <typename T>
 T gelu_tanh(T z) {
-    return T(0.5) * z * (T(1) + std::tanh(std::sqrt(T(2) / T(M_PI)) * (z + T(0.044715) * z * z * z)));
+    return T(0.5) * z * (T(1) + tanh(sqrt(T(2) / T(M_PI)) * (z + T(0.044715) * z * z * z)));
 }
 template <typename T>
 T gelu_tanh_derivative(T z) {
-    const T k = std::sqrt(T(2) / T(M_PI));
-    const T t = std::tanh(k * (z + T(0.044715) * z * z * z));
+    const T k = sqrt(T(2) / T(M_PI));
+    const T t = tanh(k * (z + T(0.044715) * z * z * z));
     return T(0.5) * (T(1) + t) + T(0.5) * z * (T(1) - t * t) * k * (T(1) + T(3) * T(0.044715) * z * z);
 }
 
@@ -51,7 +57,7 @@ Matrix<T> activation_forward(const Node& node, const Matrix<T>& x, const Matrix<
             return softmax_rows<T>(x);  // the builder allows it only where its input is one row per sample
         case ActivationKind::SoftCap: {
             const T cap = static_cast<T>(node.softcap);
-            return x.unaryExpr([cap](T z) { return cap * std::tanh(z / cap); });
+            return x.unaryExpr([cap](T z) { return cap * tanh(z / cap); });
         }
         case ActivationKind::Linear: return x;
     }
@@ -160,5 +166,6 @@ std::vector<double> batch_norm_offset(const Node& node, const double* theta) {
                                          Matrix<T>*);
 QUANTLENS_POINTWISE_OPS(float)
 QUANTLENS_POINTWISE_OPS(double)
+QUANTLENS_POINTWISE_OPS(Dual)
 
 }  // namespace quantlens::nn

@@ -104,5 +104,8 @@ template void pool_backward<float>(const Node&, const Matrix<float>&, const Matr
                                    const Matrix<float>&, Matrix<float>*);
 template void pool_backward<double>(const Node&, const Matrix<double>&, const Matrix<double>&,
                                     const Matrix<double>&, Matrix<double>*);
+template Matrix<Dual> pool_forward<Dual>(const Node&, const Matrix<Dual>&, const Matrix<Dual>&);
+template void pool_backward<Dual>(const Node&, const Matrix<Dual>&, const Matrix<Dual>&, const Matrix<Dual>&,
+                                  Matrix<Dual>*);
 
 }  // namespace quantlens::nn

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "nn/ops.hpp"
+#include "nn/products.hpp"
 #include "util/error.hpp"
 #include "util/parallel.hpp"
 
@@ -84,8 +85,9 @@ void for_each_group(const Node& node, Eigen::Index samples, Eigen::Index tokens,
 
 template <typename T>
 T score_scale(const Node& node) {
+    using std::sqrt;
     return node.attention_scale > 0 ? static_cast<T>(node.attention_scale)
-                                    : T(1) / std::sqrt(static_cast<T>(node.head_dim));
+                                    : T(1) / sqrt(static_cast<T>(node.head_dim));
 }
 
 // softmax(cap·tanh(q·kᵀ·scale / cap)) row by row (no cap: softmax(q·kᵀ·scale)), each token
@@ -94,7 +96,8 @@ T score_scale(const Node& node) {
 template <typename T>
 RowMatrix<T> attention_probabilities(const Node& node, const RowMatrix<T>& q, const RowMatrix<T>& k,
                                      RowMatrix<T>* tanh_of = nullptr) {
-    RowMatrix<T> p = (q * k.transpose()) * score_scale<T>(node);
+    RowMatrix<T> p = product(q, k.transpose());
+    p *= score_scale<T>(node);
     if (node.softcap > 0) {
         const T cap = static_cast<T>(node.softcap);
         RowMatrix<T> t = (p.array() / cap).tanh().matrix();
@@ -172,13 +175,14 @@ Matrix<T> norm_forward(const Node& node, const Matrix<T>& x, const T* theta) {
     const auto* gamma = node.slot("gamma");
     const auto* beta = node.slot("beta");
     const auto offset = static_cast<T>(node.gamma_offset);
+    using std::sqrt;  // and Dual's, by argument-dependent lookup
     Matrix<T> y(x.rows(), x.cols());
     Eigen::Map<const RowMatrix<T>> xs(x.data(), rows, d);
     Eigen::Map<RowMatrix<T>> ys(y.data(), rows, d);
     for (Eigen::Index r = 0; r < rows; ++r) {
         const T mean = layer_norm ? xs.row(r).mean() : T(0);
         const auto centred = (xs.row(r).array() - mean).eval();
-        const T scale = T(1) / std::sqrt(centred.square().mean() + static_cast<T>(node.epsilon));
+        const T scale = T(1) / sqrt(centred.square().mean() + static_cast<T>(node.epsilon));
         ys.row(r) = centred * scale;
         if (gamma)
             ys.row(r).array() *=
@@ -198,11 +202,12 @@ void norm_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& dy, co
     const auto* gamma = node.slot("gamma");
     const auto* beta = node.slot("beta");
     const auto offset = static_cast<T>(node.gamma_offset);
+    using std::sqrt;  // and Dual's, by argument-dependent lookup
     Eigen::Map<const RowMatrix<T>> xs(x.data(), rows, d), dys(dy.data(), rows, d);
     for (Eigen::Index r = 0; r < rows; ++r) {
         const T mean = layer_norm ? xs.row(r).mean() : T(0);
         const auto centred = (xs.row(r).array() - mean).eval();
-        const T scale = T(1) / std::sqrt(centred.square().mean() + static_cast<T>(node.epsilon));
+        const T scale = T(1) / sqrt(centred.square().mean() + static_cast<T>(node.epsilon));
         const auto normalised = (centred * scale).eval();
         if (gamma)
             Eigen::Map<Eigen::Array<T, 1, Eigen::Dynamic>>(gradient + gamma->offset, d) +=
@@ -258,8 +263,8 @@ Matrix<T> attention_forward(const Node& node, const Inputs<T>& inputs) {
             rotary.apply(q, false);
             rotary.apply(k, false);
             const RowMatrix<T> p = attention_probabilities(node, q, k);
-            out.middleCols(Eigen::Index(h) * hd, hd).noalias() =
-                p * v_all.middleCols(l.v_offset + Eigen::Index(g) * hd, hd);
+            multiply(out.middleCols(Eigen::Index(h) * hd, hd), p,
+                     v_all.middleCols(l.v_offset + Eigen::Index(g) * hd, hd));
         }
     });
     return y;
@@ -289,13 +294,13 @@ void attention_backward(const Node& node, const Inputs<T>& inputs, const Matrix<
             const RowMatrix<T> p = attention_probabilities(node, q, k, &capped);
             const auto v = v_all.middleCols(l.v_offset + Eigen::Index(g) * hd, hd);
             const auto d_o = d_out.middleCols(Eigen::Index(h) * hd, hd);
-            const RowMatrix<T> dp = d_o * v.transpose();
+            const RowMatrix<T> dp = product(d_o, v.transpose());
             RowMatrix<T> ds =
                 (p.array() * (dp.array().colwise() - (dp.array() * p.array()).rowwise().sum())).matrix() *
                 score_scale<T>(node);
             if (node.softcap > 0)
                 ds.array() *= T(1) - capped.array().square();
-            RowMatrix<T> dq = ds * k, dk = ds.transpose() * q;
+            RowMatrix<T> dq = product(ds, k), dk = product(ds.transpose(), q);
             rotary.apply(dq, true);
             rotary.apply(dk, true);
             if (T* d = target(l.q_input))
@@ -305,8 +310,9 @@ void attention_backward(const Node& node, const Inputs<T>& inputs, const Matrix<
                 Eigen::Map<RowMatrix<T>>(d, l.tokens, l.width_k)
                     .middleCols(l.k_offset + Eigen::Index(g) * hd, hd) += dk;
             if (T* d = target(l.v_input))
-                Eigen::Map<RowMatrix<T>>(d, l.tokens, l.width_k)
-                    .middleCols(l.v_offset + Eigen::Index(g) * hd, hd) += p.transpose() * d_o;
+                multiply(Eigen::Map<RowMatrix<T>>(d, l.tokens, l.width_k)
+                             .middleCols(l.v_offset + Eigen::Index(g) * hd, hd),
+                         p.transpose(), d_o, true);
         }
     });
 }
@@ -373,5 +379,6 @@ void attention_value_relevance_vjp(const Node& node, const Inputs<double>& input
                                         const InputGradients<T>&);
 QUANTLENS_TRANSFORMER_OPS(float)
 QUANTLENS_TRANSFORMER_OPS(double)
+QUANTLENS_TRANSFORMER_OPS(Dual)
 
 }  // namespace quantlens::nn

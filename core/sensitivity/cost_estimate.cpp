@@ -218,13 +218,17 @@ CostEstimate estimate_sensitivity_cost(const Model& model, const LabelledData& d
     }
     if (request.hessian) {
         const double vectors = static_cast<double>(request.hessian_options.hutchinson.max_samples);
-        double passes = 4 * vectors * static_cast<double>(blocks) + 1.0 / 3;
+        // An exact HVP (forward-over-reverse on Duals) took 2.0-2.2 gradients' time in bench_engine.
+        constexpr double kGradientsPerProduct = 2.2;
+        double passes = kGradientsPerProduct * vectors * static_cast<double>(blocks) + 1.0 / 3;
         if (request.hessian_options.exact)
-            passes += 4 * static_cast<double>(block_parameters);
-        cost("hessian", f64 * passes, 64 * P + 24 * A,
+            passes += kGradientsPerProduct * static_cast<double>(block_parameters);
+        // the float64 network (16P), its Dual twin (graph 8P, θ 16P), θ+εv, ∇L+εHv and the vectors
+        // (48P); every node's output and its gradient in Duals (32A) beside the first pass's (8A)
+        cost("hessian", f64 * passes, 88 * P + 40 * A,
              "at most " + std::to_string(request.hessian_options.hutchinson.max_samples) +
                  " Hessian-vector "
-                 "products (four gradients each) for each of " +
+                 "products (about two gradients each) for each of " +
                  std::to_string(blocks) + " layers, in float64");
     }
     if (request.lrp)  // 3.5 passes: the traced forward, the relevance pass, each weighted node's rule
