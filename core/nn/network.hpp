@@ -95,7 +95,7 @@ Matrix<T> softmax_rows(const Matrix<T>& logits);
 // (forward-over-reverse, Pearlmutter's R-operator). No step size and no truncation: against
 // PyTorch's double backward it agrees to rounding (below 10⁻¹² relative on every golden network,
 // tested). ReLU masks and max-pool choices are θ's (autograd's convention, ReLU'' = 0). Its cost
-// is one gradient's values plus the tangents' products, about two to three gradients; the
+// is one gradient's values plus the tangents' products, about two gradients (bench_engine); the
 // five-point stencil of gradient differences it replaced took four, and stays in the tests as a
 // cross-check (tests/core/engine_support.hpp).
 class HessianVectorProducts {

@@ -154,6 +154,7 @@ TEST_CASE("every activation's backward and exact HVP agree with differences of t
         const Eigen::VectorXd exact = nn::hessian_vector(network, x, y, v);
         CHECK(relative(exact, StencilHessianVectorProducts(network, x, y)(v)) < 1e-7);
         CHECK(exact.norm() > 1e-3);  // a product that could be wrong: this Hessian is not zero
+        CHECK_THROWS_AS(nn::hessian_vector(network, x, y, Eigen::VectorXd::Ones(3)), Error);
     }
 }
 
