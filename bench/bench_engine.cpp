@@ -5,13 +5,12 @@
 // Target: no slower than PyTorch.
 #include <cstdio>
 #include <map>
-#include <memory>
 #include <string>
 
 #include "bench_support.hpp"
 #include "nn/hf_graph.hpp"
 #include "nn/network.hpp"
-#include "sensitivity/hessian_trace.hpp"
+#include "sensitivity/hessian_sensitivity.hpp"
 #include "sensitivity/labelled_data.hpp"
 
 using namespace quantlens;
@@ -61,12 +60,9 @@ void run(const std::string& prefix, const Model& model, const LabelledData& data
     report("forward+backward float64",
            bench::best_seconds(5, [&] { twice.loss_and_gradient(data.x, data.y, g64); }), torch,
            prefix + "_forward_backward_f64");
-    auto products = std::make_shared<nn::HessianVectorProducts>(twice, data.x, data.y);
+    const auto hvp = hessian_vector_products(twice, data.x, data.y);
     const Eigen::VectorXd v = Eigen::VectorXd::Ones(static_cast<Eigen::Index>(twice.parameter_count()));
-    report("one HVP float64", bench::best_seconds(5, [&] { (*products)(v); }), torch, prefix + "_hvp_f64");
-    const HessianVectorProduct hvp = [products](const Eigen::VectorXd& w) {
-        return (*products)(w);
-    };
+    report("one HVP float64", bench::best_seconds(5, [&] { hvp(v); }), torch, prefix + "_hvp_f64");
     HutchinsonOptions options;
     options.max_samples = 100;
     options.tolerance = 0;  // all 100 samples, as the PyTorch side runs

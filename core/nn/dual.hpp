@@ -4,8 +4,9 @@
 // parameters carry the tangent v, the backward pass yields ∇L in the values and H·v in the
 // tangents, exactly: forward-mode differentiation of the reverse pass, Pearlmutter's R-operator
 // ("Fast exact multiplication by the Hessian", 1994) by operator overloading, so every node kind
-// the engine has gets it with nothing per kind to write or keep in step. Comparisons look at the
+// the engine has gets it with nothing per kind to write or keep in step. Orderings look at the
 // value only: ReLU masks and max-pool choices are θ's, autograd's convention (ReLU'' = 0).
+// Equality compares both parts, so a test for zero never drops a tangent.
 #include <cmath>
 #include <limits>
 

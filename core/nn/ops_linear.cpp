@@ -141,8 +141,8 @@ void conv2d_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& dy, 
         Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(bias, g.co) += dys.colwise().sum();
     if (!dx)
         return;
-    const Matrix<T> dpatches =
-        product(dys, kernel.transpose());  // col2im: each patch value back to its pixel
+    // col2im: each patch value back to its pixel
+    const Matrix<T> dpatches = product(dys, kernel.transpose());
     const Eigen::Index positions = g.ho * g.wo;
     for_each_tap(node, g.n, [&](Eigen::Index n, Eigen::Index position, Eigen::Index tap, Eigen::Index pixel) {
         const T* from = dpatches.row(n * positions + position).data() + tap * g.c;

@@ -17,6 +17,8 @@ namespace {
 template <typename T>
 using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
+using std::sqrt;  // called unqualified, so a Dual argument finds its own (nn/dual.hpp)
+
 std::int64_t checked_id(double value, std::int64_t vocabulary) {
     const auto id = static_cast<std::int64_t>(value);
     if (!(value >= 0) || id >= vocabulary || static_cast<double>(id) != value)
@@ -85,7 +87,6 @@ void for_each_group(const Node& node, Eigen::Index samples, Eigen::Index tokens,
 
 template <typename T>
 T score_scale(const Node& node) {
-    using std::sqrt;
     return node.attention_scale > 0 ? static_cast<T>(node.attention_scale)
                                     : T(1) / sqrt(static_cast<T>(node.head_dim));
 }
@@ -175,7 +176,6 @@ Matrix<T> norm_forward(const Node& node, const Matrix<T>& x, const T* theta) {
     const auto* gamma = node.slot("gamma");
     const auto* beta = node.slot("beta");
     const auto offset = static_cast<T>(node.gamma_offset);
-    using std::sqrt;  // and Dual's, by argument-dependent lookup
     Matrix<T> y(x.rows(), x.cols());
     Eigen::Map<const RowMatrix<T>> xs(x.data(), rows, d);
     Eigen::Map<RowMatrix<T>> ys(y.data(), rows, d);
@@ -202,7 +202,6 @@ void norm_backward(const Node& node, const Matrix<T>& x, const Matrix<T>& dy, co
     const auto* gamma = node.slot("gamma");
     const auto* beta = node.slot("beta");
     const auto offset = static_cast<T>(node.gamma_offset);
-    using std::sqrt;  // and Dual's, by argument-dependent lookup
     Eigen::Map<const RowMatrix<T>> xs(x.data(), rows, d), dys(dy.data(), rows, d);
     for (Eigen::Index r = 0; r < rows; ++r) {
         const T mean = layer_norm ? xs.row(r).mean() : T(0);

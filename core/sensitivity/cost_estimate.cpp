@@ -190,10 +190,11 @@ CostEstimate estimate_sensitivity_cost(const Model& model, const LabelledData& d
         estimate.timed = "the largest matrix product timed, scaled by the network's multiply-adds";
     }
     const double f32 = estimate.pass_seconds_f32 * N, f64 = estimate.pass_seconds_f64 * N;
-    std::size_t kernels = 0, blocks = shapes.blocks().size(), block_parameters = 0;
+    const auto shape_blocks = shapes.blocks();
+    std::size_t kernels = 0, blocks = shape_blocks.size(), block_parameters = 0;
     for (const auto& node : shapes.nodes)
         kernels += node.slot("kernel") ? 1 : 0;
-    for (const auto& block : shapes.blocks())
+    for (const auto& block : shape_blocks)
         block_parameters += block.size;
     const double specs = static_cast<double>(std::max<std::size_t>(request.specs.size(), 1));
     const auto cost = [&](const char* metric, double seconds, double bytes, std::string detail) {

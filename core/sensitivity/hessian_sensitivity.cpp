@@ -7,6 +7,14 @@
 
 namespace quantlens {
 
+HessianVectorProduct hessian_vector_products(const nn::Network<double>& network, const nn::Matrix<double>& x,
+                                             const std::vector<std::int64_t>& labels) {
+    auto products = std::make_shared<nn::HessianVectorProducts>(network, x, labels);
+    return [products](const Eigen::VectorXd& v) {
+        return (*products)(v);
+    };
+}
+
 double weight_squared_error(const Model& model, const std::string& layer, const QuantSpec& spec) {
     const auto weights = model.read_weights(model.layer(layer));
     const auto result = quantize(as_matrix(weights.values(), weights.shape), spec);
@@ -22,10 +30,7 @@ HessianReport hessian_sensitivity(const Model& model, const LabelledData& data,
     report.samples = static_cast<std::size_t>(data.x.rows());
     report.specs = specs;
     report.loss = network.loss(data.x, data.y);
-    auto products = std::make_shared<nn::HessianVectorProducts>(network, data.x, data.y);
-    const HessianVectorProduct hvp = [products](const Eigen::VectorXd& v) {
-        return (*products)(v);
-    };
+    const auto hvp = hessian_vector_products(network, data.x, data.y);
     const auto blocks = network.graph().blocks();
     for (std::size_t b = 0; b < blocks.size(); ++b) {
         if (progress)

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "model/model.hpp"
+#include "nn/network.hpp"
 #include "quant/quant_spec.hpp"
 #include "sensitivity/hessian_trace.hpp"
 #include "sensitivity/labelled_data.hpp"
@@ -38,6 +39,11 @@ struct HessianOptions {
 HessianReport hessian_sensitivity(const Model& model, const LabelledData& data,
                                   const std::vector<QuantSpec>& specs, const HessianOptions& options = {},
                                   const Progress& progress = {}, const CancelToken* cancel = nullptr);
+
+// The network's exact Hessian-vector products on these data (nn::HessianVectorProducts) as the
+// function the trace estimators take; copies of it share one product state. `labels` must outlive it.
+HessianVectorProduct hessian_vector_products(const nn::Network<double>& network, const nn::Matrix<double>& x,
+                                             const std::vector<std::int64_t>& labels);
 
 // ‖Q(W) − W‖² of a layer's weight under a spec (the quantizer every view uses).
 double weight_squared_error(const Model& model, const std::string& layer, const QuantSpec& spec);

@@ -71,10 +71,7 @@ TEST_CASE(
         const nn::Network<double> network(nn::keras_graph(Model::open(sample_path(file))));
         const auto data = load_labelled_data(sample_path("digits-calib.npz"), 32);
         const EngineGolden golden(golden_file);
-        auto products = std::make_shared<nn::HessianVectorProducts>(network, data.x, data.y);
-        const HessianVectorProduct hvp = [products](const Eigen::VectorXd& v) {
-            return (*products)(v);
-        };
+        const auto hvp = hessian_vector_products(network, data.x, data.y);
         for (const auto& block : network.graph().blocks()) {
             // one HVP per parameter: the big blocks would dominate the suite's time, and
             // more so under sanitizers
