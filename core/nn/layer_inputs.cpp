@@ -22,7 +22,11 @@ Matrix<float> to_weight_columns(const Node& node, const Matrix<T>& patches) {
 
 template <typename T>
 std::optional<Matrix<float>> layer_inputs(const Node& node, const ForwardTrace<T>& trace) {
-    const auto& x = trace.output_of(node.inputs.front());
+    return layer_inputs(node, trace.output_of(node.inputs.front()));
+}
+
+template <typename T>
+std::optional<Matrix<float>> layer_inputs(const Node& node, const Matrix<T>& x) {
     if (node.kind == OpKind::Dense) {
         const Eigen::Index in = node.in.last();
         return Eigen::Map<const Matrix<T>>(x.data(), x.size() / in, in).template cast<float>().eval();
@@ -34,9 +38,14 @@ std::optional<Matrix<float>> layer_inputs(const Node& node, const ForwardTrace<T
 
 template <typename T>
 Eigen::MatrixXd input_square_sums(const Node& node, const ForwardTrace<T>& trace) {
+    return input_square_sums(node, trace.output_of(node.inputs.front()));
+}
+
+template <typename T>
+Eigen::MatrixXd input_square_sums(const Node& node, const Matrix<T>& input) {
     if (node.kind == OpKind::DepthwiseConv2D) {
         // weight row c·M + m reads channel c under the window: columns (kh, kw)
-        const auto& x = trace.output_of(node.inputs.front());
+        const auto& x = input;
         const Matrix<T> patches = im2col(node, x);
         const Eigen::Index c = node.in.last(), taps = Eigen::Index(node.window.kh) * node.window.kw;
         Eigen::MatrixXd sums(c * node.multiplier, taps);
@@ -48,16 +57,19 @@ Eigen::MatrixXd input_square_sums(const Node& node, const ForwardTrace<T>& trace
             }
         return sums;
     }
-    const auto x = layer_inputs(node, trace);
+    const auto x = layer_inputs(node, input);
     if (!x)
         return {};
-    const Eigen::RowVectorXd columns = x->template cast<double>().colwise().squaredNorm();
-    return columns.replicate(node.out.last(), 1);
+    return x->template cast<double>().colwise().squaredNorm();
 }
 
 template std::optional<Matrix<float>> layer_inputs<float>(const Node&, const ForwardTrace<float>&);
 template std::optional<Matrix<float>> layer_inputs<double>(const Node&, const ForwardTrace<double>&);
 template Eigen::MatrixXd input_square_sums<float>(const Node&, const ForwardTrace<float>&);
 template Eigen::MatrixXd input_square_sums<double>(const Node&, const ForwardTrace<double>&);
+template std::optional<Matrix<float>> layer_inputs<float>(const Node&, const Matrix<float>&);
+template std::optional<Matrix<float>> layer_inputs<double>(const Node&, const Matrix<double>&);
+template Eigen::MatrixXd input_square_sums<float>(const Node&, const Matrix<float>&);
+template Eigen::MatrixXd input_square_sums<double>(const Node&, const Matrix<double>&);
 
 }  // namespace quantlens::nn

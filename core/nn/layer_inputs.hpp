@@ -13,10 +13,16 @@ namespace quantlens::nn {
 
 template <typename T>
 std::optional<Matrix<float>> layer_inputs(const Node& node, const ForwardTrace<T>& trace);
+// The same from the node's first input itself (a StreamedNetwork keeps no trace).
+template <typename T>
+std::optional<Matrix<float>> layer_inputs(const Node& node, const Matrix<T>& input);
 
-// Σ x² per row of the weight's output-channels-first matrix and per column, over every row of X
-// (for a Dense or Conv2D layer each weight row sees the same X, so every row is the same).
+// Σ x² over every row of X, per column of the weight's output-channels-first matrix: one row for
+// a Dense or Conv2D layer (each weight row sees the same X), one per weight row for a
+// DepthwiseConv2D (each reads its own channel). Weight row r's sums are row r % rows().
 template <typename T>
 Eigen::MatrixXd input_square_sums(const Node& node, const ForwardTrace<T>& trace);
+template <typename T>
+Eigen::MatrixXd input_square_sums(const Node& node, const Matrix<T>& input);
 
 }  // namespace quantlens::nn

@@ -259,16 +259,16 @@ double Network<T>::loss(const Matrix<T>& x, const std::vector<std::int64_t>& lab
 }
 
 template <typename T>
-Matrix<T> Network<T>::position_logits(const Matrix<T>& logits) const {
-    if (!graph_.next_token)
+Matrix<T> position_logits(const Graph& graph, const Matrix<T>& logits) {
+    if (!graph.next_token)
         return logits;
-    return Eigen::Map<const Matrix<T>>(logits.data(), logits.size() / graph_.vocabulary, graph_.vocabulary);
+    return Eigen::Map<const Matrix<T>>(logits.data(), logits.size() / graph.vocabulary, graph.vocabulary);
 }
 
 template <typename T>
-std::vector<std::int64_t> Network<T>::targets(const Matrix<T>& x,
-                                              const std::vector<std::int64_t>& labels) const {
-    if (!graph_.next_token)
+std::vector<std::int64_t> targets(const Graph& graph, const Matrix<T>& x,
+                                  const std::vector<std::int64_t>& labels) {
+    if (!graph.next_token)
         return labels;
     std::vector<std::int64_t> next(static_cast<std::size_t>(x.size()),
                                    -1);  // the last token of each sample predicts nothing
@@ -280,16 +280,33 @@ std::vector<std::int64_t> Network<T>::targets(const Matrix<T>& x,
 }
 
 template <typename T>
-double Network<T>::objective(const Matrix<T>& logits, const Matrix<T>& x,
-                             const std::vector<std::int64_t>& labels, Matrix<T>* gradient) const {
-    if (!graph_.next_token)
+double objective(const Graph& graph, const Matrix<T>& logits, const Matrix<T>& x,
+                 const std::vector<std::int64_t>& labels, Matrix<T>* gradient) {
+    if (!graph.next_token)
         return cross_entropy<T>(logits, labels, gradient);
     Matrix<T> per_position;
-    const double value =
-        cross_entropy<T>(position_logits(logits), targets(x, labels), gradient ? &per_position : nullptr);
+    const double value = cross_entropy<T>(position_logits(graph, logits), targets(graph, x, labels),
+                                          gradient ? &per_position : nullptr);
     if (gradient)
         *gradient = Eigen::Map<const Matrix<T>>(per_position.data(), logits.rows(), logits.cols());
     return value;
+}
+
+template <typename T>
+Matrix<T> Network<T>::position_logits(const Matrix<T>& logits) const {
+    return nn::position_logits(graph_, logits);
+}
+
+template <typename T>
+std::vector<std::int64_t> Network<T>::targets(const Matrix<T>& x,
+                                              const std::vector<std::int64_t>& labels) const {
+    return nn::targets(graph_, x, labels);
+}
+
+template <typename T>
+double Network<T>::objective(const Matrix<T>& logits, const Matrix<T>& x,
+                             const std::vector<std::int64_t>& labels, Matrix<T>* gradient) const {
+    return nn::objective(graph_, logits, x, labels, gradient);
 }
 
 template <typename T>
@@ -369,8 +386,13 @@ Eigen::VectorXd hessian_vector(const Network<double>& network, const Matrix<doub
 template class Network<float>;
 template class Network<double>;
 template class Network<Dual>;
+template Matrix<float> forward_node<float>(const Node&, const Inputs<float>&, const Matrix<float>&,
+                                           const float*);
 template Matrix<double> forward_node<double>(const Node&, const Inputs<double>&, const Matrix<double>&,
                                              const double*);
+template void backward_node<float>(const Node&, const Inputs<float>&, const Matrix<float>&,
+                                   const Matrix<float>&, const Matrix<float>&, const float*, float*,
+                                   const InputGradients<float>&);
 template void backward_node<double>(const Node&, const Inputs<double>&, const Matrix<double>&,
                                     const Matrix<double>&, const Matrix<double>&, const double*, double*,
                                     const InputGradients<double>&);
@@ -378,6 +400,16 @@ template double cross_entropy<float>(const Matrix<float>&, const std::vector<std
 template double cross_entropy<double>(const Matrix<double>&, const std::vector<std::int64_t>&,
                                       Matrix<double>*);
 template Matrix<float> softmax_rows<float>(const Matrix<float>&);
+template Matrix<float> position_logits<float>(const Graph&, const Matrix<float>&);
+template Matrix<double> position_logits<double>(const Graph&, const Matrix<double>&);
+template std::vector<std::int64_t> targets<float>(const Graph&, const Matrix<float>&,
+                                                  const std::vector<std::int64_t>&);
+template std::vector<std::int64_t> targets<double>(const Graph&, const Matrix<double>&,
+                                                   const std::vector<std::int64_t>&);
+template double objective<float>(const Graph&, const Matrix<float>&, const Matrix<float>&,
+                                 const std::vector<std::int64_t>&, Matrix<float>*);
+template double objective<double>(const Graph&, const Matrix<double>&, const Matrix<double>&,
+                                  const std::vector<std::int64_t>&, Matrix<double>*);
 template Matrix<double> softmax_rows<double>(const Matrix<double>&);
 
 }  // namespace quantlens::nn

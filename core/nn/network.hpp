@@ -86,6 +86,16 @@ private:
 template <typename T>
 double cross_entropy(const Matrix<T>& logits, const std::vector<std::int64_t>& labels,
                      Matrix<T>* gradient = nullptr);
+// What Network<T>'s objective, position_logits and targets give, from the graph alone (a
+// StreamedNetwork holds no Network).
+template <typename T>
+double objective(const Graph& graph, const Matrix<T>& logits, const Matrix<T>& x,
+                 const std::vector<std::int64_t>& labels, Matrix<T>* gradient = nullptr);
+template <typename T>
+Matrix<T> position_logits(const Graph& graph, const Matrix<T>& logits);
+template <typename T>
+std::vector<std::int64_t> targets(const Graph& graph, const Matrix<T>& x,
+                                  const std::vector<std::int64_t>& labels);
 // Row-wise softmax.
 template <typename T>
 Matrix<T> softmax_rows(const Matrix<T>& logits);

@@ -24,19 +24,22 @@ double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Multiply-adds of one sample's forward pass: the matrix products and attention's two.
+// Multiply-adds of one node and of one sample's forward pass: the matrix products and attention's two.
+double node_macs(const nn::Node& node) {
+    if (node.kind == nn::OpKind::Dense || node.kind == nn::OpKind::Conv2D) {
+        const double kernel = node.parameters.empty() ? 0 : static_cast<double>(node.parameters.front().size);
+        return static_cast<double>(node.out.size() / node.out.last()) * kernel;
+    }
+    if (node.kind == nn::OpKind::Attention) {
+        const double tokens = static_cast<double>(node.out.dims[0]);
+        return 2 * tokens * tokens * node.head_dim * node.heads;
+    }
+    return 0;
+}
 double forward_macs(const nn::Graph& graph) {
     double macs = 0;
-    for (const auto& node : graph.nodes) {
-        if (node.kind == nn::OpKind::Dense || node.kind == nn::OpKind::Conv2D) {
-            const double kernel =
-                node.parameters.empty() ? 0 : static_cast<double>(node.parameters.front().size);
-            macs += static_cast<double>(node.out.size() / node.out.last()) * kernel;
-        } else if (node.kind == nn::OpKind::Attention) {
-            const double tokens = static_cast<double>(node.out.dims[0]);
-            macs += 2 * tokens * tokens * node.head_dim * node.heads;
-        }
-    }
+    for (const auto& node : graph.nodes)
+        macs += node_macs(node);
     return macs;
 }
 
@@ -46,6 +49,84 @@ double activation_values(const nn::Graph& graph) {
     for (const auto& node : graph.nodes)
         values += static_cast<double>(node.out.size());
     return values;
+}
+
+// What a streamed pass (nn/streamed_network.hpp) holds, per sample and in values, by its rules: a
+// node's output lives until its last reader has run; each node's weights are held while it runs,
+// in T and as read (float32); a measured run keeps a checkpoint wherever at most one earlier
+// output is still to be read, and its backward sweep holds one stretch between checkpoints,
+// outputs and gradients. `resumed_macs`: the multiply-adds of running each quantized layer's
+// twin from its checkpoint to the logits, over all layers.
+struct StreamedPeak {
+    double activations = 0, node_weights = 0, largest_tensor = 0, largest_kernel = 0, largest_input = 0,
+           logits = 0, checkpoints = 0, segment = 0, resumed_macs = 0;
+};
+StreamedPeak streamed_peak(const nn::Graph& graph) {
+    const auto count = graph.nodes.size();
+    std::vector<int> last_reader(count, -1);
+    for (std::size_t k = 0; k < count; ++k)
+        for (int i : graph.nodes[k].inputs)
+            if (i >= 0)
+                last_reader[static_cast<std::size_t>(i)] = static_cast<int>(k);
+    const auto out = [&](std::size_t k) {
+        return static_cast<double>(graph.nodes[k].out.size());
+    };
+    StreamedPeak peak;
+    std::vector<bool> held(count, false);
+    std::vector<std::size_t> cuts;
+    double live = 0;
+    for (std::size_t k = 0; k < count; ++k) {
+        int live_outputs = 0;
+        double cut_values = 0;
+        for (std::size_t i = 0; i < k; ++i)
+            if (held[i] && last_reader[i] >= static_cast<int>(k)) {
+                ++live_outputs;
+                cut_values += out(i);
+            }
+        if (live_outputs <= 1) {
+            cuts.push_back(k);
+            peak.checkpoints += cut_values;
+        }
+        const auto& node = graph.nodes[k];
+        live += out(k);
+        held[k] = true;
+        peak.activations = std::max(peak.activations, live);
+        double weights = 0;
+        for (const auto& slot : node.parameters) {
+            weights += static_cast<double>(slot.size);
+            peak.largest_tensor = std::max(peak.largest_tensor, static_cast<double>(slot.size));
+        }
+        peak.node_weights = std::max(peak.node_weights, weights);
+        if (const auto* kernel = node.slot("kernel")) {
+            peak.largest_kernel = std::max(peak.largest_kernel, static_cast<double>(kernel->size));
+            peak.largest_input = std::max(peak.largest_input, static_cast<double>(node.in.size()));
+        }
+        for (int i : node.inputs)
+            if (i >= 0 && i != graph.output &&
+                last_reader[static_cast<std::size_t>(i)] == static_cast<int>(k) &&
+                held[static_cast<std::size_t>(i)]) {
+                live -= out(static_cast<std::size_t>(i));
+                held[static_cast<std::size_t>(i)] = false;
+            }
+        if (last_reader[k] < 0 && static_cast<int>(k) != graph.output) {
+            live -= out(k);
+            held[k] = false;
+        }
+    }
+    cuts.push_back(count);
+    for (std::size_t j = 0; j + 1 < cuts.size(); ++j) {
+        double values = 0, macs_after = 0;
+        for (std::size_t k = cuts[j]; k < cuts[j + 1]; ++k)
+            values += out(k);
+        peak.segment = std::max(peak.segment, values);
+        for (std::size_t k = cuts[j]; k < count; ++k)
+            macs_after += node_macs(graph.nodes[k]);
+        for (std::size_t k = cuts[j]; k < cuts[j + 1]; ++k)
+            if (graph.nodes[k].slot("kernel"))
+                peak.resumed_macs += macs_after;
+    }
+    peak.logits = out(static_cast<std::size_t>(graph.output));
+    return peak;
 }
 
 // Forward and backward of the largest Dense at one sample's rows, in T: multiply-adds per second.
@@ -191,9 +272,7 @@ CostEstimate estimate_sensitivity_cost(const Model& model, const LabelledData& d
     }
     const double f32 = estimate.pass_seconds_f32 * N, f64 = estimate.pass_seconds_f64 * N;
     const auto shape_blocks = shapes.blocks();
-    std::size_t kernels = 0, blocks = shape_blocks.size(), block_parameters = 0;
-    for (const auto& node : shapes.nodes)
-        kernels += node.slot("kernel") ? 1 : 0;
+    std::size_t blocks = shape_blocks.size(), block_parameters = 0;
     for (const auto& block : shape_blocks)
         block_parameters += block.size;
     const double specs = static_cast<double>(std::max<std::size_t>(request.specs.size(), 1));
@@ -203,19 +282,30 @@ CostEstimate estimate_sensitivity_cost(const Model& model, const LabelledData& d
         estimate.seconds += seconds;
         estimate.peak_bytes = std::max(estimate.peak_bytes, estimate.metrics.back().peak_bytes);
     };
-    // Each graph holds its weights in float64 (8 bytes a parameter) beside the network's copy.
-    if (request.measured || request.proxy) {
-        const double passes = request.measured ? 1 + kernels * specs / 3 : 1.0 / 3;
+    // Both damage paths stream: live activations, the running node's weights (in T and as read),
+    // the largest layer's inputs (float32) and quantization (its weights as read and dequantized,
+    // and the quantizer's work: 16 bytes a weight), and the logits with their copies for the
+    // loss (two more). Measured adds the checkpoints, one stretch's outputs and gradients, and
+    // the logits' gradient and a quantized twin's logits (two more).
+    if (request.proxy || request.measured) {
         const double s = request.float64 ? 8 : 4, pass = request.float64 ? f64 : f32;
+        const auto peak = streamed_peak(shapes);
         const auto rows = static_cast<Eigen::Index>(data.x.rows()) *
                           (shapes.next_token ? static_cast<Eigen::Index>(data.x.cols()) : 1);
-        cost(request.measured ? "measured" : "proxy",
-             pass * passes + per_layer_seconds(model, shapes, request, rows),
-             8 * P + s * P * (request.measured ? 2 : 1) + s * A * (request.measured ? 3 : 1),
+        double bytes = s * N * (peak.activations + 2 * peak.logits) + s * peak.node_weights +
+                       4 * peak.largest_tensor + 16 * peak.largest_kernel + 4 * N * peak.largest_input;
+        // a pass is a third forward, two thirds backward; the sweep recomputes each stretch once
+        double seconds = pass / 3 + per_layer_seconds(model, shapes, request, rows);
+        if (request.measured) {
+            bytes += s * N * (peak.checkpoints + 2 * peak.segment + 2 * peak.logits);
+            const double macs = std::max(forward_macs(shapes), 1.0);
+            seconds += pass * (1 + 1.0 / 3) + pass / 3 * specs * peak.resumed_macs / macs;
+        }
+        cost(request.measured ? "measured" : "proxy", seconds, bytes,
              request.measured
-                 ? "a forward and backward pass, then per layer and spec a forward pass and "
-                   "the quantization, and the statistics of each layer's inputs"
-                 : "one forward pass, the quantization and the statistics of each layer's inputs");
+                 ? "streamed: a forward pass with checkpoints, a backward sweep from them, per "
+                   "layer and spec the quantization and a pass from its checkpoint"
+                 : "streamed: one forward pass, the quantization and each layer's input statistics");
     }
     if (request.hessian) {
         const double vectors = static_cast<double>(request.hessian_options.hutchinson.max_samples);
