@@ -68,7 +68,8 @@ void run(const std::string& prefix, const Model& model, const LabelledData& data
     options.tolerance = 0;  // all 100 samples, as the PyTorch side runs
     const auto block = graph.blocks()[1];
     report("Hutchinson, 100 samples",
-           bench::best_seconds(1, [&] { hutchinson_trace(hvp, twice.parameter_count(), block, options); }),
+           bench::best_seconds(
+               1, [&] { hutchinson_trace(on_block(hvp, twice.parameter_count(), block), block, options); }),
            torch, prefix + "_hutchinson100_f64");
 }
 

@@ -22,7 +22,7 @@ void add_sensitivity(CLI::App& app) {
         int hutchinson_samples = HutchinsonOptions{}.max_samples;
         double hutchinson_tolerance = HutchinsonOptions{}.tolerance;
         double epsilon = 1e-6, gamma = 0.25;
-        bool exact = false, json = false, float64 = false, no_cache = false, dry_run = false;
+        bool exact = false, json = false, float64 = false, no_cache = false, dry_run = false, joint = false;
     };
     auto options = std::make_shared<Options>();
     command
@@ -59,6 +59,10 @@ void add_sensitivity(CLI::App& app) {
             "stop a layer's Hutchinson estimate once its running mean moves by less than this, relative "
             "(default 1e-3, PyHessian's; 0 runs every sample)")
         ->check(CLI::Range(0.0, 1.0));
+    command->add_flag(
+        "--hutchinson-joint", options->joint,
+        "draw each Hutchinson vector over every parameter, so one Hessian-vector product gives a "
+        "sample of every layer's trace (as many times fewer products as layers, noisier samples)");
     command->add_flag("--exact", options->exact,
                       "also the exact Hessian trace (one Hessian-vector product per parameter)");
     command->add_option("--lrp-rule", options->rule, "LRP rule for Dense and Conv layers")
@@ -88,6 +92,7 @@ void add_sensitivity(CLI::App& app) {
             request.hessian_options.hutchinson.seed = options->seed;
             request.hessian_options.hutchinson.max_samples = options->hutchinson_samples;
             request.hessian_options.hutchinson.tolerance = options->hutchinson_tolerance;
+            request.hessian_options.hutchinson.joint = options->joint;
             request.hessian_options.exact = options->exact;
             request.lrp_options.rule = lrp_rule_from_name(options->rule);
             request.lrp_options.epsilon = options->epsilon;

@@ -845,6 +845,7 @@ void MainWindow::runModelMetrics(const QString& labelledData) {
     const auto budget = sensitivity_->hutchinsonBudget();
     request.hessian_options.hutchinson.max_samples = budget.max_samples;
     request.hessian_options.hutchinson.tolerance = budget.tolerance;
+    request.hessian_options.hutchinson.joint = budget.joint;
     // The cost is said before the work: the estimate comes back to the UI thread as the run starts
     QPointer<MainWindow> window(this);
     request.on_estimate = [window](const quantlens::CostEstimate& estimate) {

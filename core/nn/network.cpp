@@ -388,11 +388,14 @@ template class Network<double>;
 template class Network<Dual>;
 template Matrix<float> forward_node<float>(const Node&, const Inputs<float>&, const Matrix<float>&,
                                            const float*);
+template Matrix<Dual> forward_node<Dual>(const Node&, const Inputs<Dual>&, const Matrix<Dual>&, const Dual*);
 template Matrix<double> forward_node<double>(const Node&, const Inputs<double>&, const Matrix<double>&,
                                              const double*);
 template void backward_node<float>(const Node&, const Inputs<float>&, const Matrix<float>&,
                                    const Matrix<float>&, const Matrix<float>&, const float*, float*,
                                    const InputGradients<float>&);
+template void backward_node<Dual>(const Node&, const Inputs<Dual>&, const Matrix<Dual>&, const Matrix<Dual>&,
+                                  const Matrix<Dual>&, const Dual*, Dual*, const InputGradients<Dual>&);
 template void backward_node<double>(const Node&, const Inputs<double>&, const Matrix<double>&,
                                     const Matrix<double>&, const Matrix<double>&, const double*, double*,
                                     const InputGradients<double>&);
@@ -408,6 +411,8 @@ template std::vector<std::int64_t> targets<double>(const Graph&, const Matrix<do
                                                    const std::vector<std::int64_t>&);
 template double objective<float>(const Graph&, const Matrix<float>&, const Matrix<float>&,
                                  const std::vector<std::int64_t>&, Matrix<float>*);
+template double objective<Dual>(const Graph&, const Matrix<Dual>&, const Matrix<Dual>&,
+                                const std::vector<std::int64_t>&, Matrix<Dual>*);
 template double objective<double>(const Graph&, const Matrix<double>&, const Matrix<double>&,
                                   const std::vector<std::int64_t>&, Matrix<double>*);
 template Matrix<double> softmax_rows<double>(const Matrix<double>&);

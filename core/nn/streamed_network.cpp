@@ -19,7 +19,7 @@ StreamedNetwork<T>::StreamedNetwork(const Model& model, const Graph& graph)
 }
 
 template <typename T>
-NodeWeights<T> StreamedNetwork<T>::weights(const Node& node) const {
+NodeWeights<T> StreamedNetwork<T>::weights(const Node& node, const ParameterHooks<T>* hooks) const {
     NodeWeights<T> result{node, {}};
     std::size_t total = 0;
     for (const auto& slot : node.parameters)
@@ -42,8 +42,10 @@ NodeWeights<T> StreamedNetwork<T>::weights(const Node& node) const {
             if (slot.rotary_heads > 0)
                 scratch_ = graph_order(slot, std::move(scratch_));
             into = Eigen::Map<const Eigen::VectorXf>(scratch_.data(), static_cast<Eigen::Index>(slot.size))
-                       .cast<T>();
+                       .template cast<T>();
         }
+        if (hooks && hooks->adjust)
+            hooks->adjust(slot, into);  // the slot as the graph has it, before rebasing
         slot.offset = at;
         at += slot.size;
     }
@@ -64,11 +66,12 @@ Matrix<T> StreamedNetwork<T>::forward(const Matrix<T>& x, const Visit& visit, co
 
 template <typename T>
 Matrix<T> StreamedNetwork<T>::resume(const Matrix<T>& x, const Checkpoint<T>& from,
-                                     const SlotValues<T>& replaced, const Visit& visit,
-                                     const CancelToken* cancel) const {
-    if (first_reader(ParameterSlot{"", "", {}, replaced.offset, 0}) < from.node)
-        throw Error(model_.file().path(), "network", "resumed after a node reading the replaced values");
-    return run(x, from, visit, cancel, nullptr, &replaced);
+                                     const ParameterHooks<T>& hooks, const Visit& visit,
+                                     const CancelToken* cancel,
+                                     std::vector<Checkpoint<T>>* checkpoints) const {
+    if (checkpoints)
+        checkpoints->clear();
+    return run(x, from, visit, cancel, checkpoints, &hooks);
 }
 
 template <typename T>
@@ -83,7 +86,7 @@ int StreamedNetwork<T>::first_reader(const ParameterSlot& slot) const {
 template <typename T>
 Matrix<T> StreamedNetwork<T>::run(const Matrix<T>& x, const Checkpoint<T>& from, const Visit& visit,
                                   const CancelToken* cancel, std::vector<Checkpoint<T>>* checkpoints,
-                                  const SlotValues<T>* replaced) const {
+                                  const ParameterHooks<T>* hooks) const {
     std::vector<Matrix<T>> outputs(graph_.nodes.size());
     if (from.value >= 0)
         outputs[static_cast<std::size_t>(from.value)] = from.output;
@@ -107,13 +110,7 @@ Matrix<T> StreamedNetwork<T>::run(const Matrix<T>& x, const Checkpoint<T>& from,
         for (int i : node.inputs)
             inputs.push_back(i < 0 ? &x : &outputs[static_cast<std::size_t>(i)]);
         {
-            auto w = weights(node);
-            if (replaced)
-                for (std::size_t i = 0; i < node.parameters.size(); ++i)
-                    if (node.parameters[i].offset == replaced->offset)
-                        w.values.segment(static_cast<Eigen::Index>(w.node.parameters[i].offset),
-                                         static_cast<Eigen::Index>(w.node.parameters[i].size)) =
-                            replaced->values;
+            const auto w = weights(node, hooks);
             outputs[k] = forward_node(w.node, inputs, *inputs.front(), w.values.data());
         }
         if (visit)
@@ -131,7 +128,7 @@ Matrix<T> StreamedNetwork<T>::run(const Matrix<T>& x, const Checkpoint<T>& from,
 
 template <typename T>
 Segment<T> StreamedNetwork<T>::backward(const Matrix<T>& x, const Checkpoint<T>& from, int end, int end_value,
-                                        Matrix<T> gradient) const {
+                                        Matrix<T> gradient, const ParameterHooks<T>& hooks) const {
     const auto count = graph_.nodes.size();
     Segment<T> segment{from.node, end, std::vector<Matrix<T>>(count), std::vector<Matrix<T>>(count)};
     auto& outputs = segment.outputs;
@@ -143,7 +140,7 @@ Segment<T> StreamedNetwork<T>::backward(const Matrix<T>& x, const Checkpoint<T>&
         inputs.clear();
         for (int i : node.inputs)
             inputs.push_back(&segment.output_of(i, x));
-        const auto w = weights(node);
+        const auto w = weights(node, &hooks);
         outputs[static_cast<std::size_t>(k)] = forward_node(w.node, inputs, *inputs.front(), w.values.data());
     }
     auto& d = segment.gradients;
@@ -171,15 +168,21 @@ Segment<T> StreamedNetwork<T>::backward(const Matrix<T>& x, const Checkpoint<T>&
                                      outputs[static_cast<std::size_t>(i)].cols());
             input_gradients.push_back(&di);
         }
-        const auto w = weights(node);
+        const auto w = weights(node, &hooks);
         Vector<T> parameter_gradient = Vector<T>::Zero(w.values.size());
         backward_node(w.node, inputs, *inputs.front(), outputs[kk], d[kk], w.values.data(),
                       parameter_gradient.data(), input_gradients);
+        if (hooks.collect)
+            for (std::size_t i = 0; i < node.parameters.size(); ++i)
+                hooks.collect(node.parameters[i], parameter_gradient.segment(
+                                                      static_cast<Eigen::Index>(w.node.parameters[i].offset),
+                                                      static_cast<Eigen::Index>(node.parameters[i].size)));
     }
     return segment;
 }
 
 template class StreamedNetwork<float>;
 template class StreamedNetwork<double>;
+template class StreamedNetwork<Dual>;
 
 }  // namespace quantlens::nn

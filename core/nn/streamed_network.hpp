@@ -23,15 +23,19 @@ struct NodeWeights {
     Vector<T> values;
 };
 
-// Where a pass can resume: before node `node`, at most one earlier node's output (`value`'s;
-// −1: none) is still to be read. In a transformer, the residual stream between sublayers.
-// Values for one slot of the flat parameter vector (identified by its offset), in graph order.
+// What a pass does with parameters beyond reading them (either may be empty).
 template <typename T>
-struct SlotValues {
-    std::size_t offset = 0;
-    Vector<T> values;
+struct ParameterHooks {
+    // Each slot's values as a node reads them, in graph order, for every reader of a tied slot:
+    // a quantized layer's twin replaces them, a Hessian-vector product sets their tangents.
+    std::function<void(const ParameterSlot& slot, Eigen::Ref<Vector<T>> values)> adjust;
+    // From backward: ∂L/∂(a slot's values) through one node reading it (a tied slot's two
+    // readers give two, which sum).
+    std::function<void(const ParameterSlot& slot, const Eigen::Ref<const Vector<T>>& gradient)> collect;
 };
 
+// Where a pass can resume: before node `node`, at most one earlier node's output (`value`'s;
+// −1: none) is still to be read. In a transformer, the residual stream between sublayers.
 template <typename T>
 struct Checkpoint {
     int node = 0, value = -1;
@@ -65,25 +69,29 @@ public:
     // `checkpoints` receives one at every node where a pass can resume (the first node's included).
     Matrix<T> forward(const Matrix<T>& x, const Visit& visit = {}, const CancelToken* cancel = nullptr,
                       std::vector<Checkpoint<T>>* checkpoints = nullptr) const;
-    // The logits of x from a checkpoint of its forward pass, with one slot's values replaced in
-    // every node reading it (a tied head and its embedding share one): a quantized layer's twin.
-    // The checkpoint must come before the slot's first reader (first_reader).
-    Matrix<T> resume(const Matrix<T>& x, const Checkpoint<T>& from, const SlotValues<T>& replaced,
-                     const Visit& visit = {}, const CancelToken* cancel = nullptr) const;
+    // The logits of x from a checkpoint of its forward pass, with the hooks' parameters: a
+    // quantized layer's twin, or θ + εv for a Hessian-vector product. The checkpoint must come
+    // before the first reader of any slot the hooks change (first_reader); `checkpoints`
+    // receives the resumed pass's own.
+    Matrix<T> resume(const Matrix<T>& x, const Checkpoint<T>& from, const ParameterHooks<T>& hooks,
+                     const Visit& visit = {}, const CancelToken* cancel = nullptr,
+                     std::vector<Checkpoint<T>>* checkpoints = nullptr) const;
     int first_reader(const ParameterSlot& slot) const;  // the first node reading the slot's values
     // Backpropagation with activation checkpointing: the nodes from `from` up to the next
     // checkpoint (`end`, its value `end_value`; the graph's end and its output for the last)
     // recomputed, and `gradient`, ∂L/∂(end_value's output), carried back through them. The
-    // gradient to carry on is the result's gradients[from.value].
+    // gradient to carry on is the result's gradients[from.value]. Parameters' gradients go to
+    // hooks.collect (and are dropped without it).
     Segment<T> backward(const Matrix<T>& x, const Checkpoint<T>& from, int end, int end_value,
-                        Matrix<T> gradient) const;
-    // One node's parameters in T, in the graph's order (the file's, q/k rows un-permuted).
-    NodeWeights<T> weights(const Node& node) const;
+                        Matrix<T> gradient, const ParameterHooks<T>& hooks = {}) const;
+    // One node's parameters in T, in the graph's order (the file's, q/k rows un-permuted), as the
+    // hooks adjust them.
+    NodeWeights<T> weights(const Node& node, const ParameterHooks<T>* hooks = nullptr) const;
 
 private:
     Matrix<T> run(const Matrix<T>& x, const Checkpoint<T>& from, const Visit& visit,
                   const CancelToken* cancel, std::vector<Checkpoint<T>>* checkpoints,
-                  const SlotValues<T>* replaced) const;
+                  const ParameterHooks<T>* hooks) const;
 
     const Model& model_;
     const Graph& graph_;
@@ -93,5 +101,6 @@ private:
 
 extern template class StreamedNetwork<float>;
 extern template class StreamedNetwork<double>;
+extern template class StreamedNetwork<Dual>;
 
 }  // namespace quantlens::nn

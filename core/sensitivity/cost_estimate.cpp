@@ -56,10 +56,11 @@ double activation_values(const nn::Graph& graph) {
 // in T and as read (float32); a measured run keeps a checkpoint wherever at most one earlier
 // output is still to be read, and its backward sweep holds one stretch between checkpoints,
 // outputs and gradients. `resumed_macs`: the multiply-adds of running each quantized layer's
-// twin from its checkpoint to the logits, over all layers.
+// twin from its checkpoint to the logits, over all layers; `block_macs`: the same from each
+// layer block's first reader (a streamed Hessian-vector product's reach).
 struct StreamedPeak {
     double activations = 0, node_weights = 0, largest_tensor = 0, largest_kernel = 0, largest_input = 0,
-           logits = 0, checkpoints = 0, segment = 0, resumed_macs = 0;
+           logits = 0, checkpoints = 0, segment = 0, resumed_macs = 0, block_macs = 0, largest_block = 0;
 };
 StreamedPeak streamed_peak(const nn::Graph& graph) {
     const auto count = graph.nodes.size();
@@ -114,16 +115,31 @@ StreamedPeak streamed_peak(const nn::Graph& graph) {
         }
     }
     cuts.push_back(count);
+    std::vector<double> macs_from(count + 1, 0.0);  // from each cut's node to the end
+    for (std::size_t k = count; k-- > 0;)
+        macs_from[k] = macs_from[k + 1] + node_macs(graph.nodes[k]);
     for (std::size_t j = 0; j + 1 < cuts.size(); ++j) {
-        double values = 0, macs_after = 0;
-        for (std::size_t k = cuts[j]; k < cuts[j + 1]; ++k)
+        double values = 0;
+        for (std::size_t k = cuts[j]; k < cuts[j + 1]; ++k) {
             values += out(k);
-        peak.segment = std::max(peak.segment, values);
-        for (std::size_t k = cuts[j]; k < count; ++k)
-            macs_after += node_macs(graph.nodes[k]);
-        for (std::size_t k = cuts[j]; k < cuts[j + 1]; ++k)
             if (graph.nodes[k].slot("kernel"))
-                peak.resumed_macs += macs_after;
+                peak.resumed_macs += macs_from[cuts[j]];
+        }
+        peak.segment = std::max(peak.segment, values);
+    }
+    // each layer block's products run from the checkpoint before its first reader
+    for (const auto& block : graph.blocks()) {
+        std::size_t first = count;
+        for (std::size_t k = 0; k < count && first == count; ++k)
+            for (const auto& slot : graph.nodes[k].parameters)
+                if (slot.offset >= block.offset && slot.offset < block.offset + block.size)
+                    first = k;
+        std::size_t cut = 0;
+        for (std::size_t c : cuts)
+            if (c <= first)
+                cut = c;
+        peak.block_macs += macs_from[cut];
+        peak.largest_block = std::max(peak.largest_block, static_cast<double>(block.size));
     }
     peak.logits = out(static_cast<std::size_t>(graph.output));
     return peak;
@@ -309,18 +325,32 @@ CostEstimate estimate_sensitivity_cost(const Model& model, const LabelledData& d
     }
     if (request.hessian) {
         const double vectors = static_cast<double>(request.hessian_options.hutchinson.max_samples);
-        // An exact HVP (forward-over-reverse on Duals) took 2.0-2.2 gradients' time in bench_engine.
-        constexpr double kGradientsPerProduct = 2.2;
-        double passes = kGradientsPerProduct * vectors * static_cast<double>(blocks) + 1.0 / 3;
+        // An exact HVP (forward-over-reverse on Duals) took 2.0-2.2 gradients' time on the whole
+        // network in bench_engine; streamed, it runs from the block's checkpoint to the loss and
+        // back, recomputing each stretch once (4/3 of a gradient's passes).
+        constexpr double kGradientsPerProduct = 2.2 * 4 / 3;
+        const auto peak = streamed_peak(shapes);
+        const double reach = peak.block_macs / std::max(forward_macs(shapes), 1.0);  // blocks' share
+        // a joint product runs over the whole network once for every layer's sample
+        const bool joint = request.hessian_options.hutchinson.joint;
+        double passes = kGradientsPerProduct * vectors * (joint ? 1.0 : reach) + 1.0 / 3;
         if (request.hessian_options.exact)
-            passes += kGradientsPerProduct * static_cast<double>(block_parameters);
-        // the float64 network (16P), its Dual twin (graph 8P, θ 16P), θ+εv, ∇L+εHv and the vectors
-        // (48P); every node's output and its gradient in Duals (32A) beside the first pass's (8A)
-        cost("hessian", f64 * passes, 88 * P + 40 * A,
-             "at most " + std::to_string(request.hessian_options.hutchinson.max_samples) +
-                 " Hessian-vector "
-                 "products (about two gradients each) for each of " +
-                 std::to_string(blocks) + " layers, in float64");
+            passes += kGradientsPerProduct * static_cast<double>(block_parameters) * reach /
+                      std::max<double>(static_cast<double>(blocks), 1);
+        // float64 checkpoints (8) and their Dual twins (16); one stretch's Dual outputs and
+        // gradients (32); the logits, their gradient and copies in Duals (4 × 16); the first
+        // forward's live values (8); the block's θ + εv and its gradient in Duals (32 a
+        // parameter); the running node's Dual weights and gradient (32) and the tensor as read (4).
+        cost("hessian", f64 * passes,
+             N * (24 * peak.checkpoints + 32 * peak.segment + 64 * peak.logits + 8 * peak.activations) +
+                 32 * peak.largest_block + 32 * peak.node_weights + 4 * peak.largest_tensor,
+             joint ? "at most " + std::to_string(request.hessian_options.hutchinson.max_samples) +
+                         " joint Hessian-vector products over all " + std::to_string(blocks) +
+                         " layers, streamed, in float64"
+                   : "at most " + std::to_string(request.hessian_options.hutchinson.max_samples) +
+                         " Hessian-vector products for each of " + std::to_string(blocks) +
+                         " layers, streamed from the layer's checkpoint, in float64; --hutchinson-joint: " +
+                         duration_text(f64 * (kGradientsPerProduct * vectors + 1.0 / 3)));
     }
     if (request.lrp)  // 3.5 passes: the traced forward, the relevance pass, each weighted node's rule
         cost("lrp", f64 * 3.5, 32 * P + 24 * A,
@@ -329,7 +359,7 @@ CostEstimate estimate_sensitivity_cost(const Model& model, const LabelledData& d
 }
 
 std::string to_text(const CostEstimate& estimate) {
-    char line[256];
+    char line[512];
     std::snprintf(line, sizeof line,
                   "  one sample's forward and backward pass: %.3g s in float32, %.3g s in float64\n",
                   estimate.pass_seconds_f32, estimate.pass_seconds_f64);

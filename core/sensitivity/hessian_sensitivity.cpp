@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "nn/hf_graph.hpp"
+#include "nn/streamed_hessian.hpp"
 #include "quant/quantizer.hpp"
 
 namespace quantlens {
@@ -24,27 +25,47 @@ double weight_squared_error(const Model& model, const std::string& layer, const 
 HessianReport hessian_sensitivity(const Model& model, const LabelledData& data,
                                   const std::vector<QuantSpec>& specs, const HessianOptions& options,
                                   const Progress& progress, const CancelToken* cancel) {
-    const nn::Network<double> network(nn::model_graph(model, data.x.cols()));
-    check_fits(data, network.graph(), model.file().path());
+    const auto graph = nn::model_graph(model, data.x.cols(), false);
+    check_fits(data, graph, model.file().path());
+    const nn::StreamedHessian hessian(model, graph, data.x, data.y, cancel);
     HessianReport report;
     report.samples = static_cast<std::size_t>(data.x.rows());
     report.specs = specs;
-    report.loss = network.loss(data.x, data.y);
-    const auto hvp = hessian_vector_products(network, data.x, data.y);
-    const auto blocks = network.graph().blocks();
+    report.loss = hessian.loss();
+    const auto blocks = graph.blocks();
+    // progress: the joint samples (at most max_samples), then the layers
+    const std::uint64_t joint_steps = options.hutchinson.joint
+                                          ? static_cast<std::uint64_t>(options.hutchinson.max_samples)
+                                          : 0,
+                        steps = joint_steps + blocks.size();
+    std::vector<TraceEstimate> joint;
+    if (options.hutchinson.joint)  // every layer's samples from shared products over all parameters
+        joint = hutchinson_joint(
+            [&](int k) {
+                if (progress)
+                    progress(static_cast<std::uint64_t>(k), steps,
+                             "joint Hutchinson sample " + std::to_string(k + 1));
+                return hessian.joint(
+                    options.hutchinson.seed * 0x9E3779B97F4A7C15ULL + static_cast<std::uint64_t>(k), blocks,
+                    cancel);
+            },
+            blocks.size(), options.hutchinson, cancel);
     for (std::size_t b = 0; b < blocks.size(); ++b) {
         if (progress)
-            progress(b, blocks.size(), blocks[b].layer);
+            progress(joint_steps + b, steps, blocks[b].layer);
         LayerHessian layer;
         layer.layer = blocks[b].layer;
         layer.parameters = blocks[b].size;
+        const auto hvp = [&](const Eigen::VectorXd& v) {
+            return hessian(blocks[b], v, cancel);
+        };
         layer.hutchinson =
-            hutchinson_trace(hvp, network.parameter_count(), blocks[b], options.hutchinson, cancel);
+            joint.empty() ? hutchinson_trace(hvp, blocks[b], options.hutchinson, cancel) : joint[b];
         if (options.exact)
-            layer.exact = exact_block_trace(hvp, network.parameter_count(), blocks[b], cancel);
+            layer.exact = exact_block_trace(hvp, blocks[b], cancel);
         bool quantized =
             false;  // the layer has a weight the quantizer takes (a tied embedding's is the head's kernel)
-        for (const auto& node : network.graph().nodes)
+        for (const auto& node : graph.nodes)
             if (node.layer == layer.layer && node.slot("kernel"))
                 quantized = true;
         if (quantized)
@@ -54,7 +75,7 @@ HessianReport hessian_sensitivity(const Model& model, const LabelledData& data,
         report.layers.push_back(std::move(layer));
     }
     if (progress)
-        progress(blocks.size(), blocks.size(), "");
+        progress(steps, steps, "");
     return report;
 }
 

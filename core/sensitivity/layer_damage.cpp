@@ -200,13 +200,18 @@ DamageReport run(const Model& model, const LabelledData& data, const std::vector
                 const auto measure_spec = [&](std::size_t, const QuantResult& result, LayerDamage& damage) {
                     const auto values = nn::graph_order(
                         *kernel, to_stored_layout(result.dequantized, kernel->shape, layer.orientation));
-                    const nn::SlotValues<T> quantized{
-                        kernel->offset, Eigen::Map<const Eigen::VectorXf>(
-                                            values.data(), static_cast<Eigen::Index>(values.size()))
-                                            .template cast<T>()};
+                    const nn::Vector<T> quantized =
+                        Eigen::Map<const Eigen::VectorXf>(values.data(),
+                                                          static_cast<Eigen::Index>(values.size()))
+                            .template cast<T>();
+                    nn::ParameterHooks<T> twin;
+                    twin.adjust = [&](const nn::ParameterSlot& slot, Eigen::Ref<nn::Vector<T>> read) {
+                        if (slot.offset == kernel->offset)
+                            read = quantized;
+                    };
                     nn::Matrix<T> y_q;  // the layer's output in the twin
                     const auto logits_q = network.resume(
-                        x, checkpoints[resume_at], quantized,
+                        x, checkpoints[resume_at], twin,
                         [&](int node_index, const nn::Inputs<T>&, const nn::Matrix<T>& output) {
                             if (node_index == k)
                                 y_q = output;

@@ -35,7 +35,8 @@ std::string cache_key(const Model& model, const LabelledData& data, const Sensit
         key << " " << spec.to_string();
     const auto& h = request.hessian_options;
     key << "\nhutchinson " << h.hutchinson.max_samples << " " << h.hutchinson.tolerance << " "
-        << h.hutchinson.min_samples << " " << h.hutchinson.seed << " " << h.exact;
+        << h.hutchinson.min_samples << " " << h.hutchinson.seed << " " << h.exact << " "
+        << (h.hutchinson.joint ? "joint" : "per-layer");
     const auto& l = request.lrp_options;
     key << "\nlrp " << lrp_rule_name(l.rule) << " " << l.epsilon << " " << l.gamma << " "
         << static_cast<int>(l.target) << "\nfloat64 " << request.float64;

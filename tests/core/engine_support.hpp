@@ -127,7 +127,7 @@ inline void check_block_trace(const nn::Network<double>& network, const Labelled
     bool traced = false;
     for (const auto& block : network.graph().blocks())
         if (block.layer == layer) {
-            CHECK(exact_block_trace(hvp, network.parameter_count(), block) ==
+            CHECK(exact_block_trace(on_block(hvp, network.parameter_count(), block), block) ==
                   Approx(golden("trace__" + golden_layer)[0]).epsilon(tolerance));
             traced = true;
         }

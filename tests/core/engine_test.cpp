@@ -78,18 +78,19 @@ TEST_CASE(
             if (block.size > (std::string(file) == "digits-mlp.h5" ? 400u : 100u))
                 continue;
             INFO(file << " " << block.layer);
-            const double exact = exact_block_trace(hvp, network.parameter_count(), block);
+            const double exact = exact_block_trace(on_block(hvp, network.parameter_count(), block), block);
             CHECK(exact == Approx(golden("trace__" + block.layer)[0]).epsilon(1e-6).margin(1e-9));
             HutchinsonOptions options;
             options.seed = 42;
-            const auto estimate = hutchinson_trace(hvp, network.parameter_count(), block, options);
+            const auto estimate =
+                hutchinson_trace(on_block(hvp, network.parameter_count(), block), block, options);
             CHECK(estimate.samples >= 2);
             CHECK(estimate.samples <= 100);
             CHECK(std::fabs(estimate.trace - exact) <= 3 * estimate.standard_error + 1e-9);
             HutchinsonOptions few = options;  // seeded: the same vectors again (a few suffice to show it)
             few.max_samples = 4;
-            CHECK(hutchinson_trace(hvp, network.parameter_count(), block, few).trace ==
-                  hutchinson_trace(hvp, network.parameter_count(), block, few).trace);
+            CHECK(hutchinson_trace(on_block(hvp, network.parameter_count(), block), block, few).trace ==
+                  hutchinson_trace(on_block(hvp, network.parameter_count(), block), block, few).trace);
         }
     }
     CHECK(hawq_sensitivity(2.0, 4, 3.0) == 1.5);

@@ -1,13 +1,16 @@
 // The streamed engine (nn/streamed_network.hpp) against the whole network it replaces for
 // forward-only work: the same logits to the bit, and the same layer figures.
 #include <array>
+#include <random>
 
 #include <catch2/catch.hpp>
 
 #include "nn/hf_graph.hpp"
 #include "nn/network.hpp"
+#include "nn/streamed_hessian.hpp"
 #include "nn/streamed_network.hpp"
 #include "quant/quantizer.hpp"
+#include "sensitivity/hessian_sensitivity.hpp"
 #include "sensitivity/labelled_data.hpp"
 #include "sensitivity/layer_damage.hpp"
 #include "engine_support.hpp"
@@ -205,4 +208,92 @@ TEST_CASE("a streamed pass stops when cancelled", "[engine]") {
                         &cancel),
                     Cancelled);
     CHECK(seen == 3);
+}
+
+TEST_CASE("streamed Hessian-vector products are the whole network's on every layer block", "[engine]") {
+    for (const auto& sample : samples()) {
+        if (sample.name.find("gguf") != std::string::npos && sample.name != "llama3 gguf")
+            continue;  // the folders run the same graphs; one GGUF shows the un-permuted q/k rows
+        INFO(sample.name);
+        const auto model = Model::open(sample.model);
+        const auto data = load_model_data(model, sample.calibration, 2);
+        const nn::Network<double> whole(nn::model_graph(model, data.x.cols()));
+        nn::HessianVectorProducts products(whole, data.x, data.y);
+        const auto shapes = nn::model_graph(model, data.x.cols(), false);
+        const nn::StreamedHessian streamed(model, shapes, data.x, data.y);
+        CHECK(streamed.loss() == Approx(whole.loss(data.x, data.y)).epsilon(1e-14));
+        std::mt19937 random(7);
+        std::normal_distribution<double> normal;
+        for (const auto& block : shapes.blocks()) {
+            INFO(block.layer);
+            Eigen::VectorXd v(static_cast<Eigen::Index>(block.size));
+            for (auto& value : v)
+                value = normal(random);
+            Eigen::VectorXd full = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(whole.parameter_count()));
+            full.segment(static_cast<Eigen::Index>(block.offset), v.size()) = v;
+            const Eigen::VectorXd expected =
+                products(full).segment(static_cast<Eigen::Index>(block.offset), v.size());
+            const Eigen::VectorXd got = streamed(block, v);
+            CHECK((got - expected).norm() <= 1e-12 * expected.norm());
+        }
+    }
+}
+
+TEST_CASE("a joint Hutchinson sample is vᵀ(Hv) on every block for one v over all parameters", "[engine]") {
+    for (const auto& sample : samples()) {
+        if (sample.name != "digits-cnn" && sample.name != "text-gpt2" && sample.name != "llama3 gguf")
+            continue;  // a Keras network, a tied head, un-permuted q/k rows
+        INFO(sample.name);
+        const auto model = Model::open(sample.model);
+        const auto data = load_model_data(model, sample.calibration, 2);
+        const nn::Network<double> whole(nn::model_graph(model, data.x.cols()));
+        nn::HessianVectorProducts products(whole, data.x, data.y);
+        const auto shapes = nn::model_graph(model, data.x.cols(), false);
+        const nn::StreamedHessian streamed(model, shapes, data.x, data.y);
+        const auto blocks = shapes.blocks();
+        Eigen::VectorXd v = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(whole.parameter_count()));
+        for (const auto& node : shapes.nodes)
+            for (const auto& slot : node.parameters)
+                v.segment(static_cast<Eigen::Index>(slot.offset), static_cast<Eigen::Index>(slot.size)) =
+                    nn::slot_rademacher(11, slot.offset, slot.size);
+        const Eigen::VectorXd hv = products(v);
+        const auto joint = streamed.joint(11, blocks);
+        REQUIRE(joint.size() == blocks.size());
+        for (std::size_t b = 0; b < blocks.size(); ++b) {
+            INFO(blocks[b].layer);
+            const auto at = static_cast<Eigen::Index>(blocks[b].offset),
+                       n = static_cast<Eigen::Index>(blocks[b].size);
+            const double expected = v.segment(at, n).dot(hv.segment(at, n));
+            CHECK(std::fabs(joint[b] - expected) <=
+                  1e-12 * v.segment(at, n).norm() * hv.segment(at, n).norm());
+        }
+    }
+}
+
+TEST_CASE("joint Hutchinson traces are unbiased: within their standard errors of the exact traces",
+          "[engine]") {
+    const auto model = Model::open(sample_path("digits-mlp.h5"));
+    const auto data = load_labelled_data(sample_path("digits-calib.npz"), 16);
+    HessianOptions options;
+    options.hutchinson.joint = true;
+    options.hutchinson.max_samples = 300;
+    options.hutchinson.tolerance = 0;
+    options.hutchinson.seed = 3;
+    options.exact = true;
+    std::uint64_t last = 0, total = 0;
+    const auto report = hessian_sensitivity(model, data, {}, options,
+                                            [&](std::uint64_t done, std::uint64_t all, std::string_view) {
+                                                CHECK(done >= last);
+                                                last = done;
+                                                total = all;
+                                            });
+    CHECK(last == total);
+    REQUIRE(report.layers.size() == 2);
+    for (const auto& layer : report.layers) {
+        INFO(layer.layer);
+        CHECK(layer.hutchinson.samples == 300);
+        REQUIRE(layer.exact);
+        CHECK(std::fabs(layer.hutchinson.trace - *layer.exact) <= 4 * layer.hutchinson.standard_error);
+        CHECK(layer.hutchinson.standard_error < 0.2 * std::fabs(*layer.exact));
+    }
 }

@@ -681,7 +681,7 @@ void MainWindowTest::sensitivityViewRunsTheHessianTraces() {
     QTRY_VERIFY_WITH_TIMEOUT(!window.isAnalysing(), 30000);
     window.inspector()->specEditor()->setSpecText(QStringLiteral("int4:channel:sym"));
     auto* sensitivity = window.sensitivityPanel();
-    sensitivity->setHutchinsonBudget(12, 0.0005);  // the run takes the view's budget
+    sensitivity->setHutchinsonBudget(12, 0.0005, true);  // the run takes the view's budget
     QSignalSpy estimated(&window, &MainWindow::modelMetricsEstimated);
     window.runModelMetrics(calib);
     // the cost is said as the run starts
@@ -695,6 +695,7 @@ void MainWindowTest::sensitivityViewRunsTheHessianTraces() {
     request.specs = {quantlens::QuantSpec::parse("int4:channel:sym")};
     request.hessian_options.hutchinson.max_samples = 12;
     request.hessian_options.hutchinson.tolerance = 0.0005;
+    request.hessian_options.hutchinson.joint = true;
     const auto core =
         quantlens::model_sensitivity(quantlens::Model::open(model.toStdString()),
                                      quantlens::load_labelled_data(calib.toStdString()), request);

@@ -5,6 +5,7 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPushButton>
+#include <QCheckBox>
 #include <QDoubleSpinBox>
 #include <QSpinBox>
 #include <QVBoxLayout>
@@ -90,9 +91,10 @@ SensitivityPanel::SensitivityPanel(QWidget* parent)
     hutchinsonSamples_ = new QSpinBox;
     hutchinsonSamples_->setRange(2, 100000);
     hutchinsonSamples_->setValue(quantlens::HutchinsonOptions{}.max_samples);
-    hutchinsonSamples_->setToolTip(
-        tr("Hutchinson's estimate of each layer's Hessian trace draws at most this many Rademacher vectors; "
-           "each costs one Hessian-vector product (four gradients). 100 is PyHessian's default"));
+    hutchinsonSamples_->setToolTip(tr(
+        "Hutchinson's estimate of each layer's Hessian trace draws at most this many Rademacher vectors; "
+        "each costs one exact Hessian-vector product from that layer on (about three gradients' time). 100 "
+        "is PyHessian's default"));
     hutchinsonTolerance_ = new QDoubleSpinBox;
     hutchinsonTolerance_->setDecimals(5);
     hutchinsonTolerance_->setRange(0, 1);
@@ -106,6 +108,12 @@ SensitivityPanel::SensitivityPanel(QWidget* parent)
     budgetRow->addWidget(hutchinsonSamples_);
     budgetRow->addWidget(new QLabel(tr("vectors per layer, tolerance")));
     budgetRow->addWidget(hutchinsonTolerance_);
+    hutchinsonJoint_ = new QCheckBox(tr("joint"));
+    hutchinsonJoint_->setToolTip(tr(
+        "Draw each vector over every parameter: one product over the whole network gives a sample of every "
+        "layer's trace at once (unbiased; noisier samples, as the standard errors show). As many times fewer "
+        "products as there are layers: the practical choice for large models"));
+    budgetRow->addWidget(hutchinsonJoint_);
     budgetRow->addStretch(1);
     layout->addLayout(budgetRow);
     agreement_->setWordWrap(true);
@@ -153,12 +161,14 @@ quantlens::HutchinsonOptions SensitivityPanel::hutchinsonBudget() const {
     quantlens::HutchinsonOptions options;
     options.max_samples = hutchinsonSamples_->value();
     options.tolerance = hutchinsonTolerance_->value();
+    options.joint = hutchinsonJoint_->isChecked();
     return options;
 }
 
-void SensitivityPanel::setHutchinsonBudget(int maxSamples, double tolerance) {
+void SensitivityPanel::setHutchinsonBudget(int maxSamples, double tolerance, bool joint) {
     hutchinsonSamples_->setValue(maxSamples);
     hutchinsonTolerance_->setValue(tolerance);
+    hutchinsonJoint_->setChecked(joint);
 }
 
 void SensitivityPanel::setMetricsSpec(const QString& spec) {

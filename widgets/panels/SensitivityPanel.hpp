@@ -13,6 +13,7 @@
 #include "sensitivity/hessian_trace.hpp"
 
 class QComboBox;
+class QCheckBox;
 class QDoubleSpinBox;
 class QSpinBox;
 class QCustomPlot;
@@ -44,9 +45,10 @@ public:
     // The spec the model metrics quantize with (the Quantize view's), shown beside the button.
     void setMetricsSpec(const QString& spec);
     // The Hutchinson budget the next run uses: at most so many vectors per layer, stopping
-    // earlier once the running mean moves by less than the tolerance (relative).
+    // earlier once the running mean moves by less than the tolerance (relative); joint: each
+    // vector over every parameter, one product giving every layer's sample.
     quantlens::HutchinsonOptions hutchinsonBudget() const;
-    void setHutchinsonBudget(int maxSamples, double tolerance);
+    void setHutchinsonBudget(int maxSamples, double tolerance, bool joint = false);
     void setBarMetric(const QString& name);
     void setScatterMetrics(const QString& x, const QString& y);
 
@@ -84,6 +86,7 @@ private:
     QPushButton* runModel_;
     QSpinBox* hutchinsonSamples_;
     QDoubleSpinBox* hutchinsonTolerance_;
+    QCheckBox* hutchinsonJoint_;
     double rho_ = 0;
 };
 
