@@ -210,17 +210,34 @@ TEST_CASE("a streamed pass stops when cancelled", "[engine]") {
     CHECK(seen == 3);
 }
 
+namespace {
+
+// A sample's whole-network products beside the streamed ones, on two calibration samples.
+struct HessianPair {
+    Model model;
+    LabelledData data;
+    nn::Network<double> whole;
+    nn::HessianVectorProducts products;
+    nn::Graph shapes;
+    nn::StreamedHessian streamed;
+    explicit HessianPair(const Sample& sample)
+        : model(Model::open(sample.model)),
+          data(load_model_data(model, sample.calibration, 2)),
+          whole(nn::model_graph(model, data.x.cols())),
+          products(whole, data.x, data.y),
+          shapes(nn::model_graph(model, data.x.cols(), false)),
+          streamed(model, shapes, data.x, data.y) {}
+};
+
+}  // namespace
+
 TEST_CASE("streamed Hessian-vector products are the whole network's on every layer block", "[engine]") {
     for (const auto& sample : samples()) {
         if (sample.name.find("gguf") != std::string::npos && sample.name != "llama3 gguf")
             continue;  // the folders run the same graphs; one GGUF shows the un-permuted q/k rows
         INFO(sample.name);
-        const auto model = Model::open(sample.model);
-        const auto data = load_model_data(model, sample.calibration, 2);
-        const nn::Network<double> whole(nn::model_graph(model, data.x.cols()));
-        nn::HessianVectorProducts products(whole, data.x, data.y);
-        const auto shapes = nn::model_graph(model, data.x.cols(), false);
-        const nn::StreamedHessian streamed(model, shapes, data.x, data.y);
+        HessianPair pair(sample);
+        auto& [model, data, whole, products, shapes, streamed] = pair;
         CHECK(streamed.loss() == Approx(whole.loss(data.x, data.y)).epsilon(1e-14));
         std::mt19937 random(7);
         std::normal_distribution<double> normal;
@@ -244,12 +261,8 @@ TEST_CASE("a joint Hutchinson sample is vᵀ(Hv) on every block for one v over a
         if (sample.name != "digits-cnn" && sample.name != "text-gpt2" && sample.name != "llama3 gguf")
             continue;  // a Keras network, a tied head, un-permuted q/k rows
         INFO(sample.name);
-        const auto model = Model::open(sample.model);
-        const auto data = load_model_data(model, sample.calibration, 2);
-        const nn::Network<double> whole(nn::model_graph(model, data.x.cols()));
-        nn::HessianVectorProducts products(whole, data.x, data.y);
-        const auto shapes = nn::model_graph(model, data.x.cols(), false);
-        const nn::StreamedHessian streamed(model, shapes, data.x, data.y);
+        HessianPair pair(sample);
+        auto& [model, data, whole, products, shapes, streamed] = pair;
         const auto blocks = shapes.blocks();
         Eigen::VectorXd v = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(whole.parameter_count()));
         for (const auto& node : shapes.nodes)
