@@ -54,6 +54,13 @@ const char* activation_name(ActivationKind kind) {
     return "?";
 }
 
+void require_input_width(const Graph& graph, Eigen::Index values_per_sample) {
+    if (values_per_sample != graph.input.size())
+        throw Error("", "inputs",
+                    std::to_string(values_per_sample) + " values per sample; the network takes " +
+                        shape_text(graph.input) + " = " + std::to_string(graph.input.size()));
+}
+
 std::vector<ParameterBlock> Graph::blocks() const {
     std::vector<ParameterBlock> result;
     for (const auto& node : nodes) {
@@ -229,10 +236,7 @@ void Network<T>::set_slot(const ParameterSlot& slot, const std::vector<float>& v
 
 template <typename T>
 ForwardTrace<T> Network<T>::run(const Matrix<T>& x, const ForwardTrace<T>* pattern) const {
-    if (x.cols() != graph_.input.size())
-        throw Error("", "inputs",
-                    std::to_string(x.cols()) + " values per sample; the network takes " +
-                        shape_text(graph_.input) + " = " + std::to_string(graph_.input.size()));
+    require_input_width(graph_, x.cols());
     ForwardTrace<T> trace;
     trace.input = x;
     trace.outputs.reserve(graph_.nodes.size());

@@ -86,6 +86,9 @@ private:
 template <typename T>
 double cross_entropy(const Matrix<T>& logits, const std::vector<std::int64_t>& labels,
                      Matrix<T>* gradient = nullptr);
+// Error naming the width the network takes unless a sample has that many values.
+void require_input_width(const Graph& graph, Eigen::Index values_per_sample);
+
 // What Network<T>'s objective, position_logits and targets give, from the graph alone (a
 // StreamedNetwork holds no Network).
 template <typename T>

@@ -59,11 +59,7 @@ Eigen::VectorXd StreamedHessian::operator()(const ParameterBlock& block, const E
     if (static_cast<std::size_t>(v.size()) != block.size)
         throw Error("", "Hessian-vector product",
                     std::to_string(v.size()) + " values for a block of " + std::to_string(block.size));
-    int first = static_cast<int>(graph_.nodes.size());
-    for (std::size_t k = 0; k < graph_.nodes.size(); ++k)
-        for (const auto& slot : graph_.nodes[k].parameters)
-            if (in_block(slot, block))
-                first = std::min(first, static_cast<int>(k));
+    const int first = first_reader(graph_, block.offset, block.size);
     if (first == static_cast<int>(graph_.nodes.size()))
         throw Error("", "Hessian-vector product", "no node reads the block of layer \"" + block.layer + "\"");
     std::size_t start = checkpoints_.size() - 1;  // the last checkpoint before the block's first reader

@@ -4,18 +4,49 @@
 
 namespace quantlens::nn {
 
+std::vector<int> last_readers(const Graph& graph) {
+    std::vector<int> last(graph.nodes.size(), -1);
+    for (std::size_t k = 0; k < graph.nodes.size(); ++k)
+        for (int i : graph.nodes[k].inputs)
+            if (i >= 0)
+                last[static_cast<std::size_t>(i)] = static_cast<int>(k);
+    return last;
+}
+
+std::vector<Cut> resumable_cuts(const Graph& graph) {
+    const auto last = last_readers(graph);
+    std::vector<Cut> cuts;
+    for (std::size_t k = 0; k < graph.nodes.size(); ++k) {
+        int live = 0, value = -1;
+        for (std::size_t i = 0; i < k; ++i)
+            if (last[i] >= static_cast<int>(k)) {
+                ++live;
+                value = static_cast<int>(i);
+            }
+        if (live <= 1)
+            cuts.push_back({static_cast<int>(k), value});
+    }
+    return cuts;
+}
+
+int first_reader(const Graph& graph, std::size_t offset, std::size_t size) {
+    for (std::size_t k = 0; k < graph.nodes.size(); ++k)
+        for (const auto& slot : graph.nodes[k].parameters)
+            if (slot.offset >= offset && slot.offset < offset + size)
+                return static_cast<int>(k);
+    return static_cast<int>(graph.nodes.size());
+}
+
 template <typename T>
 StreamedNetwork<T>::StreamedNetwork(const Model& model, const Graph& graph)
-    : model_(model), graph_(graph), last_reader_(graph.nodes.size(), -1) {
+    : model_(model), graph_(graph), last_reader_(last_readers(graph)), cut_value_(graph.nodes.size(), -2) {
     if (graph_.nodes.empty() || graph_.output < 0)
         throw Error(model.file().path(), "network", "has no layers");
     if (!graph_.parameters.empty() && graph_.parameters.size() != graph_.parameter_count &&
         graph_.parameter_count != 0)
         throw Error(model.file().path(), "network", "holds some of its parameters' values but not all");
-    for (std::size_t k = 0; k < graph_.nodes.size(); ++k)
-        for (int i : graph_.nodes[k].inputs)
-            if (i >= 0)
-                last_reader_[static_cast<std::size_t>(i)] = static_cast<int>(k);
+    for (const auto& cut : resumable_cuts(graph_))
+        cut_value_[static_cast<std::size_t>(cut.node)] = cut.value;
 }
 
 template <typename T>
@@ -55,10 +86,7 @@ NodeWeights<T> StreamedNetwork<T>::weights(const Node& node, const ParameterHook
 template <typename T>
 Matrix<T> StreamedNetwork<T>::forward(const Matrix<T>& x, const Visit& visit, const CancelToken* cancel,
                                       std::vector<Checkpoint<T>>* checkpoints) const {
-    if (x.cols() != graph_.input.size())
-        throw Error("", "inputs",
-                    std::to_string(x.cols()) + " values per sample; the network takes " +
-                        shape_text(graph_.input) + " = " + std::to_string(graph_.input.size()));
+    require_input_width(graph_, x.cols());
     if (checkpoints)
         checkpoints->clear();
     return run(x, Checkpoint<T>{}, visit, cancel, checkpoints, nullptr);
@@ -75,15 +103,6 @@ Matrix<T> StreamedNetwork<T>::resume(const Matrix<T>& x, const Checkpoint<T>& fr
 }
 
 template <typename T>
-int StreamedNetwork<T>::first_reader(const ParameterSlot& slot) const {
-    for (std::size_t k = 0; k < graph_.nodes.size(); ++k)
-        for (const auto& p : graph_.nodes[k].parameters)
-            if (p.offset == slot.offset)
-                return static_cast<int>(k);
-    return static_cast<int>(graph_.nodes.size());
-}
-
-template <typename T>
 Matrix<T> StreamedNetwork<T>::run(const Matrix<T>& x, const Checkpoint<T>& from, const Visit& visit,
                                   const CancelToken* cancel, std::vector<Checkpoint<T>>* checkpoints,
                                   const ParameterHooks<T>* hooks) const {
@@ -94,17 +113,9 @@ Matrix<T> StreamedNetwork<T>::run(const Matrix<T>& x, const Checkpoint<T>& from,
     for (auto k = static_cast<std::size_t>(from.node); k < graph_.nodes.size(); ++k) {
         if (cancel)
             cancel->throw_if_cancelled();
-        if (checkpoints) {  // a checkpoint where at most one earlier output is still to be read
-            int live = 0, value = -1;
-            for (std::size_t i = 0; i < k; ++i)
-                if (outputs[i].size() && last_reader_[i] >= static_cast<int>(k)) {
-                    ++live;
-                    value = static_cast<int>(i);
-                }
-            if (live <= 1)
-                checkpoints->push_back({static_cast<int>(k), value,
-                                        value < 0 ? Matrix<T>() : outputs[static_cast<std::size_t>(value)]});
-        }
+        if (const int value = cut_value_[k]; checkpoints && value > -2)
+            checkpoints->push_back({static_cast<int>(k), value,
+                                    value < 0 ? Matrix<T>() : outputs[static_cast<std::size_t>(value)]});
         const auto& node = graph_.nodes[k];
         inputs.clear();
         for (int i : node.inputs)

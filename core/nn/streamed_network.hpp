@@ -54,6 +54,18 @@ struct Segment {
     }
 };
 
+// Per node, the last node reading its output (−1: none): when a streamed pass may drop it.
+std::vector<int> last_readers(const Graph& graph);
+// Where a pass can resume, from the graph alone: every node before which at most one earlier
+// output is still to be read, and that output's node (−1: none). The first node always is one.
+struct Cut {
+    int node = 0, value = -1;
+};
+std::vector<Cut> resumable_cuts(const Graph& graph);
+// The first node reading a parameter in [offset, offset + size) (nodes.size(): none): a pass
+// changing those parameters resumes from the last cut at or before it.
+int first_reader(const Graph& graph, std::size_t offset, std::size_t size);
+
 template <typename T>
 class StreamedNetwork {
 public:
@@ -71,12 +83,11 @@ public:
                       std::vector<Checkpoint<T>>* checkpoints = nullptr) const;
     // The logits of x from a checkpoint of its forward pass, with the hooks' parameters: a
     // quantized layer's twin, or θ + εv for a Hessian-vector product. The checkpoint must come
-    // before the first reader of any slot the hooks change (first_reader); `checkpoints`
+    // before the first reader of any slot the hooks change (nn::first_reader); `checkpoints`
     // receives the resumed pass's own.
     Matrix<T> resume(const Matrix<T>& x, const Checkpoint<T>& from, const ParameterHooks<T>& hooks,
                      const Visit& visit = {}, const CancelToken* cancel = nullptr,
                      std::vector<Checkpoint<T>>* checkpoints = nullptr) const;
-    int first_reader(const ParameterSlot& slot) const;  // the first node reading the slot's values
     // Backpropagation with activation checkpointing: the nodes from `from` up to the next
     // checkpoint (`end`, its value `end_value`; the graph's end and its output for the last)
     // recomputed, and `gradient`, ∂L/∂(end_value's output), carried back through them. The
@@ -95,7 +106,9 @@ private:
 
     const Model& model_;
     const Graph& graph_;
-    std::vector<int> last_reader_;        // per node: the last node reading its output (−1: none)
+    std::vector<int> last_reader_;
+    std::vector<int> cut_value_;  // per node: its Cut's value, or −2 where a pass cannot resume        // per
+                                  // node: the last node reading its output (−1: none)
     mutable std::vector<float> scratch_;  // a tensor as read, kept so its pages are touched once
 };
 

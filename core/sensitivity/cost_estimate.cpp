@@ -10,6 +10,7 @@
 #include "nn/hf_graph.hpp"
 #include "nn/network.hpp"
 #include "nn/ops.hpp"
+#include "nn/streamed_network.hpp"
 #include "quant/quantizer.hpp"
 #include "stats/qsur.hpp"
 #include "util/memory_budget.hpp"
@@ -64,30 +65,20 @@ struct StreamedPeak {
 };
 StreamedPeak streamed_peak(const nn::Graph& graph) {
     const auto count = graph.nodes.size();
-    std::vector<int> last_reader(count, -1);
-    for (std::size_t k = 0; k < count; ++k)
-        for (int i : graph.nodes[k].inputs)
-            if (i >= 0)
-                last_reader[static_cast<std::size_t>(i)] = static_cast<int>(k);
+    const auto last_reader = nn::last_readers(graph);
     const auto out = [&](std::size_t k) {
         return static_cast<double>(graph.nodes[k].out.size());
     };
     StreamedPeak peak;
-    std::vector<bool> held(count, false);
     std::vector<std::size_t> cuts;
+    for (const auto& cut : nn::resumable_cuts(graph)) {
+        cuts.push_back(static_cast<std::size_t>(cut.node));
+        if (cut.value >= 0)
+            peak.checkpoints += out(static_cast<std::size_t>(cut.value));
+    }
+    std::vector<bool> held(count, false);
     double live = 0;
     for (std::size_t k = 0; k < count; ++k) {
-        int live_outputs = 0;
-        double cut_values = 0;
-        for (std::size_t i = 0; i < k; ++i)
-            if (held[i] && last_reader[i] >= static_cast<int>(k)) {
-                ++live_outputs;
-                cut_values += out(i);
-            }
-        if (live_outputs <= 1) {
-            cuts.push_back(k);
-            peak.checkpoints += cut_values;
-        }
         const auto& node = graph.nodes[k];
         live += out(k);
         held[k] = true;
@@ -129,11 +120,7 @@ StreamedPeak streamed_peak(const nn::Graph& graph) {
     }
     // each layer block's products run from the checkpoint before its first reader
     for (const auto& block : graph.blocks()) {
-        std::size_t first = count;
-        for (std::size_t k = 0; k < count && first == count; ++k)
-            for (const auto& slot : graph.nodes[k].parameters)
-                if (slot.offset >= block.offset && slot.offset < block.offset + block.size)
-                    first = k;
+        const auto first = static_cast<std::size_t>(nn::first_reader(graph, block.offset, block.size));
         std::size_t cut = 0;
         for (std::size_t c : cuts)
             if (c <= first)

@@ -193,7 +193,7 @@ DamageReport run(const Model& model, const LabelledData& data, const std::vector
                 const auto& y = segment.outputs[static_cast<std::size_t>(k)];
                 const auto& dy = segment.gradients[static_cast<std::size_t>(k)];
                 // the twin resumes before the kernel's first reader (a tied embedding's lookup)
-                const int first_reader = network.first_reader(*kernel);
+                const int first_reader = nn::first_reader(graph, kernel->offset, kernel->size);
                 std::size_t resume_at = j;
                 while (checkpoints[resume_at].node > first_reader)
                     --resume_at;
